@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Generate libpapyra's metrics code, tables and docs from spec/metrics.yaml.
+
+Usage:
+  gen.py --spec SPEC OUTPUT...        render each OUTPUT; its file name picks the
+                                      template codegen/templates/<name>.jinja
+  gen.py --spec SPEC --update SRCROOT rewrite the committed copies in SRCROOT
+  gen.py --spec SPEC --check          validate the spec only
+
+The spec is validated strictly: any problem is reported as
+"<spec file>: <key path>: <what is wrong>" and the exit status is 1.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+import jinja2
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATES = os.path.join(HERE, "templates")
+
+# Template name -> path of the committed copy, relative to the source root.
+COMMITTED = {
+    "metrics-gen.h": "generated/include/papyra/metrics-gen.h",
+    "metrics-gen.c": "generated/src/metrics-gen.c",
+    "metrics-inc-gen.h": "generated/src/metrics-inc-gen.h",
+    "metrics-reference.md": "docs/metrics-reference.md",
+    "papyra-metrics.7": "docs/man/papyra-metrics.7",
+    "metrics.schema.json": "docs/metrics.schema.json",
+}
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+MAX_NAME = 55  # the metrics file keeps names in 56-byte slots
+LAYOUT_VERSION = 1
+
+TOP_KEYS = {"format_version", "backends", "categories", "operations", "counters"}
+BACKEND_KEYS = {"id", "name"}
+CATEGORY_KEYS = {"id", "name"}
+COUNTER_KEYS = {
+    "name",
+    "category",
+    "unit",
+    "help",
+    "increments",
+    "excludes",
+    "operations",
+    "alert",
+    "backends",
+}
+SUPPORT_VALUES = {"supported", "unsupported"}
+
+
+class SpecError(Exception):
+    pass
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate mapping keys."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise SpecError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}")
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _fail(path, msg):
+    raise SpecError(f"{path}: {msg}")
+
+
+def _check_keys(obj, allowed, path):
+    if not isinstance(obj, dict):
+        _fail(path, f"must be a mapping, got {type(obj).__name__}")
+    for key in obj:
+        if key not in allowed:
+            _fail(f"{path}.{key}", "unknown key")
+    for key in sorted(allowed):
+        if key not in obj:
+            _fail(f"{path}.{key}", "missing")
+
+
+def _text(obj, key, path):
+    value = obj[key]
+    if not isinstance(value, str):
+        _fail(f"{path}.{key}", f"must be text, got {type(value).__name__}")
+    value = " ".join(value.split())
+    if not value:
+        _fail(f"{path}.{key}", "must not be empty")
+    return value
+
+
+def _ident(obj, key, path):
+    value = _text(obj, key, path)
+    if not NAME_RE.match(value) or len(value) > MAX_NAME:
+        _fail(f"{path}.{key}", f"{value!r} is not a snake_case name of at most {MAX_NAME} chars")
+    return value
+
+
+def _list(obj, key, path):
+    value = obj[key]
+    if not isinstance(value, list) or not value:
+        _fail(f"{path}.{key}", "must be a non-empty list")
+    return value
+
+
+def fnv1a64(data):
+    h = 0xCBF29CE484222325
+    for byte in data:
+        h ^= byte
+        h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def load_spec(path):
+    """Read and validate the spec; return the model the templates use."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = yaml.load(f, Loader=UniqueKeyLoader)
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read: {e.strerror}")
+    except SpecError as e:
+        raise SpecError(f"{path}: {e}")
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML: {e}")
+
+    _check_keys(raw, TOP_KEYS, path)
+    version = raw["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        _fail(f"{path}: format_version", "must be a positive integer")
+
+    def id_list(key, allowed):
+        items, seen = [], set()
+        for i, entry in enumerate(_list(raw, key, path)):
+            where = f"{path}: {key}[{i}]"
+            _check_keys(entry, allowed, where)
+            ident = _ident(entry, "id", where)
+            if ident in seen:
+                _fail(f"{where}.id", f"duplicate {key[:-1]} {ident!r}")
+            seen.add(ident)
+            items.append({"id": ident, "name": _text(entry, "name", where)})
+        return items
+
+    backends = id_list("backends", BACKEND_KEYS)
+    categories = id_list("categories", CATEGORY_KEYS)
+    if len(backends) > 32:
+        _fail(f"{path}: backends", "at most 32 backends fit the support mask")
+
+    operations = []
+    for i, op in enumerate(_list(raw, "operations", path)):
+        if not isinstance(op, str) or not NAME_RE.match(op):
+            _fail(f"{path}: operations[{i}]", f"{op!r} is not a snake_case name")
+        if op in operations:
+            _fail(f"{path}: operations[{i}]", f"duplicate operation {op!r}")
+        operations.append(op)
+
+    backend_ids = [b["id"] for b in backends]
+    category_names = {c["id"]: c["name"] for c in categories}
+    counters, seen = [], set()
+    for i, entry in enumerate(_list(raw, "counters", path)):
+        where = f"{path}: counters[{i}]"
+        _check_keys(entry, COUNTER_KEYS, where)
+        name = _ident(entry, "name", where)
+        where = f"{path}: counters[{i}] ({name})"
+        if name in seen:
+            _fail(f"{where}.name", f"duplicate counter {name!r}")
+        seen.add(name)
+        category = _text(entry, "category", where)
+        if category not in category_names:
+            _fail(f"{where}.category", f"unknown category {category!r}")
+        unit = _text(entry, "unit", where)
+        if not isinstance(entry["alert"], bool):
+            _fail(f"{where}.alert", "must be true or false")
+        ops = entry["operations"]
+        if not isinstance(ops, list) or not ops:
+            _fail(f"{where}.operations", "must be a non-empty list")
+        for op in ops:
+            if op not in operations:
+                _fail(f"{where}.operations", f"unknown operation {op!r}")
+        support = entry["backends"]
+        if not isinstance(support, dict):
+            _fail(f"{where}.backends", "must be a mapping of backend to supported/unsupported")
+        for b, value in support.items():
+            if b not in backend_ids:
+                _fail(f"{where}.backends.{b}", "unknown backend")
+            if value not in SUPPORT_VALUES:
+                _fail(f"{where}.backends.{b}", f"must be supported or unsupported, got {value!r}")
+        for b in backend_ids:
+            if b not in support:
+                _fail(f"{where}.backends.{b}", "missing")
+        counters.append(
+            {
+                "index": i,
+                "name": name,
+                "upper": name.upper(),
+                "category": category,
+                "category_name": category_names[category],
+                "unit": unit,
+                "help": _text(entry, "help", where),
+                "increments": _text(entry, "increments", where),
+                "excludes": _text(entry, "excludes", where),
+                "operations": [op for op in operations if op in ops],
+                "alert": entry["alert"],
+                "supported": [b for b in backend_ids if support[b] == "supported"],
+            }
+        )
+
+    if len(counters) > 4096:
+        _fail(f"{path}: counters", "at most 4096 counters")
+
+    layout_text = f"papyra-metrics-layout/{LAYOUT_VERSION}\n" + "".join(
+        c["name"] + "\n" for c in counters
+    )
+    for b in backends:
+        b["upper"] = b["id"].upper()
+        b["mask"] = sum(1 << c["index"] for c in counters if b["id"] in c["supported"])
+    for c in counters:
+        c["backend_mask"] = sum(1 << j for j, b in enumerate(backends) if b["id"] in c["supported"])
+        c["operation_mask"] = sum(1 << j for j, op in enumerate(operations) if op in c["operations"])
+    return {
+        "format_version": version,
+        "layout_version": LAYOUT_VERSION,
+        "spec_hash": fnv1a64(layout_text.encode()),
+        "backends": backends,
+        "categories": categories,
+        "operations": operations,
+        "counters": counters,
+        "name_width": max(len("Counter"), max(len(c["name"]) for c in counters)),
+        "category_width": max(len("Category"), max(len(c["category_name"]) for c in counters)),
+    }
+
+
+def c_string(text):
+    """Quote text as a C string literal."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\{ord(ch):03o}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def prom_help(text):
+    """Escape HELP text for the Prometheus and OpenMetrics text formats."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def roff(text):
+    """Escape text for a man page line."""
+    text = text.replace("\\", "\\e").replace("-", "\\-")
+    if text.startswith((".", "'")):
+        text = "\\&" + text
+    return text
+
+
+def md_cell(text):
+    return text.replace("|", "\\|")
+
+
+def make_env():
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["c"] = c_string
+    env.filters["prom"] = prom_help
+    env.filters["roff"] = roff
+    env.filters["md"] = md_cell
+    env.filters["json"] = lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return env
+
+
+def render(env, model, name):
+    try:
+        template = env.get_template(name + ".jinja")
+    except jinja2.TemplateNotFound:
+        raise SpecError(f"no template for output {name!r} (expected {TEMPLATES}/{name}.jinja)")
+    return template.render(**model, banner="Generated by codegen/gen.py from spec/metrics.yaml"
+                           " - do not edit; edit the spec and regenerate.")
+
+
+def write_if_changed(path, text):
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == text:
+                return
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description="Generate metrics code and docs from the spec.")
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--update", metavar="SRCROOT")
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("outputs", nargs="*")
+    args = parser.parse_args(argv)
+    try:
+        model = load_spec(args.spec)
+        env = make_env()
+        if args.check:
+            return 0
+        if args.update:
+            for name, rel in COMMITTED.items():
+                write_if_changed(os.path.join(args.update, rel), render(env, model, name))
+        for out in args.outputs:
+            write_if_changed(out, render(env, model, os.path.basename(out)))
+    except SpecError as e:
+        print(f"gen.py: error: {e}", file=sys.stderr)
+        return 1
+    except jinja2.TemplateError as e:
+        print(f"gen.py: template error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Built-in persistence metrics.
+ *
+ * The counters, their meaning and which backend supports which are declared
+ * in spec/metrics.yaml; <papyra/metrics-gen.h> carries the generated ids.
+ *
+ * A metrics block lives either privately in the process or in a shared,
+ * memory-mapped metrics file, so that several threads and processes using one
+ * store add into one set of counters and the `papyra` CLI can read and reset
+ * them. Counters are 64-bit, only ever increase internally, and are never
+ * lost to a concurrent reset: a reset stores a baseline, and the value shown
+ * is "live - baseline" (the offset model). Lifetime totals stay available.
+ *
+ * Thread safety: every function here may be called from any thread on the
+ * same handle, except papyra_metrics_close().
+ */
+#ifndef PAPYRA_METRICS_H
+#define PAPYRA_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <papyra/common.h>
+#include <papyra/metrics-gen.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct papyra_metrics papyra_metrics;
+
+/** Error detail for constructors, which have no handle to keep it on. */
+typedef struct papyra_error {
+    int code;          /**< 0 or a negative PAPYRA_E* code */
+    char message[256]; /**< one line naming what was wrong; "" when code is 0 */
+} papyra_error;
+
+/** Static description of one counter, from the spec. */
+typedef struct papyra_metric_info {
+    const char *name;          /**< e.g. "records_written" */
+    const char *category;      /**< category id, e.g. "write" */
+    const char *category_name; /**< display name, e.g. "Write" */
+    const char *unit;          /**< UCUM-style unit, e.g. "{record}" */
+    const char *help;          /**< one line */
+    const char *increments;    /**< what moves it, and by how much */
+    const char *excludes;      /**< what it does NOT count */
+    uint32_t operations;       /**< bit per PAPYRA_OPERATION_* */
+    uint32_t backends;         /**< bit per papyra_backend_id that supports it */
+    bool alert;                /**< an error counter worth alerting on */
+} papyra_metric_info;
+
+/**
+ * Returns the description of counter @p id, or NULL when @p id is outside
+ * [0, PAPYRA_METRIC_COUNT).
+ * @since 0.1.0
+ */
+PAPYRA_PUBLIC const papyra_metric_info *papyra_metric_get(int id);
+
+/** Returns the id of the counter named @p name, or -1. */
+PAPYRA_PUBLIC int papyra_metric_by_name(const char *name);
+
+/** Returns a backend's id ("json"), or NULL outside the range. */
+PAPYRA_PUBLIC const char *papyra_backend_name(int backend);
+
+/** Returns a backend's display name ("JSON"), or NULL outside the range. */
+PAPYRA_PUBLIC const char *papyra_backend_display_name(int backend);
+
+/** Returns the papyra_backend_id named @p name, or -1. */
+PAPYRA_PUBLIC int papyra_backend_by_name(const char *name);
+
+/** Whether @p backend supports counter @p id (false when either is out of range). */
+PAPYRA_PUBLIC bool papyra_metric_supported(int backend, int id);
+
+/** State of one counter in a snapshot. */
+typedef enum papyra_metric_state {
+    PAPYRA_METRIC_OK = 0,          /**< supported and counted */
+    PAPYRA_METRIC_UNSUPPORTED = 1, /**< the backend does not support it: not a zero */
+    PAPYRA_METRIC_ABSENT = 2       /**< the metrics file predates this counter */
+} papyra_metric_state;
+
+/** A copy of the counters at one moment (per counter; see papyra_metrics_read()). */
+typedef struct papyra_metrics_snapshot {
+    int backend;                         /**< papyra_backend_id */
+    bool shared;                         /**< counters live in a metrics file */
+    uint64_t spec_hash;                  /**< spec hash of the counters' source */
+    int64_t created_at_ns;               /**< when the block was created (epoch ns) */
+    int64_t reset_at_ns;                 /**< last reset (epoch ns); 0 when never */
+    int64_t taken_at_ns;                 /**< when this snapshot was taken */
+    uint64_t reset_count;                /**< resets since creation */
+    uint64_t value[PAPYRA_METRIC_COUNT]; /**< since the last reset */
+    uint64_t total[PAPYRA_METRIC_COUNT]; /**< since creation; never reset */
+    uint8_t state[PAPYRA_METRIC_COUNT];  /**< papyra_metric_state */
+} papyra_metrics_snapshot;
+
+/** Flags of papyra_metrics_open(). */
+enum {
+    /** Create the file when it does not exist. */
+    PAPYRA_METRICS_CREATE = 1u << 0,
+    /** Map read-only: snapshots work; add and reset return PAPYRA_EACCES. */
+    PAPYRA_METRICS_READONLY = 1u << 1,
+    /**
+     * Replace a file that is truncated, foreign, corrupt or of another layout
+     * version with a fresh one (counts restart from zero). Without this flag
+     * such a file is an error and is left untouched.
+     */
+    PAPYRA_METRICS_RECREATE = 1u << 2,
+};
+
+/** Options of papyra_metrics_open(); zero-initialise, then set what you need. */
+typedef struct papyra_metrics_options {
+    unsigned flags; /**< PAPYRA_METRICS_* */
+    /**
+     * The backend the counters belong to, or -1 to accept whatever backend
+     * the file was created for (readers such as the CLI). Creating a file
+     * needs a real backend id.
+     */
+    int backend;
+    /**
+     * The data file (or directory) whose permission bits a newly created
+     * metrics file copies: whoever may read the data may read its metrics,
+     * whoever may write it may reset them. NULL: 0644 less the umask.
+     */
+    const char *mode_from;
+} papyra_metrics_options;
+
+/**
+ * Creates process-private counters for @p backend.
+ *
+ * @param[out] ret the new handle, released with papyra_metrics_close().
+ * @returns 0, PAPYRA_EINVAL (bad backend or NULL @p ret), PAPYRA_ENOMEM.
+ * @since 0.1.0
+ */
+PAPYRA_PUBLIC int papyra_metrics_new_private(papyra_metrics **ret, int backend);
+
+/**
+ * Opens (and with PAPYRA_METRICS_CREATE creates) a shared metrics file.
+ *
+ * The file is validated: magic, layout version, header checksum, sizes and
+ * the name table. Counters are matched by name, so a file written from an
+ * older or newer spec still gives the counters both know (others are
+ * PAPYRA_METRIC_ABSENT, and increments of them stay process-private).
+ *
+ * @param[out] ret    the handle; untouched on failure.
+ * @param[in]  path   the metrics file.
+ * @param[in]  opts   options; NULL means a reader (backend -1, no flags).
+ * @param[out] reterr optional; on failure gets the code and a message naming
+ *                    the file and what is wrong with it.
+ * @returns 0; PAPYRA_ENOENT (missing, no CREATE), PAPYRA_ETRUNCATED,
+ *          PAPYRA_EFOREIGN (not a metrics file, or another backend's),
+ *          PAPYRA_ECORRUPT, PAPYRA_EVERSION, PAPYRA_EACCES, PAPYRA_EIO,
+ *          PAPYRA_ENOSPC, PAPYRA_EINVAL, PAPYRA_ENOMEM.
+ * @since 0.1.0
+ */
+PAPYRA_PUBLIC int papyra_metrics_open(papyra_metrics **ret,
+                                      const char *path,
+                                      const papyra_metrics_options *opts,
+                                      papyra_error *reterr);
+
+/** Unmaps and frees @p m. NULL is a no-op. */
+PAPYRA_PUBLIC void papyra_metrics_close(papyra_metrics *m);
+
+/** The metrics file's path, or NULL for private counters. Owned by @p m. */
+PAPYRA_PUBLIC const char *papyra_metrics_path(const papyra_metrics *m);
+
+/** The backend the counters belong to. */
+PAPYRA_PUBLIC int papyra_metrics_backend(const papyra_metrics *m);
+
+/**
+ * Adds @p n to counter @p id.
+ *
+ * Backends inside the library use generated typed helpers that exist only for
+ * supported counters; this checked entry point serves code outside it.
+ *
+ * @returns 0; PAPYRA_EINVAL (bad id), PAPYRA_EUNSUPPORTED (the backend does
+ *          not support the counter), PAPYRA_EACCES (read-only mapping).
+ */
+PAPYRA_PUBLIC int papyra_metrics_add(papyra_metrics *m, int id, uint64_t n);
+
+/**
+ * Copies the counters into @p ret. Each counter is read atomically; the set
+ * is not one point in time across counters.
+ * @returns 0 or PAPYRA_EINVAL.
+ */
+PAPYRA_PUBLIC int papyra_metrics_read(papyra_metrics *m, papyra_metrics_snapshot *ret);
+
+/**
+ * Resets all counters to zero, records the reset time and bumps the reset
+ * count. No concurrent increment is lost: each one lands either in what this
+ * reset cleared or in the value after it.
+ *
+ * @param[out] ret_cleared optional; receives exactly what was cleared
+ *                         (value[]), with reset_at_ns the new reset time.
+ * @returns 0, PAPYRA_EINVAL, PAPYRA_EACCES (read-only mapping).
+ */
+PAPYRA_PUBLIC int papyra_metrics_reset(papyra_metrics *m, papyra_metrics_snapshot *ret_cleared);
+
+/** The last error message on @p m ("" when none). Owned by @p m. */
+PAPYRA_PUBLIC const char *papyra_metrics_errmsg(const papyra_metrics *m);
+
+/** Output formats of papyra_metrics_format(). */
+typedef enum papyra_metrics_format_id {
+    PAPYRA_FORMAT_TABLE = 0,       /**< human-readable table */
+    PAPYRA_FORMAT_JSON = 1,        /**< flat object of counter: value|null */
+    PAPYRA_FORMAT_JSON_DETAIL = 2, /**< object with metadata and per-counter detail */
+    PAPYRA_FORMAT_PROMETHEUS = 3,  /**< Prometheus text format 0.0.4 */
+    PAPYRA_FORMAT_OPENMETRICS = 4  /**< OpenMetrics 1.0 text */
+} papyra_metrics_format_id;
+
+/** Flags of papyra_metrics_format(). */
+enum {
+    PAPYRA_FORMAT_WIDE = 1u << 0,   /**< table: add what each counter counts */
+    PAPYRA_FORMAT_ASCII = 1u << 1,  /**< table: ASCII borders instead of box drawing */
+    PAPYRA_FORMAT_COLOR = 1u << 2,  /**< table: ANSI colours */
+    PAPYRA_FORMAT_PRETTY = 1u << 3, /**< JSON: indented */
+    PAPYRA_FORMAT_TOTALS = 1u << 4, /**< JSON/table/Prometheus: lifetime totals, not since-reset */
+};
+
+/**
+ * Serialises a snapshot.
+ *
+ * Unsupported counters are "n/a" in the table, null in JSON, and absent from
+ * Prometheus and OpenMetrics. 64-bit values are written exactly.
+ *
+ * @param[out] ret a NUL-terminated string, released with papyra_free();
+ *                 untouched on failure.
+ * @returns 0, PAPYRA_EINVAL, PAPYRA_ENOMEM.
+ */
+PAPYRA_PUBLIC int papyra_metrics_format(const papyra_metrics_snapshot *s,
+                                        papyra_metrics_format_id format,
+                                        unsigned flags,
+                                        char **ret);
+
+/** Help text describing every counter (for `papyra metrics --help`). Static. */
+PAPYRA_PUBLIC const char *papyra_metrics_help_text(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PAPYRA_METRICS_H */

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <papyra/common.h>
+
+int
+papyra__errno_code(int err)
+{
+    switch (err) {
+    case 0:
+        return 0;
+    case ENOENT:
+    case ENOTDIR:
+        return PAPYRA_ENOENT;
+    case EEXIST:
+        return PAPYRA_EEXIST;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return PAPYRA_EACCES;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return PAPYRA_ENOSPC;
+    case ENOMEM:
+        return PAPYRA_ENOMEM;
+    case EINVAL:
+        return PAPYRA_EINVAL;
+    case EBUSY:
+    case EAGAIN:
+        return PAPYRA_EBUSY;
+    case ETIMEDOUT:
+        return PAPYRA_ETIMEDOUT;
+    default:
+        return PAPYRA_EIO;
+    }
+}
+
+int
+papyra__write_all(int fd, const void *data, size_t size)
+{
+    const char *p = data;
+
+    while (size > 0) {
+        ssize_t n = write(fd, p, size);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return papyra__errno_code(errno);
+        }
+        if (n == 0)
+            return PAPYRA_EIO;
+        p += n;
+        size -= (size_t)n;
+    }
+    return 0;
+}
+
+int
+papyra__fsync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    int fd, r = 0;
+
+    if (!slash)
+        dir = strdup(".");
+    else if (slash == path)
+        dir = strdup("/");
+    else
+        dir = strndup(path, (size_t)(slash - path));
+    if (!dir)
+        return PAPYRA_ENOMEM;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0)
+        return papyra__errno_code(errno);
+    if (fsync(fd) < 0)
+        r = papyra__errno_code(errno);
+    close(fd);
+    return r;
+}
+
+int
+papyra__asprintf(char **ret, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return PAPYRA_EINVAL;
+    s = malloc((size_t)n + 1);
+    if (!s)
+        return PAPYRA_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    *ret = s;
+    return 0;
+}
+
+int
+papyra__temp_path(const char *path, const char *tag, char **ret)
+{
+    static atomic_uint counter;
+    unsigned n = atomic_fetch_add(&counter, 1);
+
+    return papyra__asprintf(ret, "%s.%s.tmp.%ld.%u", path, tag, (long)getpid(), n);
+}

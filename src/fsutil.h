@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* Small file-system and OS helpers shared by the library's modules. */
+#ifndef PAPYRA_FSUTIL_H
+#define PAPYRA_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Maps an errno value to the closest PAPYRA_E* code. */
+int papyra__errno_code(int err);
+
+/* Writes all of @p data, retrying on EINTR and short writes. */
+int papyra__write_all(int fd, const void *data, size_t size);
+
+/* fsyncs the directory that holds @p path, so a rename or link in it is durable. */
+int papyra__fsync_parent(const char *path);
+
+/* A unique temporary name next to @p path: "<path>.<tag>.tmp.<pid>.<n>". */
+int papyra__temp_path(const char *path, const char *tag, char **ret);
+
+/* asprintf with PAPYRA_E* results; *ret untouched on failure. */
+int papyra__asprintf(char **ret, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif /* PAPYRA_FSUTIL_H */

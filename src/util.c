@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* Library-wide helpers: errors, version, time and hashing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <papyra/common.h>
+
+#include "metrics-private.h"
+
+const char *
+papyra_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+#define PAPYRA__ERRNO_MSG(name, num, msg) \
+    case -(num):                          \
+        return msg;
+        PAPYRA_ERRNO_MAP(PAPYRA__ERRNO_MSG)
+#undef PAPYRA__ERRNO_MSG
+    default:
+        return "unknown error";
+    }
+}
+
+const char *
+papyra_errname(int err)
+{
+    switch (err) {
+    case 0:
+        return "OK";
+#define PAPYRA__ERRNO_NAME(name, num, msg) \
+    case -(num):                           \
+        return #name;
+        PAPYRA_ERRNO_MAP(PAPYRA__ERRNO_NAME)
+#undef PAPYRA__ERRNO_NAME
+    default:
+        return "UNKNOWN";
+    }
+}
+
+const char *
+papyra_version(void)
+{
+    return PAPYRA_VERSION_STRING;
+}
+
+void
+papyra_free(void *p)
+{
+    free(p);
+}
+
+int64_t
+papyra__now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int
+papyra__format_rfc3339(int64_t ns, char *buf, size_t size)
+{
+    time_t secs = (time_t)(ns / 1000000000);
+    struct tm tm;
+    int n;
+
+    if (!gmtime_r(&secs, &tm))
+        return PAPYRA_EINVAL;
+    n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((ns % 1000000000) / 1000000));
+    return n < 0 || (size_t)n >= size ? PAPYRA_EINVAL : 0;
+}
+
+uint64_t
+papyra__fnv1a64(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/* Counter semantics, snapshot, reset and the spec's lookup tables. */
+#include <cmocka.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <papyra/metrics.h>
+
+#include "metrics-inc-gen.h"
+
+static void
+assert_all_values(const papyra_metrics_snapshot *s, const uint64_t *expected)
+{
+    for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
+        if (s->value[i] != expected[i])
+            fail_msg("%s: value %llu, expected %llu", papyra_metric_get(i)->name,
+                     (unsigned long long)s->value[i], (unsigned long long)expected[i]);
+    }
+}
+
+static void
+test_private_metrics_should_start_at_zero_with_the_spec_matrix(void **state)
+{
+    for (int b = 0; b < PAPYRA_BACKEND_COUNT; b++) {
+        papyra_metrics *m = NULL;
+        papyra_metrics_snapshot s;
+        uint64_t zero[PAPYRA_METRIC_COUNT] = {0};
+
+        assert_int_equal(papyra_metrics_new_private(&m, b), 0);
+        assert_int_equal(papyra_metrics_read(m, &s), 0);
+        assert_int_equal(s.backend, b);
+        assert_false(s.shared);
+        assert_int_equal(s.reset_count, 0);
+        assert_int_equal(s.reset_at_ns, 0);
+        assert_true(s.created_at_ns > 0);
+        assert_all_values(&s, zero);
+        for (int i = 0; i < PAPYRA_METRIC_COUNT; i++)
+            assert_int_equal(s.state[i], papyra_metric_supported(b, i) ? PAPYRA_METRIC_OK
+                                                                       : PAPYRA_METRIC_UNSUPPORTED);
+        assert_null(papyra_metrics_path(m));
+        papyra_metrics_close(m);
+    }
+}
+
+static void
+test_seed_matrix_should_leave_memory_without_compaction_counters(void **state)
+{
+    assert_false(
+        papyra_metric_supported(PAPYRA_BACKEND_MEMORY, PAPYRA_METRIC_COMPACTIONS_TRIGGERED));
+    assert_false(papyra_metric_supported(PAPYRA_BACKEND_MEMORY, PAPYRA_METRIC_COMPACTION_ERRORS));
+    for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
+        bool compaction =
+            i == PAPYRA_METRIC_COMPACTIONS_TRIGGERED || i == PAPYRA_METRIC_COMPACTION_ERRORS;
+        assert_int_equal(papyra_metric_supported(PAPYRA_BACKEND_MEMORY, i), !compaction);
+        assert_true(papyra_metric_supported(PAPYRA_BACKEND_JSON, i));
+        assert_true(papyra_metric_supported(PAPYRA_BACKEND_ROTATING, i));
+        assert_true(papyra_metric_supported(PAPYRA_BACKEND_REDIS, i));
+    }
+}
+
+static void
+test_add_should_move_exactly_one_counter_for_every_counter(void **state)
+{
+    for (int b = 0; b < PAPYRA_BACKEND_COUNT; b++) {
+        for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
+            papyra_metrics *m = NULL;
+            papyra_metrics_snapshot s;
+            uint64_t expected[PAPYRA_METRIC_COUNT] = {0};
+
+            assert_int_equal(papyra_metrics_new_private(&m, b), 0);
+            if (papyra_metric_supported(b, i)) {
+                assert_int_equal(papyra_metrics_add(m, i, 3), 0);
+                assert_int_equal(papyra_metrics_add(m, i, 4), 0);
+                expected[i] = 7;
+            } else {
+                assert_int_equal(papyra_metrics_add(m, i, 3), PAPYRA_EUNSUPPORTED);
+                assert_non_null(strstr(papyra_metrics_errmsg(m), papyra_metric_get(i)->name));
+            }
+            assert_int_equal(papyra_metrics_read(m, &s), 0);
+            assert_all_values(&s, expected);
+            assert_memory_equal(s.total, expected, sizeof(expected));
+            papyra_metrics_close(m);
+        }
+    }
+}
+
+static void
+test_reset_should_clear_all_ten_and_return_what_it_cleared(void **state)
+{
+    papyra_metrics *m = NULL;
+    papyra_metrics_snapshot before, cleared, after;
+    uint64_t zero[PAPYRA_METRIC_COUNT] = {0};
+
+    assert_int_equal(papyra_metrics_new_private(&m, PAPYRA_BACKEND_JSON), 0);
+    for (int i = 0; i < PAPYRA_METRIC_COUNT; i++)
+        assert_int_equal(papyra_metrics_add(m, i, (uint64_t)(i + 1) * 10), 0);
+    assert_int_equal(papyra_metrics_read(m, &before), 0);
+    assert_int_equal(papyra_metrics_reset(m, &cleared), 0);
+    assert_memory_equal(cleared.value, before.value, sizeof(before.value));
+    assert_int_equal(cleared.reset_count, 1);
+    assert_true(cleared.reset_at_ns >= before.taken_at_ns);
+
+    assert_int_equal(papyra_metrics_read(m, &after), 0);
+    /* Error counters too: upstream kept them, the seed and our design do not. */
+    assert_all_values(&after, zero);
+    assert_memory_equal(after.total, before.total, sizeof(before.total));
+    assert_int_equal(after.reset_count, 1);
+    assert_int_equal(after.reset_at_ns, cleared.reset_at_ns);
+
+    /* Counting goes on from zero, and a second reset clears only what came after. */
+    assert_int_equal(papyra_metrics_add(m, PAPYRA_METRIC_WRITE_ERRORS, 2), 0);
+    assert_int_equal(papyra_metrics_reset(m, &cleared), 0);
+    assert_int_equal(cleared.value[PAPYRA_METRIC_WRITE_ERRORS], 2);
+    assert_int_equal(cleared.value[PAPYRA_METRIC_RECORDS_WRITTEN], 0);
+    assert_int_equal(cleared.reset_count, 2);
+    assert_int_equal(papyra_metrics_reset(m, NULL), 0);
+    papyra_metrics_close(m);
+}
+
+static void
+test_snapshot_should_be_a_copy(void **state)
+{
+    papyra_metrics *m = NULL;
+    papyra_metrics_snapshot s, t;
+
+    assert_int_equal(papyra_metrics_new_private(&m, PAPYRA_BACKEND_MEMORY), 0);
+    assert_int_equal(papyra_metrics_read(m, &s), 0);
+    s.value[PAPYRA_METRIC_RECORDS_WRITTEN] = 99;
+    assert_int_equal(papyra_metrics_read(m, &t), 0);
+    assert_int_equal(t.value[PAPYRA_METRIC_RECORDS_WRITTEN], 0);
+    papyra_metrics_close(m);
+}
+
+static void
+test_typed_helpers_should_count_like_the_checked_entry_point(void **state)
+{
+    papyra_metrics *m = NULL;
+    papyra_metrics_snapshot s;
+
+    assert_int_equal(papyra_metrics_new_private(&m, PAPYRA_BACKEND_MEMORY), 0);
+    papyra__metrics_memory_add_records_written(m, 2);
+    papyra__metrics_memory_add_anomaly_detected(m, 1);
+    assert_int_equal(papyra_metrics_read(m, &s), 0);
+    assert_int_equal(s.value[PAPYRA_METRIC_RECORDS_WRITTEN], 2);
+    assert_int_equal(s.value[PAPYRA_METRIC_ANOMALY_DETECTED], 1);
+    assert_int_equal(PAPYRA__BACKEND_MEMORY_MASK, 0xff);
+    papyra_metrics_close(m);
+}
+
+static void
+test_metric_get_should_return_null_outside_the_range(void **state)
+{
+    assert_null(papyra_metric_get(-1));
+    assert_null(papyra_metric_get(PAPYRA_METRIC_COUNT));
+    assert_string_equal(papyra_metric_get(0)->name, "records_written");
+    assert_string_equal(papyra_metric_get(PAPYRA_METRIC_COUNT - 1)->name, "compaction_errors");
+    assert_int_equal(papyra_metric_by_name("scan_operations"), PAPYRA_METRIC_SCAN_OPERATIONS);
+    assert_int_equal(papyra_metric_by_name("scans"), -1);
+    assert_int_equal(papyra_metric_by_name(NULL), -1);
+    assert_null(papyra_backend_name(-1));
+    assert_null(papyra_backend_name(PAPYRA_BACKEND_COUNT));
+    assert_string_equal(papyra_backend_name(PAPYRA_BACKEND_ROTATING), "rotating");
+    assert_string_equal(papyra_backend_display_name(PAPYRA_BACKEND_JSON), "JSON");
+    assert_int_equal(papyra_backend_by_name("redis"), PAPYRA_BACKEND_REDIS);
+    assert_int_equal(papyra_backend_by_name("sqlite"), -1);
+}
+
+static void
+test_seed_order_should_be_kept(void **state)
+{
+    static const char *const order[] = {
+        "records_written",       "write_errors",      "records_read",      "read_errors",
+        "scan_operations",       "anomaly_detected",  "recovery_attempts", "recovery_failures",
+        "compactions_triggered", "compaction_errors",
+    };
+    assert_int_equal(PAPYRA_METRIC_COUNT, 10);
+    for (int i = 0; i < PAPYRA_METRIC_COUNT; i++)
+        assert_string_equal(papyra_metric_get(i)->name, order[i]);
+    assert_true(papyra_metric_get(PAPYRA_METRIC_WRITE_ERRORS)->alert);
+    assert_true(papyra_metric_get(PAPYRA_METRIC_READ_ERRORS)->alert);
+    assert_true(papyra_metric_get(PAPYRA_METRIC_RECOVERY_FAILURES)->alert);
+    assert_true(papyra_metric_get(PAPYRA_METRIC_COMPACTION_ERRORS)->alert);
+    assert_false(papyra_metric_get(PAPYRA_METRIC_RECORDS_WRITTEN)->alert);
+    assert_true(papyra_metric_get(PAPYRA_METRIC_SCAN_OPERATIONS)->operations &
+                PAPYRA_OPERATION_RECOVER);
+}
+
+static void
+test_bad_arguments_should_give_einval_not_crash(void **state)
+{
+    papyra_metrics *m = NULL;
+    papyra_metrics_snapshot s;
+
+    assert_int_equal(papyra_metrics_new_private(NULL, 0), PAPYRA_EINVAL);
+    assert_int_equal(papyra_metrics_new_private(&m, -1), PAPYRA_EINVAL);
+    assert_int_equal(papyra_metrics_new_private(&m, PAPYRA_BACKEND_COUNT), PAPYRA_EINVAL);
+    assert_null(m);
+    assert_int_equal(papyra_metrics_read(NULL, &s), PAPYRA_EINVAL);
+    assert_int_equal(papyra_metrics_reset(NULL, NULL), PAPYRA_EINVAL);
+    assert_int_equal(papyra_metrics_add(NULL, 0, 1), PAPYRA_EINVAL);
+    assert_int_equal(papyra_metrics_new_private(&m, 0), 0);
+    assert_int_equal(papyra_metrics_add(m, -1, 1), PAPYRA_EINVAL);
+    assert_int_equal(papyra_metrics_add(m, PAPYRA_METRIC_COUNT, 1), PAPYRA_EINVAL);
+    assert_int_equal(papyra_metrics_read(m, NULL), PAPYRA_EINVAL);
+    papyra_metrics_close(m);
+    papyra_metrics_close(NULL);
+}
+
+static void
+test_errors_should_have_names_and_messages(void **state)
+{
+    assert_string_equal(papyra_errname(PAPYRA_EUNSUPPORTED), "EUNSUPPORTED");
+    assert_string_equal(papyra_strerror(PAPYRA_ENOSPC), "no space left on device");
+    assert_string_equal(papyra_strerror(0), "success");
+    assert_string_equal(papyra_strerror(-1000), "unknown error");
+    assert_string_equal(papyra_errname(-1000), "UNKNOWN");
+    assert_string_equal(papyra_version(), PAPYRA_VERSION_STRING);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_private_metrics_should_start_at_zero_with_the_spec_matrix),
+        cmocka_unit_test(test_seed_matrix_should_leave_memory_without_compaction_counters),
+        cmocka_unit_test(test_add_should_move_exactly_one_counter_for_every_counter),
+        cmocka_unit_test(test_reset_should_clear_all_ten_and_return_what_it_cleared),
+        cmocka_unit_test(test_snapshot_should_be_a_copy),
+        cmocka_unit_test(test_typed_helpers_should_count_like_the_checked_entry_point),
+        cmocka_unit_test(test_metric_get_should_return_null_outside_the_range),
+        cmocka_unit_test(test_seed_order_should_be_kept),
+        cmocka_unit_test(test_bad_arguments_should_give_einval_not_crash),
+        cmocka_unit_test(test_errors_should_have_names_and_messages),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
