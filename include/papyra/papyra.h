@@ -6,5 +6,6 @@
 #include <papyra/common.h>
 #include <papyra/metrics.h>
 #include <papyra/record.h>
+#include <papyra/store.h>
 
 #endif /* PAPYRA_PAPYRA_H */

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A persistence store: one backend (memory, JSON-lines file, rotating
+ * JSON-lines files, Redis Streams) behind one API, with built-in metrics.
+ *
+ * A store is opened from a URL-like string:
+ *
+ *   memory:[?metrics=PATH]
+ *   json:PATH[?fsync=never|always|everysec]
+ *   rotating:PATH[?max_bytes=N&max_files=N&fsync=...]
+ *   redis://[user:password@]host:port/db[?prefix=P&system_id=S&maxlen=N]
+ *
+ * Every form also takes the retention parameters max_records=N,
+ * max_age_seconds=X and max_total_bytes=N (each > 0; a limit of 0 or below is
+ * an error, not "unlimited"), and metrics=PATH (where the shared metrics file
+ * lives; file backends default to "<PATH>.metrics") or metrics=none (private
+ * counters).
+ *
+ * Thread safety: a store handle may be used from several threads at once,
+ * except papyra_store_close().
+ */
+#ifndef PAPYRA_STORE_H
+#define PAPYRA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <papyra/common.h>
+#include <papyra/metrics.h>
+#include <papyra/record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct papyra_store papyra_store;
+
+/**
+ * Opens a store.
+ *
+ * @param[out] ret    the handle, released with papyra_store_close(); untouched on failure.
+ * @param[in]  url    see the top of this header.
+ * @param[out] reterr optional; the code and a one-line message naming what was wrong.
+ * @returns 0; PAPYRA_EINVAL (malformed URL or option), PAPYRA_ENOENT,
+ *          PAPYRA_EACCES, PAPYRA_EIO, PAPYRA_ECONNECT, PAPYRA_ENOMEM, ...
+ * @since 0.1.0
+ */
+PAPYRA_PUBLIC int papyra_store_open(papyra_store **ret, const char *url, papyra_error *reterr);
+
+/**
+ * Flushes and closes the store and frees the handle. NULL is a no-op.
+ * @returns 0, or the error of a final flush (the handle is freed regardless).
+ */
+PAPYRA_PUBLIC int papyra_store_close(papyra_store *s);
+
+/** The last error message on @p s ("" when none). Owned by @p s. */
+PAPYRA_PUBLIC const char *papyra_store_errmsg(const papyra_store *s);
+
+/** The backend's id ("memory", "json", "rotating", "redis"). */
+PAPYRA_PUBLIC const char *papyra_store_backend(const papyra_store *s);
+
+/** The store's metrics; borrowed, valid until papyra_store_close(). Never NULL. */
+PAPYRA_PUBLIC papyra_metrics *papyra_store_metrics(papyra_store *s);
+
+/** Why the store's counters are private when a metrics file was wanted; NULL if none. */
+PAPYRA_PUBLIC const char *papyra_store_metrics_warning(const papyra_store *s);
+
+/**
+ * Writes one record. Counts records_written +1 on success, write_errors +1
+ * on failure.
+ * @returns 0, PAPYRA_EINVAL (a record that cannot be serialised),
+ *          PAPYRA_ECLOSED, PAPYRA_EIO, PAPYRA_ENOSPC, PAPYRA_ECONNECT, ...
+ */
+PAPYRA_PUBLIC int papyra_store_write(papyra_store *s, const papyra_record *record);
+
+/**
+ * Writes @p n records as one batch: one write(2) for the file backends, one
+ * pipelined round trip for Redis. All or nothing is counted: records_written
+ * +n, or write_errors +1.
+ */
+PAPYRA_PUBLIC int papyra_store_write_batch(papyra_store *s, const papyra_record *records, size_t n);
+
+/** Options of papyra_store_list(); zero-initialise. */
+typedef struct papyra_list_options {
+    bool has_since;
+    double since; /**< keep records with timestamp >= since */
+    size_t limit; /**< keep the newest @p limit (0: no limit) */
+} papyra_list_options;
+
+/** Records returned by papyra_store_list(), oldest to newest. */
+typedef struct papyra_record_list {
+    size_t count;
+    papyra_record *records;
+} papyra_record_list;
+
+/**
+ * Lists the records of one kind: retention applied, then @p since, then
+ * @p limit (the newest N, returned oldest to newest). Corrupt records are
+ * skipped and counted as anomalies.
+ * @param[out] ret released with papyra_record_list_free(); untouched on failure.
+ */
+PAPYRA_PUBLIC int papyra_store_list(papyra_store *s,
+                                    papyra_kind kind,
+                                    const papyra_list_options *opts,
+                                    papyra_record_list **ret);
+
+/** Frees a list and every string in it. NULL is a no-op. */
+PAPYRA_PUBLIC void papyra_record_list_free(papyra_record_list *list);
+
+/** Anomaly types, with upstream's names and order. */
+typedef enum papyra_anomaly_type {
+    PAPYRA_ANOMALY_TRUNCATED_LINE = 1,
+    PAPYRA_ANOMALY_PARTIAL_WRITE = 2,
+    PAPYRA_ANOMALY_CORRUPTED_LINE = 3,
+    PAPYRA_ANOMALY_ORPHANED_ROTATED_FILE = 4,
+    PAPYRA_ANOMALY_UNEXPECTED_FILE = 5
+} papyra_anomaly_type;
+
+/** "TRUNCATED_LINE", ...; NULL outside the enum. */
+PAPYRA_PUBLIC const char *papyra_anomaly_type_name(int type);
+
+typedef struct papyra_anomaly {
+    papyra_anomaly_type type;
+    char *path;   /**< the file or stream key */
+    char *detail; /**< e.g. "Line 2 missing newline"; may be NULL */
+} papyra_anomaly;
+
+typedef struct papyra_scan_report {
+    const char *backend; /**< static */
+    size_t count;
+    papyra_anomaly *anomalies;
+} papyra_scan_report;
+
+/**
+ * Scans the store for anomalies without changing it. Counts
+ * scan_operations +1 and anomaly_detected +count.
+ * @param[out] ret released with papyra_scan_report_free().
+ */
+PAPYRA_PUBLIC int papyra_store_scan(papyra_store *s, papyra_scan_report **ret);
+
+PAPYRA_PUBLIC void papyra_scan_report_free(papyra_scan_report *r);
+
+typedef enum papyra_recovery_mode {
+    PAPYRA_RECOVER_IGNORE = 0,
+    PAPYRA_RECOVER_REPAIR = 1,
+    PAPYRA_RECOVER_QUARANTINE = 2,
+} papyra_recovery_mode;
+
+typedef struct papyra_recovery_options {
+    papyra_recovery_mode mode;
+    const char *quarantine_dir; /**< file backends; NULL: next to the data */
+} papyra_recovery_options;
+
+typedef struct papyra_recovery_report {
+    const char *backend;
+    papyra_scan_report *scan;  /**< what was found before */
+    papyra_scan_report *after; /**< the verifying scan after repair; NULL for IGNORE or clean */
+    size_t n_repaired;
+    char **repaired; /**< files or stream keys rewritten */
+    size_t n_quarantined;
+    char **quarantined; /**< where damaged data was kept */
+} papyra_recovery_report;
+
+/**
+ * Scans, and unless the mode is IGNORE or the scan is clean, repairs or
+ * quarantines, then verifies with a second scan. Counts recovery_attempts +1;
+ * recovery_failures +1 when it fails or anomalies remain (then it returns
+ * PAPYRA_EANOMALY with the report still set).
+ */
+PAPYRA_PUBLIC int papyra_store_recover(papyra_store *s,
+                                       const papyra_recovery_options *opts,
+                                       papyra_recovery_report **ret);
+
+PAPYRA_PUBLIC void papyra_recovery_report_free(papyra_recovery_report *r);
+
+typedef struct papyra_compaction_report {
+    const char *backend;
+    uint64_t before_records;
+    uint64_t after_records;
+    int64_t before_bytes; /**< -1 when not applicable */
+    int64_t after_bytes;
+} papyra_compaction_report;
+
+/**
+ * Applies retention physically and drops corrupt records. Counts
+ * compactions_triggered +1, compaction_errors +1 on failure.
+ * @returns 0, PAPYRA_EUNSUPPORTED (memory), or an I/O error.
+ */
+PAPYRA_PUBLIC int papyra_store_compact(papyra_store *s, papyra_compaction_report *ret);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PAPYRA_STORE_H */
