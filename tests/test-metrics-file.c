@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* The shared metrics file: create, share, validate, recreate. */
-#include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -14,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmocka.h>
 #include <papyra/metrics.h>
 
 #include "metrics-private.h"

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Table, JSON and Prometheus/OpenMetrics output of a snapshot. */
 #include <cjson/cJSON.h>
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cmocka.h>
 #include <papyra/metrics.h>
 
 static char *

@@ -4,7 +4,6 @@
  * resets in a loop, everything the resets cleared plus the final value equals
  * the number of increments made.
  */
-#include <cmocka.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <cmocka.h>
 #include <papyra/metrics.h>
 
 #include "metrics-inc-gen.h"

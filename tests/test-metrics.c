@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Counter semantics, snapshot, reset and the spec's lookup tables. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include <cmocka.h>
 #include <papyra/metrics.h>
 
 #include "metrics-inc-gen.h"

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "testutil.h"
 
-#include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -13,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 char *
 papyra_test_tmpdir(void)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs the Debian packages libpapyra needs to build, test and run.
+# Sourced by scripts/demo.sh and scripts/test.sh; does nothing when all are there.
+set -euo pipefail
+
+PAPYRA_PACKAGES=(
+    meson ninja-build pkg-config gcc
+    libcjson-dev libhiredis-dev libcmocka-dev
+    python3 python3-jinja2 python3-yaml python3-jsonschema
+    redis-server redis-tools
+)
+
+papyra_missing_packages() {
+    local p
+    for p in "${PAPYRA_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+    done
+}
+
+papyra_install_deps() {
+    local missing sudo=()
+    missing=$(papyra_missing_packages)
+    [ -z "$missing" ] && return 0
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    echo "Installing: $(echo $missing)" >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # shellcheck disable=SC2086
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
