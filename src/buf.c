@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include "buf.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -6,8 +8,6 @@
 #include <string.h>
 
 #include <papyra/common.h>
-
-#include "buf.h"
 
 /* Smallest allocation, so that short lines do not reallocate repeatedly. */
 #define BUF_MIN_CAP 64

@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of the record codec: lines must be byte-identical to upstream
+ * Papyra's (the expected lines come from upstream's reference document and
+ * from python3's json.dumps()), and decoding must apply the lenient defaults.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <papyra/common.h>
+#include <papyra/record.h>
+
+#include "buf.h"
+#include "json.h"
+#include "record-codec.h"
+
+#define EXAMPLE_EVENT_JSON                                                                        \
+    "{\"kind\": \"event\", \"system_id\": \"local\", \"actor_address\": {\"system\": \"local\", " \
+    "\"actor_id\": 1}, \"event_type\": \"ActorStarted\", \"payload\": {}, \"timestamp\": "        \
+    "4312.118907211}"
+#define EXAMPLE_EVENT_ROTATING                                                                     \
+    "{\"system_id\": \"local\", \"actor_address\": {\"system\": \"local\", \"actor_id\": 1}, "     \
+    "\"event_type\": \"ActorStarted\", \"payload\": {}, \"timestamp\": 4312.118907211, \"kind\": " \
+    "\"event\"}"
+#define EXAMPLE_AUDIT_JSON                                                                       \
+    "{\"kind\": \"audit\", \"system_id\": \"local\", \"timestamp\": 5.5, \"total_actors\": 1, "  \
+    "\"alive_actors\": 1, \"stopping_actors\": 0, \"restarting_actors\": 0, \"registry_size\": " \
+    "1, \"registry_orphans\": [\"a\"], \"registry_dead\": [], \"dead_letters_count\": 0}"
+#define EXAMPLE_DEAD_LETTER_JSON                                                        \
+    "{\"kind\": \"dead_letter\", \"system_id\": \"local\", \"target\": \"local://1\", " \
+    "\"message_type\": \"str\", \"payload\": \"late\", \"timestamp\": 300.0}"
+
+static papyra_record
+example_event(void)
+{
+    papyra_record r = {.kind = PAPYRA_KIND_EVENT};
+
+    r.u.event.system_id = "local";
+    r.u.event.actor_address = "{\"system\":\"local\",\"actor_id\":1}";
+    r.u.event.event_type = "ActorStarted";
+    r.u.event.payload = "{}";
+    r.u.event.timestamp = 4312.118907211;
+    return r;
+}
+
+static void
+assert_encodes(const papyra_record *r, int style, const char *expected)
+{
+    papyra_buf b = {0};
+
+    assert_int_equal(papyra__record_encode(r, style, &b), 0);
+    if (strcmp(b.data, expected) != 0)
+        fail_msg("encoded\n%s\nexpected\n%s", b.data, expected);
+    papyra__buf_free(&b);
+}
+
+/* Parses a line and decodes it; the caller clears the record. */
+static int
+decode_line(const char *line, const char *default_system_id, papyra_record *out)
+{
+    papyra_json *v = NULL;
+    int r;
+
+    assert_int_equal(papyra__json_parse(line, strlen(line), &v), 0);
+    r = papyra__record_decode(v, default_system_id, out);
+    papyra__json_free(v);
+    return r;
+}
+
+/* Decodes a line and encodes it again in the given style. */
+static void
+assert_reencodes(const char *line, int style, const char *expected)
+{
+    papyra_record r;
+
+    assert_int_equal(decode_line(line, NULL, &r), 0);
+    assert_encodes(&r, style, expected);
+    papyra__record_clear(&r);
+}
+
+static void
+test_encode_should_write_the_upstream_event_line_in_both_styles(void **state)
+{
+    papyra_record r = example_event();
+
+    assert_encodes(&r, PAPYRA_STYLE_JSON, EXAMPLE_EVENT_JSON);
+    assert_encodes(&r, PAPYRA_STYLE_ROTATING, EXAMPLE_EVENT_ROTATING);
+}
+
+static void
+test_encode_should_write_the_upstream_audit_line(void **state)
+{
+    static const char *const orphans[] = {"a"};
+    papyra_record r = {.kind = PAPYRA_KIND_AUDIT};
+
+    r.u.audit.system_id = "local";
+    r.u.audit.timestamp = 5.5;
+    r.u.audit.total_actors = 1;
+    r.u.audit.alive_actors = 1;
+    r.u.audit.registry_size = 1;
+    r.u.audit.registry_orphans = orphans;
+    r.u.audit.n_registry_orphans = 1;
+    assert_encodes(&r, PAPYRA_STYLE_JSON, EXAMPLE_AUDIT_JSON);
+}
+
+static void
+test_encode_should_write_the_upstream_dead_letter_line(void **state)
+{
+    papyra_record r = {.kind = PAPYRA_KIND_DEAD_LETTER};
+
+    r.u.dead_letter.system_id = "local";
+    r.u.dead_letter.target = "\"local://1\"";
+    r.u.dead_letter.message_type = "str";
+    r.u.dead_letter.payload = "\"late\"";
+    r.u.dead_letter.timestamp = 300.0;
+    assert_encodes(&r, PAPYRA_STYLE_JSON, EXAMPLE_DEAD_LETTER_JSON);
+}
+
+static void
+test_encode_should_keep_non_ascii_raw_in_json_style_and_escape_it_in_rotating_style(void **state)
+{
+    papyra_record r = {.kind = PAPYRA_KIND_EVENT};
+
+    r.u.event.system_id = "caf\xc3\xa9";
+    r.u.event.actor_address = "{\"system\": \"caf\\u00e9\", \"actor_id\": 7}";
+    r.u.event.event_type = "ActorCrashed";
+    r.u.event.payload = "{\"error\":\"Boom: \xf0\x9f\x98\x80 \xc3\xa9\",\"reason\":\"x\\ny\"}";
+    r.u.event.timestamp = 1712345678.25;
+    assert_encodes(&r, PAPYRA_STYLE_JSON,
+                   "{\"kind\": \"event\", \"system_id\": \"caf\xc3\xa9\", \"actor_address\": "
+                   "{\"system\": \"caf\xc3\xa9\", \"actor_id\": 7}, \"event_type\": "
+                   "\"ActorCrashed\", \"payload\": {\"error\": \"Boom: \xf0\x9f\x98\x80 "
+                   "\xc3\xa9\", \"reason\": \"x\\ny\"}, \"timestamp\": 1712345678.25}");
+    assert_encodes(&r, PAPYRA_STYLE_ROTATING,
+                   "{\"system_id\": \"caf\\u00e9\", \"actor_address\": {\"system\": "
+                   "\"caf\\u00e9\", \"actor_id\": 7}, \"event_type\": \"ActorCrashed\", "
+                   "\"payload\": {\"error\": \"Boom: \\ud83d\\ude00 \\u00e9\", \"reason\": "
+                   "\"x\\ny\"}, \"timestamp\": 1712345678.25, \"kind\": \"event\"}");
+}
+
+static void
+test_encode_should_escape_audit_names_and_write_extreme_values_in_rotating_style(void **state)
+{
+    static const char *const orphans[] = {"\xc3\xa9", "b"};
+    static const char *const dead[] = {"\xf0\x9f\x98\x80"};
+    papyra_record r = {.kind = PAPYRA_KIND_AUDIT};
+
+    r.u.audit.system_id = NULL;
+    r.u.audit.timestamp = 1e16;
+    r.u.audit.total_actors = -1;
+    r.u.audit.alive_actors = INT64_MAX;
+    r.u.audit.registry_size = 2;
+    r.u.audit.registry_orphans = orphans;
+    r.u.audit.n_registry_orphans = 2;
+    r.u.audit.registry_dead = dead;
+    r.u.audit.n_registry_dead = 1;
+    r.u.audit.dead_letters_count = 3;
+    assert_encodes(&r, PAPYRA_STYLE_ROTATING,
+                   "{\"system_id\": \"local\", \"timestamp\": 1e+16, \"total_actors\": -1, "
+                   "\"alive_actors\": 9223372036854775807, \"stopping_actors\": 0, "
+                   "\"restarting_actors\": 0, \"registry_size\": 2, \"registry_orphans\": "
+                   "[\"\\u00e9\", \"b\"], \"registry_dead\": [\"\\ud83d\\ude00\"], "
+                   "\"dead_letters_count\": 3, \"kind\": \"audit\"}");
+}
+
+static void
+test_encode_should_apply_null_defaults_and_write_non_finite_timestamps(void **state)
+{
+    papyra_record ev = {.kind = PAPYRA_KIND_EVENT}, dl = {.kind = PAPYRA_KIND_DEAD_LETTER};
+
+    ev.u.event.event_type = "ActorStopped";
+    ev.u.event.timestamp = INFINITY;
+    assert_encodes(&ev, PAPYRA_STYLE_JSON,
+                   "{\"kind\": \"event\", \"system_id\": \"local\", \"actor_address\": null, "
+                   "\"event_type\": \"ActorStopped\", \"payload\": {}, \"timestamp\": Infinity}");
+    dl.u.dead_letter.message_type = "dict";
+    dl.u.dead_letter.payload = "{\"a\":[1,2.0,null,true]}";
+    dl.u.dead_letter.timestamp = NAN;
+    assert_encodes(&dl, PAPYRA_STYLE_JSON,
+                   "{\"kind\": \"dead_letter\", \"system_id\": \"local\", \"target\": null, "
+                   "\"message_type\": \"dict\", \"payload\": {\"a\": [1, 2.0, null, true]}, "
+                   "\"timestamp\": NaN}");
+}
+
+static void
+test_encode_should_append_after_existing_content_without_a_newline(void **state)
+{
+    papyra_record r = example_event();
+    papyra_buf b = {0};
+
+    assert_int_equal(papyra__buf_puts(&b, "x\n"), 0);
+    assert_int_equal(papyra__record_encode(&r, PAPYRA_STYLE_JSON, &b), 0);
+    assert_string_equal(b.data, "x\n" EXAMPLE_EVENT_JSON);
+    papyra__buf_free(&b);
+}
+
+static void
+test_encode_should_reject_invalid_records_and_leave_the_buffer_alone(void **state)
+{
+    static const char *const bad_names[] = {"ok", NULL};
+    papyra_record r = example_event(), a = {.kind = PAPYRA_KIND_AUDIT};
+    papyra_buf b = {0};
+
+    assert_int_equal(papyra__buf_puts(&b, "keep"), 0);
+    r.u.event.payload = "{\"a\": }";
+    assert_int_equal(papyra__record_encode(&r, PAPYRA_STYLE_JSON, &b), PAPYRA_EINVAL);
+    r = example_event();
+    r.u.event.actor_address = "";
+    assert_int_equal(papyra__record_encode(&r, PAPYRA_STYLE_JSON, &b), PAPYRA_EINVAL);
+    r = example_event();
+    r.u.event.system_id = "bad\xff";
+    assert_int_equal(papyra__record_encode(&r, PAPYRA_STYLE_ROTATING, &b), PAPYRA_EINVAL);
+    r = example_event();
+    r.u.event.event_type = NULL;
+    assert_int_equal(papyra__record_encode(&r, PAPYRA_STYLE_JSON, &b), PAPYRA_EINVAL);
+    r = example_event();
+    assert_int_equal(papyra__record_encode(&r, 7, &b), PAPYRA_EINVAL);
+    r.kind = PAPYRA_KIND_MAX;
+    assert_int_equal(papyra__record_encode(&r, PAPYRA_STYLE_JSON, &b), PAPYRA_EINVAL);
+    assert_int_equal(papyra__record_encode(NULL, PAPYRA_STYLE_JSON, &b), PAPYRA_EINVAL);
+    a.u.audit.n_registry_dead = 1;
+    assert_int_equal(papyra__record_encode(&a, PAPYRA_STYLE_JSON, &b), PAPYRA_EINVAL);
+    a.u.audit.registry_dead = bad_names;
+    a.u.audit.n_registry_dead = 2;
+    assert_int_equal(papyra__record_encode(&a, PAPYRA_STYLE_JSON, &b), PAPYRA_EINVAL);
+    assert_int_equal(b.len, 4);
+    assert_string_equal(b.data, "keep");
+    papyra__buf_free(&b);
+}
+
+static void
+test_decode_should_read_every_field_of_the_upstream_lines(void **state)
+{
+    papyra_record r;
+
+    assert_int_equal(decode_line(EXAMPLE_EVENT_ROTATING, NULL, &r), 0);
+    assert_int_equal(r.kind, PAPYRA_KIND_EVENT);
+    assert_string_equal(r.u.event.system_id, "local");
+    assert_string_equal(r.u.event.actor_address, "{\"system\": \"local\", \"actor_id\": 1}");
+    assert_string_equal(r.u.event.event_type, "ActorStarted");
+    assert_string_equal(r.u.event.payload, "{}");
+    assert_true(r.u.event.timestamp == 4312.118907211);
+    papyra__record_clear(&r);
+
+    assert_int_equal(decode_line(EXAMPLE_AUDIT_JSON, NULL, &r), 0);
+    assert_int_equal(r.kind, PAPYRA_KIND_AUDIT);
+    assert_true(r.u.audit.timestamp == 5.5);
+    assert_int_equal(r.u.audit.total_actors, 1);
+    assert_int_equal(r.u.audit.registry_size, 1);
+    assert_int_equal(r.u.audit.n_registry_orphans, 1);
+    assert_string_equal(r.u.audit.registry_orphans[0], "a");
+    assert_int_equal(r.u.audit.n_registry_dead, 0);
+    papyra__record_clear(&r);
+
+    assert_int_equal(decode_line(EXAMPLE_DEAD_LETTER_JSON, NULL, &r), 0);
+    assert_int_equal(r.kind, PAPYRA_KIND_DEAD_LETTER);
+    assert_string_equal(r.u.dead_letter.target, "\"local://1\"");
+    assert_string_equal(r.u.dead_letter.message_type, "str");
+    assert_string_equal(r.u.dead_letter.payload, "\"late\"");
+    assert_true(r.u.dead_letter.timestamp == 300.0);
+    papyra__record_clear(&r);
+}
+
+static void
+test_decode_then_encode_should_reproduce_the_upstream_lines(void **state)
+{
+    assert_reencodes(EXAMPLE_EVENT_JSON, PAPYRA_STYLE_JSON, EXAMPLE_EVENT_JSON);
+    assert_reencodes(EXAMPLE_EVENT_JSON, PAPYRA_STYLE_ROTATING, EXAMPLE_EVENT_ROTATING);
+    assert_reencodes(EXAMPLE_EVENT_ROTATING, PAPYRA_STYLE_JSON, EXAMPLE_EVENT_JSON);
+    assert_reencodes(EXAMPLE_AUDIT_JSON, PAPYRA_STYLE_JSON, EXAMPLE_AUDIT_JSON);
+    assert_reencodes(EXAMPLE_DEAD_LETTER_JSON, PAPYRA_STYLE_JSON, EXAMPLE_DEAD_LETTER_JSON);
+}
+
+static void
+test_decode_should_fill_defaults_for_a_minimal_event(void **state)
+{
+    papyra_record r;
+
+    assert_int_equal(decode_line("{\"kind\":\"event\",\"timestamp\":1}", NULL, &r), 0);
+    assert_string_equal(r.u.event.system_id, "local");
+    assert_null(r.u.event.actor_address);
+    assert_string_equal(r.u.event.event_type, "");
+    assert_string_equal(r.u.event.payload, "{}");
+    assert_true(r.u.event.timestamp == 1.0);
+    papyra__record_clear(&r);
+
+    assert_int_equal(decode_line("{\"kind\":\"event\",\"timestamp\":1}", "node-a", &r), 0);
+    assert_string_equal(r.u.event.system_id, "node-a");
+    papyra__record_clear(&r);
+}
+
+static void
+test_decode_should_give_defaults_for_fields_of_the_wrong_type(void **state)
+{
+    papyra_record r;
+
+    assert_int_equal(decode_line("{\"system_id\": 5, \"event_type\": [\"x\"], \"payload\": null, "
+                                 "\"actor_address\": null, \"extra\": 1, \"kind\": \"event\", "
+                                 "\"timestamp\": 2.5}",
+                                 NULL, &r),
+                     0);
+    assert_string_equal(r.u.event.system_id, "local");
+    assert_string_equal(r.u.event.event_type, "");
+    assert_null(r.u.event.actor_address);
+    /* An explicit null payload stays null: NULL would mean {} when encoded. */
+    assert_string_equal(r.u.event.payload, "null");
+    papyra__record_clear(&r);
+
+    assert_int_equal(decode_line("{\"kind\": \"audit\", \"timestamp\": 3, \"total_actors\": 2.0, "
+                                 "\"alive_actors\": true, \"stopping_actors\": \"1\", "
+                                 "\"restarting_actors\": 99999999999999999999, "
+                                 "\"registry_size\": 4, \"registry_orphans\": [\"a\", 1], "
+                                 "\"registry_dead\": \"ab\", \"dead_letters_count\": -2}",
+                                 NULL, &r),
+                     0);
+    assert_int_equal(r.u.audit.total_actors, 0);
+    assert_int_equal(r.u.audit.alive_actors, 0);
+    assert_int_equal(r.u.audit.stopping_actors, 0);
+    assert_int_equal(r.u.audit.restarting_actors, 0);
+    assert_int_equal(r.u.audit.registry_size, 4);
+    assert_int_equal(r.u.audit.dead_letters_count, -2);
+    assert_int_equal(r.u.audit.n_registry_orphans, 0);
+    assert_null(r.u.audit.registry_orphans);
+    assert_int_equal(r.u.audit.n_registry_dead, 0);
+    papyra__record_clear(&r);
+
+    assert_int_equal(decode_line("{\"kind\": \"dead_letter\", \"timestamp\": 0, \"message_type\": "
+                                 "null, \"payload\": null}",
+                                 "sys", &r),
+                     0);
+    assert_string_equal(r.u.dead_letter.system_id, "sys");
+    assert_null(r.u.dead_letter.target);
+    assert_string_equal(r.u.dead_letter.message_type, "");
+    assert_null(r.u.dead_letter.payload);
+    papyra__record_clear(&r);
+}
+
+static void
+test_decode_should_normalise_json_text_fields_without_escaping_non_ascii(void **state)
+{
+    papyra_record r;
+
+    assert_int_equal(decode_line("{\"kind\":\"event\",\"timestamp\":1.50,\"system_id\":"
+                                 "\"caf\\u00e9\",\"actor_address\":\"\\ud83d\\ude00\","
+                                 "\"payload\":{\"k\":[1.0,1E2,\"\\u00e9\\u0000\"]}}",
+                                 NULL, &r),
+                     0);
+    assert_string_equal(r.u.event.system_id, "caf\xc3\xa9");
+    assert_string_equal(r.u.event.actor_address, "\"\xf0\x9f\x98\x80\"");
+    assert_string_equal(r.u.event.payload, "{\"k\": [1.0, 100.0, \"\xc3\xa9\\u0000\"]}");
+    assert_true(r.u.event.timestamp == 1.5);
+    assert_encodes(&r, PAPYRA_STYLE_ROTATING,
+                   "{\"system_id\": \"caf\\u00e9\", \"actor_address\": \"\\ud83d\\ude00\", "
+                   "\"event_type\": \"\", \"payload\": {\"k\": [1.0, 100.0, "
+                   "\"\\u00e9\\u0000\"]}, \"timestamp\": 1.5, \"kind\": \"event\"}");
+    papyra__record_clear(&r);
+}
+
+static void
+test_decode_should_refuse_unknown_kinds_and_bad_timestamps_without_touching_out(void **state)
+{
+    static const struct {
+        const char *line;
+        int err;
+    } cases[] = {
+        {"{\"kind\": \"metric\", \"timestamp\": 1}", PAPYRA_ENOENT},
+        {"{\"kind\": \"Event\", \"timestamp\": 1}", PAPYRA_ENOENT},
+        {"{\"kind\": \"event\\u0000\", \"timestamp\": 1}", PAPYRA_ENOENT},
+        {"{\"kind\": 1, \"timestamp\": 1}", PAPYRA_ENOENT},
+        {"{\"timestamp\": 1}", PAPYRA_ENOENT},
+        {"[\"event\"]", PAPYRA_ENOENT},
+        {"\"event\"", PAPYRA_ENOENT},
+        {"{\"kind\": \"event\"}", PAPYRA_ECORRUPT},
+        {"{\"kind\": \"audit\", \"timestamp\": \"1\"}", PAPYRA_ECORRUPT},
+        {"{\"kind\": \"dead_letter\", \"timestamp\": null}", PAPYRA_ECORRUPT},
+        {"{\"kind\": \"event\", \"timestamp\": true}", PAPYRA_ECORRUPT},
+    };
+    papyra_record r;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(&r, 0xa5, sizeof(r));
+        if (decode_line(cases[i].line, NULL, &r) != cases[i].err)
+            fail_msg("%s: wrong error", cases[i].line);
+        assert_int_equal(((unsigned char *)&r)[0], 0xa5);
+    }
+    assert_int_equal(papyra__record_decode(NULL, NULL, &r), PAPYRA_ENOENT);
+}
+
+static void
+test_kind_helpers_should_name_and_find_kinds(void **state)
+{
+    static const char big[] =
+        "{\"kind\": \"dead_letter\", \"timestamp\": 123456789012345678901234567890}";
+    static const char odd[] = "{\"kind\": \"x\", \"timestamp\": false}";
+    papyra_json *v = NULL;
+    double ts = 0;
+
+    assert_string_equal(papyra_kind_name(PAPYRA_KIND_EVENT), "event");
+    assert_string_equal(papyra_kind_name(PAPYRA_KIND_AUDIT), "audit");
+    assert_string_equal(papyra_kind_name(PAPYRA_KIND_DEAD_LETTER), "dead_letter");
+    assert_null(papyra_kind_name(PAPYRA_KIND_MAX));
+    assert_null(papyra_kind_name((papyra_kind)-1));
+
+    assert_int_equal(papyra__json_parse(big, strlen(big), &v), 0);
+    assert_int_equal(papyra__record_kind_of(v), PAPYRA_KIND_DEAD_LETTER);
+    assert_true(papyra__record_timestamp(v, &ts));
+    assert_true(ts == 123456789012345678901234567890.0);
+    papyra__json_free(v);
+    assert_int_equal(papyra__json_parse(odd, strlen(odd), &v), 0);
+    assert_int_equal(papyra__record_kind_of(v), -1);
+    assert_false(papyra__record_timestamp(v, &ts));
+    assert_int_equal(papyra__record_kind_of(NULL), -1);
+    papyra__json_free(v);
+}
+
+static void
+test_clear_should_accept_null_and_cleared_records(void **state)
+{
+    papyra_record r;
+
+    papyra__record_clear(NULL);
+    assert_int_equal(decode_line(EXAMPLE_AUDIT_JSON, NULL, &r), 0);
+    papyra__record_clear(&r);
+    assert_int_equal(r.kind, PAPYRA_KIND_AUDIT);
+    assert_null(r.u.audit.system_id);
+    papyra__record_clear(&r);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encode_should_write_the_upstream_event_line_in_both_styles),
+        cmocka_unit_test(test_encode_should_write_the_upstream_audit_line),
+        cmocka_unit_test(test_encode_should_write_the_upstream_dead_letter_line),
+        cmocka_unit_test(
+            test_encode_should_keep_non_ascii_raw_in_json_style_and_escape_it_in_rotating_style),
+        cmocka_unit_test(
+            test_encode_should_escape_audit_names_and_write_extreme_values_in_rotating_style),
+        cmocka_unit_test(test_encode_should_apply_null_defaults_and_write_non_finite_timestamps),
+        cmocka_unit_test(test_encode_should_append_after_existing_content_without_a_newline),
+        cmocka_unit_test(test_encode_should_reject_invalid_records_and_leave_the_buffer_alone),
+        cmocka_unit_test(test_decode_should_read_every_field_of_the_upstream_lines),
+        cmocka_unit_test(test_decode_then_encode_should_reproduce_the_upstream_lines),
+        cmocka_unit_test(test_decode_should_fill_defaults_for_a_minimal_event),
+        cmocka_unit_test(test_decode_should_give_defaults_for_fields_of_the_wrong_type),
+        cmocka_unit_test(test_decode_should_normalise_json_text_fields_without_escaping_non_ascii),
+        cmocka_unit_test(
+            test_decode_should_refuse_unknown_kinds_and_bad_timestamps_without_touching_out),
+        cmocka_unit_test(test_kind_helpers_should_name_and_find_kinds),
+        cmocka_unit_test(test_clear_should_accept_null_and_cleared_records),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
