@@ -7,18 +7,27 @@
  * the metrics: a backend reports what happened (records written, records
  * returned, anomalies skipped) and never touches a counter itself, so no
  * backend can forget one.
+ *
+ * Threads: the generic layer calls every operation except open and close
+ * from any number of threads at once; a backend protects its own state.
+ * papyra__store_error() may be called from any thread.
  */
 #ifndef PAPYRA_BACKEND_H
 #define PAPYRA_BACKEND_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <papyra/store.h>
 
-/* A parsed store URL: scheme, path (or authority), and query parameters. */
+/*
+ * A parsed store URL: scheme, path (or authority), and query parameters.
+ * The path and the values are percent-decoded; keys are unique.
+ */
 typedef struct papyra__url {
     char *scheme; /* "memory", "json", "rotating", "redis", "unix" */
     char *path;   /* file path, or for redis the part after "//" up to '?' */
@@ -43,11 +52,18 @@ typedef struct papyra__list_result {
 typedef struct papyra__backend_ops {
     const char *name; /* "json" */
     int id;           /* papyra_backend_id */
-    /* Opens the backend; may read url params it owns and must reject unknown ones. */
+    /*
+     * Opens the backend; may read url params it owns and must reject unknown
+     * ones (papyra__url_check() does that given the keys the backend owns).
+     */
     int (*open)(papyra_store *s, const papyra__url *url);
     /* Flushes and frees backend state (s->impl). */
     int (*close)(papyra_store *s);
     int (*write)(papyra_store *s, const papyra_record *records, size_t n);
+    /*
+     * Lists one kind: s->retention applied per kind, then opts->since, then
+     * opts->limit (see papyra__retention_offer() for a newest-first walk).
+     */
     int (*list)(papyra_store *s,
                 papyra_kind kind,
                 const papyra_list_options *opts,
@@ -66,11 +82,13 @@ typedef struct papyra__backend_ops {
 
 struct papyra_store {
     const papyra__backend_ops *ops;
-    void *impl;                 /* backend state */
-    papyra_metrics *metrics;    /* shared file, or private fallback */
-    char *metrics_warning;      /* why counters are private, if a file was wanted */
+    void *impl;              /* backend state */
+    papyra_metrics *metrics; /* shared file, or private fallback */
+    char *metrics_warning;   /* why counters are private, if a file was wanted */
     papyra__retention retention;
-    char *data_path;            /* file backends: the data path (for modes, defaults) */
+    char *data_path;       /* file backends: the data path (for modes, defaults) */
+    atomic_bool closed;    /* set by papyra__store_shutdown(); calls fail with ECLOSED */
+    pthread_mutex_t errmu; /* guards errmsg */
     char errmsg[512];
 };
 
@@ -78,18 +96,85 @@ struct papyra_store {
 int papyra__store_error(papyra_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Closes the backend but keeps the handle: every later call fails with
+ * PAPYRA_ECLOSED (and is counted as a failure); papyra_store_close() still
+ * frees it. Returns the backend's close result. Not thread-safe with calls
+ * in flight, like papyra_store_close().
+ */
+int papyra__store_shutdown(papyra_store *s);
+
+/* Parses a store URL (see store.h); EINVAL with a message in @p err. */
+int papyra__url_parse(const char *text, papyra__url *ret, papyra_error *err);
+
+/* Frees what papyra__url_parse() allocated. NULL is a no-op. */
+void papyra__url_free(papyra__url *url);
+
 /* The value of query parameter @p key, or NULL. */
 const char *papyra__url_param(const papyra__url *url, const char *key);
 
-/* Parses an integer/float parameter; EINVAL with a message naming it when malformed. */
-int papyra__url_int(papyra_store *s, const papyra__url *url, const char *key, int64_t min,
-                    int64_t dflt, int64_t *ret);
-int papyra__url_double(papyra_store *s, const papyra__url *url, const char *key, double dflt,
-                       double *ret);
+/*
+ * Fails with EINVAL naming the first parameter that is neither generic
+ * (retention, metrics) nor in the NULL-terminated @p backend_keys.
+ */
+int papyra__url_check(papyra_store *s, const papyra__url *url, const char *const *backend_keys);
 
-/* Applies retention to records of one kind (oldest to newest), in place. */
-void papyra__retention_apply(const papyra__retention *r, papyra_record_list *list,
-                             const size_t *sizes);
+/* Parses an integer/float parameter; EINVAL with a message naming it when malformed. */
+int papyra__url_int(papyra_store *s,
+                    const papyra__url *url,
+                    const char *key,
+                    int64_t min,
+                    int64_t dflt,
+                    int64_t *ret);
+int papyra__url_double(
+    papyra_store *s, const papyra__url *url, const char *key, double dflt, double *ret);
+
+/*
+ * Streaming retention, newest record first (the same rule for every
+ * backend): age drops a record older than now - max_age_seconds; of the
+ * rest, the newest max_records are kept; walking from the newest, records
+ * are kept while their sizes sum to at most max_total_bytes.
+ */
+typedef struct papyra__retention_state {
+    bool has_cutoff;
+    double cutoff; /* keep timestamp >= cutoff */
+    int64_t kept;
+    int64_t bytes;
+} papyra__retention_state;
+
+/* Starts a walk; the age cutoff is fixed from the wall clock now. */
+void papyra__retention_begin(const papyra__retention *r, papyra__retention_state *st);
+
+/*
+ * Offers the next record, newest first. Returns 1 to keep it, 0 to drop it
+ * (older ones may still be kept), -1 to drop it and every older one.
+ */
+int papyra__retention_offer(const papyra__retention *r,
+                            papyra__retention_state *st,
+                            double timestamp,
+                            size_t size);
+
+/* Whether any limit is set. */
+bool papyra__retention_any(const papyra__retention *r);
+
+/*
+ * Applies retention to records of one kind (oldest to newest), in place,
+ * freeing the dropped ones. @p sizes: stored bytes per record, or NULL (0).
+ */
+void
+papyra__retention_apply(const papyra__retention *r, papyra_record_list *list, const size_t *sizes);
+
+/* Builds a scan report for @p backend (static name) with no anomalies. */
+int papyra__scan_report_new(const char *backend, papyra_scan_report **ret);
+
+/* Appends an anomaly; @p detail may be NULL. */
+int papyra__scan_report_add(papyra_scan_report *r,
+                            papyra_anomaly_type type,
+                            const char *path,
+                            const char *detail);
+
+/* Appends a copy of @p s to a string array. */
+int papyra__strv_add(char ***v, size_t *n, const char *s);
 
 extern const papyra__backend_ops papyra__backend_memory;
 extern const papyra__backend_ops papyra__backend_jsonl;

@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The JSON-lines file backend ("json:PATH"): one record per line, upstream
+ * Papyra's JSON-backend format ("kind" first, raw UTF-8, Python separators).
+ *
+ * Writing: one O_APPEND fd, opened at the first write and kept; a batch is
+ * one write(2). Appends hold flock(LOCK_EX) on the data file, shared by the
+ * threads of this process that are appending at the same moment (flock
+ * belongs to the open file, so it is taken by the first of them and dropped
+ * by the last). Whoever takes the lock checks two things first: that the
+ * file was not replaced by a recover or compact of another process (a
+ * replaced file has no links left; the fd is then reopened), and that the
+ * file ends with a newline (a torn last line from a crash is terminated, so
+ * the next record is never glued onto it).
+ *
+ * Recover and compact take the same lock exclusively: in this process they
+ * wait until no thread appends, across processes flock excludes the others.
+ * They write a temp file, fsync it, rename it over the data file and fsync
+ * the directory; appenders of every process then reopen the new file.
+ *
+ * List and scan never lock. Every reader streams the file with the readers
+ * of jsonl-io.c, in bounded memory; list walks from the end of the file, so
+ * retention and limit stop it early. Recover and compact live in
+ * jsonl-rewrite.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "buf.h"
+#include "fsutil.h"
+#include "json.h"
+#include "jsonl.h"
+#include "record-codec.h"
+
+enum { FSYNC_NEVER, FSYNC_ALWAYS, FSYNC_EVERYSEC };
+
+/* Appenders that enter while the lock is held this many times in a row wait for a drain. */
+#define MAX_OVERLAP 64
+
+typedef papyra__jsonl jsonl;
+
+static int start_syncer(jsonl *j);
+static void stop_syncer(jsonl *j);
+static int jl_close(papyra_store *s);
+
+int
+papyra__jsonl_error(papyra_store *s, int code, const char *what, const char *path)
+{
+    return papyra__store_error(s, code, "%s %s: %s", what, path, papyra_strerror(code));
+}
+
+static int
+jl_open(papyra_store *s, const papyra__url *url)
+{
+    static const char *const keys[] = {"fsync", NULL};
+    const char *fs = papyra__url_param(url, "fsync");
+    struct stat st;
+    jsonl *j;
+    int r;
+
+    if (url->path[0] == '\0')
+        return papyra__store_error(s, PAPYRA_EINVAL, "json: needs a file path (json:PATH)");
+    r = papyra__url_check(s, url, keys);
+    if (r < 0)
+        return r;
+    if (fs && strcmp(fs, "never") && strcmp(fs, "always") && strcmp(fs, "everysec"))
+        return papyra__store_error(
+            s, PAPYRA_EINVAL, "parameter 'fsync' must be never, always or everysec (got '%s')", fs);
+    if (stat(url->path, &st) == 0 && S_ISDIR(st.st_mode))
+        return papyra__store_error(s, PAPYRA_EINVAL, "json: %s is a directory", url->path);
+    j = calloc(1, sizeof(*j));
+    if (!j || !(j->path = strdup(url->path)) || !(s->data_path = strdup(url->path))) {
+        if (j)
+            free(j->path);
+        free(j);
+        return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    }
+    j->fsync_mode = !fs || !strcmp(fs, "never") ? FSYNC_NEVER
+                    : !strcmp(fs, "always")     ? FSYNC_ALWAYS
+                                                : FSYNC_EVERYSEC;
+    j->fd = -1;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    pthread_mutex_init(&j->smu, NULL);
+    pthread_cond_init(&j->scv, NULL);
+    atomic_init(&j->dirty, false);
+    atomic_init(&j->bg_err, 0);
+    s->impl = j;
+    if (j->fsync_mode == FSYNC_EVERYSEC && (r = start_syncer(j)) < 0) {
+        jl_close(s);
+        return papyra__store_error(s, r, "cannot start the fsync thread: %s", papyra_strerror(r));
+    }
+    return 0;
+}
+
+static int
+jl_close(papyra_store *s)
+{
+    jsonl *j = s->impl;
+    int r = 0;
+
+    if (!j)
+        return 0;
+    stop_syncer(j);
+    if (j->fd >= 0) {
+        if (j->fsync_mode != FSYNC_NEVER && fdatasync(j->fd) < 0)
+            r = papyra__jsonl_error(s, papyra__errno_code(errno), "cannot sync", j->path);
+        close(j->fd);
+    }
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->smu);
+    pthread_cond_destroy(&j->scv);
+    free(j->path);
+    free(j);
+    s->impl = NULL;
+    return r;
+}
+
+static int
+jl_default_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
+{
+    int r = papyra__asprintf(ret, "%s.metrics", url->path);
+
+    return r < 0 ? papyra__store_error(s, r, "out of memory") : 0;
+}
+
+/* flock that retries on EINTR. */
+static int
+lock_fd(int fd, int op)
+{
+    while (flock(fd, op) < 0) {
+        if (errno != EINTR)
+            return papyra__errno_code(errno);
+    }
+    return 0;
+}
+
+/*
+ * With j->mu held and no appender in flight: makes j->fd the current data
+ * file, locked exclusively. @p create: create the file when missing
+ * (appends); otherwise a missing file gives 1.
+ */
+static int
+lock_current(jsonl *j, bool create, off_t *size)
+{
+    struct stat st;
+    int r;
+
+    for (;;) {
+        if (j->fd < 0) {
+            int flags = O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0);
+            j->fd = open(j->path, flags, 0644);
+            if (j->fd < 0)
+                return !create && errno == ENOENT ? 1 : papyra__errno_code(errno);
+        }
+        r = lock_fd(j->fd, LOCK_EX);
+        if (r < 0)
+            return r;
+        if (fstat(j->fd, &st) < 0) {
+            r = papyra__errno_code(errno);
+            lock_fd(j->fd, LOCK_UN);
+            return r;
+        }
+        if (st.st_nlink > 0) {
+            if (size)
+                *size = st.st_size;
+            return 0;
+        }
+        /* Replaced by a recover or compact: follow the path to the new file. */
+        close(j->fd);
+        j->fd = -1;
+    }
+}
+
+/* Terminates a torn last line, so that the next record starts a line of its own. */
+static int
+terminate_tail(jsonl *j, off_t size)
+{
+    char c;
+
+    if (size == 0)
+        return 0;
+    if (pread(j->fd, &c, 1, size - 1) != 1)
+        return PAPYRA_EIO;
+    return c == '\n' ? 0 : papyra__write_all(j->fd, "\n", 1);
+}
+
+static int
+enter_append(papyra_store *s, jsonl *j)
+{
+    off_t size = 0;
+    int r = 0;
+
+    pthread_mutex_lock(&j->mu);
+    while (j->exclusive || (j->holders > 0 && j->overlap >= MAX_OVERLAP))
+        pthread_cond_wait(&j->cv, &j->mu);
+    if (j->holders == 0) {
+        r = lock_current(j, true, &size);
+        if (r == 0) {
+            r = terminate_tail(j, size);
+            if (r < 0)
+                lock_fd(j->fd, LOCK_UN);
+        }
+    }
+    if (r == 0) {
+        j->holders++;
+        j->overlap++;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return r < 0 ? papyra__jsonl_error(s, r, "cannot open or lock", j->path) : 0;
+}
+
+static void
+leave_append(jsonl *j)
+{
+    pthread_mutex_lock(&j->mu);
+    if (--j->holders == 0) {
+        lock_fd(j->fd, LOCK_UN);
+        j->overlap = 0;
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* fsync=always: one fdatasync covers every write that completed before it started. */
+static int
+group_commit(jsonl *j, int fd)
+{
+    uint64_t mine, target;
+    int r = 0;
+
+    pthread_mutex_lock(&j->smu);
+    mine = ++j->written_seq;
+    while (j->synced_seq < mine && r == 0) {
+        if (j->syncing) {
+            pthread_cond_wait(&j->scv, &j->smu);
+            continue;
+        }
+        j->syncing = true;
+        target = j->written_seq;
+        pthread_mutex_unlock(&j->smu);
+        r = fdatasync(fd) < 0 ? papyra__errno_code(errno) : 0;
+        pthread_mutex_lock(&j->smu);
+        j->syncing = false;
+        if (r == 0 && target > j->synced_seq)
+            j->synced_seq = target;
+        pthread_cond_broadcast(&j->scv);
+    }
+    pthread_mutex_unlock(&j->smu);
+    return r;
+}
+
+/* The fsync policy, after a write to @p fd (a holder's fd, which cannot change). */
+static int
+sync_policy(jsonl *j, int fd)
+{
+    if (j->fsync_mode == FSYNC_ALWAYS)
+        return group_commit(j, fd);
+    if (j->fsync_mode == FSYNC_EVERYSEC) {
+        atomic_store(&j->dirty, true);
+        return -atomic_exchange(&j->bg_err, 0);
+    }
+    return 0;
+}
+
+/* One background sync: on a duplicate of the fd, so appends go on meanwhile. */
+static void
+background_sync(jsonl *j)
+{
+    int fd = -1;
+
+    pthread_mutex_lock(&j->mu);
+    /* A recover or compact swaps the fd and syncs the new file itself. */
+    if (!j->exclusive && j->fd >= 0)
+        fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
+    pthread_mutex_unlock(&j->mu);
+    if (fd < 0) {
+        atomic_store(&j->dirty, true);
+        return;
+    }
+    if (fdatasync(fd) < 0)
+        atomic_store(&j->bg_err, -papyra__errno_code(errno));
+    close(fd);
+}
+
+static void *
+syncer_main(void *arg)
+{
+    jsonl *j = arg;
+    struct timespec ts;
+
+    pthread_mutex_lock(&j->bmu);
+    while (!j->bstop) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&j->bcv, &j->bmu, &ts);
+        if (j->bstop || !atomic_exchange(&j->dirty, false))
+            continue;
+        pthread_mutex_unlock(&j->bmu);
+        background_sync(j);
+        pthread_mutex_lock(&j->bmu);
+    }
+    pthread_mutex_unlock(&j->bmu);
+    return NULL;
+}
+
+static int
+start_syncer(jsonl *j)
+{
+    pthread_condattr_t ca;
+    int r;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->bcv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&j->bmu, NULL);
+    r = pthread_create(&j->syncer, NULL, syncer_main, j);
+    if (r != 0) {
+        pthread_cond_destroy(&j->bcv);
+        pthread_mutex_destroy(&j->bmu);
+        return papyra__errno_code(r);
+    }
+    j->syncer_running = true;
+    return 0;
+}
+
+static void
+stop_syncer(jsonl *j)
+{
+    if (!j->syncer_running)
+        return;
+    pthread_mutex_lock(&j->bmu);
+    j->bstop = true;
+    pthread_cond_signal(&j->bcv);
+    pthread_mutex_unlock(&j->bmu);
+    pthread_join(j->syncer, NULL);
+    pthread_cond_destroy(&j->bcv);
+    pthread_mutex_destroy(&j->bmu);
+    j->syncer_running = false;
+}
+
+static int
+jl_write(papyra_store *s, const papyra_record *records, size_t n)
+{
+    jsonl *j = s->impl;
+    papyra_buf b = {0};
+    size_t i;
+    int r = 0;
+
+    for (i = 0; r == 0 && i < n; i++) {
+        r = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, &b);
+        if (r < 0) {
+            papyra__buf_free(&b);
+            return papyra__store_error(s, r, "record %zu cannot be serialised: %s", i,
+                                       papyra_strerror(r));
+        }
+        r = papyra__buf_putc(&b, '\n');
+    }
+    if (r < 0) {
+        papyra__buf_free(&b);
+        return papyra__store_error(s, r, "out of memory");
+    }
+    r = enter_append(s, j);
+    if (r == 0) {
+        /* j->fd cannot change while this thread is a holder. */
+        int fd = j->fd;
+        r = papyra__write_all(fd, b.data, b.len);
+        if (r < 0)
+            r = papyra__jsonl_error(s, r, "cannot write to", j->path);
+        else if ((r = sync_policy(j, fd)) < 0)
+            r = papyra__jsonl_error(s, r, "cannot sync", j->path);
+        leave_append(j);
+    }
+    papyra__buf_free(&b);
+    return r;
+}
+
+/* See jsonl.h. */
+int
+papyra__jsonl_parse_line(const papyra__line *l, papyra_json **obj)
+{
+    papyra_json *v = NULL;
+    int r;
+
+    *obj = NULL;
+    if (!l->terminated)
+        return 0;
+    r = papyra__json_parse(l->p, l->len, &v);
+    if (r == PAPYRA_ENOMEM)
+        return r;
+    if (r < 0)
+        return 0;
+    if (papyra__json_type(v) != PAPYRA_JSON_OBJECT) {
+        papyra__json_free(v);
+        return 0;
+    }
+    *obj = v;
+    return 0;
+}
+
+/* Opens the data file to read: 1, 0 when it does not exist, or an error. */
+static int
+open_read(papyra_store *s, jsonl *j, int *fd, off_t *size)
+{
+    struct stat st;
+
+    *fd = open(j->path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return papyra__jsonl_error(s, papyra__errno_code(errno), "cannot open", j->path);
+    }
+    if (fstat(*fd, &st) < 0) {
+        int r = papyra__errno_code(errno);
+        close(*fd);
+        return papyra__jsonl_error(s, r, "cannot stat", j->path);
+    }
+    *size = st.st_size;
+    return 1;
+}
+
+static int
+list_add(papyra_record_list *list, size_t *cap, const papyra_json *obj)
+{
+    if (list->count == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        papyra_record *nr = realloc(list->records, nc * sizeof(*nr));
+        if (!nr)
+            return PAPYRA_ENOMEM;
+        list->records = nr;
+        *cap = nc;
+    }
+    memset(&list->records[list->count], 0, sizeof(list->records[0]));
+    return papyra__record_decode(obj, NULL, &list->records[list->count]);
+}
+
+/* Reverses a list in place (it was built newest first). */
+static void
+list_reverse(papyra_record_list *list)
+{
+    size_t i, k;
+
+    for (i = 0, k = list->count; i + 1 < k; i++, k--) {
+        papyra_record t = list->records[i];
+        list->records[i] = list->records[k - 1];
+        list->records[k - 1] = t;
+    }
+}
+
+/*
+ * Walks from the newest line. One line: 1 when the walk is over (retention
+ * or limit reached), 0 to go on, or an error.
+ */
+static int
+list_line(papyra_store *s,
+          const papyra__line *l,
+          papyra_kind kind,
+          const papyra_list_options *opts,
+          papyra__retention_state *st,
+          papyra_record_list *list,
+          size_t *cap,
+          uint64_t *anomalies)
+{
+    papyra_json *obj;
+    double ts;
+    int r, v;
+
+    r = papyra__jsonl_parse_line(l, &obj);
+    if (r < 0)
+        return r;
+    if (!obj) {
+        (*anomalies)++;
+        return 0;
+    }
+    /* Unknown kinds and objects without a timestamp are not records: skipped, not anomalies. */
+    if (papyra__record_kind_of(obj) != (int)kind || !papyra__record_timestamp(obj, &ts)) {
+        papyra__json_free(obj);
+        return 0;
+    }
+    v = papyra__retention_offer(&s->retention, st, ts, l->stored);
+    if (v > 0 && !(opts->has_since && !(ts >= opts->since))) {
+        r = list_add(list, cap, obj);
+        if (r == 0 && ++list->count == opts->limit)
+            v = -1;
+    }
+    papyra__json_free(obj);
+    return r < 0 ? r : v < 0;
+}
+
+static int
+jl_list(papyra_store *s,
+        papyra_kind kind,
+        const papyra_list_options *opts,
+        papyra__list_result *out)
+{
+    jsonl *j = s->impl;
+    papyra_record_list *list = calloc(1, sizeof(*list));
+    papyra__retention_state st;
+    papyra__rev_reader rd;
+    papyra__line l;
+    size_t cap = 0;
+    off_t size = 0;
+    int fd = -1, r;
+
+    if (!list)
+        return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    r = open_read(s, j, &fd, &size);
+    if (r <= 0) {
+        if (r == 0)
+            out->list = list;
+        else
+            free(list);
+        return r;
+    }
+    papyra__retention_begin(&s->retention, &st);
+    papyra__rev_init(&rd, fd, size);
+    while ((r = papyra__rev_next(&rd, &l)) == 1) {
+        r = list_line(s, &l, kind, opts, &st, list, &cap, &out->anomalies);
+        if (r != 0)
+            break;
+    }
+    papyra__rev_free(&rd);
+    close(fd);
+    if (r < 0) {
+        papyra_record_list_free(list);
+        return papyra__jsonl_error(s, r, "cannot read", j->path);
+    }
+    list_reverse(list);
+    out->list = list;
+    return 0;
+}
+
+/* Scans an open file into @p rep. */
+static int
+scan_fd(jsonl *j, int fd, papyra_scan_report *rep)
+{
+    papyra__fwd_reader rd;
+    papyra__line l;
+    papyra_json *obj;
+    char detail[64];
+    int r;
+
+    papyra__fwd_init(&rd, fd);
+    while ((r = papyra__fwd_next(&rd, &l)) == 1) {
+        if (!l.terminated) {
+            snprintf(detail, sizeof(detail), "Line %llu missing newline",
+                     (unsigned long long)l.lineno);
+            r = papyra__scan_report_add(rep, PAPYRA_ANOMALY_TRUNCATED_LINE, j->path, detail);
+            if (r < 0)
+                break;
+            continue;
+        }
+        r = papyra__jsonl_parse_line(&l, &obj);
+        if (r < 0)
+            break;
+        if (obj) {
+            papyra__json_free(obj);
+            continue;
+        }
+        snprintf(detail, sizeof(detail), "Invalid JSON at line %llu", (unsigned long long)l.lineno);
+        r = papyra__scan_report_add(rep, PAPYRA_ANOMALY_CORRUPTED_LINE, j->path, detail);
+        if (r < 0)
+            break;
+    }
+    papyra__fwd_free(&rd);
+    return r;
+}
+
+static int
+jl_scan(papyra_store *s, papyra_scan_report **ret)
+{
+    jsonl *j = s->impl;
+    papyra_scan_report *rep = NULL;
+    off_t size;
+    int fd = -1, r;
+
+    r = papyra__scan_report_new("json", &rep);
+    if (r < 0)
+        return papyra__store_error(s, r, "out of memory");
+    r = open_read(s, j, &fd, &size);
+    if (r > 0) {
+        r = scan_fd(j, fd, rep);
+        close(fd);
+        if (r < 0)
+            r = papyra__jsonl_error(s, r, "cannot scan", j->path);
+    }
+    if (r < 0) {
+        papyra_scan_report_free(rep);
+        return r;
+    }
+    *ret = rep;
+    return 0;
+}
+
+/* See jsonl.h. */
+int
+papyra__jsonl_enter_exclusive(jsonl *j)
+{
+    int r;
+
+    pthread_mutex_lock(&j->mu);
+    while (j->exclusive)
+        pthread_cond_wait(&j->cv, &j->mu);
+    j->exclusive = true;
+    while (j->holders > 0)
+        pthread_cond_wait(&j->cv, &j->mu);
+    r = lock_current(j, false, NULL);
+    pthread_mutex_unlock(&j->mu);
+    return r;
+}
+
+void
+papyra__jsonl_leave_exclusive(jsonl *j)
+{
+    pthread_mutex_lock(&j->mu);
+    if (j->fd >= 0)
+        lock_fd(j->fd, LOCK_UN);
+    j->exclusive = false;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+const papyra__backend_ops papyra__backend_jsonl = {
+    .name = "json",
+    .id = PAPYRA_BACKEND_JSON,
+    .open = jl_open,
+    .close = jl_close,
+    .write = jl_write,
+    .list = jl_list,
+    .scan = jl_scan,
+    .repair = papyra__jsonl_repair,
+    .compact = papyra__jsonl_compact,
+    .default_metrics_path = jl_default_metrics_path,
+};

@@ -1,0 +1,860 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The JSON-lines backend on a real file system: upstream Papyra's JSON-file,
+ * compaction, recovery, retention and metrics tests, byte compatibility with
+ * upstream's lines, awkward files, and concurrent writers.
+ */
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <papyra/store.h>
+
+#include "store-testutil.h"
+#include "testutil.h"
+
+typedef struct fixture {
+    char *dir;
+    char *path;
+} fixture;
+
+static int
+setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+
+    if (!f || !(f->dir = papyra_test_tmpdir()))
+        return -1;
+    f->path = papyra_test_path(f->dir, "events.jsonl");
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    fixture *f = *state;
+
+    papyra_test_rmtree(f->dir);
+    free(f->dir);
+    free(f->path);
+    free(f);
+    return 0;
+}
+
+#define F ((fixture *)*state)
+
+static void
+write_text(const char *path, const char *text)
+{
+    papyra_test_write_file(path, text, strlen(text));
+}
+
+static void
+test_missing_file_lists_nothing_and_scans_clean(void **state)
+{
+    papyra_store *s = st_open("json:%s", F->path);
+    papyra_scan_report *rep = NULL;
+    int k;
+
+    for (k = 0; k < PAPYRA_KIND_MAX; k++) {
+        papyra_record_list *l = st_list(s, k, -1, 0);
+        assert_int_equal(l->count, 0);
+        papyra_record_list_free(l);
+    }
+    assert_int_equal(papyra_store_scan(s, &rep), 0);
+    assert_int_equal(rep->count, 0);
+    assert_string_equal(rep->backend, "json");
+    papyra_scan_report_free(rep);
+    assert_int_equal(access(F->path, F_OK), -1);
+    papyra_store_close(s);
+}
+
+static void
+test_round_trips_keep_fields(void **state)
+{
+    papyra_store *s = st_open("json:%s", F->path);
+    papyra_record ev = st_event(1, 100.5), au = st_audit(10, 200),
+                  dl = st_dead_letter("\"late\"", 300);
+    papyra_record_list *l;
+
+    ev.u.event.actor_address = "{\"system\":\"local\",\"actor_id\":1}";
+    st_write(s, &ev);
+    st_write(s, &au);
+    st_write(s, &dl);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 1);
+    assert_string_equal(l->records[0].u.event.event_type, "ActorStarted");
+    assert_true(l->records[0].u.event.timestamp == 100.5);
+    assert_string_equal(l->records[0].u.event.actor_address,
+                        "{\"system\": \"local\", \"actor_id\": 1}");
+    papyra_record_list_free(l);
+    l = st_list(s, PAPYRA_KIND_AUDIT, -1, 0);
+    assert_int_equal(l->count, 1);
+    assert_int_equal(l->records[0].u.audit.total_actors, 10);
+    assert_true(l->records[0].u.audit.timestamp == 200);
+    papyra_record_list_free(l);
+    l = st_list(s, PAPYRA_KIND_DEAD_LETTER, -1, 0);
+    assert_int_equal(l->count, 1);
+    assert_string_equal(l->records[0].u.dead_letter.message_type, "str");
+    assert_string_equal(l->records[0].u.dead_letter.payload, "\"late\"");
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+
+    /* A new handle on the same path reads what the first one wrote. */
+    s = st_open("json:%s", F->path);
+    l = st_list(s, PAPYRA_KIND_AUDIT, -1, 0);
+    assert_int_equal(l->count, 1);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+}
+
+static void
+test_since_and_limit(void **state)
+{
+    papyra_store *s = st_open("json:%s", F->path);
+    papyra_record_list *l;
+    int i;
+
+    for (i = 1; i <= 3; i++) {
+        papyra_record r = st_event(i, i * 10.0);
+        st_write(s, &r);
+    }
+    l = st_list(s, PAPYRA_KIND_EVENT, 15, 0);
+    assert_int_equal(l->count, 2);
+    assert_true(l->records[0].u.event.timestamp == 20 && l->records[1].u.event.timestamp == 30);
+    papyra_record_list_free(l);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 1);
+    assert_int_equal(l->count, 1);
+    assert_true(l->records[0].u.event.timestamp == 30);
+    papyra_record_list_free(l);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 2);
+    assert_int_equal(l->count, 2);
+    assert_true(l->records[0].u.event.timestamp == 20 && l->records[1].u.event.timestamp == 30);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+}
+
+static void
+test_corrupt_lines_are_skipped_and_minimal_lines_are_filled(void **state)
+{
+    papyra_store *s;
+    papyra_record_list *l;
+    uint64_t c[PAPYRA_METRIC_COUNT];
+
+    write_text(F->path, "not json\n{\"kind\":\"event\",\"timestamp\":1}\n"
+                        "{\"kind\":\"audit\",\"timestamp\":2,\"future_key\":[1,2]}\n");
+    s = st_open("json:%s?metrics=none", F->path);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 1);
+    assert_string_equal(l->records[0].u.event.system_id, "local");
+    assert_string_equal(l->records[0].u.event.event_type, "");
+    assert_string_equal(l->records[0].u.event.payload, "{}");
+    assert_null(l->records[0].u.event.actor_address);
+    papyra_record_list_free(l);
+    l = st_list(s, PAPYRA_KIND_AUDIT, -1, 0);
+    assert_int_equal(l->count, 1);
+    papyra_record_list_free(l);
+    st_counters(s, c);
+    assert_int_equal(c[PAPYRA_METRIC_RECORDS_READ], 2);
+    assert_int_equal(c[PAPYRA_METRIC_ANOMALY_DETECTED], 2); /* once per list */
+    papyra_store_close(s);
+}
+
+/* The exact lines of upstream-papyra.md section 1.3. */
+static void
+test_bytes_equal_upstream_lines(void **state)
+{
+    static const char expect[] =
+        "{\"kind\": \"event\", \"system_id\": \"local\", \"actor_address\": {\"system\": "
+        "\"local\", "
+        "\"actor_id\": 1}, \"event_type\": \"ActorStarted\", \"payload\": {}, \"timestamp\": "
+        "4312.118907211}\n"
+        "{\"kind\": \"audit\", \"system_id\": \"local\", \"timestamp\": 5.5, \"total_actors\": 1, "
+        "\"alive_actors\": 1, \"stopping_actors\": 0, \"restarting_actors\": 0, "
+        "\"registry_size\": 1, \"registry_orphans\": [\"a\"], \"registry_dead\": [], "
+        "\"dead_letters_count\": 0}\n"
+        "{\"kind\": \"dead_letter\", \"system_id\": \"local\", \"target\": \"local://1\", "
+        "\"message_type\": \"str\", \"payload\": \"late\", \"timestamp\": 300.0}\n";
+    static const char *const orphans[] = {"a"};
+    papyra_store *s = st_open("json:%s", F->path);
+    papyra_record recs[3];
+
+    recs[0] = st_event(1, 4312.118907211);
+    recs[0].u.event.actor_address = "{\"system\": \"local\", \"actor_id\": 1}";
+    recs[1] = st_audit(1, 5.5);
+    recs[1].u.audit.registry_size = 1;
+    recs[1].u.audit.registry_orphans = orphans;
+    recs[1].u.audit.n_registry_orphans = 1;
+    recs[2] = st_dead_letter("\"late\"", 300.0);
+    assert_int_equal(papyra_store_write_batch(s, recs, 3), 0);
+    papyra_test_assert_file(F->path, expect, strlen(expect));
+    papyra_store_close(s);
+}
+
+/* Lines as upstream writes them: "kind" last (rotating style), NaN, CRLF, non-ASCII. */
+static void
+test_upstream_written_lines_are_read(void **state)
+{
+    papyra_store *s;
+    papyra_record_list *l;
+    uint64_t c[PAPYRA_METRIC_COUNT];
+
+    write_text(
+        F->path,
+        "{\"system_id\": \"local\", \"actor_address\": \"local://1\", \"event_type\": "
+        "\"ActorStarted\", \"payload\": {}, \"timestamp\": 1.0, \"kind\": \"event\"}\n"
+        "{\"kind\": \"event\", \"system_id\": \"s\\u00e9\", \"actor_address\": \"local://2\", "
+        "\"event_type\": \"ActorStopped\", \"payload\": {\"reason\": \"stopped\"}, "
+        "\"timestamp\": 2.5}\r\n"
+        "{\"kind\": \"event\", \"system_id\": \"\xc3\xa9\", \"actor_address\": null, "
+        "\"event_type\": \"X\", \"payload\": {}, \"timestamp\": NaN}\n");
+    s = st_open("json:%s?metrics=none", F->path);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 3);
+    assert_string_equal(l->records[0].u.event.actor_address, "\"local://1\"");
+    assert_string_equal(l->records[1].u.event.system_id, "s\xc3\xa9");
+    assert_string_equal(l->records[1].u.event.payload, "{\"reason\": \"stopped\"}");
+    assert_true(isnan(l->records[2].u.event.timestamp));
+    papyra_record_list_free(l);
+    st_counters(s, c);
+    assert_int_equal(c[PAPYRA_METRIC_ANOMALY_DETECTED], 0);
+    papyra_store_close(s);
+}
+
+static void
+test_compaction_applies_max_records(void **state)
+{
+    papyra_store *s = st_open("json:%s?max_records=2", F->path);
+    papyra_compaction_report rep;
+    struct stat before, after;
+    int i;
+
+    for (i = 0; i < 5; i++) {
+        papyra_record r = st_event(i, i);
+        st_write(s, &r);
+    }
+    assert_int_equal(stat(F->path, &before), 0);
+    assert_int_equal(papyra_store_compact(s, &rep), 0);
+    assert_int_equal(stat(F->path, &after), 0);
+    assert_int_equal(st_count_lines(F->path), 2);
+    assert_true(after.st_size < before.st_size);
+    assert_string_equal(rep.backend, "json");
+    assert_int_equal(rep.before_records, 5);
+    assert_int_equal(rep.after_records, 2);
+    assert_int_equal(rep.before_bytes, before.st_size);
+    assert_int_equal(rep.after_bytes, after.st_size);
+    assert_int_equal(papyra_test_count_prefix(F->dir, "events.jsonl.compact"), 0);
+    papyra_store_close(s);
+}
+
+static void
+test_compaction_drops_corrupt_lines(void **state)
+{
+    papyra_store *s;
+    papyra_compaction_report rep;
+    uint64_t c[PAPYRA_METRIC_COUNT];
+    static const char expect[] = "{\"kind\": \"event\", \"timestamp\": 1}\n"
+                                 "{\"kind\": \"event\", \"timestamp\": 2}\n";
+
+    write_text(F->path, "{\"kind\":\"event\",\"timestamp\":1}\n{corrupt\n"
+                        "{\"kind\":\"event\",\"timestamp\":2}\n");
+    s = st_open("json:%s?metrics=none", F->path);
+    assert_int_equal(papyra_store_compact(s, &rep), 0);
+    assert_int_equal(rep.before_records, 2);
+    assert_int_equal(rep.after_records, 2);
+    papyra_test_assert_file(F->path, expect, strlen(expect));
+    st_counters(s, c);
+    assert_int_equal(c[PAPYRA_METRIC_ANOMALY_DETECTED], 1);
+    assert_int_equal(c[PAPYRA_METRIC_COMPACTIONS_TRIGGERED], 1);
+    papyra_store_close(s);
+}
+
+/* Retention per kind, newest kept, with the size of each stored line. */
+static void
+test_compaction_retention_is_per_kind(void **state)
+{
+    papyra_store *s = st_open("json:%s?max_records=2&metrics=none", F->path);
+    papyra_compaction_report rep;
+    papyra_record_list *l;
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        papyra_record e = st_event(i, i), a = st_audit(i, i + 0.5);
+        st_write(s, &e);
+        st_write(s, &a);
+    }
+    assert_int_equal(papyra_store_compact(s, &rep), 0);
+    assert_int_equal(rep.before_records, 8);
+    assert_int_equal(rep.after_records, 4);
+    l = st_list(s, PAPYRA_KIND_AUDIT, -1, 0);
+    assert_int_equal(l->count, 2);
+    assert_int_equal(l->records[0].u.audit.total_actors, 2);
+    assert_int_equal(l->records[1].u.audit.total_actors, 3);
+    papyra_record_list_free(l);
+    /* Appends after a compaction go to the new file. */
+    {
+        papyra_record e = st_event(9, 9);
+        st_write(s, &e);
+    }
+    assert_int_equal(st_count_lines(F->path), 5);
+    papyra_store_close(s);
+}
+
+static void
+test_recovery_repair_rewrites_valid_lines(void **state)
+{
+    papyra_store *s;
+    papyra_recovery_options o = {.mode = PAPYRA_RECOVER_REPAIR};
+    papyra_recovery_report *rep = NULL;
+    static const char expect[] = "{\"kind\": \"event\", \"timestamp\": 1}\n";
+
+    write_text(F->path, "{\"kind\":\"event\",\"timestamp\":1}\n{\"kind\":\"ev");
+    s = st_open("json:%s?metrics=none", F->path);
+    assert_int_equal(papyra_store_recover(s, &o, &rep), 0);
+    assert_int_equal(rep->scan->count, 1);
+    assert_int_equal(rep->scan->anomalies[0].type, PAPYRA_ANOMALY_TRUNCATED_LINE);
+    assert_string_equal(rep->scan->anomalies[0].detail, "Line 2 missing newline");
+    assert_string_equal(rep->scan->anomalies[0].path, F->path);
+    assert_non_null(rep->after);
+    assert_int_equal(rep->after->count, 0);
+    assert_int_equal(rep->n_repaired, 1);
+    assert_string_equal(rep->repaired[0], F->path);
+    assert_int_equal(rep->n_quarantined, 0);
+    papyra_recovery_report_free(rep);
+    papyra_test_assert_file(F->path, expect, strlen(expect));
+    papyra_store_close(s);
+}
+
+static void
+test_recovery_quarantine_keeps_a_copy(void **state)
+{
+    char *qdir = papyra_test_path(F->dir, "q");
+    papyra_recovery_options o = {.mode = PAPYRA_RECOVER_QUARANTINE, .quarantine_dir = qdir};
+    papyra_recovery_report *rep = NULL;
+    papyra_store *s;
+    static const char orig[] = "{\"kind\":\"event\",\"timestamp\":1}\n{bad}\n";
+    static const char expect[] = "{\"kind\": \"event\", \"timestamp\": 1}\n";
+
+    write_text(F->path, orig);
+    s = st_open("json:%s?metrics=none", F->path);
+    assert_int_equal(papyra_store_recover(s, &o, &rep), 0);
+    assert_int_equal(rep->scan->count, 1);
+    assert_string_equal(rep->scan->anomalies[0].detail, "Invalid JSON at line 2");
+    assert_int_equal(rep->n_quarantined, 1);
+    assert_non_null(strstr(rep->quarantined[0], "/q/events.jsonl.quarantine."));
+    papyra_test_assert_file(rep->quarantined[0], orig, strlen(orig));
+    assert_int_equal(papyra_test_count_prefix(qdir, "events.jsonl.quarantine."), 1);
+    papyra_recovery_report_free(rep);
+    papyra_test_assert_file(F->path, expect, strlen(expect));
+    papyra_store_close(s);
+    free(qdir);
+}
+
+/* Without a quarantine directory the copy goes next to the data file. */
+static void
+test_recovery_quarantine_defaults_to_the_data_directory(void **state)
+{
+    papyra_recovery_options o = {.mode = PAPYRA_RECOVER_QUARANTINE};
+    papyra_recovery_report *rep = NULL;
+    papyra_store *s;
+
+    write_text(F->path, "\xff\xfe\n{\"kind\": \"audit\", \"timestamp\": 2}\n");
+    s = st_open("json:%s?metrics=none", F->path);
+    assert_int_equal(papyra_store_recover(s, &o, &rep), 0);
+    assert_int_equal(rep->n_quarantined, 1);
+    assert_int_equal(papyra_test_count_prefix(F->dir, "events.jsonl.quarantine."), 1);
+    papyra_recovery_report_free(rep);
+    papyra_test_assert_file(F->path, "{\"kind\": \"audit\", \"timestamp\": 2}\n", 34);
+    papyra_store_close(s);
+}
+
+/* Another handle replaces the file: this handle's next append follows the path. */
+static void
+test_appends_follow_a_file_replaced_by_another_handle(void **state)
+{
+    papyra_store *a = st_open("json:%s?metrics=none", F->path);
+    papyra_store *b = st_open("json:%s?metrics=none", F->path);
+    papyra_record r1 = st_event(1, 1), r2 = st_event(2, 2);
+    papyra_compaction_report rep;
+    papyra_record_list *l;
+
+    st_write(a, &r1);
+    assert_int_equal(papyra_store_compact(b, &rep), 0);
+    st_write(a, &r2);
+    l = st_list(b, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 2);
+    papyra_record_list_free(l);
+    papyra_store_close(a);
+    papyra_store_close(b);
+}
+
+static void
+test_recovery_ignore_changes_nothing(void **state)
+{
+    static const char orig[] = "{bad}\n";
+    papyra_recovery_report *rep = NULL;
+    papyra_store *s;
+
+    write_text(F->path, orig);
+    s = st_open("json:%s?metrics=none", F->path);
+    assert_int_equal(papyra_store_recover(s, NULL, &rep), 0);
+    assert_int_equal(rep->scan->count, 1);
+    assert_null(rep->after);
+    papyra_recovery_report_free(rep);
+    papyra_test_assert_file(F->path, orig, strlen(orig));
+    papyra_store_close(s);
+}
+
+static void
+test_retention_max_records(void **state)
+{
+    papyra_store *s = st_open("json:%s?max_records=5", F->path);
+    papyra_record_list *l;
+    int i;
+
+    for (i = 0; i < 10; i++) {
+        papyra_record r = st_event(i, i);
+        st_write(s, &r);
+    }
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 5);
+    for (i = 0; i < 5; i++)
+        assert_true(l->records[i].u.event.timestamp == 5 + i);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+}
+
+static void
+test_retention_max_age(void **state)
+{
+    papyra_store *s = st_open("json:%s?max_age_seconds=5", F->path);
+    double now = (double)time(NULL);
+    papyra_record_list *l;
+    size_t i;
+
+    for (i = 10; i >= 1; i--) {
+        papyra_record r = st_event((int)i, now - (double)i);
+        st_write(s, &r);
+    }
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    /* 3 to 5 survive, depending on where in its second the clock is. */
+    assert_true(l->count >= 3 && l->count <= 5);
+    for (i = 0; i < l->count; i++)
+        assert_true(l->records[i].u.event.timestamp >= now - 5);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+}
+
+static void
+test_retention_max_total_bytes(void **state)
+{
+    papyra_store *s = st_open("json:%s?max_total_bytes=300", F->path);
+    papyra_record_list *l;
+    size_t i;
+
+    for (i = 0; i < 20; i++) {
+        papyra_record r = st_event((int)i, (double)i);
+        st_write(s, &r);
+    }
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_true(l->count > 0 && l->count < 20);
+    for (i = 1; i < l->count; i++)
+        assert_true(l->records[i - 1].u.event.timestamp < l->records[i].u.event.timestamp);
+    assert_true(l->records[l->count - 1].u.event.timestamp == 19);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+}
+
+static void
+test_retention_combined(void **state)
+{
+    papyra_store *s = st_open("json:%s?max_records=5&max_age_seconds=10", F->path);
+    papyra_record_list *l;
+    int i;
+
+    for (i = 0; i < 20; i++) {
+        papyra_record r = st_event(i, i);
+        st_write(s, &r);
+    }
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_true(l->count <= 5);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+}
+
+static void
+test_metrics_file_is_shared_next_to_the_data(void **state)
+{
+    papyra_store *s = st_open("json:%s", F->path), *t;
+    char *mpath = papyra_test_path(F->dir, "events.jsonl.metrics");
+    papyra_record r = st_event(1, 1);
+    papyra_scan_report *rep = NULL;
+    uint64_t c[PAPYRA_METRIC_COUNT];
+
+    assert_null(papyra_store_metrics_warning(s));
+    assert_string_equal(papyra_metrics_path(papyra_store_metrics(s)), mpath);
+    st_write(s, &r);
+    write_text(F->path, "{\"kind\": \"event\", \"timestamp\": 1}\n{\"kind\"");
+    t = st_open("json:%s", F->path);
+    assert_int_equal(papyra_store_scan(t, &rep), 0);
+    assert_int_equal(rep->count, 1);
+    papyra_scan_report_free(rep);
+    st_counters(s, c);
+    assert_int_equal(c[PAPYRA_METRIC_RECORDS_WRITTEN], 1);
+    assert_int_equal(c[PAPYRA_METRIC_SCAN_OPERATIONS], 1);
+    assert_int_equal(c[PAPYRA_METRIC_ANOMALY_DETECTED], 1);
+    papyra_store_close(t);
+    papyra_store_close(s);
+    free(mpath);
+}
+
+static void
+test_torn_tail_is_terminated_before_the_next_append(void **state)
+{
+    papyra_store *s;
+    papyra_scan_report *rep = NULL;
+    papyra_record_list *l;
+    papyra_record r = st_event(7, 7);
+
+    write_text(F->path, "{\"kind\": \"event\", \"timestamp\": 1}\n{\"kind\": \"ev");
+    s = st_open("json:%s?metrics=none", F->path);
+    st_write(s, &r);
+    assert_int_equal(st_count_lines(F->path), 3);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 2);
+    assert_true(l->records[1].u.event.timestamp == 7);
+    papyra_record_list_free(l);
+    assert_int_equal(papyra_store_scan(s, &rep), 0);
+    assert_int_equal(rep->count, 1);
+    assert_int_equal(rep->anomalies[0].type, PAPYRA_ANOMALY_CORRUPTED_LINE);
+    assert_string_equal(rep->anomalies[0].detail, "Invalid JSON at line 2");
+    papyra_scan_report_free(rep);
+    papyra_store_close(s);
+}
+
+static void
+test_scan_reports_every_kind_of_bad_line(void **state)
+{
+    papyra_store *s;
+    papyra_scan_report *rep = NULL;
+    static const char *const details[] = {
+        "Invalid JSON at line 2", "Invalid JSON at line 3", "Invalid JSON at line 4",
+        "Invalid JSON at line 5", "Line 7 missing newline",
+    };
+    size_t i;
+
+    write_text(F->path, "{\"kind\": \"event\", \"timestamp\": 1}\n"
+                        "\n"
+                        "[1]\n"
+                        "{\"kind\": \"event\", \"x\": \"\xff\xfe\", \"timestamp\": 2}\n"
+                        "   \r\n"
+                        "{\"kind\": \"audit\", \"timestamp\": 3}\r\n"
+                        "{\"kind\": \"event\", \"timestamp\": 4}");
+    s = st_open("json:%s?metrics=none", F->path);
+    assert_int_equal(papyra_store_scan(s, &rep), 0);
+    assert_int_equal(rep->count, 5);
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(rep->anomalies[i].type,
+                         i < 4 ? PAPYRA_ANOMALY_CORRUPTED_LINE : PAPYRA_ANOMALY_TRUNCATED_LINE);
+        assert_string_equal(rep->anomalies[i].detail, details[i]);
+    }
+    papyra_scan_report_free(rep);
+    papyra_store_close(s);
+}
+
+static void
+test_empty_and_garbage_only_files(void **state)
+{
+    papyra_store *s;
+    papyra_scan_report *rep = NULL;
+    papyra_compaction_report crep;
+    papyra_record_list *l;
+    uint64_t c[PAPYRA_METRIC_COUNT];
+
+    write_text(F->path, "");
+    s = st_open("json:%s?metrics=none", F->path);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 3);
+    assert_int_equal(l->count, 0);
+    papyra_record_list_free(l);
+    assert_int_equal(papyra_store_scan(s, &rep), 0);
+    assert_int_equal(rep->count, 0);
+    papyra_scan_report_free(rep);
+    assert_int_equal(papyra_store_compact(s, &crep), 0);
+    assert_int_equal(crep.before_records, 0);
+    assert_int_equal(crep.after_bytes, 0);
+
+    write_text(F->path, "\x01\x02garbage without any newline \xff");
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 0);
+    papyra_record_list_free(l);
+    st_counters(s, c);
+    assert_int_equal(c[PAPYRA_METRIC_ANOMALY_DETECTED], 1);
+    assert_int_equal(papyra_store_scan(s, &rep), 0);
+    assert_int_equal(rep->count, 1);
+    assert_string_equal(rep->anomalies[0].detail, "Line 1 missing newline");
+    papyra_scan_report_free(rep);
+    papyra_store_close(s);
+}
+
+static void
+test_one_mib_line(void **state)
+{
+    size_t n = 1024 * 1024;
+    char *payload = malloc(n + 3);
+    papyra_store *s = st_open("json:%s?metrics=none", F->path);
+    papyra_record r = st_dead_letter(NULL, 1), small = st_event(1, 2);
+    papyra_record_list *l;
+    papyra_scan_report *rep = NULL;
+    papyra_compaction_report crep;
+
+    assert_non_null(payload);
+    payload[0] = '"';
+    memset(payload + 1, 'x', n);
+    payload[n + 1] = '"';
+    payload[n + 2] = '\0';
+    r.u.dead_letter.payload = payload;
+    st_write(s, &r);
+    st_write(s, &small);
+    l = st_list(s, PAPYRA_KIND_DEAD_LETTER, -1, 1);
+    assert_int_equal(l->count, 1);
+    assert_int_equal(strlen(l->records[0].u.dead_letter.payload), n + 2);
+    papyra_record_list_free(l);
+    assert_int_equal(papyra_store_scan(s, &rep), 0);
+    assert_int_equal(rep->count, 0);
+    papyra_scan_report_free(rep);
+    assert_int_equal(papyra_store_compact(s, &crep), 0);
+    assert_int_equal(crep.after_records, 2);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 1);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+    free(payload);
+}
+
+static void
+test_fsync_policies_write(void **state)
+{
+    static const char *const modes[] = {"never", "always", "everysec"};
+    size_t i;
+
+    for (i = 0; i < 3; i++) {
+        papyra_store *s = st_open("json:%s?fsync=%s&metrics=none", F->path, modes[i]);
+        papyra_record r = st_event((int)i, (double)i);
+        st_write(s, &r);
+        /* everysec: give the background thread a turn with something to sync. */
+        if (i == 2) {
+            usleep(1200 * 1000);
+            st_write(s, &r);
+        }
+        assert_int_equal(papyra_store_close(s), 0);
+    }
+    assert_int_equal(st_count_lines(F->path), 4);
+}
+
+/* Concurrent writers: 8 threads in each of 2 processes. */
+#define THREADS 8
+#define PER_THREAD 400
+
+typedef struct writer_arg {
+    papyra_store *s;
+    int base;
+    int batch;
+} writer_arg;
+
+static void *
+writer(void *p)
+{
+    writer_arg *a = p;
+    int i;
+
+    for (i = 0; i < PER_THREAD; i += a->batch) {
+        papyra_record recs[4];
+        int k;
+        for (k = 0; k < a->batch; k++)
+            recs[k] = st_event(a->base + i + k, a->base + i + k);
+        int r = papyra_store_write_batch(a->s, recs, (size_t)a->batch);
+        if (r != 0) {
+            fprintf(stderr, "write: %s\n", papyra_store_errmsg(a->s));
+            return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+static int
+run_writers(const char *path, int proc, const char *fsync)
+{
+    papyra_store *s = NULL;
+    pthread_t th[THREADS];
+    writer_arg args[THREADS];
+    char url[4096];
+    int i, bad = 0;
+
+    snprintf(url, sizeof(url), "json:%s?fsync=%s", path, fsync);
+    if (papyra_store_open(&s, url, NULL) != 0) {
+        fprintf(stderr, "open failed\n");
+        return 1;
+    }
+    for (i = 0; i < THREADS; i++) {
+        args[i] = (writer_arg){s, (proc * THREADS + i) * PER_THREAD, 1 + (i % 2) * 3};
+        pthread_create(&th[i], NULL, writer, &args[i]);
+    }
+    for (i = 0; i < THREADS; i++) {
+        void *rv;
+        pthread_join(th[i], &rv);
+        bad |= rv != NULL;
+    }
+    if (papyra_store_close(s) != 0) {
+        fprintf(stderr, "close failed\n");
+        return 1;
+    }
+    return bad;
+}
+
+static void
+check_all_present(void **state, int total)
+{
+    papyra_store *s = st_open("json:%s?metrics=none", F->path);
+    papyra_scan_report *rep = NULL;
+    papyra_record_list *l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    unsigned char *seen = calloc((size_t)total, 1);
+    size_t i;
+
+    assert_int_equal(papyra_store_scan(s, &rep), 0);
+    assert_int_equal(rep->count, 0);
+    papyra_scan_report_free(rep);
+    assert_int_equal(l->count, (size_t)total);
+    for (i = 0; i < l->count; i++) {
+        int ts = (int)l->records[i].u.event.timestamp;
+        assert_true(ts >= 0 && ts < total);
+        assert_int_equal(seen[ts], 0);
+        seen[ts] = 1;
+    }
+    free(seen);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+}
+
+static void
+concurrent_writers(void **state, const char *fsync)
+{
+    pid_t pid = fork();
+    int st;
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(run_writers(F->path, 1, fsync));
+    assert_int_equal(run_writers(F->path, 0, fsync), 0);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    check_all_present(state, 2 * THREADS * PER_THREAD);
+}
+
+static void
+test_threads_and_processes_lose_and_tear_nothing(void **state)
+{
+    concurrent_writers(state, "never");
+}
+
+static void
+test_group_commit_under_concurrency(void **state)
+{
+    concurrent_writers(state, "always");
+}
+
+/* Compactions in another process while this one appends: no append is lost. */
+static void
+test_compaction_does_not_lose_concurrent_appends(void **state)
+{
+    pid_t pid;
+    int st, i;
+
+    {
+        papyra_record r = st_event(0, 0);
+        papyra_store *s = st_open("json:%s?metrics=none", F->path);
+        st_write(s, &r);
+        papyra_store_close(s);
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        papyra_store *s = NULL;
+        char url[4096];
+        int bad = 0;
+        snprintf(url, sizeof(url), "json:%s?metrics=none", F->path);
+        if (papyra_store_open(&s, url, NULL) != 0)
+            _exit(2);
+        for (i = 0; i < 30; i++) {
+            papyra_compaction_report rep;
+            papyra_recovery_options o = {.mode = PAPYRA_RECOVER_REPAIR};
+            papyra_recovery_report *rr = NULL;
+            bad |= papyra_store_compact(s, &rep) != 0;
+            bad |= papyra_store_recover(s, &o, &rr) != 0;
+            papyra_recovery_report_free(rr);
+        }
+        papyra_store_close(s);
+        _exit(bad);
+    }
+    {
+        papyra_store *s = st_open("json:%s?metrics=none", F->path);
+        for (i = 1; i < 3000; i++) {
+            papyra_record r = st_event(i, i);
+            st_write(s, &r);
+        }
+        papyra_store_close(s);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    check_all_present(state, 3000);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_missing_file_lists_nothing_and_scans_clean),
+        T(test_round_trips_keep_fields),
+        T(test_since_and_limit),
+        T(test_corrupt_lines_are_skipped_and_minimal_lines_are_filled),
+        T(test_bytes_equal_upstream_lines),
+        T(test_upstream_written_lines_are_read),
+        T(test_compaction_applies_max_records),
+        T(test_compaction_drops_corrupt_lines),
+        T(test_compaction_retention_is_per_kind),
+        T(test_recovery_repair_rewrites_valid_lines),
+        T(test_recovery_quarantine_keeps_a_copy),
+        T(test_recovery_quarantine_defaults_to_the_data_directory),
+        T(test_appends_follow_a_file_replaced_by_another_handle),
+        T(test_recovery_ignore_changes_nothing),
+        T(test_retention_max_records),
+        T(test_retention_max_age),
+        T(test_retention_max_total_bytes),
+        T(test_retention_combined),
+        T(test_metrics_file_is_shared_next_to_the_data),
+        T(test_torn_tail_is_terminated_before_the_next_append),
+        T(test_scan_reports_every_kind_of_bad_line),
+        T(test_empty_and_garbage_only_files),
+        T(test_one_mib_line),
+        T(test_fsync_policies_write),
+        T(test_threads_and_processes_lose_and_tear_nothing),
+        T(test_group_commit_under_concurrency),
+        T(test_compaction_does_not_lose_concurrent_appends),
+#undef T
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
