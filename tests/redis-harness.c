@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Starts and stops a private redis-server for tests/test-redis.c (see
+ * redis-harness.h). The server runs in the foreground of a child process so
+ * that the test can kill it with a signal and restart it on the same port.
+ */
+#include "redis-harness.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+bool
+papyra_test_redis_available(void)
+{
+    const char *path = getenv("PATH");
+    char buf[4096];
+
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        (void)snprintf(buf, sizeof(buf), "%.*s/redis-server", (int)n, path);
+        if (access(buf, X_OK) == 0)
+            return true;
+        path = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* A port the kernel considers free right now (a small race is accepted; start retries). */
+static int
+free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int port = -1;
+
+    if (fd < 0)
+        return -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static bool
+answers_ping(const papyra_test_redis *r)
+{
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    redisReply *reply;
+    bool ok = false;
+
+    if (!c || c->err) {
+        redisFree(c);
+        return false;
+    }
+    if (r->requirepass) {
+        reply = redisCommand(c, "AUTH %s", r->requirepass);
+        freeReplyObject(reply);
+    }
+    reply = redisCommand(c, "PING");
+    ok = reply && reply->type == REDIS_REPLY_STATUS;
+    freeReplyObject(reply);
+    redisFree(c);
+    return ok;
+}
+
+static int
+spawn(papyra_test_redis *r)
+{
+    char port[16], log[4200];
+    pid_t pid;
+
+    (void)snprintf(port, sizeof(port), "%d", r->port);
+    (void)snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        const char *argv[32];
+        int n = 0;
+        argv[n++] = "redis-server";
+        argv[n++] = "--port";
+        argv[n++] = port;
+        argv[n++] = "--bind";
+        argv[n++] = "127.0.0.1";
+        argv[n++] = "--unixsocket";
+        argv[n++] = r->sock;
+        argv[n++] = "--unixsocketperm";
+        argv[n++] = "700";
+        argv[n++] = "--dir";
+        argv[n++] = r->dir;
+        argv[n++] = "--save";
+        argv[n++] = "";
+        argv[n++] = "--appendonly";
+        argv[n++] = "no";
+        argv[n++] = "--daemonize";
+        argv[n++] = "no";
+        argv[n++] = "--logfile";
+        argv[n++] = log;
+        if (r->requirepass) {
+            argv[n++] = "--requirepass";
+            argv[n++] = r->requirepass;
+        }
+        argv[n] = NULL;
+        execvp("redis-server", (char *const *)argv);
+        _exit(127);
+    }
+    r->pid = pid;
+    for (int i = 0; i < 100; i++) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            r->pid = 0;
+            return -1;
+        }
+        if (answers_ping(r))
+            return 0;
+        sleep_ms(50);
+    }
+    papyra_test_redis_kill(r);
+    return -1;
+}
+
+int
+papyra_test_redis_start(papyra_test_redis *r)
+{
+    if (!r->dir) {
+        const char *tmp = getenv("TMPDIR");
+        char tmpl[4096];
+        (void)snprintf(tmpl, sizeof(tmpl), "%s/papyra-redis-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(tmpl)) {
+            perror("mkdtemp");
+            return -1;
+        }
+        r->dir = strdup(tmpl);
+        r->sock = malloc(strlen(tmpl) + 16);
+        if (!r->dir || !r->sock)
+            return -1;
+        (void)snprintf(r->sock, strlen(tmpl) + 16, "%s/redis.sock", tmpl);
+    }
+    if (r->port != 0)
+        return spawn(r) == 0
+                   ? 0
+                   : (fprintf(stderr, "redis-server failed to restart on port %d\n", r->port), -1);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        r->port = free_port();
+        if (r->port > 0 && spawn(r) == 0)
+            return 0;
+    }
+    fprintf(stderr, "redis-server did not start (see %s/redis.log)\n", r->dir);
+    r->port = 0;
+    return -1;
+}
+
+void
+papyra_test_redis_kill(papyra_test_redis *r)
+{
+    if (r->pid > 0) {
+        (void)kill(r->pid, SIGKILL);
+        (void)waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+}
+
+void
+papyra_test_redis_stop(papyra_test_redis *r)
+{
+    if (r->pid > 0) {
+        (void)kill(r->pid, SIGTERM);
+        (void)waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+    if (r->dir) {
+        char log[4200];
+        (void)snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+        (void)unlink(log);
+        (void)unlink(r->sock);
+        (void)rmdir(r->dir);
+        free(r->dir);
+        free(r->sock);
+        r->dir = NULL;
+        r->sock = NULL;
+    }
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A private redis-server for the tests: started on 127.0.0.1 on a free port
+ * (and a Unix socket) in a temporary directory, with persistence off, and
+ * stopped (or killed and restarted on the same port) on demand.
+ */
+#ifndef PAPYRA_REDIS_HARNESS_H
+#define PAPYRA_REDIS_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct papyra_test_redis {
+    pid_t pid;               /* 0 when not running */
+    int port;                /* TCP port on 127.0.0.1 */
+    char *dir;               /* temporary directory: socket, log */
+    char *sock;              /* "<dir>/redis.sock" */
+    const char *requirepass; /* optional password, set before start */
+} papyra_test_redis;
+
+/* Whether redis-server can be found on PATH. */
+bool papyra_test_redis_available(void);
+
+/*
+ * Starts the server (on r->port if non-zero, else on a free port) and waits
+ * until it answers PING. Returns 0 or -1 with a message on stderr.
+ */
+int papyra_test_redis_start(papyra_test_redis *r);
+
+/* Kills the server with SIGKILL (no shutdown save) and reaps it. */
+void papyra_test_redis_kill(papyra_test_redis *r);
+
+/* Stops the server and removes its directory. Safe to call twice. */
+void papyra_test_redis_stop(papyra_test_redis *r);
+
+#endif /* PAPYRA_REDIS_HARNESS_H */
