@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared parts of the papyra command-line tool: exit codes, option parsing,
+ * output helpers and store resolution. The tool uses only the public API.
+ */
+#ifndef PAPYRA_CLI_H
+#define PAPYRA_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <papyra/papyra.h>
+
+/* Exit codes; docs/cli.md and every --help carry the same table. */
+enum {
+    CLI_EXIT_OK = 0,      /* success; the store is clean */
+    CLI_EXIT_FAIL = 1,    /* the operation failed, or fail_on_anomaly refused */
+    CLI_EXIT_ANOMALY = 2, /* anomalies found, or remaining after recovery */
+    CLI_EXIT_USAGE = 64,  /* unknown flag or command, bad value, malformed URL */
+};
+
+/* Returned by cli_parse() when --help was given and help has been printed. */
+#define CLI_HELP_SHOWN (-1)
+
+/* The embedded default store, used without --persistence, --path and the env var. */
+#define CLI_DEFAULT_STORE "json:papyra-data/events.jsonl"
+
+/* One option of a command. */
+typedef struct cli_opt {
+    const char *name;    /* without the leading "--" */
+    const char *metavar; /* NULL for a flag */
+    const char *help;
+} cli_opt;
+
+/* Global state: where the store is, and how to print. */
+typedef struct cli_ctx {
+    const char *persistence;  /* --persistence URL */
+    const char *path;         /* --path FILE */
+    const char *metrics_file; /* --metrics-file PATH */
+    bool color;               /* stdout is a tty and NO_COLOR is unset */
+    bool progress;            /* stderr is a tty: progress lines allowed */
+} cli_ctx;
+
+/* A command: name, one-line summary, description, options and handler. */
+typedef struct cli_cmd {
+    const char *name;
+    const char *summary;
+    const char *description; /* NULL: the summary */
+    const cli_opt *opts;     /* terminated by a zero entry */
+    int (*run)(cli_ctx *ctx, const char *const *vals);
+} cli_cmd;
+
+/* A group of commands. */
+typedef struct cli_group {
+    const char *name;
+    const char *summary;
+    const char *description;
+    const cli_cmd *cmds; /* terminated by a zero entry */
+    const char *(*extra_help)(void);
+} cli_group;
+
+extern const cli_group cli_metrics_group;
+extern const cli_group cli_persistence_group;
+extern const cli_group cli_inspect_group;
+extern const cli_group cli_doctor_group;
+
+/* Output: "ℹ msg", "✔ msg" and "✖ msg" on stdout, as upstream does. */
+void cli_info(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_ok(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_bad(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One line on stderr, prefixed "papyra: ". Returns @p code. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A progress line on stderr when it is a terminal; cli_progress_done() clears it. */
+void cli_progress(const cli_ctx *ctx, const char *what);
+void cli_progress_done(const cli_ctx *ctx);
+
+/* Parses a non-negative integer or a number; false on anything else. */
+bool cli_parse_size(const char *s, size_t *ret);
+bool cli_parse_double(const char *s, double *ret);
+
+/* Case-insensitive match of @p s against a NULL-terminated list; its index or -1. */
+int cli_choice(const char *s, const char *const *choices);
+
+/* Formats epoch nanoseconds as ISO 8601 UTC with milliseconds. */
+void cli_iso_time(int64_t ns, char *buf, size_t size);
+
+/* The store URL: --persistence, --path, PAPYRA_PERSISTENCE, or the default. */
+const char *cli_store_url(const cli_ctx *ctx);
+
+/*
+ * Opens the store, with metrics=PATH from --metrics-file. On failure prints
+ * one line and returns the exit code (64 for a malformed URL, 1 otherwise);
+ * 0 on success.
+ */
+int cli_open_store(const cli_ctx *ctx, papyra_store **ret);
+
+/*
+ * Percent-encodes a file path for a store URL ('%', '?', '&', '#' and a
+ * leading "//"), and decodes @p n bytes of one. Both return NULL when out of
+ * memory; decoding also on a malformed escape or %00. Callers free.
+ */
+char *cli_url_encode(const char *s);
+char *cli_url_decode(const char *s, size_t n);
+
+/*
+ * The percent-decoded value of query parameter @p key of @p url in *ret
+ * (NULL when absent; caller frees). -1 on a malformed escape.
+ */
+int cli_url_param(const char *url, const char *key, char **ret);
+
+/* Closes the store; a failing final flush is reported and turns @p rc into 1. */
+int cli_close_store(papyra_store *s, int rc);
+
+/* The backend class name upstream prints ("JsonFilePersistence"). */
+const char *cli_backend_class(const char *backend);
+
+/* Exit code for an API error: 64 for PAPYRA_EINVAL from a URL, 1 otherwise. */
+int cli_exit_for(int err);
+
+/* Recovery modes by name (case-insensitive; "rebuild" is "repair"); -1 when unknown. */
+int cli_recovery_mode(const char *s);
+
+/* Prints "✖ - TYPE: path (detail)" per anomaly. */
+void cli_print_anomalies(const cli_ctx *ctx, const papyra_scan_report *r);
+
+/* Prints "ℹ repaired PATH" and "ℹ quarantined PATH" lines. */
+void cli_print_recovery(const cli_ctx *ctx, const papyra_recovery_report *r);
+
+/* Creates a directory and its parents (mkdir -p); 0 or an errno value. */
+int cli_make_dirs(const char *path);
+
+/*
+ * The startup check shared by `persistence startup-check` and `doctor run`:
+ * scan, then act on anomalies by @p mode, verifying a recovery with a second
+ * scan. @p doctor selects doctor's wording.
+ */
+int cli_check(cli_ctx *ctx,
+              const char *mode,
+              const char *recovery_mode,
+              const char *quarantine_dir,
+              bool doctor);
+
+/* Parses a command's options into @p vals (indexed like cmd->opts); CLI_HELP_SHOWN after --help. */
+int cli_parse(const cli_group *group,
+              const cli_cmd *cmd,
+              int argc,
+              char **argv,
+              cli_ctx *ctx,
+              const char **vals);
+
+#endif /* PAPYRA_CLI_H */

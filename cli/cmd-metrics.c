@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * papyra metrics persistence|reset: read and reset the shared counters.
+ *
+ * These commands open the store's metrics file directly, read-only where
+ * they can, instead of opening the store: opening a store creates its
+ * metrics file, and "no metrics yet" must stay visible as such.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Where a store's counters live, worked out from its URL. */
+typedef struct metrics_loc {
+    char *path;      /* the metrics file; NULL when the counters are private */
+    int backend;     /* papyra_backend_id from the scheme, or -1 */
+    char *data_path; /* file backends: the data file, for permission bits */
+    const char *url; /* the store, for messages */
+} metrics_loc;
+
+static void
+loc_free(metrics_loc *loc)
+{
+    free(loc->path);
+    free(loc->data_path);
+}
+
+static int
+private_counters(const char *url, const char *why)
+{
+    return cli_error(CLI_EXIT_FAIL,
+                     "store %s does not expose metrics: it keeps its counters inside the "
+                     "application (%s); give the store metrics=PATH or use --metrics-file",
+                     url, why);
+}
+
+/*
+ * Works out the metrics file of the store. File backends need no store: it
+ * is "<PATH>.metrics" unless metrics= says otherwise. Redis has no file
+ * of its own to derive a name from, so the store is asked.
+ */
+static int
+locate_metrics(const cli_ctx *ctx, metrics_loc *loc)
+{
+    const char *url = cli_store_url(ctx);
+    const char *colon;
+    char scheme[16];
+    char *param;
+    size_t slen;
+
+    memset(loc, 0, sizeof(*loc));
+    loc->backend = -1;
+    loc->url = url;
+    if (!url)
+        return cli_error(CLI_EXIT_FAIL, "out of memory");
+    colon = strchr(url, ':');
+    slen = colon ? (size_t)(colon - url) : 0;
+    if (!colon || slen == 0 || slen >= sizeof(scheme))
+        return cli_error(CLI_EXIT_USAGE,
+                         "malformed store URL '%s': expected memory:, json:PATH, rotating:PATH or "
+                         "redis://HOST:PORT/DB",
+                         url);
+    memcpy(scheme, url, slen);
+    scheme[slen] = '\0';
+    /* The aliases store.c accepts for Redis. */
+    if (strcmp(scheme, "unix") == 0 || strcmp(scheme, "rediss") == 0)
+        loc->backend = PAPYRA_BACKEND_REDIS;
+    else
+        loc->backend = papyra_backend_by_name(scheme);
+    if (loc->backend < 0)
+        return cli_error(CLI_EXIT_USAGE, "malformed store URL '%s': unknown scheme '%s'", url,
+                         scheme);
+
+    if (loc->backend == PAPYRA_BACKEND_JSON || loc->backend == PAPYRA_BACKEND_ROTATING) {
+        /* As the store reads it: "//" dropped, percent-decoded, up to '?'. */
+        const char *p = colon + 1;
+        size_t plen;
+        if (p[0] == '/' && p[1] == '/')
+            p += 2;
+        plen = strcspn(p, "?");
+        if (plen == 0)
+            return cli_error(CLI_EXIT_USAGE, "malformed store URL '%s': no file path", url);
+        loc->data_path = cli_url_decode(p, plen);
+        if (!loc->data_path)
+            return cli_error(CLI_EXIT_USAGE, "malformed %%-escape in store URL '%s'", url);
+    }
+
+    if (ctx->metrics_file) {
+        loc->path = strdup(ctx->metrics_file);
+        return loc->path ? 0 : cli_error(CLI_EXIT_FAIL, "out of memory");
+    }
+    if (cli_url_param(url, "metrics", &param) < 0)
+        return cli_error(CLI_EXIT_USAGE, "malformed %%-escape in store URL '%s'", url);
+    if (param) {
+        if (strcmp(param, "none") == 0) {
+            free(param);
+            return private_counters(url, "metrics=none");
+        }
+        loc->path = param;
+        return 0;
+    }
+    if (loc->data_path) {
+        size_t n = strlen(loc->data_path) + sizeof(".metrics");
+        loc->path = malloc(n);
+        if (!loc->path)
+            return cli_error(CLI_EXIT_FAIL, "out of memory");
+        snprintf(loc->path, n, "%s.metrics", loc->data_path);
+        return 0;
+    }
+    if (loc->backend == PAPYRA_BACKEND_MEMORY)
+        return private_counters(url, "a memory store without metrics=");
+
+    /* Redis: the store knows its default. */
+    {
+        papyra_store *s = NULL;
+        const char *mp;
+        char why[300];
+        int rc = cli_open_store(ctx, &s);
+        if (rc)
+            return rc;
+        mp = papyra_metrics_path(papyra_store_metrics(s));
+        if (mp) {
+            loc->path = strdup(mp);
+            if (!loc->path) {
+                cli_close_store(s, 0);
+                return cli_error(CLI_EXIT_FAIL, "out of memory");
+            }
+        }
+        snprintf(why, sizeof(why), "%s",
+                 papyra_store_metrics_warning(s) ? papyra_store_metrics_warning(s)
+                                                 : "no metrics file configured");
+        cli_close_store(s, 0);
+        if (!mp)
+            return private_counters(url, why);
+    }
+    return 0;
+}
+
+/* Reports why a metrics file cannot be opened; returns the exit code. */
+static int
+open_failed(const metrics_loc *loc, int rc, const papyra_error *err)
+{
+    const char *msg = err->message[0] ? err->message : papyra_strerror(rc);
+
+    switch (rc) {
+    case PAPYRA_ENOENT:
+        return cli_error(CLI_EXIT_FAIL,
+                         "no metrics yet for %s: %s does not exist (the store has not been "
+                         "opened by an application)",
+                         loc->url, loc->path);
+    case PAPYRA_ETRUNCATED:
+    case PAPYRA_EFOREIGN:
+    case PAPYRA_ECORRUPT:
+    case PAPYRA_EVERSION:
+        return cli_error(CLI_EXIT_FAIL,
+                         "%s; to start counting afresh run 'papyra metrics reset --recreate'", msg);
+    case PAPYRA_EINVAL:
+        return cli_error(CLI_EXIT_USAGE, "%s", msg);
+    default:
+        return cli_error(CLI_EXIT_FAIL, "%s", msg);
+    }
+}
+
+/* Writes a JSON string literal. */
+static void
+json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* papyra metrics persistence */
+
+enum {
+    MP_JSON,
+    MP_FORMAT,
+    MP_WIDE,
+    MP_DETAIL,
+    MP_TOTALS,
+    MP_ASCII,
+    MP_WATCH,
+    MP_COUNT,
+};
+
+static const cli_opt persistence_opts[] = {
+    [MP_JSON] = {"json", NULL, "Same as --format json: one flat object, null when unsupported."},
+    [MP_FORMAT] = {"format", "FORMAT", "table (default), json, prometheus or openmetrics."},
+    [MP_WIDE] = {"wide", NULL, "Table: add what each counter counts."},
+    [MP_DETAIL] = {"detail", NULL, "JSON with metadata, totals and per-counter detail."},
+    [MP_TOTALS] = {"totals", NULL, "Lifetime totals instead of counts since the last reset."},
+    [MP_ASCII] = {"ascii", NULL, "Table: ASCII borders."},
+    [MP_WATCH] = {"watch", "SECONDS", "Refresh every SECONDS with per-second rates, until ^C."},
+    [MP_COUNT] = {"count", "N", "With --watch: stop after N refreshes."},
+    {0},
+};
+
+static volatile sig_atomic_t stop_watch;
+
+static void
+on_sigint(int sig)
+{
+    (void)sig;
+    stop_watch = 1;
+}
+
+static void
+watch_frame(const cli_ctx *ctx,
+            bool json,
+            const papyra_metrics_snapshot *cur,
+            const papyra_metrics_snapshot *prev,
+            double interval,
+            unsigned flags)
+{
+    bool totals = flags & PAPYRA_FORMAT_TOTALS;
+    double dt = prev ? (double)(cur->taken_at_ns - prev->taken_at_ns) / 1e9 : 0;
+    char when[40];
+
+    cli_iso_time(cur->taken_at_ns, when, sizeof(when));
+    if (json) {
+        printf("{\"taken_at\":\"%s\",\"interval_seconds\":%g,\"values\":{", when, interval);
+        for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
+            const papyra_metric_info *info = papyra_metric_get(i);
+            uint64_t v = totals ? cur->total[i] : cur->value[i];
+            printf("%s\"%s\":", i ? "," : "", info->name);
+            if (cur->state[i] == PAPYRA_METRIC_OK)
+                printf("%llu", (unsigned long long)v);
+            else
+                printf("null");
+        }
+        printf("},\"rates\":{");
+    } else {
+        if (ctx->color)
+            printf("\033[H\033[2J");
+        printf("Persistence Metrics (%s, every %gs)\n%-24s %20s %12s\n", when, interval, "Counter",
+               totals ? "Total" : "Value", "Rate/s");
+    }
+    for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
+        const papyra_metric_info *info = papyra_metric_get(i);
+        uint64_t v = totals ? cur->total[i] : cur->value[i];
+        bool ok = cur->state[i] == PAPYRA_METRIC_OK;
+        bool have_rate = ok && prev && dt > 0;
+        double rate = 0;
+
+        if (have_rate) {
+            uint64_t pv = totals ? prev->total[i] : prev->value[i];
+            /* A reset in between: what was counted since it is the best we know. */
+            uint64_t delta = v >= pv && cur->reset_count == prev->reset_count ? v - pv : v;
+            rate = (double)delta / dt;
+        }
+        if (json) {
+            printf("%s\"%s\":", i ? "," : "", info->name);
+            if (have_rate)
+                printf("%.3f", rate);
+            else
+                printf("null");
+        } else {
+            char val[24], r[24];
+            snprintf(val, sizeof(val), ok ? "%llu" : "n/a", (unsigned long long)v);
+            if (have_rate)
+                snprintf(r, sizeof(r), "%.1f", rate);
+            else
+                snprintf(r, sizeof(r), "%s", ok ? "-" : "n/a");
+            printf("%-24s %20s %12s\n", info->name, val, r);
+        }
+    }
+    printf(json ? "}}\n" : "\n");
+    fflush(stdout);
+}
+
+static int
+watch_loop(
+    const cli_ctx *ctx, papyra_metrics *m, bool json, double interval, size_t count, unsigned flags)
+{
+    papyra_metrics_snapshot prev, cur;
+    struct sigaction sa;
+    bool have_prev = false;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    for (size_t n = 0; !stop_watch && (count == 0 || n < count); n++) {
+        struct timespec ts;
+        if (n > 0) {
+            ts.tv_sec = (time_t)interval;
+            ts.tv_nsec = (long)((interval - (double)ts.tv_sec) * 1e9);
+            while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_watch)
+                ;
+            if (stop_watch)
+                break;
+        }
+        if (papyra_metrics_read(m, &cur) < 0)
+            return cli_error(CLI_EXIT_FAIL, "cannot read the counters: %s",
+                             papyra_metrics_errmsg(m));
+        watch_frame(ctx, json, &cur, have_prev ? &prev : NULL, interval, flags);
+        if (ferror(stdout))
+            return cli_error(CLI_EXIT_FAIL, "cannot write the output: %s", strerror(errno));
+        prev = cur;
+        have_prev = true;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int
+run_persistence(cli_ctx *ctx, const char *const *vals)
+{
+    static const char *const formats[] = {"table", "json", "prometheus", "openmetrics", NULL};
+    static const papyra_metrics_format_id ids[] = {PAPYRA_FORMAT_TABLE, PAPYRA_FORMAT_JSON,
+                                                   PAPYRA_FORMAT_PROMETHEUS,
+                                                   PAPYRA_FORMAT_OPENMETRICS};
+    papyra_metrics_options mo = {.flags = PAPYRA_METRICS_READONLY, .backend = -1};
+    papyra_metrics_format_id fmt = PAPYRA_FORMAT_TABLE;
+    papyra_metrics_snapshot snap;
+    papyra_error err = {0};
+    papyra_metrics *m = NULL;
+    metrics_loc loc;
+    unsigned flags = 0;
+    double interval = 0;
+    size_t count = 0;
+    char *text = NULL;
+    int rc;
+
+    if (vals[MP_FORMAT]) {
+        int k = cli_choice(vals[MP_FORMAT], formats);
+        if (k < 0)
+            return cli_error(CLI_EXIT_USAGE,
+                             "bad --format '%s': use table, json, prometheus or openmetrics",
+                             vals[MP_FORMAT]);
+        fmt = ids[k];
+    }
+    if (vals[MP_JSON]) {
+        if (vals[MP_FORMAT] && fmt != PAPYRA_FORMAT_JSON)
+            return cli_error(CLI_EXIT_USAGE, "--json and --format %s contradict each other",
+                             vals[MP_FORMAT]);
+        fmt = PAPYRA_FORMAT_JSON;
+    }
+    if (vals[MP_DETAIL]) {
+        if (vals[MP_FORMAT] && fmt != PAPYRA_FORMAT_JSON)
+            return cli_error(CLI_EXIT_USAGE, "--detail is JSON; it cannot go with --format %s",
+                             vals[MP_FORMAT]);
+        fmt = PAPYRA_FORMAT_JSON_DETAIL;
+    }
+    if (vals[MP_WATCH] &&
+        (!cli_parse_double(vals[MP_WATCH], &interval) || interval <= 0 || interval > 86400))
+        return cli_error(CLI_EXIT_USAGE, "bad --watch '%s': give seconds, > 0", vals[MP_WATCH]);
+    if (vals[MP_COUNT]) {
+        if (!vals[MP_WATCH])
+            return cli_error(CLI_EXIT_USAGE, "--count only goes with --watch");
+        if (!cli_parse_size(vals[MP_COUNT], &count) || count == 0)
+            return cli_error(CLI_EXIT_USAGE, "bad --count '%s': give a whole number > 0",
+                             vals[MP_COUNT]);
+    }
+    if (vals[MP_WATCH] && fmt != PAPYRA_FORMAT_TABLE && fmt != PAPYRA_FORMAT_JSON)
+        return cli_error(CLI_EXIT_USAGE, "--watch shows a table or JSON lines, not this format");
+    if (vals[MP_WIDE])
+        flags |= PAPYRA_FORMAT_WIDE;
+    if (vals[MP_TOTALS])
+        flags |= PAPYRA_FORMAT_TOTALS;
+    if (vals[MP_ASCII])
+        flags |= PAPYRA_FORMAT_ASCII;
+    if (ctx->color && fmt == PAPYRA_FORMAT_TABLE)
+        flags |= PAPYRA_FORMAT_COLOR;
+
+    rc = locate_metrics(ctx, &loc);
+    if (rc) {
+        loc_free(&loc);
+        return rc;
+    }
+    rc = papyra_metrics_open(&m, loc.path, &mo, &err);
+    if (rc < 0) {
+        rc = open_failed(&loc, rc, &err);
+        loc_free(&loc);
+        return rc;
+    }
+    if (vals[MP_WATCH]) {
+        rc = watch_loop(ctx, m, fmt == PAPYRA_FORMAT_JSON, interval, count, flags);
+    } else if (papyra_metrics_read(m, &snap) < 0) {
+        rc = cli_error(CLI_EXIT_FAIL, "cannot read %s: %s", loc.path, papyra_metrics_errmsg(m));
+    } else if ((rc = papyra_metrics_format(&snap, fmt, flags, &text)) < 0) {
+        rc = cli_error(CLI_EXIT_FAIL, "cannot format the counters: %s", papyra_strerror(rc));
+    } else {
+        size_t n = strlen(text);
+        fputs(text, stdout);
+        if (n == 0 || text[n - 1] != '\n')
+            putchar('\n');
+        papyra_free(text);
+        rc = CLI_EXIT_OK;
+    }
+    papyra_metrics_close(m);
+    loc_free(&loc);
+    return rc;
+}
+
+/* papyra metrics reset */
+
+enum {
+    MR_JSON,
+    MR_RECREATE,
+};
+
+static const cli_opt reset_opts[] = {
+    [MR_JSON] = {"json", NULL, "Print what was cleared as JSON."},
+    [MR_RECREATE] = {"recreate", NULL,
+                     "Replace a missing, truncated, corrupt or foreign metrics file with a "
+                     "fresh one."},
+    {0},
+};
+
+static int
+run_reset(cli_ctx *ctx, const char *const *vals)
+{
+    papyra_metrics_options mo = {.flags = 0, .backend = -1};
+    papyra_metrics_snapshot cleared;
+    papyra_error err = {0};
+    papyra_metrics *m = NULL;
+    metrics_loc loc;
+    char when[40];
+    char *json = NULL;
+    int rc;
+
+    rc = locate_metrics(ctx, &loc);
+    if (rc) {
+        loc_free(&loc);
+        return rc;
+    }
+    if (vals[MR_RECREATE]) {
+        mo.flags = PAPYRA_METRICS_CREATE | PAPYRA_METRICS_RECREATE;
+        mo.backend = loc.backend;
+        if (loc.data_path && access(loc.data_path, F_OK) == 0)
+            mo.mode_from = loc.data_path;
+    }
+    rc = papyra_metrics_open(&m, loc.path, &mo, &err);
+    if (rc == PAPYRA_EACCES) {
+        rc = cli_error(CLI_EXIT_FAIL,
+                       "cannot reset %s: permission denied (resetting needs write access to the "
+                       "metrics file)",
+                       loc.path);
+        loc_free(&loc);
+        return rc;
+    }
+    if (rc < 0) {
+        rc = open_failed(&loc, rc, &err);
+        loc_free(&loc);
+        return rc;
+    }
+    rc = papyra_metrics_reset(m, &cleared);
+    if (rc < 0) {
+        rc = cli_error(CLI_EXIT_FAIL, "cannot reset %s: %s", loc.path, papyra_metrics_errmsg(m));
+        papyra_metrics_close(m);
+        loc_free(&loc);
+        return rc;
+    }
+    cli_iso_time(cleared.reset_at_ns, when, sizeof(when));
+    if (vals[MR_JSON]) {
+        rc = papyra_metrics_format(&cleared, PAPYRA_FORMAT_JSON, 0, &json);
+        if (rc < 0) {
+            /* The reset happened; say so even though the detail is lost. */
+            rc = cli_error(CLI_EXIT_FAIL,
+                           "metrics reset at %s, but printing what was cleared "
+                           "failed: %s",
+                           when, papyra_strerror(rc));
+        } else {
+            size_t n = strlen(json);
+            while (n > 0 && json[n - 1] == '\n')
+                json[--n] = '\0';
+            printf("{\"metrics_file\":");
+            json_string(stdout, loc.path);
+            printf(",\"reset_at\":\"%s\",\"reset_count\":%llu,\"cleared\":%s}\n", when,
+                   (unsigned long long)cleared.reset_count, json);
+            papyra_free(json);
+            rc = CLI_EXIT_OK;
+        }
+    } else {
+        cli_ok(ctx, "Metrics reset at %s (%s)", when, loc.path);
+        cli_info(ctx, "cleared:");
+        for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
+            const papyra_metric_info *info = papyra_metric_get(i);
+            if (cleared.state[i] == PAPYRA_METRIC_OK)
+                cli_info(ctx, "  %s: %llu", info->name, (unsigned long long)cleared.value[i]);
+            else
+                cli_info(ctx, "  %s: n/a", info->name);
+        }
+        rc = CLI_EXIT_OK;
+    }
+    papyra_metrics_close(m);
+    loc_free(&loc);
+    return rc;
+}
+
+static const char *
+metrics_extra_help(void)
+{
+    return papyra_metrics_help_text();
+}
+
+static const cli_cmd metrics_cmds[] = {
+    {"persistence", "Show the store's persistence counters.",
+     "Show the store's persistence counters, read from its shared metrics file\n"
+     "  (\"<PATH>.metrics\" for file stores unless metrics= says otherwise). Nothing is\n"
+     "  created: a store that no application has opened has no metrics yet (exit 1).",
+     persistence_opts, run_persistence},
+    {"reset", "Reset the counters to zero and print what was cleared.",
+     "Reset the store's counters to zero (every counter, errors included) and print\n"
+     "  exactly what was cleared. Increments made concurrently by applications are\n"
+     "  never lost: each lands either in what was cleared or after the reset.",
+     reset_opts, run_reset},
+    {0},
+};
+
+const cli_group cli_metrics_group = {
+    .name = "metrics",
+    .summary = "Inspect runtime metrics and observability counters.",
+    .description = "Inspect runtime metrics and observability counters.",
+    .cmds = metrics_cmds,
+    .extra_help = metrics_extra_help,
+};

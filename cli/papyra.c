@@ -1,0 +1,705 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * papyra: the command-line tool of libpapyra.
+ *
+ *   papyra [--persistence URL | --path FILE] [--metrics-file PATH] <group> <command> [options]
+ *
+ * This file holds the entry point, option parsing, help and the helpers the
+ * command groups share. Everything goes through the public API.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const cli_group *const groups[] = {
+    &cli_inspect_group, &cli_persistence_group, &cli_metrics_group, &cli_doctor_group, NULL,
+};
+
+static const char exit_code_help[] =
+    "Exit codes:\n"
+    "  0   success; the store is clean\n"
+    "  1   the operation failed, or fail_on_anomaly refused the store\n"
+    "  2   anomalies found, or remaining after recovery\n"
+    "  64  usage error: unknown flag or command, bad value, malformed URL\n";
+
+static const char global_help[] =
+    "Global options (before the group, or among a command's options):\n"
+    "  --persistence URL    the store (memory:, json:PATH, rotating:PATH, redis://...)\n"
+    "  --path FILE          shorthand for --persistence json:FILE\n"
+    "  --metrics-file PATH  where the store's shared counters live\n"
+    "Without them the store is $PAPYRA_PERSISTENCE, else " CLI_DEFAULT_STORE
+    "\n(relative to the current directory).\n";
+
+/* Output. */
+
+static void
+vsay(const cli_ctx *ctx, const char *symbol, const char *color, const char *fmt, va_list ap)
+{
+    if (ctx->color)
+        printf("\033[%sm%s\033[0m ", color, symbol);
+    else
+        printf("%s ", symbol);
+    vprintf(fmt, ap);
+    putchar('\n');
+}
+
+void
+cli_info(const cli_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsay(ctx, "\u2139", "34", fmt, ap);
+    va_end(ap);
+}
+
+void
+cli_ok(const cli_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsay(ctx, "\u2714", "32", fmt, ap);
+    va_end(ap);
+}
+
+void
+cli_bad(const cli_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsay(ctx, "\u2716", "31", fmt, ap);
+    va_end(ap);
+}
+
+int
+cli_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    /* Whatever went to stdout so far is complete lines; flush it first. */
+    fflush(stdout);
+    fputs("papyra: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+void
+cli_progress(const cli_ctx *ctx, const char *what)
+{
+    if (ctx->progress) {
+        fprintf(stderr, "\r\033[K%s ...", what);
+        fflush(stderr);
+    }
+}
+
+void
+cli_progress_done(const cli_ctx *ctx)
+{
+    if (ctx->progress) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
+/* Values. */
+
+bool
+cli_parse_size(const char *s, size_t *ret)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end || v > SIZE_MAX)
+        return false;
+    *ret = (size_t)v;
+    return true;
+}
+
+bool
+cli_parse_double(const char *s, double *ret)
+{
+    char *end;
+    double v;
+
+    if (!s || !*s)
+        return false;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || *end || !isfinite(v))
+        return false;
+    *ret = v;
+    return true;
+}
+
+int
+cli_choice(const char *s, const char *const *choices)
+{
+    for (int i = 0; choices[i]; i++)
+        if (strcasecmp(s, choices[i]) == 0)
+            return i;
+    return -1;
+}
+
+void
+cli_iso_time(int64_t ns, char *buf, size_t size)
+{
+    time_t secs = (time_t)(ns / 1000000000);
+    struct tm tm;
+
+    if (!gmtime_r(&secs, &tm)) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((ns / 1000000) % 1000));
+}
+
+/* Stores. */
+
+char *
+cli_url_encode(const char *s)
+{
+    char *out = malloc(strlen(s) * 3 + 1);
+    char *o = out;
+
+    if (!out)
+        return NULL;
+    for (size_t i = 0; s[i]; i++) {
+        char c = s[i];
+        if (c == '%' || c == '?' || c == '&' || c == '#' || (i == 0 && c == '/' && s[1] == '/')) {
+            o += sprintf(o, "%%%02X", (unsigned)(unsigned char)c);
+        } else {
+            *o++ = c;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *
+cli_url_decode(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    size_t o = 0;
+
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            out[o++] = s[i];
+            continue;
+        }
+        if (i + 2 >= n) {
+            free(out);
+            return NULL;
+        }
+        int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            free(out);
+            return NULL;
+        }
+        out[o++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/*
+ * The raw (still percent-encoded) value of query parameter @p key in @p url:
+ * sets *len and returns where it starts, or NULL when absent.
+ */
+static const char *
+raw_param(const char *url, const char *key, size_t *len)
+{
+    const char *q = strchr(url, '?');
+    size_t klen = strlen(key);
+
+    for (const char *p = q ? q + 1 : NULL; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+        if (plen > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            *len = plen - klen - 1;
+            return p + klen + 1;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return NULL;
+}
+
+int
+cli_url_param(const char *url, const char *key, char **ret)
+{
+    size_t len;
+    const char *raw = raw_param(url, key, &len);
+
+    *ret = NULL;
+    if (!raw)
+        return 0;
+    *ret = cli_url_decode(raw, len);
+    return *ret ? 0 : -1;
+}
+
+const char *
+cli_store_url(const cli_ctx *ctx)
+{
+    static char *from_path;
+    const char *env;
+
+    if (ctx->persistence)
+        return ctx->persistence;
+    if (ctx->path) {
+        if (!from_path) {
+            /* As upstream, --path is made absolute, so printed paths are too. */
+            char cwd[4096];
+            char *abs = NULL;
+            if (ctx->path[0] != '/' && getcwd(cwd, sizeof(cwd))) {
+                size_t an = strlen(cwd) + strlen(ctx->path) + 2;
+                abs = malloc(an);
+                if (!abs)
+                    return NULL;
+                snprintf(abs, an, "%s/%s", cwd, ctx->path);
+            }
+            char *enc = cli_url_encode(abs ? abs : ctx->path);
+            free(abs);
+            size_t n = enc ? strlen(enc) + sizeof("json:") : 0;
+            from_path = enc ? malloc(n) : NULL;
+            if (!from_path) {
+                free(enc);
+                return NULL;
+            }
+            snprintf(from_path, n, "json:%s", enc);
+            free(enc);
+        }
+        return from_path;
+    }
+    env = getenv("PAPYRA_PERSISTENCE");
+    if (env && *env)
+        return env;
+    return CLI_DEFAULT_STORE;
+}
+
+/* The URL with metrics=PATH in place of any metrics= it had. Caller frees. */
+static char *
+url_with_metrics(const char *url, const char *raw_metrics)
+{
+    char *metrics = cli_url_encode(raw_metrics);
+    size_t n = metrics ? strlen(url) + strlen(metrics) + sizeof("?metrics=") : 0;
+    const char *q = strchr(url, '?');
+    char *out = metrics ? malloc(n) : NULL;
+    size_t len;
+
+    if (!out) {
+        free(metrics);
+        return NULL;
+    }
+    len = q ? (size_t)(q - url) : strlen(url);
+    memcpy(out, url, len);
+    out[len] = '\0';
+    if (q) {
+        const char *p = q + 1;
+        while (*p) {
+            const char *amp = strchr(p, '&');
+            size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+            if (!(plen >= 8 && strncmp(p, "metrics=", 8) == 0) && plen > 0) {
+                strcat(out, strchr(out, '?') ? "&" : "?");
+                strncat(out, p, plen);
+            }
+            p += plen + (amp ? 1 : 0);
+        }
+    }
+    strcat(out, strchr(out, '?') ? "&" : "?");
+    strcat(out, "metrics=");
+    strcat(out, metrics);
+    free(metrics);
+    return out;
+}
+
+int
+cli_exit_for(int err)
+{
+    return err == PAPYRA_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+/*
+ * Whether @p url names a file store (json:, rotating:) with neither its data
+ * file nor its default metrics file present. Opening it would create the
+ * metrics file, and a read of a mistyped path should leave nothing behind.
+ */
+static bool
+file_store_absent(const char *url)
+{
+    const char *p;
+    char *param = NULL, *data;
+    bool absent = false;
+    size_t n;
+
+    if (strncmp(url, "json:", 5) == 0)
+        p = url + 5;
+    else if (strncmp(url, "rotating:", 9) == 0)
+        p = url + 9;
+    else
+        return false;
+    if (cli_url_param(url, "metrics", &param) < 0 || param) {
+        free(param);
+        return false;
+    }
+    if (p[0] == '/' && p[1] == '/')
+        p += 2;
+    n = strcspn(p, "?");
+    data = n ? cli_url_decode(p, n) : NULL;
+    if (data && access(data, F_OK) < 0 && errno == ENOENT) {
+        char *m = malloc(n + sizeof(".metrics"));
+        if (m) {
+            snprintf(m, n + sizeof(".metrics"), "%s.metrics", data);
+            absent = access(m, F_OK) < 0 && errno == ENOENT;
+            free(m);
+        }
+    }
+    free(data);
+    return absent;
+}
+
+int
+cli_open_store(const cli_ctx *ctx, papyra_store **ret)
+{
+    const char *url = cli_store_url(ctx);
+    char *owned = NULL;
+    papyra_error err = {0};
+    int rc;
+
+    if (!url)
+        return cli_error(CLI_EXIT_FAIL, "out of memory");
+    if (ctx->metrics_file || file_store_absent(url)) {
+        owned = url_with_metrics(url, ctx->metrics_file ? ctx->metrics_file : "none");
+        if (!owned)
+            return cli_error(CLI_EXIT_FAIL, "out of memory");
+        url = owned;
+    }
+    rc = papyra_store_open(ret, url, &err);
+    if (rc < 0) {
+        int code = cli_exit_for(rc);
+        cli_error(code, "cannot open store %s: %s", cli_store_url(ctx),
+                  err.message[0] ? err.message : papyra_strerror(rc));
+        free(owned);
+        return code;
+    }
+    free(owned);
+    /*
+     * A store whose metrics file cannot be used still works, with private
+     * counters; `persistence inspect --show-metrics` says so. Printing the
+     * warning everywhere would turn every one-line error into two.
+     */
+    return 0;
+}
+
+int
+cli_close_store(papyra_store *s, int rc)
+{
+    char msg[600];
+    int err;
+
+    if (!s)
+        return rc;
+    snprintf(msg, sizeof(msg), "%s", papyra_store_errmsg(s));
+    err = papyra_store_close(s);
+    if (err < 0) {
+        cli_error(0, "closing the store failed: %s", msg[0] ? msg : papyra_strerror(err));
+        return rc == CLI_EXIT_OK ? CLI_EXIT_FAIL : rc;
+    }
+    return rc;
+}
+
+const char *
+cli_backend_class(const char *backend)
+{
+    if (!backend)
+        return "?";
+    if (strcmp(backend, "memory") == 0)
+        return "InMemoryPersistence";
+    if (strcmp(backend, "json") == 0)
+        return "JsonFilePersistence";
+    if (strcmp(backend, "rotating") == 0)
+        return "RotatingFilePersistence";
+    if (strcmp(backend, "redis") == 0)
+        return "RedisStreamsPersistence";
+    return backend;
+}
+
+/* Help. */
+
+static void
+print_opts(const cli_opt *opts)
+{
+    for (const cli_opt *o = opts; o && o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
+                 o->metavar ? o->metavar : "");
+        printf("  %-24s %s\n", left, o->help);
+    }
+    printf("  %-24s %s\n", "--help", "Show this message and exit.");
+}
+
+static void
+cmd_help(const cli_group *g, const cli_cmd *c)
+{
+    printf("Usage: papyra %s %s [OPTIONS]\n\n  %s\n\nOptions:\n", g->name, c->name,
+           c->description ? c->description : c->summary);
+    print_opts(c->opts);
+    printf("\n%s\n%s", global_help, exit_code_help);
+}
+
+static void
+group_help(const cli_group *g)
+{
+    printf("Usage: papyra %s <command> [OPTIONS]\n\n  %s\n\nCommands:\n", g->name, g->description);
+    for (const cli_cmd *c = g->cmds; c->name; c++)
+        printf("  %-16s %s\n", c->name, c->summary);
+    printf("\nRun 'papyra %s <command> --help' for a command's options.\n\n%s", g->name,
+           exit_code_help);
+    if (g->extra_help)
+        printf("\n%s", g->extra_help());
+}
+
+static void
+main_help(void)
+{
+    printf("Usage: papyra [GLOBAL OPTIONS] <group> <command> [OPTIONS]\n\n"
+           "  Papyra persistence tooling: inspect records, check and repair storage,\n"
+           "  and read or reset the built-in persistence metrics.\n\nGroups:\n");
+    for (int i = 0; groups[i]; i++)
+        printf("  %-16s %s\n", groups[i]->name, groups[i]->summary);
+    printf("\n%s\n"
+           "Other options:\n"
+           "  --version            print the version and exit\n"
+           "  --help               show this message and exit\n\n%s"
+           "\nSee papyra(1) and papyra-metrics(7).\n",
+           global_help, exit_code_help);
+}
+
+/* Parsing. */
+
+/* Matches "--name" or "--name=value"; sets *inline_val to the value part. */
+static bool
+opt_matches(const char *arg, const char *name, const char **inline_val)
+{
+    size_t n = strlen(name);
+
+    if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, name, n) != 0)
+        return false;
+    if (arg[2 + n] == '\0') {
+        *inline_val = NULL;
+        return true;
+    }
+    if (arg[2 + n] == '=') {
+        *inline_val = arg + 3 + n;
+        return true;
+    }
+    return false;
+}
+
+/* Takes the value of an option from "=value" or the next argument. */
+static int
+opt_value(const char *where,
+          const char *name,
+          const char *inline_val,
+          int argc,
+          char **argv,
+          int *i,
+          const char **ret)
+{
+    if (inline_val) {
+        *ret = inline_val;
+        return 0;
+    }
+    if (*i + 1 >= argc)
+        return cli_error(CLI_EXIT_USAGE, "option --%s of '%s' needs a value", name, where);
+    *ret = argv[++*i];
+    return 0;
+}
+
+/* Global options; returns 1 when @p argv[*i] was one, 0 when not, or an exit code < 0. */
+static int
+parse_global(const char *where, int argc, char **argv, int *i, cli_ctx *ctx, int *rc)
+{
+    static const char *const names[] = {"persistence", "path", "metrics-file"};
+    const char **slots[] = {&ctx->persistence, &ctx->path, &ctx->metrics_file};
+    const char *inline_val;
+
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        if (opt_matches(argv[*i], names[k], &inline_val)) {
+            *rc = opt_value(where, names[k], inline_val, argc, argv, i, slots[k]);
+            if (*rc == 0 && !**slots[k])
+                *rc = cli_error(CLI_EXIT_USAGE, "option --%s needs a non-empty value", names[k]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+check_store_choice(const cli_ctx *ctx)
+{
+    if (ctx->persistence && ctx->path)
+        return cli_error(CLI_EXIT_USAGE, "give either --persistence or --path, not both");
+    return 0;
+}
+
+int
+cli_parse(const cli_group *group,
+          const cli_cmd *cmd,
+          int argc,
+          char **argv,
+          cli_ctx *ctx,
+          const char **vals)
+{
+    char where[64];
+
+    snprintf(where, sizeof(where), "%s %s", group->name, cmd->name);
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *inline_val;
+        bool found = false;
+        int rc = 0;
+
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            cmd_help(group, cmd);
+            return CLI_HELP_SHOWN;
+        }
+        if (parse_global(where, argc, argv, &i, ctx, &rc)) {
+            if (rc)
+                return rc;
+            continue;
+        }
+        for (int k = 0; cmd->opts && cmd->opts[k].name; k++) {
+            const cli_opt *o = &cmd->opts[k];
+            if (!opt_matches(arg, o->name, &inline_val))
+                continue;
+            found = true;
+            if (o->metavar) {
+                rc = opt_value(where, o->name, inline_val, argc, argv, &i, &vals[k]);
+                if (rc)
+                    return rc;
+            } else if (inline_val) {
+                return cli_error(CLI_EXIT_USAGE, "option --%s of '%s' takes no value", o->name,
+                                 where);
+            } else {
+                vals[k] = "";
+            }
+            break;
+        }
+        if (!found) {
+            if (arg[0] == '-')
+                return cli_error(CLI_EXIT_USAGE,
+                                 "unknown option '%s' for '%s' (see 'papyra %s --help')", arg,
+                                 where, where);
+            return cli_error(CLI_EXIT_USAGE, "unexpected argument '%s' for '%s'", arg, where);
+        }
+    }
+    return check_store_choice(ctx);
+}
+
+static int
+run_group(const cli_group *g, int argc, char **argv, cli_ctx *ctx)
+{
+    const char *vals[32] = {0};
+    const cli_cmd *cmd = NULL;
+    int rc;
+
+    if (argc == 0 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        group_help(g);
+        return CLI_EXIT_OK;
+    }
+    for (const cli_cmd *c = g->cmds; c->name; c++)
+        if (strcmp(c->name, argv[0]) == 0)
+            cmd = c;
+    if (!cmd) {
+        if (argv[0][0] == '-')
+            return cli_error(CLI_EXIT_USAGE,
+                             "unknown option '%s' for '%s'; a command must come first (see "
+                             "'papyra %s --help')",
+                             argv[0], g->name, g->name);
+        return cli_error(CLI_EXIT_USAGE, "unknown command '%s %s' (see 'papyra %s --help')",
+                         g->name, argv[0], g->name);
+    }
+    rc = cli_parse(g, cmd, argc - 1, argv + 1, ctx, vals);
+    if (rc == CLI_HELP_SHOWN)
+        return CLI_EXIT_OK;
+    if (rc)
+        return rc;
+    return cmd->run(ctx, vals);
+}
+
+int
+main(int argc, char **argv)
+{
+    cli_ctx ctx = {0};
+    const char *no_color = getenv("NO_COLOR");
+    int i;
+    int rc = 0;
+
+    ctx.color = isatty(STDOUT_FILENO) && !(no_color && *no_color);
+    ctx.progress = isatty(STDERR_FILENO);
+
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--version") == 0) {
+            printf("papyra %s (libpapyra %s)\n", PAPYRA_VERSION_STRING, papyra_version());
+            return CLI_EXIT_OK;
+        }
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            main_help();
+            return CLI_EXIT_OK;
+        }
+        if (parse_global("papyra", argc, argv, &i, &ctx, &rc)) {
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (arg[0] == '-')
+            return cli_error(CLI_EXIT_USAGE, "unknown option '%s' (see 'papyra --help')", arg);
+        break;
+    }
+    if (i >= argc) {
+        main_help();
+        return CLI_EXIT_OK;
+    }
+    for (int g = 0; groups[g]; g++) {
+        if (strcmp(groups[g]->name, argv[i]) == 0) {
+            rc = run_group(groups[g], argc - i - 1, argv + i + 1, &ctx);
+            if (fflush(stdout) != 0 || ferror(stdout))
+                return cli_error(CLI_EXIT_FAIL, "cannot write the output: %s", strerror(errno));
+            return rc;
+        }
+    }
+    return cli_error(CLI_EXIT_USAGE, "unknown command group '%s' (see 'papyra --help')", argv[i]);
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A stand-in application for the CLI tests (tests/test-cli.py).
+ *
+ *   cli-writer store URL N [KIND]
+ *       opens the store and writes N records of KIND (event, audit,
+ *       dead_letter; default event), one write call each, then closes it.
+ *   cli-writer counters PATH BACKEND NAME=N...
+ *       creates (if needed) the shared metrics file PATH for BACKEND and adds
+ *       N to each named counter, the way an application's store would.
+ *
+ * Exit 0 on success; 1 with one line on stderr otherwise.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <papyra/papyra.h>
+
+static int
+fail(const char *what, const char *detail)
+{
+    fprintf(stderr, "cli-writer: %s: %s\n", what, detail);
+    return 1;
+}
+
+static int
+write_records(const char *url, long n, const char *kind)
+{
+    static const char *const orphans[] = {"a"};
+    papyra_error err = {0};
+    papyra_store *s = NULL;
+    papyra_record r;
+    int rc;
+
+    rc = papyra_store_open(&s, url, &err);
+    if (rc < 0)
+        return fail(url, err.message);
+    for (long i = 0; i < n; i++) {
+        memset(&r, 0, sizeof(r));
+        if (strcmp(kind, "audit") == 0) {
+            r.kind = PAPYRA_KIND_AUDIT;
+            r.u.audit.system_id = "local";
+            r.u.audit.timestamp = 1000.0 + (double)i;
+            r.u.audit.total_actors = 10;
+            r.u.audit.alive_actors = 8;
+            r.u.audit.registry_orphans = orphans;
+            r.u.audit.n_registry_orphans = 1;
+            r.u.audit.dead_letters_count = 2;
+        } else if (strcmp(kind, "dead_letter") == 0) {
+            r.kind = PAPYRA_KIND_DEAD_LETTER;
+            r.u.dead_letter.system_id = "local";
+            r.u.dead_letter.target = "\"local://1\"";
+            r.u.dead_letter.message_type = "str";
+            r.u.dead_letter.payload = "\"late\"";
+            r.u.dead_letter.timestamp = 1000.0 + (double)i;
+        } else {
+            r.kind = PAPYRA_KIND_EVENT;
+            r.u.event.system_id = "local";
+            r.u.event.actor_address = "\"local://1\"";
+            r.u.event.event_type = "ActorStarted";
+            r.u.event.timestamp = 1000.0 + (double)i;
+        }
+        rc = papyra_store_write(s, &r);
+        if (rc < 0) {
+            char msg[600];
+            snprintf(msg, sizeof(msg), "%s", papyra_store_errmsg(s));
+            papyra_store_close(s);
+            return fail("write", msg);
+        }
+    }
+    rc = papyra_store_close(s);
+    return rc < 0 ? fail("close", papyra_strerror(rc)) : 0;
+}
+
+static int
+add_counters(const char *path, const char *backend, int argc, char **argv)
+{
+    papyra_metrics_options o = {.flags = PAPYRA_METRICS_CREATE,
+                                .backend = papyra_backend_by_name(backend)};
+    papyra_error err = {0};
+    papyra_metrics *m = NULL;
+    int rc = 0;
+
+    if (o.backend < 0)
+        return fail(backend, "unknown backend");
+    if (papyra_metrics_open(&m, path, &o, &err) < 0)
+        return fail(path, err.message);
+    for (int i = 0; i < argc && rc == 0; i++) {
+        char name[64];
+        const char *eq = strchr(argv[i], '=');
+        if (!eq || (size_t)(eq - argv[i]) >= sizeof(name)) {
+            rc = fail(argv[i], "expected NAME=N");
+            break;
+        }
+        memcpy(name, argv[i], (size_t)(eq - argv[i]));
+        name[eq - argv[i]] = '\0';
+        int id = papyra_metric_by_name(name);
+        if (id < 0 || papyra_metrics_add(m, id, strtoull(eq + 1, NULL, 10)) < 0)
+            rc = fail(argv[i], "cannot add");
+    }
+    papyra_metrics_close(m);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc >= 4 && strcmp(argv[1], "store") == 0)
+        return write_records(argv[2], strtol(argv[3], NULL, 10), argc > 4 ? argv[4] : "event");
+    if (argc >= 4 && strcmp(argv[1], "counters") == 0)
+        return add_counters(argv[2], argv[3], argc - 4, argv + 4);
+    fprintf(stderr, "usage: cli-writer store URL N [KIND] | counters PATH BACKEND NAME=N...\n");
+    return 1;
+}
