@@ -1,22 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Write throughput of the JSON-lines backend (fsync=never), next to a
- * baseline measured in the same run: a plain write(2) loop of the same line
- * to an O_APPEND file. Also: list of the newest record from a large file
- * (reads the tail only) against a full list.
+ * Throughput of the JSON-lines backend, each figure next to a baseline
+ * measured in the same run:
  *
- * Usage: bench-store [--quick] [--json-only]
+ * - writes (fsync=never), one record per call and batched, against a plain
+ *   write(2) loop of the same line to an O_APPEND file;
+ * - the metrics' share of a write: the counter increments that the generic
+ *   layer does per write call, timed apart on a shared metrics file, and the
+ *   whole write with a shared metrics file against metrics=none;
+ * - list of the newest record (reads the tail only) against a full list;
+ * - with --big: scan and compact of a large file against a plain read(2) of
+ *   it (MB/s, records/s), and the peak RSS of scan and of compact, each in a
+ *   new process (fork and exec) so that the peaks are separate, at two file
+ *   sizes (a tenth and all of SIZE_MB) to show that memory does not grow
+ *   with the file.
+ *
+ * Usage: bench-store [--quick] [--json-only] [--big SIZE_MB] [--no-big]
+ *   --quick: fewer records and a 32 MB big file (CI); the full run's big file
+ *   is 1024 MB. Figures are printed, never asserted.
  */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <papyra/metrics.h>
 #include <papyra/store.h>
+
+#include "metrics-private.h"
 
 static long records = 200000;
 
@@ -67,21 +86,22 @@ bench_baseline(const char *path)
     return i == records ? t0 : -1;
 }
 
+/* Writes @p count records in calls of @p batch; @p metrics: a metrics= value. */
 static double
-bench_store(const char *path, size_t batch)
+bench_store(const char *path, size_t batch, long count, const char *metrics)
 {
     papyra_record recs[64];
     papyra_store *s = NULL;
-    char url[4200];
+    char url[8400];
     double t0;
     long i;
 
-    snprintf(url, sizeof(url), "json:%s?metrics=none", path);
+    snprintf(url, sizeof(url), "json:%s?metrics=%s", path, metrics);
     unlink(path);
     if (papyra_store_open(&s, url, NULL) != 0)
         return -1;
     t0 = now_s();
-    for (i = 0; i < records; i += (long)batch) {
+    for (i = 0; i < count; i += (long)batch) {
         size_t k;
         for (k = 0; k < batch; k++)
             recs[k] = event(i + (long)k);
@@ -92,6 +112,33 @@ bench_store(const char *path, size_t batch)
     }
     t0 = now_s() - t0;
     papyra_store_close(s);
+    return t0;
+}
+
+/*
+ * What the generic layer adds to every successful write call: one increment
+ * of records_written (the support-mask test is a constant load), here on a
+ * shared metrics file. Seconds per call.
+ */
+static double
+bench_metrics_add(const char *path)
+{
+    papyra_metrics_options o = {0};
+    papyra_metrics *m = NULL;
+    papyra_error e = {0};
+    long i, n = records * 10;
+    double t0;
+
+    o.flags = PAPYRA_METRICS_CREATE;
+    o.backend = PAPYRA_BACKEND_JSON;
+    if (papyra_metrics_open(&m, path, &o, &e) != 0)
+        return -1;
+    t0 = now_s();
+    for (i = 0; i < n; i++)
+        papyra__metrics_add(m, PAPYRA_METRIC_RECORDS_WRITTEN, 1);
+    t0 = (now_s() - t0) / (double)n;
+    papyra_metrics_close(m);
+    unlink(path);
     return t0;
 }
 
@@ -121,54 +168,299 @@ bench_list(const char *path, size_t limit, int reps)
 }
 
 struct row {
-    const char *name;
+    char name[64];
     double per_s;
     double ratio;
+    const char *unit;
 };
+
+static struct row rows[40];
+static int nrows;
+
+static void add_row(const char *unit, double per_s, double ratio, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+add_row(const char *unit, double per_s, double ratio, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (nrows == (int)(sizeof(rows) / sizeof(rows[0])))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(rows[nrows].name, sizeof(rows[nrows].name), fmt, ap);
+    va_end(ap);
+    rows[nrows].per_s = per_s;
+    rows[nrows].ratio = ratio;
+    rows[nrows++].unit = unit;
+}
+
+/* ---- Large files ---- */
+
+/* What one child measured: seconds, peak RSS in KiB, records. */
+struct measure {
+    double seconds;
+    long maxrss_kb;
+    uint64_t records;
+    int status;
+};
+
+enum { OP_READ, OP_SCAN, OP_COMPACT };
+
+static int
+run_op(int op, const char *path, struct measure *m)
+{
+    char url[4200], buf[1 << 16];
+    papyra_store *s = NULL;
+    double t0;
+    int r = 0;
+
+    snprintf(url, sizeof(url), "json:%s?metrics=none", path);
+    if (op != OP_READ && papyra_store_open(&s, url, NULL) != 0)
+        return -1;
+    t0 = now_s();
+    if (op == OP_READ) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t k;
+        if (fd < 0)
+            return -1;
+        while ((k = read(fd, buf, sizeof(buf))) > 0) {
+            const char *p = buf;
+            /* Count lines as the baseline's only work: a newline scan, like a reader's. */
+            while ((p = memchr(p, '\n', (size_t)(buf + k - p))) != NULL) {
+                m->records++;
+                p++;
+            }
+        }
+        close(fd);
+        r = k < 0 ? -1 : 0;
+    } else if (op == OP_SCAN) {
+        papyra_scan_report *rep = NULL;
+        r = papyra_store_scan(s, &rep);
+        if (r == 0 && rep->count != 0)
+            r = -1;
+        papyra_scan_report_free(rep);
+    } else {
+        papyra_compaction_report rep = {0};
+        r = papyra_store_compact(s, &rep);
+        m->records = rep.before_records;
+    }
+    m->seconds = now_s() - t0;
+    papyra_store_close(s);
+    return r;
+}
+
+/*
+ * The peak RSS of this address space in KiB: VmHWM. (getrusage's ru_maxrss
+ * is the same figure, except that exec carries the pre-exec peak over, so
+ * after fork and exec it would show the parent's size.) ru_maxrss is the
+ * fallback without /proc.
+ */
+static long
+peak_rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    struct rusage ru;
+
+    while (f && fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = atol(line + 6);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (kb < 0 && getrusage(RUSAGE_SELF, &ru) == 0)
+        kb = ru.ru_maxrss;
+    return kb;
+}
+
+/* The child's side: runs @p op and writes its measure to stdout (a pipe). */
+static int
+child_main(int op, const char *path)
+{
+    struct measure m = {0};
+
+    m.status = run_op(op, path, &m);
+    m.maxrss_kb = peak_rss_kb();
+    return write(1, &m, sizeof(m)) == (ssize_t)sizeof(m) ? 0 : 1;
+}
+
+/*
+ * Runs one operation in a new process (fork and exec of this program, so
+ * that it starts with a fresh address space): its peak RSS is its own.
+ */
+static int
+in_child(int op, const char *path, struct measure *out)
+{
+    int fds[2], status;
+    struct measure m = {0};
+    char opname[16];
+    pid_t pid;
+
+    if (pipe(fds) < 0)
+        return -1;
+    snprintf(opname, sizeof(opname), "%d", op);
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(fds[0]);
+        if (dup2(fds[1], 1) < 0)
+            _exit(1);
+        execl("/proc/self/exe", "bench-store", "--child-op", opname, path, (char *)NULL);
+        _exit(1);
+    }
+    close(fds[1]);
+    if (read(fds[0], &m, sizeof(m)) != (ssize_t)sizeof(m))
+        m.status = -1;
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    *out = m;
+    return m.status;
+}
+
+/* Fills @p path with about @p mb MiB of event lines. */
+static long
+make_big(const char *path, long mb)
+{
+    papyra_record recs[64];
+    papyra_store *s = NULL;
+    char url[4200];
+    struct stat st;
+    long i = 0;
+
+    snprintf(url, sizeof(url), "json:%s?metrics=none", path);
+    unlink(path);
+    if (papyra_store_open(&s, url, NULL) != 0)
+        return -1;
+    for (;;) {
+        size_t k;
+        for (k = 0; k < 64; k++)
+            recs[k] = event(i + (long)k);
+        if (papyra_store_write_batch(s, recs, 64) != 0)
+            break;
+        i += 64;
+        if (i % 4096 == 0 && stat(path, &st) == 0 && st.st_size >= mb * 1048576)
+            break;
+    }
+    papyra_store_close(s);
+    return i;
+}
+
+static int
+bench_big(const char *path, long mb)
+{
+    struct measure rd, sc, cp;
+    struct stat st;
+    double size_mb;
+
+    if (make_big(path, mb) < 0 || stat(path, &st) < 0)
+        return -1;
+    size_mb = (double)st.st_size / 1048576.0;
+    /* Warm the page cache, then the baseline and the two operations on the same cached file. */
+    if (in_child(OP_READ, path, &rd) < 0 || in_child(OP_READ, path, &rd) < 0 ||
+        in_child(OP_SCAN, path, &sc) < 0 || in_child(OP_COMPACT, path, &cp) < 0)
+        return -1;
+    add_row("MB/s", size_mb / rd.seconds, 1.0, "read(2) %.0f MB (baseline)", size_mb);
+    add_row("MB/s", size_mb / sc.seconds, rd.seconds / sc.seconds, "scan %.0f MB", size_mb);
+    add_row("rec/s", (double)rd.records / sc.seconds, rd.seconds / sc.seconds,
+            "scan %.0f MB (records/s)", size_mb);
+    add_row("MB/s", size_mb / cp.seconds, rd.seconds / cp.seconds, "compact %.0f MB", size_mb);
+    add_row("rec/s", (double)cp.records / cp.seconds, rd.seconds / cp.seconds,
+            "compact %.0f MB (records/s)", size_mb);
+    add_row("KiB", (double)rd.maxrss_kb, 1.0, "peak RSS read(2) %.0f MB", size_mb);
+    add_row("KiB", (double)sc.maxrss_kb, (double)sc.maxrss_kb / (double)rd.maxrss_kb,
+            "peak RSS scan %.0f MB", size_mb);
+    add_row("KiB", (double)cp.maxrss_kb, (double)cp.maxrss_kb / (double)rd.maxrss_kb,
+            "peak RSS compact %.0f MB", size_mb);
+    unlink(path);
+    return 0;
+}
 
 int
 main(int argc, char **argv)
 {
-    char dir[] = "/tmp/papyra-bench-XXXXXX", path[4096];
-    bool json_only = false;
-    struct row rows[6];
-    double base, t;
-    int i, n = 0;
+    char dir[] = "/tmp/papyra-bench-XXXXXX", path[4096], mpath[4200];
+    bool json_only = false, big = true;
+    long big_mb = 1024;
+    double base, t, t_none, t_shared, t_add;
+    int i;
 
+    if (argc == 4 && strcmp(argv[1], "--child-op") == 0)
+        return child_main(atoi(argv[2]), argv[3]);
     for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--quick") == 0)
+        if (strcmp(argv[i], "--quick") == 0) {
             records = 20000;
-        else if (strcmp(argv[i], "--json-only") == 0)
+            big_mb = 32;
+        } else if (strcmp(argv[i], "--json-only") == 0) {
             json_only = true;
+        } else if (strcmp(argv[i], "--no-big") == 0) {
+            big = false;
+        } else if (strcmp(argv[i], "--big") == 0 && i + 1 < argc) {
+            big_mb = atol(argv[++i]);
+            if (big_mb < 10) {
+                fprintf(stderr, "bench-store: --big needs at least 10 (MB)\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr,
+                    "usage: bench-store [--quick] [--json-only] [--big SIZE_MB] [--no-big]\n");
+            return 2;
+        }
     }
     if (!mkdtemp(dir))
         return 1;
     snprintf(path, sizeof(path), "%s/bench.jsonl", dir);
+    snprintf(mpath, sizeof(mpath), "%s/bench.metrics", dir);
     base = bench_baseline(path);
     if (base <= 0)
         return 1;
-    rows[n++] = (struct row){"write(2) loop (baseline)", records / base, 1.0};
-    t = bench_store(path, 1);
-    rows[n++] = (struct row){"json write, 1 record/call", records / t, base / t};
-    t = bench_store(path, 16);
-    rows[n++] = (struct row){"json write_batch, 16/call", records / t, base / t};
-    t = bench_store(path, 64);
-    rows[n++] = (struct row){"json write_batch, 64/call", records / t, base / t};
+    add_row("rec/s", records / base, 1.0, "write(2) loop (baseline)");
+    t_none = t = bench_store(path, 1, records, "none");
+    add_row("rec/s", records / t, base / t, "json write, 1 record/call");
+    t = bench_store(path, 16, records, "none");
+    add_row("rec/s", records / t, base / t, "json write_batch, 16/call");
+    t = bench_store(path, 64, records, "none");
+    add_row("rec/s", records / t, base / t, "json write_batch, 64/call");
+
+    /* The metrics' share of a one-record write call. */
+    t_shared = bench_store(path, 1, records, mpath);
+    unlink(mpath);
+    add_row("rec/s", records / t_shared, base / t_shared,
+            "json write, 1/call, shared metrics file");
+    t_add = bench_metrics_add(mpath);
+    add_row("ns", t_add * 1e9, t_add / (t_none / (double)records),
+            "metrics add per write call (share)");
+
     base = bench_list(path, 0, 3);
-    rows[n++] = (struct row){"list all (calls/s, baseline)", 1 / base, 1.0};
+    add_row("calls/s", 1 / base, 1.0, "list all (baseline)");
     t = bench_list(path, 1, 1000);
-    rows[n++] = (struct row){"list limit=1 (calls/s)", 1 / t, base / t};
+    add_row("calls/s", 1 / t, base / t, "list limit=1");
+    unlink(path);
+    if (big) {
+        /* Two sizes: peak RSS must be the same for both. */
+        if (bench_big(path, big_mb / 10) < 0 || bench_big(path, big_mb) < 0) {
+            fprintf(stderr, "bench-store: the large-file benchmark failed\n");
+            unlink(path);
+            rmdir(dir);
+            return 1;
+        }
+    }
     unlink(path);
     rmdir(dir);
     if (!json_only) {
-        printf("%-34s %14s %8s\n", "operation", "per second", "ratio");
-        for (i = 0; i < n; i++)
-            printf("%-34s %14.0f %8.2f\n", rows[i].name, rows[i].per_s, rows[i].ratio);
+        printf("%-42s %14s %-6s %8s\n", "operation", "value", "unit", "ratio");
+        for (i = 0; i < nrows; i++)
+            printf("%-42s %14.0f %-6s %8.3f\n", rows[i].name, rows[i].per_s, rows[i].unit,
+                   rows[i].ratio);
     }
     printf("{\"records\": %ld, \"results\": [", records);
-    for (i = 0; i < n; i++)
-        printf("%s{\"name\": \"%s\", \"per_second\": %.1f, \"ratio\": %.3f}", i ? ", " : "",
-               rows[i].name, rows[i].per_s, rows[i].ratio);
+    for (i = 0; i < nrows; i++)
+        printf("%s{\"name\": \"%s\", \"value\": %.1f, \"unit\": \"%s\", \"ratio\": %.4f}",
+               i ? ", " : "", rows[i].name, rows[i].per_s, rows[i].unit, rows[i].ratio);
     printf("]}\n");
     return 0;
 }

@@ -3,15 +3,18 @@
  * The JSON-lines file backend ("json:PATH"): one record per line, upstream
  * Papyra's JSON-backend format ("kind" first, raw UTF-8, Python separators).
  *
- * Writing: one O_APPEND fd, opened at the first write and kept; a batch is
- * one write(2). Appends hold flock(LOCK_EX) on the data file, shared by the
- * threads of this process that are appending at the same moment (flock
- * belongs to the open file, so it is taken by the first of them and dropped
- * by the last). Whoever takes the lock checks two things first: that the
- * file was not replaced by a recover or compact of another process (a
- * replaced file has no links left; the fd is then reopened), and that the
- * file ends with a newline (a torn last line from a crash is terminated, so
- * the next record is never glued onto it).
+ * Writing: one O_APPEND fd, opened at the first write (creating missing
+ * parent directories) and kept; a batch is one write(2) from a buffer the
+ * handle keeps. Appends hold flock(LOCK_SH) on the data file: O_APPEND writes
+ * of several processes do not interleave, so the lock only keeps recover and
+ * compact out. It is shared by the threads of this process that are
+ * appending at the same moment (flock belongs to the open file, so it is
+ * taken by the first of them and dropped by the last). Whoever takes the
+ * lock checks that the file was not replaced by a recover or compact of
+ * another process (a replaced file has no links left; the fd is then
+ * reopened), and, when the file is not the size this handle left it at, that
+ * it ends with a newline (a torn last line from a crash is terminated, under
+ * an exclusive lock, so the next record is never glued onto it).
  *
  * Recover and compact take the same lock exclusively: in this process they
  * wait until no thread appends, across processes flock excludes the others.
@@ -25,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/stat.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,8 +37,14 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Linux's value; <fcntl.h> declares it only with _GNU_SOURCE. */
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
 
 #include "backend.h"
 #include "buf.h"
@@ -96,6 +106,7 @@ jl_open(papyra_store *s, const papyra__url *url)
     pthread_cond_init(&j->scv, NULL);
     atomic_init(&j->dirty, false);
     atomic_init(&j->bg_err, 0);
+    atomic_init(&j->spare_busy, false);
     s->impl = j;
     if (j->fsync_mode == FSYNC_EVERYSEC && (r = start_syncer(j)) < 0) {
         jl_close(s);
@@ -122,6 +133,7 @@ jl_close(papyra_store *s)
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->smu);
     pthread_cond_destroy(&j->scv);
+    papyra__buf_free(&j->spare);
     free(j->path);
     free(j);
     s->impl = NULL;
@@ -149,21 +161,20 @@ lock_fd(int fd, int op)
 
 /*
  * With j->mu held and no appender in flight: makes j->fd the current data
- * file, locked exclusively. @p create: create the file when missing
- * (appends); otherwise a missing file gives 1.
+ * file, locked exclusively (recover, compact). A missing file gives 1 and
+ * creates nothing.
  */
 static int
-lock_current(jsonl *j, bool create, off_t *size)
+lock_exclusive(jsonl *j)
 {
     struct stat st;
     int r;
 
     for (;;) {
         if (j->fd < 0) {
-            int flags = O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0);
-            j->fd = open(j->path, flags, 0644);
+            j->fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC, 0644);
             if (j->fd < 0)
-                return !create && errno == ENOENT ? 1 : papyra__errno_code(errno);
+                return errno == ENOENT ? 1 : papyra__errno_code(errno);
         }
         r = lock_fd(j->fd, LOCK_EX);
         if (r < 0)
@@ -173,47 +184,170 @@ lock_current(jsonl *j, bool create, off_t *size)
             lock_fd(j->fd, LOCK_UN);
             return r;
         }
-        if (st.st_nlink > 0) {
-            if (size)
-                *size = st.st_size;
+        if (st.st_nlink > 0)
             return 0;
-        }
         /* Replaced by a recover or compact: follow the path to the new file. */
         close(j->fd);
         j->fd = -1;
     }
 }
 
-/* Terminates a torn last line, so that the next record starts a line of its own. */
+/*
+ * The link count and size of the open data file: what an appender checks
+ * after taking the lock. statx asking for only these two is much cheaper
+ * than fstat on a file that is being appended to (fstat costs about as
+ * much as the write itself); fstat is the fallback on kernels without statx.
+ */
 static int
-terminate_tail(jsonl *j, off_t size)
+fd_links_size(int fd, nlink_t *links, off_t *size)
 {
-    char c;
+#ifdef SYS_statx
+    static atomic_bool no_statx;
+    struct statx sx;
 
-    if (size == 0)
+    if (!atomic_load_explicit(&no_statx, memory_order_relaxed)) {
+        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_NLINK | STATX_SIZE, &sx) == 0 &&
+            (sx.stx_mask & (STATX_NLINK | STATX_SIZE)) == (STATX_NLINK | STATX_SIZE)) {
+            *links = sx.stx_nlink;
+            *size = (off_t)sx.stx_size;
+            return 0;
+        }
+        if (errno != ENOSYS && errno != EINVAL && errno != EPERM)
+            return papyra__errno_code(errno);
+        atomic_store_explicit(&no_statx, true, memory_order_relaxed);
+    }
+#endif
+    {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+            return papyra__errno_code(errno);
+        *links = st.st_nlink;
+        *size = st.st_size;
         return 0;
-    if (pread(j->fd, &c, 1, size - 1) != 1)
-        return PAPYRA_EIO;
-    return c == '\n' ? 0 : papyra__write_all(j->fd, "\n", 1);
+    }
+}
+
+/*
+ * Creates the missing parent directories of @p path (mkdir -p, mode 0777
+ * less the umask), as upstream did; only the first write of a store gets
+ * here, never a read.
+ */
+static int
+make_parents(const char *path)
+{
+    char *dir = strdup(path);
+    char *p;
+    int r = 0;
+
+    if (!dir)
+        return PAPYRA_ENOMEM;
+    for (p = dir + 1; r == 0 && (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (p[-1] != '/' && mkdir(dir, 0777) < 0 && errno != EEXIST)
+            r = papyra__errno_code(errno);
+        *p = '/';
+    }
+    free(dir);
+    return r;
+}
+
+/* Opens the data file to append, creating it and its directory when missing. */
+static int
+open_append(jsonl *j)
+{
+    const int flags = O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC;
+    int r;
+
+    j->fd = open(j->path, flags, 0644);
+    if (j->fd < 0 && errno == ENOENT) {
+        r = make_parents(j->path);
+        if (r < 0)
+            return r;
+        j->fd = open(j->path, flags, 0644);
+    }
+    return j->fd < 0 ? papyra__errno_code(errno) : 0;
+}
+
+/*
+ * With j->mu held and no appender of this process in flight: makes j->fd the
+ * current data file and locks it for appending, shared (other processes
+ * append at the same time; O_APPEND writes do not interleave), so that only
+ * a recover or compact (exclusive) is kept out.
+ *
+ * The last line must end with a newline before we append, or a torn line
+ * left by a crash would swallow our record. That is checked when the file
+ * was (re)opened, after a failed write, and when the size is not what this
+ * process left (another process appended since): one pread of the last
+ * byte. A last byte that is not a newline may also be another process's
+ * append in progress, so the lock is then made exclusive (no append of any
+ * process runs), the byte read again and, if the line really is torn, a
+ * newline written. That holding period then keeps the exclusive lock.
+ */
+static int
+lock_for_append(jsonl *j)
+{
+    bool fresh = false, excl = false;
+    nlink_t links;
+    off_t size = 0;
+    char c;
+    int r;
+
+    for (;;) {
+        if (j->fd < 0) {
+            r = open_append(j);
+            if (r < 0)
+                return r;
+            fresh = true;
+        }
+        r = lock_fd(j->fd, excl ? LOCK_EX : LOCK_SH);
+        if (r < 0)
+            return r;
+        r = fd_links_size(j->fd, &links, &size);
+        if (r < 0)
+            break;
+        if (links == 0) {
+            /* Replaced by a recover or compact: follow the path to the new file. */
+            close(j->fd);
+            j->fd = -1;
+            continue;
+        }
+        if ((!fresh && j->tail_known && size == j->expect_size) || size == 0)
+            break;
+        if (pread(j->fd, &c, 1, size - 1) != 1) {
+            r = PAPYRA_EIO;
+            break;
+        }
+        if (c == '\n')
+            break;
+        if (!excl) {
+            excl = true;
+            continue;
+        }
+        r = papyra__write_all(j->fd, "\n", 1);
+        size++;
+        break;
+    }
+    if (r < 0) {
+        lock_fd(j->fd, LOCK_UN);
+        return r;
+    }
+    j->lock_size = size;
+    j->held_bytes = 0;
+    j->held_failed = false;
+    return 0;
 }
 
 static int
 enter_append(papyra_store *s, jsonl *j)
 {
-    off_t size = 0;
     int r = 0;
 
     pthread_mutex_lock(&j->mu);
-    while (j->exclusive || (j->holders > 0 && j->overlap >= MAX_OVERLAP))
+    while (j->exclusive || j->draining > 0 || (j->holders > 0 && j->overlap >= MAX_OVERLAP))
         pthread_cond_wait(&j->cv, &j->mu);
-    if (j->holders == 0) {
-        r = lock_current(j, true, &size);
-        if (r == 0) {
-            r = terminate_tail(j, size);
-            if (r < 0)
-                lock_fd(j->fd, LOCK_UN);
-        }
-    }
+    if (j->holders == 0)
+        r = lock_for_append(j);
     if (r == 0) {
         j->holders++;
         j->overlap++;
@@ -222,15 +356,73 @@ enter_append(papyra_store *s, jsonl *j)
     return r < 0 ? papyra__jsonl_error(s, r, "cannot open or lock", j->path) : 0;
 }
 
+/* @p bytes: what this appender wrote; @p failed: its write failed (the tail is unknown). */
 static void
-leave_append(jsonl *j)
+leave_append(jsonl *j, size_t bytes, bool failed)
 {
     pthread_mutex_lock(&j->mu);
+    j->held_bytes += bytes;
+    j->held_failed |= failed;
     if (--j->holders == 0) {
+        j->expect_size = j->lock_size + (off_t)j->held_bytes;
+        j->tail_known = !j->held_failed;
         lock_fd(j->fd, LOCK_UN);
         j->overlap = 0;
         pthread_cond_broadcast(&j->cv);
+    } else if (j->draining > 0) {
+        pthread_cond_broadcast(&j->cv);
     }
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* Like papyra__write_all(), and tells how many bytes went out before a failure. */
+static int
+append_all(int fd, const char *p, size_t n, size_t *done)
+{
+    *done = 0;
+    while (*done < n) {
+        ssize_t k = write(fd, p + *done, n - *done);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return papyra__errno_code(errno);
+        }
+        if (k == 0)
+            return PAPYRA_EIO;
+        *done += (size_t)k;
+    }
+    return 0;
+}
+
+/*
+ * A write that failed after @p done bytes (disk full, file-size limit) is
+ * taken back, so that no torn line and no part of the failed batch stays in
+ * the file. Called by a holder: it waits until it is the only one of this
+ * process (or the others also taking a write back), makes the lock
+ * exclusive (no append of any process runs), and truncates only if the file
+ * still ends with exactly those bytes. Otherwise (another append followed)
+ * the torn line stays, and the next append terminates it.
+ */
+static void
+take_back(jsonl *j, const char *data, size_t done)
+{
+    struct stat st;
+    char *tail;
+
+    pthread_mutex_lock(&j->mu);
+    j->draining++;
+    /* Other holders finish their writes (those taking theirs back wait here too). */
+    while (j->holders > j->draining)
+        pthread_cond_wait(&j->cv, &j->mu);
+    if (lock_fd(j->fd, LOCK_EX) == 0 && fstat(j->fd, &st) == 0 && st.st_nlink > 0 &&
+        st.st_size >= (off_t)done && (tail = malloc(done)) != NULL) {
+        if (pread(j->fd, tail, done, st.st_size - (off_t)done) == (ssize_t)done &&
+            memcmp(tail, data, done) == 0)
+            (void)ftruncate(j->fd, st.st_size - (off_t)done);
+        free(tail);
+    }
+    j->draining--;
+    pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
 }
 
@@ -352,39 +544,76 @@ stop_syncer(jsonl *j)
     j->syncer_running = false;
 }
 
+/*
+ * The encode buffer: the store's spare one when no other writer has it, so
+ * that a write allocates nothing once the buffer has grown to its size.
+ */
+static papyra_buf *
+take_buf(jsonl *j, papyra_buf *own)
+{
+    if (!atomic_exchange_explicit(&j->spare_busy, true, memory_order_acquire)) {
+        papyra__buf_reset(&j->spare);
+        return &j->spare;
+    }
+    memset(own, 0, sizeof(*own));
+    return own;
+}
+
+/* A spare buffer larger than this is freed rather than kept. */
+#define SPARE_MAX ((size_t)1 << 20)
+
+static void
+give_buf(jsonl *j, papyra_buf *b)
+{
+    if (b != &j->spare) {
+        papyra__buf_free(b);
+        return;
+    }
+    if (b->cap > SPARE_MAX)
+        papyra__buf_free(b);
+    atomic_store_explicit(&j->spare_busy, false, memory_order_release);
+}
+
 static int
 jl_write(papyra_store *s, const papyra_record *records, size_t n)
 {
     jsonl *j = s->impl;
-    papyra_buf b = {0};
+    papyra_buf own, *b = take_buf(j, &own);
     size_t i;
     int r = 0;
 
     for (i = 0; r == 0 && i < n; i++) {
-        r = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, &b);
+        r = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, b);
         if (r < 0) {
-            papyra__buf_free(&b);
+            give_buf(j, b);
             return papyra__store_error(s, r, "record %zu cannot be serialised: %s", i,
                                        papyra_strerror(r));
         }
-        r = papyra__buf_putc(&b, '\n');
+        r = papyra__buf_putc(b, '\n');
     }
     if (r < 0) {
-        papyra__buf_free(&b);
+        give_buf(j, b);
         return papyra__store_error(s, r, "out of memory");
     }
     r = enter_append(s, j);
     if (r == 0) {
         /* j->fd cannot change while this thread is a holder. */
         int fd = j->fd;
-        r = papyra__write_all(fd, b.data, b.len);
+        bool failed;
+
+        size_t done;
+
+        r = append_all(fd, b->data, b->len, &done);
+        failed = r < 0;
+        if (failed && done > 0)
+            take_back(j, b->data, done);
         if (r < 0)
             r = papyra__jsonl_error(s, r, "cannot write to", j->path);
         else if ((r = sync_policy(j, fd)) < 0)
             r = papyra__jsonl_error(s, r, "cannot sync", j->path);
-        leave_append(j);
+        leave_append(j, failed ? 0 : b->len, failed);
     }
-    papyra__buf_free(&b);
+    give_buf(j, b);
     return r;
 }
 
@@ -563,6 +792,9 @@ scan_fd(jsonl *j, int fd, papyra_scan_report *rep)
                 break;
             continue;
         }
+        /* A line in normal form (what we write) is a valid object: no parse needed. */
+        if (l.len > 0 && l.p[0] == '{' && papyra__json_normal_len(l.p, l.len, false, NULL) == l.len)
+            continue;
         r = papyra__jsonl_parse_line(&l, &obj);
         if (r < 0)
             break;
@@ -617,7 +849,7 @@ papyra__jsonl_enter_exclusive(jsonl *j)
     j->exclusive = true;
     while (j->holders > 0)
         pthread_cond_wait(&j->cv, &j->mu);
-    r = lock_current(j, false, NULL);
+    r = lock_exclusive(j);
     pthread_mutex_unlock(&j->mu);
     return r;
 }
@@ -628,6 +860,8 @@ papyra__jsonl_leave_exclusive(jsonl *j)
     pthread_mutex_lock(&j->mu);
     if (j->fd >= 0)
         lock_fd(j->fd, LOCK_UN);
+    /* The file may have been rewritten: the next append checks its tail. */
+    j->tail_known = false;
     j->exclusive = false;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);

@@ -7,6 +7,7 @@
  * new file whole. Quarantine copies the original first, so there is never a
  * moment without a live file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -79,6 +80,32 @@ temp_put(temp_file *t, const papyra_json *obj)
     return r;
 }
 
+/* Appends a line that is already in normal form, as it is, and a newline. */
+static int
+temp_put_line(temp_file *t, const char *p, size_t n)
+{
+    int r = papyra__buf_reserve(&t->buf, n + 1);
+
+    if (r < 0)
+        return r;
+    memcpy(t->buf.data + t->buf.len, p, n);
+    t->buf.data[t->buf.len + n] = '\n';
+    t->buf.len += n + 1;
+    t->buf.data[t->buf.len] = '\0';
+    return t->buf.len >= FLUSH_AT ? temp_flush(t) : 0;
+}
+
+/*
+ * Whether a line is a JSON object already in upstream's normal form (kept
+ * byte for byte); @p info gets its kind and timestamp.
+ */
+static bool
+normal_object(const papyra__line *l, papyra__normal_info *info)
+{
+    return l->terminated && l->len > 0 && l->p[0] == '{' &&
+           papyra__json_normal_len(l->p, l->len, false, info) == l->len;
+}
+
 static void
 temp_abort(temp_file *t)
 {
@@ -123,23 +150,21 @@ typedef struct rewrite_ctx {
     int64_t keep[PAPYRA_KIND_MAX];  /* of those, the newest kept */
     int64_t seen[PAPYRA_KIND_MAX];
     uint64_t before_records, after_records, anomalies;
+    bool no_limit; /* compact without count or size limits: every record passing the age limit */
 } rewrite_ctx;
 
+/* @p k, @p has_ts, @p ts: the object's kind, and its timestamp if it has a numeric one. */
 static bool
-keep_object(rewrite_ctx *c, const papyra_json *obj)
+keep_object(rewrite_ctx *c, int k, bool has_ts, double ts)
 {
-    double ts;
-    int k;
-
     if (!c->compact)
         return true;
-    k = papyra__record_kind_of(obj);
     /* Objects that are not records are kept, outside retention. */
-    if (k < 0 || !papyra__record_timestamp(obj, &ts))
+    if (k < 0 || !has_ts)
         return true;
     if (c->st.has_cutoff && !(ts >= c->st.cutoff))
         return false;
-    return c->seen[k]++ >= c->total[k] - c->keep[k];
+    return c->no_limit || c->seen[k]++ >= c->total[k] - c->keep[k];
 }
 
 /* Streams the locked data file into a temp file and renames it over. */
@@ -159,6 +184,25 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
     }
     papyra__fwd_init(&rd, j->fd);
     while ((r = papyra__fwd_next(&rd, &l)) == 1) {
+        papyra__normal_info ni;
+        double ts = 0;
+        bool has_ts;
+
+        /*
+         * A line in normal form is a valid object and would be written back
+         * as it is: it is copied without a parse (the check also gives its
+         * kind and timestamp for retention).
+         */
+        if (normal_object(&l, &ni)) {
+            c->before_records++;
+            if (keep_object(c, ni.kind, ni.has_timestamp, ni.timestamp)) {
+                c->after_records++;
+                r = temp_put_line(&t, l.p, l.len);
+                if (r < 0)
+                    break;
+            }
+            continue;
+        }
         r = papyra__jsonl_parse_line(&l, &obj);
         if (r < 0)
             break;
@@ -167,7 +211,8 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
             continue;
         }
         c->before_records++;
-        if (keep_object(c, obj)) {
+        has_ts = papyra__record_timestamp(obj, &ts);
+        if (keep_object(c, papyra__record_kind_of(obj), has_ts, ts)) {
             r = temp_put(&t, obj);
             c->after_records++;
         }
@@ -184,6 +229,64 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
     if (after_bytes)
         *after_bytes = t.bytes;
     return r;
+}
+
+/*
+ * Whether @p name is one of our temp files for the data file @p base:
+ * "<base>.recover.tmp.<pid>.<n>" or "<base>.compact.tmp.<pid>.<n>" (see
+ * papyra__temp_path()).
+ */
+static bool
+is_leftover(const char *name, const char *base)
+{
+    size_t n = strlen(base);
+    const char *p;
+    int part;
+
+    if (strncmp(name, base, n) != 0 || name[n] != '.')
+        return false;
+    p = name + n + 1;
+    if (strncmp(p, "recover.tmp.", 12) == 0 || strncmp(p, "compact.tmp.", 12) == 0)
+        p += 12;
+    else
+        return false;
+    for (part = 0; part < 2; part++) {
+        const char *d = p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == d || *p != (part == 0 ? '.' : '\0'))
+            return false;
+        p++;
+    }
+    return true;
+}
+
+/*
+ * Removes temp files that a recover or compact killed midway left next to
+ * the data file. Called with the exclusive lock held: a live rewrite holds
+ * it while its temp file exists, so every match is a leftover. Best effort.
+ */
+static void
+remove_leftovers(jsonl *j)
+{
+    const char *slash = strrchr(j->path, '/');
+    const char *base = slash ? slash + 1 : j->path;
+    char *dir =
+        slash ? strndup(j->path, (size_t)(slash - j->path) + (slash == j->path)) : strdup(".");
+    struct dirent *e;
+    DIR *d;
+
+    if (!dir)
+        return;
+    d = opendir(dir);
+    free(dir);
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (is_leftover(e->d_name, base))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
 }
 
 /* Copies the locked data file to <dir>/<name>.quarantine.<epoch ms>, durably. */
@@ -265,6 +368,7 @@ papyra__jsonl_repair(papyra_store *s,
         papyra__jsonl_leave_exclusive(j);
         return papyra__jsonl_error(s, r, "cannot open or lock", j->path);
     }
+    remove_leftovers(j);
     if (opts->mode == PAPYRA_RECOVER_QUARANTINE) {
         r = quarantine_copy(j, opts->quarantine_dir, &qpath);
         if (r < 0)
@@ -300,12 +404,22 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
         st[k] = c->st;
     papyra__rev_init(&rd, j->fd, size);
     while ((r = papyra__rev_next(&rd, &l)) == 1) {
-        r = papyra__jsonl_parse_line(&l, &obj);
-        if (r < 0)
-            break;
-        k = obj ? papyra__record_kind_of(obj) : -1;
-        if (k >= 0 && papyra__record_timestamp(obj, &ts) &&
-            !(c->st.has_cutoff && !(ts >= c->st.cutoff))) {
+        papyra__normal_info ni;
+        bool has_ts;
+
+        obj = NULL;
+        if (normal_object(&l, &ni)) {
+            k = ni.kind;
+            has_ts = ni.has_timestamp;
+            ts = ni.timestamp;
+        } else {
+            r = papyra__jsonl_parse_line(&l, &obj);
+            if (r < 0)
+                break;
+            k = obj ? papyra__record_kind_of(obj) : -1;
+            has_ts = k >= 0 && papyra__record_timestamp(obj, &ts);
+        }
+        if (k >= 0 && has_ts && !(c->st.has_cutoff && !(ts >= c->st.cutoff))) {
             c->total[k]++;
             if (!done[k]) {
                 int v = papyra__retention_offer(&s->retention, &st[k], ts, l.stored);
@@ -335,11 +449,21 @@ papyra__jsonl_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *
         ret->before_bytes = ret->after_bytes = 0;
         return 0;
     }
+    if (r == 0)
+        remove_leftovers(j);
     if (r == 0 && fstat(j->fd, &st) < 0)
         r = papyra__errno_code(errno);
     if (r == 0) {
         papyra__retention_begin(&s->retention, &c.st);
-        r = count_survivors(s, j, st.st_size, &c);
+        /*
+         * Only the count and size limits need to know, per kind, how many
+         * records come after a given one; the age limit is decided line by
+         * line, so without those limits one pass is enough.
+         */
+        if (s->retention.max_records > 0 || s->retention.max_total_bytes > 0)
+            r = count_survivors(s, j, st.st_size, &c);
+        else
+            c.no_limit = true;
     }
     if (r == 0)
         r = rewrite(j, "compact", &c, &after);

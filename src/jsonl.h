@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "backend.h"
+#include "buf.h"
 #include "json.h"
 
 typedef struct papyra__line {
@@ -67,12 +68,29 @@ typedef struct papyra__jsonl {
     char *path;
     int fsync_mode;
 
-    pthread_mutex_t mu; /* guards fd, holders, overlap, exclusive */
+    pthread_mutex_t mu; /* guards fd, holders, overlap, exclusive and the tail fields */
     pthread_cond_t cv;
     int fd; /* -1 until the first write */
     unsigned holders;
     unsigned overlap;
+    unsigned draining; /* appenders taking back a failed write: no new ones enter */
     bool exclusive;
+
+    /*
+     * The torn-tail check is skipped when nothing but this process appended
+     * since it last held the lock: then the file is expect_size bytes long
+     * and ends with our own newline. lock_size and held_bytes track the
+     * current holding period; tail_known is false after a failed write.
+     */
+    bool tail_known;
+    bool held_failed;
+    off_t expect_size;
+    off_t lock_size;
+    uint64_t held_bytes;
+
+    /* One encode buffer kept between writes (spare_busy: a writer has it). */
+    papyra_buf spare;
+    atomic_bool spare_busy;
 
     /* Group commit of fsync=always. */
     pthread_mutex_t smu;
@@ -106,6 +124,26 @@ int papyra__jsonl_parse_line(const papyra__line *l, papyra_json **obj);
  */
 int papyra__jsonl_enter_exclusive(papyra__jsonl *j);
 void papyra__jsonl_leave_exclusive(papyra__jsonl *j);
+
+/*
+ * The length of @p text when it is already in json.dumps()'s normal form
+ * (parsing it and writing it back with papyra__json_write() would give the
+ * same bytes), or 0 when that is not certain. The byte at text[len] must not
+ * continue a JSON token (a NUL or a newline). Lets the encoder copy a
+ * JSON-text field and a rewrite copy a line as they are (record-codec.c).
+ */
+typedef struct papyra__normal_info {
+    int kind;           /* what papyra__record_kind_of() gives for the text */
+    bool has_timestamp; /* what papyra__record_timestamp() gives */
+    double timestamp;
+} papyra__normal_info;
+
+/*
+ * With @p info (may be NULL) set for an accepted text: its top-level "kind"
+ * and "timestamp", as the record-codec functions would read them from the
+ * parsed tree, so that a normal-form line needs no parse at all.
+ */
+size_t papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info);
 
 /* The repair and compact operations (jsonl-rewrite.c). */
 int papyra__jsonl_repair(papyra_store *s,

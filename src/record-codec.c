@@ -6,6 +6,7 @@
  */
 #include "record-codec.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "jsonl.h"
 
 #define DEFAULT_SYSTEM_ID "local"
 
@@ -44,28 +46,56 @@ typedef struct encoder {
 static int
 put_key(encoder *e, const char *key)
 {
-    int r = 0;
+    size_t n = strlen(key), len;
+    char *p;
+    int r = papyra__buf_reserve(e->out, n + 6);
 
-    if (!e->first)
-        r = papyra__buf_append(e->out, ", ", 2);
+    /* One reservation, then the bytes: this runs for every field of every record. */
+    if (r < 0)
+        return r;
+    p = e->out->data + e->out->len;
+    len = 0;
+    if (!e->first) {
+        p[len++] = ',';
+        p[len++] = ' ';
+    }
     e->first = false;
-    if (r == 0)
-        r = papyra__buf_putc(e->out, '"');
-    if (r == 0)
-        r = papyra__buf_puts(e->out, key);
-    if (r == 0)
-        r = papyra__buf_append(e->out, "\": ", 3);
-    return r;
+    p[len++] = '"';
+    memcpy(p + len, key, n);
+    len += n;
+    p[len++] = '"';
+    p[len++] = ':';
+    p[len++] = ' ';
+    e->out->len += len;
+    e->out->data[e->out->len] = '\0';
+    return 0;
 }
 
 static int
 put_string_value(encoder *e, const char *s)
 {
-    size_t n;
+    size_t n = 0;
+    char *p;
+    int r;
 
     if (!s)
         return PAPYRA_EINVAL;
-    n = strlen(s);
+    /* Printable ASCII without '"' or '\\' is written as it is in either style. */
+    while (s[n] >= 0x20 && s[n] < 0x7f && s[n] != '"' && s[n] != '\\')
+        n++;
+    if (s[n] == '\0') {
+        r = papyra__buf_reserve(e->out, n + 2);
+        if (r < 0)
+            return r;
+        p = e->out->data + e->out->len;
+        p[0] = '"';
+        memcpy(p + 1, s, n);
+        p[n + 1] = '"';
+        e->out->len += n + 2;
+        e->out->data[e->out->len] = '\0';
+        return 0;
+    }
+    n += strlen(s + n);
     if (!papyra__utf8_valid(s, n))
         return PAPYRA_EINVAL;
     return papyra__json_write_string(s, n, e->flags, e->out);
@@ -87,12 +117,310 @@ put_int(encoder *e, const char *key, int64_t i)
     return r < 0 ? r : papyra__buf_appendf(e->out, "%lld", (long long)i);
 }
 
+/*
+ * Fast path of repr(float) for 1e-4 <= |d| < 1e15 with at most 15
+ * significant digits (timestamps): the fewest decimals k for which an
+ * integer m makes m / 10^k read back as d. With m < 2^53 and 10^k exact,
+ * the division is correctly rounded, so the check is exact; with at most 15
+ * digits only one m per k can read back (decimals are further apart than
+ * doubles), and m-1, m, m+1 cover the rounding of d * 10^k. repr() writes
+ * the shortest such digits in fixed notation there, as this does. Returns
+ * the length written to @p text, or 0 to take the general path.
+ */
+static size_t
+fast_double(double d, char *text)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
+    double x = d < 0 ? -d : d, m0;
+    char digits[24];
+    uint64_t m = 0, ip, fp;
+    size_t len = 0, n, i;
+    int k, found = 0, t;
+
+    if (!(x >= 1e-4 && x < 1e15))
+        return 0;
+    for (k = 0; k < (int)(sizeof(pow10) / sizeof(pow10[0])) && !found; k++) {
+        m0 = nearbyint(x * pow10[k]);
+        if (m0 >= 1e15)
+            return 0;
+        for (t = 0; t < 3 && !found; t++) {
+            double c = m0 + (t == 0 ? 0 : t == 1 ? -1 : 1);
+            if (c > 0 && c / pow10[k] == x) {
+                m = (uint64_t)c;
+                found = 1;
+            }
+        }
+    }
+    if (!found)
+        return 0;
+    k--;
+    ip = m / (uint64_t)pow10[k];
+    fp = m % (uint64_t)pow10[k];
+    if (d < 0)
+        text[len++] = '-';
+    n = 0;
+    do {
+        digits[n++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip > 0);
+    while (n > 0)
+        text[len++] = digits[--n];
+    text[len++] = '.';
+    if (k == 0) {
+        text[len++] = '0';
+        return len;
+    }
+    for (i = (size_t)k; i > 0; i--) {
+        text[len + i - 1] = (char)('0' + fp % 10);
+        fp /= 10;
+    }
+    return len + (size_t)k;
+}
+
+/*
+ * The normal-form check (see jsonl.h): whether parsing a JSON text and
+ * writing the tree back would give the same bytes. Accepted: objects and
+ * arrays with exactly the ", " and ": " separators and no other whitespace,
+ * no duplicate keys, at most FAST_DEPTH deep; strings without \/ or \u
+ * escapes, raw control characters or (with ensure_ascii) anything outside
+ * printable ASCII, and only valid UTF-8; integers without leading zeros or
+ * "-0", of at most 18 digits; floats exactly as fast_double() writes them;
+ * true, false and null. Anything else is "not sure", and the caller takes
+ * the general path.
+ */
+#define FAST_DEPTH 16
+#define FAST_KEYS 32
+
+/* The end of a normal-form string starting at p (after its '"'), or NULL. */
+static const unsigned char *
+fast_string(const unsigned char *p, bool ascii, bool *hi)
+{
+    for (;; p++) {
+        unsigned char c = *p;
+
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            c = *++p;
+            if (c != '"' && c != '\\' && c != 'n' && c != 'r' && c != 't' && c != 'b' && c != 'f')
+                return NULL;
+        } else if (c < 0x20) {
+            return NULL; /* also the NUL or newline after the text */
+        } else if (c >= 0x7f) {
+            if (ascii)
+                return NULL;
+            *hi = true;
+        }
+    }
+    return p;
+}
+
+/* Whether p starts with the literal word (compared byte by byte: p may end early). */
+static bool
+fast_word(const unsigned char *p, const char *word)
+{
+    for (; *word; word++, p++) {
+        if (*p != (unsigned char)*word)
+            return false;
+    }
+    return true;
+}
+
+/* The end of a number in normal form at p, or NULL; *v its value when v is not NULL. */
+static const unsigned char *
+fast_number(const unsigned char *p, double *v)
+{
+    const unsigned char *q = p + (*p == '-'), *d;
+    char tok[40], out[48];
+    size_t n;
+    char *end;
+    double f;
+
+    if (*q == '0') {
+        if (q != p && q[1] != '.')
+            return NULL; /* "-0" */
+        q++;
+        if (*q >= '0' && *q <= '9')
+            return NULL; /* a leading zero */
+    } else {
+        d = q;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (q == d || q - d > 18)
+            return NULL;
+    }
+    if (*q != '.' && *q != 'e' && *q != 'E') {
+        /* An integer of at most 18 digits: exact in int64, rounded once to a double. */
+        if (v) {
+            n = (size_t)(q - p);
+            memcpy(tok, p, n);
+            tok[n] = '\0';
+            *v = strtod(tok, NULL);
+        }
+        return q;
+    }
+    /* A float: normal only as repr() writes it, which fast_double() knows for most. */
+    while ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' || *q == '+' ||
+           *q == '-')
+        q++;
+    n = (size_t)(q - p);
+    if (n >= sizeof(tok))
+        return NULL;
+    memcpy(tok, p, n);
+    tok[n] = '\0';
+    f = strtod(tok, &end);
+    if (end != tok + n || fast_double(f, out) != n || memcmp(out, tok, n) != 0)
+        return NULL;
+    if (v)
+        *v = f;
+    return q;
+}
+
+/* The papyra_kind a normal-form string literal [p, q] (quotes included) names, or -1. */
+static int
+kind_of_literal(const unsigned char *p, const unsigned char *q)
+{
+    size_t n = (size_t)(q - p) - 1;
+    int k;
+
+    for (k = 0; k < PAPYRA_KIND_MAX; k++) {
+        if (strlen(kind_names[k]) == n && memcmp(kind_names[k], p + 1, n) == 0)
+            return k;
+    }
+    return -1;
+}
+
+size_t
+papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info)
+{
+    const unsigned char *p = (const unsigned char *)text, *q, *end = p + len;
+    /* Per open container: '{' or '[', and where its keys start in keys[]. */
+    char stack[FAST_DEPTH];
+    unsigned key_base[FAST_DEPTH];
+    struct {
+        const unsigned char *p;
+        size_t n;
+    } keys[FAST_KEYS];
+    unsigned depth = 0, nkeys = 0, i;
+    bool has_hi = false;
+    /* A top-level key whose value info wants: 1 "kind", 2 "timestamp". */
+    int pending = 0, want;
+
+    if (info) {
+        info->kind = -1;
+        info->has_timestamp = false;
+    }
+    for (;;) {
+        /* A value. */
+        want = depth == 1 ? pending : 0;
+        pending = 0;
+        switch (*p) {
+        case '{':
+        case '[':
+            if (depth == FAST_DEPTH)
+                return 0;
+            stack[depth] = (char)*p;
+            key_base[depth++] = nkeys;
+            p++;
+            if (*p == (stack[depth - 1] == '{' ? '}' : ']')) {
+                p++;
+                depth--;
+                break;
+            }
+            if (stack[depth - 1] == '{')
+                goto key;
+            continue;
+        case '"':
+            q = fast_string(p + 1, ascii, &has_hi);
+            if (!q)
+                return 0;
+            if (want == 1)
+                info->kind = kind_of_literal(p, q);
+            p = q + 1;
+            break;
+        case 't':
+            if (!fast_word(p, "true"))
+                return 0;
+            p += 4;
+            break;
+        case 'f':
+            if (!fast_word(p, "false"))
+                return 0;
+            p += 5;
+            break;
+        case 'n':
+            if (!fast_word(p, "null"))
+                return 0;
+            p += 4;
+            break;
+        default:
+            q = fast_number(p, want == 2 ? &info->timestamp : NULL);
+            if (!q)
+                return 0;
+            if (want == 2)
+                info->has_timestamp = true;
+            p = q;
+            break;
+        }
+        /* After a value: a separator, a closing bracket, or the end. */
+        for (;;) {
+            if (depth == 0) {
+                if (p != end)
+                    return 0;
+                /* Strings with non-ASCII bytes must be UTF-8 as a whole. */
+                if (has_hi && !papyra__utf8_valid(text, len))
+                    return 0;
+                return len;
+            }
+            if (*p == ',' && p[1] == ' ') {
+                p += 2;
+                if (stack[depth - 1] == '{')
+                    goto key;
+                break;
+            }
+            if (*p != (stack[depth - 1] == '{' ? '}' : ']'))
+                return 0;
+            p++;
+            nkeys = key_base[--depth];
+        }
+        continue;
+    key:
+        /* A key, unique in its object, then ": ". */
+        if (*p != '"' || nkeys == FAST_KEYS)
+            return 0;
+        q = fast_string(p + 1, ascii, &has_hi);
+        if (!q || q[1] != ':' || q[2] != ' ')
+            return 0;
+        for (i = key_base[depth - 1]; i < nkeys; i++) {
+            if (keys[i].n == (size_t)(q - p) && memcmp(keys[i].p, p, keys[i].n) == 0)
+                return 0;
+        }
+        keys[nkeys].p = p;
+        keys[nkeys++].n = (size_t)(q - p);
+        if (info && depth == 1) {
+            if (q - p == 5 && memcmp(p, "\"kind", 5) == 0)
+                pending = 1;
+            else if (q - p == 10 && memcmp(p, "\"timestamp", 10) == 0)
+                pending = 2;
+        }
+        p = q + 3;
+    }
+}
+
 static int
 put_double(encoder *e, const char *key, double d)
 {
+    char text[48];
+    size_t n;
     int r = put_key(e, key);
 
-    return r < 0 ? r : papyra__json_write_double(d, e->out);
+    if (r < 0)
+        return r;
+    n = fast_double(d, text);
+    if (n > 0)
+        return papyra__buf_append(e->out, text, n);
+    return papyra__json_write_double(d, e->out);
 }
 
 /* Writes a JSON-text field, or if_null when text is NULL. */
@@ -100,12 +428,16 @@ static int
 put_json_text(encoder *e, const char *key, const char *text, const char *if_null)
 {
     papyra_json *v;
+    size_t n;
     int r = put_key(e, key);
 
     if (r < 0)
         return r;
     if (!text)
         return papyra__buf_puts(e->out, if_null);
+    n = strlen(text);
+    if (n > 0 && papyra__json_normal_len(text, n, e->flags & PAPYRA_JSON_ENSURE_ASCII, NULL) == n)
+        return papyra__buf_append(e->out, text, n);
     r = papyra__json_parse(text, strlen(text), &v);
     if (r == PAPYRA_ECORRUPT)
         return PAPYRA_EINVAL;

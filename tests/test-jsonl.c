@@ -22,6 +22,9 @@
 #include <cmocka.h>
 #include <papyra/store.h>
 
+#include "buf.h"
+#include "json.h"
+#include "record-codec.h"
 #include "store-testutil.h"
 #include "testutil.h"
 
@@ -821,6 +824,389 @@ test_compaction_does_not_lose_concurrent_appends(void **state)
     check_all_present(state, 3000);
 }
 
+/*
+ * The tail check also runs for a handle that keeps its file open: when the
+ * file is not the size this handle left, another writer appended, and a line
+ * it left torn is terminated before our next record.
+ */
+static void
+test_torn_tail_from_another_writer_is_terminated(void **state)
+{
+    papyra_store *s = st_open("json:%s?metrics=none", F->path);
+    papyra_record r1 = st_event(1, 1), r2 = st_event(2, 2), r3 = st_event(3, 3);
+    papyra_record_list *l;
+    int fd;
+
+    st_write(s, &r1);
+    fd = open(F->path, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "{\"kind\": \"event\", \"timestamp\": 9}\n", 34), 34);
+    st_write(s, &r2);
+    assert_int_equal(write(fd, "{\"kind\": \"ev", 12), 12);
+    close(fd);
+    st_write(s, &r3);
+    assert_int_equal(st_count_lines(F->path), 5);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 4);
+    assert_true(l->records[3].u.event.timestamp == 3);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+}
+
+/*
+ * Recover and compact copy lines already in normal form as they are and
+ * re-serialise the others; either way the file must hold exactly what
+ * parsing each line and writing it back gives.
+ */
+static void
+test_rewrites_equal_parse_and_write(void **state)
+{
+    static const char *const lines[] = {
+        "{\"kind\": \"event\", \"system_id\": \"local\", \"timestamp\": 1700000000.123}",
+        "{\"kind\":\"event\",\"timestamp\":1}",
+        "{\"kind\": \"event\", \"timestamp\": 1e5}",
+        "{\"kind\": \"event\", \"timestamp\": 1.50}",
+        "{\"kind\": \"event\", \"timestamp\": 100000.0}",
+        "{\"kind\": \"event\", \"timestamp\": NaN}",
+        "{\"kind\": \"event\", \"timestamp\": -0.0}",
+        "{\"kind\": \"event\", \"timestamp\": 1e-7}",
+        "{\"kind\": \"event\", \"timestamp\": 12345678901234567890}",
+        "{\"kind\": \"audit\", \"x\": \"caf\xc3\xa9 \\u00e9 \\/ \\n\", \"timestamp\": 3}",
+        "{\"kind\": \"event\", \"a\": 1, \"a\": 2, \"timestamp\": 4}",
+        "{\"kind\": \"dead_letter\", \"payload\": [1, [2, {\"b\": null}]], \"timestamp\": 0.5}\r",
+        "{}",
+    };
+    papyra_recovery_options o = {.mode = PAPYRA_RECOVER_REPAIR};
+    papyra_recovery_report *rr = NULL;
+    papyra_compaction_report crep;
+    papyra_buf in = {0}, want = {0};
+    papyra_store *s;
+    size_t i;
+    int pass;
+
+    for (pass = 0; pass < 2; pass++) {
+        papyra__buf_reset(&in);
+        papyra__buf_reset(&want);
+        for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+            papyra_json *v = NULL;
+            assert_int_equal(papyra__buf_puts(&in, lines[i]), 0);
+            assert_int_equal(papyra__buf_putc(&in, '\n'), 0);
+            assert_int_equal(papyra__json_parse(lines[i], strlen(lines[i]), &v), 0);
+            assert_int_equal(papyra__json_write(v, 0, &want), 0);
+            assert_int_equal(papyra__buf_putc(&want, '\n'), 0);
+            papyra__json_free(v);
+        }
+        /* A corrupt line, so that recover has something to repair. */
+        assert_int_equal(papyra__buf_puts(&in, "{\"kind\": \n"), 0);
+        papyra_test_write_file(F->path, in.data, in.len);
+        s = st_open("json:%s?metrics=none", F->path);
+        if (pass == 0) {
+            assert_int_equal(papyra_store_recover(s, &o, &rr), 0);
+            papyra_recovery_report_free(rr);
+        } else {
+            assert_int_equal(papyra_store_compact(s, &crep), 0);
+            assert_int_equal(crep.before_records, sizeof(lines) / sizeof(lines[0]));
+            assert_int_equal(crep.after_records, sizeof(lines) / sizeof(lines[0]));
+        }
+        papyra_test_assert_file(F->path, want.data, want.len);
+        papyra_store_close(s);
+    }
+    papyra__buf_free(&in);
+    papyra__buf_free(&want);
+}
+
+/* Compact reads kind and timestamp of a normal-form line as a parse would. */
+static void
+test_compaction_reads_kind_and_timestamp_of_normal_lines(void **state)
+{
+    static const char input[] =
+        "{\"kind\": \"event\", \"timestamp\": 1}\n"
+        "{\"timestamp\": 2.5, \"kind\": \"event\"}\n"
+        "{\"kind\": \"audit\", \"timestamp\": 3}\n"
+        "{\"kind\": 5, \"timestamp\": 4}\n"
+        "{\"kind\": \"event\", \"timestamp\": \"x\"}\n"
+        "{\"kind\": \"event\", \"x\": {\"timestamp\": 1}, \"timestamp\": 6.0}\n"
+        "{\"a\": {\"kind\": \"event\", \"timestamp\": 7}}\n"
+        "{\"kind\": \"event\", \"timestamp\": true}\n"
+        "{\"kind\": \"events\", \"timestamp\": 9}\n"
+        "{\"kind\": \"event\", \"timestamp\": -1}\n";
+    static const char expect[] = "{\"kind\": \"audit\", \"timestamp\": 3}\n"
+                                 "{\"kind\": 5, \"timestamp\": 4}\n"
+                                 "{\"kind\": \"event\", \"timestamp\": \"x\"}\n"
+                                 "{\"a\": {\"kind\": \"event\", \"timestamp\": 7}}\n"
+                                 "{\"kind\": \"event\", \"timestamp\": true}\n"
+                                 "{\"kind\": \"events\", \"timestamp\": 9}\n"
+                                 "{\"kind\": \"event\", \"timestamp\": -1}\n";
+    papyra_compaction_report crep;
+    papyra_store *s;
+
+    write_text(F->path, input);
+    s = st_open("json:%s?metrics=none&max_records=1", F->path);
+    assert_int_equal(papyra_store_compact(s, &crep), 0);
+    assert_int_equal(crep.before_records, 10);
+    assert_int_equal(crep.after_records, 7);
+    papyra_test_assert_file(F->path, expect, strlen(expect));
+    papyra_store_close(s);
+}
+
+/* The encoder's fast paths (a JSON text already in normal form is copied, a
+ * timestamp is printed without printf) give exactly the bytes of the general
+ * path: parsing the text and writing the tree back, and repr() of the float.
+ */
+static void
+expect_event_line(const char *payload, double ts)
+{
+    papyra_record ev = st_event(1, ts);
+    papyra_buf got = {0}, want = {0};
+    papyra_json *v = NULL;
+    int r;
+
+    ev.u.event.payload = payload;
+    r = papyra__record_encode(&ev, PAPYRA_STYLE_JSON, &got);
+    if (papyra__json_parse(payload, strlen(payload), &v) != 0) {
+        assert_int_equal(r, PAPYRA_EINVAL);
+        papyra__buf_free(&got);
+        return;
+    }
+    assert_int_equal(r, 0);
+    assert_int_equal(papyra__json_write(v, 0, &want), 0);
+    papyra__json_free(v);
+    if (!strstr(got.data, want.data))
+        fail_msg("payload %s: got %s, want %s", payload, got.data, want.data);
+    papyra__buf_reset(&want);
+    assert_int_equal(papyra__json_write_double(ts, &want), 0);
+    assert_true(got.len > want.len + 1);
+    if (memcmp(got.data + got.len - want.len - 1, want.data, want.len) != 0)
+        fail_msg("timestamp %.17g: got %s, want %s", ts, got.data, want.data);
+    papyra__buf_free(&got);
+    papyra__buf_free(&want);
+}
+
+static void
+test_encoder_fast_paths_match_the_general_path(void **state)
+{
+    static const char *const texts[] = {
+        "{}",
+        "[]",
+        "{\"a\": 1}",
+        "{\"a\":1}",
+        "{\"a\": 1 }",
+        " {}",
+        "{} ",
+        "{\"a\": 1, \"a\": 2}",
+        "{\"a\": {\"a\": 1}, \"b\": [1, 2, {\"a\": 3}]}",
+        "[1,2]",
+        "[1, 2]",
+        "[-0]",
+        "[0]",
+        "[-1, 01]",
+        "[1.0]",
+        "[1e5]",
+        "[1E5]",
+        "[-]",
+        "[123456789012345678]",
+        "[1234567890123456789]",
+        "[99999999999999999999999]",
+        "\"x\"",
+        "\"\\u00e9\"",
+        "\"\\/\"",
+        "\"a\\\"b\\\\c\\n\\r\\t\\b\\f\"",
+        "\"\\x\"",
+        "\"caf\xc3\xa9\"",
+        "\"\xc3\"",
+        "\"\xed\xa0\x80\"",
+        "\"\x7f\"",
+        "[true, false, null]",
+        "[tru]",
+        "[nul]",
+        "NaN",
+        "[Infinity]",
+        "[-Infinity]",
+        "{\"k\": \"v\", \"k2\": \"v\"}",
+        "{\"\": 0}",
+        "[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]",
+        "{\"a\": [], \"b\": {}}",
+        "[1, ]",
+        "[, 1]",
+        "{\"a\" : 1}",
+        "{\"a\": 1,\"b\": 2}",
+        "\"\\ud800\"",
+        "[1,  2]",
+        "",
+        "{\"a\": tr}",
+        "{\"reason\": \"stopped\"}",
+        "[\"\\u0000\"]",
+        "{1: 2}",
+        "[\"a\"]]",
+        "[[]",
+    };
+    static const double stamps[] = {
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.1,
+        0.0001,
+        0.00009999,
+        1e-4,
+        1e15,
+        999999999999999.0,
+        123456789012345.6,
+        1700000000.123,
+        1700000000.1234567,
+        4312.118907211,
+        1e16,
+        1e22,
+        0.3,
+        2.5e-5,
+        100.0,
+        1e300,
+        5e-324,
+        9007199254740993.0,
+        0.1 + 0.2,
+        1.0 / 3.0,
+    };
+    size_t i;
+    uint64_t x = 0x9e3779b97f4a7c15u;
+
+    (void)state;
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        expect_event_line(texts[i], 1.5);
+    for (i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++)
+        expect_event_line("{}", stamps[i]);
+    /* Timestamps of every shape: milliseconds and microseconds since the epoch, random bits. */
+    for (i = 0; i < 200000; i++) {
+        double d;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        switch (i % 4) {
+        case 0:
+            d = 1.7e9 + (double)(x % 100000000000u) / 1000.0;
+            break;
+        case 1:
+            d = 1.7e9 + (double)(x % 100000000000000u) / 1e6;
+            break;
+        case 2:
+            d = (double)(x % 1000000u) / (double)(1u + (unsigned)(x >> 40) % 100000u);
+            break;
+        default:
+            memcpy(&d, &x, sizeof(d));
+            if (isnan(d))
+                d = 1;
+            break;
+        }
+        expect_event_line("{}", d);
+    }
+}
+
+/* The first write creates missing parent directories; reading creates nothing. */
+static void
+test_first_write_creates_the_parent_directories(void **state)
+{
+    char *top = papyra_test_path(F->dir, "a");
+    char *path = papyra_test_path(F->dir, "a/b/c/events.jsonl");
+    papyra_store *s = st_open("json:%s?metrics=none", path);
+    papyra_scan_report *rep = NULL;
+    papyra_compaction_report crep;
+    papyra_record_list *l;
+    papyra_record ev = st_event(1, 1);
+    struct stat st;
+    mode_t mask = umask(022);
+
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 0);
+    papyra_record_list_free(l);
+    assert_int_equal(papyra_store_scan(s, &rep), 0);
+    assert_int_equal(rep->count, 0);
+    papyra_scan_report_free(rep);
+    assert_int_equal(papyra_store_compact(s, &crep), 0);
+    assert_int_equal(access(top, F_OK), -1);
+
+    st_write(s, &ev);
+    assert_int_equal(stat(top, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0755);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 1);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+    umask(mask);
+
+    /* A parent that is a file is a write error naming the path. */
+    free(path);
+    path = papyra_test_path(F->dir, "a/b/c/events.jsonl/x/events.jsonl");
+    s = st_open("json:%s?metrics=none", path);
+    assert_true(papyra_store_write(s, &ev) < 0);
+    assert_non_null(strstr(papyra_store_errmsg(s), path));
+    papyra_store_close(s);
+    free(top);
+    free(path);
+}
+
+/* Temp files of a recover or compact that died midway are removed by the next one. */
+static void
+test_rewrites_remove_leftover_temp_files(void **state)
+{
+    static const char *const leftovers[] = {
+        "events.jsonl.compact.tmp.12345.0",
+        "events.jsonl.recover.tmp.1.77",
+    };
+    static const char *const kept[] = {
+        "events.jsonl.compact.tmp.x.0", "events.jsonl.compact.tmp.1.2.bak",
+        "other.jsonl.compact.tmp.1.2",  "events.jsonl.quarantine.1700000000000",
+        "events.jsonl.compact.tmp.",    "events.jsonl.rotate.tmp.1.2",
+    };
+    papyra_store *s = st_open("json:%s?metrics=none", F->path);
+    papyra_recovery_options o = {.mode = PAPYRA_RECOVER_REPAIR};
+    papyra_recovery_report *rr = NULL;
+    papyra_compaction_report crep;
+    papyra_record ev = st_event(1, 1);
+    size_t i;
+    int pass;
+
+    st_write(s, &ev);
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < sizeof(leftovers) / sizeof(leftovers[0]); i++) {
+            char *p = papyra_test_path(F->dir, leftovers[i]);
+            write_text(p, "{\"kind\": \"ev");
+            free(p);
+        }
+        for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+            char *p = papyra_test_path(F->dir, kept[i]);
+            write_text(p, "keep\n");
+            free(p);
+        }
+        if (pass == 0) {
+            assert_int_equal(papyra_store_compact(s, &crep), 0);
+        } else {
+            /*
+             * A recover that died before its rename left the damage it was
+             * repairing, so the next recover repairs (under the lock) again.
+             */
+            int fd = open(F->path, O_WRONLY | O_APPEND);
+            assert_true(fd >= 0);
+            assert_int_equal(write(fd, "{\"kind\": \"ev\n", 14), 14);
+            close(fd);
+            assert_int_equal(papyra_store_recover(s, &o, &rr), 0);
+            papyra_recovery_report_free(rr);
+        }
+        for (i = 0; i < sizeof(leftovers) / sizeof(leftovers[0]); i++) {
+            char *p = papyra_test_path(F->dir, leftovers[i]);
+            if (access(p, F_OK) == 0)
+                fail_msg("pass %d: %s was not removed", pass, leftovers[i]);
+            free(p);
+        }
+        for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+            char *p = papyra_test_path(F->dir, kept[i]);
+            if (access(p, F_OK) != 0)
+                fail_msg("pass %d: %s was removed", pass, kept[i]);
+            free(p);
+        }
+    }
+    papyra_store_close(s);
+}
+
 int
 main(void)
 {
@@ -853,6 +1239,12 @@ main(void)
         T(test_threads_and_processes_lose_and_tear_nothing),
         T(test_group_commit_under_concurrency),
         T(test_compaction_does_not_lose_concurrent_appends),
+        T(test_torn_tail_from_another_writer_is_terminated),
+        T(test_encoder_fast_paths_match_the_general_path),
+        T(test_rewrites_equal_parse_and_write),
+        T(test_compaction_reads_kind_and_timestamp_of_normal_lines),
+        T(test_first_write_creates_the_parent_directories),
+        T(test_rewrites_remove_leftover_temp_files),
 #undef T
     };
 
