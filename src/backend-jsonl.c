@@ -228,30 +228,6 @@ fd_links_size(int fd, nlink_t *links, off_t *size)
     }
 }
 
-/*
- * Creates the missing parent directories of @p path (mkdir -p, mode 0777
- * less the umask), as upstream did; only the first write of a store gets
- * here, never a read.
- */
-static int
-make_parents(const char *path)
-{
-    char *dir = strdup(path);
-    char *p;
-    int r = 0;
-
-    if (!dir)
-        return PAPYRA_ENOMEM;
-    for (p = dir + 1; r == 0 && (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        if (p[-1] != '/' && mkdir(dir, 0777) < 0 && errno != EEXIST)
-            r = papyra__errno_code(errno);
-        *p = '/';
-    }
-    free(dir);
-    return r;
-}
-
 /* Opens the data file to append, creating it and its directory when missing. */
 static int
 open_append(jsonl *j)
@@ -261,7 +237,7 @@ open_append(jsonl *j)
 
     j->fd = open(j->path, flags, 0644);
     if (j->fd < 0 && errno == ENOENT) {
-        r = make_parents(j->path);
+        r = papyra__mkdir_parents(j->path);
         if (r < 0)
             return r;
         j->fd = open(j->path, flags, 0644);

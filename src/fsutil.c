@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <papyra/common.h>
@@ -63,6 +64,25 @@ papyra__write_all(int fd, const void *data, size_t size)
         size -= (size_t)n;
     }
     return 0;
+}
+
+int
+papyra__mkdir_parents(const char *path)
+{
+    char *dir = strdup(path);
+    char *p;
+    int r = 0;
+
+    if (!dir)
+        return PAPYRA_ENOMEM;
+    for (p = dir + 1; r == 0 && (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (p[-1] != '/' && mkdir(dir, 0777) < 0 && errno != EEXIST)
+            r = papyra__errno_code(errno);
+        *p = '/';
+    }
+    free(dir);
+    return r;
 }
 
 int

@@ -12,6 +12,12 @@ int papyra__errno_code(int err);
 /* Writes all of @p data, retrying on EINTR and short writes. */
 int papyra__write_all(int fd, const void *data, size_t size);
 
+/*
+ * Creates the missing parent directories of @p path (mkdir -p, mode 0777
+ * less the umask), as upstream did before its first write.
+ */
+int papyra__mkdir_parents(const char *path);
+
 /* fsyncs the directory that holds @p path, so a rename or link in it is durable. */
 int papyra__fsync_parent(const char *path);
 

@@ -142,6 +142,8 @@ open_metrics(papyra_store *s, const papyra__url *url)
         o.flags = PAPYRA_METRICS_CREATE;
         o.backend = s->ops->id;
         o.mode_from = s->data_path;
+        /* The counters must outlive this process from its first write on. */
+        (void)papyra__mkdir_parents(path);
         r = papyra_metrics_open(&s->metrics, path, &o, &e);
         if (r < 0 &&
             papyra__asprintf(&s->metrics_warning, "%s; counters are private to this process",

@@ -171,7 +171,12 @@ test_unusable_metrics_file_falls_back_to_private_counters(void **state)
     assert_int_equal(c[PAPYRA_METRIC_RECORDS_WRITTEN], 1);
     papyra_store_close(s);
 
-    s = st_open("memory:?metrics=%s/no/such/dir/m", (char *)*state);
+    /* A directory is created for the metrics file, but not through a regular file. */
+    s = st_open("memory:?metrics=%s/m/no-dir/m", (char *)*state);
+    assert_null(papyra_store_metrics_warning(s));
+    papyra_store_close(s);
+    papyra_test_write_file(mdef, "", 0);
+    s = st_open("memory:?metrics=%s/m", mdef);
     assert_non_null(papyra_store_metrics_warning(s));
     papyra_store_close(s);
     free(data);
