@@ -33,19 +33,6 @@ typedef struct mem_store {
     mem_kind kinds[PAPYRA_KIND_MAX];
 } mem_store;
 
-static double
-record_ts(const papyra_record *r)
-{
-    switch (r->kind) {
-    case PAPYRA_KIND_AUDIT:
-        return r->u.audit.timestamp;
-    case PAPYRA_KIND_DEAD_LETTER:
-        return r->u.dead_letter.timestamp;
-    default:
-        return r->u.event.timestamp;
-    }
-}
-
 static int
 mem_open(papyra_store *s, const papyra__url *url)
 {
@@ -113,7 +100,7 @@ mem_write(papyra_store *s, const papyra_record *records, size_t n)
             break;
         }
         e[i].len = b.len;
-        e[i].timestamp = record_ts(&records[i]);
+        e[i].timestamp = papyra__record_time(&records[i]);
         e[i].line = papyra__buf_steal(&b);
         if (!e[i].line)
             r = PAPYRA_ENOMEM;

@@ -398,21 +398,6 @@ rot_write(papyra_store *s, const papyra_record *records, size_t n)
     return 0;
 }
 
-static double
-record_ts(const papyra_record *rec)
-{
-    switch (rec->kind) {
-    case PAPYRA_KIND_EVENT:
-        return rec->u.event.timestamp;
-    case PAPYRA_KIND_AUDIT:
-        return rec->u.audit.timestamp;
-    case PAPYRA_KIND_DEAD_LETTER:
-        return rec->u.dead_letter.timestamp;
-    default:
-        return NAN;
-    }
-}
-
 /* A newest-first walk over one kind: retention, then since, then limit, stopping early. */
 typedef struct list_walk {
     papyra_kind kind;
@@ -463,7 +448,7 @@ list_line(list_walk *w, const papyra__rot_line *line)
     papyra__json_free(obj);
     if (e < 0)
         return e == PAPYRA_ENOMEM ? e : 0;
-    ts = record_ts(&rec);
+    ts = papyra__record_time(&rec);
     if (w->retain) {
         int v = papyra__retention_offer(w->ret, &w->rs, ts, line->stored);
         if (v <= 0) {

@@ -852,3 +852,18 @@ papyra__record_clear(papyra_record *r)
     memset(r, 0, sizeof(*r));
     r->kind = kind;
 }
+
+double
+papyra__record_time(const papyra_record *r)
+{
+    switch (r->kind) {
+    case PAPYRA_KIND_EVENT:
+        return r->u.event.timestamp;
+    case PAPYRA_KIND_AUDIT:
+        return r->u.audit.timestamp;
+    case PAPYRA_KIND_DEAD_LETTER:
+        return r->u.dead_letter.timestamp;
+    default:
+        return NAN;
+    }
+}

@@ -68,4 +68,7 @@ int papyra__record_kind_of(const papyra_json *obj);
  */
 bool papyra__record_timestamp(const papyra_json *obj, double *ts);
 
+/* The timestamp of a record of any kind; NaN for an invalid kind. */
+double papyra__record_time(const papyra_record *r);
+
 #endif /* PAPYRA_RECORD_CODEC_H */

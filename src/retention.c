@@ -63,21 +63,6 @@ papyra__retention_offer(const papyra__retention *r,
     return 1;
 }
 
-static double
-record_timestamp(const papyra_record *rec)
-{
-    switch (rec->kind) {
-    case PAPYRA_KIND_EVENT:
-        return rec->u.event.timestamp;
-    case PAPYRA_KIND_AUDIT:
-        return rec->u.audit.timestamp;
-    case PAPYRA_KIND_DEAD_LETTER:
-        return rec->u.dead_letter.timestamp;
-    default:
-        return NAN;
-    }
-}
-
 void
 papyra__retention_apply(const papyra__retention *r, papyra_record_list *list, const size_t *sizes)
 {
@@ -91,7 +76,7 @@ papyra__retention_apply(const papyra__retention *r, papyra_record_list *list, co
     /* Newest first; survivors move to the back (w never passes i), then to the front. */
     for (i = w = list->count; i-- > 0;) {
         int v = stop ? -1
-                     : papyra__retention_offer(r, &st, record_timestamp(&list->records[i]),
+                     : papyra__retention_offer(r, &st, papyra__record_time(&list->records[i]),
                                                sizes ? sizes[i] : 0);
         stop = v < 0;
         if (v > 0)
