@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,124 +104,227 @@ check_batch(papyra_store *s,
     return 0;
 }
 
+/* Appends "$<n>\r\n" (the header of a RESP bulk string of n bytes). */
+static int
+resp_len(papyra_buf *b, char tag, size_t n)
+{
+    char tmp[24];
+    size_t k = sizeof(tmp);
+    int rc;
+
+    tmp[--k] = '\n';
+    tmp[--k] = '\r';
+    do {
+        tmp[--k] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    tmp[--k] = tag;
+    if ((rc = papyra__buf_reserve(b, sizeof(tmp) - k)) < 0)
+        return rc;
+    memcpy(b->data + b->len, tmp + k, sizeof(tmp) - k);
+    b->len += sizeof(tmp) - k;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* Appends one RESP bulk string. */
+static int
+resp_bulk(papyra_buf *b, const char *p, size_t n)
+{
+    int rc = resp_len(b, '$', n);
+    if (rc == 0)
+        rc = papyra__buf_append(b, p, n);
+    if (rc == 0)
+        rc = papyra__buf_append(b, "\r\n", 2);
+    return rc;
+}
+
+/*
+ * The RESP text of "XADD key [MAXLEN ~ n] * data" (the value's bulk string
+ * follows), the same for every record of a kind.
+ */
+static int
+xadd_prefix(const papyra__redis *r, papyra_kind kind, papyra_buf *b)
+{
+    const char *key = r->keys[kind];
+    char maxlen[24];
+    int rc;
+
+    (void)snprintf(maxlen, sizeof(maxlen), "%" PRId64, r->maxlen);
+    rc = resp_len(b, '*', r->maxlen > 0 ? 8 : 5);
+    rc = rc ? rc : resp_bulk(b, "XADD", 4);
+    rc = rc ? rc : resp_bulk(b, key, strlen(key));
+    if (r->maxlen > 0) {
+        rc = rc ? rc : resp_bulk(b, "MAXLEN", 6);
+        rc = rc ? rc : resp_bulk(b, "~", 1);
+        rc = rc ? rc : resp_bulk(b, maxlen, strlen(maxlen));
+    }
+    rc = rc ? rc : resp_bulk(b, "*", 1);
+    rc = rc ? rc : resp_bulk(b, "data", 4);
+    return rc;
+}
+
+/* Protocol text handed to the socket at a time while a batch is being serialised. */
+#define WRITE_CHUNK (16 * 1024)
+
+/*
+ * Writes @p n bytes of protocol text to the connection's socket. hiredis
+ * writes with write(2), which raises SIGPIPE when the server has gone: a
+ * batch being streamed is on the wire for a while, so it is sent here with
+ * MSG_NOSIGNAL and a dead server is an error, not a killed process. The
+ * replies are read later with redisGetReply() (hiredis's own output buffer
+ * stays empty). Returns 0 or an I/O error (the connection is dropped).
+ */
+static int
+send_all(papyra_store *s, papyra__redis *r, const char *what, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = send(r->ctx->fd, p, n, MSG_NOSIGNAL);
+        if (k < 0) {
+            int e = errno;
+            if (e == EINTR)
+                continue;
+            /* Reported like a hiredis I/O error (EAGAIN: the send timed out). */
+            r->ctx->err = REDIS_ERR_IO;
+            (void)snprintf(r->ctx->errstr, sizeof(r->ctx->errstr), "%s", strerror(e));
+            errno = e;
+            return papyra__redis_io_error(s, r, what);
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Sends what @p cmd holds and empties it. */
+static int
+flush_cmd(papyra_store *s, papyra__redis *r, papyra_buf *cmd)
+{
+    int rc = send_all(s, r, "XADD", cmd->data, cmd->len);
+    cmd->len = 0;
+    return rc;
+}
+
+/* Reads @p n replies into replies[]; an I/O error drops the connection. */
+static int
+read_replies(papyra_store *s, papyra__redis *r, size_t n, redisReply **replies)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (redisGetReply(r->ctx, &reply) != REDIS_OK || !reply)
+            return papyra__redis_io_error(s, r, "XADD");
+        replies[i] = reply;
+    }
+    return 0;
+}
+
+/* Serialises record @p i as an XADD appended to @p cmd. */
+static int
+append_xadd(papyra_store *s,
+            const papyra__redis *r,
+            const papyra_record *records,
+            size_t i,
+            papyra_buf *prefix,
+            papyra_buf *json,
+            papyra_buf *cmd)
+{
+    papyra_kind kind = records[i].kind;
+    int rc;
+
+    if ((int)kind < 0 || kind >= PAPYRA_KIND_MAX)
+        return papyra__store_error(s, PAPYRA_EINVAL, "record %zu: invalid kind", i);
+    json->len = 0;
+    if ((rc = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, json)) < 0)
+        return papyra__store_error(s, rc, "record %zu cannot be serialised", i);
+    /* An empty JSON text cannot happen: the encoder always writes an object. */
+    if (prefix[kind].len == 0)
+        rc = xadd_prefix(r, kind, &prefix[kind]);
+    rc = rc ? rc : papyra__buf_append(cmd, prefix[kind].data, prefix[kind].len);
+    rc = rc ? rc : resp_bulk(cmd, json->data, json->len);
+    if (rc < 0)
+        return papyra__store_error(s, PAPYRA_ENOMEM, "redis write: out of memory");
+    return 0;
+}
+
 /*
  * Writes n records. One record is one XADD; a batch is MULTI, n XADDs and
- * EXEC sent in one round trip, so it is applied all or nothing. Before
- * anything is sent the connection is checked and re-established if the
- * server dropped it; a write that fails on the wire is reported, not retried
- * (a retry could store the records twice).
+ * EXEC in one round trip, so it is applied all or nothing. The records are
+ * serialised straight into the protocol text, which goes to the socket in
+ * WRITE_CHUNK pieces while the rest is serialised (the server queues the
+ * first XADDs meanwhile). A record that cannot be serialised fails the call
+ * before EXEC is sent: the connection is then dropped, which makes the server
+ * discard the transaction, so nothing is written. The connection is checked
+ * (and re-established if the server dropped it) before anything is sent; a
+ * write that fails on the wire is reported, not retried (a retry could store
+ * the records twice).
  */
 static int
 redis_write(papyra_store *s, const papyra_record *records, size_t n)
 {
+    static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
+    static const char exec[] = "*1\r\n$4\r\nEXEC\r\n";
     papyra__redis *r = s->impl;
-    papyra_buf buf = {0};
-    size_t *off = NULL;
-    int *argcs = NULL;
-    const char **argvs = NULL;
-    size_t *lens = NULL;
-    const char ***argvp = NULL;
-    const size_t **lensp = NULL;
+    papyra_buf cmd = {0}, json = {0};
+    papyra_buf prefix[PAPYRA_KIND_MAX] = {{0}};
     redisReply **replies = NULL;
-    char maxlen[24];
     size_t ncmd = n == 1 ? 1 : n + 2;
+    size_t reserve = (n < 64 ? n : 64) * 256 + WRITE_CHUNK;
+    bool sent = false;
     int rc = 0;
 
-    (void)snprintf(maxlen, sizeof(maxlen), "%" PRId64, r->maxlen);
-    if (!(off = malloc((n + 1) * sizeof(*off))) || !(argcs = calloc(ncmd, sizeof(*argcs))) ||
-        !(argvs = calloc(ncmd * 8, sizeof(*argvs))) || !(lens = calloc(ncmd * 8, sizeof(*lens))) ||
-        !(argvp = calloc(ncmd, sizeof(*argvp))) || !(lensp = calloc(ncmd, sizeof(*lensp))) ||
-        !(replies = calloc(ncmd, sizeof(*replies)))) {
+    if (!(replies = calloc(ncmd, sizeof(*replies))) || papyra__buf_reserve(&cmd, reserve) < 0) {
         rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis write: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        off[i] = buf.len;
-        if ((int)records[i].kind < 0 || records[i].kind >= PAPYRA_KIND_MAX) {
-            rc = papyra__store_error(s, PAPYRA_EINVAL, "record %zu: invalid kind", i);
-            goto out;
-        }
-        if ((rc = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, &buf)) < 0) {
-            (void)papyra__store_error(s, rc, "record %zu cannot be serialised", i);
-            goto out;
-        }
-    }
-    off[n] = buf.len;
-
-    /* Build the commands now that buf.data no longer moves. */
-    for (size_t c = 0; c < ncmd; c++) {
-        const char **a = &argvs[c * 8];
-        size_t *l = &lens[c * 8];
-        int k = 0;
-        argvp[c] = a;
-        lensp[c] = l;
-        if (ncmd > 1 && (c == 0 || c == ncmd - 1)) {
-            a[k++] = c == 0 ? "MULTI" : "EXEC";
-        } else {
-            size_t i = ncmd > 1 ? c - 1 : c;
-            a[k++] = "XADD";
-            a[k++] = r->keys[records[i].kind];
-            if (r->maxlen > 0) {
-                a[k++] = "MAXLEN";
-                a[k++] = "~";
-                a[k++] = maxlen;
-            }
-            a[k++] = "*";
-            a[k++] = "data";
-            a[k] = buf.data + off[i];
-            l[k] = off[i + 1] - off[i];
-            k++;
-        }
-        for (int j = 0; j < k; j++) {
-            if (!l[j])
-                l[j] = strlen(a[j]);
-        }
-        /* An empty JSON text cannot happen: the encoder always writes an object. */
-        argcs[c] = k;
-    }
-
     (void)pthread_mutex_lock(&r->lock);
-    rc = papyra__redis_pipeline(s, r, ncmd, argcs, (const char *const *const *)argvp, lensp,
-                                replies);
-    if (rc == 0) {
-        if (ncmd == 1) {
-            if (replies[0]->type == REDIS_REPLY_ERROR)
-                rc = xadd_error(s, r, records, 0, replies[0]);
-            else if (replies[0]->type != REDIS_REPLY_STRING)
-                rc = papyra__store_error(s, PAPYRA_EPROTO, "redis XADD: unexpected reply");
-        } else {
-            rc = check_batch(s, r, records, replies, n);
+    if ((rc = papyra__redis_ensure(s, r)) < 0)
+        goto unlock;
+    if (n > 1 && (rc = papyra__buf_append(&cmd, multi, sizeof(multi) - 1)) < 0) {
+        rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis write: out of memory");
+        goto unlock;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = append_xadd(s, r, records, i, prefix, &json, &cmd)) < 0) {
+            /* No EXEC will follow what was sent: closing discards the transaction. */
+            if (sent)
+                papyra__redis_drop(r);
+            goto unlock;
+        }
+        if (n > 1 && cmd.len >= WRITE_CHUNK) {
+            if ((rc = flush_cmd(s, r, &cmd)) < 0)
+                goto unlock;
+            sent = true;
         }
     }
+    if (n > 1 && (rc = papyra__buf_append(&cmd, exec, sizeof(exec) - 1)) < 0) {
+        if (sent)
+            papyra__redis_drop(r);
+        rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis write: out of memory");
+        goto unlock;
+    }
+    if ((rc = flush_cmd(s, r, &cmd)) < 0 || (rc = read_replies(s, r, ncmd, replies)) < 0)
+        goto unlock;
+    if (ncmd == 1) {
+        if (replies[0]->type == REDIS_REPLY_ERROR)
+            rc = xadd_error(s, r, records, 0, replies[0]);
+        else if (replies[0]->type != REDIS_REPLY_STRING)
+            rc = papyra__store_error(s, PAPYRA_EPROTO, "redis XADD: unexpected reply");
+    } else {
+        rc = check_batch(s, r, records, replies, n);
+    }
+unlock:
     (void)pthread_mutex_unlock(&r->lock);
-
 out:
     if (replies) {
         for (size_t c = 0; c < ncmd; c++)
             freeReplyObject(replies[c]);
     }
     free(replies);
-    free(lensp);
-    free(argvp);
-    free(lens);
-    free(argvs);
-    free(argcs);
-    free(off);
-    papyra__buf_free(&buf);
+    for (int k = 0; k < PAPYRA_KIND_MAX; k++)
+        papyra__buf_free(&prefix[k]);
+    papyra__buf_free(&json);
+    papyra__buf_free(&cmd);
     return rc;
-}
-
-static double
-record_ts(const papyra_record *rec)
-{
-    switch (rec->kind) {
-    case PAPYRA_KIND_EVENT:
-        return rec->u.event.timestamp;
-    case PAPYRA_KIND_AUDIT:
-        return rec->u.audit.timestamp;
-    default:
-        return rec->u.dead_letter.timestamp;
-    }
 }
 
 /* The state of one backward walk of list(). */
@@ -271,7 +375,7 @@ list_entry(papyra__redis *r, list_walk *w, const redisReply *fields)
         return rc;
     if (rc < 0)
         return 0;
-    ts = record_ts(&rec);
+    ts = papyra__record_time(&rec);
 
     /* Retention (the rule every backend shares), then since, then limit. */
     switch (papyra__retention_offer(w->ret, &w->st, ts, d->len)) {
@@ -327,6 +431,63 @@ since_bound(const papyra_list_options *opts, char *buf, size_t size)
     (void)snprintf(buf, size, "%" PRIu64, (uint64_t)ms);
 }
 
+/*
+ * Sends XREVRANGE key end start COUNT n without waiting for the reply, so
+ * that the server prepares the next page while the current one is decoded.
+ * Returns 0, or -1 with the connection dropped.
+ */
+static int
+send_page_request(
+    papyra_store *s, papyra__redis *r, const char *key, const char *start, const char *end)
+{
+    char count[24];
+    papyra_buf cmd = {0};
+    int rc;
+
+    (void)snprintf(count, sizeof(count), "%d", PAPYRA_REDIS_PAGE);
+    rc = resp_len(&cmd, '*', 6);
+    rc = rc ? rc : resp_bulk(&cmd, "XREVRANGE", 9);
+    rc = rc ? rc : resp_bulk(&cmd, key, strlen(key));
+    rc = rc ? rc : resp_bulk(&cmd, end, strlen(end));
+    rc = rc ? rc : resp_bulk(&cmd, start, strlen(start));
+    rc = rc ? rc : resp_bulk(&cmd, "COUNT", 5);
+    rc = rc ? rc : resp_bulk(&cmd, count, strlen(count));
+    if (rc == 0 && r->ctx)
+        rc = send_all(s, r, "XREVRANGE", cmd.data, cmd.len);
+    else
+        rc = -1;
+    papyra__buf_free(&cmd);
+    return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Reads the page that send_page_request() asked for. An I/O failure drops
+ * the connection and returns 1 (the caller fetches the page again, as any
+ * idempotent command is retried); an error reply is EPROTO.
+ */
+static int
+recv_page(papyra_store *s, papyra__redis *r, const char *key, redisReply **ret)
+{
+    void *v = NULL;
+    redisReply *reply;
+
+    if (redisGetReply(r->ctx, &v) != REDIS_OK || !v) {
+        papyra__redis_drop(r);
+        return 1;
+    }
+    reply = v;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        int rc = reply->type == REDIS_REPLY_ERROR
+                     ? papyra__redis_reply_error(s, reply, "XREVRANGE")
+                     : papyra__store_error(s, PAPYRA_EPROTO,
+                                           "redis XREVRANGE %s: unexpected reply type", key);
+        freeReplyObject(reply);
+        return rc;
+    }
+    *ret = reply;
+    return 0;
+}
+
 static int
 redis_list(papyra_store *s,
            papyra_kind kind,
@@ -339,6 +500,7 @@ redis_list(papyra_store *s,
     char end[PAPYRA_REDIS_ID_MAX] = "+";
     char start[PAPYRA_REDIS_ID_MAX];
     const char *key = papyra__redis_key(r, kind);
+    bool pending = false; /* a request for the next page is on the wire */
     int rc = 0;
 
     if (!key)
@@ -348,9 +510,30 @@ redis_list(papyra_store *s,
 
     (void)pthread_mutex_lock(&r->lock);
     while (!w.done) {
-        redisReply *page;
-        if ((rc = papyra__redis_fetch_page(s, r, true, key, start, end, &page)) < 0)
+        redisReply *page = NULL;
+        const redisReply *last;
+        if (pending) {
+            pending = false;
+            rc = recv_page(s, r, key, &page);
+        } else {
+            rc = 1;
+        }
+        if (rc == 1)
+            rc = papyra__redis_fetch_page(s, r, true, key, start, end, &page);
+        if (rc < 0)
             break;
+        /*
+         * Ask for the next page before decoding this one: the server then
+         * works while we decode. Not when `limit` may stop the walk within
+         * this page; a stop by retention wastes at most the one page.
+         */
+        last = page->elements ? page->element[page->elements - 1] : NULL;
+        if (page->elements == PAPYRA_REDIS_PAGE && papyra__redis_entry_ok(last) &&
+            !(opts && opts->limit > 0 && w.count + page->elements >= opts->limit)) {
+            char next[PAPYRA_REDIS_ID_MAX];
+            papyra__redis_set_after(next, last->element[0]);
+            pending = send_page_request(s, r, key, start, next) == 0;
+        }
         for (size_t i = 0; i < page->elements && !w.done && rc == 0; i++) {
             const redisReply *e = page->element[i];
             if (!papyra__redis_entry_ok(e)) {
@@ -365,6 +548,13 @@ redis_list(papyra_store *s,
         freeReplyObject(page);
         if (rc < 0)
             break;
+    }
+    if (pending) {
+        /* The walk stopped early: the connection must not keep a reply nobody reads. */
+        void *v = NULL;
+        if (redisGetReply(r->ctx, &v) != REDIS_OK || !v)
+            papyra__redis_drop(r);
+        freeReplyObject(v);
     }
     (void)pthread_mutex_unlock(&r->lock);
     if (rc == PAPYRA_ENOMEM)

@@ -311,6 +311,14 @@ connect_now(papyra_store *s, papyra__redis *r)
     }
     if (redisSetTimeout(r->ctx, tv) != REDIS_OK)
         return papyra__redis_io_error(s, r, "setting the timeout");
+    /*
+     * By default hiredis frees its read buffer whenever more than 16 KiB of it
+     * is unused, that is after every page of a read, and grows it again for
+     * the next one. Keeping it (it never grows past the largest reply read at
+     * once) saves that free and regrowth per page of a long read.
+     */
+    if (r->ctx->reader)
+        r->ctx->reader->maxbuf = 0;
 
     if (r->password) {
         const char *argv[3] = {"AUTH", r->user ? r->user : r->password, r->password};
