@@ -8,7 +8,7 @@ PAPYRA_PACKAGES=(
     meson ninja-build pkg-config gcc
     libcjson-dev libhiredis-dev libcmocka-dev
     python3 python3-jinja2 python3-yaml python3-jsonschema
-    redis-server redis-tools
+    redis-server redis-tools strace
 )
 
 papyra_missing_packages() {

@@ -24,5 +24,6 @@ ninja -C "$build"
 # port (tests/redis-harness.c), so each can stop and restart it; here we only
 # make sure they run and never skip.
 export PAPYRA_TEST_REQUIRE_REDIS=1
+export PAPYRA_TEST_REQUIRE_STRACE=1
 
 meson test -C "$build" --print-errorlogs --num-processes 2

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Disk-full: a write that the file system refuses returns an error, counts
+ * one write error, leaves no torn record behind, and loses nothing written
+ * before it; writing works again once there is room.
+ *
+ * Two real faults: a file-size limit (RLIMIT_FSIZE, which works for any
+ * user) and a full tmpfs (needs the right to mount; skipped otherwise).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <papyra/store.h>
+
+#include "store-testutil.h"
+#include "testutil.h"
+
+static int
+setup(void **state)
+{
+    *state = papyra_test_tmpdir();
+    return *state ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+    papyra_test_rmtree(*state);
+    free(*state);
+    return 0;
+}
+
+static off_t
+size_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/* After a refused write: counts, no torn line, every earlier record intact. */
+static void
+assert_nothing_lost(papyra_store *s, const char *data, uint64_t written)
+{
+    papyra_scan_report *scan = NULL;
+    papyra_record_list *events;
+    uint64_t now[PAPYRA_METRIC_COUNT];
+
+    st_counters(s, now);
+    assert_int_equal(now[PAPYRA_METRIC_RECORDS_WRITTEN], written);
+    assert_int_equal(papyra_store_scan(s, &scan), 0);
+    if (scan->count)
+        fail_msg("%s: %s after a refused write", data, scan->anomalies[0].detail);
+    papyra_scan_report_free(scan);
+    events = st_list(s, PAPYRA_KIND_EVENT, 0, 0);
+    assert_int_equal(events->count, written);
+    papyra_record_list_free(events);
+}
+
+/* Runs in a child so the file-size limit and SIGXFSZ stay there. */
+static void
+fsize_limit_child(const char *dir, const char *scheme, const char *data)
+{
+    papyra_record batch[20];
+    papyra_store *s = st_open("%s:%s/%s?metrics=%s/m.metrics", scheme, dir, data, dir);
+    char path[512];
+    uint64_t before[PAPYRA_METRIC_COUNT], delta[PAPYRA_METRIC_COUNT] = {0};
+    struct rlimit lim;
+    int r;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, data);
+    for (int i = 0; i < 10; i++) {
+        papyra_record ev = st_event(i, (double)i);
+        st_write(s, &ev);
+    }
+    for (int i = 0; i < 20; i++)
+        batch[i] = st_event(100 + i, 100.0 + i);
+    /* Room for part of the batch only: the kernel writes a prefix, then refuses. */
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    lim.rlim_cur = (rlim_t)size_of(path) + 700;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+    st_counters(s, before);
+    r = papyra_store_write_batch(s, batch, 20);
+    assert_int_equal(r, PAPYRA_ENOSPC);
+    assert_non_null(strstr(papyra_store_errmsg(s), data));
+    delta[PAPYRA_METRIC_WRITE_ERRORS] = 1;
+    st_assert_delta(s, before, delta);
+
+    lim.rlim_cur = lim.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    assert_nothing_lost(s, data, 10);
+    /* Room again: the next write works and lands on a line of its own. */
+    {
+        papyra_record ev = st_event(200, 200.0);
+        st_write(s, &ev);
+    }
+    assert_nothing_lost(s, data, 11);
+    assert_int_equal(papyra_store_close(s), 0);
+}
+
+static void
+run_in_child(void (*fn)(const char *, const char *, const char *),
+             const char *dir,
+             const char *scheme,
+             const char *data)
+{
+    pid_t pid = fork();
+    int status;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fn(dir, scheme, data);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("%s: the child failed (status %d)", scheme, status);
+}
+
+static void
+test_file_size_limit_should_refuse_a_write_without_tearing_json(void **state)
+{
+    run_in_child(fsize_limit_child, *state, "json", "data.jsonl");
+}
+
+static void
+test_file_size_limit_should_refuse_a_write_without_tearing_rotating(void **state)
+{
+    run_in_child(fsize_limit_child, *state, "rotating", "rot.log");
+}
+
+static void
+full_tmpfs(void **state, const char *scheme, const char *data)
+{
+    char *mnt = papyra_test_path(*state, "small");
+    papyra_store *s;
+    uint64_t now[PAPYRA_METRIC_COUNT];
+    int failed = 0, written = 0;
+
+    assert_int_equal(mkdir(mnt, 0700), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=64k") != 0) {
+        fprintf(stderr, "skipped: cannot mount a small tmpfs (%s)\n", strerror(errno));
+        free(mnt);
+        skip();
+    }
+    /* The metrics file lives elsewhere so that only the data fills the disk. */
+    s = st_open("%s:%s/%s?%smetrics=%s/m-%s.metrics", scheme, mnt, data,
+                strcmp(scheme, "rotating") == 0 ? "max_bytes=1000000&" : "", (const char *)*state,
+                scheme);
+    for (int i = 0; i < 2000 && failed < 3; i++) {
+        papyra_record batch[4];
+        for (int j = 0; j < 4; j++)
+            batch[j] = st_event(i * 4 + j, (double)(i * 4 + j));
+        int r = papyra_store_write_batch(s, batch, 4);
+        if (r == 0) {
+            written += 4;
+        } else {
+            assert_int_equal(r, PAPYRA_ENOSPC);
+            failed++;
+        }
+    }
+    assert_int_equal(failed, 3);
+    st_counters(s, now);
+    assert_int_equal(now[PAPYRA_METRIC_WRITE_ERRORS], 3);
+    assert_nothing_lost(s, data, (uint64_t)written);
+    papyra_store_close(s);
+    assert_int_equal(umount(mnt), 0);
+    free(mnt);
+}
+
+static void
+test_full_disk_should_refuse_writes_without_tearing_json(void **state)
+{
+    full_tmpfs(state, "json", "data.jsonl");
+}
+
+static void
+test_full_disk_should_refuse_writes_without_tearing_rotating(void **state)
+{
+    full_tmpfs(state, "rotating", "rot.log");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_file_size_limit_should_refuse_a_write_without_tearing_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_file_size_limit_should_refuse_a_write_without_tearing_rotating, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk_should_refuse_writes_without_tearing_json,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_full_disk_should_refuse_writes_without_tearing_rotating, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
