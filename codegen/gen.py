@@ -30,6 +30,7 @@ COMMITTED = {
     "metrics-inc-gen.h": "generated/src/metrics-inc-gen.h",
     "metrics-reference.md": "docs/metrics-reference.md",
     "papyra-metrics.7": "docs/man/papyra-metrics.7",
+    "papyra.1": "docs/man/papyra.1",
     "metrics.schema.json": "docs/metrics.schema.json",
 }
 

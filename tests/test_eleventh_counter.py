@@ -90,6 +90,7 @@ OUTPUTS = {
     "metrics-reference.md": "docs/metrics-reference.md",
     "papyra-metrics.7": "docs/papyra-metrics.7",
     "metrics.schema.json": "docs/metrics.schema.json",
+    "papyra.1": "docs/papyra.1",
 }
 LIB_SOURCES = ["metrics.c", "metrics-info.c", "util.c", "fsutil.c", "buf.c"]
 
@@ -154,7 +155,8 @@ def main():
         check("| Memory |" in docs["metrics-reference.md"] and
               "| records_dropped |" in docs["metrics-reference.md"],
               "the support matrix has a column for it")
-        check("records_dropped" in docs["papyra-metrics.7"], "the man page has it")
+        check("records_dropped" in docs["papyra-metrics.7"], "the metrics man page has it")
+        check(".B records_dropped" in docs["papyra.1"], "the papyra(1) man page has it")
         check('"records_dropped"' in docs["metrics.schema.json"], "the JSON Schema has it")
         check("PAPYRA_METRIC_COUNT = 11" in docs["metrics-gen.h"], "the header counts eleven")
 
