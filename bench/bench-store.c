@@ -61,9 +61,12 @@ event(long i)
     return r;
 }
 
-/* The same bytes the backend writes, with plain write(2) calls. */
+/*
+ * The same bytes the backend writes, with plain write(2) calls (each followed
+ * by fdatasync(2) when @p sync): seconds for @p count records.
+ */
 static double
-bench_baseline(const char *path)
+bench_baseline_n(const char *path, long count, bool sync)
 {
     static const char line[] =
         "{\"kind\": \"event\", \"system_id\": \"local\", \"actor_address\": {\"system\": "
@@ -76,19 +79,35 @@ bench_baseline(const char *path)
     if (fd < 0)
         return -1;
     t0 = now_s();
-    for (i = 0; i < records; i++) {
+    for (i = 0; i < count; i++) {
         if (write(fd, line, sizeof(line) - 1) != (ssize_t)(sizeof(line) - 1))
+            break;
+        if (sync && fdatasync(fd) < 0)
             break;
     }
     t0 = now_s() - t0;
     close(fd);
     unlink(path);
-    return i == records ? t0 : -1;
+    return i == count ? t0 : -1;
 }
 
-/* Writes @p count records in calls of @p batch; @p metrics: a metrics= value. */
 static double
-bench_store(const char *path, size_t batch, long count, const char *metrics)
+bench_baseline(const char *path)
+{
+    return bench_baseline_n(path, records, false);
+}
+
+/*
+ * Writes @p count records in calls of @p batch to the store "<scheme>:<path>?<extra>";
+ * @p metrics: a metrics= value.
+ */
+static double
+bench_url(const char *scheme,
+          const char *path,
+          const char *extra,
+          size_t batch,
+          long count,
+          const char *metrics)
 {
     papyra_record recs[64];
     papyra_store *s = NULL;
@@ -96,7 +115,7 @@ bench_store(const char *path, size_t batch, long count, const char *metrics)
     double t0;
     long i;
 
-    snprintf(url, sizeof(url), "json:%s?metrics=%s", path, metrics);
+    snprintf(url, sizeof(url), "%s:%s?%smetrics=%s", scheme, path, extra, metrics);
     unlink(path);
     if (papyra_store_open(&s, url, NULL) != 0)
         return -1;
@@ -113,6 +132,12 @@ bench_store(const char *path, size_t batch, long count, const char *metrics)
     t0 = now_s() - t0;
     papyra_store_close(s);
     return t0;
+}
+
+static double
+bench_store(const char *path, size_t batch, long count, const char *metrics)
+{
+    return bench_url("json", path, "", batch, count, metrics);
 }
 
 /*
@@ -206,6 +231,53 @@ struct measure {
 };
 
 enum { OP_READ, OP_SCAN, OP_COMPACT };
+
+/* Single and batched writes of the other backends, and with fsync=always. */
+static void
+bench_backends(const char *dir, const char *path, double base)
+{
+    static const struct {
+        const char *scheme, *extra, *name;
+        long divisor; /* fewer records where each call waits for the disk */
+    } cases[] = {
+        {"memory", "", "memory", 1},
+        {"rotating", "max_bytes=50000000&max_files=5&", "rotating", 1},
+        {"json", "fsync=always&", "json fsync=always", 100},
+        {"rotating", "fsync=always&", "rotating fsync=always", 100},
+        {"json", "fsync=everysec&", "json fsync=everysec", 1},
+    };
+    static const size_t batches[] = {1, 64};
+    char rot[4200];
+    /* fsync=always rows are compared with write(2) + fdatasync(2) per record. */
+    double sync_base = bench_baseline_n(path, records / 100, true) * 100;
+
+    snprintf(rot, sizeof(rot), "%s/rot.log", dir);
+    if (sync_base > 0)
+        add_row("rec/s", (double)records / sync_base, 1.0,
+                "write(2)+fdatasync loop (fsync baseline)");
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        bool memory = strcmp(cases[c].scheme, "memory") == 0;
+        const char *p = strcmp(cases[c].scheme, "rotating") == 0 ? rot : memory ? "" : path;
+        long n = records / cases[c].divisor;
+        for (size_t b = 0; b < 2; b++) {
+            double t = bench_url(cases[c].scheme, p, cases[c].extra, batches[b], n, "none");
+            if (t <= 0) {
+                fprintf(stderr, "bench-store: %s failed\n", cases[c].name);
+                continue;
+            }
+            add_row("rec/s", (double)n / t,
+                    (cases[c].divisor > 1 ? sync_base : base) / (t * (double)records / (double)n),
+                    "%s write, %zu/call", cases[c].name, batches[b]);
+        }
+        for (int k = 1; k < 5; k++) {
+            char old[4300];
+            snprintf(old, sizeof(old), "%s.%d", rot, k);
+            unlink(old);
+        }
+        if (!memory)
+            unlink(p);
+    }
+}
 
 static int
 run_op(int op, const char *path, struct measure *m)
@@ -425,6 +497,8 @@ main(int argc, char **argv)
     add_row("rec/s", records / t, base / t, "json write_batch, 16/call");
     t = bench_store(path, 64, records, "none");
     add_row("rec/s", records / t, base / t, "json write_batch, 64/call");
+
+    bench_backends(dir, path, base);
 
     /* The metrics' share of a one-record write call. */
     t_shared = bench_store(path, 1, records, mpath);
