@@ -140,14 +140,6 @@ jl_close(papyra_store *s)
     return r;
 }
 
-static int
-jl_default_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
-{
-    int r = papyra__asprintf(ret, "%s.metrics", url->path);
-
-    return r < 0 ? papyra__store_error(s, r, "out of memory") : 0;
-}
-
 /* flock that retries on EINTR. */
 static int
 lock_fd(int fd, int op)
@@ -853,5 +845,5 @@ const papyra__backend_ops papyra__backend_jsonl = {
     .scan = jl_scan,
     .repair = papyra__jsonl_repair,
     .compact = papyra__jsonl_compact,
-    .default_metrics_path = jl_default_metrics_path,
+    .default_metrics_path = papyra__file_metrics_path,
 };

@@ -580,25 +580,6 @@ redis_list(papyra_store *s,
     return 0;
 }
 
-/* Creates every missing directory of @p dir (mode 0700, like other state dirs). */
-static int
-mkdir_p(char *dir)
-{
-    for (char *p = dir + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-                *p = c;
-                return -1;
-            }
-            *p = c;
-            if (c == '\0')
-                return 0;
-        }
-    }
-}
-
 static void
 sanitize(char *p)
 {
@@ -611,24 +592,19 @@ sanitize(char *p)
 }
 
 /*
- * $XDG_STATE_HOME (or ~/.local/state) + "/papyra/redis-<host>-<port>-<db>-<prefix>.metrics",
- * creating the directories; metrics=PATH wins when given.
+ * $XDG_STATE_HOME (or ~/.local/state) + "/papyra/redis-<host>-<port>-<db>-<prefix>.metrics";
+ * store.c creates the directories when it creates the file.
  */
 static int
 redis_default_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
 {
     papyra__redis cfg = {0};
-    const char *explicit = papyra__url_param(url, "metrics");
     const char *base = getenv("XDG_STATE_HOME");
     const char *home = getenv("HOME");
     char *dir = NULL, *name = NULL, *path = NULL;
     size_t n;
     int rc;
 
-    if (explicit && strcmp(explicit, "none") != 0) {
-        *ret = strdup(explicit);
-        return *ret ? 0 : PAPYRA_ENOMEM;
-    }
     if ((rc = papyra__redis_config(s, url, &cfg)) < 0)
         goto out;
     if (!home || home[0] != '/') {
@@ -659,11 +635,6 @@ redis_default_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
         (void)snprintf(name, n, "redis-%s-%d-%" PRId64 "-%s", cfg.host, cfg.port, cfg.db,
                        cfg.prefix);
     sanitize(name);
-    if (mkdir_p(dir) != 0) {
-        rc = papyra__store_error(s, papyra__errno_code(errno),
-                                 "cannot create metrics directory %s: %s", dir, strerror(errno));
-        goto out;
-    }
     n = strlen(dir) + strlen(name) + 10;
     if (!(path = malloc(n))) {
         rc = PAPYRA_ENOMEM;

@@ -176,6 +176,9 @@ int papyra__scan_report_add(papyra_scan_report *r,
 /* Appends a copy of @p s to a string array. */
 int papyra__strv_add(char ***v, size_t *n, const char *s);
 
+/* default_metrics_path of the file backends: "<data path>.metrics". */
+int papyra__file_metrics_path(papyra_store *s, const papyra__url *url, char **ret);
+
 extern const papyra__backend_ops papyra__backend_memory;
 extern const papyra__backend_ops papyra__backend_jsonl;
 extern const papyra__backend_ops papyra__backend_rotating;

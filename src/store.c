@@ -113,6 +113,29 @@ parse_retention(papyra_store *s, const papyra__url *url)
 }
 
 /*
+ * Where the store's shared metrics file is: metrics=PATH, the backend's
+ * default, or NULL for private counters (metrics=none, memory without
+ * metrics=). Connects to nothing and creates nothing.
+ */
+static int
+metrics_path_for(papyra_store *s, const papyra__url *url, char **ret)
+{
+    const char *want = papyra__url_param(url, "metrics");
+
+    *ret = NULL;
+    if (want && want[0] == '\0')
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "parameter 'metrics' must be a path or 'none'");
+    if (want && strcmp(want, "none") == 0)
+        return 0;
+    if (want) {
+        *ret = strdup(want);
+        return *ret ? 0 : papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    }
+    return s->ops->default_metrics_path ? s->ops->default_metrics_path(s, url, ret) : 0;
+}
+
+/*
  * Opens the shared metrics file, or private counters. A metrics file that
  * cannot be used never stops the store: the counters become private and the
  * reason is kept for papyra_store_metrics_warning().
@@ -120,24 +143,13 @@ parse_retention(papyra_store *s, const papyra__url *url)
 static int
 open_metrics(papyra_store *s, const papyra__url *url)
 {
-    const char *want = papyra__url_param(url, "metrics");
     papyra_metrics_options o = {0};
     papyra_error e = {0};
     char *path = NULL;
-    int r = 0;
+    int r = metrics_path_for(s, url, &path);
 
-    if (want && want[0] == '\0')
-        return papyra__store_error(s, PAPYRA_EINVAL,
-                                   "parameter 'metrics' must be a path or 'none'");
-    if (want && strcmp(want, "none") != 0) {
-        path = strdup(want);
-        if (!path)
-            return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
-    } else if (!want && s->ops->default_metrics_path) {
-        r = s->ops->default_metrics_path(s, url, &path);
-        if (r < 0)
-            return r;
-    }
+    if (r < 0)
+        return r;
     if (path) {
         o.flags = PAPYRA_METRICS_CREATE;
         o.backend = s->ops->id;
@@ -161,6 +173,14 @@ open_metrics(papyra_store *s, const papyra__url *url)
     return 0;
 }
 
+int
+papyra__file_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
+{
+    int r = papyra__asprintf(ret, "%s.metrics", url->path);
+
+    return r < 0 ? papyra__store_error(s, r, "out of memory") : 0;
+}
+
 static void
 store_free(papyra_store *s)
 {
@@ -181,6 +201,39 @@ open_error(papyra_error *reterr, int code, const char *msg)
                  msg && msg[0] ? msg : papyra_strerror(code));
     }
     return code;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_metrics_location(const char *url_text,
+                              char **ret_path,
+                              int *ret_backend,
+                              papyra_error *reterr)
+{
+    papyra__url url = {0};
+    papyra_store s = {.errmu = PTHREAD_MUTEX_INITIALIZER};
+    char *path = NULL;
+    int r;
+
+    if (!ret_path)
+        return open_error(reterr, PAPYRA_EINVAL, "no place for the path");
+    r = papyra__url_parse(url_text, &url, reterr);
+    if (r < 0)
+        return r;
+    s.ops = find_backend(url.scheme);
+    if (!s.ops)
+        r = papyra__store_error(&s, PAPYRA_EINVAL, "unknown or unavailable store backend '%s'",
+                                url.scheme);
+    if (r == 0)
+        r = metrics_path_for(&s, &url, &path);
+    papyra__url_free(&url);
+    if (r < 0)
+        return open_error(reterr, r, s.errmsg);
+    if (reterr)
+        *reterr = (papyra_error){0};
+    if (ret_backend)
+        *ret_backend = s.ops->id;
+    *ret_path = path;
+    return 0;
 }
 
 PAPYRA_PUBLIC int

@@ -63,6 +63,25 @@ PAPYRA_PUBLIC const char *papyra_store_backend(const papyra_store *s);
 /** The store's metrics; borrowed, valid until papyra_store_close(). Never NULL. */
 PAPYRA_PUBLIC papyra_metrics *papyra_store_metrics(papyra_store *s);
 
+/**
+ * Where a store's shared metrics file is, without opening the store: no
+ * connection is made and nothing is created. For readers such as the CLI,
+ * which must show a Redis store's counters while its server is down.
+ *
+ * @param[in]  url         a store URL, as papyra_store_open() takes.
+ * @param[out] ret_path    the path, released with papyra_free(); NULL when the
+ *                         store keeps private counters (metrics=none, or a
+ *                         memory store without metrics=). Untouched on failure.
+ * @param[out] ret_backend optional: the store's papyra_backend_id.
+ * @param[out] reterr      optional: the code and a message on failure.
+ * @returns 0, PAPYRA_EINVAL (malformed URL), PAPYRA_ENOMEM.
+ * @since 0.1.0
+ */
+PAPYRA_PUBLIC int papyra_store_metrics_location(const char *url,
+                                                char **ret_path,
+                                                int *ret_backend,
+                                                papyra_error *reterr);
+
 /** Why the store's counters are private when a metrics file was wanted; NULL if none. */
 PAPYRA_PUBLIC const char *papyra_store_metrics_warning(const papyra_store *s);
 
