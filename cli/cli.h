@@ -91,6 +91,12 @@ void cli_iso_time(int64_t ns, char *buf, size_t size);
 const char *cli_store_url(const cli_ctx *ctx);
 
 /*
+ * @p url as it may be printed: a password in "user:password@" or a
+ * "password=" parameter is replaced by "***". Returns @p buf.
+ */
+const char *cli_redact_url(const char *url, char *buf, size_t size);
+
+/*
  * Opens the store, with metrics=PATH from --metrics-file. On failure prints
  * one line and returns the exit code (64 for a malformed URL, 1 otherwise);
  * 0 on success.

@@ -21,7 +21,8 @@ typedef struct metrics_loc {
     char *path;      /* the metrics file; NULL when the counters are private */
     int backend;     /* papyra_backend_id from the scheme, or -1 */
     char *data_path; /* file backends: the data file, for permission bits */
-    const char *url; /* the store, for messages */
+    const char *url; /* the store, for messages (passwords redacted) */
+    char shown[2048];
 } metrics_loc;
 
 static void
@@ -41,9 +42,8 @@ private_counters(const char *url, const char *why)
 }
 
 /*
- * Works out the metrics file of the store. File backends need no store: it
- * is "<PATH>.metrics" unless metrics= says otherwise. Redis has no file
- * of its own to derive a name from, so the store is asked.
+ * Works out the metrics file of the store without opening it: a Redis
+ * store's counters must be readable while its server is down.
  */
 static int
 locate_metrics(const cli_ctx *ctx, metrics_loc *loc)
@@ -51,12 +51,13 @@ locate_metrics(const cli_ctx *ctx, metrics_loc *loc)
     const char *url = cli_store_url(ctx);
     const char *colon;
     char scheme[16];
-    char *param;
+    papyra_error err;
     size_t slen;
+    int rc;
 
     memset(loc, 0, sizeof(*loc));
     loc->backend = -1;
-    loc->url = url;
+    loc->url = url ? cli_redact_url(url, loc->shown, sizeof(loc->shown)) : NULL;
     if (!url)
         return cli_error(CLI_EXIT_FAIL, "out of memory");
     colon = strchr(url, ':');
@@ -65,7 +66,7 @@ locate_metrics(const cli_ctx *ctx, metrics_loc *loc)
         return cli_error(CLI_EXIT_USAGE,
                          "malformed store URL '%s': expected memory:, json:PATH, rotating:PATH or "
                          "redis://HOST:PORT/DB",
-                         url);
+                         loc->url);
     memcpy(scheme, url, slen);
     scheme[slen] = '\0';
     /* The aliases store.c accepts for Redis. */
@@ -74,7 +75,7 @@ locate_metrics(const cli_ctx *ctx, metrics_loc *loc)
     else
         loc->backend = papyra_backend_by_name(scheme);
     if (loc->backend < 0)
-        return cli_error(CLI_EXIT_USAGE, "malformed store URL '%s': unknown scheme '%s'", url,
+        return cli_error(CLI_EXIT_USAGE, "malformed store URL '%s': unknown scheme '%s'", loc->url,
                          scheme);
 
     if (loc->backend == PAPYRA_BACKEND_JSON || loc->backend == PAPYRA_BACKEND_ROTATING) {
@@ -85,60 +86,24 @@ locate_metrics(const cli_ctx *ctx, metrics_loc *loc)
             p += 2;
         plen = strcspn(p, "?");
         if (plen == 0)
-            return cli_error(CLI_EXIT_USAGE, "malformed store URL '%s': no file path", url);
+            return cli_error(CLI_EXIT_USAGE, "malformed store URL '%s': no file path", loc->url);
         loc->data_path = cli_url_decode(p, plen);
         if (!loc->data_path)
-            return cli_error(CLI_EXIT_USAGE, "malformed %%-escape in store URL '%s'", url);
+            return cli_error(CLI_EXIT_USAGE, "malformed %%-escape in store URL '%s'", loc->url);
     }
 
     if (ctx->metrics_file) {
         loc->path = strdup(ctx->metrics_file);
         return loc->path ? 0 : cli_error(CLI_EXIT_FAIL, "out of memory");
     }
-    if (cli_url_param(url, "metrics", &param) < 0)
-        return cli_error(CLI_EXIT_USAGE, "malformed %%-escape in store URL '%s'", url);
-    if (param) {
-        if (strcmp(param, "none") == 0) {
-            free(param);
-            return private_counters(url, "metrics=none");
-        }
-        loc->path = param;
-        return 0;
-    }
-    if (loc->data_path) {
-        size_t n = strlen(loc->data_path) + sizeof(".metrics");
-        loc->path = malloc(n);
-        if (!loc->path)
-            return cli_error(CLI_EXIT_FAIL, "out of memory");
-        snprintf(loc->path, n, "%s.metrics", loc->data_path);
-        return 0;
-    }
-    if (loc->backend == PAPYRA_BACKEND_MEMORY)
-        return private_counters(url, "a memory store without metrics=");
-
-    /* Redis: the store knows its default. */
-    {
-        papyra_store *s = NULL;
-        const char *mp;
-        char why[300];
-        int rc = cli_open_store(ctx, &s);
-        if (rc)
-            return rc;
-        mp = papyra_metrics_path(papyra_store_metrics(s));
-        if (mp) {
-            loc->path = strdup(mp);
-            if (!loc->path) {
-                cli_close_store(s, 0);
-                return cli_error(CLI_EXIT_FAIL, "out of memory");
-            }
-        }
-        snprintf(why, sizeof(why), "%s",
-                 papyra_store_metrics_warning(s) ? papyra_store_metrics_warning(s)
-                                                 : "no metrics file configured");
-        cli_close_store(s, 0);
-        if (!mp)
-            return private_counters(url, why);
-    }
+    /* The library knows every backend's default, without connecting. */
+    rc = papyra_store_metrics_location(url, &loc->path, NULL, &err);
+    if (rc < 0)
+        return cli_error(rc == PAPYRA_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL, "%s", err.message);
+    if (!loc->path)
+        return private_counters(loc->url, loc->backend == PAPYRA_BACKEND_MEMORY
+                                              ? "a memory store without metrics="
+                                              : "metrics=none");
     return 0;
 }
 

@@ -227,7 +227,10 @@ run_inspect(cli_ctx *ctx, const char *const *vals)
     cli_info(ctx, "------------------");
     cli_info(ctx, "backend: %s (%s)", papyra_store_backend(s),
              cli_backend_class(papyra_store_backend(s)));
-    cli_info(ctx, "store: %s", cli_store_url(ctx));
+    {
+        char shown[2048];
+        cli_info(ctx, "store: %s", cli_redact_url(cli_store_url(ctx), shown, sizeof(shown)));
+    }
     print_retention(ctx, cli_store_url(ctx));
     if (!counted) {
         cli_info(ctx, "counts: <unavailable> (%s)", papyra_store_errmsg(s));

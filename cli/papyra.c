@@ -270,6 +270,42 @@ cli_url_param(const char *url, const char *key, char **ret)
 }
 
 const char *
+cli_redact_url(const char *url, char *buf, size_t size)
+{
+    const char *auth = strstr(url, "://");
+    const char *at = NULL, *end, *p;
+    size_t n = 0;
+
+    if (!url || size == 0)
+        return "";
+    buf[0] = '\0';
+    if (auth) {
+        auth += 3;
+        end = auth + strcspn(auth, "/?");
+        for (p = auth; p < end; p++)
+            if (*p == '@')
+                at = p;
+    }
+    if (at) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        const char *keep_end = colon ? colon + 1 : auth;
+        n = (size_t)snprintf(buf, size, "%.*s***%s", (int)(keep_end - url), url, at);
+    } else {
+        n = (size_t)snprintf(buf, size, "%s", url);
+    }
+    /* A password given as a query parameter (unix: sockets). */
+    for (char *q = strchr(buf, '?'); q && n < size; q = strchr(q + 1, '&')) {
+        if (strncmp(q + 1, "password=", 9) == 0) {
+            char *v = q + 10;
+            size_t vlen = strcspn(v, "&");
+            memmove(v + 3, v + vlen, strlen(v + vlen) + 1);
+            memcpy(v, "***", 3);
+        }
+    }
+    return buf;
+}
+
+const char *
 cli_store_url(const cli_ctx *ctx)
 {
     static char *from_path;
@@ -408,17 +444,15 @@ cli_open_store(const cli_ctx *ctx, papyra_store **ret)
     rc = papyra_store_open(ret, url, &err);
     if (rc < 0) {
         int code = cli_exit_for(rc);
-        cli_error(code, "cannot open store %s: %s", cli_store_url(ctx),
+        char shown[2048];
+        cli_error(code, "cannot open store %s: %s",
+                  cli_redact_url(cli_store_url(ctx), shown, sizeof(shown)),
                   err.message[0] ? err.message : papyra_strerror(rc));
         free(owned);
         return code;
     }
     free(owned);
-    /*
-     * A store whose metrics file cannot be used still works, with private
-     * counters; `persistence inspect --show-metrics` says so. Printing the
-     * warning everywhere would turn every one-line error into two.
-     */
+    /* A metrics file that cannot be used is reported by cli_close_store(). */
     return 0;
 }
 
@@ -430,6 +464,14 @@ cli_close_store(papyra_store *s, int rc)
 
     if (!s)
         return rc;
+    /*
+     * A store whose metrics file cannot be used still works, with private
+     * counters, but what this command counted is then lost to every other
+     * process: say so on stderr after a command that otherwise went well (a
+     * failed one keeps its single line).
+     */
+    if (papyra_store_metrics_warning(s) && (rc == CLI_EXIT_OK || rc == CLI_EXIT_ANOMALY))
+        fprintf(stderr, "papyra: warning: %s\n", papyra_store_metrics_warning(s));
     snprintf(msg, sizeof(msg), "%s", papyra_store_errmsg(s));
     err = papyra_store_close(s);
     if (err < 0) {

@@ -625,6 +625,16 @@ class Persistence(Base):
         rc, out, err = run(["metrics", "persistence", "--json"], cwd=self.dir, env=env)
         self.assertEqual(rc, 0, err)
 
+    def test_unusable_metrics_file_is_reported_on_stderr(self):
+        self.write('{"kind": "event", "timestamp": 1}\n')
+        with open(self.p("events.jsonl.metrics"), "w") as f:
+            f.write("not a metrics file at all, and long enough to have a header" * 8)
+        rc, out, err = run(self.path_args("events.jsonl") + ["persistence", "scan"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("Persistence is healthy", out)
+        self.assertIn("warning", err)
+        self.assertIn("private", err)
+
     def test_open_failure_exits_1(self):
         self.write("")  # a file where a directory should be
         rc, out, err = run(self.path_args("events.jsonl/sub/x.jsonl") + ["inspect", "events"])
@@ -797,6 +807,17 @@ class OtherBackends(Base):
         self.assertEqual(rc, EXIT_FAIL, out + err)
         self.assertEqual(len(err.strip().splitlines()), 1, err)
 
+    def test_passwords_are_never_printed(self):
+        for url in ("redis://alice:s3cret@127.0.0.1:1/0?prefix=p",
+                    "redis://:s3cret@127.0.0.1:1/0",
+                    "unix:%s?password=s3cret&db=0" % self.p("no.sock")):
+            for args in (["persistence", "scan"], ["persistence", "inspect"],
+                         ["metrics", "persistence"]):
+                rc, out, err = run(["--persistence", url] + args)
+                self.assertNotIn("s3cret", out + err, url)
+                self.assertNotEqual(rc, 0, out + err)
+            self.assertIn("***", err, url)
+
     def test_redis(self):
         server = shutil.which("redis-server")
         if not server:
@@ -842,6 +863,15 @@ class OtherBackends(Base):
                            env=env)
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out)["records_written"], 2)
+        # The counters stay readable while the server is down: nothing connects.
+        proc.terminate()
+        proc.wait()
+        rc, out, err = run(["--persistence", plain, "metrics", "persistence", "--json"],
+                           env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["records_written"], 2)
+        rc, out, err = run(["--persistence", plain, "persistence", "scan"], env=env)
+        self.assertEqual(rc, EXIT_FAIL, out + err)
 
 
 if __name__ == "__main__":
