@@ -119,8 +119,11 @@ open_failed(const metrics_loc *loc, int rc, const papyra_error *err)
                          "no metrics yet for %s: %s does not exist (the store has not been "
                          "opened by an application)",
                          loc->url, loc->path);
-    case PAPYRA_ETRUNCATED:
     case PAPYRA_EFOREIGN:
+        /* Never offer --recreate here: the file may be someone's data. */
+        return cli_error(CLI_EXIT_FAIL,
+                         "%s; it is left alone: check the store URL or --metrics-file", msg);
+    case PAPYRA_ETRUNCATED:
     case PAPYRA_ECORRUPT:
     case PAPYRA_EVERSION:
         return cli_error(CLI_EXIT_FAIL,

@@ -106,7 +106,15 @@ int papyra__format_rfc3339(int64_t ns, char *buf, size_t size);
 /* CLOCK_REALTIME in nanoseconds. */
 int64_t papyra__now_ns(void);
 
-/* FNV-1a 64. */
+/* FNV-1a 64, in one go or continued from a previous value (start: PAPYRA__FNV1A64_INIT). */
+#define PAPYRA__FNV1A64_INIT UINT64_C(0xcbf29ce484222325)
 uint64_t papyra__fnv1a64(const void *data, size_t n);
+uint64_t papyra__fnv1a64_update(uint64_t h, const void *data, size_t n);
+
+/*
+ * The spec hash of a name table, as codegen/gen.py computes it for the spec:
+ * FNV-1a 64 of "papyra-metrics-layout/<version>\n" and each name plus "\n".
+ */
+uint64_t papyra__metrics_names_hash(const struct papyra__mf_name *names, uint32_t count);
 
 #endif /* PAPYRA_METRICS_PRIVATE_H */

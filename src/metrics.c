@@ -144,6 +144,21 @@ papyra_metrics_new_private(papyra_metrics **ret, int backend)
     return 0;
 }
 
+uint64_t
+papyra__metrics_names_hash(const struct papyra__mf_name *names, uint32_t count)
+{
+    char prefix[48];
+    int n = snprintf(prefix, sizeof(prefix), "papyra-metrics-layout/%u\n",
+                     (unsigned)PAPYRA_METRICS_LAYOUT_VERSION);
+    uint64_t h = papyra__fnv1a64_update(PAPYRA__FNV1A64_INIT, prefix, (size_t)n);
+
+    for (uint32_t j = 0; j < count; j++) {
+        h = papyra__fnv1a64_update(h, names[j].name, strlen(names[j].name));
+        h = papyra__fnv1a64_update(h, "\n", 1);
+    }
+    return h;
+}
+
 /* Checks a mapped file; returns 0 or an error with a message naming the problem. */
 static int
 validate(const struct papyra__mf_header *h, size_t size, const char *path, papyra_error *err)
@@ -182,6 +197,12 @@ validate(const struct papyra__mf_header *h, size_t size, const char *path, papyr
     for (uint32_t j = 0; j < h->counter_count; j++)
         if (memchr(names[j].name, '\0', sizeof(names[j].name)) == NULL || names[j].name[0] == 0)
             return set_error(err, PAPYRA_ECORRUPT, "metrics file %s is corrupt: name %u", path, j);
+    /* The header (checksummed) carries the names' hash: a changed name is caught. */
+    if (papyra__metrics_names_hash(names, h->counter_count) != h->spec_hash)
+        return set_error(err, PAPYRA_ECORRUPT,
+                         "metrics file %s is corrupt: the counter names do not match the "
+                         "header's spec hash",
+                         path);
     return 0;
 }
 
@@ -280,9 +301,15 @@ map_file(papyra_metrics *m, const char *path, const papyra_metrics_options *o, p
         return r;
     }
     if ((size_t)st.st_size < PAPYRA__MF_HEADER_SIZE || !S_ISREG(st.st_mode)) {
+        char head[sizeof(PAPYRA__MF_MAGIC) - 1];
+        ssize_t n = S_ISREG(st.st_mode) ? read(fd, head, sizeof(head)) : -1;
         close(fd);
         if (!S_ISREG(st.st_mode))
             return set_error(err, PAPYRA_EFOREIGN, "%s is not a regular file", path);
+        /* Too short for a header: only a torn metrics file starts like one. */
+        if (n < 0 || memcmp(head, PAPYRA__MF_MAGIC, (size_t)n) != 0)
+            return set_error(err, PAPYRA_EFOREIGN, "%s is not a papyra metrics file (bad magic)",
+                             path);
         return validate(NULL, (size_t)st.st_size, path, err);
     }
     map = mmap(NULL, (size_t)st.st_size, PROT_READ | (ro ? 0 : PROT_WRITE), MAP_SHARED, fd, 0);
@@ -320,11 +347,14 @@ check_backend(papyra_metrics *m, const papyra_metrics_options *o, papyra_error *
     return 0;
 }
 
+/*
+ * Whether RECREATE may set the file aside: a damaged metrics file, never a
+ * foreign one (such as a data file given as the metrics path by mistake).
+ */
 static bool
 recreatable(int r)
 {
-    return r == PAPYRA_ETRUNCATED || r == PAPYRA_EFOREIGN || r == PAPYRA_ECORRUPT ||
-           r == PAPYRA_EVERSION;
+    return r == PAPYRA_ETRUNCATED || r == PAPYRA_ECORRUPT || r == PAPYRA_EVERSION;
 }
 
 int
@@ -357,7 +387,7 @@ papyra_metrics_open(papyra_metrics **ret,
             r = create_file(path, o.backend, o.mode_from, false, reterr);
             if (r == 0 || r == PAPYRA_EEXIST)
                 continue;
-        } else if (recreatable(r) && (o.flags & PAPYRA_METRICS_RECREATE)) {
+        } else if ((o.flags & PAPYRA_METRICS_RECREATE) && recreatable(r)) {
             r = set_aside(path, reterr);
             if (r == 0)
                 r = create_file(path, o.backend, o.mode_from, true, reterr);

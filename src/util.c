@@ -76,14 +76,19 @@ papyra__format_rfc3339(int64_t ns, char *buf, size_t size)
 }
 
 uint64_t
-papyra__fnv1a64(const void *data, size_t n)
+papyra__fnv1a64_update(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *p = data;
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
 
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
         h *= UINT64_C(0x100000001b3);
     }
     return h;
+}
+
+uint64_t
+papyra__fnv1a64(const void *data, size_t n)
+{
+    return papyra__fnv1a64_update(PAPYRA__FNV1A64_INIT, data, n);
 }

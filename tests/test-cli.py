@@ -370,10 +370,37 @@ class Metrics(Base):
         self.assertEqual(doc["metrics_file"], self.p("data.jsonl.metrics"))
         self.assertRegex(doc["reset_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
+    def test_foreign_metrics_file_is_never_replaced(self):
+        path = self.p("data.jsonl.metrics")
+        foreign = b"this is not a metrics file" * 20
+        with open(path, "wb") as f:
+            f.write(foreign)
+        rc, out, err = self.metrics("persistence")
+        self.assertEqual(rc, EXIT_FAIL)
+        self.assertEqual(out, "")
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn(path, err)
+        self.assertNotIn("--recreate", err)
+        rc, out, err = self.metrics("reset", "--recreate")
+        self.assertEqual(rc, EXIT_FAIL, out + err)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), foreign)
+        # The data file given as the metrics file by mistake survives too.
+        data = self.p("data.jsonl")
+        with open(data, "w") as f:
+            f.write('{"kind": "event", "timestamp": 1}\n')
+        rc, out, err = run(["--metrics-file", data, "--path", data, "metrics", "reset",
+                            "--recreate"])
+        self.assertEqual(rc, EXIT_FAIL, out + err)
+        with open(data) as f:
+            self.assertEqual(f.read(), '{"kind": "event", "timestamp": 1}\n')
+
     def test_corrupt_metrics_file_and_recreate(self):
         path = self.p("data.jsonl.metrics")
-        with open(path, "wb") as f:
-            f.write(b"this is not a metrics file" * 20)
+        self.counters(records_written=3)
+        with open(path, "r+b") as f:
+            f.seek(30)
+            f.write(b"\x7f")  # inside the checksummed header
         rc, out, err = self.metrics("persistence")
         self.assertEqual(rc, EXIT_FAIL)
         self.assertEqual(out, "")

@@ -235,6 +235,12 @@ break_name_table(const char *path)
 }
 
 static void
+change_one_name(const char *path)
+{
+    papyra_test_patch_file(path, PAPYRA__MF_HEADER_SIZE, "X", 1); /* "records_written" */
+}
+
+static void
 grow_file(const char *path)
 {
     int fd = open(path, O_WRONLY | O_APPEND);
@@ -266,9 +272,39 @@ test_truncated_file_should_be_reported(void **state)
 }
 
 static void
-test_foreign_file_should_be_reported(void **state)
+test_foreign_file_should_be_reported_and_never_replaced(void **state)
 {
-    check_damaged(state, make_foreign, PAPYRA_EFOREIGN, "not a papyra metrics file");
+    char *path = path_in(state, "data.jsonl");
+    static const char data[] = "{\"kind\": \"event\", \"timestamp\": 1}\n";
+    papyra_error err;
+
+    /* A data file given as the metrics path by mistake: RECREATE must not eat it. */
+    papyra_test_write_file(path, data, sizeof(data) - 1);
+    assert_int_equal(open_err(path, -1, PAPYRA_METRICS_READONLY, &err), PAPYRA_EFOREIGN);
+    assert_non_null(strstr(err.message, "not a papyra metrics file"));
+    assert_int_equal(
+        open_err(path, PAPYRA_BACKEND_JSON, PAPYRA_METRICS_CREATE | PAPYRA_METRICS_RECREATE, &err),
+        PAPYRA_EFOREIGN);
+    papyra_test_assert_file(path, data, sizeof(data) - 1);
+    assert_int_equal(papyra_test_count_prefix(*state, "data.jsonl.invalid."), 0);
+    make_foreign(path);
+    assert_int_equal(open_err(path, PAPYRA_BACKEND_JSON, PAPYRA_METRICS_RECREATE, &err),
+                     PAPYRA_EFOREIGN);
+    free(path);
+}
+
+static void
+test_short_file_of_another_kind_should_not_be_replaced(void **state)
+{
+    char *path = path_in(state, "short.metrics");
+    papyra_error err;
+
+    papyra_test_write_file(path, "{\"a\": 1}\n", 9);
+    assert_int_equal(
+        open_err(path, PAPYRA_BACKEND_JSON, PAPYRA_METRICS_CREATE | PAPYRA_METRICS_RECREATE, &err),
+        PAPYRA_EFOREIGN);
+    papyra_test_assert_file(path, "{\"a\": 1}\n", 9);
+    free(path);
 }
 
 static void
@@ -276,6 +312,7 @@ test_corrupt_file_should_be_reported(void **state)
 {
     check_damaged(state, flip_header_byte, PAPYRA_ECORRUPT, "corrupt");
     check_damaged(state, break_name_table, PAPYRA_ECORRUPT, "corrupt");
+    check_damaged(state, change_one_name, PAPYRA_ECORRUPT, "names do not match");
     check_damaged(state, grow_file, PAPYRA_ECORRUPT, "corrupt");
 }
 
@@ -342,7 +379,7 @@ write_other_spec_file(const char *path, bool drop_scan)
     memcpy(h->magic, PAPYRA__MF_MAGIC, 8);
     h->layout_version = PAPYRA_METRICS_LAYOUT_VERSION;
     h->header_size = PAPYRA__MF_HEADER_SIZE;
-    h->spec_hash = 42;
+    h->spec_hash = 0; /* set below, from the names */
     h->counter_count = n;
     h->backend = 7;
     h->file_size = size;
@@ -360,6 +397,8 @@ write_other_spec_file(const char *path, bool drop_scan)
         table[j].flags = PAPYRA__MF_NAME_SUPPORTED;
         slots[j].live = 100 + j;
     }
+    h->spec_hash = papyra__metrics_names_hash(table, n);
+    h->header_check = papyra__fnv1a64(h, offsetof(struct papyra__mf_header, header_check));
     papyra_test_write_file(path, mem, size);
     free(mem);
 }
@@ -374,7 +413,7 @@ test_reader_should_match_counters_by_name_across_specs(void **state)
     write_other_spec_file(path, true);
     m = open_ok(path, PAPYRA_BACKEND_JSON, 0);
     assert_int_equal(papyra_metrics_read(m, &s), 0);
-    assert_int_equal(s.spec_hash, 42);
+    assert_int_not_equal(s.spec_hash, PAPYRA_METRICS_SPEC_HASH);
     /* Written in reverse order after the unknown one: slot j holds 100 + j. */
     assert_int_equal(s.value[PAPYRA_METRIC_COMPACTION_ERRORS], 101);
     assert_int_equal(s.value[PAPYRA_METRIC_RECORDS_WRITTEN], 100 + PAPYRA_METRIC_COUNT - 1);
@@ -414,7 +453,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_missing_file_should_be_enoent_without_create, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_truncated_file_should_be_reported, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_foreign_file_should_be_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_file_should_be_reported_and_never_replaced,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_file_of_another_kind_should_not_be_replaced,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file_should_be_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_layout_version_should_be_reported, setup,
                                         teardown),

@@ -101,9 +101,12 @@ enum {
     /** Map read-only: snapshots work; add and reset return PAPYRA_EACCES. */
     PAPYRA_METRICS_READONLY = 1u << 1,
     /**
-     * Replace a file that is truncated, foreign, corrupt or of another layout
-     * version with a fresh one (counts restart from zero). Without this flag
-     * such a file is an error and is left untouched.
+     * Replace a damaged metrics file (truncated, corrupt, or of another
+     * layout version) with a fresh one; counts restart from zero and the old
+     * file is moved aside to "<path>.invalid.<epoch ns>". A foreign file
+     * (not a metrics file at all, such as a data file given by mistake) is
+     * never replaced: it stays an error. Without this flag a damaged file is
+     * an error and is left untouched.
      */
     PAPYRA_METRICS_RECREATE = 1u << 2,
 };
