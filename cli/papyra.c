@@ -42,6 +42,10 @@ static const char global_help[] =
 
 static void
 vsay(const cli_ctx *ctx, const char *symbol, const char *color, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void
+vsay(const cli_ctx *ctx, const char *symbol, const char *color, const char *fmt, va_list ap)
 {
     if (ctx->color)
         printf("\033[%sm%s\033[0m ", color, symbol);

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PAPYRA_PACKAGES=(
-    meson ninja-build pkg-config gcc
+    meson ninja-build pkg-config gcc clang
     libcjson-dev libhiredis-dev libcmocka-dev
     python3 python3-jinja2 python3-yaml python3-jsonschema
     redis-server redis-tools strace

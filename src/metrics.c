@@ -61,6 +61,9 @@ block_init(void *mem, int backend)
     }
 }
 
+static int set_error(papyra_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 set_error(papyra_error *err, int code, const char *fmt, ...)
 {

@@ -405,7 +405,7 @@ papyra__redis_command(papyra_store *s,
     int rc = PAPYRA_EIO;
 
     for (int i = 0; i < attempts; i++) {
-        redisReply *reply;
+        redisReply *reply = NULL;
         if ((rc = papyra__redis_ensure(s, r)) < 0)
             continue;
         reply = redisCommandArgv(r->ctx, argc, argv, lens);
@@ -622,7 +622,7 @@ papyra__redis_fetch_page(papyra_store *s,
 {
     char count[24];
     const char *argv[6];
-    redisReply *reply;
+    redisReply *reply = NULL;
     int rc;
 
     (void)snprintf(count, sizeof(count), "%d", PAPYRA_REDIS_PAGE);

@@ -84,7 +84,7 @@ papyra_redis_group_ensure(papyra_store *s,
                           const char *group,
                           const char *start_id)
 {
-    papyra__redis *r;
+    papyra__redis *r = NULL;
     int rc = check(s, kind, group, &r);
     if (rc < 0)
         return rc;
@@ -265,7 +265,7 @@ papyra_redis_consume(papyra_store *s,
                      const char *read_id,
                      papyra_redis_entries **ret)
 {
-    papyra__redis *r;
+    papyra__redis *r = NULL;
     char ctext[24], btext[24];
     const char *argv[11];
     redisReply *reply = NULL;
@@ -324,7 +324,7 @@ papyra_redis_claim(papyra_store *s,
                    size_t n_ids,
                    papyra_redis_entries **ret)
 {
-    papyra__redis *r;
+    papyra__redis *r = NULL;
     char idle[24];
     const char **argv = NULL;
     redisReply *reply = NULL;
@@ -369,7 +369,7 @@ papyra_redis_ack(papyra_store *s,
                  size_t n_ids,
                  size_t *ret_acked)
 {
-    papyra__redis *r;
+    papyra__redis *r = NULL;
     const char **argv;
     redisReply *reply = NULL;
     int rc = check(s, kind, group, &r);
@@ -451,7 +451,7 @@ papyra_redis_pending_summary(papyra_store *s,
                              const char *group,
                              papyra_redis_pending **ret)
 {
-    papyra__redis *r;
+    papyra__redis *r = NULL;
     papyra_redis_pending *p;
     redisReply *reply = NULL;
     const char *argv[3];
