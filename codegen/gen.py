@@ -80,38 +80,45 @@ def _fail(path, msg):
     raise SpecError(f"{path}: {msg}")
 
 
+def _key(path, key):
+    """path + key: "spec.yaml: key" at the top level, "...counters[0].key" below it."""
+    return f"{path}.{key}" if ": " in path else f"{path}: {key}"
+
+
 def _check_keys(obj, allowed, path):
     if not isinstance(obj, dict):
         _fail(path, f"must be a mapping, got {type(obj).__name__}")
     for key in obj:
         if key not in allowed:
-            _fail(f"{path}.{key}", "unknown key")
+            _fail(_key(path, key), "unknown key")
     for key in sorted(allowed):
         if key not in obj:
-            _fail(f"{path}.{key}", "missing")
+            _fail(_key(path, key), "missing")
 
 
 def _text(obj, key, path):
     value = obj[key]
     if not isinstance(value, str):
-        _fail(f"{path}.{key}", f"must be text, got {type(value).__name__}")
+        _fail(_key(path, key), f"must be text, got {type(value).__name__}")
+    if "*/" in value:
+        _fail(_key(path, key), "must not contain '*/' (it ends a C comment)")
     value = " ".join(value.split())
     if not value:
-        _fail(f"{path}.{key}", "must not be empty")
+        _fail(_key(path, key), "must not be empty")
     return value
 
 
 def _ident(obj, key, path):
     value = _text(obj, key, path)
     if not NAME_RE.match(value) or len(value) > MAX_NAME:
-        _fail(f"{path}.{key}", f"{value!r} is not a snake_case name of at most {MAX_NAME} chars")
+        _fail(_key(path, key), f"{value!r} is not a snake_case name of at most {MAX_NAME} chars")
     return value
 
 
 def _list(obj, key, path):
     value = obj[key]
     if not isinstance(value, list) or not value:
-        _fail(f"{path}.{key}", "must be a non-empty list")
+        _fail(_key(path, key), "must be a non-empty list")
     return value
 
 
@@ -188,6 +195,10 @@ def load_spec(path):
         for op in ops:
             if op not in operations:
                 _fail(f"{where}.operations", f"unknown operation {op!r}")
+        if len(set(ops)) != len(ops):
+            _fail(f"{where}.operations", "lists an operation twice")
+        if "\n" in entry["help"].strip() if isinstance(entry["help"], str) else False:
+            _fail(f"{where}.help", "must be one line")
         support = entry["backends"]
         if not isinstance(support, dict):
             _fail(f"{where}.backends", "must be a mapping of backend to supported/unsupported")

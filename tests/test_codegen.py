@@ -75,6 +75,12 @@ CASES = [
         "  - name: records_read\n", "  - name: records_read\n    name: records_read\n", 1),
      "duplicate key 'name'"),
     ("not YAML", "counters: [\n", "not valid YAML"),
+    ("help that ends a C comment", mutate(lambda s: c(0)(s).update(help="a */ b")), "help"),
+    ("help of two lines", mutate(lambda s: c(0)(s).update(help="Line one.\nLine two.")),
+     "must be one line"),
+    ("an operation twice", mutate(lambda s: c(0)(s).update(operations=["write", "write"])),
+     "lists an operation twice"),
+    ("top-level key missing", mutate(lambda s: s.pop("backends")), ": backends: missing"),
 ]
 
 
