@@ -345,6 +345,9 @@ run_persistence(cli_ctx *ctx, const char *const *vals)
         flags |= PAPYRA_FORMAT_ASCII;
     if (ctx->color && fmt == PAPYRA_FORMAT_TABLE)
         flags |= PAPYRA_FORMAT_COLOR;
+    /* One object, indented as upstream prints it; --watch keeps one line per sample. */
+    if (!vals[MP_WATCH] && (fmt == PAPYRA_FORMAT_JSON || fmt == PAPYRA_FORMAT_JSON_DETAIL))
+        flags |= PAPYRA_FORMAT_PRETTY;
 
     rc = locate_metrics(ctx, &loc);
     if (rc) {

@@ -58,6 +58,15 @@ test_json_should_keep_64_bit_values_exact(void **state)
     json = format(&s, PAPYRA_FORMAT_JSON_DETAIL, PAPYRA_FORMAT_PRETTY);
     assert_non_null(strstr(json, "18446744073709551614"));
     papyra_free(json);
+
+    /* Pretty is Python's json.dumps(indent=2), as upstream prints it. */
+    json = format(&s, PAPYRA_FORMAT_JSON, PAPYRA_FORMAT_PRETTY);
+    assert_true(strncmp(json,
+                        "{\n  \"records_written\": 9007199254740993,\n  \"write_errors\": 0,\n",
+                        60) == 0);
+    assert_null(strchr(json, '\t'));
+    assert_string_equal(json + strlen(json) - 3, "\n}\n");
+    papyra_free(json);
 }
 
 static void

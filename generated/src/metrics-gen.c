@@ -492,6 +492,30 @@ json_flat(const papyra_metrics_snapshot *s, unsigned flags)
     return o;
 }
 
+/*
+ * Appends cJSON's pretty output as Python's json.dumps(indent=2) lays it out
+ * (upstream's format): cJSON indents with tabs and writes ":\t" after keys.
+ * Raw tabs cannot occur inside JSON strings (they are escaped), so every
+ * tab is layout.
+ */
+static int
+append_indented(papyra_buf *b, const char *text)
+{
+    int r = 0;
+
+    for (const char *p = text; r == 0 && *p; p++) {
+        if (p[0] == ':' && p[1] == '\t') {
+            r = papyra__buf_puts(b, ": ");
+            p++;
+        } else if (*p == '\t') {
+            r = papyra__buf_puts(b, "  ");
+        } else {
+            r = papyra__buf_putc(b, *p);
+        }
+    }
+    return r;
+}
+
 static int
 format_json(const papyra_metrics_snapshot *s, bool detail, unsigned flags, papyra_buf *b)
 {
@@ -505,7 +529,7 @@ format_json(const papyra_metrics_snapshot *s, bool detail, unsigned flags, papyr
     cJSON_Delete(o);
     if (!text)
         return PAPYRA_ENOMEM;
-    r = papyra__buf_puts(b, text);
+    r = (flags & PAPYRA_FORMAT_PRETTY) ? append_indented(b, text) : papyra__buf_puts(b, text);
     if (r == 0)
         r = papyra__buf_putc(b, '\n');
     cJSON_free(text);

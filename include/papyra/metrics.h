@@ -216,7 +216,7 @@ enum {
     PAPYRA_FORMAT_WIDE = 1u << 0,   /**< table: add what each counter counts */
     PAPYRA_FORMAT_ASCII = 1u << 1,  /**< table: ASCII borders instead of box drawing */
     PAPYRA_FORMAT_COLOR = 1u << 2,  /**< table: ANSI colours */
-    PAPYRA_FORMAT_PRETTY = 1u << 3, /**< JSON: indented */
+    PAPYRA_FORMAT_PRETTY = 1u << 3, /**< JSON: indented by two spaces, as Python's indent=2 */
     PAPYRA_FORMAT_TOTALS = 1u << 4, /**< JSON/table/Prometheus: lifetime totals, not since-reset */
 };
 
