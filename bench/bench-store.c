@@ -5,6 +5,9 @@
  *
  * - writes (fsync=never), one record per call and batched, against a plain
  *   write(2) loop of the same line to an O_APPEND file;
+ * - group commit: fsync=always with 4 threads writing one record per call at
+ *   the same time, against one thread (the ratio is above 1 when one
+ *   fdatasync covers several threads' records);
  * - the metrics' share of a write: the counter increments that the generic
  *   layer does per write call, timed apart on a shared metrics file, and the
  *   whole write with a shared metrics file against metrics=none;
@@ -20,6 +23,7 @@
  *   is 1024 MB. Figures are printed, never asserted.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -232,6 +236,64 @@ struct measure {
 
 enum { OP_READ, OP_SCAN, OP_COMPACT };
 
+/* One of the threads of bench_threads(): @p count records, one per call. */
+struct thread_arg {
+    papyra_store *s;
+    long first, count;
+    int failed;
+};
+
+static void *
+thread_main(void *p)
+{
+    struct thread_arg *a = p;
+
+    for (long i = 0; i < a->count; i++) {
+        papyra_record r = event(a->first + i);
+        if (papyra_store_write(a->s, &r) != 0) {
+            a->failed = 1;
+            break;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * @p threads threads write @p count records in all, one per call, at the same
+ * time to one handle of "<scheme>:<path>?<extra>": seconds.
+ */
+static double
+bench_threads(const char *scheme, const char *path, const char *extra, int threads, long count)
+{
+    struct thread_arg args[16];
+    pthread_t th[16];
+    papyra_store *s = NULL;
+    char url[8400];
+    int started = 0, failed = 0;
+    double t0;
+
+    if (threads > 16)
+        return -1;
+    snprintf(url, sizeof(url), "%s:%s?%smetrics=none", scheme, path, extra);
+    unlink(path);
+    if (papyra_store_open(&s, url, NULL) != 0)
+        return -1;
+    t0 = now_s();
+    for (int k = 0; k < threads; k++) {
+        args[k] = (struct thread_arg){s, k * (count / threads), count / threads, 0};
+        if (pthread_create(&th[k], NULL, thread_main, &args[k]) != 0)
+            break;
+        started++;
+    }
+    for (int k = 0; k < started; k++) {
+        pthread_join(th[k], NULL);
+        failed |= args[k].failed;
+    }
+    t0 = now_s() - t0;
+    papyra_store_close(s);
+    return started == threads && !failed ? t0 : -1;
+}
+
 /* Single and batched writes of the other backends, and with fsync=always. */
 static void
 bench_backends(const char *dir, const char *path, double base)
@@ -259,15 +321,32 @@ bench_backends(const char *dir, const char *path, double base)
         bool memory = strcmp(cases[c].scheme, "memory") == 0;
         const char *p = strcmp(cases[c].scheme, "rotating") == 0 ? rot : memory ? "" : path;
         long n = records / cases[c].divisor;
+        double single = 0;
         for (size_t b = 0; b < 2; b++) {
             double t = bench_url(cases[c].scheme, p, cases[c].extra, batches[b], n, "none");
             if (t <= 0) {
                 fprintf(stderr, "bench-store: %s failed\n", cases[c].name);
                 continue;
             }
+            if (b == 0)
+                single = (double)n / t;
             add_row("rec/s", (double)n / t,
                     (cases[c].divisor > 1 ? sync_base : base) / (t * (double)records / (double)n),
                     "%s write, %zu/call", cases[c].name, batches[b]);
+        }
+        /*
+         * Group commit: 4 threads at once with fsync=always, against the one
+         * thread just measured (ratio > 1: one fdatasync covers several
+         * threads' records).
+         */
+        if (strstr(cases[c].extra, "fsync=always") && single > 0) {
+            long n4 = n * 2;
+            double t = bench_threads(cases[c].scheme, p, cases[c].extra, 4, n4);
+            if (t <= 0)
+                fprintf(stderr, "bench-store: %s, 4 threads failed\n", cases[c].name);
+            else
+                add_row("rec/s", (double)n4 / t, (double)n4 / t / single, "%s, 4 threads, 1/call",
+                        cases[c].name);
         }
         for (int k = 1; k < 5; k++) {
             char old[4300];

@@ -5,20 +5,26 @@
  * Records are upstream's rotating lines ("kind" last, \uXXXX escapes) in the
  * active file PATH and the rotated files PATH.1 (newest) .. PATH.<max_files-1>
  * (oldest). Writers keep one O_APPEND descriptor on the active file and hold
- * an exclusive flock() on "<dir>/.<name>.lock" around each batch and
- * rotation; readers hold it shared, recover and compact hold it exclusively
- * for their whole run. docs/backend-rotating.md describes the protocols.
+ * a shared flock() on "<dir>/.<name>.lock" around each batch (appends of
+ * several processes run at once), made exclusive only to rotate, reopen or
+ * repair a tail; readers hold it shared while they open their snapshot,
+ * recover and compact hold it exclusively for their whole run.
+ * docs/backend-rotating.md describes the protocols.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/stat.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +32,11 @@
 #include "fsutil.h"
 #include "record-codec.h"
 #include "rotating.h"
+
+/* Linux's value; <fcntl.h> declares it only with _GNU_SOURCE. */
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
 
 static const char *const own_keys[] = {"max_bytes", "max_files", "fsync", NULL};
 
@@ -57,6 +68,7 @@ rot_free(papyra__rot *r)
     free(r->lock_path);
     free(r->stage_path);
     free(r->commit_path);
+    papyra__buf_free(&r->spare);
     free(r);
 }
 
@@ -170,49 +182,100 @@ rot_close(papyra_store *s)
 }
 
 /*
- * Makes r->fd the current active file: reopens it when another process (or a
- * compaction) replaced or rotated it, and terminates a torn last line so the
- * next record does not glue onto it.
+ * The identity, link count and size of a file: of @p path when @p fd is -1
+ * (following symbolic links, as open() does), else of @p fd. statx asking for
+ * only these is one cheap call that replaces the stat of PATH and the fstat
+ * of the descriptor a write used to need; stat/fstat are the fallback on
+ * kernels without statx.
+ */
+typedef struct file_id {
+    uint64_t dev, ino, nlink, size;
+} file_id;
+
+static int
+get_id(const char *path, int fd, file_id *id)
+{
+#ifdef SYS_statx
+    static atomic_bool no_statx;
+    struct statx sx;
+
+    if (!atomic_load_explicit(&no_statx, memory_order_relaxed)) {
+        const unsigned mask = STATX_INO | STATX_NLINK | STATX_SIZE;
+        if (syscall(SYS_statx, fd < 0 ? AT_FDCWD : fd, fd < 0 ? path : "",
+                    fd < 0 ? 0 : AT_EMPTY_PATH, mask, &sx) == 0 &&
+            (sx.stx_mask & mask) == mask) {
+            id->dev = (uint64_t)sx.stx_dev_major << 32 | sx.stx_dev_minor;
+            id->ino = sx.stx_ino;
+            id->nlink = sx.stx_nlink;
+            id->size = sx.stx_size;
+            return 0;
+        }
+        if (errno != ENOSYS && errno != EINVAL && errno != EPERM)
+            return papyra__errno_code(errno);
+        atomic_store_explicit(&no_statx, true, memory_order_relaxed);
+    }
+#endif
+    {
+        struct stat st;
+
+        if ((fd < 0 ? stat(path, &st) : fstat(fd, &st)) < 0)
+            return papyra__errno_code(errno);
+        id->dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
+        id->ino = st.st_ino;
+        id->nlink = st.st_nlink;
+        id->size = (uint64_t)st.st_size;
+        return 0;
+    }
+}
+
+/*
+ * With the exclusive lock held: (re)opens r->fd on the active file PATH,
+ * creating it, and terminates a torn last line so the next record does not
+ * glue onto it. *size: the file's size afterwards.
  */
 static int
-ensure_active(papyra__rot *r, struct stat *ret)
+reopen(papyra__rot *r, uint64_t *size)
 {
-    struct stat a, b;
+    file_id id;
     char last;
-    int fd;
+    int fd, e;
 
     if (r->fd >= 0) {
-        if (stat(r->path, &a) == 0 && fstat(r->fd, ret) == 0 && a.st_ino == ret->st_ino &&
-            a.st_dev == ret->st_dev)
-            return 0;
         if (r->dirty)
             (void)fdatasync(r->fd);
         r->dirty = false;
         close(r->fd);
         r->fd = -1;
     }
+    r->tail_known = false;
     fd = open(r->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0 && errno == ENOENT && papyra__rot_mkdirs(r->dir) == 0)
         fd = open(r->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0)
         return papyra__errno_code(errno);
+    e = get_id(NULL, fd, &id);
+    if (e < 0) {
+        close(fd);
+        return e;
+    }
     /* A new, empty active file: make its name durable when durability is asked for. */
-    if (r->fsync_mode != PAPYRA__ROT_FSYNC_NEVER && fstat(fd, &b) == 0 && b.st_size == 0)
+    if (r->fsync_mode != PAPYRA__ROT_FSYNC_NEVER && id.size == 0)
         (void)papyra__fsync_parent(r->path);
-    if (fstat(fd, &b) == 0 && b.st_size > 0 && pread(fd, &last, 1, b.st_size - 1) == 1 &&
-        last != '\n' && last != '\r') {
-        int e = papyra__write_all(fd, "\n", 1);
+    if (id.size > 0 && pread(fd, &last, 1, (off_t)id.size - 1) == 1 && last != '\n' &&
+        last != '\r') {
+        e = papyra__write_all(fd, "\n", 1);
         if (e < 0) {
             close(fd);
             return e;
         }
-    }
-    if (fstat(fd, ret) < 0) {
-        int e = papyra__errno_code(errno);
-        close(fd);
-        return e;
+        id.size++;
     }
     r->fd = fd;
+    r->fd_dev = id.dev;
+    r->fd_ino = id.ino;
+    r->tail_known = true;
+    r->expect_size = id.size;
+    *size = id.size;
     return 0;
 }
 
@@ -223,7 +286,7 @@ ensure_active(papyra__rot *r, struct stat *ret)
  * so a crash loses nothing that rotation would not have dropped anyway.
  */
 static int
-rotate(papyra__rot *r, struct stat *st)
+rotate(papyra__rot *r, uint64_t *size)
 {
     int64_t top = 0, i;
     char *a, *b;
@@ -240,9 +303,7 @@ rotate(papyra__rot *r, struct stat *st)
          */
         if (unlink(r->path) < 0 && errno != ENOENT)
             return papyra__errno_code(errno);
-        close(r->fd);
-        r->fd = -1;
-        return ensure_active(r, st);
+        return reopen(r, size);
     }
     /* The run of existing rotated files .1 .. .top; a gap ends it (older files shift later). */
     while (top + 1 < r->max_files) {
@@ -278,10 +339,8 @@ rotate(papyra__rot *r, struct stat *st)
         if (e < 0)
             return e;
     }
-    close(r->fd);
-    r->fd = -1;
-    /* ensure_active() fsyncs the directory (the renames and the new file) when asked to. */
-    return ensure_active(r, st);
+    /* reopen() fsyncs the directory (the renames and the new file) when asked to. */
+    return reopen(r, size);
 }
 
 /*
@@ -342,40 +401,213 @@ group_sync(papyra__rot *r, uint64_t seq)
     return e;
 }
 
+/*
+ * The encode buffer: the handle's spare one when no other write has it, so
+ * that a write allocates nothing once the buffer has grown to its size.
+ */
+static papyra_buf *
+take_buf(papyra__rot *r, papyra_buf *own)
+{
+    if (!atomic_exchange_explicit(&r->spare_busy, true, memory_order_acquire)) {
+        papyra__buf_reset(&r->spare);
+        return &r->spare;
+    }
+    memset(own, 0, sizeof(*own));
+    return own;
+}
+
+/* A spare buffer larger than this is freed rather than kept. */
+#define SPARE_MAX ((size_t)1 << 20)
+
+static void
+give_buf(papyra__rot *r, papyra_buf *b)
+{
+    if (b != &r->spare) {
+        papyra__buf_free(b);
+        return;
+    }
+    if (b->cap > SPARE_MAX)
+        papyra__buf_free(b);
+    atomic_store_explicit(&r->spare_busy, false, memory_order_release);
+}
+
+/*
+ * With r->mu held: takes the lock for appending @p len bytes and makes r->fd
+ * the current active file, ready for them. A plain append holds the lock
+ * shared (O_APPEND writes of several processes do not interleave, so the
+ * lock only has to keep rotation, recover and compact out); anything that
+ * changes the set or repairs a tail makes it exclusive first and then checks
+ * again, since flock() drops a shared lock before it takes the exclusive one
+ * and another process may have acted in between. In the usual case this is
+ * one statx of PATH: same file as r->fd (else another process rotated,
+ * compacted or recovered: reopen), one link (a rebuild that crashed leaves a
+ * second link in its staging directory, see papyra__rot_stage_begin: settle
+ * it), and the size (to rotate, and when another process appended since
+ * this handle's last write, to check that the file ends with a newline).
+ * *excl tells which lock is held; *size is the file's size before the append.
+ */
+static int
+append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
+{
+    bool ex = false;
+    int e;
+
+    for (;;) {
+        file_id id;
+        uint64_t sz;
+        char c;
+
+        e = papyra__rot_flock(r->lock_fd, ex ? LOCK_EX : LOCK_SH);
+        if (e < 0)
+            return e;
+        if (r->fd < 0 || get_id(r->path, -1, &id) < 0 || id.ino != r->fd_ino ||
+            id.dev != r->fd_dev) {
+            /* No descriptor yet, or PATH was replaced: reopen, exclusively. */
+            if (!ex) {
+                ex = true;
+                continue;
+            }
+            e = papyra__rot_pending(r) ? papyra__rot_settle(r) : 0;
+            if (e == 0)
+                e = reopen(r, &sz);
+            if (e < 0)
+                break;
+        } else if (id.nlink != 1 && papyra__rot_pending(r)) {
+            if (!ex) {
+                ex = true;
+                continue;
+            }
+            e = papyra__rot_settle(r);
+            if (e < 0)
+                break;
+            continue; /* the settled set may have a new active file */
+        } else {
+            sz = id.size;
+            /* Another process appended since (or our last write failed): is the tail whole? */
+            if (sz > 0 && !(r->tail_known && sz == r->expect_size)) {
+                if (pread(r->fd, &c, 1, (off_t)sz - 1) != 1) {
+                    e = PAPYRA_EIO;
+                    break;
+                }
+                /* Maybe another process's append in progress: look again with it finished. */
+                if (c != '\n' && c != '\r' && !ex) {
+                    ex = true;
+                    continue;
+                }
+                if (c != '\n' && c != '\r') {
+                    e = papyra__write_all(r->fd, "\n", 1);
+                    if (e < 0)
+                        break;
+                    sz++;
+                }
+            }
+        }
+        if (sz > 0 && sz + len > (uint64_t)r->max_bytes) {
+            if (!ex) {
+                ex = true;
+                continue;
+            }
+            e = rotate(r, &sz);
+            if (e < 0)
+                break;
+        }
+        *excl = ex;
+        *size = sz;
+        return 0;
+    }
+    (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+    return e;
+}
+
+/* Like papyra__write_all(), and tells how many bytes went out before a failure. */
+static int
+append_all(int fd, const char *p, size_t n, size_t *done)
+{
+    *done = 0;
+    while (*done < n) {
+        ssize_t k = write(fd, p + *done, n - *done);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return papyra__errno_code(errno);
+        }
+        if (k == 0)
+            return PAPYRA_EIO;
+        *done += (size_t)k;
+    }
+    return 0;
+}
+
+/*
+ * A write that the file system refused after @p done bytes (disk full,
+ * file-size limit) is taken back, so that no torn line and no part of the
+ * failed batch stays: with the lock made exclusive (no append of any process
+ * runs), the file is truncated if it still ends with exactly those bytes.
+ * Otherwise (another process appended after them while the lock was shared)
+ * the torn line stays, and the next append terminates it.
+ */
+static void
+take_back(papyra__rot *r, bool excl, const char *data, size_t done)
+{
+    file_id id;
+    char *tail;
+
+    if (done == 0 || (!excl && papyra__rot_flock(r->lock_fd, LOCK_EX) < 0))
+        return;
+    if (get_id(NULL, r->fd, &id) == 0 && id.nlink > 0 && id.size >= done &&
+        (tail = malloc(done)) != NULL) {
+        if (pread(r->fd, tail, done, (off_t)(id.size - done)) == (ssize_t)done &&
+            memcmp(tail, data, done) == 0)
+            (void)ftruncate(r->fd, (off_t)(id.size - done));
+        free(tail);
+    }
+}
+
 static int
 rot_write(papyra_store *s, const papyra_record *records, size_t n)
 {
     papyra__rot *r = s->impl;
-    papyra_buf b = {0};
-    struct stat st;
-    uint64_t seq = 0;
-    size_t i;
-    int e;
+    papyra_buf own, *b = take_buf(r, &own);
+    uint64_t seq = 0, size = 0;
+    bool excl = false;
+    size_t i, done;
+    int e = 0;
 
     for (i = 0; i < n; i++) {
-        e = papyra__record_encode(&records[i], PAPYRA_STYLE_ROTATING, &b);
+        e = papyra__record_encode(&records[i], PAPYRA_STYLE_ROTATING, b);
         if (e == 0)
-            e = papyra__buf_putc(&b, '\n');
+            e = papyra__buf_putc(b, '\n');
         if (e < 0) {
-            papyra__buf_free(&b);
+            give_buf(r, b);
             return papyra__store_error(s, e, "rotating: record %zu cannot be serialised: %s", i,
                                        papyra_strerror(e));
         }
     }
-    e = papyra__rot_writer_lock(r);
+    pthread_mutex_lock(&r->mu);
+    /* The directory or lock file could not be made at open: try again now. */
+    if (r->lock_fd < 0) {
+        e = papyra__rot_mkdirs(r->dir);
+        if (e == 0 && (e = papyra__rot_lock_open(r)) >= 0) {
+            r->lock_fd = e;
+            e = 0;
+        }
+    }
+    if (e == 0)
+        e = append_lock(r, b->len, &excl, &size);
     if (e < 0) {
-        papyra__buf_free(&b);
+        pthread_mutex_unlock(&r->mu);
+        give_buf(r, b);
         return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
                                    papyra_strerror(e));
     }
-    e = ensure_active(r, &st);
-    if (e == 0 && st.st_size > 0 && (uint64_t)st.st_size + b.len > (uint64_t)r->max_bytes)
-        e = rotate(r, &st);
-    if (e == 0) {
-        e = papyra__write_all(r->fd, b.data, b.len);
+    e = append_all(r->fd, b->data, b->len, &done);
+    if (e < 0) {
         /* Take a partial batch back, so no torn line stays behind. */
-        if (e < 0)
-            (void)ftruncate(r->fd, st.st_size);
+        take_back(r, excl, b->data, done);
+        r->tail_known = false;
+    } else {
+        r->tail_known = true;
+        r->expect_size = size + b->len;
     }
     if (e == 0 && r->fsync_mode != PAPYRA__ROT_FSYNC_NEVER) {
         r->dirty = true;
@@ -388,8 +620,9 @@ rot_write(papyra_store *s, const papyra_record *records, size_t n)
             r->last_sync_ns = now_ns();
         }
     }
-    papyra__rot_writer_unlock(r);
-    papyra__buf_free(&b);
+    (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+    pthread_mutex_unlock(&r->mu);
+    give_buf(r, b);
     if (e == 0 && r->fsync_mode == PAPYRA__ROT_FSYNC_ALWAYS)
         e = group_sync(r, seq);
     if (e < 0)
@@ -663,14 +896,6 @@ rot_scan(papyra_store *s, papyra_scan_report **ret)
     return 0;
 }
 
-static int
-rot_default_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
-{
-    if (papyra__asprintf(ret, "%s.metrics", url->path) < 0)
-        return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
-    return 0;
-}
-
 const papyra__backend_ops papyra__backend_rotating = {
     .name = "rotating",
     .id = PAPYRA_BACKEND_ROTATING,
@@ -681,5 +906,5 @@ const papyra__backend_ops papyra__backend_rotating = {
     .scan = rot_scan,
     .repair = papyra__rot_repair,
     .compact = papyra__rot_compact,
-    .default_metrics_path = rot_default_metrics_path,
+    .default_metrics_path = papyra__file_metrics_path,
 };

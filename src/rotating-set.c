@@ -548,6 +548,34 @@ papyra__rot_stage_plan(papyra__rot_stage *st, size_t bytes)
     }
 }
 
+/*
+ * Links the live active file into the staging directory as "active", so that
+ * its link count is 2 for as long as the staging directory exists. That is
+ * how appenders of every process notice a rebuild that crashed after its
+ * commit but before its roll-forward replaced the active file: their
+ * per-write check (one statx of PATH) sees the extra link, and they settle
+ * the set before appending to a file that the roll-forward would replace.
+ * (Without it they would have to look for the staging directory at every
+ * write.) The link goes when the staging directory is removed. An active
+ * file that does not exist needs no mark (appenders notice it is gone); a
+ * file system without hard links leaves the mark out (see
+ * docs/backend-rotating.md).
+ */
+static int
+link_active(const papyra__rot *r)
+{
+    char *p = NULL;
+    int ret = 0;
+
+    if (papyra__asprintf(&p, "%s/active", r->stage_path) < 0)
+        return PAPYRA_ENOMEM;
+    if (linkat(AT_FDCWD, r->path, AT_FDCWD, p, AT_SYMLINK_FOLLOW) < 0 && errno != ENOENT &&
+        errno != EPERM && errno != EMLINK)
+        ret = papyra__errno_code(errno);
+    free(p);
+    return ret;
+}
+
 int
 papyra__rot_stage_begin(papyra__rot_stage *st, uint64_t min_files)
 {
@@ -562,7 +590,9 @@ papyra__rot_stage_begin(papyra__rot_stage *st, uint64_t min_files)
         return ret;
     if (mkdir(r->stage_path, 0700) < 0)
         return papyra__errno_code(errno);
-    ret = fsync_dir(r->dir);
+    ret = link_active(r);
+    if (ret == 0)
+        ret = fsync_dir(r->dir);
     if (ret < 0)
         return ret;
     papyra__rot_stage_step(st);
@@ -787,10 +817,22 @@ snap_open(papyra__rot_snap *snap, int64_t k)
     return 0;
 }
 
+/* Whether the snapshot's active file ends without a line terminator. */
+static bool
+snap_tail_torn(const papyra__rot_snap *snap)
+{
+    char c;
+
+    if (snap->fd[0] < 0 || snap->size[0] == 0)
+        return false;
+    return pread(snap->fd[0], &c, 1, (off_t)snap->size[0] - 1) == 1 && c != '\n' && c != '\r';
+}
+
 int
 papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
 {
     int64_t k, opened = 0;
+    bool excl = false;
     int e = 0, lfd;
 
     memset(snap, 0, sizeof(*snap));
@@ -816,6 +858,7 @@ papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
         e = papyra__rot_flock(lfd, LOCK_SH);
         if (e == 0 && papyra__rot_pending(r)) {
             e = papyra__rot_flock(lfd, LOCK_EX);
+            excl = true;
             if (e == 0)
                 e = papyra__rot_settle(r);
         }
@@ -823,6 +866,21 @@ papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
     for (k = 0; e == 0 && k < r->max_files && opened < SNAP_MAX_OPEN; k++) {
         e = snap_open(snap, k);
         opened += snap->fd[k] >= 0;
+        /*
+         * Writers append under the shared lock too, so the active file may
+         * end in the middle of an append in progress. Then take the
+         * snapshot again under the exclusive lock, with no append running:
+         * the snapshot never shows a line that is only half written (a last
+         * line without its newline is then really torn).
+         */
+        if (e == 0 && k == 0 && lfd >= 0 && !excl && snap_tail_torn(snap)) {
+            close(snap->fd[0]);
+            snap->fd[0] = -2;
+            e = papyra__rot_flock(lfd, LOCK_EX);
+            excl = true;
+            k = -1;
+            opened = 0;
+        }
     }
     if (e == 0 && k < r->max_files)
         snap->lock_fd = lfd; /* files remain: keep the lock while they are read */

@@ -10,6 +10,7 @@
 #define PAPYRA_ROTATING_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,7 +40,12 @@ typedef struct papyra__rot {
     pthread_mutex_t mu; /* serialises this handle's writers around lock_fd */
     int fd;             /* the active file (O_APPEND), -1 until the first write */
     int lock_fd;        /* flock()ed by writers, recover and compact of this handle */
-    bool dirty;         /* written since the last fdatasync */
+    /* Under mu: the identity of fd's file, to notice that PATH was replaced. */
+    uint64_t fd_dev, fd_ino;
+    /* Under mu: fd's file ended with a newline at expect_size when this handle last wrote. */
+    bool tail_known;
+    uint64_t expect_size;
+    bool dirty; /* written since the last fdatasync */
     int64_t last_sync_ns;
     /*
      * Group commit of fsync=always: batches are numbered under mu; one thread
@@ -52,6 +58,9 @@ typedef struct papyra__rot {
     uint64_t synced_seq; /* batches known durable */
     uint64_t failed_seq; /* batches whose sync failed, with sync_err */
     int sync_err;
+    /* The encode buffer a write reuses while no other write has it. */
+    papyra_buf spare;
+    atomic_bool spare_busy;
 } papyra__rot;
 
 /* One line of a file, as papyra__rot_read_line() returns it. */
@@ -149,9 +158,10 @@ int papyra__rot_settle(const papyra__rot *r);
 bool papyra__rot_exists(const char *path);
 
 /*
- * Takes a handle's writer lock: its mutex for threads and an exclusive
- * flock() on its lock descriptor for processes; settles an interrupted
- * rebuild first.
+ * Takes a handle's exclusive lock (recover, compact): its mutex for threads
+ * and an exclusive flock() on its lock descriptor for processes; settles an
+ * interrupted rebuild first. (Appends take the flock() shared; see
+ * backend-rotating.c.)
  */
 int papyra__rot_writer_lock(papyra__rot *r);
 void papyra__rot_writer_unlock(papyra__rot *r);

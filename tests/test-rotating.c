@@ -849,6 +849,116 @@ test_compaction_crash_safety(void **state)
     assert_true(news >= 3);
 }
 
+/*
+ * A writer that kept its descriptor open while another process's compaction
+ * was killed at each step: its next append must go to the settled set, never
+ * to an old active file that the roll-forward then replaces (the staging
+ * directory's link to the active file is what tells it; no other operation
+ * settles in between here).
+ */
+static void
+test_open_writer_after_crashed_compaction(void **state)
+{
+    const char *dir = *state;
+    int olds = 0, news = 0;
+    long n;
+
+    for (n = 1; n < 200; n++) {
+        papyra_record_list *l;
+        papyra_store *w, *s;
+        int st = 0, found = 0;
+        pid_t pid;
+
+        papyra_test_rmtree(dir);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        crash_fixture(dir);
+        w = open_rot(dir, "max_bytes=300&max_files=10");
+        write_event(w, 50);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            papyra_compaction_report rep2;
+            papyra_store *cs = NULL;
+            char *url, num[32];
+
+            snprintf(num, sizeof(num), "%ld", n);
+            if (asprintf(&url,
+                         "rotating:%s/rot.log?max_bytes=100&max_files=10&max_records=3"
+                         "&metrics=none",
+                         dir) < 0 ||
+                papyra_store_open(&cs, url, NULL) != 0)
+                _exit(2);
+            setenv("PAPYRA_TEST_CRASH_AT", num, 1);
+            _exit(papyra_store_compact(cs, &rep2) == 0 ? 0 : 3);
+        }
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_true(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 137);
+        /* The first operation after the crash: the open writer appends. */
+        write_event(w, 100);
+        papyra_store_close(w);
+
+        s = open_rot(dir, "max_bytes=300&max_files=10");
+        assert_false(file_exists(dir, ".rot.log.rebuild"));
+        l = list_kind(s, PAPYRA_KIND_EVENT, NULL);
+        for (size_t i = 0; i < l->count; i++)
+            found += l->records[i].u.event.timestamp == 100.0;
+        assert_int_equal(found, 1);
+        assert_true(l->records[l->count - 1].u.event.timestamp == 100.0);
+        if (l->count == 12) {
+            olds++;
+        } else {
+            /* The new set: the newest 3 of the old one (8, 9, 50), then 100. */
+            assert_int_equal(l->count, 4);
+            assert_true(l->records[0].u.event.timestamp == 8.0);
+            assert_true(l->records[2].u.event.timestamp == 50.0);
+            news++;
+        }
+        papyra_record_list_free(l);
+        papyra_store_close(s);
+        if (WEXITSTATUS(st) == 0)
+            break;
+    }
+    print_message("compaction finished after %ld crash points: %d old, %d new\n", n - 1, olds,
+                  news);
+    assert_true(n < 200);
+    assert_true(olds >= 3);
+    assert_true(news >= 3);
+}
+
+/*
+ * A torn line that another process left (it died in the middle of an append)
+ * while this handle kept its descriptor: the next append terminates it
+ * rather than glue its record onto it.
+ */
+static void
+test_torn_tail_of_another_writer(void **state)
+{
+    papyra_store *s = open_rot(*state, "max_bytes=100000&max_files=3");
+    char *p = papyra_test_path(*state, "rot.log");
+    papyra_scan_report *rep;
+    papyra_record_list *l;
+    int fd;
+
+    write_event(s, 1);
+    fd = open(p, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "{\"timestamp\": 2", 15), 15);
+    close(fd);
+    write_event(s, 3);
+    write_event(s, 4);
+    l = list_kind(s, PAPYRA_KIND_EVENT, NULL);
+    assert_int_equal(l->count, 3);
+    assert_true(l->records[1].u.event.timestamp == 3.0);
+    papyra_record_list_free(l);
+    assert_int_equal(papyra_store_scan(s, &rep), 0);
+    assert_int_equal(rep->count, 1);
+    assert_int_equal(rep->anomalies[0].type, PAPYRA_ANOMALY_CORRUPTED_LINE);
+    papyra_scan_report_free(rep);
+    papyra_store_close(s);
+    free(p);
+}
+
 /* Python's universal newlines: "\r\n" and a lone "\r" end lines too. */
 static void
 test_universal_newlines(void **state)
@@ -1283,6 +1393,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_and_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_crash_safety, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_writer_after_crashed_compaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail_of_another_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backward_reading_matches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_always_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_crash_safety, setup, teardown),
