@@ -88,7 +88,7 @@ jl_open(papyra_store *s, const papyra__url *url)
         return papyra__store_error(
             s, PAPYRA_EINVAL, "parameter 'fsync' must be never, always or everysec (got '%s')", fs);
     if (stat(url->path, &st) == 0 && S_ISDIR(st.st_mode))
-        return papyra__store_error(s, PAPYRA_EINVAL, "json: %s is a directory", url->path);
+        return papyra__store_error(s, PAPYRA_EIO, "json: %s is a directory", url->path);
     j = calloc(1, sizeof(*j));
     if (!j || !(j->path = strdup(url->path)) || !(s->data_path = strdup(url->path))) {
         if (j)

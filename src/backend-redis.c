@@ -580,15 +580,27 @@ redis_list(papyra_store *s,
     return 0;
 }
 
-static void
-sanitize(char *p)
+/*
+ * Makes @p in a file name: characters outside [A-Za-z0-9._:-] become %XX,
+ * so different prefixes (a:b and a_b) never share a file. Returns a new
+ * string or NULL.
+ */
+static char *
+file_name_escape(const char *in)
 {
-    for (; *p; p++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            *p = '_';
+    char *out = malloc(strlen(in) * 3 + 1), *o = out;
+
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '.' || *p == '_' || *p == ':' || *p == '-')
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
     }
+    *o = '\0';
+    return out;
 }
 
 /*
@@ -634,7 +646,15 @@ redis_default_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
     else
         (void)snprintf(name, n, "redis-%s-%d-%" PRId64 "-%s", cfg.host, cfg.port, cfg.db,
                        cfg.prefix);
-    sanitize(name);
+    {
+        char *escaped = file_name_escape(name);
+        free(name);
+        name = escaped;
+    }
+    if (!name) {
+        rc = PAPYRA_ENOMEM;
+        goto out;
+    }
     n = strlen(dir) + strlen(name) + 10;
     if (!(path = malloc(n))) {
         rc = PAPYRA_ENOMEM;
