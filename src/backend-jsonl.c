@@ -608,11 +608,18 @@ papyra__jsonl_parse_line(const papyra__line *l, papyra_json **obj)
     return 0;
 }
 
-/* Opens the data file to read: 1, 0 when it does not exist, or an error. */
+/*
+ * Opens the data file to read: 1, 0 when it does not exist, or an error.
+ * @p size is taken under a brief exclusive lock, which waits for appends in
+ * flight (they hold the lock shared): everything before it is whole records,
+ * so a reader never mistakes another process's half-done append for a torn
+ * line. What is appended later lies beyond @p size and is not read.
+ */
 static int
 open_read(papyra_store *s, jsonl *j, int *fd, off_t *size)
 {
     struct stat st;
+    int r;
 
     *fd = open(j->path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0) {
@@ -620,8 +627,11 @@ open_read(papyra_store *s, jsonl *j, int *fd, off_t *size)
             return 0;
         return papyra__jsonl_error(s, papyra__errno_code(errno), "cannot open", j->path);
     }
-    if (fstat(*fd, &st) < 0) {
-        int r = papyra__errno_code(errno);
+    r = lock_fd(*fd, LOCK_EX);
+    if (r == 0 && fstat(*fd, &st) < 0)
+        r = papyra__errno_code(errno);
+    (void)lock_fd(*fd, LOCK_UN);
+    if (r < 0) {
         close(*fd);
         return papyra__jsonl_error(s, r, "cannot stat", j->path);
     }
@@ -740,9 +750,9 @@ jl_list(papyra_store *s,
     return 0;
 }
 
-/* Scans an open file into @p rep. */
+/* Scans the first @p size bytes of an open file into @p rep. */
 static int
-scan_fd(jsonl *j, int fd, papyra_scan_report *rep)
+scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
 {
     papyra__fwd_reader rd;
     papyra__line l;
@@ -751,6 +761,7 @@ scan_fd(jsonl *j, int fd, papyra_scan_report *rep)
     int r;
 
     papyra__fwd_init(&rd, fd);
+    papyra__fwd_limit(&rd, size);
     while ((r = papyra__fwd_next(&rd, &l)) == 1) {
         if (!l.terminated) {
             snprintf(detail, sizeof(detail), "Line %llu missing newline",
@@ -792,7 +803,7 @@ jl_scan(papyra_store *s, papyra_scan_report **ret)
         return papyra__store_error(s, r, "out of memory");
     r = open_read(s, j, &fd, &size);
     if (r > 0) {
-        r = scan_fd(j, fd, rep);
+        r = scan_fd(j, fd, size, rep);
         close(fd);
         if (r < 0)
             r = papyra__jsonl_error(s, r, "cannot scan", j->path);

@@ -56,6 +56,13 @@ papyra__fwd_init(papyra__fwd_reader *r, int fd)
 {
     memset(r, 0, sizeof(*r));
     r->fd = fd;
+    r->limit = -1;
+}
+
+void
+papyra__fwd_limit(papyra__fwd_reader *r, off_t size)
+{
+    r->limit = size;
 }
 
 int
@@ -67,6 +74,7 @@ papyra__fwd_next(papyra__fwd_reader *r, papyra__line *line)
         char *nl =
             r->buf ? memchr(r->buf + r->start + scanned, '\n', r->end - r->start - scanned) : NULL;
         ssize_t k;
+        size_t want = CHUNK;
         int e;
 
         if (nl || (r->eof && r->end > r->start)) {
@@ -90,12 +98,14 @@ papyra__fwd_next(papyra__fwd_reader *r, papyra__line *line)
         e = grow(&r->buf, &r->cap, r->end + CHUNK);
         if (e < 0)
             return e;
-        k = pread_full(r->fd, r->buf + r->end, CHUNK, r->off);
+        if (r->limit >= 0 && (off_t)want > r->limit - r->off)
+            want = (size_t)(r->limit - r->off);
+        k = want ? pread_full(r->fd, r->buf + r->end, want, r->off) : 0;
         if (k < 0)
             return (int)k;
         r->off += k;
         r->end += (size_t)k;
-        if ((size_t)k < CHUNK)
+        if ((size_t)k < want || want < CHUNK)
             r->eof = true;
     }
 }

@@ -36,6 +36,7 @@ typedef struct papyra__fwd_reader {
     size_t cap, start, end;
     bool eof;
     uint64_t lineno;
+    off_t limit; /* read no further than this offset; -1: to the end */
 } papyra__fwd_reader;
 
 /* Newest line first. */
@@ -49,6 +50,9 @@ typedef struct papyra__rev_reader {
 
 /* Reads @p fd from offset 0 with pread(2) (the fd's offset is not used). */
 void papyra__fwd_init(papyra__fwd_reader *r, int fd);
+
+/* Stops the reader at @p size bytes: what lies beyond was appended after a snapshot. */
+void papyra__fwd_limit(papyra__fwd_reader *r, off_t size);
 
 /* 1 and the next line, 0 at the end, or a negative PAPYRA_E* code. */
 int papyra__fwd_next(papyra__fwd_reader *r, papyra__line *line);

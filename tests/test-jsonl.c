@@ -825,6 +825,49 @@ test_compaction_does_not_lose_concurrent_appends(void **state)
 }
 
 /*
+ * A scan or a list racing appends from another process never mistakes an
+ * append in flight for a torn line: readers take the file's size once the
+ * appends under way have finished.
+ */
+static void
+test_readers_never_see_an_append_in_flight_as_torn(void **state)
+{
+    papyra_store *s = st_open("json:%s?metrics=none", F->path);
+    uint64_t c[PAPYRA_METRIC_COUNT];
+    pid_t pid = fork();
+    int st;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        papyra_store *w = NULL;
+        char url[4096];
+        snprintf(url, sizeof(url), "json:%s?metrics=none", F->path);
+        if (papyra_store_open(&w, url, NULL) != 0)
+            _exit(2);
+        for (int i = 0; i < 20000; i++) {
+            papyra_record r = st_event(i, i);
+            if (papyra_store_write(w, &r) != 0)
+                _exit(3);
+        }
+        _exit(papyra_store_close(w) != 0);
+    }
+    for (int i = 0; i < 300; i++) {
+        papyra_scan_report *rep = NULL;
+        papyra_record_list *l = st_list(s, PAPYRA_KIND_EVENT, 0, 5);
+        papyra_record_list_free(l);
+        assert_int_equal(papyra_store_scan(s, &rep), 0);
+        if (rep->count)
+            fail_msg("scan %d: %s", i, rep->anomalies[0].detail);
+        papyra_scan_report_free(rep);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    st_counters(s, c);
+    assert_int_equal(c[PAPYRA_METRIC_ANOMALY_DETECTED], 0);
+    papyra_store_close(s);
+}
+
+/*
  * The tail check also runs for a handle that keeps its file open: when the
  * file is not the size this handle left, another writer appended, and a line
  * it left torn is terminated before our next record.
@@ -1239,6 +1282,7 @@ main(void)
         T(test_threads_and_processes_lose_and_tear_nothing),
         T(test_group_commit_under_concurrency),
         T(test_compaction_does_not_lose_concurrent_appends),
+        T(test_readers_never_see_an_append_in_flight_as_torn),
         T(test_torn_tail_from_another_writer_is_terminated),
         T(test_encoder_fast_paths_match_the_general_path),
         T(test_rewrites_equal_parse_and_write),
