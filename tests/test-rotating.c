@@ -1358,6 +1358,40 @@ test_fsync_always_threads(void **state)
     papyra_store_close(s);
 }
 
+/*
+ * Scans and lists racing appends (and rotations) from another process never
+ * report an append in flight as a torn line.
+ */
+static void
+test_readers_never_see_an_append_in_flight_as_torn(void **state)
+{
+    papyra_store *s = open_rot(*state, "max_bytes=20000&max_files=50");
+    pid_t pid = fork();
+    int st;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        papyra_store *w = open_rot(*state, "max_bytes=20000&max_files=50");
+        for (int i = 0; i < 20000; i++)
+            if (write_event_ex(w, "local", "ActorStarted", i) != 0)
+                _exit(3);
+        _exit(papyra_store_close(w) != 0);
+    }
+    for (int i = 0; i < 300; i++) {
+        papyra_list_options o = {.limit = 5};
+        papyra_scan_report *rep = NULL;
+        papyra_record_list *l = list_kind(s, PAPYRA_KIND_EVENT, &o);
+        papyra_record_list_free(l);
+        assert_int_equal(papyra_store_scan(s, &rep), 0);
+        if (rep->count)
+            fail_msg("scan %d: %s: %s", i, rep->anomalies[0].path, rep->anomalies[0].detail);
+        papyra_scan_report_free(rep);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    papyra_store_close(s);
+}
+
 int
 main(void)
 {
@@ -1399,6 +1433,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fsync_always_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_crash_safety, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_lines_and_split_crlf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readers_never_see_an_append_in_flight_as_torn, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
