@@ -666,7 +666,8 @@ list_line(list_walk *w, const papyra__rot_line *line)
     papyra_json *obj = NULL;
     papyra_record rec;
     double ts;
-    int e = papyra__rot_parse(line->data, line->len, &obj);
+    /* A torn last line is an anomaly for list as for scan, recover and compact. */
+    int e = line->terminated ? papyra__rot_parse(line->data, line->len, &obj) : 0;
 
     if (e <= 0) {
         w->anomalies += e == 0;

@@ -39,7 +39,8 @@ each_line(papyra__rot *r, line_fn fn, void *ctx)
             continue;
         while ((e = papyra__rot_read_line(&rd, &line)) > 0) {
             papyra_json *obj = NULL;
-            int v = papyra__rot_parse(line.data, line.len, &obj);
+            /* A torn line is dropped like a corrupt one (as the JSON backend does). */
+            int v = line.terminated ? papyra__rot_parse(line.data, line.len, &obj) : 0;
 
             e = v < 0 ? v : fn(ctx, &line, obj);
             papyra__json_free(obj);

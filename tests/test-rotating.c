@@ -1296,8 +1296,8 @@ test_backward_reading_matches(void **state)
         }
         fputs(term, f);
     }
-    /* A valid last line without its newline is a record. */
-    fprintf(f, "{\"timestamp\": %d.0, \"kind\": \"event\"}", nrec++);
+    /* A valid last line without its newline is a torn append: skipped, reported by scan. */
+    fprintf(f, "{\"timestamp\": %d.0, \"kind\": \"event\"}", nrec);
     assert_int_equal(fclose(f), 0);
 
     s = open_rot(*state, NULL);
