@@ -7,6 +7,7 @@
  * Two real faults: a file-size limit (RLIMIT_FSIZE, which works for any
  * user) and a full tmpfs (needs the right to mount; skipped otherwise).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -38,6 +39,10 @@ setup(void **state)
 static int
 teardown(void **state)
 {
+    /* A failed assertion skips the test's own umount; never leave a mount behind. */
+    char *mnt = papyra_test_path(*state, "small");
+    (void)umount2(mnt, MNT_DETACH);
+    free(mnt);
     papyra_test_rmtree(*state);
     free(*state);
     return 0;
@@ -194,6 +199,106 @@ test_full_disk_should_refuse_writes_without_tearing_rotating(void **state)
     full_tmpfs(state, "rotating", "rot.log");
 }
 
+/* Every entry of @p dir, except the data and the metrics files we know of. */
+static int
+leftovers(const char *dir, const char *data)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, data) &&
+            strncmp(e->d_name, ".rot.log.lock", 13) != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/*
+ * Compaction and recovery need room for the rewritten copy; on a full disk
+ * they fail with ENOSPC, count their error, and leave the data as it was
+ * with no temporary file behind.
+ */
+static void
+full_disk_rewrite(void **state, const char *scheme, const char *data)
+{
+    char *mnt = papyra_test_path(*state, "small");
+    char path[512];
+    papyra_store *s;
+    papyra_compaction_report rep;
+    papyra_recovery_options repair = {.mode = PAPYRA_RECOVER_REPAIR};
+    papyra_recovery_report *rr = NULL;
+    uint64_t before[PAPYRA_METRIC_COUNT], delta[PAPYRA_METRIC_COUNT] = {0};
+    char *content, *after;
+    size_t len, alen;
+    int r;
+
+    assert_int_equal(mkdir(mnt, 0700), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=64k") != 0) {
+        fprintf(stderr, "skipped: cannot mount a small tmpfs (%s)\n", strerror(errno));
+        free(mnt);
+        skip();
+    }
+    snprintf(path, sizeof(path), "%s/%s", mnt, data);
+    s = st_open("%s:%s?%smetrics=%s/m-rw-%s.metrics", scheme, path,
+                strcmp(scheme, "rotating") == 0 ? "max_bytes=1000000&" : "", (const char *)*state,
+                scheme);
+    /* Fill the disk to about two thirds with records, then one corrupt line. */
+    for (int i = 0; size_of(path) < 40 * 1024; i++) {
+        papyra_record ev = st_event(i, (double)i);
+        st_write(s, &ev);
+    }
+    {
+        FILE *f = fopen(path, "a");
+        assert_non_null(f);
+        fputs("{not json\n", f);
+        assert_int_equal(fclose(f), 0);
+    }
+    content = papyra_test_read_file(path, &len);
+
+    st_counters(s, before);
+    r = papyra_store_compact(s, &rep);
+    assert_int_equal(r, PAPYRA_ENOSPC);
+    delta[PAPYRA_METRIC_COMPACTIONS_TRIGGERED] = 1;
+    delta[PAPYRA_METRIC_COMPACTION_ERRORS] = 1;
+    st_assert_delta(s, before, delta);
+
+    st_counters(s, before);
+    r = papyra_store_recover(s, &repair, &rr);
+    assert_true(r == PAPYRA_ENOSPC);
+    papyra_recovery_report_free(rr);
+    memset(delta, 0, sizeof(delta));
+    delta[PAPYRA_METRIC_RECOVERY_ATTEMPTS] = 1;
+    delta[PAPYRA_METRIC_RECOVERY_FAILURES] = 1;
+    delta[PAPYRA_METRIC_SCAN_OPERATIONS] = 1;
+    delta[PAPYRA_METRIC_ANOMALY_DETECTED] = 1;
+    st_assert_delta(s, before, delta);
+
+    after = papyra_test_read_file(path, &alen);
+    assert_int_equal(alen, len);
+    assert_memory_equal(after, content, len);
+    assert_int_equal(leftovers(mnt, data), 0);
+    free(after);
+    free(content);
+    papyra_store_close(s);
+    assert_int_equal(umount(mnt), 0);
+    free(mnt);
+}
+
+static void
+test_full_disk_should_fail_compaction_and_recovery_safely_json(void **state)
+{
+    full_disk_rewrite(state, "json", "data.jsonl");
+}
+
+static void
+test_full_disk_should_fail_compaction_and_recovery_safely_rotating(void **state)
+{
+    full_disk_rewrite(state, "rotating", "rot.log");
+}
+
 int
 main(void)
 {
@@ -206,6 +311,10 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_full_disk_should_refuse_writes_without_tearing_rotating, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_full_disk_should_fail_compaction_and_recovery_safely_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_full_disk_should_fail_compaction_and_recovery_safely_rotating, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

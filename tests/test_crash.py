@@ -62,6 +62,7 @@ BACKENDS = {
 OPERATIONS = {
     "compact": ["persistence", "compact"],
     "recover": ["persistence", "recover", "--mode", "repair"],
+    "quarantine": ["persistence", "recover", "--mode", "quarantine", "--quarantine-dir", "{q}"],
 }
 
 
@@ -77,7 +78,8 @@ def data_state(d):
     return state
 
 
-def papyra(url, args, inject=None):
+def papyra(url, args, inject=None, qdir=None):
+    args = [a.format(q=qdir) if qdir else a for a in args]
     cmd = [PAPYRA, "--persistence", url, *args]
     if inject is not None:
         cmd = [STRACE, "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + STEPS,
@@ -101,14 +103,15 @@ def run_case(backend, operation):
         url = url_pattern.format(d=ref)
         settle(url)
         old = data_state(ref)
-        first = papyra(url, args)
+        qref = os.path.join(root, "q-ref")
+        first = papyra(url, args, qdir=qref)
         if first.returncode not in (0, 2):
             return [f"{backend} {operation}: reference run failed: {first.stderr}"]
         new = data_state(ref)
         if new == old:
             return [f"{backend} {operation}: the fixture does not change, the test proves nothing"]
         settle(url)
-        after_second = papyra(url, args)
+        after_second = papyra(url, args, qdir=qref)
         final = data_state(ref)
 
         steps = 0
@@ -119,7 +122,8 @@ def run_case(backend, operation):
             fixture(d)
             url = url_pattern.format(d=d)
             settle(url)
-            crashed = papyra(url, args, inject=n)
+            qdir = os.path.join(root, "q-%d" % n)
+            crashed = papyra(url, args, inject=n, qdir=qdir)
             killed = crashed.returncode in (-9, 137)
             settle(url)
             state = data_state(d)
@@ -128,11 +132,12 @@ def run_case(backend, operation):
             if state != old and state != new:
                 failures.append(f"{backend} {operation}: killed at step {n}: the data is "
                                 f"neither the old nor the new state: {sorted(state)}")
-            again = papyra(url, args)
+            again = papyra(url, args, qdir=qdir)
             if again.returncode != after_second.returncode or data_state(d) != final:
                 failures.append(f"{backend} {operation}: after a kill at step {n}, the next run "
                                 f"did not reach the uninterrupted result: {again.stderr}")
             shutil.rmtree(d)
+            shutil.rmtree(qdir, ignore_errors=True)
             if not killed:
                 steps = n - 1
                 break
