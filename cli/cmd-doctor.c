@@ -104,8 +104,15 @@ recover_and_verify(cli_ctx *ctx, papyra_store *s, const papyra_recovery_options 
         after = verify;
     }
     if (after && after->count > 0) {
+        size_t orphans = 0;
         cli_bad(ctx, "Recovery attempted but anomalies still exist: %zu remain", after->count);
         cli_print_anomalies(ctx, after);
+        for (size_t i = 0; i < after->count; i++)
+            orphans += after->anomalies[i].type == PAPYRA_ANOMALY_ORPHANED_ROTATED_FILE;
+        /* Repair leaves files it does not own where they are; quarantine moves them. */
+        if (orphans == after->count && ro->mode == PAPYRA_RECOVER_REPAIR)
+            cli_info(ctx, "hint: repair leaves unexpected files in place; "
+                          "--recovery-mode quarantine --quarantine-dir DIR moves them away");
         rc = CLI_EXIT_ANOMALY;
     } else {
         cli_info(ctx, "Recovery successful");

@@ -470,6 +470,19 @@ run_reset(cli_ctx *ctx, const char *const *vals)
         }
         rc = CLI_EXIT_OK;
     }
+    /*
+     * The counters are cleared whatever happens to stdout: if the report of
+     * what was cleared cannot be written there, it must not be lost.
+     */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        char *text = NULL;
+        if (papyra_metrics_format(&cleared, PAPYRA_FORMAT_JSON, 0, &text) == 0) {
+            fprintf(stderr, "papyra: metrics reset at %s; could not print what was cleared: %s",
+                    when, text);
+            papyra_free(text);
+        }
+        rc = CLI_EXIT_FAIL;
+    }
     papyra_metrics_close(m);
     loc_free(&loc);
     return rc;

@@ -705,8 +705,8 @@ run_group(const cli_group *g, int argc, char **argv, cli_ctx *ctx)
     return cmd->run(ctx, vals);
 }
 
-int
-main(int argc, char **argv)
+static int
+run(int argc, char **argv)
 {
     cli_ctx ctx = {0};
     const char *no_color = getenv("NO_COLOR");
@@ -741,11 +741,19 @@ main(int argc, char **argv)
     }
     for (int g = 0; groups[g]; g++) {
         if (strcmp(groups[g]->name, argv[i]) == 0) {
-            rc = run_group(groups[g], argc - i - 1, argv + i + 1, &ctx);
-            if (fflush(stdout) != 0 || ferror(stdout))
-                return cli_error(CLI_EXIT_FAIL, "cannot write the output: %s", strerror(errno));
-            return rc;
+            return run_group(groups[g], argc - i - 1, argv + i + 1, &ctx);
         }
     }
     return cli_error(CLI_EXIT_USAGE, "unknown command group '%s' (see 'papyra --help')", argv[i]);
+}
+
+int
+main(int argc, char **argv)
+{
+    int rc = run(argc, argv);
+
+    /* Output that could not be written (a full disk, a closed pipe) is a failure. */
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CLI_EXIT_OK)
+        rc = cli_error(CLI_EXIT_FAIL, "cannot write the output: %s", strerror(errno));
+    return rc;
 }

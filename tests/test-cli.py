@@ -370,6 +370,18 @@ class Metrics(Base):
         self.assertEqual(doc["metrics_file"], self.p("data.jsonl.metrics"))
         self.assertRegex(doc["reset_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
+    def test_reset_report_survives_a_full_stdout(self):
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        self.counters(records_written=7)
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([PAPYRA, "--persistence", self.url(), "metrics", "reset"],
+                               stdout=full, stderr=subprocess.PIPE, env=base_env())
+        self.assertEqual(p.returncode, EXIT_FAIL)
+        self.assertIn('"records_written":7', p.stderr.decode())
+        rc, out, err = self.metrics("persistence", "--json")
+        self.assertEqual(json.loads(out)["records_written"], 0)
+
     def test_foreign_metrics_file_is_never_replaced(self):
         path = self.p("data.jsonl.metrics")
         foreign = b"this is not a metrics file" * 20
@@ -833,6 +845,15 @@ class OtherBackends(Base):
         rc, out, err = run(["--persistence", "redis://127.0.0.1:1/0", "persistence", "scan"])
         self.assertEqual(rc, EXIT_FAIL, out + err)
         self.assertEqual(len(err.strip().splitlines()), 1, err)
+
+    def test_output_that_cannot_be_written_is_a_failure(self):
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([PAPYRA, "--help"], stdout=full, stderr=subprocess.PIPE,
+                               env=base_env())
+        self.assertEqual(p.returncode, EXIT_FAIL)
+        self.assertIn("cannot write the output", p.stderr.decode())
 
     def test_passwords_are_never_printed(self):
         for url in ("redis://alice:s3cret@127.0.0.1:1/0?prefix=p",
