@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,19 +101,70 @@ cli_error(int code, const char *fmt, ...)
     return code;
 }
 
+/*
+ * The progress line: shown only on a terminal, and only once an operation
+ * has run longer than a moment (300 ms), then refreshed with the elapsed
+ * time until it ends. One operation at a time.
+ */
+static struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const char *what;
+    bool running, shown;
+} progress = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *
+progress_main(void *arg)
+{
+    struct timespec start, deadline;
+    long wait_ms = 300;
+
+    (void)arg;
+    clock_gettime(CLOCK_REALTIME, &start);
+    pthread_mutex_lock(&progress.mu);
+    while (progress.running) {
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += wait_ms * 1000000L;
+        deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+        deadline.tv_nsec %= 1000000000L;
+        if (pthread_cond_timedwait(&progress.cv, &progress.mu, &deadline) == 0 || !progress.running)
+            continue;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        fprintf(stderr, "\r\033[K%s ... %.1fs", progress.what,
+                (double)(deadline.tv_sec - start.tv_sec) +
+                    (double)(deadline.tv_nsec - start.tv_nsec) / 1e9);
+        fflush(stderr);
+        progress.shown = true;
+        wait_ms = 500;
+    }
+    pthread_mutex_unlock(&progress.mu);
+    return NULL;
+}
+
 void
 cli_progress(const cli_ctx *ctx, const char *what)
 {
-    if (ctx->progress) {
-        fprintf(stderr, "\r\033[K%s ...", what);
-        fflush(stderr);
-    }
+    if (!ctx->progress || progress.running)
+        return;
+    progress.what = what;
+    progress.shown = false;
+    progress.running = true;
+    if (pthread_create(&progress.thread, NULL, progress_main, NULL) != 0)
+        progress.running = false;
 }
 
 void
 cli_progress_done(const cli_ctx *ctx)
 {
-    if (ctx->progress) {
+    if (!ctx->progress || !progress.running)
+        return;
+    pthread_mutex_lock(&progress.mu);
+    progress.running = false;
+    pthread_cond_signal(&progress.cv);
+    pthread_mutex_unlock(&progress.mu);
+    pthread_join(progress.thread, NULL);
+    if (progress.shown) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }

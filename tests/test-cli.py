@@ -522,12 +522,25 @@ class Persistence(Base):
         self.assertEqual(err, "")  # no progress line when stderr is not a terminal
         rc, out = self.run_on_tty(self.path_args() + ["persistence", "scan"], base_env())
         self.assertEqual(rc, EXIT_ANOMALY)
-        self.assertIn("Scanning ...", out)  # the progress line, erased afterwards
+        self.assertNotIn("Scanning", out)  # a quick scan shows no progress line
         self.assertIn("Found 1 persistence anomalies:", out)
         self.assertIn("\u2716 Found 1 persistence anomalies:", out)
         self.assertIn("anomal", out.lower())
         self.assertIn(self.p("events.jsonl"), out)
         self.assertEqual(self.read(), TRUNCATED, "scan changed the store")
+
+    def test_long_scan_shows_a_progress_line_on_a_terminal(self):
+        line = ('{"kind": "event", "system_id": "local", "actor_address": "local://1", '
+                '"event_type": "ActorStarted", "payload": {}, "timestamp": 1.5}\n')
+        with open(self.p("big.jsonl"), "w") as f:
+            chunk = line * 20000
+            while f.tell() < 400 * 1024 * 1024:
+                f.write(chunk)
+        rc, out = self.run_on_tty(self.path_args("big.jsonl") + ["persistence", "scan"],
+                                  base_env())
+        self.assertEqual(rc, 0, out)
+        self.assertIn("Scanning ... ", out)  # after a moment, with the elapsed time
+        self.assertIn("\r\033[K", out)  # and erased before the result
 
     def test_recover_repair_then_verified(self):
         self.write(TRUNCATED)
