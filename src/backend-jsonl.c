@@ -343,25 +343,6 @@ leave_append(jsonl *j, size_t bytes, bool failed)
     pthread_mutex_unlock(&j->mu);
 }
 
-/* Like papyra__write_all(), and tells how many bytes went out before a failure. */
-static int
-append_all(int fd, const char *p, size_t n, size_t *done)
-{
-    *done = 0;
-    while (*done < n) {
-        ssize_t k = write(fd, p + *done, n - *done);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return papyra__errno_code(errno);
-        }
-        if (k == 0)
-            return PAPYRA_EIO;
-        *done += (size_t)k;
-    }
-    return 0;
-}
-
 /*
  * A write that failed after @p done bytes (disk full, file-size limit) is
  * taken back, so that no torn line and no part of the failed batch stays in
@@ -375,20 +356,14 @@ static void
 take_back(jsonl *j, const char *data, size_t done)
 {
     struct stat st;
-    char *tail;
 
     pthread_mutex_lock(&j->mu);
     j->draining++;
     /* Other holders finish their writes (those taking theirs back wait here too). */
     while (j->holders > j->draining)
         pthread_cond_wait(&j->cv, &j->mu);
-    if (lock_fd(j->fd, LOCK_EX) == 0 && fstat(j->fd, &st) == 0 && st.st_nlink > 0 &&
-        st.st_size >= (off_t)done && (tail = malloc(done)) != NULL) {
-        if (pread(j->fd, tail, done, st.st_size - (off_t)done) == (ssize_t)done &&
-            memcmp(tail, data, done) == 0)
-            (void)ftruncate(j->fd, st.st_size - (off_t)done);
-        free(tail);
-    }
+    if (lock_fd(j->fd, LOCK_EX) == 0 && fstat(j->fd, &st) == 0 && st.st_nlink > 0)
+        papyra__take_back_tail(j->fd, st.st_size, data, done);
     j->draining--;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
@@ -571,7 +546,7 @@ jl_write(papyra_store *s, const papyra_record *records, size_t n)
 
         size_t done;
 
-        r = append_all(fd, b->data, b->len, &done);
+        r = papyra__write_all_done(fd, b->data, b->len, &done);
         failed = r < 0;
         if (failed && done > 0)
             take_back(j, b->data, done);

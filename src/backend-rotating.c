@@ -519,25 +519,6 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
     return e;
 }
 
-/* Like papyra__write_all(), and tells how many bytes went out before a failure. */
-static int
-append_all(int fd, const char *p, size_t n, size_t *done)
-{
-    *done = 0;
-    while (*done < n) {
-        ssize_t k = write(fd, p + *done, n - *done);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return papyra__errno_code(errno);
-        }
-        if (k == 0)
-            return PAPYRA_EIO;
-        *done += (size_t)k;
-    }
-    return 0;
-}
-
 /*
  * A write that the file system refused after @p done bytes (disk full,
  * file-size limit) is taken back, so that no torn line and no part of the
@@ -550,17 +531,11 @@ static void
 take_back(papyra__rot *r, bool excl, const char *data, size_t done)
 {
     file_id id;
-    char *tail;
 
     if (done == 0 || (!excl && papyra__rot_flock(r->lock_fd, LOCK_EX) < 0))
         return;
-    if (get_id(NULL, r->fd, &id) == 0 && id.nlink > 0 && id.size >= done &&
-        (tail = malloc(done)) != NULL) {
-        if (pread(r->fd, tail, done, (off_t)(id.size - done)) == (ssize_t)done &&
-            memcmp(tail, data, done) == 0)
-            (void)ftruncate(r->fd, (off_t)(id.size - done));
-        free(tail);
-    }
+    if (get_id(NULL, r->fd, &id) == 0 && id.nlink > 0)
+        papyra__take_back_tail(r->fd, (off_t)id.size, data, done);
 }
 
 static int
@@ -600,7 +575,7 @@ rot_write(papyra_store *s, const papyra_record *records, size_t n)
         return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
                                    papyra_strerror(e));
     }
-    e = append_all(r->fd, b->data, b->len, &done);
+    e = papyra__write_all_done(r->fd, b->data, b->len, &done);
     if (e < 0) {
         /* Take a partial batch back, so no torn line stays behind. */
         take_back(r, excl, b->data, done);

@@ -47,12 +47,13 @@ papyra__errno_code(int err)
 }
 
 int
-papyra__write_all(int fd, const void *data, size_t size)
+papyra__write_all_done(int fd, const void *data, size_t size, size_t *done)
 {
     const char *p = data;
 
-    while (size > 0) {
-        ssize_t n = write(fd, p, size);
+    *done = 0;
+    while (*done < size) {
+        ssize_t n = write(fd, p + *done, size - *done);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -60,10 +61,29 @@ papyra__write_all(int fd, const void *data, size_t size)
         }
         if (n == 0)
             return PAPYRA_EIO;
-        p += n;
-        size -= (size_t)n;
+        *done += (size_t)n;
     }
     return 0;
+}
+
+int
+papyra__write_all(int fd, const void *data, size_t size)
+{
+    size_t done;
+
+    return papyra__write_all_done(fd, data, size, &done);
+}
+
+void
+papyra__take_back_tail(int fd, off_t size, const char *data, size_t n)
+{
+    char *tail;
+
+    if (n == 0 || size < (off_t)n || !(tail = malloc(n)))
+        return;
+    if (pread(fd, tail, n, size - (off_t)n) == (ssize_t)n && memcmp(tail, data, n) == 0)
+        (void)ftruncate(fd, size - (off_t)n);
+    free(tail);
 }
 
 int

@@ -5,12 +5,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Maps an errno value to the closest PAPYRA_E* code. */
 int papyra__errno_code(int err);
 
 /* Writes all of @p data, retrying on EINTR and short writes. */
 int papyra__write_all(int fd, const void *data, size_t size);
+
+/* The same, telling in @p done how many bytes went out, also on failure. */
+int papyra__write_all_done(int fd, const void *data, size_t size, size_t *done);
+
+/*
+ * Takes back a refused append: truncates the last @p n bytes of @p fd (of
+ * @p size bytes) if they are exactly @p data, so neither a torn line nor part
+ * of a failed batch stays. The caller holds the file's lock exclusively.
+ */
+void papyra__take_back_tail(int fd, off_t size, const char *data, size_t n);
 
 /*
  * Creates the missing parent directories of @p path (mkdir -p, mode 0777
