@@ -487,55 +487,25 @@ stop_syncer(jsonl *j)
     j->syncer_running = false;
 }
 
-/*
- * The encode buffer: the store's spare one when no other writer has it, so
- * that a write allocates nothing once the buffer has grown to its size.
- */
-static papyra_buf *
-take_buf(jsonl *j, papyra_buf *own)
-{
-    if (!atomic_exchange_explicit(&j->spare_busy, true, memory_order_acquire)) {
-        papyra__buf_reset(&j->spare);
-        return &j->spare;
-    }
-    memset(own, 0, sizeof(*own));
-    return own;
-}
-
-/* A spare buffer larger than this is freed rather than kept. */
-#define SPARE_MAX ((size_t)1 << 20)
-
-static void
-give_buf(jsonl *j, papyra_buf *b)
-{
-    if (b != &j->spare) {
-        papyra__buf_free(b);
-        return;
-    }
-    if (b->cap > SPARE_MAX)
-        papyra__buf_free(b);
-    atomic_store_explicit(&j->spare_busy, false, memory_order_release);
-}
-
 static int
 jl_write(papyra_store *s, const papyra_record *records, size_t n)
 {
     jsonl *j = s->impl;
-    papyra_buf own, *b = take_buf(j, &own);
+    papyra_buf own, *b = papyra__buf_borrow(&j->spare, &j->spare_busy, &own);
     size_t i;
     int r = 0;
 
     for (i = 0; r == 0 && i < n; i++) {
         r = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, b);
         if (r < 0) {
-            give_buf(j, b);
+            papyra__buf_give(&j->spare, &j->spare_busy, b);
             return papyra__store_error(s, r, "record %zu cannot be serialised: %s", i,
                                        papyra_strerror(r));
         }
         r = papyra__buf_putc(b, '\n');
     }
     if (r < 0) {
-        give_buf(j, b);
+        papyra__buf_give(&j->spare, &j->spare_busy, b);
         return papyra__store_error(s, r, "out of memory");
     }
     r = enter_append(s, j);
@@ -556,7 +526,7 @@ jl_write(papyra_store *s, const papyra_record *records, size_t n)
             r = papyra__jsonl_error(s, r, "cannot sync", j->path);
         leave_append(j, failed ? 0 : b->len, failed);
     }
-    give_buf(j, b);
+    papyra__buf_give(&j->spare, &j->spare_busy, b);
     return r;
 }
 

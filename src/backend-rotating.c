@@ -402,36 +402,6 @@ group_sync(papyra__rot *r, uint64_t seq)
 }
 
 /*
- * The encode buffer: the handle's spare one when no other write has it, so
- * that a write allocates nothing once the buffer has grown to its size.
- */
-static papyra_buf *
-take_buf(papyra__rot *r, papyra_buf *own)
-{
-    if (!atomic_exchange_explicit(&r->spare_busy, true, memory_order_acquire)) {
-        papyra__buf_reset(&r->spare);
-        return &r->spare;
-    }
-    memset(own, 0, sizeof(*own));
-    return own;
-}
-
-/* A spare buffer larger than this is freed rather than kept. */
-#define SPARE_MAX ((size_t)1 << 20)
-
-static void
-give_buf(papyra__rot *r, papyra_buf *b)
-{
-    if (b != &r->spare) {
-        papyra__buf_free(b);
-        return;
-    }
-    if (b->cap > SPARE_MAX)
-        papyra__buf_free(b);
-    atomic_store_explicit(&r->spare_busy, false, memory_order_release);
-}
-
-/*
  * With r->mu held: takes the lock for appending @p len bytes and makes r->fd
  * the current active file, ready for them. A plain append holds the lock
  * shared (O_APPEND writes of several processes do not interleave, so the
@@ -542,7 +512,7 @@ static int
 rot_write(papyra_store *s, const papyra_record *records, size_t n)
 {
     papyra__rot *r = s->impl;
-    papyra_buf own, *b = take_buf(r, &own);
+    papyra_buf own, *b = papyra__buf_borrow(&r->spare, &r->spare_busy, &own);
     uint64_t seq = 0, size = 0;
     bool excl = false;
     size_t i, done;
@@ -553,7 +523,7 @@ rot_write(papyra_store *s, const papyra_record *records, size_t n)
         if (e == 0)
             e = papyra__buf_putc(b, '\n');
         if (e < 0) {
-            give_buf(r, b);
+            papyra__buf_give(&r->spare, &r->spare_busy, b);
             return papyra__store_error(s, e, "rotating: record %zu cannot be serialised: %s", i,
                                        papyra_strerror(e));
         }
@@ -571,7 +541,7 @@ rot_write(papyra_store *s, const papyra_record *records, size_t n)
         e = append_lock(r, b->len, &excl, &size);
     if (e < 0) {
         pthread_mutex_unlock(&r->mu);
-        give_buf(r, b);
+        papyra__buf_give(&r->spare, &r->spare_busy, b);
         return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
                                    papyra_strerror(e));
     }
@@ -597,7 +567,7 @@ rot_write(papyra_store *s, const papyra_record *records, size_t n)
     }
     (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
     pthread_mutex_unlock(&r->mu);
-    give_buf(r, b);
+    papyra__buf_give(&r->spare, &r->spare_busy, b);
     if (e == 0 && r->fsync_mode == PAPYRA__ROT_FSYNC_ALWAYS)
         e = group_sync(r, seq);
     if (e < 0)

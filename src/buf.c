@@ -133,3 +133,26 @@ papyra__buf_steal(papyra_buf *b)
     b->cap = 0;
     return s;
 }
+
+papyra_buf *
+papyra__buf_borrow(papyra_buf *spare, atomic_bool *busy, papyra_buf *own)
+{
+    if (!atomic_exchange_explicit(busy, true, memory_order_acquire)) {
+        papyra__buf_reset(spare);
+        return spare;
+    }
+    memset(own, 0, sizeof(*own));
+    return own;
+}
+
+void
+papyra__buf_give(papyra_buf *spare, atomic_bool *busy, papyra_buf *b)
+{
+    if (b != spare) {
+        papyra__buf_free(b);
+        return;
+    }
+    if (b->cap > ((size_t)1 << 20))
+        papyra__buf_free(b);
+    atomic_store_explicit(busy, false, memory_order_release);
+}

@@ -10,6 +10,8 @@
 #ifndef PAPYRA_BUF_H
 #define PAPYRA_BUF_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -51,5 +53,14 @@ void papyra__buf_free(papyra_buf *b);
  * on allocation failure, in which case the buffer is unchanged.
  */
 char *papyra__buf_steal(papyra_buf *b);
+
+/*
+ * A spare buffer kept between calls, for one user at a time: borrow() hands
+ * out @p spare (emptied) when @p busy was clear, else a fresh @p own; give()
+ * returns it (a spare grown past 1 MiB is freed rather than kept) or frees
+ * @p own. A writer so allocates nothing once the spare has grown to size.
+ */
+papyra_buf *papyra__buf_borrow(papyra_buf *spare, atomic_bool *busy, papyra_buf *own);
+void papyra__buf_give(papyra_buf *spare, atomic_bool *busy, papyra_buf *b);
 
 #endif /* PAPYRA_BUF_H */
