@@ -775,6 +775,62 @@ crash_fixture(const char *dir)
     free(p);
 }
 
+/* An operation that a child runs until PAPYRA_TEST_CRASH_AT kills it. */
+typedef int (*crash_op)(papyra_store *s);
+
+static int
+compact_op(papyra_store *s)
+{
+    papyra_compaction_report rep;
+    return papyra_store_compact(s, &rep);
+}
+
+static int
+repair_op(papyra_store *s)
+{
+    papyra_recovery_options o = {.mode = PAPYRA_RECOVER_REPAIR};
+    papyra_recovery_report *rep = NULL;
+    return papyra_store_recover(s, &o, &rep);
+}
+
+/* Lays the crash fixture out afresh in @p dir. */
+static void
+fresh_crash_fixture(const char *dir)
+{
+    papyra_test_rmtree(dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    crash_fixture(dir);
+}
+
+/*
+ * Runs @p op on "rotating:<dir>/rot.log?<params>" in a child that _exits at
+ * its step @p n. Returns the child's exit status: 0 when the operation
+ * finished, 137 when it was killed.
+ */
+static int
+run_crashing(const char *dir, const char *params, long n, crash_op op)
+{
+    int st = 0;
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        papyra_store *cs = NULL;
+        char *url, num[32];
+
+        snprintf(num, sizeof(num), "%ld", n);
+        if (asprintf(&url, "rotating:%s/rot.log?%s&metrics=none", dir, params) < 0 ||
+            papyra_store_open(&cs, url, NULL) != 0)
+            _exit(2);
+        setenv("PAPYRA_TEST_CRASH_AT", num, 1);
+        _exit(op(cs) == 0 ? 0 : 3);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_true(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 137);
+    return WEXITSTATUS(st);
+}
+
 /* kill -9 (here _exit) at every step of a compaction leaves the old or the new set. */
 static void
 test_compaction_crash_safety(void **state)
@@ -787,32 +843,10 @@ test_compaction_crash_safety(void **state)
         papyra_record_list *l;
         papyra_scan_report *rep;
         papyra_store *s;
-        int st = 0;
-        pid_t pid;
+        int status;
 
-        papyra_test_rmtree(dir);
-        assert_int_equal(mkdir(dir, 0700), 0);
-        crash_fixture(dir);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            papyra_compaction_report rep2;
-            papyra_store *cs = NULL;
-            char *url, num[32];
-
-            snprintf(num, sizeof(num), "%ld", n);
-            if (asprintf(&url,
-                         "rotating:%s/rot.log?max_bytes=100&max_files=10&max_records=3"
-                         "&metrics=none",
-                         dir) < 0 ||
-                papyra_store_open(&cs, url, NULL) != 0)
-                _exit(2);
-            setenv("PAPYRA_TEST_CRASH_AT", num, 1);
-            _exit(papyra_store_compact(cs, &rep2) == 0 ? 0 : 3);
-        }
-        assert_int_equal(waitpid(pid, &st, 0), pid);
-        assert_true(WIFEXITED(st));
-        assert_true(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 137);
+        fresh_crash_fixture(dir);
+        status = run_crashing(dir, "max_bytes=100&max_files=10&max_records=3", n, compact_op);
 
         s = open_rot(dir, "max_bytes=300&max_files=10");
         assert_false(file_exists(dir, ".rot.log.rebuild"));
@@ -839,7 +873,7 @@ test_compaction_crash_safety(void **state)
         assert_true(l->records[l->count - 1].u.event.timestamp == 100.0);
         papyra_record_list_free(l);
         papyra_store_close(s);
-        if (WEXITSTATUS(st) == 0)
+        if (status == 0)
             break;
     }
     print_message("compaction finished after %ld crash points: %d old, %d new\n", n - 1, olds,
@@ -866,34 +900,12 @@ test_open_writer_after_crashed_compaction(void **state)
     for (n = 1; n < 200; n++) {
         papyra_record_list *l;
         papyra_store *w, *s;
-        int st = 0, found = 0;
-        pid_t pid;
+        int status, found = 0;
 
-        papyra_test_rmtree(dir);
-        assert_int_equal(mkdir(dir, 0700), 0);
-        crash_fixture(dir);
+        fresh_crash_fixture(dir);
         w = open_rot(dir, "max_bytes=300&max_files=10");
         write_event(w, 50);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            papyra_compaction_report rep2;
-            papyra_store *cs = NULL;
-            char *url, num[32];
-
-            snprintf(num, sizeof(num), "%ld", n);
-            if (asprintf(&url,
-                         "rotating:%s/rot.log?max_bytes=100&max_files=10&max_records=3"
-                         "&metrics=none",
-                         dir) < 0 ||
-                papyra_store_open(&cs, url, NULL) != 0)
-                _exit(2);
-            setenv("PAPYRA_TEST_CRASH_AT", num, 1);
-            _exit(papyra_store_compact(cs, &rep2) == 0 ? 0 : 3);
-        }
-        assert_int_equal(waitpid(pid, &st, 0), pid);
-        assert_true(WIFEXITED(st));
-        assert_true(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 137);
+        status = run_crashing(dir, "max_bytes=100&max_files=10&max_records=3", n, compact_op);
         /* The first operation after the crash: the open writer appends. */
         write_event(w, 100);
         papyra_store_close(w);
@@ -916,7 +928,7 @@ test_open_writer_after_crashed_compaction(void **state)
         }
         papyra_record_list_free(l);
         papyra_store_close(s);
-        if (WEXITSTATUS(st) == 0)
+        if (status == 0)
             break;
     }
     print_message("compaction finished after %ld crash points: %d old, %d new\n", n - 1, olds,
@@ -1181,31 +1193,10 @@ test_recovery_crash_safety(void **state)
         papyra_record_list *l;
         papyra_scan_report *rep;
         papyra_store *s;
-        int st = 0;
-        pid_t pid;
+        int status;
 
-        papyra_test_rmtree(dir);
-        assert_int_equal(mkdir(dir, 0700), 0);
-        crash_fixture(dir);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            papyra_recovery_options o = {.mode = PAPYRA_RECOVER_REPAIR};
-            papyra_recovery_report *rep2 = NULL;
-            papyra_store *cs = NULL;
-            char *url, num[32];
-
-            snprintf(num, sizeof(num), "%ld", n);
-            if (asprintf(&url, "rotating:%s/rot.log?max_bytes=300&max_files=10&metrics=none", dir) <
-                    0 ||
-                papyra_store_open(&cs, url, NULL) != 0)
-                _exit(2);
-            setenv("PAPYRA_TEST_CRASH_AT", num, 1);
-            _exit(papyra_store_recover(cs, &o, &rep2) == 0 ? 0 : 3);
-        }
-        assert_int_equal(waitpid(pid, &st, 0), pid);
-        assert_true(WIFEXITED(st));
-        assert_true(WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 137);
+        fresh_crash_fixture(dir);
+        status = run_crashing(dir, "max_bytes=300&max_files=10", n, repair_op);
 
         s = open_rot(dir, "max_bytes=300&max_files=10");
         assert_false(file_exists(dir, ".rot.log.rebuild"));
@@ -1222,7 +1213,7 @@ test_recovery_crash_safety(void **state)
             news++;
         papyra_scan_report_free(rep);
         papyra_store_close(s);
-        if (WEXITSTATUS(st) == 0)
+        if (status == 0)
             break;
     }
     assert_true(n < 200);
