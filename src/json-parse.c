@@ -67,6 +67,26 @@ skip_ws(parser *ps)
         ps->p++;
 }
 
+/*
+ * After an array element or object member: a ',' (1: another follows), the
+ * closing @p close (0: the container ends), or anything else (an error).
+ */
+static int
+next_in_container(parser *ps, char close)
+{
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == ',') {
+        ps->p++;
+        skip_ws(ps);
+        return 1;
+    }
+    if (ps->p < ps->end && *ps->p == close) {
+        ps->p++;
+        return 0;
+    }
+    return PAPYRA_ECORRUPT;
+}
+
 static int
 stack_push(parser *ps, const void *item, size_t size)
 {
@@ -408,18 +428,11 @@ parse_array(parser *ps, papyra_json *out)
         r = stack_push(ps, &item, sizeof(item));
         if (r < 0)
             goto fail;
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
-            skip_ws(ps);
-            continue;
-        }
-        if (ps->p < ps->end && *ps->p == ']') {
-            ps->p++;
+        r = next_in_container(ps, ']');
+        if (r < 0)
+            goto fail;
+        if (r == 0)
             break;
-        }
-        r = PAPYRA_ECORRUPT;
-        goto fail;
     }
     n = (ps->stack_len - base) / sizeof(papyra_json);
     out->u.a.items = stack_pop_to_arena(ps, base);
@@ -591,18 +604,11 @@ parse_object(parser *ps, papyra_json *out)
         r = parse_member(ps, base, &n, &ix);
         if (r < 0)
             goto fail;
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
-            skip_ws(ps);
-            continue;
-        }
-        if (ps->p < ps->end && *ps->p == '}') {
-            ps->p++;
+        r = next_in_container(ps, '}');
+        if (r < 0)
+            goto fail;
+        if (r == 0)
             break;
-        }
-        r = PAPYRA_ECORRUPT;
-        goto fail;
     }
     free(ix.slots);
     out->u.o.m = stack_pop_to_arena(ps, base);
