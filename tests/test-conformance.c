@@ -70,17 +70,23 @@ json_url(const char *dir, char *buf, size_t n)
 }
 
 /*
- * A path below a regular file fails with ENOTDIR for every user, root
- * included (chmod 0500 does not stop root).
+ * A "<scheme>:" URL whose path lies below a regular file: it fails with
+ * ENOTDIR for every user, root included (chmod 0500 does not stop root).
  */
 static void
-json_fault_url(const char *dir, char *buf, size_t n)
+url_below_a_file(const char *scheme, const char *dir, char *buf, size_t n)
 {
     char *file = papyra_test_path(dir, "not-a-dir");
 
     papyra_test_write_file(file, "x", 1);
-    snprintf(buf, n, "json:%s/data.jsonl", file);
+    snprintf(buf, n, "%s:%s/data.jsonl", scheme, file);
     free(file);
+}
+
+static void
+json_fault_url(const char *dir, char *buf, size_t n)
+{
+    url_below_a_file("json", dir, buf, n);
 }
 
 static void
@@ -105,11 +111,7 @@ rotating_url(const char *dir, char *buf, size_t n)
 static void
 rotating_fault_url(const char *dir, char *buf, size_t n)
 {
-    char *file = papyra_test_path(dir, "not-a-dir");
-
-    papyra_test_write_file(file, "x", 1);
-    snprintf(buf, n, "rotating:%s/data.jsonl", file);
-    free(file);
+    url_below_a_file("rotating", dir, buf, n);
 }
 #endif
 

@@ -33,6 +33,7 @@
 #include <papyra/store.h>
 
 #include "redis-harness.h"
+#include "store-testutil.h"
 #include "testutil.h"
 
 static papyra_test_redis server; /* the private server, when we started one */
@@ -214,7 +215,7 @@ test_redis_event_audit_and_dead_letter_should_round_trip(void **state)
     papyra_record e = event("\"local://1\"", 10.5);
     const char *orphans[] = {"a", "b"};
     papyra_record a = {.kind = PAPYRA_KIND_AUDIT};
-    papyra_record d = {.kind = PAPYRA_KIND_DEAD_LETTER};
+    papyra_record d = st_dead_letter("\"late\"", 300.0);
     papyra_record_list *l;
 
     e.u.event.payload = "{\"reason\": \"stopped\"}";
@@ -226,11 +227,6 @@ test_redis_event_audit_and_dead_letter_should_round_trip(void **state)
     a.u.audit.registry_orphans = orphans;
     a.u.audit.n_registry_orphans = 2;
     a.u.audit.dead_letters_count = 7;
-    d.u.dead_letter.system_id = "local";
-    d.u.dead_letter.target = "\"local://1\"";
-    d.u.dead_letter.message_type = "str";
-    d.u.dead_letter.payload = "\"late\"";
-    d.u.dead_letter.timestamp = 300.0;
     assert_int_equal(papyra_store_write(s, &e), 0);
     assert_int_equal(papyra_store_write(s, &a), 0);
     assert_int_equal(papyra_store_write(s, &d), 0);
@@ -482,7 +478,7 @@ test_redis_data_field_should_be_upstream_bytes(void **state)
     papyra_record e = event("{\"system\": \"local\", \"actor_id\": 1}", 4312.118907211);
     const char *orphans[] = {"a"};
     papyra_record a = {.kind = PAPYRA_KIND_AUDIT};
-    papyra_record d = {.kind = PAPYRA_KIND_DEAD_LETTER};
+    papyra_record d = st_dead_letter("\"late\"", 300.0);
     char *data;
 
     a.u.audit.system_id = "local";
@@ -492,11 +488,6 @@ test_redis_data_field_should_be_upstream_bytes(void **state)
     a.u.audit.registry_size = 1;
     a.u.audit.registry_orphans = orphans;
     a.u.audit.n_registry_orphans = 1;
-    d.u.dead_letter.system_id = "local";
-    d.u.dead_letter.target = "\"local://1\"";
-    d.u.dead_letter.message_type = "str";
-    d.u.dead_letter.payload = "\"late\"";
-    d.u.dead_letter.timestamp = 300.0;
     assert_int_equal(papyra_store_write(s, &e), 0);
     assert_int_equal(papyra_store_write(s, &a), 0);
     assert_int_equal(papyra_store_write(s, &d), 0);
