@@ -237,18 +237,24 @@ test_upstream_written_lines_are_read(void **state)
     papyra_store_close(s);
 }
 
+/* Writes events 0..n-1, event i at timestamp i. */
+static void
+write_events(papyra_store *s, int n)
+{
+    for (int i = 0; i < n; i++) {
+        papyra_record r = st_event(i, i);
+        st_write(s, &r);
+    }
+}
+
 static void
 test_compaction_applies_max_records(void **state)
 {
     papyra_store *s = st_open("json:%s?max_records=2", F->path);
     papyra_compaction_report rep;
     struct stat before, after;
-    int i;
 
-    for (i = 0; i < 5; i++) {
-        papyra_record r = st_event(i, i);
-        st_write(s, &r);
-    }
+    write_events(s, 5);
     assert_int_equal(stat(F->path, &before), 0);
     assert_int_equal(papyra_store_compact(s, &rep), 0);
     assert_int_equal(stat(F->path, &after), 0);
@@ -428,10 +434,7 @@ test_retention_max_records(void **state)
     papyra_record_list *l;
     int i;
 
-    for (i = 0; i < 10; i++) {
-        papyra_record r = st_event(i, i);
-        st_write(s, &r);
-    }
+    write_events(s, 10);
     l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
     assert_int_equal(l->count, 5);
     for (i = 0; i < 5; i++)
@@ -486,12 +489,8 @@ test_retention_combined(void **state)
 {
     papyra_store *s = st_open("json:%s?max_records=5&max_age_seconds=10", F->path);
     papyra_record_list *l;
-    int i;
 
-    for (i = 0; i < 20; i++) {
-        papyra_record r = st_event(i, i);
-        st_write(s, &r);
-    }
+    write_events(s, 20);
     l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
     assert_true(l->count <= 5);
     papyra_record_list_free(l);
