@@ -42,7 +42,9 @@ redis_open(papyra_store *s, const papyra__url *url)
         free(r);
         return PAPYRA_ENOMEM;
     }
-    if ((rc = papyra__redis_config(s, url, r)) < 0 || (rc = papyra__redis_ensure(s, r)) < 0) {
+    if ((rc = papyra__redis_config(s, url, r)) < 0 || (rc = papyra__redis_spares_init(r)) < 0 ||
+        (rc = papyra__redis_ensure(s, r)) < 0) {
+        papyra__redis_spares_free(r);
         papyra__redis_config_free(r);
         (void)pthread_mutex_destroy(&r->lock);
         free(r);
@@ -58,6 +60,7 @@ redis_close(papyra_store *s)
     papyra__redis *r = s->impl;
     if (!r)
         return 0;
+    papyra__redis_spares_free(r);
     papyra__redis_config_free(r);
     (void)pthread_mutex_destroy(&r->lock);
     free(r);
@@ -263,7 +266,7 @@ redis_write(papyra_store *s, const papyra_record *records, size_t n)
 {
     static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
     static const char exec[] = "*1\r\n$4\r\nEXEC\r\n";
-    papyra__redis *r = s->impl;
+    papyra__redis *r = NULL;
     papyra_buf cmd = {0}, json = {0};
     papyra_buf prefix[PAPYRA_KIND_MAX] = {{0}};
     redisReply **replies = NULL;
@@ -276,9 +279,8 @@ redis_write(papyra_store *s, const papyra_record *records, size_t n)
         rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis write: out of memory");
         goto out;
     }
-    (void)pthread_mutex_lock(&r->lock);
-    if ((rc = papyra__redis_ensure(s, r)) < 0)
-        goto unlock;
+    if ((rc = papyra__redis_acquire_writer(s, s->impl, &r)) < 0)
+        goto out;
     if (n > 1 && (rc = papyra__buf_append(&cmd, multi, sizeof(multi) - 1)) < 0) {
         rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis write: out of memory");
         goto unlock;

@@ -23,8 +23,8 @@
 
 /* Query parameters of the Redis backend itself. */
 static const char *const redis_params[] = {
-    "prefix", "system_id", "maxlen", "connect_timeout_ms", "timeout_ms", "db",
-    "user",   "password",  NULL,
+    "prefix",      "system_id", "maxlen", "connect_timeout_ms", "timeout_ms",
+    "connections", "db",        "user",   "password",           NULL,
 };
 
 int64_t
@@ -193,8 +193,13 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
                                    "redis URL: prefix and system_id must not be empty");
     if ((rc = papyra__url_int(s, url, "maxlen", 1, 0, &r->maxlen)) < 0 ||
         (rc = papyra__url_int(s, url, "connect_timeout_ms", 1, 5000, &r->connect_timeout_ms)) < 0 ||
-        (rc = papyra__url_int(s, url, "timeout_ms", 1, 5000, &r->timeout_ms)) < 0)
+        (rc = papyra__url_int(s, url, "timeout_ms", 1, 5000, &r->timeout_ms)) < 0 ||
+        (rc = papyra__url_int(s, url, "connections", 1, 4, &r->connections)) < 0)
         return rc;
+    if (r->connections > PAPYRA_REDIS_CONNECTIONS_MAX)
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "parameter 'connections' must be <= %d (got %" PRId64 ")",
+                                   PAPYRA_REDIS_CONNECTIONS_MAX, r->connections);
     return build_keys(r);
 }
 
@@ -210,6 +215,94 @@ papyra__redis_config_free(papyra__redis *r)
     free(r->system_id);
     for (int k = 0; k < PAPYRA_KIND_MAX; k++)
         free(r->keys[k]);
+}
+
+int
+papyra__redis_spares_init(papyra__redis *r)
+{
+    int n = (int)r->connections - 1;
+
+    if (n <= 0)
+        return 0;
+    if (!(r->spares = calloc((size_t)n, sizeof(*r->spares))))
+        return PAPYRA_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        papyra__redis *c = &r->spares[i];
+        /* The settings' pointers are borrowed: only r frees them. */
+        memcpy(c, r, sizeof(*c));
+        c->ctx = NULL;
+        c->spares = NULL;
+        c->nspares = 0;
+        c->retry_after_ms = 0;
+        atomic_init(&c->next_spare, 0);
+        if (pthread_mutex_init(&c->lock, NULL) != 0) {
+            papyra__redis_spares_free(r);
+            return PAPYRA_ENOMEM;
+        }
+        r->nspares = i + 1;
+    }
+    return 0;
+}
+
+void
+papyra__redis_spares_free(papyra__redis *r)
+{
+    for (int i = 0; i < r->nspares; i++) {
+        papyra__redis_drop(&r->spares[i]);
+        (void)pthread_mutex_destroy(&r->spares[i].lock);
+    }
+    free(r->spares);
+    r->spares = NULL;
+    r->nspares = 0;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How long a spare that failed to connect is left alone. */
+#define SPARE_REST_MS 1000
+
+int
+papyra__redis_acquire_writer(papyra_store *s, papyra__redis *r, papyra__redis **ret)
+{
+    papyra__redis *c = NULL;
+    int rc;
+
+    if (pthread_mutex_trylock(&r->lock) == 0)
+        c = r;
+    for (int i = 0; !c && i < r->nspares; i++) {
+        if (pthread_mutex_trylock(&r->spares[i].lock) == 0)
+            c = &r->spares[i];
+    }
+    if (!c) {
+        unsigned k = atomic_fetch_add_explicit(&r->next_spare, 1, memory_order_relaxed);
+        c = r->nspares > 0 ? &r->spares[k % (unsigned)r->nspares] : r;
+        (void)pthread_mutex_lock(&c->lock);
+    }
+    if (c != r) {
+        int64_t now = monotonic_ms();
+        if (c->ctx || now >= c->retry_after_ms) {
+            if (papyra__redis_ensure(s, c) == 0) {
+                *ret = c;
+                return 0;
+            }
+            c->retry_after_ms = now + SPARE_REST_MS;
+        }
+        (void)pthread_mutex_unlock(&c->lock);
+        c = r;
+        (void)pthread_mutex_lock(&r->lock);
+    }
+    if ((rc = papyra__redis_ensure(s, r)) < 0) {
+        (void)pthread_mutex_unlock(&r->lock);
+        return rc;
+    }
+    *ret = r;
+    return 0;
 }
 
 void

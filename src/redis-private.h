@@ -5,15 +5,17 @@
  * on it. Only src/backend-redis.c, src/redis-conn.c and src/redis-groups.c
  * include this header.
  *
- * Every use of the context happens under the backend's mutex, because a
+ * Every use of a context happens under its connection's mutex, because a
  * hiredis context is not thread-safe and a store handle may be shared by
- * several threads.
+ * several threads. Writes from threads at the same time use spare
+ * connections (URL parameter `connections`), so they overlap on the wire.
  */
 #ifndef PAPYRA_REDIS_PRIVATE_H
 #define PAPYRA_REDIS_PRIVATE_H
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,10 +33,23 @@
 /* Slack, in ms, subtracted from a `since` bound before it becomes a stream id. */
 #define PAPYRA_REDIS_SINCE_SLACK_MS 300000
 
+/* Most connections one store handle may open (URL parameter `connections`). */
+#define PAPYRA_REDIS_CONNECTIONS_MAX 64
+
+/*
+ * One connection and the settings it connects with. The store's own
+ * papyra__redis owns the settings and serves every operation; its spares,
+ * opened only when threads write at the same time, borrow its settings
+ * (shallow copies of its pointers) and serve writes only.
+ */
 typedef struct papyra__redis {
     pthread_mutex_t lock;
-    redisContext *ctx; /* NULL when not connected (or after a failure). */
-    char *host;        /* TCP host, or NULL for a Unix socket. */
+    redisContext *ctx;            /* NULL when not connected (or after a failure). */
+    struct papyra__redis *spares; /* connections - 1 of them; NULL in a spare */
+    int nspares;
+    atomic_uint next_spare; /* where a writer that found all busy waits next */
+    int64_t retry_after_ms; /* a spare that failed to connect rests until then */
+    char *host;             /* TCP host, or NULL for a Unix socket. */
     int port;
     char *unix_path; /* Unix socket path, or NULL. */
     int64_t db;
@@ -45,6 +60,7 @@ typedef struct papyra__redis {
     int64_t maxlen; /* 0: XADD without MAXLEN. */
     int64_t connect_timeout_ms;
     int64_t timeout_ms;
+    int64_t connections;         /* 1 + nspares */
     char *keys[PAPYRA_KIND_MAX]; /* "{prefix}:{system_id}:{events|audits|dead_letters}" */
 } papyra__redis;
 
@@ -61,6 +77,25 @@ int papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis 
 
 /* Frees what papyra__redis_config() and the connection allocated. */
 void papyra__redis_config_free(papyra__redis *r);
+
+/*
+ * Sets up the spare connections papyra__redis_config() asked for (none is
+ * connected yet). Returns 0 or PAPYRA_ENOMEM.
+ */
+int papyra__redis_spares_init(papyra__redis *r);
+
+/* Closes and frees the spares. */
+void papyra__redis_spares_free(papyra__redis *r);
+
+/*
+ * Finds a connection for a write and sets *ret to it, locked and connected:
+ * the store's own when it is free, else a free spare, else it waits for one
+ * (spares in turn, since the store's own may be held by a long scan). Spares
+ * connect on first use; one that cannot connect rests for a second and the
+ * write waits for the store's own connection instead. Returns 0 (unlock
+ * (*ret)->lock when done) or the store's connection error, nothing locked.
+ */
+int papyra__redis_acquire_writer(papyra_store *s, papyra__redis *r, papyra__redis **ret);
 
 /* Makes sure r->ctx is a live, authenticated connection on the right db. */
 int papyra__redis_ensure(papyra_store *s, papyra__redis *r);

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -917,6 +918,14 @@ test_redis_bad_urls_should_be_rejected(void **state)
     assert_int_equal(papyra_store_open(&s, "redis://127.0.0.1:99999/0", &e), PAPYRA_EINVAL);
     assert_int_equal(papyra_store_open(&s, "redis://127.0.0.1:1/x", &e), PAPYRA_EINVAL);
     assert_int_equal(papyra_store_open(&s, "redis://127.0.0.1:1/0?maxlen=0", &e), PAPYRA_EINVAL);
+    assert_int_equal(papyra_store_open(&s, "redis://127.0.0.1:1/0?connections=0", &e),
+                     PAPYRA_EINVAL);
+    assert_non_null(strstr(e.message, "'connections' must be >= 1"));
+    assert_int_equal(papyra_store_open(&s, "redis://127.0.0.1:1/0?connections=65", &e),
+                     PAPYRA_EINVAL);
+    assert_non_null(strstr(e.message, "'connections' must be <= 64"));
+    assert_int_equal(papyra_store_open(&s, "redis://127.0.0.1:1/0?connections=two", &e),
+                     PAPYRA_EINVAL);
     assert_int_equal(
         papyra_store_open(&s, "redis://127.0.0.1:1/0?connect_timeout_ms=200&metrics=none", &e),
         PAPYRA_ECONNECT);
@@ -994,41 +1003,175 @@ typedef struct thread_arg {
     int bad;
 } thread_arg;
 
+enum { THREADS = 4, PER_THREAD = 250 };
+
+/* Writes PER_THREAD records in batches of 1 to 4, payloads {"t": id, "n": 0...}. */
 static void *
 thread_writer(void *p)
 {
     thread_arg *t = p;
-    for (int i = 0; i < 250; i++) {
-        char payload[64];
-        papyra_record r = event("\"local://t\"", (double)i);
-        (void)snprintf(payload, sizeof(payload), "{\"t\": %d, \"n\": %d}", t->id, i);
-        r.u.event.payload = payload;
-        t->bad += papyra_store_write(t->s, &r) != 0;
+    for (int i = 0; i < PER_THREAD;) {
+        char payload[4][64];
+        papyra_record b[4];
+        int k = 1 + i % 4 < PER_THREAD - i ? 1 + i % 4 : PER_THREAD - i;
+        for (int j = 0; j < k; j++) {
+            b[j] = event("\"local://t\"", (double)(i + j));
+            (void)snprintf(payload[j], sizeof(payload[j]), "{\"t\": %d, \"n\": %d}", t->id, i + j);
+            b[j].u.event.payload = payload[j];
+        }
+        t->bad += papyra_store_write_batch(t->s, b, (size_t)k) != 0;
+        i += k;
     }
     return NULL;
+}
+
+/*
+ * Runs THREADS writers on @p s, then checks that the events stream holds
+ * every record once, each thread's in the order it wrote them, and empties it.
+ */
+static void
+run_writer_threads(papyra_store *s)
+{
+    pthread_t th[THREADS];
+    thread_arg args[THREADS];
+    int next[THREADS] = {0};
+    papyra_record_list *l;
+
+    for (int i = 0; i < THREADS; i++) {
+        args[i] = (thread_arg){.s = s, .id = i};
+        assert_int_equal(pthread_create(&th[i], NULL, thread_writer, &args[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(args[i].bad, 0);
+    }
+    l = list_kind(s, PAPYRA_KIND_EVENT, NULL);
+    assert_int_equal(l->count, THREADS * PER_THREAD);
+    for (size_t i = 0; i < l->count; i++) {
+        int t = -1, n = -1;
+        assert_int_equal(sscanf(l->records[i].u.event.payload, "{\"t\": %d, \"n\": %d}", &t, &n),
+                         2);
+        assert_true(t >= 0 && t < THREADS);
+        assert_int_equal(n, next[t]);
+        next[t]++;
+    }
+    papyra_record_list_free(l);
+    freeReplyObject(rawcmd("DEL %s", key_of("events")));
+}
+
+/* The server's connected_clients (INFO clients), the tests' own connection included. */
+static long
+connected_clients(void)
+{
+    redisReply *r = rawcmd("INFO clients");
+    const char *p;
+    long n = -1;
+
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    p = strstr(r->str, "connected_clients:");
+    assert_non_null(p);
+    n = strtol(p + strlen("connected_clients:"), NULL, 10);
+    freeReplyObject(r);
+    return n;
 }
 
 static void
 test_redis_threads_sharing_a_store_should_lose_nothing(void **state)
 {
-    papyra_store *s = open_store(NULL);
-    pthread_t th[4];
-    thread_arg args[4];
-    papyra_record_list *l;
+    const char *conns[] = {"connections=1", "connections=2", NULL};
 
-    for (int i = 0; i < 4; i++) {
-        args[i] = (thread_arg){.s = s, .id = i};
-        assert_int_equal(pthread_create(&th[i], NULL, thread_writer, &args[i]), 0);
+    for (size_t c = 0; c < sizeof(conns) / sizeof(conns[0]); c++) {
+        papyra_store *s = open_store(conns[c]);
+        long before = own_server ? connected_clients() : 0;
+
+        run_writer_threads(s);
+        assert_int_equal(metric(s, PAPYRA_METRIC_RECORDS_WRITTEN), THREADS * PER_THREAD);
+        assert_int_equal(metric(s, PAPYRA_METRIC_WRITE_ERRORS), 0);
+        /* Spares are opened only for writers that overlap, never past `connections`. */
+        if (own_server)
+            assert_true(connected_clients() - before <= (c == 2 ? 3 : (long)c));
+        if (own_server && c == 1) {
+            /* A restart drops every connection: each reconnects on its next write. */
+            papyra_test_redis_kill(&server);
+            assert_int_equal(papyra_test_redis_start(&server), 0);
+            raw_connect();
+            run_writer_threads(s);
+            assert_int_equal(metric(s, PAPYRA_METRIC_WRITE_ERRORS), 0);
+        }
+        papyra_store_close(s);
     }
-    for (int i = 0; i < 4; i++) {
-        assert_int_equal(pthread_join(th[i], NULL), 0);
-        assert_int_equal(args[i].bad, 0);
+}
+
+typedef struct consumer_arg {
+    papyra_store *s;
+    int block_ms;
+    int rc;
+    atomic_bool done;
+} consumer_arg;
+
+/* Blocks in a consume of the (empty) audits stream. */
+static void *
+blocked_consumer(void *p)
+{
+    consumer_arg *a = p;
+    papyra_redis_entries *en = NULL;
+
+    a->rc = papyra_redis_consume(a->s, PAPYRA_KIND_AUDIT, "g", "c", 10, a->block_ms, NULL, &en);
+    papyra_redis_entries_free(en);
+    atomic_store(&a->done, true);
+    return NULL;
+}
+
+/* Waits until the server has one client blocked in XREADGROUP. */
+static void
+wait_for_blocked_client(void)
+{
+    for (int i = 0; i < 5000; i++) {
+        redisReply *r = rawcmd("INFO clients");
+        bool blocked = strstr(r->str, "blocked_clients:1\r\n") != NULL;
+        struct timespec ts = {.tv_nsec = 1000000};
+
+        freeReplyObject(r);
+        if (blocked)
+            return;
+        (void)nanosleep(&ts, NULL);
     }
-    l = list_kind(s, PAPYRA_KIND_EVENT, NULL);
-    assert_int_equal(l->count, 1000);
-    papyra_record_list_free(l);
-    assert_int_equal(metric(s, PAPYRA_METRIC_RECORDS_WRITTEN), 1000);
-    papyra_store_close(s);
+    fail_msg("the consume never blocked");
+}
+
+static void
+test_redis_write_should_not_wait_for_a_blocking_consume(void **state)
+{
+    papyra_record e = event("\"local://1\"", 1.0);
+    consumer_arg a = {.block_ms = 10000};
+    pthread_t t;
+
+    if (!own_server)
+        skip(); /* blocked_clients counts every client of a shared server */
+    /* Default connections: the write goes through a spare while the consume blocks. */
+    a.s = open_store(NULL);
+    assert_int_equal(papyra_redis_group_ensure(a.s, PAPYRA_KIND_AUDIT, "g", "$"), 0);
+    assert_int_equal(pthread_create(&t, NULL, blocked_consumer, &a), 0);
+    wait_for_blocked_client();
+    assert_int_equal(papyra_store_write(a.s, &e), 0);
+    assert_false(atomic_load(&a.done));
+    assert_int_equal(raw_int("XLEN %s", key_of("events")), 1);
+    /* An audit entry ends the consume. */
+    freeReplyObject(rawcmd("XADD %s * data {}", key_of("audits")));
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(a.rc, 0);
+    papyra_store_close(a.s);
+
+    /* connections=1: the write waits until the consume gives the connection back. */
+    a = (consumer_arg){.block_ms = 300, .s = open_store("connections=1")};
+    assert_int_equal(pthread_create(&t, NULL, blocked_consumer, &a), 0);
+    wait_for_blocked_client();
+    assert_int_equal(papyra_store_write(a.s, &e), 0);
+    assert_true(atomic_load(&a.done));
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(raw_int("XLEN %s", key_of("events")), 2);
+    papyra_store_close(a.s);
 }
 
 static void
@@ -1249,6 +1392,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_ipv6_url_should_parse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_threads_sharing_a_store_should_lose_nothing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_write_should_not_wait_for_a_blocking_consume,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_concurrent_processes_should_lose_nothing, setup,
                                         teardown),

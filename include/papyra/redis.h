@@ -8,8 +8,10 @@
  * PAPYRA_EUNSUPPORTED for a store of another backend. The stream is chosen by
  * record kind ("{prefix}:{system_id}:{events|audits|dead_letters}"). Errors
  * leave their message on the store (papyra_store_errmsg()). These calls move
- * no metrics. They share the store's connection, so a blocking consume holds
- * it (and the store's other calls wait) for up to block_ms.
+ * no metrics. They use the store's own connection, so a blocking consume
+ * holds it for up to block_ms: the store's reads and maintenance wait for it,
+ * its writes go through a spare connection (URL parameter `connections`,
+ * default 4; with connections=1 they wait too).
  *
  * An entry delivered to a consumer that is not a valid record (no `data`
  * field, invalid JSON, not an object, no timestamp) is copied to the
