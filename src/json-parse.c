@@ -16,6 +16,7 @@
 
 #include "json-private.h"
 #include "json.h"
+#include "utf8.h"
 
 /* Objects with this many members get a hash index for duplicate detection. */
 #define INDEX_THRESHOLD 16

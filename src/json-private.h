@@ -90,13 +90,6 @@ void papyra__json_arena_trim(papyra_json_arena *a, void *p, size_t old_size, siz
 char *papyra__json_arena_strdup(papyra_json_arena *a, const char *s, size_t n);
 
 /*
- * Decodes one UTF-8 sequence of at most n bytes. Returns its length and
- * stores the code point, or returns 0 if the bytes are not strict UTF-8.
- * With allow_surrogates, 3-byte encodings of U+D800..U+DFFF (WTF-8) pass.
- */
-size_t papyra__utf8_decode(const unsigned char *p, size_t n, uint32_t *cp, bool allow_surrogates);
-
-/*
  * Converts the decimal number int_digits.frac_digits * 10^exp10 (digits only,
  * either part may be empty) to the nearest double, independently of the C
  * locale. exp10 must lie within +-1e15. Returns 0 or PAPYRA_ENOMEM.

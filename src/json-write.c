@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "json-private.h"
 #include "json.h"
+#include "utf8.h"
 
 /* Significant digits that always identify a double. */
 #define MAX_DIGITS 17

@@ -72,9 +72,6 @@ typedef struct papyra_json papyra_json;
  */
 int papyra__json_parse(const char *buf, size_t len, papyra_json **ret);
 
-/* Strict UTF-8 check: no overlong forms, no surrogates, nothing above U+10FFFF. */
-bool papyra__utf8_valid(const char *p, size_t n);
-
 /*
  * Appends what json.dumps(v) produces to out. Returns PAPYRA_EINVAL if a
  * string is not UTF-8 (lone surrogates in WTF-8 form are allowed) or the tree

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "json.h"
 #include "jsonl.h"
+#include "utf8.h"
 
 #define DEFAULT_SYSTEM_ID "local"
 

@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "json-vectors.h"
 #include "json.h"
+#include "utf8.h"
 
 /* Parses text that must be valid; fails the test otherwise. */
 static papyra_json *

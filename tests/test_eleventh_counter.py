@@ -92,7 +92,7 @@ OUTPUTS = {
     "metrics.schema.json": "docs/metrics.schema.json",
     "papyra.1": "docs/papyra.1",
 }
-LIB_SOURCES = ["metrics.c", "metrics-info.c", "util.c", "fsutil.c", "buf.c"]
+LIB_SOURCES = ["metrics.c", "metrics-info.c", "util.c", "utf8.c", "fsutil.c", "buf.c"]
 
 failures = []
 checks = []

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+#ifndef PAPYRA_UTF8_H
+#define PAPYRA_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Decodes one UTF-8 sequence of at most n bytes. Returns its length and
+ * stores the code point, or returns 0 if the bytes are not strict UTF-8.
+ * With allow_surrogates, 3-byte encodings of U+D800..U+DFFF (WTF-8) pass.
+ */
+size_t papyra__utf8_decode(const unsigned char *p, size_t n, uint32_t *cp, bool allow_surrogates);
+
+/* Whether the n bytes at p are strict UTF-8. */
+bool papyra__utf8_valid(const char *p, size_t n);
+
+#endif /* PAPYRA_UTF8_H */
