@@ -26,7 +26,14 @@ enum {
 /* The embedded default store, used without --persistence, --path and the env var. */
 #define CLI_DEFAULT_STORE "json:papyra-data/events.jsonl"
 
-/* One option of a command. */
+/* Most values of a command's repeatable option. */
+#define CLI_REPEAT_MAX 16
+
+/*
+ * One option of a command. An option whose metavar ends in "..." may be
+ * given up to CLI_REPEAT_MAX times (one such option per command): its values
+ * are in cli_ctx.repeated.
+ */
 typedef struct cli_opt {
     const char *name;    /* without the leading "--" */
     const char *metavar; /* NULL for a flag */
@@ -35,11 +42,13 @@ typedef struct cli_opt {
 
 /* Global state: where the store is, and how to print. */
 typedef struct cli_ctx {
-    const char *persistence;  /* --persistence URL */
-    const char *path;         /* --path FILE */
-    const char *metrics_file; /* --metrics-file PATH */
-    bool color;               /* stdout is a tty and NO_COLOR is unset */
-    bool progress;            /* stderr is a tty: progress lines allowed */
+    const char *persistence;              /* --persistence URL */
+    const char *path;                     /* --path FILE */
+    const char *metrics_file;             /* --metrics-file PATH */
+    bool color;                           /* stdout is a tty and NO_COLOR is unset */
+    bool progress;                        /* stderr is a tty: progress lines allowed */
+    const char *repeated[CLI_REPEAT_MAX]; /* every value of the repeatable option, in order */
+    size_t nrepeated;
 } cli_ctx;
 
 /* A command: name, one-line summary, description, options and handler. */

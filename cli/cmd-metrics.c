@@ -163,6 +163,7 @@ enum {
     MP_ASCII,
     MP_WATCH,
     MP_COUNT,
+    MP_LABEL,
 };
 
 static const cli_opt persistence_opts[] = {
@@ -174,6 +175,9 @@ static const cli_opt persistence_opts[] = {
     [MP_ASCII] = {"ascii", NULL, "Table: ASCII borders."},
     [MP_WATCH] = {"watch", "SECONDS", "Refresh every SECONDS with per-second rates, until ^C."},
     [MP_COUNT] = {"count", "N", "With --watch: stop after N refreshes."},
+    [MP_LABEL] = {"label", "NAME=VALUE...",
+                  "Prometheus and OpenMetrics: add this label to every sample, such as "
+                  "store=orders; give it once per label."},
     {0},
 };
 
@@ -286,6 +290,46 @@ watch_loop(
     return CLI_EXIT_OK;
 }
 
+/* The --label values of a command line, split into names and values. */
+typedef struct label_args {
+    papyra_metrics_label l[CLI_REPEAT_MAX];
+    char *names[CLI_REPEAT_MAX];
+    size_t n;
+} label_args;
+
+static void
+label_args_free(label_args *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->names[i]);
+    a->n = 0;
+}
+
+/* Splits and checks every --label NAME=VALUE; a usage error names the bad one. */
+static int
+parse_labels(const cli_ctx *ctx, label_args *a)
+{
+    for (size_t i = 0; i < ctx->nrepeated; i++) {
+        const char *arg = ctx->repeated[i];
+        const char *eq = strchr(arg, '=');
+        const char *problem;
+
+        if (!eq)
+            return cli_error(CLI_EXIT_USAGE, "bad --label '%s': give NAME=VALUE", arg);
+        if (!(a->names[a->n] = strndup(arg, (size_t)(eq - arg))))
+            return cli_error(CLI_EXIT_FAIL, "out of memory");
+        a->l[a->n] = (papyra_metrics_label){a->names[a->n], eq + 1};
+        a->n++;
+        if ((problem = papyra_metrics_label_problem(a->l[i].name, a->l[i].value)))
+            return cli_error(CLI_EXIT_USAGE, "bad --label '%s': %s", arg, problem);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(a->l[i].name, a->l[j].name) == 0)
+                return cli_error(CLI_EXIT_USAGE, "--label %s given twice", a->l[i].name);
+        }
+    }
+    return 0;
+}
+
 static int
 run_persistence(cli_ctx *ctx, const char *const *vals)
 {
@@ -299,6 +343,7 @@ run_persistence(cli_ctx *ctx, const char *const *vals)
     papyra_error err = {0};
     papyra_metrics *m = NULL;
     metrics_loc loc;
+    label_args labels = {.n = 0};
     unsigned flags = 0;
     double interval = 0;
     size_t count = 0;
@@ -337,6 +382,13 @@ run_persistence(cli_ctx *ctx, const char *const *vals)
     }
     if (vals[MP_WATCH] && fmt != PAPYRA_FORMAT_TABLE && fmt != PAPYRA_FORMAT_JSON)
         return cli_error(CLI_EXIT_USAGE, "--watch shows a table or JSON lines, not this format");
+    if (vals[MP_LABEL] && fmt != PAPYRA_FORMAT_PROMETHEUS && fmt != PAPYRA_FORMAT_OPENMETRICS)
+        return cli_error(CLI_EXIT_USAGE,
+                         "--label goes with --format prometheus or openmetrics only");
+    if ((rc = parse_labels(ctx, &labels)) != 0) {
+        label_args_free(&labels);
+        return rc;
+    }
     if (vals[MP_WIDE])
         flags |= PAPYRA_FORMAT_WIDE;
     if (vals[MP_TOTALS])
@@ -352,19 +404,22 @@ run_persistence(cli_ctx *ctx, const char *const *vals)
     rc = locate_metrics(ctx, &loc);
     if (rc) {
         loc_free(&loc);
+        label_args_free(&labels);
         return rc;
     }
     rc = papyra_metrics_open(&m, loc.path, &mo, &err);
     if (rc < 0) {
         rc = open_failed(&loc, rc, &err);
         loc_free(&loc);
+        label_args_free(&labels);
         return rc;
     }
     if (vals[MP_WATCH]) {
         rc = watch_loop(ctx, m, fmt == PAPYRA_FORMAT_JSON, interval, count, flags);
     } else if (papyra_metrics_read(m, &snap) < 0) {
         rc = cli_error(CLI_EXIT_FAIL, "cannot read %s: %s", loc.path, papyra_metrics_errmsg(m));
-    } else if ((rc = papyra_metrics_format(&snap, fmt, flags, &text)) < 0) {
+    } else if ((rc = papyra_metrics_format_labels(&snap, fmt, flags, labels.l, labels.n, &text)) <
+               0) {
         rc = cli_error(CLI_EXIT_FAIL, "cannot format the counters: %s", papyra_strerror(rc));
     } else {
         size_t n = strlen(text);
@@ -376,6 +431,7 @@ run_persistence(cli_ctx *ctx, const char *const *vals)
     }
     papyra_metrics_close(m);
     loc_free(&loc);
+    label_args_free(&labels);
     return rc;
 }
 

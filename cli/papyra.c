@@ -606,6 +606,14 @@ main_help(void)
 
 /* Parsing. */
 
+/* Whether option @p o may be given several times (its metavar ends in "..."). */
+static bool
+opt_repeats(const cli_opt *o)
+{
+    size_t n = o->metavar ? strlen(o->metavar) : 0;
+    return n > 3 && strcmp(o->metavar + n - 3, "...") == 0;
+}
+
 /* Matches "--name" or "--name=value"; sets *inline_val to the value part. */
 static bool
 opt_matches(const char *arg, const char *name, const char **inline_val)
@@ -707,6 +715,12 @@ cli_parse(const cli_group *group,
                 rc = opt_value(where, o->name, inline_val, argc, argv, &i, &vals[k]);
                 if (rc)
                     return rc;
+                if (opt_repeats(o)) {
+                    if (ctx->nrepeated == CLI_REPEAT_MAX)
+                        return cli_error(CLI_EXIT_USAGE, "--%s given more than %d times", o->name,
+                                         CLI_REPEAT_MAX);
+                    ctx->repeated[ctx->nrepeated++] = vals[k];
+                }
             } else if (inline_val) {
                 return cli_error(CLI_EXIT_USAGE, "option --%s of '%s' takes no value", o->name,
                                  where);

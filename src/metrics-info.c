@@ -5,6 +5,7 @@
 #include <papyra/metrics.h>
 
 #include "metrics-private.h"
+#include "utf8.h"
 
 const papyra_metric_info *
 papyra_metric_get(int id)
@@ -54,4 +55,32 @@ papyra_metric_supported(int backend, int id)
     if (backend < 0 || backend >= PAPYRA_BACKEND_COUNT || id < 0 || id >= PAPYRA_METRIC_COUNT)
         return false;
     return (papyra__backends[backend].mask >> id) & 1;
+}
+
+static bool
+name_char(char c, bool first)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (!first && c >= '0' && c <= '9');
+}
+
+PAPYRA_PUBLIC const char *
+papyra_metrics_label_problem(const char *name, const char *value)
+{
+    if (!name || !*name)
+        return "the name is empty";
+    for (const char *p = name; *p; p++) {
+        if (!name_char(*p, p == name))
+            return p == name ? "a name starts with a letter or '_'"
+                             : "a name holds only letters, digits and '_'";
+    }
+    if (strncmp(name, "__", 2) == 0)
+        return "names starting with '__' are reserved";
+    if (strcmp(name, "backend") == 0)
+        return "'backend' is always set";
+    if (!value)
+        return "the value is missing";
+    if (!papyra__utf8_valid(value, strlen(value)))
+        return "the value is not valid UTF-8";
+    return NULL;
 }

@@ -337,6 +337,49 @@ class Metrics(Base):
         self.assertEqual(samples["papyra_persistence_write_errors_total"], 1)
         self.assertEqual(types["papyra_persistence_write_errors"], "counter")
 
+    def test_labels_tell_two_stores_apart_in_one_exposition(self):
+        self.counters(records_written=12)
+        self.counters(path=self.p("other.jsonl.metrics"), records_written=5)
+        text = ""
+        for store, name in (("orders", "data.jsonl"), ("audit", "other.jsonl")):
+            rc, out, err = self.metrics("persistence", "--format", "prometheus", "--label",
+                                        "store=" + store, "--label", 'host=a "b"',
+                                        url=self.url(name))
+            self.assertEqual(rc, 0, err)
+            text += out
+        series = {}
+        for line in text.splitlines():
+            if line.startswith("#") or not line:
+                continue
+            labels, value = line.split("{", 1)[1].rsplit("} ", 1)
+            key = (line.split("{", 1)[0], labels)
+            self.assertNotIn(key, series, "the same series twice: %r" % line)
+            series[key] = value
+            self.assertRegex(labels, r'^backend="json",store="(orders|audit)",host="a \\"b\\""$')
+        written = "papyra_persistence_records_written_total"
+        self.assertEqual(series[(written, 'backend="json",store="orders",host="a \\"b\\""')], "12")
+        self.assertEqual(series[(written, 'backend="json",store="audit",host="a \\"b\\""')], "5")
+        rc, out, err = self.metrics("persistence", "--format", "openmetrics", "--label", "store=o")
+        self.assertEqual(rc, 0, err)
+        self.assertIn('papyra_persistence_records_written_created{backend="json",store="o"} ', out)
+
+    def test_bad_labels_exit_64(self):
+        self.counters(records_written=1)
+        for args, needle in ((["--label", "store=a"], "--format prometheus"),
+                             (["--format", "json", "--label", "store=a"], "--format prometheus"),
+                             (["--format", "prometheus", "--label", "store"], "NAME=VALUE"),
+                             (["--format", "prometheus", "--label", "9=a"], "starts with"),
+                             (["--format", "prometheus", "--label", "backend=x"], "backend"),
+                             (["--format", "prometheus", "--label", "__a=x"], "reserved"),
+                             (["--format", "prometheus", "--label", "a=1", "--label", "a=2"],
+                              "twice"),
+                             (["--format", "prometheus"] + ["--label", "a=1"] * 17,
+                              "more than 16")):
+            rc, out, err = self.metrics("persistence", *args)
+            self.assertEqual(rc, EXIT_USAGE, (args, err))
+            self.assertIn(needle, err)
+            self.assertEqual(out, "")
+
     def test_detail(self):
         self.counters(records_written=3)
         rc, out, _ = self.metrics("persistence", "--detail")

@@ -213,6 +213,102 @@ test_format_should_reject_bad_arguments(void **state)
     assert_null(out);
 }
 
+/* Counts the lines of @p out that hold @p needle. */
+static int
+lines_with(const char *out, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = out; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void
+test_labels_should_go_on_every_sample_escaped(void **state)
+{
+    uint64_t v[PAPYRA_METRIC_COUNT] = {0};
+    const papyra_metrics_label labels[] = {{"store", "orders"}, {"path", "C:\\q\"x\"\nz é"}};
+    const char *set = "{backend=\"json\",store=\"orders\",path=\"C:\\\\q\\\"x\\\"\\nz é\"}";
+    papyra_metrics_snapshot s;
+    char *out = NULL;
+    int samples = 0;
+
+    s = snapshot_with(PAPYRA_BACKEND_JSON, v);
+    for (int i = 0; i < PAPYRA_METRIC_COUNT; i++)
+        samples += papyra_metric_supported(PAPYRA_BACKEND_JSON, i);
+    assert_int_equal(papyra_metrics_format_labels(&s, PAPYRA_FORMAT_PROMETHEUS, 0, labels, 2, &out),
+                     0);
+    /* Every counter and the reset timestamp, and nothing without the labels. */
+    assert_int_equal(lines_with(out, set), samples + 1);
+    assert_int_equal(lines_with(out, "{backend="), samples + 1);
+    assert_non_null(strstr(out, "papyra_persistence_records_written_total{backend=\"json\","
+                                "store=\"orders\","));
+    papyra_free(out);
+
+    out = NULL;
+    assert_int_equal(
+        papyra_metrics_format_labels(&s, PAPYRA_FORMAT_OPENMETRICS, 0, labels, 1, &out), 0);
+    assert_int_equal(lines_with(out, "{backend=\"json\",store=\"orders\"} "), 2 * samples);
+    assert_int_equal(lines_with(out, "{backend="), 2 * samples);
+    papyra_free(out);
+
+    /* No labels: the same text as papyra_metrics_format(). */
+    {
+        char *plain = format(&s, PAPYRA_FORMAT_PROMETHEUS, 0);
+        out = NULL;
+        assert_int_equal(
+            papyra_metrics_format_labels(&s, PAPYRA_FORMAT_PROMETHEUS, 0, NULL, 0, &out), 0);
+        assert_string_equal(out, plain);
+        papyra_free(plain);
+        papyra_free(out);
+    }
+}
+
+static void
+test_bad_labels_should_be_refused(void **state)
+{
+    const struct {
+        const char *name, *value, *problem;
+    } bad[] = {
+        {"", "v", "the name is empty"},
+        {NULL, "v", "the name is empty"},
+        {"1st", "v", "a name starts with a letter or '_'"},
+        {"st-ore", "v", "a name holds only letters, digits and '_'"},
+        {"stor\xc3\xa9", "v", "a name holds only letters, digits and '_'"},
+        {"__name__", "v", "names starting with '__' are reserved"},
+        {"backend", "v", "'backend' is always set"},
+        {"store", NULL, "the value is missing"},
+        {"store", "\xff\xfe", "the value is not valid UTF-8"},
+    };
+    uint64_t v[PAPYRA_METRIC_COUNT] = {0};
+    papyra_metrics_snapshot s = snapshot_with(PAPYRA_BACKEND_JSON, v);
+    char *out = NULL;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        papyra_metrics_label l = {bad[i].name, bad[i].value};
+        assert_string_equal(papyra_metrics_label_problem(l.name, l.value), bad[i].problem);
+        assert_int_equal(papyra_metrics_format_labels(&s, PAPYRA_FORMAT_PROMETHEUS, 0, &l, 1, &out),
+                         PAPYRA_EINVAL);
+    }
+    assert_null(papyra_metrics_label_problem("_ok9", ""));
+    {
+        const papyra_metrics_label twice[] = {{"store", "a"}, {"store", "b"}};
+        assert_int_equal(
+            papyra_metrics_format_labels(&s, PAPYRA_FORMAT_OPENMETRICS, 0, twice, 2, &out),
+            PAPYRA_EINVAL);
+        /* Labels are for the Prometheus formats only. */
+        assert_int_equal(papyra_metrics_format_labels(&s, PAPYRA_FORMAT_JSON, 0, twice, 1, &out),
+                         PAPYRA_EINVAL);
+        assert_int_equal(papyra_metrics_format_labels(&s, PAPYRA_FORMAT_TABLE, 0, twice, 1, &out),
+                         PAPYRA_EINVAL);
+        assert_int_equal(
+            papyra_metrics_format_labels(&s, PAPYRA_FORMAT_PROMETHEUS, 0, NULL, 1, &out),
+            PAPYRA_EINVAL);
+    }
+    assert_null(out);
+}
+
 static void
 test_help_text_should_describe_every_counter(void **state)
 {
@@ -234,6 +330,8 @@ main(void)
         cmocka_unit_test(test_table_should_show_every_counter_with_title),
         cmocka_unit_test(test_prometheus_should_follow_the_exposition_formats),
         cmocka_unit_test(test_format_should_reject_bad_arguments),
+        cmocka_unit_test(test_labels_should_go_on_every_sample_escaped),
+        cmocka_unit_test(test_bad_labels_should_be_refused),
         cmocka_unit_test(test_help_text_should_describe_every_counter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

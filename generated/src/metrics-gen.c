@@ -543,10 +543,49 @@ format_seconds(papyra_buf *b, int64_t ns)
                                (int)((ns % 1000000000) / 1000000));
 }
 
+/* Appends @p v as a label value: backslash, double quote and newline escaped. */
 static int
-format_prometheus(const papyra_metrics_snapshot *s, bool openmetrics, unsigned flags, papyra_buf *b)
+label_value(papyra_buf *b, const char *v)
 {
-    const char *backend = papyra_backend_name(s->backend);
+    int r = papyra__buf_putc(b, '"');
+
+    for (; r == 0 && *v; v++) {
+        if (*v == '\\')
+            r = papyra__buf_puts(b, "\\\\");
+        else if (*v == '"')
+            r = papyra__buf_puts(b, "\\\"");
+        else if (*v == '\n')
+            r = papyra__buf_puts(b, "\\n");
+        else
+            r = papyra__buf_putc(b, *v);
+    }
+    return r == 0 ? papyra__buf_putc(b, '"') : r;
+}
+
+/* The label set of every sample, braces included: {backend="json",...}. */
+static int
+label_set(const papyra_metrics_snapshot *s,
+          const papyra_metrics_label *labels,
+          size_t nlabels,
+          papyra_buf *b)
+{
+    int r = papyra__buf_puts(b, "{backend=");
+
+    r = r ? r : label_value(b, papyra_backend_name(s->backend));
+    for (size_t i = 0; r == 0 && i < nlabels; i++) {
+        r = papyra__buf_appendf(b, ",%s=", labels[i].name);
+        r = r ? r : label_value(b, labels[i].value);
+    }
+    return r ? r : papyra__buf_putc(b, '}');
+}
+
+static int
+format_prometheus(const papyra_metrics_snapshot *s,
+                  bool openmetrics,
+                  unsigned flags,
+                  const char *set,
+                  papyra_buf *b)
+{
     bool totals = flags & PAPYRA_FORMAT_TOTALS;
     int64_t created = (!totals && s->reset_at_ns) ? s->reset_at_ns : s->created_at_ns;
     int r = 0;
@@ -557,16 +596,16 @@ format_prometheus(const papyra_metrics_snapshot *s, bool openmetrics, unsigned f
         if (openmetrics)
             r = papyra__buf_appendf(b,
                                     "# TYPE %s counter\n# HELP %s %s\n"
-                                    "%s_total{backend=\"%s\"} %" PRIu64 "\n"
-                                    "%s_created{backend=\"%s\"} ",
+                                    "%s_total%s %" PRIu64 "\n"
+                                    "%s_created%s ",
                                     prom_family[i], prom_family[i], prom_help[i], prom_family[i],
-                                    backend, counter_value(s, i, flags), prom_family[i], backend);
+                                    set, counter_value(s, i, flags), prom_family[i], set);
         else
             r = papyra__buf_appendf(b,
                                     "# HELP %s_total %s\n# TYPE %s_total counter\n"
-                                    "%s_total{backend=\"%s\"} %" PRIu64 "\n",
+                                    "%s_total%s %" PRIu64 "\n",
                                     prom_family[i], prom_help[i], prom_family[i], prom_family[i],
-                                    backend, counter_value(s, i, flags));
+                                    set, counter_value(s, i, flags));
         if (r == 0 && openmetrics) {
             r = format_seconds(b, created);
             if (r == 0)
@@ -578,9 +617,8 @@ format_prometheus(const papyra_metrics_snapshot *s, bool openmetrics, unsigned f
                                 "# HELP papyra_persistence_metrics_reset_timestamp_seconds "
                                 "Start of the counting interval: the last reset, or creation.\n"
                                 "# TYPE papyra_persistence_metrics_reset_timestamp_seconds gauge\n"
-                                "papyra_persistence_metrics_reset_timestamp_seconds"
-                                "{backend=\"%s\"} ",
-                                backend);
+                                "papyra_persistence_metrics_reset_timestamp_seconds%s ",
+                                set);
         if (r == 0)
             r = format_seconds(b, created);
         if (r == 0)
@@ -591,16 +629,37 @@ format_prometheus(const papyra_metrics_snapshot *s, bool openmetrics, unsigned f
     return r;
 }
 
-int
-papyra_metrics_format(const papyra_metrics_snapshot *s,
-                      papyra_metrics_format_id format,
-                      unsigned flags,
-                      char **ret)
+/* Whether the labels are valid, each name once. */
+static bool
+labels_ok(const papyra_metrics_label *labels, size_t nlabels)
 {
-    papyra_buf b = {0};
+    if (nlabels > 0 && !labels)
+        return false;
+    for (size_t i = 0; i < nlabels; i++) {
+        if (papyra_metrics_label_problem(labels[i].name, labels[i].value))
+            return false;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(labels[i].name, labels[j].name) == 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+int
+papyra_metrics_format_labels(const papyra_metrics_snapshot *s,
+                             papyra_metrics_format_id format,
+                             unsigned flags,
+                             const papyra_metrics_label *labels,
+                             size_t nlabels,
+                             char **ret)
+{
+    papyra_buf b = {0}, set = {0};
     int r;
 
-    if (!s || !ret || !papyra_backend_name(s->backend))
+    if (!s || !ret || !papyra_backend_name(s->backend) || !labels_ok(labels, nlabels))
+        return PAPYRA_EINVAL;
+    if (nlabels > 0 && format != PAPYRA_FORMAT_PROMETHEUS && format != PAPYRA_FORMAT_OPENMETRICS)
         return PAPYRA_EINVAL;
     switch (format) {
     case PAPYRA_FORMAT_TABLE:
@@ -612,7 +671,9 @@ papyra_metrics_format(const papyra_metrics_snapshot *s,
         break;
     case PAPYRA_FORMAT_PROMETHEUS:
     case PAPYRA_FORMAT_OPENMETRICS:
-        r = format_prometheus(s, format == PAPYRA_FORMAT_OPENMETRICS, flags, &b);
+        r = label_set(s, labels, nlabels, &set);
+        if (r == 0)
+            r = format_prometheus(s, format == PAPYRA_FORMAT_OPENMETRICS, flags, set.data, &b);
         break;
     default:
         return PAPYRA_EINVAL;
@@ -620,5 +681,15 @@ papyra_metrics_format(const papyra_metrics_snapshot *s,
     if (r == 0 && !(*ret = papyra__buf_steal(&b)))
         r = PAPYRA_ENOMEM;
     papyra__buf_free(&b);
+    papyra__buf_free(&set);
     return r;
+}
+
+int
+papyra_metrics_format(const papyra_metrics_snapshot *s,
+                      papyra_metrics_format_id format,
+                      unsigned flags,
+                      char **ret)
+{
+    return papyra_metrics_format_labels(s, format, flags, NULL, 0, ret);
 }

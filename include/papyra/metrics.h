@@ -235,6 +235,39 @@ PAPYRA_PUBLIC int papyra_metrics_format(const papyra_metrics_snapshot *s,
                                         unsigned flags,
                                         char **ret);
 
+/**
+ * A label added to every Prometheus and OpenMetrics sample, after `backend`,
+ * so that the counters of several stores can be told apart in one scrape
+ * (for example store="orders").
+ */
+typedef struct papyra_metrics_label {
+    const char *name;  /**< [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__", not "backend" */
+    const char *value; /**< UTF-8; escaped as the formats require */
+} papyra_metrics_label;
+
+/**
+ * Checks one label for papyra_metrics_format_labels().
+ * @returns NULL when it is valid, else why not (static English text).
+ * @since 0.1.0
+ */
+PAPYRA_PUBLIC const char *papyra_metrics_label_problem(const char *name, const char *value);
+
+/**
+ * papyra_metrics_format() with @p nlabels extra labels on every sample.
+ * Labels go only with PAPYRA_FORMAT_PROMETHEUS and PAPYRA_FORMAT_OPENMETRICS.
+ *
+ * @returns 0, PAPYRA_ENOMEM, or PAPYRA_EINVAL (also for a label that
+ *          papyra_metrics_label_problem() refuses, a name given twice, or
+ *          labels with another format).
+ * @since 0.1.0
+ */
+PAPYRA_PUBLIC int papyra_metrics_format_labels(const papyra_metrics_snapshot *s,
+                                               papyra_metrics_format_id format,
+                                               unsigned flags,
+                                               const papyra_metrics_label *labels,
+                                               size_t nlabels,
+                                               char **ret);
+
 /** Help text describing every counter (for `papyra metrics --help`). Static. */
 PAPYRA_PUBLIC const char *papyra_metrics_help_text(void);
 
