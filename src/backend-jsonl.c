@@ -488,7 +488,7 @@ stop_syncer(jsonl *j)
 }
 
 static int
-jl_write(papyra_store *s, const papyra_record *records, size_t n)
+jl_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored)
 {
     jsonl *j = s->impl;
     papyra_buf own, *b = papyra__buf_borrow(&j->spare, &j->spare_busy, &own);

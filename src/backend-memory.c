@@ -83,7 +83,7 @@ free_entries(mem_entry *e, size_t n)
 
 /* Encodes every record first, so that a batch is stored whole or not at all. */
 static int
-mem_write(papyra_store *s, const papyra_record *records, size_t n)
+mem_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored)
 {
     mem_store *m = s->impl;
     papyra_buf b = {0};

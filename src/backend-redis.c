@@ -68,43 +68,65 @@ redis_close(papyra_store *s)
     return 0;
 }
 
-/* Reports the error reply of record @p i's XADD, naming its stream. */
+/*
+ * Reports the error reply of record @p i's XADD, naming its stream and, when
+ * @p stored of the @p n records of its batch were stored all the same, saying so.
+ */
 static int
 xadd_error(papyra_store *s,
            const papyra__redis *r,
            const papyra_record *records,
            size_t i,
-           const redisReply *reply)
+           const redisReply *reply,
+           size_t stored,
+           size_t n)
 {
     char what[512];
-    (void)snprintf(what, sizeof(what), "XADD %s (record %zu)", r->keys[records[i].kind], i);
+    if (stored > 0)
+        (void)snprintf(what, sizeof(what),
+                       "XADD %s (record %zu; %zu of the batch's %zu records were stored)",
+                       r->keys[records[i].kind], i, stored, n);
+    else
+        (void)snprintf(what, sizeof(what), "XADD %s (record %zu)", r->keys[records[i].kind], i);
     return papyra__redis_reply_error(s, reply, what);
 }
 
-/* Checks the replies of a MULTI/XADD.../EXEC pipeline of n records. */
+/*
+ * Checks the replies of a MULTI/XADD.../EXEC pipeline of n records. When
+ * the transaction ran but an XADD in it failed (WRONGTYPE), the others were
+ * stored all the same: *stored says how many.
+ */
 static int
 check_batch(papyra_store *s,
             const papyra__redis *r,
             const papyra_record *records,
             redisReply **replies,
-            size_t n)
+            size_t n,
+            size_t *stored)
 {
+    size_t failed = n, ok = 0;
+
     const redisReply *exec = replies[n + 1];
     if (replies[0]->type == REDIS_REPLY_ERROR)
         return papyra__redis_reply_error(s, replies[0], "MULTI");
     for (size_t i = 0; i < n; i++) {
         if (replies[i + 1]->type == REDIS_REPLY_ERROR)
-            return xadd_error(s, r, records, i, replies[i + 1]);
+            return xadd_error(s, r, records, i, replies[i + 1], 0, n);
     }
     if (exec->type == REDIS_REPLY_ERROR)
         return papyra__redis_reply_error(s, exec, "EXEC");
     if (exec->type != REDIS_REPLY_ARRAY || exec->elements != n)
         return papyra__store_error(s, PAPYRA_EPROTO, "redis EXEC: transaction discarded");
     for (size_t i = 0; i < n; i++) {
-        if (exec->element[i]->type == REDIS_REPLY_ERROR)
-            return xadd_error(s, r, records, i, exec->element[i]);
+        if (exec->element[i]->type != REDIS_REPLY_ERROR)
+            ok++;
+        else if (failed == n)
+            failed = i;
     }
-    return 0;
+    if (failed == n)
+        return 0;
+    *stored = ok;
+    return xadd_error(s, r, records, failed, exec->element[failed], ok, n);
 }
 
 /* Appends "$<n>\r\n" (the header of a RESP bulk string of n bytes). */
@@ -262,7 +284,7 @@ append_xadd(papyra_store *s,
  * the records twice).
  */
 static int
-redis_write(papyra_store *s, const papyra_record *records, size_t n)
+redis_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored)
 {
     static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
     static const char exec[] = "*1\r\n$4\r\nEXEC\r\n";
@@ -308,11 +330,11 @@ redis_write(papyra_store *s, const papyra_record *records, size_t n)
         goto unlock;
     if (ncmd == 1) {
         if (replies[0]->type == REDIS_REPLY_ERROR)
-            rc = xadd_error(s, r, records, 0, replies[0]);
+            rc = xadd_error(s, r, records, 0, replies[0], 0, 1);
         else if (replies[0]->type != REDIS_REPLY_STRING)
             rc = papyra__store_error(s, PAPYRA_EPROTO, "redis XADD: unexpected reply");
     } else {
-        rc = check_batch(s, r, records, replies, n);
+        rc = check_batch(s, r, records, replies, n, stored);
     }
 unlock:
     (void)pthread_mutex_unlock(&r->lock);

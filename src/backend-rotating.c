@@ -509,7 +509,7 @@ take_back(papyra__rot *r, bool excl, const char *data, size_t done)
 }
 
 static int
-rot_write(papyra_store *s, const papyra_record *records, size_t n)
+rot_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored)
 {
     papyra__rot *r = s->impl;
     papyra_buf own, *b = papyra__buf_borrow(&r->spare, &r->spare_busy, &own);

@@ -59,7 +59,13 @@ typedef struct papyra__backend_ops {
     int (*open)(papyra_store *s, const papyra__url *url);
     /* Flushes and frees backend state (s->impl). */
     int (*close)(papyra_store *s);
-    int (*write)(papyra_store *s, const papyra_record *records, size_t n);
+    /*
+     * Writes n records: 0 when every one was stored, else an error. A write
+     * that fails having stored some records all the same (a Redis batch whose
+     * transaction ran with one XADD failing: Redis does not roll back) sets
+     * *stored to how many; it is 0 otherwise.
+     */
+    int (*write)(papyra_store *s, const papyra_record *records, size_t n, size_t *stored);
     /*
      * Lists one kind: s->retention applied per kind, then opts->since, then
      * opts->limit (see papyra__retention_offer() for a newest-first walk).

@@ -338,6 +338,7 @@ closed_error(papyra_store *s)
 PAPYRA_PUBLIC int
 papyra_store_write_batch(papyra_store *s, const papyra_record *records, size_t n)
 {
+    size_t stored = 0;
     int r;
 
     if (!s)
@@ -349,9 +350,11 @@ papyra_store_write_batch(papyra_store *s, const papyra_record *records, size_t n
     else if (n == 0)
         return 0;
     else
-        r = s->ops->write(s, records, n);
+        r = s->ops->write(s, records, n, &stored);
     if (r < 0) {
+        /* Failed, though a Redis batch may have stored some of its records. */
         count(s, PAPYRA_METRIC_WRITE_ERRORS, 1);
+        count(s, PAPYRA_METRIC_RECORDS_WRITTEN, stored);
         return r;
     }
     count(s, PAPYRA_METRIC_RECORDS_WRITTEN, n);

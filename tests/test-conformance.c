@@ -537,7 +537,7 @@ fails_with(int rc, int code)
  * scan, failure) in both modes, a compaction that fails (triggered, error).
  */
 static void
-expect_all_fail(ctx *c, int code)
+expect_all_fail_storing(ctx *c, int code, int batch_stored)
 {
     papyra_recovery_options repair = {.mode = PAPYRA_RECOVER_REPAIR};
     papyra_record one = st_event(1, 1);
@@ -550,7 +550,8 @@ expect_all_fail(ctx *c, int code)
     fails_with(papyra_store_write(c->s, &one), code);
     expect(c, PAPYRA_OPERATION_WRITE, (int[PAPYRA_METRIC_COUNT]){[C_WERR] = 1});
     fails_with(papyra_store_write_batch(c->s, three, 3), code);
-    expect(c, PAPYRA_OPERATION_WRITE, (int[PAPYRA_METRIC_COUNT]){[C_WERR] = 1});
+    expect(c, PAPYRA_OPERATION_WRITE,
+           (int[PAPYRA_METRIC_COUNT]){[C_WERR] = 1, [C_WRITTEN] = batch_stored});
     fails_with(papyra_store_list(c->s, PAPYRA_KIND_EVENT, NULL, &l), code);
     expect(c, PAPYRA_OPERATION_READ, (int[PAPYRA_METRIC_COUNT]){[C_RERR] = 1});
     fails_with(papyra_store_scan(c->s, &sr), code);
@@ -566,6 +567,13 @@ expect_all_fail(ctx *c, int code)
     assert_null(l);
     assert_null(sr);
     assert_null(rr);
+}
+
+/* Every operation fails with @p code, storing nothing. */
+static void
+expect_all_fail(ctx *c, int code)
+{
+    expect_all_fail_storing(c, code, 0);
 }
 
 /*
@@ -793,9 +801,9 @@ test_redis_wrong_password(void **state)
 /*
  * A key of the wrong type (a string where the events stream belongs): every
  * operation that touches it fails with EPROTO and counts as a failure. A
- * batch that also holds an audit fails as a whole for the counters
- * (records_written does not move), though Redis, having no rollback, stored
- * the audit (docs/backend-redis.md); reading the audits shows it.
+ * batch that also holds an audit fails, but Redis, having no rollback,
+ * stored the audit (docs/backend-redis.md): records_written counts it, the
+ * message says so, and reading the audits shows it.
  */
 static void
 test_redis_wrong_key_type(void **state)
@@ -808,12 +816,21 @@ test_redis_wrong_key_type(void **state)
     ctx_open(&c, REDIS_CASE, false);
     reply = redis_raw(&server, "SET %s:local:events not-a-stream", redis_prefix(c.dir));
     freeReplyObject(reply);
-    expect_all_fail(&c, PAPYRA_EPROTO);
+    expect_all_fail_storing(&c, PAPYRA_EPROTO, 1);
     assert_non_null(strstr(papyra_store_errmsg(c.s), "WRONGTYPE"));
     assert_int_equal(papyra_store_list(c.s, PAPYRA_KIND_AUDIT, NULL, &l), 0);
     assert_int_equal(l->count, 1);
     papyra_record_list_free(l);
     expect(&c, PAPYRA_OPERATION_READ, (int[PAPYRA_METRIC_COUNT]){[C_READ] = 1});
+    /* The caller learns which record failed and that the others are stored. */
+    {
+        papyra_record batch[4] = {st_audit(4, 4), st_event(5, 5), st_audit(6, 6), st_event(7, 7)};
+        fails_with(papyra_store_write_batch(c.s, batch, 4), PAPYRA_EPROTO);
+        assert_non_null(strstr(papyra_store_errmsg(c.s), "(record 1; 2 of the batch's 4 records "
+                                                         "were stored)"));
+        expect(&c, PAPYRA_OPERATION_WRITE,
+               (int[PAPYRA_METRIC_COUNT]){[C_WERR] = 1, [C_WRITTEN] = 2});
+    }
 
     reply = redis_raw(&server, "DEL %s:local:events %s:local:audits", redis_prefix(c.dir),
                       redis_prefix(c.dir));
