@@ -707,7 +707,9 @@ scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
 
     papyra__fwd_init(&rd, fd);
     papyra__fwd_limit(&rd, size);
+    papyra__progress_total((uint64_t)size, "bytes");
     while ((r = papyra__fwd_next(&rd, &l)) == 1) {
+        papyra__progress_add(l.stored);
         if (!l.terminated) {
             snprintf(detail, sizeof(detail), "Line %llu missing newline",
                      (unsigned long long)l.lineno);

@@ -773,6 +773,7 @@ scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
         papyra_json *obj = NULL;
         int p;
 
+        papyra__progress_add(line.stored);
         if (!line.terminated) {
             snprintf(detail, sizeof(detail), "Line %" PRIu64 " missing newline", line.number);
             e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_TRUNCATED_LINE, path, detail);
@@ -816,6 +817,12 @@ rot_scan(papyra_store *s, papyra_scan_report **ret)
                                    papyra_strerror(e));
     }
     e = scan_orphans(r, rep);
+    for (int64_t k = 0; k < r->max_files && papyra__progress_wanted(); k++) {
+        uint64_t size;
+        int fd;
+        if (papyra__rot_snap_get(&snap, k, &fd, &size) > 0)
+            papyra__progress_total(size, "bytes");
+    }
     for (int64_t k = r->max_files - 1; k >= 0 && e == 0; k--) {
         char *p = papyra__rot_file(r, k);
         uint64_t size;

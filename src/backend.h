@@ -96,7 +96,19 @@ struct papyra_store {
     atomic_bool closed;    /* set by papyra__store_shutdown(); calls fail with ECLOSED */
     pthread_mutex_t errmu; /* guards errmsg */
     char errmsg[512];
+    papyra_progress_fn progress_fn; /* papyra_store_set_progress() */
+    void *progress_ud;
 };
+
+/*
+ * Progress of the step the calling thread runs (store.c brackets the scan,
+ * repair and compact operations with it): a backend says how many units the
+ * step will read and adds what it has read. Both are no-ops, costing a
+ * thread-local load, when nobody asked for progress.
+ */
+bool papyra__progress_wanted(void);
+void papyra__progress_total(uint64_t total, const char *unit);
+void papyra__progress_add(uint64_t n);
 
 /* Sets the store's error message and returns @p code (printf-style). */
 int papyra__store_error(papyra_store *s, int code, const char *fmt, ...)

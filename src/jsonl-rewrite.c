@@ -188,6 +188,7 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
         double ts = 0;
         bool has_ts;
 
+        papyra__progress_add(l.stored);
         /*
          * A line in normal form is a valid object and would be written back
          * as it is: it is copied without a parse (the check also gives its
@@ -378,6 +379,9 @@ papyra__jsonl_repair(papyra_store *s,
         free(qpath);
     }
     if (r == 0) {
+        struct stat st;
+        if (fstat(j->fd, &st) == 0)
+            papyra__progress_total((uint64_t)st.st_size, "bytes");
         r = rewrite(j, "recover", &c, NULL);
         if (r < 0)
             r = papyra__jsonl_error(s, r, "cannot repair", j->path);
@@ -407,6 +411,7 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
         papyra__normal_info ni;
         bool has_ts;
 
+        papyra__progress_add(l.stored);
         obj = NULL;
         if (normal_object(&l, &ni)) {
             k = ni.kind;
@@ -460,10 +465,10 @@ papyra__jsonl_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *
          * records come after a given one; the age limit is decided line by
          * line, so without those limits one pass is enough.
          */
-        if (s->retention.max_records > 0 || s->retention.max_total_bytes > 0)
+        c.no_limit = !(s->retention.max_records > 0 || s->retention.max_total_bytes > 0);
+        papyra__progress_total((uint64_t)st.st_size * (c.no_limit ? 1 : 2), "bytes");
+        if (!c.no_limit)
             r = count_survivors(s, j, st.st_size, &c);
-        else
-            c.no_limit = true;
     }
     if (r == 0)
         r = rewrite(j, "compact", &c, &after);

@@ -18,6 +18,22 @@
 #include "record-codec.h"
 #include "redis-private.h"
 
+static int xlen_sum(papyra_store *s, papyra__redis *r, uint64_t *ret);
+
+/* Tells the progress reporter how many entries the streams hold, when it listens. */
+static int
+progress_total(papyra_store *s, papyra__redis *r)
+{
+    uint64_t n;
+    int rc;
+
+    if (!papyra__progress_wanted())
+        return 0;
+    if ((rc = xlen_sum(s, r, &n)) == 0)
+        papyra__progress_total(n, "entries");
+    return rc;
+}
+
 /* Pages forwards through every stream, reporting each malformed entry. */
 int
 papyra__redis_scan(papyra_store *s, papyra_scan_report **ret)
@@ -29,6 +45,7 @@ papyra__redis_scan(papyra_store *s, papyra_scan_report **ret)
     if (papyra__scan_report_new("redis", &rep) < 0)
         return papyra__store_error(s, PAPYRA_ENOMEM, "redis scan: out of memory");
     (void)pthread_mutex_lock(&r->lock);
+    rc = progress_total(s, r);
     for (int k = 0; k < PAPYRA_KIND_MAX && rc == 0; k++) {
         char start[PAPYRA_REDIS_ID_MAX] = "-";
         bool more = true;
@@ -36,6 +53,7 @@ papyra__redis_scan(papyra_store *s, papyra_scan_report **ret)
             redisReply *page;
             if ((rc = papyra__redis_fetch_page(s, r, false, r->keys[k], start, "+", &page)) < 0)
                 break;
+            papyra__progress_add(page->elements);
             for (size_t i = 0; i < page->elements && rc == 0; i++) {
                 const redisReply *e = page->element[i];
                 const char *problem;
@@ -175,6 +193,7 @@ purge_stream(papyra_store *s, papyra__redis *r, const char *key, const char *qke
         size_t removed = 0;
         if ((rc = papyra__redis_fetch_page(s, r, false, key, start, "+", &page)) < 0)
             break;
+        papyra__progress_add(page->elements);
         if (page->elements > 0 && papyra__redis_entry_ok(page->element[page->elements - 1]))
             papyra__redis_set_after(start, page->element[page->elements - 1]->element[0]);
         more = page->elements == PAPYRA_REDIS_PAGE;
@@ -208,6 +227,7 @@ papyra__redis_repair(papyra_store *s,
     if (mode == PAPYRA_RECOVER_IGNORE)
         return 0;
     (void)pthread_mutex_lock(&r->lock);
+    rc = progress_total(s, r);
     for (int k = 0; k < PAPYRA_KIND_MAX && rc == 0; k++) {
         char *qkey = NULL;
         size_t removed = 0;
@@ -336,6 +356,7 @@ compact_locked(papyra_store *s,
 
     if ((rc = xlen_sum(s, r, &before)) < 0)
         return rc;
+    papyra__progress_total(before, "entries");
     for (int k = 0; k < PAPYRA_KIND_MAX; k++) {
         const char *key = r->keys[k];
         size_t removed = 0;

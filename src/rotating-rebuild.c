@@ -42,6 +42,7 @@ each_line(papyra__rot *r, line_fn fn, void *ctx)
             /* A torn line is dropped like a corrupt one (as the JSON backend does). */
             int v = line.terminated ? papyra__rot_parse(line.data, line.len, &obj) : 0;
 
+            papyra__progress_add(line.stored);
             e = v < 0 ? v : fn(ctx, &line, obj);
             papyra__json_free(obj);
             if (e < 0)
@@ -50,6 +51,22 @@ each_line(papyra__rot *r, line_fn fn, void *ctx)
         papyra__rot_reader_close(&rd);
     }
     return e;
+}
+
+/* The bytes of every file of the set. */
+static int64_t
+set_bytes(papyra__rot *r)
+{
+    int64_t sum = 0;
+    struct stat st;
+
+    for (int64_t k = 0; k < r->max_files; k++) {
+        char *p = papyra__rot_file(r, k);
+        if (p && stat(p, &st) == 0)
+            sum += st.st_size;
+        free(p);
+    }
+    return sum;
 }
 
 /* Recovery: the surviving records, re-serialised ASCII-escaped, in a new set. */
@@ -251,6 +268,7 @@ papyra__rot_repair(papyra_store *s,
         return 0;
     }
     papyra__rot_stage_init(&c.st, r);
+    papyra__progress_total(2 * (uint64_t)set_bytes(r), "bytes"); /* two passes */
     e = each_line(r, repair_line, &c);
     if (e == 0)
         e = papyra__rot_stage_begin(&c.st, 1);
@@ -356,21 +374,6 @@ compact_line(void *ctx, const papyra__rot_line *line, const papyra_json *obj)
     return papyra__rot_stage_add(&c->st, line->data, line->len);
 }
 
-static int64_t
-set_bytes(papyra__rot *r)
-{
-    int64_t sum = 0;
-    struct stat st;
-
-    for (int64_t k = 0; k < r->max_files; k++) {
-        char *p = papyra__rot_file(r, k);
-        if (p && stat(p, &st) == 0)
-            sum += st.st_size;
-        free(p);
-    }
-    return sum;
-}
-
 int
 papyra__rot_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies)
 {
@@ -386,6 +389,7 @@ papyra__rot_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *an
     papyra__retention_begin(&s->retention, &c.rs);
     papyra__rot_stage_init(&c.st, r);
     ret->before_bytes = set_bytes(r);
+    papyra__progress_total(4 * (uint64_t)ret->before_bytes, "bytes"); /* four passes */
     for (c.pass = 1; c.pass <= 4 && e == 0; c.pass++) {
         if (c.pass == 2)
             memcpy(c.n_age, c.idx, sizeof(c.n_age));

@@ -478,15 +478,115 @@ papyra_scan_report_free(papyra_scan_report *r)
     free(r);
 }
 
+PAPYRA_PUBLIC void
+papyra_store_set_progress(papyra_store *s, papyra_progress_fn fn, void *userdata)
+{
+    if (!s)
+        return;
+    s->progress_fn = fn;
+    s->progress_ud = userdata;
+}
+
+/* The step the calling thread runs, when its store reports progress. */
+typedef struct progress_step {
+    papyra_progress_fn fn;
+    void *ud;
+    papyra_progress pub;
+    uint64_t next; /* report again once done reaches it */
+} progress_step;
+
+static _Thread_local progress_step *current_step;
+
+/* Steps being reported in any thread: the hot path checks it before the thread-local. */
+static atomic_uint active_steps;
+
+/* Reports every 4 MiB, or every 1000 entries (a Redis page). */
+#define PROGRESS_BYTES (UINT64_C(4) << 20)
+#define PROGRESS_ENTRIES UINT64_C(1000)
+
+static void
+progress_report(progress_step *p)
+{
+    if (p->pub.total > 0 && p->pub.done > p->pub.total)
+        p->pub.total = p->pub.done; /* appended to since the step began */
+    p->fn(&p->pub, p->ud);
+    p->next = p->pub.done + (p->pub.unit && strcmp(p->pub.unit, "entries") == 0 ? PROGRESS_ENTRIES
+                                                                                : PROGRESS_BYTES);
+}
+
+bool
+papyra__progress_wanted(void)
+{
+    return atomic_load_explicit(&active_steps, memory_order_relaxed) > 0 && current_step != NULL;
+}
+
+void
+papyra__progress_total(uint64_t total, const char *unit)
+{
+    progress_step *p;
+
+    if (!papyra__progress_wanted())
+        return;
+    p = current_step;
+    p->pub.total += total;
+    p->pub.unit = unit;
+    progress_report(p);
+}
+
+void
+papyra__progress_add(uint64_t n)
+{
+    progress_step *p;
+
+    if (!papyra__progress_wanted())
+        return;
+    p = current_step;
+    p->pub.done += n;
+    if (p->pub.done >= p->next)
+        progress_report(p);
+}
+
+/* Starts reporting step @p name of an operation on @p s (when someone listens). */
+static void
+step_begin(papyra_store *s, progress_step *p, const char *name)
+{
+    if (!s->progress_fn)
+        return;
+    *p = (progress_step){.fn = s->progress_fn, .ud = s->progress_ud};
+    p->pub.step = name;
+    p->pub.unit = strcmp(s->ops->name, "redis") == 0 ? "entries" : "bytes";
+    current_step = p;
+    atomic_fetch_add(&active_steps, 1);
+    progress_report(p);
+}
+
+/* Ends the step; @p r is its result (a step that succeeded ends at done == total). */
+static void
+step_end(progress_step *p, int r)
+{
+    if (current_step != p)
+        return;
+    current_step = NULL;
+    atomic_fetch_sub(&active_steps, 1);
+    if (r == 0 && p->pub.done < p->pub.total)
+        p->pub.done = p->pub.total;
+    if (r == 0 && p->pub.total < p->pub.done)
+        p->pub.total = p->pub.done;
+    p->fn(&p->pub, p->ud);
+}
+
 /* One scan with its counting; recover runs it too. */
 static int
-do_scan(papyra_store *s, papyra_scan_report **ret)
+do_scan(papyra_store *s, papyra_scan_report **ret, const char *step)
 {
     papyra_scan_report *rep = NULL;
+    progress_step ps;
     int r;
 
     count(s, PAPYRA_METRIC_SCAN_OPERATIONS, 1);
+    step_begin(s, &ps, step);
     r = s->ops->scan(s, &rep);
+    step_end(&ps, r);
     if (r < 0)
         return r;
     count(s, PAPYRA_METRIC_ANOMALY_DETECTED, rep->count);
@@ -507,7 +607,7 @@ papyra_store_scan(papyra_store *s, papyra_scan_report **ret)
         count(s, PAPYRA_METRIC_SCAN_OPERATIONS, 1);
         return papyra__store_error(s, PAPYRA_EINVAL, "no place for the report");
     }
-    return do_scan(s, ret);
+    return do_scan(s, ret, "scan");
 }
 
 static void
@@ -536,18 +636,21 @@ papyra_recovery_report_free(papyra_recovery_report *r)
 static int
 recover(papyra_store *s, const papyra_recovery_options *opts, papyra_recovery_report *rep)
 {
+    progress_step ps;
     int r;
 
     if (opts->mode != PAPYRA_RECOVER_IGNORE && opts->mode != PAPYRA_RECOVER_REPAIR &&
         opts->mode != PAPYRA_RECOVER_QUARANTINE)
         return papyra__store_error(s, PAPYRA_EINVAL, "unknown recovery mode %d", (int)opts->mode);
-    r = do_scan(s, &rep->scan);
+    r = do_scan(s, &rep->scan, "scan");
     if (r < 0 || opts->mode == PAPYRA_RECOVER_IGNORE || rep->scan->count == 0)
         return r;
+    step_begin(s, &ps, "repair");
     r = s->ops->repair(s, opts, rep->scan, rep);
+    step_end(&ps, r);
     if (r < 0)
         return r;
-    r = do_scan(s, &rep->after);
+    r = do_scan(s, &rep->after, "verify");
     if (r < 0)
         return r;
     if (rep->after->count > 0)
@@ -594,6 +697,7 @@ papyra_store_compact(papyra_store *s, papyra_compaction_report *ret)
 {
     papyra_compaction_report rep = {0};
     uint64_t anomalies = 0;
+    progress_step ps;
     int r;
 
     if (!s)
@@ -609,7 +713,9 @@ papyra_store_compact(papyra_store *s, papyra_compaction_report *ret)
     else {
         rep.backend = s->ops->name;
         rep.before_bytes = rep.after_bytes = -1;
+        step_begin(s, &ps, "compact");
         r = s->ops->compact(s, &rep, &anomalies);
+        step_end(&ps, r);
     }
     if (r < 0) {
         count(s, PAPYRA_METRIC_COMPACTION_ERRORS, 1);

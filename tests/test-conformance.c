@@ -460,6 +460,121 @@ test_compact(void **state)
 }
 
 /* A closed handle: every operation fails with ECLOSED and counts as a failure. */
+/* What the progress callback saw, step by step. */
+typedef struct progress_log {
+    struct {
+        char name[16];
+        const char *unit;
+        size_t calls, between; /* calls in all; calls with 0 < done < total */
+        uint64_t done, total;  /* as last reported */
+        bool went_back;        /* done or total ever went down */
+    } step[8];
+    size_t nsteps;
+} progress_log;
+
+static void
+on_progress(const papyra_progress *p, void *userdata)
+{
+    progress_log *g = userdata;
+
+    if (g->nsteps == 0 || strcmp(g->step[g->nsteps - 1].name, p->step) != 0) {
+        assert_true(g->nsteps < 8);
+        memset(&g->step[g->nsteps], 0, sizeof(g->step[0]));
+        (void)snprintf(g->step[g->nsteps].name, sizeof(g->step[0].name), "%s", p->step);
+        g->nsteps++;
+    }
+    {
+        __typeof__(g->step[0]) *st = &g->step[g->nsteps - 1];
+        st->went_back = st->went_back || p->done < st->done || p->total < st->total;
+        st->done = p->done;
+        st->total = p->total;
+        st->unit = p->unit;
+        st->calls++;
+        st->between += p->done > 0 && p->done < p->total;
+    }
+}
+
+/* Checks that @p g saw exactly the steps @p names, each complete. */
+static void
+expect_steps(const ctx *c, progress_log *g, const char *const *names, size_t n)
+{
+    bool data = c->bc->id != PAPYRA_BACKEND_MEMORY;
+
+    assert_int_equal(g->nsteps, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(g->step[i].name, names[i]);
+        assert_string_equal(g->step[i].unit,
+                            c->bc->id == PAPYRA_BACKEND_REDIS ? "entries" : "bytes");
+        assert_false(g->step[i].went_back);
+        assert_true(g->step[i].calls >= 2); /* when it starts and when it ends */
+        assert_int_equal(g->step[i].done, g->step[i].total);
+        if (data)
+            assert_true(g->step[i].total > 0);
+    }
+    memset(g, 0, sizeof(*g));
+}
+
+/*
+ * Scan, recover and compact report their progress: each step by name, in
+ * the backend's unit, never going back, ending at done == total; a long
+ * step reports on the way.
+ */
+static void
+test_progress(void **state)
+{
+    static const char *const scan[] = {"scan"};
+    static const char *const recover[] = {"scan", "repair", "verify"};
+    static const char *const compact[] = {"compact"};
+    enum { BATCH = 1000, BATCHES = 40 };
+    papyra_recovery_options repair = {.mode = PAPYRA_RECOVER_REPAIR};
+    papyra_record *recs = calloc(BATCH, sizeof(*recs));
+
+    assert_non_null(recs);
+    for (int i = 0; i < BATCH; i++)
+        recs[i] = st_event(i, i);
+    for (size_t i = 0; i < ncases; i++) {
+        papyra_scan_report *sr = NULL;
+        papyra_recovery_report *rr = NULL;
+        papyra_compaction_report cr;
+        progress_log g = {0};
+        ctx c;
+
+        ctx_open(&c, &cases[i], false);
+        print_message("%s\n", c.bc->name);
+        for (int b = 0; b < BATCHES; b++)
+            assert_int_equal(papyra_store_write_batch(c.s, recs, BATCH), 0);
+        if (c.bc->corrupt)
+            c.bc->corrupt(c.dir);
+        papyra_store_set_progress(c.s, on_progress, &g);
+
+        assert_int_equal(papyra_store_scan(c.s, &sr), 0);
+        papyra_scan_report_free(sr);
+        /* About 6 MiB of JSON lines, 40,001 Redis entries: reported on the way. */
+        if (c.bc->id == PAPYRA_BACKEND_JSON || c.bc->id == PAPYRA_BACKEND_REDIS)
+            assert_true(g.step[0].between >= 1);
+        if (c.bc->id == PAPYRA_BACKEND_REDIS)
+            assert_int_equal(g.step[0].total, BATCH * BATCHES + 1);
+        expect_steps(&c, &g, scan, 1);
+
+        assert_int_equal(papyra_store_recover(c.s, &repair, &rr), 0);
+        papyra_recovery_report_free(rr);
+        expect_steps(&c, &g, recover, c.bc->corrupt ? 3 : 1);
+
+        if (c.bc->id != PAPYRA_BACKEND_MEMORY) {
+            assert_int_equal(papyra_store_compact(c.s, &cr), 0);
+            expect_steps(&c, &g, compact, 1);
+        }
+
+        /* Off again: nothing more is reported. */
+        papyra_store_set_progress(c.s, NULL, NULL);
+        assert_int_equal(papyra_store_scan(c.s, &sr), 0);
+        papyra_scan_report_free(sr);
+        assert_int_equal(g.nsteps, 0);
+        ctx_close(&c);
+    }
+    free(recs);
+}
+
 static void
 test_closed_handle(void **state)
 {
@@ -1009,6 +1124,7 @@ main(void)
         cmocka_unit_test(test_recover),
         cmocka_unit_test(test_compact),
         cmocka_unit_test(test_closed_handle),
+        cmocka_unit_test(test_progress),
 #ifdef PAPYRA_HAVE_REDIS
         cmocka_unit_test(test_redis_server_stopped_then_started),
         cmocka_unit_test(test_redis_server_restarted_between_calls),

@@ -208,6 +208,32 @@ typedef struct papyra_compaction_report {
  */
 PAPYRA_PUBLIC int papyra_store_compact(papyra_store *s, papyra_compaction_report *ret);
 
+/** How far one step of a scan, recover or compact has got. */
+typedef struct papyra_progress {
+    /** "scan"; for recover "scan", "repair" and "verify"; "compact". Static. */
+    const char *step;
+    /** "bytes" for the file backends, "entries" for Redis. Static. */
+    const char *unit;
+    uint64_t done;  /**< units read so far in this step */
+    uint64_t total; /**< units the step reads in all (0: not known yet) */
+} papyra_progress;
+
+/** See papyra_store_set_progress(). */
+typedef void (*papyra_progress_fn)(const papyra_progress *p, void *userdata);
+
+/**
+ * Has papyra_store_scan(), papyra_store_recover() and papyra_store_compact()
+ * report their progress to @p fn: once when a step starts, then every few
+ * MiB or every page of entries, and once when it ends (done == total when it
+ * succeeded). @p fn runs in the thread of the call, must return quickly and
+ * must not call into @p s. A step that passes over the data more than once
+ * counts every pass in total. NULL turns reporting off. Set it before such
+ * calls, not while one runs.
+ * @since 0.1.0
+ */
+PAPYRA_PUBLIC void
+papyra_store_set_progress(papyra_store *s, papyra_progress_fn fn, void *userdata);
+
 #ifdef __cplusplus
 }
 #endif
