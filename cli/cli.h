@@ -82,8 +82,11 @@ void cli_bad(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(pri
 /* One line on stderr, prefixed "papyra: ". Returns @p code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A progress line on stderr when it is a terminal; cli_progress_done() clears it. */
-void cli_progress(const cli_ctx *ctx, const char *what);
+/*
+ * A progress line on stderr when it is a terminal, with how far store @p s
+ * (may be NULL) has got; cli_progress_done() clears it.
+ */
+void cli_progress(const cli_ctx *ctx, papyra_store *s, const char *what);
 void cli_progress_done(const cli_ctx *ctx);
 
 /* Parses a non-negative integer or a number; false on anything else. */

@@ -83,7 +83,7 @@ recover_and_verify(cli_ctx *ctx, papyra_store *s, const papyra_recovery_options 
     const papyra_scan_report *after;
     int rc;
 
-    cli_progress(ctx, "Recovering");
+    cli_progress(ctx, s, "Recovering");
     rc = papyra_store_recover(s, ro, &rep);
     cli_progress_done(ctx);
     if (rc < 0 && rc != PAPYRA_EANOMALY)
@@ -94,7 +94,7 @@ recover_and_verify(cli_ctx *ctx, papyra_store *s, const papyra_recovery_options 
         after = rep->scan;
     } else if (!after) {
         /* The library verifies; should it not have, scan here rather than trust it. */
-        cli_progress(ctx, "Verifying");
+        cli_progress(ctx, s, "Verifying");
         int vr = papyra_store_scan(s, &verify);
         cli_progress_done(ctx);
         if (vr < 0) {
@@ -156,7 +156,7 @@ cli_check(cli_ctx *ctx,
     rc = cli_open_store(ctx, &s);
     if (rc)
         return rc;
-    cli_progress(ctx, "Scanning");
+    cli_progress(ctx, s, "Scanning");
     rc = papyra_store_scan(s, &scan);
     cli_progress_done(ctx);
     if (rc == PAPYRA_EUNSUPPORTED) {

@@ -21,7 +21,7 @@ run_scan(cli_ctx *ctx, const char *const *vals)
     (void)vals;
     if (rc)
         return rc;
-    cli_progress(ctx, "Scanning");
+    cli_progress(ctx, s, "Scanning");
     rc = papyra_store_scan(s, &r);
     cli_progress_done(ctx);
     if (rc == PAPYRA_EUNSUPPORTED) {
@@ -85,7 +85,7 @@ run_recover(cli_ctx *ctx, const char *const *vals)
                                                 "cannot create quarantine directory %s: %s",
                                                 ro.quarantine_dir, strerror(e)));
     }
-    cli_progress(ctx, "Recovering");
+    cli_progress(ctx, s, "Recovering");
     rc = papyra_store_recover(s, &ro, &rep);
     cli_progress_done(ctx);
     if (rc < 0 && rc != PAPYRA_EANOMALY)
@@ -145,7 +145,7 @@ run_compact(cli_ctx *ctx, const char *const *vals)
     (void)vals;
     if (rc)
         return rc;
-    cli_progress(ctx, "Compacting");
+    cli_progress(ctx, s, "Compacting");
     rc = papyra_store_compact(s, &rep);
     cli_progress_done(ctx);
     if (rc == PAPYRA_EUNSUPPORTED) {

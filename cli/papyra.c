@@ -8,6 +8,7 @@
  * command groups share. Everything goes through the public API.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -103,8 +104,9 @@ cli_error(int code, const char *fmt, ...)
 
 /*
  * The progress line: shown only on a terminal, and only once an operation
- * has run longer than a moment (300 ms), then refreshed with the elapsed
- * time until it ends. One operation at a time.
+ * has run longer than a moment (300 ms), then refreshed twice a second with
+ * how far the store's step has got (papyra_store_set_progress()) and the
+ * elapsed time, until it ends. One operation at a time.
  */
 static struct {
     pthread_t thread;
@@ -112,13 +114,66 @@ static struct {
     pthread_cond_t cv;
     const char *what;
     bool running, shown;
+    papyra_store *store;
+    papyra_progress last; /* the store's last report (step and unit are static) */
+    bool have_last;
 } progress = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void
+on_store_progress(const papyra_progress *p, void *userdata)
+{
+    (void)userdata;
+    pthread_mutex_lock(&progress.mu);
+    progress.last = *p;
+    progress.have_last = true;
+    pthread_mutex_unlock(&progress.mu);
+}
+
+/* "12.5 MiB" and the like. */
+static void
+human_bytes(uint64_t n, char *buf, size_t size)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int u = 0;
+
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, size, "%" PRIu64 " B", n);
+    else
+        snprintf(buf, size, "%.1f %s", v, units[u]);
+}
+
+/* "scan: 1.2 GiB of 4.0 GiB (30%), " from the last report, or "" (called locked). */
+static void
+describe_progress(char *buf, size_t size)
+{
+    const papyra_progress *p = &progress.last;
+    char done[32], total[32];
+
+    buf[0] = '\0';
+    if (!progress.have_last || p->total == 0)
+        return;
+    if (strcmp(p->unit, "bytes") == 0) {
+        human_bytes(p->done, done, sizeof(done));
+        human_bytes(p->total, total, sizeof(total));
+    } else {
+        snprintf(done, sizeof(done), "%" PRIu64, p->done);
+        snprintf(total, sizeof(total), "%" PRIu64 " %s", p->total, p->unit);
+    }
+    snprintf(buf, size, "%s: %s of %s (%d%%), ", p->step, done, total,
+             (int)((double)p->done * 100.0 / (double)p->total));
+}
 
 static void *
 progress_main(void *arg)
 {
     struct timespec start, deadline;
     long wait_ms = 300;
+    char how[160];
 
     (void)arg;
     clock_gettime(CLOCK_REALTIME, &start);
@@ -131,7 +186,8 @@ progress_main(void *arg)
         if (pthread_cond_timedwait(&progress.cv, &progress.mu, &deadline) == 0 || !progress.running)
             continue;
         clock_gettime(CLOCK_REALTIME, &deadline);
-        fprintf(stderr, "\r\033[K%s ... %.1fs", progress.what,
+        describe_progress(how, sizeof(how));
+        fprintf(stderr, "\r\033[K%s ... %s%.1fs", progress.what, how,
                 (double)(deadline.tv_sec - start.tv_sec) +
                     (double)(deadline.tv_nsec - start.tv_nsec) / 1e9);
         fflush(stderr);
@@ -143,12 +199,16 @@ progress_main(void *arg)
 }
 
 void
-cli_progress(const cli_ctx *ctx, const char *what)
+cli_progress(const cli_ctx *ctx, papyra_store *s, const char *what)
 {
     if (!ctx->progress || progress.running)
         return;
     progress.what = what;
     progress.shown = false;
+    progress.have_last = false;
+    progress.store = s;
+    if (s)
+        papyra_store_set_progress(s, on_store_progress, NULL);
     progress.running = true;
     if (pthread_create(&progress.thread, NULL, progress_main, NULL) != 0)
         progress.running = false;
@@ -164,6 +224,9 @@ cli_progress_done(const cli_ctx *ctx)
     pthread_cond_signal(&progress.cv);
     pthread_mutex_unlock(&progress.mu);
     pthread_join(progress.thread, NULL);
+    if (progress.store)
+        papyra_store_set_progress(progress.store, NULL, NULL);
+    progress.store = NULL;
     if (progress.shown) {
         fputs("\r\033[K", stderr);
         fflush(stderr);

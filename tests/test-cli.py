@@ -584,6 +584,16 @@ class Persistence(Base):
         self.assertEqual(rc, 0, out)
         self.assertIn("Scanning ... ", out)  # after a moment, with the elapsed time
         self.assertIn("\r\033[K", out)  # and erased before the result
+        # How far the scan has got, from the store: "scan: 120.0 MiB of 400.0 MiB (30%), 0.3s".
+        shown = re.findall(r"Scanning \.\.\. scan: ([0-9.]+) MiB of ([0-9.]+) MiB \((\d+)%\), "
+                           r"[0-9.]+s", out)
+        self.assertTrue(shown, out[:2000])
+        size = os.path.getsize(self.p("big.jsonl")) / (1 << 20)
+        for done, total, pct in shown:
+            self.assertAlmostEqual(float(total), size, delta=0.1)
+            self.assertLessEqual(float(done), float(total))
+            # The sizes are rounded to 0.1 MiB, the percentage is not.
+            self.assertAlmostEqual(int(pct), float(done) * 100 / float(total), delta=1)
 
     def test_recover_repair_then_verified(self):
         self.write(TRUNCATED)
