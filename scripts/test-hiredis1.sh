@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Runs the whole suite against hiredis 1.x. Debian bookworm packages hiredis
+# 0.14, so this builds 1.2.0 (Debian trixie's) from the archive's source
+# tarball, checksum verified, into a directory of its own, and links a
+# separate build of libpapyra against it. The backend uses only API that
+# both versions have; this proves it.
+#
+#   scripts/test-hiredis1.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+papyra_install_deps
+
+build=${1:-build-hiredis1}
+version=1.2.0
+sha256=82ad632d31ee05da13b537c124f819eb88e18851d9cb0c30ae0552084811588c
+url=http://deb.debian.org/debian/pool/main/h/hiredis/hiredis_${version}.orig.tar.gz
+deps=$PWD/$build-deps
+prefix=$deps/hiredis-$version
+
+if [ ! -f "$prefix/lib/pkgconfig/hiredis.pc" ]; then
+    mkdir -p "$deps"
+    tarball=$deps/hiredis_${version}.orig.tar.gz
+    python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
+        "$url" "$tarball"
+    echo "$sha256  $tarball" | sha256sum -c --quiet
+    rm -rf "$deps/src" && mkdir -p "$deps/src"
+    tar xzf "$tarball" -C "$deps/src" --strip-components=1
+    # hiredis's Makefile installs into $LIBRARY_PATH when it is set: keep it out.
+    env -u LIBRARY_PATH make -C "$deps/src" -j2 PREFIX="$prefix" >/dev/null
+    env -u LIBRARY_PATH make -C "$deps/src" PREFIX="$prefix" install >/dev/null
+fi
+if [ ! -f "$build/build.ninja" ]; then
+    PKG_CONFIG_PATH=$prefix/lib/pkgconfig meson setup "$build" -Dredis=enabled
+fi
+ninja -C "$build"
+# The library must load this hiredis (soname libhiredis.so.1.1.0), not the system's 0.14.
+if ! ldd "$build/src/libpapyra.so" | grep -q "libhiredis.so.1.1.0 => .*$(basename "$deps")/"; then
+    echo "test-hiredis1: $build does not load the hiredis of $prefix" >&2
+    ldd "$build/src/libpapyra.so" >&2
+    exit 1
+fi
+
+export PAPYRA_TEST_REQUIRE_REDIS=1
+export PAPYRA_TEST_REQUIRE_STRACE=1
+meson test -C "$build" --print-errorlogs --num-processes 2
