@@ -13,6 +13,7 @@
  * uses its own key prefix.
  */
 #include <hiredis/hiredis.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1102,6 +1103,80 @@ test_redis_threads_sharing_a_store_should_lose_nothing(void **state)
     }
 }
 
+typedef struct restart_writer {
+    papyra_store *s;
+    atomic_bool *stop;
+    uint64_t ok_records, failed_calls, ok_after_restart;
+    atomic_bool *restarted;
+} restart_writer;
+
+/* Writes batches of 5 until told to stop, tallying what succeeded and what failed. */
+static void *
+restart_writer_main(void *p)
+{
+    restart_writer *w = p;
+    papyra_record b[5];
+
+    for (int i = 0; i < 5; i++)
+        b[i] = event("\"local://r\"", (double)i);
+    while (!atomic_load(w->stop)) {
+        bool after = atomic_load(w->restarted);
+        if (papyra_store_write_batch(w->s, b, 5) == 0) {
+            w->ok_records += 5;
+            w->ok_after_restart += after;
+        } else {
+            w->failed_calls++;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The server is killed and restarted while threads write through one store
+ * and its spare connections: every call either succeeds or fails, the
+ * counters agree exactly with what the callers were told, and every
+ * connection comes back by itself.
+ */
+static void
+test_redis_threads_should_count_exactly_across_a_restart(void **state)
+{
+    enum { N = 4 };
+    atomic_bool stop = false, restarted = false;
+    restart_writer w[N];
+    pthread_t th[N];
+    uint64_t ok = 0, failed = 0;
+    struct timespec pause = {.tv_nsec = 200000000};
+    papyra_store *s;
+
+    if (!own_server)
+        skip();
+    s = open_store("connect_timeout_ms=500&timeout_ms=2000");
+    for (int i = 0; i < N; i++) {
+        w[i] = (restart_writer){.s = s, .stop = &stop, .restarted = &restarted};
+        assert_int_equal(pthread_create(&th[i], NULL, restart_writer_main, &w[i]), 0);
+    }
+    (void)nanosleep(&pause, NULL);
+    papyra_test_redis_kill(&server);
+    (void)nanosleep(&pause, NULL);
+    assert_int_equal(papyra_test_redis_start(&server), 0);
+    atomic_store(&restarted, true);
+    (void)nanosleep(&pause, NULL);
+    (void)nanosleep(&pause, NULL);
+    atomic_store(&stop, true);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        ok += w[i].ok_records;
+        failed += w[i].failed_calls;
+        assert_true(w[i].ok_after_restart > 0); /* each writer's connection came back */
+    }
+    raw_connect();
+    print_message("%" PRIu64 " records written, %" PRIu64 " calls failed\n", ok, failed);
+    assert_true(failed > 0);
+    assert_int_equal(metric(s, PAPYRA_METRIC_RECORDS_WRITTEN), ok);
+    assert_int_equal(metric(s, PAPYRA_METRIC_WRITE_ERRORS), failed);
+    papyra_store_close(s);
+}
+
 typedef struct consumer_arg {
     papyra_store *s;
     int block_ms;
@@ -1394,6 +1469,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_redis_threads_sharing_a_store_should_lose_nothing,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_write_should_not_wait_for_a_blocking_consume,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_threads_should_count_exactly_across_a_restart,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_concurrent_processes_should_lose_nothing, setup,
                                         teardown),
