@@ -49,10 +49,16 @@ COUNTER_KEYS = {
     "increments",
     "excludes",
     "operations",
+    "counts",
     "alert",
     "backends",
 }
 SUPPORT_VALUES = {"supported", "unsupported"}
+# counts: when a call of one of the counter's operations moves it, and by what.
+# The amounts are what a call's outcome reports (papyra_count_by in metrics.h).
+COUNTS_KEYS = {"when", "by"}
+COUNTS_WHEN = ("always", "success", "failure")
+COUNTS_BY = ("one", "records", "anomalies", "scans")
 
 
 class SpecError(Exception):
@@ -197,6 +203,14 @@ def load_spec(path):
                 _fail(f"{where}.operations", f"unknown operation {op!r}")
         if len(set(ops)) != len(ops):
             _fail(f"{where}.operations", "lists an operation twice")
+        counts = entry["counts"]
+        if not isinstance(counts, dict):
+            _fail(f"{where}.counts", "must be a mapping with when and by")
+        _check_keys(counts, COUNTS_KEYS, f"{where}.counts")
+        if counts["when"] not in COUNTS_WHEN:
+            _fail(f"{where}.counts.when", f"must be one of {', '.join(COUNTS_WHEN)}")
+        if counts["by"] not in COUNTS_BY:
+            _fail(f"{where}.counts.by", f"must be one of {', '.join(COUNTS_BY)}")
         if "\n" in entry["help"].strip() if isinstance(entry["help"], str) else False:
             _fail(f"{where}.help", "must be one line")
         support = entry["backends"]
@@ -222,6 +236,8 @@ def load_spec(path):
                 "increments": _text(entry, "increments", where),
                 "excludes": _text(entry, "excludes", where),
                 "operations": [op for op in operations if op in ops],
+                "counts_when": counts["when"],
+                "counts_by": counts["by"],
                 "alert": entry["alert"],
                 "supported": [b for b in backend_ids if support[b] == "supported"],
             }

@@ -81,6 +81,15 @@ CASES = [
     ("an operation twice", mutate(lambda s: c(0)(s).update(operations=["write", "write"])),
      "lists an operation twice"),
     ("top-level key missing", mutate(lambda s: s.pop("backends")), ": backends: missing"),
+    ("counts missing", mutate(lambda s: c(7)(s).pop("counts")), "counts: missing"),
+    ("counts not a mapping", mutate(lambda s: c(7)(s).update(counts="always")), ".counts"),
+    ("unknown counts.when", mutate(lambda s: c(7)(s)["counts"].update(when="sometimes")),
+     "counts.when: must be one of always, success, failure"),
+    ("unknown counts.by", mutate(lambda s: c(8)(s)["counts"].update(by="bytes")),
+     "counts.by: must be one of one, records, anomalies, scans"),
+    ("unknown key in counts", mutate(lambda s: c(8)(s)["counts"].update(per="call")),
+     "counts.per"),
+    ("counts.by missing", mutate(lambda s: c(9)(s)["counts"].pop("by")), "counts.by: missing"),
 ]
 
 

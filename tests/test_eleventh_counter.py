@@ -28,6 +28,7 @@ NEW = """
     increments: By n for the n records a compaction removed because of retention.
     excludes: Corrupt records dropped (those are anomalies).
     operations: [compact]
+    counts: {when: success, by: records}
     alert: false
     backends: {memory: unsupported, json: supported, rotating: supported, redis: supported}
 """

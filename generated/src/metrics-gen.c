@@ -21,9 +21,11 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .category_name = "Write",
         .unit = "{record}",
         .help = "Records successfully written to the backend.",
-        .increments = "By n when a write of n records completed: the file write returned in full, XADD returned ids, or the in-memory append was done.",
-        .excludes = "Failed writes, retries, and writes refused on a closed handle.",
+        .increments = "By n when a write of n records completed: the file write returned in full, XADD returned ids, or the in-memory append was done. A Redis batch that failed with some of its XADDs applied counts those.",
+        .excludes = "Records of failed writes that were not stored, retries, and writes refused on a closed handle.",
         .operations = 0x1u,
+        .counts_when = PAPYRA_COUNT_ALWAYS,
+        .counts_by = PAPYRA_COUNT_BY_RECORDS,
         .backends = 0xfu,
         .alert = false,
     },
@@ -36,6 +38,8 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .increments = "By 1 per write call that failed: an I/O error, ENOSPC, Redis unreachable, a closed handle, or a record that cannot be serialised.",
         .excludes = "Successful writes, read errors, and a transparent internal retry that then succeeded.",
         .operations = 0x1u,
+        .counts_when = PAPYRA_COUNT_FAILURE,
+        .counts_by = PAPYRA_COUNT_BY_ONE,
         .backends = 0xfu,
         .alert = true,
     },
@@ -48,6 +52,8 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .increments = "By n for the n records a read or list call returned.",
         .excludes = "Records skipped as corrupt, records hidden by retention or filters, and records of a read call that failed.",
         .operations = 0x2u,
+        .counts_when = PAPYRA_COUNT_SUCCESS,
+        .counts_by = PAPYRA_COUNT_BY_RECORDS,
         .backends = 0xfu,
         .alert = false,
     },
@@ -60,6 +66,8 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .increments = "By 1 per read or list call that failed as a whole: an unreadable file, or Redis down.",
         .excludes = "Successful reads, and a corrupt line skipped inside a successful read (that is an anomaly).",
         .operations = 0x2u,
+        .counts_when = PAPYRA_COUNT_FAILURE,
+        .counts_by = PAPYRA_COUNT_BY_ONE,
         .backends = 0xfu,
         .alert = true,
     },
@@ -72,6 +80,8 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .increments = "By 1 each time a scan starts, including the scans a recovery performs.",
         .excludes = "Reads, writes and compactions.",
         .operations = 0xcu,
+        .counts_when = PAPYRA_COUNT_ALWAYS,
+        .counts_by = PAPYRA_COUNT_BY_SCANS,
         .backends = 0xfu,
         .alert = false,
     },
@@ -84,6 +94,8 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .increments = "By 1 per anomaly observed: each one a scan reports, and each corrupt or torn record a read or compaction had to skip. One operation counts one observation once.",
         .excludes = "Normal operation events.",
         .operations = 0x1eu,
+        .counts_when = PAPYRA_COUNT_ALWAYS,
+        .counts_by = PAPYRA_COUNT_BY_ANOMALIES,
         .backends = 0xfu,
         .alert = false,
     },
@@ -96,6 +108,8 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .increments = "By 1 per recover call, at its start.",
         .excludes = "Operations outside recovery.",
         .operations = 0x8u,
+        .counts_when = PAPYRA_COUNT_ALWAYS,
+        .counts_by = PAPYRA_COUNT_BY_ONE,
         .backends = 0xfu,
         .alert = false,
     },
@@ -108,6 +122,8 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .increments = "By 1 per recover call that returned an error or left anomalies behind.",
         .excludes = "Successful recoveries and normal operations.",
         .operations = 0x8u,
+        .counts_when = PAPYRA_COUNT_FAILURE,
+        .counts_by = PAPYRA_COUNT_BY_ONE,
         .backends = 0xfu,
         .alert = true,
     },
@@ -120,6 +136,8 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .increments = "By 1 per compaction, at its start.",
         .excludes = "Normal writes and reads.",
         .operations = 0x10u,
+        .counts_when = PAPYRA_COUNT_ALWAYS,
+        .counts_by = PAPYRA_COUNT_BY_ONE,
         .backends = 0xeu,
         .alert = false,
     },
@@ -132,6 +150,8 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .increments = "By 1 per compaction that failed.",
         .excludes = "Successful compactions.",
         .operations = 0x10u,
+        .counts_when = PAPYRA_COUNT_FAILURE,
+        .counts_by = PAPYRA_COUNT_BY_ONE,
         .backends = 0xeu,
         .alert = true,
     },
@@ -197,8 +217,8 @@ static const char help_text[] =
     "\n"
     "  records_written (Write)\n"
     "      " "Records successfully written to the backend." "\n"
-    "      Increments: " "By n when a write of n records completed: the file write returned in full, XADD returned ids, or the in-memory append was done." "\n"
-    "      Not counted: " "Failed writes, retries, and writes refused on a closed handle." "\n"
+    "      Increments: " "By n when a write of n records completed: the file write returned in full, XADD returned ids, or the in-memory append was done. A Redis batch that failed with some of its XADDs applied counts those." "\n"
+    "      Not counted: " "Records of failed writes that were not stored, retries, and writes refused on a closed handle." "\n"
     "      Backends: Memory, JSON, Rotating, Redis\n"
     "\n"
     "  write_errors (Write, alert)\n"
