@@ -104,9 +104,9 @@ check_batch(papyra_store *s,
             size_t n,
             size_t *stored)
 {
+    const redisReply *exec = replies[n + 1];
     size_t failed = n, ok = 0;
 
-    const redisReply *exec = replies[n + 1];
     if (replies[0]->type == REDIS_REPLY_ERROR)
         return papyra__redis_reply_error(s, replies[0], "MULTI");
     for (size_t i = 0; i < n; i++) {
