@@ -18,18 +18,33 @@
 #include "record-codec.h"
 #include "redis-private.h"
 
-static int xlen_sum(papyra_store *s, papyra__redis *r, uint64_t *ret);
+/* Whether @p found reports an anomaly in stream @p key. */
+static bool
+reported(const papyra_scan_report *found, const char *key)
+{
+    for (size_t i = 0; found && i < found->count; i++) {
+        if (found->anomalies[i].path && strcmp(found->anomalies[i].path, key) == 0)
+            return true;
+    }
+    return false;
+}
 
-/* Tells the progress reporter how many entries the streams hold, when it listens. */
 static int
-progress_total(papyra_store *s, papyra__redis *r)
+xlen_sum(papyra_store *s, papyra__redis *r, const papyra_scan_report *only, uint64_t *ret);
+
+/*
+ * Tells the progress reporter how many entries the streams hold (those that
+ * @p only reports, unless NULL), when it listens.
+ */
+static int
+progress_total(papyra_store *s, papyra__redis *r, const papyra_scan_report *only)
 {
     uint64_t n;
     int rc;
 
     if (!papyra__progress_wanted())
         return 0;
-    if ((rc = xlen_sum(s, r, &n)) == 0)
+    if ((rc = xlen_sum(s, r, only, &n)) == 0)
         papyra__progress_total(n, "entries");
     return rc;
 }
@@ -45,7 +60,7 @@ papyra__redis_scan(papyra_store *s, papyra_scan_report **ret)
     if (papyra__scan_report_new("redis", &rep) < 0)
         return papyra__store_error(s, PAPYRA_ENOMEM, "redis scan: out of memory");
     (void)pthread_mutex_lock(&r->lock);
-    rc = progress_total(s, r);
+    rc = progress_total(s, r, NULL);
     for (int k = 0; k < PAPYRA_KIND_MAX && rc == 0; k++) {
         char start[PAPYRA_REDIS_ID_MAX] = "-";
         bool more = true;
@@ -204,16 +219,6 @@ purge_stream(papyra_store *s, papyra__redis *r, const char *key, const char *qke
     return rc;
 }
 
-static bool
-reported(const papyra_scan_report *found, const char *key)
-{
-    for (size_t i = 0; found && i < found->count; i++) {
-        if (found->anomalies[i].path && strcmp(found->anomalies[i].path, key) == 0)
-            return true;
-    }
-    return false;
-}
-
 int
 papyra__redis_repair(papyra_store *s,
                      const papyra_recovery_options *opts,
@@ -227,7 +232,7 @@ papyra__redis_repair(papyra_store *s,
     if (mode == PAPYRA_RECOVER_IGNORE)
         return 0;
     (void)pthread_mutex_lock(&r->lock);
-    rc = progress_total(s, r);
+    rc = progress_total(s, r, found);
     for (int k = 0; k < PAPYRA_KIND_MAX && rc == 0; k++) {
         char *qkey = NULL;
         size_t removed = 0;
@@ -252,14 +257,19 @@ papyra__redis_repair(papyra_store *s,
     return rc;
 }
 
+/* The entries of every stream, or of those @p only reports anomalies in. */
 static int
-xlen_sum(papyra_store *s, papyra__redis *r, uint64_t *ret)
+xlen_sum(papyra_store *s, papyra__redis *r, const papyra_scan_report *only, uint64_t *ret)
 {
     uint64_t sum = 0;
     for (int k = 0; k < PAPYRA_KIND_MAX; k++) {
         const char *argv[2] = {"XLEN", r->keys[k]};
         redisReply *reply;
-        int rc = papyra__redis_command(s, r, PAPYRA_REDIS_RETRY, 2, argv, NULL, &reply);
+        int rc;
+
+        if (only && !reported(only, r->keys[k]))
+            continue;
+        rc = papyra__redis_command(s, r, PAPYRA_REDIS_RETRY, 2, argv, NULL, &reply);
         if (rc < 0)
             return rc;
         if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
@@ -354,7 +364,7 @@ compact_locked(papyra_store *s,
     uint64_t before, after;
     int rc;
 
-    if ((rc = xlen_sum(s, r, &before)) < 0)
+    if ((rc = xlen_sum(s, r, NULL, &before)) < 0)
         return rc;
     papyra__progress_total(before, "entries");
     for (int k = 0; k < PAPYRA_KIND_MAX; k++) {
@@ -366,7 +376,7 @@ compact_locked(papyra_store *s,
         if (papyra__retention_any(ret_pol) && (rc = trim_retention(s, r, (papyra_kind)k)) < 0)
             return rc;
     }
-    if ((rc = xlen_sum(s, r, &after)) < 0)
+    if ((rc = xlen_sum(s, r, NULL, &after)) < 0)
         return rc;
     ret->backend = "redis";
     ret->before_records = before;
