@@ -534,23 +534,13 @@ jl_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored
 int
 papyra__jsonl_parse_line(const papyra__line *l, papyra_json **obj)
 {
-    papyra_json *v = NULL;
     int r;
 
     *obj = NULL;
     if (!l->terminated)
         return 0;
-    r = papyra__json_parse(l->p, l->len, &v);
-    if (r == PAPYRA_ENOMEM)
-        return r;
-    if (r < 0)
-        return 0;
-    if (papyra__json_type(v) != PAPYRA_JSON_OBJECT) {
-        papyra__json_free(v);
-        return 0;
-    }
-    *obj = v;
-    return 0;
+    r = papyra__json_parse_object(l->p, l->len, obj);
+    return r < 0 ? r : 0;
 }
 
 /*

@@ -612,7 +612,7 @@ list_line(list_walk *w, const papyra__rot_line *line)
     papyra_record rec;
     double ts;
     /* A torn last line is an anomaly for list as for scan, recover and compact. */
-    int e = line->terminated ? papyra__rot_parse(line->data, line->len, &obj) : 0;
+    int e = line->terminated ? papyra__json_parse_object(line->data, line->len, &obj) : 0;
 
     if (e <= 0) {
         w->anomalies += e == 0;
@@ -779,7 +779,7 @@ scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
             e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_TRUNCATED_LINE, path, detail);
             break;
         }
-        p = papyra__rot_parse(line.data, line.len, &obj);
+        p = papyra__json_parse_object(line.data, line.len, &obj);
         papyra__json_free(obj);
         if (p < 0) {
             e = p;

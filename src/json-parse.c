@@ -728,3 +728,25 @@ papyra__json_parse(const char *buf, size_t len, papyra_json **ret)
     *ret = root;
     return 0;
 }
+
+int
+papyra__json_parse_object(const char *buf, size_t len, papyra_json **obj)
+{
+    papyra_json *v = NULL;
+    int r;
+
+    *obj = NULL;
+    if (len == 0)
+        return 0;
+    r = papyra__json_parse(buf, len, &v);
+    if (r == PAPYRA_ENOMEM)
+        return r;
+    if (r < 0)
+        return 0;
+    if (papyra__json_type(v) != PAPYRA_JSON_OBJECT) {
+        papyra__json_free(v);
+        return 0;
+    }
+    *obj = v;
+    return 1;
+}

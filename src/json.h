@@ -73,6 +73,14 @@ typedef struct papyra_json papyra_json;
 int papyra__json_parse(const char *buf, size_t len, papyra_json **ret);
 
 /*
+ * The one rule for a stored line (both file backends, every operation):
+ * 1 and a root in *obj when the @p len bytes are a JSON object; 0 when the
+ * line is an anomaly (blank, invalid JSON or UTF-8, not an object), *obj
+ * NULL; or PAPYRA_ENOMEM.
+ */
+int papyra__json_parse_object(const char *buf, size_t len, papyra_json **obj);
+
+/*
  * Appends what json.dumps(v) produces to out. Returns PAPYRA_EINVAL if a
  * string is not UTF-8 (lone surrogates in WTF-8 form are allowed) or the tree
  * is nested too deeply, PAPYRA_ENOMEM; on failure out is left as it was.

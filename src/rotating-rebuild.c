@@ -40,7 +40,7 @@ each_line(papyra__rot *r, line_fn fn, void *ctx)
         while ((e = papyra__rot_read_line(&rd, &line)) > 0) {
             papyra_json *obj = NULL;
             /* A torn line is dropped like a corrupt one (as the JSON backend does). */
-            int v = line.terminated ? papyra__rot_parse(line.data, line.len, &obj) : 0;
+            int v = line.terminated ? papyra__json_parse_object(line.data, line.len, &obj) : 0;
 
             papyra__progress_add(line.stored);
             e = v < 0 ? v : fn(ctx, &line, obj);

@@ -264,27 +264,6 @@ papyra__rot_read_line(papyra__rot_reader *rd, papyra__rot_line *line)
 }
 
 int
-papyra__rot_parse(const char *data, size_t len, papyra_json **obj)
-{
-    papyra_json *v = NULL;
-    int r;
-
-    if (len == 0)
-        return 0;
-    r = papyra__json_parse(data, len, &v);
-    if (r == PAPYRA_ENOMEM)
-        return r;
-    if (r < 0)
-        return 0;
-    if (papyra__json_type(v) != PAPYRA_JSON_OBJECT) {
-        papyra__json_free(v);
-        return 0;
-    }
-    *obj = v;
-    return 1;
-}
-
-int
 papyra__rot_flock(int fd, int op)
 {
     while (flock(fd, op) < 0) {

@@ -135,12 +135,6 @@ int papyra__rot_reader_open(papyra__rot_reader *rd, const char *path);
 int papyra__rot_read_line(papyra__rot_reader *rd, papyra__rot_line *line);
 void papyra__rot_reader_close(papyra__rot_reader *rd);
 
-/*
- * Parses a line: 1 and a root in *obj for a JSON object, 0 for a corrupt line
- * (invalid JSON or UTF-8, blank, not an object), or PAPYRA_ENOMEM.
- */
-int papyra__rot_parse(const char *data, size_t len, papyra_json **obj);
-
 /* flock() with EINTR retried; @p op as flock(2). Returns 0 or an error. */
 int papyra__rot_flock(int fd, int op);
 /* Opens the lock file, creating it; returns the fd or an error. */
