@@ -17,18 +17,10 @@
 
 #include <papyra/metrics.h>
 
+#include "bench-util.h"
 #include "metrics-inc-gen.h"
 
 static long iterations = 50000000;
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Each thread's counter sits on its own cache line, like papyra's slots. */
 static struct {
@@ -47,7 +39,7 @@ static void *
 run_job(void *arg)
 {
     struct job *j = arg;
-    double t0 = now_s();
+    double t0 = bench_now_s();
 
     if (j->id < 0) {
         for (long i = 0; i < iterations; i++)
@@ -59,7 +51,7 @@ run_job(void *arg)
         for (long i = 0; i < iterations; i++)
             papyra__metrics_json_add_write_errors(j->m, 1);
     }
-    j->seconds = now_s() - t0;
+    j->seconds = bench_now_s() - t0;
     return NULL;
 }
 
@@ -87,7 +79,7 @@ static double
 snapshot_ns(papyra_metrics *m, bool reset, long n)
 {
     papyra_metrics_snapshot s;
-    double t0 = now_s();
+    double t0 = bench_now_s();
 
     for (long i = 0; i < n; i++) {
         if (reset)
@@ -95,7 +87,7 @@ snapshot_ns(papyra_metrics *m, bool reset, long n)
         else
             papyra_metrics_read(m, &s);
     }
-    return (now_s() - t0) / (double)n * 1e9;
+    return (bench_now_s() - t0) / (double)n * 1e9;
 }
 
 static double
@@ -106,13 +98,13 @@ format_ns(papyra_metrics *m, papyra_metrics_format_id f, long n)
     char *out;
 
     papyra_metrics_read(m, &s);
-    t0 = now_s();
+    t0 = bench_now_s();
     for (long i = 0; i < n; i++) {
         if (papyra_metrics_format(&s, f, 0, &out) != 0)
             exit(1);
         papyra_free(out);
     }
-    return (now_s() - t0) / (double)n * 1e9;
+    return (bench_now_s() - t0) / (double)n * 1e9;
 }
 
 struct row {

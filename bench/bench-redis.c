@@ -34,6 +34,7 @@
 
 #include <papyra/store.h>
 
+#include "bench-util.h"
 #include "buf.h"
 #include "record-codec.h"
 #include "redis-harness.h"
@@ -45,27 +46,11 @@ static long n_batch = 1000000;
 static long n_read = 1000000;
 static bool quiet;
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* About 160 bytes of JSON, as an application would log an actor event. */
+/* The benchmark record, numbered @p i. */
 static papyra_record
 event(long i)
 {
-    papyra_record r = {.kind = PAPYRA_KIND_EVENT};
-
-    r.u.event.system_id = "local";
-    r.u.event.actor_address = "{\"system\": \"local\", \"actor_id\": 1}";
-    r.u.event.event_type = "ActorStarted";
-    r.u.event.payload = "{\"reason\": \"stopped\"}";
-    r.u.event.timestamp = 1700000000.125 + (double)(i % 1000);
-    return r;
+    return bench_event(1700000000.125 + (double)(i % 1000));
 }
 
 static void
@@ -152,7 +137,7 @@ bench_write(const char *prefix, long n, size_t per, int threads)
 
     if (threads < 1 || threads > 16)
         exit(2);
-    t0 = now_s();
+    t0 = bench_now_s();
     for (int i = 0; i < threads; i++) {
         w[i] = (writer){s, n / threads + (i < n % threads), per};
         if (pthread_create(&th[i], NULL, write_records, &w[i]) != 0)
@@ -160,7 +145,7 @@ bench_write(const char *prefix, long n, size_t per, int threads)
     }
     for (int i = 0; i < threads; i++)
         (void)pthread_join(th[i], NULL);
-    t = now_s() - t0;
+    t = bench_now_s() - t0;
     papyra_store_close(s);
     return (double)n / t;
 }
@@ -173,12 +158,12 @@ bench_list(const char *prefix, long n)
     papyra_record_list *l = NULL;
     double t0, t;
 
-    t0 = now_s();
+    t0 = bench_now_s();
     if (papyra_store_list(s, PAPYRA_KIND_EVENT, NULL, &l) != 0) {
         fprintf(stderr, "bench-redis: list: %s\n", papyra_store_errmsg(s));
         exit(1);
     }
-    t = now_s() - t0;
+    t = bench_now_s() - t0;
     if ((long)l->count != n) {
         fprintf(stderr, "bench-redis: list returned %zu records, expected %ld\n", l->count, n);
         exit(1);

@@ -39,30 +39,16 @@
 #include <papyra/metrics.h>
 #include <papyra/store.h>
 
+#include "bench-util.h"
 #include "metrics-private.h"
 
 static long records = 200000;
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
+/* The benchmark record, numbered @p i. */
 static papyra_record
 event(long i)
 {
-    papyra_record r = {.kind = PAPYRA_KIND_EVENT};
-
-    r.u.event.system_id = "local";
-    r.u.event.actor_address = "{\"system\": \"local\", \"actor_id\": 1}";
-    r.u.event.event_type = "ActorStarted";
-    r.u.event.payload = "{\"reason\": \"stopped\"}";
-    r.u.event.timestamp = 1700000000.0 + (double)i / 1000.0;
-    return r;
+    return bench_event(1700000000.0 + (double)i / 1000.0);
 }
 
 /*
@@ -82,14 +68,14 @@ bench_baseline_n(const char *path, long count, bool sync)
 
     if (fd < 0)
         return -1;
-    t0 = now_s();
+    t0 = bench_now_s();
     for (i = 0; i < count; i++) {
         if (write(fd, line, sizeof(line) - 1) != (ssize_t)(sizeof(line) - 1))
             break;
         if (sync && fdatasync(fd) < 0)
             break;
     }
-    t0 = now_s() - t0;
+    t0 = bench_now_s() - t0;
     close(fd);
     unlink(path);
     return i == count ? t0 : -1;
@@ -123,7 +109,7 @@ bench_url(const char *scheme,
     unlink(path);
     if (papyra_store_open(&s, url, NULL) != 0)
         return -1;
-    t0 = now_s();
+    t0 = bench_now_s();
     for (i = 0; i < count; i += (long)batch) {
         size_t k;
         for (k = 0; k < batch; k++)
@@ -133,7 +119,7 @@ bench_url(const char *scheme,
             return -1;
         }
     }
-    t0 = now_s() - t0;
+    t0 = bench_now_s() - t0;
     papyra_store_close(s);
     return t0;
 }
@@ -162,10 +148,10 @@ bench_metrics_add(const char *path)
     o.backend = PAPYRA_BACKEND_JSON;
     if (papyra_metrics_open(&m, path, &o, &e) != 0)
         return -1;
-    t0 = now_s();
+    t0 = bench_now_s();
     for (i = 0; i < n; i++)
         papyra__metrics_add(m, PAPYRA_METRIC_RECORDS_WRITTEN, 1);
-    t0 = (now_s() - t0) / (double)n;
+    t0 = (bench_now_s() - t0) / (double)n;
     papyra_metrics_close(m);
     unlink(path);
     return t0;
@@ -184,14 +170,14 @@ bench_list(const char *path, size_t limit, int reps)
     snprintf(url, sizeof(url), "json:%s?metrics=none", path);
     if (papyra_store_open(&s, url, NULL) != 0)
         return -1;
-    t0 = now_s();
+    t0 = bench_now_s();
     for (i = 0; i < reps; i++) {
         papyra_record_list *l = NULL;
         if (papyra_store_list(s, PAPYRA_KIND_EVENT, &o, &l) != 0)
             return -1;
         papyra_record_list_free(l);
     }
-    t0 = (now_s() - t0) / reps;
+    t0 = (bench_now_s() - t0) / reps;
     papyra_store_close(s);
     return t0;
 }
@@ -278,7 +264,7 @@ bench_threads(const char *scheme, const char *path, const char *extra, int threa
     unlink(path);
     if (papyra_store_open(&s, url, NULL) != 0)
         return -1;
-    t0 = now_s();
+    t0 = bench_now_s();
     for (int k = 0; k < threads; k++) {
         args[k] = (struct thread_arg){s, k * (count / threads), count / threads, 0};
         if (pthread_create(&th[k], NULL, thread_main, &args[k]) != 0)
@@ -289,7 +275,7 @@ bench_threads(const char *scheme, const char *path, const char *extra, int threa
         pthread_join(th[k], NULL);
         failed |= args[k].failed;
     }
-    t0 = now_s() - t0;
+    t0 = bench_now_s() - t0;
     papyra_store_close(s);
     return started == threads && !failed ? t0 : -1;
 }
@@ -369,7 +355,7 @@ run_op(int op, const char *path, struct measure *m)
     snprintf(url, sizeof(url), "json:%s?metrics=none", path);
     if (op != OP_READ && papyra_store_open(&s, url, NULL) != 0)
         return -1;
-    t0 = now_s();
+    t0 = bench_now_s();
     if (op == OP_READ) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         ssize_t k;
@@ -396,7 +382,7 @@ run_op(int op, const char *path, struct measure *m)
         r = papyra_store_compact(s, &rep);
         m->records = rep.before_records;
     }
-    m->seconds = now_s() - t0;
+    m->seconds = bench_now_s() - t0;
     papyra_store_close(s);
     return r;
 }
