@@ -29,8 +29,28 @@ reported(const papyra_scan_report *found, const char *key)
     return false;
 }
 
+/* The entries of every stream, or of those @p only reports anomalies in. */
 static int
-xlen_sum(papyra_store *s, papyra__redis *r, const papyra_scan_report *only, uint64_t *ret);
+xlen_sum(papyra_store *s, papyra__redis *r, const papyra_scan_report *only, uint64_t *ret)
+{
+    uint64_t sum = 0;
+    for (int k = 0; k < PAPYRA_KIND_MAX; k++) {
+        const char *argv[2] = {"XLEN", r->keys[k]};
+        redisReply *reply;
+        int rc;
+
+        if (only && !reported(only, r->keys[k]))
+            continue;
+        rc = papyra__redis_command(s, r, PAPYRA_REDIS_RETRY, 2, argv, NULL, &reply);
+        if (rc < 0)
+            return rc;
+        if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+            sum += (uint64_t)reply->integer;
+        freeReplyObject(reply);
+    }
+    *ret = sum;
+    return 0;
+}
 
 /*
  * Tells the progress reporter how many entries the streams hold (those that
@@ -255,29 +275,6 @@ papyra__redis_repair(papyra_store *s,
     }
     (void)pthread_mutex_unlock(&r->lock);
     return rc;
-}
-
-/* The entries of every stream, or of those @p only reports anomalies in. */
-static int
-xlen_sum(papyra_store *s, papyra__redis *r, const papyra_scan_report *only, uint64_t *ret)
-{
-    uint64_t sum = 0;
-    for (int k = 0; k < PAPYRA_KIND_MAX; k++) {
-        const char *argv[2] = {"XLEN", r->keys[k]};
-        redisReply *reply;
-        int rc;
-
-        if (only && !reported(only, r->keys[k]))
-            continue;
-        rc = papyra__redis_command(s, r, PAPYRA_REDIS_RETRY, 2, argv, NULL, &reply);
-        if (rc < 0)
-            return rc;
-        if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
-            sum += (uint64_t)reply->integer;
-        freeReplyObject(reply);
-    }
-    *ret = sum;
-    return 0;
 }
 
 static int
