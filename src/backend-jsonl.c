@@ -697,7 +697,7 @@ scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
 
     papyra__fwd_init(&rd, fd);
     papyra__fwd_limit(&rd, size);
-    papyra__progress_total((uint64_t)size, "bytes");
+    papyra__progress_total((uint64_t)size);
     while ((r = papyra__fwd_next(&rd, &l)) == 1) {
         papyra__progress_add(l.stored);
         if (!l.terminated) {
@@ -794,4 +794,5 @@ const papyra__backend_ops papyra__backend_jsonl = {
     .repair = papyra__jsonl_repair,
     .compact = papyra__jsonl_compact,
     .default_metrics_path = papyra__file_metrics_path,
+    .progress_unit = "bytes",
 };

@@ -234,4 +234,5 @@ const papyra__backend_ops papyra__backend_memory = {
     .repair = mem_repair,
     .compact = NULL,
     .default_metrics_path = NULL,
+    .progress_unit = "bytes",
 };

@@ -704,4 +704,5 @@ const papyra__backend_ops papyra__backend_redis = {
     .repair = papyra__redis_repair,
     .compact = papyra__redis_compact,
     .default_metrics_path = redis_default_metrics_path,
+    .progress_unit = "entries",
 };

@@ -821,7 +821,7 @@ rot_scan(papyra_store *s, papyra_scan_report **ret)
         uint64_t size;
         int fd;
         if (papyra__rot_snap_get(&snap, k, &fd, &size) > 0)
-            papyra__progress_total(size, "bytes");
+            papyra__progress_total(size);
     }
     for (int64_t k = r->max_files - 1; k >= 0 && e == 0; k--) {
         char *p = papyra__rot_file(r, k);
@@ -860,4 +860,5 @@ const papyra__backend_ops papyra__backend_rotating = {
     .repair = papyra__rot_repair,
     .compact = papyra__rot_compact,
     .default_metrics_path = papyra__file_metrics_path,
+    .progress_unit = "bytes",
 };

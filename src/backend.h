@@ -84,6 +84,8 @@ typedef struct papyra__backend_ops {
     int (*compact)(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies);
     /* The default metrics-file path for this store, or NULL for private counters. */
     int (*default_metrics_path)(papyra_store *s, const papyra__url *url, char **ret);
+    /* What its progress reports count: "bytes" or "entries" (papyra_progress.unit). */
+    const char *progress_unit;
 } papyra__backend_ops;
 
 struct papyra_store {
@@ -102,12 +104,12 @@ struct papyra_store {
 
 /*
  * Progress of the step the calling thread runs (store.c brackets the scan,
- * repair and compact operations with it): a backend says how many units the
- * step will read and adds what it has read. Both are no-ops, costing a
- * thread-local load, when nobody asked for progress.
+ * repair and compact operations with it): a backend says how many units
+ * (its ops' progress_unit) the step will read and adds what it has read.
+ * Both are no-ops, costing a relaxed load, when nobody asked for progress.
  */
 bool papyra__progress_wanted(void);
-void papyra__progress_total(uint64_t total, const char *unit);
+void papyra__progress_total(uint64_t total);
 void papyra__progress_add(uint64_t n);
 
 /* Sets the store's error message and returns @p code (printf-style). */

@@ -381,7 +381,7 @@ papyra__jsonl_repair(papyra_store *s,
     if (r == 0) {
         struct stat st;
         if (fstat(j->fd, &st) == 0)
-            papyra__progress_total((uint64_t)st.st_size, "bytes");
+            papyra__progress_total((uint64_t)st.st_size);
         r = rewrite(j, "recover", &c, NULL);
         if (r < 0)
             r = papyra__jsonl_error(s, r, "cannot repair", j->path);
@@ -466,7 +466,7 @@ papyra__jsonl_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *
          * line, so without those limits one pass is enough.
          */
         c.no_limit = !(s->retention.max_records > 0 || s->retention.max_total_bytes > 0);
-        papyra__progress_total((uint64_t)st.st_size * (c.no_limit ? 1 : 2), "bytes");
+        papyra__progress_total((uint64_t)st.st_size * (c.no_limit ? 1 : 2));
         if (!c.no_limit)
             r = count_survivors(s, j, st.st_size, &c);
     }

@@ -65,7 +65,7 @@ progress_total(papyra_store *s, papyra__redis *r, const papyra_scan_report *only
     if (!papyra__progress_wanted())
         return 0;
     if ((rc = xlen_sum(s, r, only, &n)) == 0)
-        papyra__progress_total(n, "entries");
+        papyra__progress_total(n);
     return rc;
 }
 
@@ -363,7 +363,7 @@ compact_locked(papyra_store *s,
 
     if ((rc = xlen_sum(s, r, NULL, &before)) < 0)
         return rc;
-    papyra__progress_total(before, "entries");
+    papyra__progress_total(before);
     for (int k = 0; k < PAPYRA_KIND_MAX; k++) {
         const char *key = r->keys[k];
         size_t removed = 0;

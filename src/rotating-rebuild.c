@@ -268,7 +268,7 @@ papyra__rot_repair(papyra_store *s,
         return 0;
     }
     papyra__rot_stage_init(&c.st, r);
-    papyra__progress_total(2 * (uint64_t)set_bytes(r), "bytes"); /* two passes */
+    papyra__progress_total(2 * (uint64_t)set_bytes(r)); /* two passes */
     e = each_line(r, repair_line, &c);
     if (e == 0)
         e = papyra__rot_stage_begin(&c.st, 1);
@@ -389,7 +389,7 @@ papyra__rot_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *an
     papyra__retention_begin(&s->retention, &c.rs);
     papyra__rot_stage_init(&c.st, r);
     ret->before_bytes = set_bytes(r);
-    papyra__progress_total(4 * (uint64_t)ret->before_bytes, "bytes"); /* four passes */
+    papyra__progress_total(4 * (uint64_t)ret->before_bytes); /* four passes */
     for (c.pass = 1; c.pass <= 4 && e == 0; c.pass++) {
         if (c.pass == 2)
             memcpy(c.n_age, c.idx, sizeof(c.n_age));

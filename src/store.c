@@ -521,7 +521,7 @@ papyra__progress_wanted(void)
 }
 
 void
-papyra__progress_total(uint64_t total, const char *unit)
+papyra__progress_total(uint64_t total)
 {
     progress_step *p;
 
@@ -529,7 +529,6 @@ papyra__progress_total(uint64_t total, const char *unit)
         return;
     p = current_step;
     p->pub.total += total;
-    p->pub.unit = unit;
     progress_report(p);
 }
 
@@ -554,7 +553,7 @@ step_begin(papyra_store *s, progress_step *p, const char *name)
         return;
     *p = (progress_step){.fn = s->progress_fn, .ud = s->progress_ud};
     p->pub.step = name;
-    p->pub.unit = strcmp(s->ops->name, "redis") == 0 ? "entries" : "bytes";
+    p->pub.unit = s->ops->progress_unit;
     current_step = p;
     atomic_fetch_add(&active_steps, 1);
     progress_report(p);
