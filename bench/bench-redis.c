@@ -35,9 +35,9 @@
 #include <papyra/store.h>
 
 #include "bench-util.h"
-#include "buf.h"
-#include "record-codec.h"
+#include "record/codec.h"
 #include "redis-harness.h"
+#include "util/buf.h"
 
 static char host[256] = "127.0.0.1";
 static int port;

@@ -40,7 +40,7 @@
 #include <papyra/store.h>
 
 #include "bench-util.h"
-#include "metrics-private.h"
+#include "metrics/metrics-private.h"
 
 static long records = 200000;
 

@@ -39,7 +39,7 @@
 #include <cmocka.h>
 #include <papyra/store.h>
 
-#include "backend.h"
+#include "core/backend.h"
 #include "store-testutil.h"
 #include "testutil.h"
 
@@ -104,7 +104,6 @@ json_corrupt(const char *dir)
     free(path);
 }
 
-#ifdef PAPYRA_HAVE_ROTATING
 static void
 rotating_url(const char *dir, char *buf, size_t n)
 {
@@ -116,7 +115,6 @@ rotating_fault_url(const char *dir, char *buf, size_t n)
 {
     url_below_a_file("rotating", dir, buf, n);
 }
-#endif
 
 #ifdef PAPYRA_HAVE_REDIS
 /* The private redis-server of the Redis cases (see main()). */
@@ -188,10 +186,8 @@ redis_corrupt(const char *dir)
 static const backend_case cases[] = {
     {"memory", PAPYRA_BACKEND_MEMORY, memory_url, NULL, NULL},
     {"json", PAPYRA_BACKEND_JSON, json_url, json_fault_url, json_corrupt},
-#ifdef PAPYRA_HAVE_ROTATING
     /* The active file has the same name and line format as the JSON backend's file. */
     {"rotating", PAPYRA_BACKEND_ROTATING, rotating_url, rotating_fault_url, json_corrupt},
-#endif
 #ifdef PAPYRA_HAVE_REDIS
     /*
      * Last, so that it can be left out when no server runs. Its open connects,

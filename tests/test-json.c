@@ -15,10 +15,10 @@
 #include <cmocka.h>
 #include <papyra/common.h>
 
-#include "buf.h"
 #include "json-vectors.h"
-#include "json.h"
-#include "utf8.h"
+#include "json/json.h"
+#include "util/buf.h"
+#include "util/utf8.h"
 
 /* Parses text that must be valid; fails the test otherwise. */
 static papyra_json *

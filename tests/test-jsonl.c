@@ -22,11 +22,11 @@
 #include <cmocka.h>
 #include <papyra/store.h>
 
-#include "buf.h"
-#include "json.h"
-#include "record-codec.h"
+#include "json/json.h"
+#include "record/codec.h"
 #include "store-testutil.h"
 #include "testutil.h"
+#include "util/buf.h"
 
 typedef struct fixture {
     char *dir;

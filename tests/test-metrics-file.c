@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <papyra/metrics.h>
 
-#include "metrics-private.h"
+#include "metrics/metrics-private.h"
 #include "testutil.h"
 
 static int

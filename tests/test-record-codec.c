@@ -16,9 +16,9 @@
 #include <papyra/common.h>
 #include <papyra/record.h>
 
-#include "buf.h"
-#include "json.h"
-#include "record-codec.h"
+#include "json/json.h"
+#include "record/codec.h"
+#include "util/buf.h"
 
 #define EXAMPLE_EVENT_JSON                                                                        \
     "{\"kind\": \"event\", \"system_id\": \"local\", \"actor_address\": {\"system\": \"local\", " \

@@ -15,8 +15,8 @@
 #include <cmocka.h>
 #include <papyra/store.h>
 
-#include "backend.h"
-#include "record-codec.h"
+#include "core/backend.h"
+#include "record/codec.h"
 #include "store-testutil.h"
 #include "testutil.h"
 

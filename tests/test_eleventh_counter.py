@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 """Adding a counter is a YAML edit: the proof.
 
-Usage: test_eleventh_counter.py SRCROOT CC [CC ARGS...]
+Usage: test_eleventh_counter.py SRCROOT BUILD_INCLUDE CC [CC ARGS...]
+
+BUILD_INCLUDE is the build tree's include/ (it holds the generated papyra/version.h).
 
 Copies the spec, appends an eleventh counter, regenerates every output into
 a temporary tree, builds the metrics core with it, and runs a program that
@@ -19,7 +21,8 @@ import sys
 import tempfile
 
 SRC = sys.argv[1]
-CC = sys.argv[2:]
+BUILD_INCLUDE = sys.argv[2]
+CC = sys.argv[3:]
 NEW = """
   - name: records_dropped
     category: write
@@ -93,7 +96,8 @@ OUTPUTS = {
     "metrics.schema.json": "docs/metrics.schema.json",
     "papyra.1": "docs/papyra.1",
 }
-LIB_SOURCES = ["metrics.c", "metrics-info.c", "util.c", "utf8.c", "fsutil.c", "buf.c"]
+LIB_SOURCES = ["metrics/metrics.c", "metrics/info.c", "util/util.c", "util/utf8.c", "util/fs.c",
+               "util/buf.c", "util/errors.c"]
 
 failures = []
 checks = []
@@ -126,7 +130,7 @@ def main():
 
         flags = ["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-D_DEFAULT_SOURCE", "-Wall",
                  "-Wextra", "-Werror", "-Wno-unused-parameter",
-                 "-I" + os.path.join(tmp, "include"), "-I" + os.path.join(SRC, "include"),
+                 "-I" + os.path.join(tmp, "include"), "-I" + os.path.join(SRC, "include"), "-I" + BUILD_INCLUDE,
                  "-I" + os.path.join(tmp, "src"), "-I" + os.path.join(SRC, "src"),
                  *pkg_config("--cflags")]
         prog_c = os.path.join(tmp, "prog.c")

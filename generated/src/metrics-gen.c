@@ -7,8 +7,8 @@
 
 #include <papyra/metrics.h>
 
-#include "buf.h"
-#include "metrics-private.h"
+#include "util/buf.h"
+#include "metrics/metrics-private.h"
 
 _Static_assert(PAPYRA_METRIC_COUNT == 10, "counter count");
 _Static_assert(PAPYRA_BACKEND_COUNT == 4, "backend count");

@@ -8,7 +8,7 @@
 #ifndef PAPYRA_METRICS_INC_GEN_H
 #define PAPYRA_METRICS_INC_GEN_H
 
-#include "metrics-private.h"
+#include "metrics/metrics-private.h"
 
 /* Memory */
 #define PAPYRA__BACKEND_MEMORY_MASK UINT64_C(0xff)

@@ -19,10 +19,8 @@ extern "C" {
 #define PAPYRA_PUBLIC
 #endif
 
-#define PAPYRA_VERSION_MAJOR 0
-#define PAPYRA_VERSION_MINOR 1
-#define PAPYRA_VERSION_PATCH 0
-#define PAPYRA_VERSION_STRING "0.1.0"
+/* PAPYRA_VERSION_MAJOR, _MINOR, _PATCH and _STRING, generated from meson.build. */
+#include <papyra/version.h>
 
 /*
  * The error map: XX(NAME, number, message). The enum, papyra_strerror() and

@@ -1,0 +1,798 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The JSON-lines file backend ("json:PATH"): one record per line, upstream
+ * Papyra's JSON-backend format ("kind" first, raw UTF-8, Python separators).
+ *
+ * Writing: one O_APPEND fd, opened at the first write (creating missing
+ * parent directories) and kept; a batch is one write(2) from a buffer the
+ * handle keeps. Appends hold flock(LOCK_SH) on the data file: O_APPEND writes
+ * of several processes do not interleave, so the lock only keeps recover and
+ * compact out. It is shared by the threads of this process that are
+ * appending at the same moment (flock belongs to the open file, so it is
+ * taken by the first of them and dropped by the last). Whoever takes the
+ * lock checks that the file was not replaced by a recover or compact of
+ * another process (a replaced file has no links left; the fd is then
+ * reopened), and, when the file is not the size this handle left it at, that
+ * it ends with a newline (a torn last line from a crash is terminated, under
+ * an exclusive lock, so the next record is never glued onto it).
+ *
+ * Recover and compact take the same lock exclusively: in this process they
+ * wait until no thread appends, across processes flock excludes the others.
+ * They write a temp file, fsync it, rename it over the data file and fsync
+ * the directory; appenders of every process then reopen the new file.
+ *
+ * List and scan never lock. Every reader streams the file with the readers
+ * of jsonl-io.c, in bounded memory; list walks from the end of the file, so
+ * retention and limit stop it early. Recover and compact live in
+ * jsonl-rewrite.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/stat.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Linux's value; <fcntl.h> declares it only with _GNU_SOURCE. */
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+
+#include "backends/json/jsonl.h"
+#include "core/backend.h"
+#include "json/json.h"
+#include "record/codec.h"
+#include "util/buf.h"
+#include "util/fs.h"
+
+enum { FSYNC_NEVER, FSYNC_ALWAYS, FSYNC_EVERYSEC };
+
+/* Appenders that enter while the lock is held this many times in a row wait for a drain. */
+#define MAX_OVERLAP 64
+
+typedef papyra__jsonl jsonl;
+
+static int start_syncer(jsonl *j);
+static void stop_syncer(jsonl *j);
+static int jl_close(papyra_store *s);
+
+int
+papyra__jsonl_error(papyra_store *s, int code, const char *what, const char *path)
+{
+    return papyra__store_error(s, code, "%s %s: %s", what, path, papyra_strerror(code));
+}
+
+static int
+jl_open(papyra_store *s, const papyra__url *url)
+{
+    static const char *const keys[] = {"fsync", NULL};
+    const char *fs = papyra__url_param(url, "fsync");
+    struct stat st;
+    jsonl *j;
+    int r;
+
+    if (url->path[0] == '\0')
+        return papyra__store_error(s, PAPYRA_EINVAL, "json: needs a file path (json:PATH)");
+    r = papyra__url_check(s, url, keys);
+    if (r < 0)
+        return r;
+    if (fs && strcmp(fs, "never") && strcmp(fs, "always") && strcmp(fs, "everysec"))
+        return papyra__store_error(
+            s, PAPYRA_EINVAL, "parameter 'fsync' must be never, always or everysec (got '%s')", fs);
+    if (stat(url->path, &st) == 0 && S_ISDIR(st.st_mode))
+        return papyra__store_error(s, PAPYRA_EIO, "json: %s is a directory", url->path);
+    j = calloc(1, sizeof(*j));
+    if (!j || !(j->path = strdup(url->path)) || !(s->data_path = strdup(url->path))) {
+        if (j)
+            free(j->path);
+        free(j);
+        return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    }
+    j->fsync_mode = !fs || !strcmp(fs, "never") ? FSYNC_NEVER
+                    : !strcmp(fs, "always")     ? FSYNC_ALWAYS
+                                                : FSYNC_EVERYSEC;
+    j->fd = -1;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    pthread_mutex_init(&j->smu, NULL);
+    pthread_cond_init(&j->scv, NULL);
+    atomic_init(&j->dirty, false);
+    atomic_init(&j->bg_err, 0);
+    atomic_init(&j->spare_busy, false);
+    s->impl = j;
+    if (j->fsync_mode == FSYNC_EVERYSEC && (r = start_syncer(j)) < 0) {
+        jl_close(s);
+        return papyra__store_error(s, r, "cannot start the fsync thread: %s", papyra_strerror(r));
+    }
+    return 0;
+}
+
+static int
+jl_close(papyra_store *s)
+{
+    jsonl *j = s->impl;
+    int r = 0;
+
+    if (!j)
+        return 0;
+    stop_syncer(j);
+    if (j->fd >= 0) {
+        if (j->fsync_mode != FSYNC_NEVER && fdatasync(j->fd) < 0)
+            r = papyra__jsonl_error(s, papyra__errno_code(errno), "cannot sync", j->path);
+        close(j->fd);
+    }
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->smu);
+    pthread_cond_destroy(&j->scv);
+    papyra__buf_free(&j->spare);
+    free(j->path);
+    free(j);
+    s->impl = NULL;
+    return r;
+}
+
+/* flock that retries on EINTR. */
+static int
+lock_fd(int fd, int op)
+{
+    while (flock(fd, op) < 0) {
+        if (errno != EINTR)
+            return papyra__errno_code(errno);
+    }
+    return 0;
+}
+
+/*
+ * With j->mu held and no appender in flight: makes j->fd the current data
+ * file, locked exclusively (recover, compact). A missing file gives 1 and
+ * creates nothing.
+ */
+static int
+lock_exclusive(jsonl *j)
+{
+    struct stat st;
+    int r;
+
+    for (;;) {
+        if (j->fd < 0) {
+            j->fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC, 0644);
+            if (j->fd < 0)
+                return errno == ENOENT ? 1 : papyra__errno_code(errno);
+        }
+        r = lock_fd(j->fd, LOCK_EX);
+        if (r < 0)
+            return r;
+        if (fstat(j->fd, &st) < 0) {
+            r = papyra__errno_code(errno);
+            lock_fd(j->fd, LOCK_UN);
+            return r;
+        }
+        if (st.st_nlink > 0)
+            return 0;
+        /* Replaced by a recover or compact: follow the path to the new file. */
+        close(j->fd);
+        j->fd = -1;
+    }
+}
+
+/*
+ * The link count and size of the open data file: what an appender checks
+ * after taking the lock. statx asking for only these two is much cheaper
+ * than fstat on a file that is being appended to (fstat costs about as
+ * much as the write itself); fstat is the fallback on kernels without statx.
+ */
+static int
+fd_links_size(int fd, nlink_t *links, off_t *size)
+{
+#ifdef SYS_statx
+    static atomic_bool no_statx;
+    struct statx sx;
+
+    if (!atomic_load_explicit(&no_statx, memory_order_relaxed)) {
+        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_NLINK | STATX_SIZE, &sx) == 0 &&
+            (sx.stx_mask & (STATX_NLINK | STATX_SIZE)) == (STATX_NLINK | STATX_SIZE)) {
+            *links = sx.stx_nlink;
+            *size = (off_t)sx.stx_size;
+            return 0;
+        }
+        if (errno != ENOSYS && errno != EINVAL && errno != EPERM)
+            return papyra__errno_code(errno);
+        atomic_store_explicit(&no_statx, true, memory_order_relaxed);
+    }
+#endif
+    {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+            return papyra__errno_code(errno);
+        *links = st.st_nlink;
+        *size = st.st_size;
+        return 0;
+    }
+}
+
+/* Opens the data file to append, creating it and its directory when missing. */
+static int
+open_append(jsonl *j)
+{
+    const int flags = O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC;
+    int r;
+
+    j->fd = open(j->path, flags, 0644);
+    if (j->fd < 0 && errno == ENOENT) {
+        r = papyra__mkdir_parents(j->path);
+        if (r < 0)
+            return r;
+        j->fd = open(j->path, flags, 0644);
+    }
+    return j->fd < 0 ? papyra__errno_code(errno) : 0;
+}
+
+/*
+ * With j->mu held and no appender of this process in flight: makes j->fd the
+ * current data file and locks it for appending, shared (other processes
+ * append at the same time; O_APPEND writes do not interleave), so that only
+ * a recover or compact (exclusive) is kept out.
+ *
+ * The last line must end with a newline before we append, or a torn line
+ * left by a crash would swallow our record. That is checked when the file
+ * was (re)opened, after a failed write, and when the size is not what this
+ * process left (another process appended since): one pread of the last
+ * byte. A last byte that is not a newline may also be another process's
+ * append in progress, so the lock is then made exclusive (no append of any
+ * process runs), the byte read again and, if the line really is torn, a
+ * newline written. That holding period then keeps the exclusive lock.
+ */
+static int
+lock_for_append(jsonl *j)
+{
+    bool fresh = false, excl = false;
+    nlink_t links;
+    off_t size = 0;
+    char c;
+    int r;
+
+    for (;;) {
+        if (j->fd < 0) {
+            r = open_append(j);
+            if (r < 0)
+                return r;
+            fresh = true;
+        }
+        r = lock_fd(j->fd, excl ? LOCK_EX : LOCK_SH);
+        if (r < 0)
+            return r;
+        r = fd_links_size(j->fd, &links, &size);
+        if (r < 0)
+            break;
+        if (links == 0) {
+            /* Replaced by a recover or compact: follow the path to the new file. */
+            close(j->fd);
+            j->fd = -1;
+            continue;
+        }
+        if ((!fresh && j->tail_known && size == j->expect_size) || size == 0)
+            break;
+        if (pread(j->fd, &c, 1, size - 1) != 1) {
+            r = PAPYRA_EIO;
+            break;
+        }
+        if (c == '\n')
+            break;
+        if (!excl) {
+            excl = true;
+            continue;
+        }
+        r = papyra__write_all(j->fd, "\n", 1);
+        size++;
+        break;
+    }
+    if (r < 0) {
+        lock_fd(j->fd, LOCK_UN);
+        return r;
+    }
+    j->lock_size = size;
+    j->held_bytes = 0;
+    j->held_failed = false;
+    return 0;
+}
+
+static int
+enter_append(papyra_store *s, jsonl *j)
+{
+    int r = 0;
+
+    pthread_mutex_lock(&j->mu);
+    while (j->exclusive || j->draining > 0 || (j->holders > 0 && j->overlap >= MAX_OVERLAP))
+        pthread_cond_wait(&j->cv, &j->mu);
+    if (j->holders == 0)
+        r = lock_for_append(j);
+    if (r == 0) {
+        j->holders++;
+        j->overlap++;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return r < 0 ? papyra__jsonl_error(s, r, "cannot open or lock", j->path) : 0;
+}
+
+/* @p bytes: what this appender wrote; @p failed: its write failed (the tail is unknown). */
+static void
+leave_append(jsonl *j, size_t bytes, bool failed)
+{
+    pthread_mutex_lock(&j->mu);
+    j->held_bytes += bytes;
+    j->held_failed |= failed;
+    if (--j->holders == 0) {
+        j->expect_size = j->lock_size + (off_t)j->held_bytes;
+        j->tail_known = !j->held_failed;
+        lock_fd(j->fd, LOCK_UN);
+        j->overlap = 0;
+        pthread_cond_broadcast(&j->cv);
+    } else if (j->draining > 0) {
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->mu);
+}
+
+/*
+ * A write that failed after @p done bytes (disk full, file-size limit) is
+ * taken back, so that no torn line and no part of the failed batch stays in
+ * the file. Called by a holder: it waits until it is the only one of this
+ * process (or the others also taking a write back), makes the lock
+ * exclusive (no append of any process runs), and truncates only if the file
+ * still ends with exactly those bytes. Otherwise (another append followed)
+ * the torn line stays, and the next append terminates it.
+ */
+static void
+take_back(jsonl *j, const char *data, size_t done)
+{
+    struct stat st;
+
+    pthread_mutex_lock(&j->mu);
+    j->draining++;
+    /* Other holders finish their writes (those taking theirs back wait here too). */
+    while (j->holders > j->draining)
+        pthread_cond_wait(&j->cv, &j->mu);
+    if (lock_fd(j->fd, LOCK_EX) == 0 && fstat(j->fd, &st) == 0 && st.st_nlink > 0)
+        papyra__take_back_tail(j->fd, st.st_size, data, done);
+    j->draining--;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* fsync=always: one fdatasync covers every write that completed before it started. */
+static int
+group_commit(jsonl *j, int fd)
+{
+    uint64_t mine, target;
+    int r = 0;
+
+    pthread_mutex_lock(&j->smu);
+    mine = ++j->written_seq;
+    while (j->synced_seq < mine && r == 0) {
+        if (j->syncing) {
+            pthread_cond_wait(&j->scv, &j->smu);
+            continue;
+        }
+        j->syncing = true;
+        target = j->written_seq;
+        pthread_mutex_unlock(&j->smu);
+        r = fdatasync(fd) < 0 ? papyra__errno_code(errno) : 0;
+        pthread_mutex_lock(&j->smu);
+        j->syncing = false;
+        if (r == 0 && target > j->synced_seq)
+            j->synced_seq = target;
+        pthread_cond_broadcast(&j->scv);
+    }
+    pthread_mutex_unlock(&j->smu);
+    return r;
+}
+
+/* The fsync policy, after a write to @p fd (a holder's fd, which cannot change). */
+static int
+sync_policy(jsonl *j, int fd)
+{
+    if (j->fsync_mode == FSYNC_ALWAYS)
+        return group_commit(j, fd);
+    if (j->fsync_mode == FSYNC_EVERYSEC) {
+        atomic_store(&j->dirty, true);
+        return -atomic_exchange(&j->bg_err, 0);
+    }
+    return 0;
+}
+
+/* One background sync: on a duplicate of the fd, so appends go on meanwhile. */
+static void
+background_sync(jsonl *j)
+{
+    int fd = -1;
+
+    pthread_mutex_lock(&j->mu);
+    /* A recover or compact swaps the fd and syncs the new file itself. */
+    if (!j->exclusive && j->fd >= 0)
+        fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
+    pthread_mutex_unlock(&j->mu);
+    if (fd < 0) {
+        atomic_store(&j->dirty, true);
+        return;
+    }
+    if (fdatasync(fd) < 0)
+        atomic_store(&j->bg_err, -papyra__errno_code(errno));
+    close(fd);
+}
+
+static void *
+syncer_main(void *arg)
+{
+    jsonl *j = arg;
+    struct timespec ts;
+
+    pthread_mutex_lock(&j->bmu);
+    while (!j->bstop) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&j->bcv, &j->bmu, &ts);
+        if (j->bstop || !atomic_exchange(&j->dirty, false))
+            continue;
+        pthread_mutex_unlock(&j->bmu);
+        background_sync(j);
+        pthread_mutex_lock(&j->bmu);
+    }
+    pthread_mutex_unlock(&j->bmu);
+    return NULL;
+}
+
+static int
+start_syncer(jsonl *j)
+{
+    pthread_condattr_t ca;
+    int r;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->bcv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&j->bmu, NULL);
+    r = pthread_create(&j->syncer, NULL, syncer_main, j);
+    if (r != 0) {
+        pthread_cond_destroy(&j->bcv);
+        pthread_mutex_destroy(&j->bmu);
+        return papyra__errno_code(r);
+    }
+    j->syncer_running = true;
+    return 0;
+}
+
+static void
+stop_syncer(jsonl *j)
+{
+    if (!j->syncer_running)
+        return;
+    pthread_mutex_lock(&j->bmu);
+    j->bstop = true;
+    pthread_cond_signal(&j->bcv);
+    pthread_mutex_unlock(&j->bmu);
+    pthread_join(j->syncer, NULL);
+    pthread_cond_destroy(&j->bcv);
+    pthread_mutex_destroy(&j->bmu);
+    j->syncer_running = false;
+}
+
+static int
+jl_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored)
+{
+    jsonl *j = s->impl;
+    papyra_buf own, *b = papyra__buf_borrow(&j->spare, &j->spare_busy, &own);
+    size_t i;
+    int r = 0;
+
+    for (i = 0; r == 0 && i < n; i++) {
+        r = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, b);
+        if (r < 0) {
+            papyra__buf_give(&j->spare, &j->spare_busy, b);
+            return papyra__store_error(s, r, "record %zu cannot be serialised: %s", i,
+                                       papyra_strerror(r));
+        }
+        r = papyra__buf_putc(b, '\n');
+    }
+    if (r < 0) {
+        papyra__buf_give(&j->spare, &j->spare_busy, b);
+        return papyra__store_error(s, r, "out of memory");
+    }
+    r = enter_append(s, j);
+    if (r == 0) {
+        /* j->fd cannot change while this thread is a holder. */
+        int fd = j->fd;
+        bool failed;
+
+        size_t done;
+
+        r = papyra__write_all_done(fd, b->data, b->len, &done);
+        failed = r < 0;
+        if (failed && done > 0)
+            take_back(j, b->data, done);
+        if (r < 0)
+            r = papyra__jsonl_error(s, r, "cannot write to", j->path);
+        else if ((r = sync_policy(j, fd)) < 0)
+            r = papyra__jsonl_error(s, r, "cannot sync", j->path);
+        leave_append(j, failed ? 0 : b->len, failed);
+    }
+    papyra__buf_give(&j->spare, &j->spare_busy, b);
+    return r;
+}
+
+/* See jsonl.h. */
+int
+papyra__jsonl_parse_line(const papyra__line *l, papyra_json **obj)
+{
+    int r;
+
+    *obj = NULL;
+    if (!l->terminated)
+        return 0;
+    r = papyra__json_parse_object(l->p, l->len, obj);
+    return r < 0 ? r : 0;
+}
+
+/*
+ * Opens the data file to read: 1, 0 when it does not exist, or an error.
+ * @p size is taken under a brief exclusive lock, which waits for appends in
+ * flight (they hold the lock shared): everything before it is whole records,
+ * so a reader never mistakes another process's half-done append for a torn
+ * line. What is appended later lies beyond @p size and is not read.
+ */
+static int
+open_read(papyra_store *s, jsonl *j, int *fd, off_t *size)
+{
+    struct stat st;
+    int r;
+
+    *fd = open(j->path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return papyra__jsonl_error(s, papyra__errno_code(errno), "cannot open", j->path);
+    }
+    r = lock_fd(*fd, LOCK_EX);
+    if (r == 0 && fstat(*fd, &st) < 0)
+        r = papyra__errno_code(errno);
+    (void)lock_fd(*fd, LOCK_UN);
+    if (r < 0) {
+        close(*fd);
+        return papyra__jsonl_error(s, r, "cannot stat", j->path);
+    }
+    *size = st.st_size;
+    return 1;
+}
+
+static int
+list_add(papyra_record_list *list, size_t *cap, const papyra_json *obj)
+{
+    if (list->count == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        papyra_record *nr = realloc(list->records, nc * sizeof(*nr));
+        if (!nr)
+            return PAPYRA_ENOMEM;
+        list->records = nr;
+        *cap = nc;
+    }
+    memset(&list->records[list->count], 0, sizeof(list->records[0]));
+    return papyra__record_decode(obj, NULL, &list->records[list->count]);
+}
+
+/* Reverses a list in place (it was built newest first). */
+static void
+list_reverse(papyra_record_list *list)
+{
+    size_t i, k;
+
+    for (i = 0, k = list->count; i + 1 < k; i++, k--) {
+        papyra_record t = list->records[i];
+        list->records[i] = list->records[k - 1];
+        list->records[k - 1] = t;
+    }
+}
+
+/*
+ * Walks from the newest line. One line: 1 when the walk is over (retention
+ * or limit reached), 0 to go on, or an error.
+ */
+static int
+list_line(papyra_store *s,
+          const papyra__line *l,
+          papyra_kind kind,
+          const papyra_list_options *opts,
+          papyra__retention_state *st,
+          papyra_record_list *list,
+          size_t *cap,
+          uint64_t *anomalies)
+{
+    papyra_json *obj;
+    double ts;
+    int r, v;
+
+    r = papyra__jsonl_parse_line(l, &obj);
+    if (r < 0)
+        return r;
+    if (!obj) {
+        (*anomalies)++;
+        return 0;
+    }
+    /* Unknown kinds and objects without a timestamp are not records: skipped, not anomalies. */
+    if (papyra__record_kind_of(obj) != (int)kind || !papyra__record_timestamp(obj, &ts)) {
+        papyra__json_free(obj);
+        return 0;
+    }
+    v = papyra__retention_offer(&s->retention, st, ts, l->stored);
+    if (v > 0 && !(opts->has_since && !(ts >= opts->since))) {
+        r = list_add(list, cap, obj);
+        if (r == 0 && ++list->count == opts->limit)
+            v = -1;
+    }
+    papyra__json_free(obj);
+    return r < 0 ? r : v < 0;
+}
+
+static int
+jl_list(papyra_store *s,
+        papyra_kind kind,
+        const papyra_list_options *opts,
+        papyra__list_result *out)
+{
+    jsonl *j = s->impl;
+    papyra_record_list *list = calloc(1, sizeof(*list));
+    papyra__retention_state st;
+    papyra__rev_reader rd;
+    papyra__line l;
+    size_t cap = 0;
+    off_t size = 0;
+    int fd = -1, r;
+
+    if (!list)
+        return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    r = open_read(s, j, &fd, &size);
+    if (r <= 0) {
+        if (r == 0)
+            out->list = list;
+        else
+            free(list);
+        return r;
+    }
+    papyra__retention_begin(&s->retention, &st);
+    papyra__rev_init(&rd, fd, size);
+    while ((r = papyra__rev_next(&rd, &l)) == 1) {
+        r = list_line(s, &l, kind, opts, &st, list, &cap, &out->anomalies);
+        if (r != 0)
+            break;
+    }
+    papyra__rev_free(&rd);
+    close(fd);
+    if (r < 0) {
+        papyra_record_list_free(list);
+        return papyra__jsonl_error(s, r, "cannot read", j->path);
+    }
+    list_reverse(list);
+    out->list = list;
+    return 0;
+}
+
+/* Scans the first @p size bytes of an open file into @p rep. */
+static int
+scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
+{
+    papyra__fwd_reader rd;
+    papyra__line l;
+    papyra_json *obj;
+    char detail[64];
+    int r;
+
+    papyra__fwd_init(&rd, fd);
+    papyra__fwd_limit(&rd, size);
+    papyra__progress_total((uint64_t)size);
+    while ((r = papyra__fwd_next(&rd, &l)) == 1) {
+        papyra__progress_add(l.stored);
+        if (!l.terminated) {
+            snprintf(detail, sizeof(detail), "Line %llu missing newline",
+                     (unsigned long long)l.lineno);
+            r = papyra__scan_report_add(rep, PAPYRA_ANOMALY_TRUNCATED_LINE, j->path, detail);
+            if (r < 0)
+                break;
+            continue;
+        }
+        /* A line in normal form (what we write) is a valid object: no parse needed. */
+        if (l.len > 0 && l.p[0] == '{' && papyra__json_normal_len(l.p, l.len, false, NULL) == l.len)
+            continue;
+        r = papyra__jsonl_parse_line(&l, &obj);
+        if (r < 0)
+            break;
+        if (obj) {
+            papyra__json_free(obj);
+            continue;
+        }
+        snprintf(detail, sizeof(detail), "Invalid JSON at line %llu", (unsigned long long)l.lineno);
+        r = papyra__scan_report_add(rep, PAPYRA_ANOMALY_CORRUPTED_LINE, j->path, detail);
+        if (r < 0)
+            break;
+    }
+    papyra__fwd_free(&rd);
+    return r;
+}
+
+static int
+jl_scan(papyra_store *s, papyra_scan_report **ret)
+{
+    jsonl *j = s->impl;
+    papyra_scan_report *rep = NULL;
+    off_t size;
+    int fd = -1, r;
+
+    r = papyra__scan_report_new("json", &rep);
+    if (r < 0)
+        return papyra__store_error(s, r, "out of memory");
+    r = open_read(s, j, &fd, &size);
+    if (r > 0) {
+        r = scan_fd(j, fd, size, rep);
+        close(fd);
+        if (r < 0)
+            r = papyra__jsonl_error(s, r, "cannot scan", j->path);
+    }
+    if (r < 0) {
+        papyra_scan_report_free(rep);
+        return r;
+    }
+    *ret = rep;
+    return 0;
+}
+
+/* See jsonl.h. */
+int
+papyra__jsonl_enter_exclusive(jsonl *j)
+{
+    int r;
+
+    pthread_mutex_lock(&j->mu);
+    while (j->exclusive)
+        pthread_cond_wait(&j->cv, &j->mu);
+    j->exclusive = true;
+    while (j->holders > 0)
+        pthread_cond_wait(&j->cv, &j->mu);
+    r = lock_exclusive(j);
+    pthread_mutex_unlock(&j->mu);
+    return r;
+}
+
+void
+papyra__jsonl_leave_exclusive(jsonl *j)
+{
+    pthread_mutex_lock(&j->mu);
+    if (j->fd >= 0)
+        lock_fd(j->fd, LOCK_UN);
+    /* The file may have been rewritten: the next append checks its tail. */
+    j->tail_known = false;
+    j->exclusive = false;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+const papyra__backend_ops papyra__backend_jsonl = {
+    .name = "json",
+    .id = PAPYRA_BACKEND_JSON,
+    .open = jl_open,
+    .close = jl_close,
+    .write = jl_write,
+    .list = jl_list,
+    .scan = jl_scan,
+    .repair = papyra__jsonl_repair,
+    .compact = papyra__jsonl_compact,
+    .default_metrics_path = papyra__file_metrics_path,
+    .progress_unit = "bytes",
+};

@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Recover and compact of the JSON-lines backend: both stream the locked data
+ * file into a temp file next to it (surviving objects re-serialised in
+ * upstream's normal form), fsync it, rename it over the data file and fsync
+ * the directory, so that a crash at any point leaves either the old or the
+ * new file whole. Quarantine copies the original first, so there is never a
+ * moment without a live file.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends/json/jsonl.h"
+#include "core/backend.h"
+#include "json/json.h"
+#include "record/codec.h"
+#include "util/buf.h"
+#include "util/fs.h"
+
+/* The temp file is written in pieces of this size. */
+#define FLUSH_AT ((size_t)256 * 1024)
+
+typedef papyra__jsonl jsonl;
+
+/* A temp file that replaces the data file. */
+typedef struct temp_file {
+    char *path;
+    int fd;
+    papyra_buf buf;
+    int64_t bytes;
+} temp_file;
+
+static int
+temp_open(jsonl *j, const char *tag, temp_file *t)
+{
+    struct stat st;
+    int r;
+
+    memset(t, 0, sizeof(*t));
+    t->fd = -1;
+    r = papyra__temp_path(j->path, tag, &t->path);
+    if (r < 0)
+        return r;
+    t->fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (t->fd < 0)
+        return papyra__errno_code(errno);
+    /* The new file keeps the old one's permissions. */
+    if (fstat(j->fd, &st) == 0)
+        (void)fchmod(t->fd, st.st_mode & 07777);
+    return 0;
+}
+
+static int
+temp_flush(temp_file *t)
+{
+    int r = papyra__write_all(t->fd, t->buf.data, t->buf.len);
+
+    t->bytes += (int64_t)t->buf.len;
+    papyra__buf_reset(&t->buf);
+    return r;
+}
+
+/* Appends the object re-serialised (upstream's normal form) and a newline. */
+static int
+temp_put(temp_file *t, const papyra_json *obj)
+{
+    int r = papyra__json_write(obj, 0, &t->buf);
+
+    if (r == 0)
+        r = papyra__buf_putc(&t->buf, '\n');
+    if (r == 0 && t->buf.len >= FLUSH_AT)
+        r = temp_flush(t);
+    return r;
+}
+
+/* Appends a line that is already in normal form, as it is, and a newline. */
+static int
+temp_put_line(temp_file *t, const char *p, size_t n)
+{
+    int r = papyra__buf_reserve(&t->buf, n + 1);
+
+    if (r < 0)
+        return r;
+    memcpy(t->buf.data + t->buf.len, p, n);
+    t->buf.data[t->buf.len + n] = '\n';
+    t->buf.len += n + 1;
+    t->buf.data[t->buf.len] = '\0';
+    return t->buf.len >= FLUSH_AT ? temp_flush(t) : 0;
+}
+
+/*
+ * Whether a line is a JSON object already in upstream's normal form (kept
+ * byte for byte); @p info gets its kind and timestamp.
+ */
+static bool
+normal_object(const papyra__line *l, papyra__normal_info *info)
+{
+    return l->terminated && l->len > 0 && l->p[0] == '{' &&
+           papyra__json_normal_len(l->p, l->len, false, info) == l->len;
+}
+
+static void
+temp_abort(temp_file *t)
+{
+    if (t->fd >= 0) {
+        close(t->fd);
+        unlink(t->path);
+    }
+    free(t->path);
+    papyra__buf_free(&t->buf);
+}
+
+/* fsync, rename over the data file, fsync the directory; the fd follows the new file. */
+static int
+temp_commit(jsonl *j, temp_file *t)
+{
+    int r = temp_flush(t);
+
+    if (r == 0 && fsync(t->fd) < 0)
+        r = papyra__errno_code(errno);
+    if (r == 0 && rename(t->path, j->path) < 0)
+        r = papyra__errno_code(errno);
+    if (r < 0) {
+        temp_abort(t);
+        return r;
+    }
+    close(t->fd);
+    t->fd = -1;
+    r = papyra__fsync_parent(j->path);
+    /* Closing the old file releases its lock; appenders reopen the path. */
+    close(j->fd);
+    j->fd = -1;
+    free(t->path);
+    papyra__buf_free(&t->buf);
+    return r;
+}
+
+/* What a rewrite keeps: every object (recover), or retention's survivors (compact). */
+typedef struct rewrite_ctx {
+    bool compact;
+    papyra__retention_state st;
+    int64_t total[PAPYRA_KIND_MAX]; /* records of the kind that pass the age limit */
+    int64_t keep[PAPYRA_KIND_MAX];  /* of those, the newest kept */
+    int64_t seen[PAPYRA_KIND_MAX];
+    uint64_t before_records, after_records, anomalies;
+    bool no_limit; /* compact without count or size limits: every record passing the age limit */
+} rewrite_ctx;
+
+/* @p k, @p has_ts, @p ts: the object's kind, and its timestamp if it has a numeric one. */
+static bool
+keep_object(rewrite_ctx *c, int k, bool has_ts, double ts)
+{
+    if (!c->compact)
+        return true;
+    /* Objects that are not records are kept, outside retention. */
+    if (k < 0 || !has_ts)
+        return true;
+    if (c->st.has_cutoff && !(ts >= c->st.cutoff))
+        return false;
+    return c->no_limit || c->seen[k]++ >= c->total[k] - c->keep[k];
+}
+
+/* Streams the locked data file into a temp file and renames it over. */
+static int
+rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
+{
+    papyra__fwd_reader rd;
+    papyra__line l;
+    papyra_json *obj;
+    temp_file t;
+    int r;
+
+    r = temp_open(j, tag, &t);
+    if (r < 0) {
+        temp_abort(&t);
+        return r;
+    }
+    papyra__fwd_init(&rd, j->fd);
+    while ((r = papyra__fwd_next(&rd, &l)) == 1) {
+        papyra__normal_info ni;
+        double ts = 0;
+        bool has_ts;
+
+        papyra__progress_add(l.stored);
+        /*
+         * A line in normal form is a valid object and would be written back
+         * as it is: it is copied without a parse (the check also gives its
+         * kind and timestamp for retention).
+         */
+        if (normal_object(&l, &ni)) {
+            c->before_records++;
+            if (keep_object(c, ni.kind, ni.has_timestamp, ni.timestamp)) {
+                c->after_records++;
+                r = temp_put_line(&t, l.p, l.len);
+                if (r < 0)
+                    break;
+            }
+            continue;
+        }
+        r = papyra__jsonl_parse_line(&l, &obj);
+        if (r < 0)
+            break;
+        if (!obj) {
+            c->anomalies++;
+            continue;
+        }
+        c->before_records++;
+        has_ts = papyra__record_timestamp(obj, &ts);
+        if (keep_object(c, papyra__record_kind_of(obj), has_ts, ts)) {
+            r = temp_put(&t, obj);
+            c->after_records++;
+        }
+        papyra__json_free(obj);
+        if (r < 0)
+            break;
+    }
+    papyra__fwd_free(&rd);
+    if (r < 0) {
+        temp_abort(&t);
+        return r;
+    }
+    r = temp_commit(j, &t);
+    if (after_bytes)
+        *after_bytes = t.bytes;
+    return r;
+}
+
+/*
+ * Whether @p name is one of our temp files for the data file @p base:
+ * "<base>.recover.tmp.<pid>.<n>" or "<base>.compact.tmp.<pid>.<n>" (see
+ * papyra__temp_path()).
+ */
+static bool
+is_leftover(const char *name, const char *base)
+{
+    size_t n = strlen(base);
+    const char *p;
+    int part;
+
+    if (strncmp(name, base, n) != 0 || name[n] != '.')
+        return false;
+    p = name + n + 1;
+    if (strncmp(p, "recover.tmp.", 12) == 0 || strncmp(p, "compact.tmp.", 12) == 0)
+        p += 12;
+    else
+        return false;
+    for (part = 0; part < 2; part++) {
+        const char *d = p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == d || *p != (part == 0 ? '.' : '\0'))
+            return false;
+        p++;
+    }
+    return true;
+}
+
+/*
+ * Removes temp files that a recover or compact killed midway left next to
+ * the data file. Called with the exclusive lock held: a live rewrite holds
+ * it while its temp file exists, so every match is a leftover. Best effort.
+ */
+static void
+remove_leftovers(jsonl *j)
+{
+    const char *slash = strrchr(j->path, '/');
+    const char *base = slash ? slash + 1 : j->path;
+    char *dir =
+        slash ? strndup(j->path, (size_t)(slash - j->path) + (slash == j->path)) : strdup(".");
+    struct dirent *e;
+    DIR *d;
+
+    if (!dir)
+        return;
+    d = opendir(dir);
+    free(dir);
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (is_leftover(e->d_name, base))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
+/* Copies the locked data file to <dir>/<name>.quarantine.<epoch ms>, durably. */
+static int
+quarantine_copy(jsonl *j, const char *qdir, char **ret)
+{
+    const char *slash = strrchr(j->path, '/');
+    const char *base = slash ? slash + 1 : j->path;
+    char *dir = NULL, *path = NULL, buf[65536];
+    struct timespec ts;
+    struct stat st;
+    off_t off = 0;
+    ssize_t n;
+    int out = -1, r;
+
+    if (qdir)
+        dir = strdup(qdir);
+    else
+        dir =
+            slash ? strndup(j->path, (size_t)(slash - j->path) + (slash == j->path)) : strdup(".");
+    if (!dir)
+        return PAPYRA_ENOMEM;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        free(dir);
+        return papyra__errno_code(errno);
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    r = papyra__asprintf(&path, "%s/%s.quarantine.%lld", dir, base,
+                         (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    free(dir);
+    if (r < 0)
+        return r;
+    if (fstat(j->fd, &st) < 0 ||
+        (out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0666)) < 0)
+        r = papyra__errno_code(errno);
+    while (r == 0 && (n = pread(j->fd, buf, sizeof(buf), off)) != 0) {
+        if (n < 0) {
+            if (errno != EINTR)
+                r = papyra__errno_code(errno);
+            continue;
+        }
+        r = papyra__write_all(out, buf, (size_t)n);
+        off += n;
+    }
+    if (r == 0 && fsync(out) < 0)
+        r = papyra__errno_code(errno);
+    if (out >= 0)
+        close(out);
+    if (r == 0)
+        r = papyra__fsync_parent(path);
+    if (r < 0) {
+        if (out >= 0)
+            unlink(path);
+        free(path);
+        return r;
+    }
+    *ret = path;
+    return 0;
+}
+
+int
+papyra__jsonl_repair(papyra_store *s,
+                     const papyra_recovery_options *opts,
+                     const papyra_scan_report *found,
+                     papyra_recovery_report *report)
+{
+    jsonl *j = s->impl;
+    rewrite_ctx c = {0};
+    char *qpath = NULL;
+    int r;
+
+    r = papyra__jsonl_enter_exclusive(j);
+    if (r == 1) {
+        /* Gone since the scan: nothing left to repair. */
+        papyra__jsonl_leave_exclusive(j);
+        return 0;
+    }
+    if (r < 0) {
+        papyra__jsonl_leave_exclusive(j);
+        return papyra__jsonl_error(s, r, "cannot open or lock", j->path);
+    }
+    remove_leftovers(j);
+    if (opts->mode == PAPYRA_RECOVER_QUARANTINE) {
+        r = quarantine_copy(j, opts->quarantine_dir, &qpath);
+        if (r < 0)
+            r = papyra__jsonl_error(s, r, "cannot quarantine", j->path);
+        else if (papyra__strv_add(&report->quarantined, &report->n_quarantined, qpath) < 0)
+            r = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+        free(qpath);
+    }
+    if (r == 0) {
+        struct stat st;
+        if (fstat(j->fd, &st) == 0)
+            papyra__progress_total((uint64_t)st.st_size);
+        r = rewrite(j, "recover", &c, NULL);
+        if (r < 0)
+            r = papyra__jsonl_error(s, r, "cannot repair", j->path);
+        else if (papyra__strv_add(&report->repaired, &report->n_repaired, j->path) < 0)
+            r = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    }
+    papyra__jsonl_leave_exclusive(j);
+    return r;
+}
+
+/* First pass of compact, newest first: how many records of each kind retention keeps. */
+static int
+count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
+{
+    papyra__retention_state st[PAPYRA_KIND_MAX];
+    bool done[PAPYRA_KIND_MAX] = {false};
+    papyra__rev_reader rd;
+    papyra__line l;
+    papyra_json *obj;
+    double ts;
+    int r, k;
+
+    for (k = 0; k < PAPYRA_KIND_MAX; k++)
+        st[k] = c->st;
+    papyra__rev_init(&rd, j->fd, size);
+    while ((r = papyra__rev_next(&rd, &l)) == 1) {
+        papyra__normal_info ni;
+        bool has_ts;
+
+        papyra__progress_add(l.stored);
+        obj = NULL;
+        if (normal_object(&l, &ni)) {
+            k = ni.kind;
+            has_ts = ni.has_timestamp;
+            ts = ni.timestamp;
+        } else {
+            r = papyra__jsonl_parse_line(&l, &obj);
+            if (r < 0)
+                break;
+            k = obj ? papyra__record_kind_of(obj) : -1;
+            has_ts = k >= 0 && papyra__record_timestamp(obj, &ts);
+        }
+        if (k >= 0 && has_ts && !(c->st.has_cutoff && !(ts >= c->st.cutoff))) {
+            c->total[k]++;
+            if (!done[k]) {
+                int v = papyra__retention_offer(&s->retention, &st[k], ts, l.stored);
+                done[k] = v < 0;
+                c->keep[k] += v > 0;
+            }
+        }
+        papyra__json_free(obj);
+    }
+    papyra__rev_free(&rd);
+    return r;
+}
+
+int
+papyra__jsonl_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies)
+{
+    jsonl *j = s->impl;
+    rewrite_ctx c = {.compact = true};
+    int64_t after = 0;
+    struct stat st;
+    int r;
+
+    r = papyra__jsonl_enter_exclusive(j);
+    if (r == 1) {
+        /* Nothing stored: nothing to do, and no file is created. */
+        papyra__jsonl_leave_exclusive(j);
+        ret->before_bytes = ret->after_bytes = 0;
+        return 0;
+    }
+    if (r == 0)
+        remove_leftovers(j);
+    if (r == 0 && fstat(j->fd, &st) < 0)
+        r = papyra__errno_code(errno);
+    if (r == 0) {
+        papyra__retention_begin(&s->retention, &c.st);
+        /*
+         * Only the count and size limits need to know, per kind, how many
+         * records come after a given one; the age limit is decided line by
+         * line, so without those limits one pass is enough.
+         */
+        c.no_limit = !(s->retention.max_records > 0 || s->retention.max_total_bytes > 0);
+        papyra__progress_total((uint64_t)st.st_size * (c.no_limit ? 1 : 2));
+        if (!c.no_limit)
+            r = count_survivors(s, j, st.st_size, &c);
+    }
+    if (r == 0)
+        r = rewrite(j, "compact", &c, &after);
+    papyra__jsonl_leave_exclusive(j);
+    if (r < 0)
+        return papyra__jsonl_error(s, r, "cannot compact", j->path);
+    ret->before_records = c.before_records;
+    ret->after_records = c.after_records;
+    ret->before_bytes = st.st_size;
+    ret->after_bytes = after;
+    *anomalies = c.anomalies;
+    return 0;
+}

@@ -1,0 +1,737 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Redis backend's connection: URL parsing, connect + AUTH + SELECT,
+ * detection of a dropped connection, and command helpers that map hiredis
+ * failures to PAPYRA_E* codes. Uses only hiredis API present in both 0.14 and
+ * 1.x.
+ */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "backends/redis/redis-private.h"
+#include "core/backend.h"
+#include "json/json.h"
+#include "util/buf.h"
+
+/* Query parameters of the Redis backend itself. */
+static const char *const redis_params[] = {
+    "prefix",      "system_id", "maxlen", "connect_timeout_ms", "timeout_ms",
+    "connections", "db",        "user",   "password",           NULL,
+};
+
+int64_t
+papyra__redis_now_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *
+dup_n(const char *p, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return out;
+}
+
+static int
+parse_int(const char *p, size_t n, int64_t min, int64_t max, int64_t *ret)
+{
+    int64_t v = 0;
+    if (n == 0 || n > 18)
+        return PAPYRA_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return PAPYRA_EINVAL;
+        v = v * 10 + (p[i] - '0');
+    }
+    if (v < min || v > max)
+        return PAPYRA_EINVAL;
+    *ret = v;
+    return 0;
+}
+
+/*
+ * Parses "[user:password@]host[:port][/db]" of a redis:// URL (already
+ * percent-decoded by url.c): the last '@' ends the credentials and the first
+ * ':' before it ends the user name, so a password may hold ':' and '@'.
+ */
+static int
+parse_authority(papyra_store *s, const char *path, papyra__redis *r)
+{
+    const char *at = strrchr(path, '@');
+    const char *hp = path;
+    const char *slash, *end, *colon;
+    int64_t v;
+
+    if (at) {
+        const char *c = memchr(path, ':', (size_t)(at - path));
+        if (c) {
+            if (c > path && !(r->user = dup_n(path, (size_t)(c - path))))
+                return PAPYRA_ENOMEM;
+            if (!(r->password = dup_n(c + 1, (size_t)(at - c - 1))))
+                return PAPYRA_ENOMEM;
+        } else if (at > path) {
+            /* "redis://secret@host" is the password-only form that redis-py also accepts. */
+            if (!(r->password = dup_n(path, (size_t)(at - path))))
+                return PAPYRA_ENOMEM;
+        }
+        hp = at + 1;
+    }
+    slash = strchr(hp, '/');
+    end = slash ? slash : hp + strlen(hp);
+    if (*hp == '[') {
+        const char *rb = memchr(hp, ']', (size_t)(end - hp));
+        if (!rb)
+            return papyra__store_error(s, PAPYRA_EINVAL, "redis URL: unterminated '[' in host");
+        if (!(r->host = dup_n(hp + 1, (size_t)(rb - hp - 1))))
+            return PAPYRA_ENOMEM;
+        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+    } else {
+        colon = memchr(hp, ':', (size_t)(end - hp));
+        if (!(r->host = dup_n(hp, (size_t)((colon ? colon : end) - hp))))
+            return PAPYRA_ENOMEM;
+    }
+    if (r->host[0] == '\0') {
+        free(r->host);
+        if (!(r->host = strdup("localhost")))
+            return PAPYRA_ENOMEM;
+    }
+    r->port = 6379;
+    if (colon) {
+        if (parse_int(colon + 1, (size_t)(end - colon - 1), 1, 65535, &v) < 0)
+            return papyra__store_error(s, PAPYRA_EINVAL, "redis URL: bad port in '%s'", hp);
+        r->port = (int)v;
+    }
+    if (slash && slash[1] != '\0') {
+        if (parse_int(slash + 1, strlen(slash + 1), 0, INT_MAX, &r->db) < 0)
+            return papyra__store_error(s, PAPYRA_EINVAL, "redis URL: bad database number '%s'",
+                                       slash + 1);
+    }
+    return 0;
+}
+
+static int
+param_dup(const papyra__url *url, const char *key, const char *dflt, char **ret)
+{
+    const char *v = papyra__url_param(url, key);
+    if (!v)
+        v = dflt;
+    if (!v) {
+        *ret = NULL;
+        return 0;
+    }
+    *ret = strdup(v);
+    return *ret ? 0 : PAPYRA_ENOMEM;
+}
+
+static int
+build_keys(papyra__redis *r)
+{
+    static const char *const suffix[PAPYRA_KIND_MAX] = {"events", "audits", "dead_letters"};
+    for (int k = 0; k < PAPYRA_KIND_MAX; k++) {
+        size_t n = strlen(r->prefix) + strlen(r->system_id) + strlen(suffix[k]) + 3;
+        if (!(r->keys[k] = malloc(n)))
+            return PAPYRA_ENOMEM;
+        (void)snprintf(r->keys[k], n, "%s:%s:%s", r->prefix, r->system_id, suffix[k]);
+    }
+    return 0;
+}
+
+int
+papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
+{
+    int rc;
+
+    if ((rc = papyra__url_check(s, url, redis_params)) < 0)
+        return rc;
+    if (strcmp(url->scheme, "rediss") == 0)
+        return papyra__store_error(s, PAPYRA_EUNSUPPORTED,
+                                   "rediss: TLS is not supported by this build's hiredis");
+    if (strcmp(url->scheme, "unix") == 0) {
+        if (!url->path || url->path[0] == '\0')
+            return papyra__store_error(s, PAPYRA_EINVAL, "unix URL: missing socket path");
+        if (!(r->unix_path = strdup(url->path)))
+            return PAPYRA_ENOMEM;
+        if ((rc = papyra__url_int(s, url, "db", 0, 0, &r->db)) < 0)
+            return rc;
+    } else {
+        if (papyra__url_param(url, "db"))
+            return papyra__store_error(s, PAPYRA_EINVAL,
+                                       "redis URL: the database goes in the path (/db), not ?db=");
+        if ((rc = parse_authority(s, url->path ? url->path : "", r)) < 0)
+            return rc;
+    }
+    /* Query parameters override (or, for unix:, provide) the credentials. */
+    if (papyra__url_param(url, "user")) {
+        free(r->user);
+        if ((rc = param_dup(url, "user", NULL, &r->user)) < 0)
+            return rc;
+    }
+    if (papyra__url_param(url, "password")) {
+        free(r->password);
+        if ((rc = param_dup(url, "password", NULL, &r->password)) < 0)
+            return rc;
+    }
+    if ((rc = param_dup(url, "prefix", "papyra", &r->prefix)) < 0 ||
+        (rc = param_dup(url, "system_id", "local", &r->system_id)) < 0)
+        return rc;
+    if (r->prefix[0] == '\0' || r->system_id[0] == '\0')
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "redis URL: prefix and system_id must not be empty");
+    if ((rc = papyra__url_int(s, url, "maxlen", 1, 0, &r->maxlen)) < 0 ||
+        (rc = papyra__url_int(s, url, "connect_timeout_ms", 1, 5000, &r->connect_timeout_ms)) < 0 ||
+        (rc = papyra__url_int(s, url, "timeout_ms", 1, 5000, &r->timeout_ms)) < 0 ||
+        (rc = papyra__url_int(s, url, "connections", 1, 4, &r->connections)) < 0)
+        return rc;
+    if (r->connections > PAPYRA_REDIS_CONNECTIONS_MAX)
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "parameter 'connections' must be <= %d (got %" PRId64 ")",
+                                   PAPYRA_REDIS_CONNECTIONS_MAX, r->connections);
+    return build_keys(r);
+}
+
+void
+papyra__redis_config_free(papyra__redis *r)
+{
+    papyra__redis_drop(r);
+    free(r->host);
+    free(r->unix_path);
+    free(r->user);
+    free(r->password);
+    free(r->prefix);
+    free(r->system_id);
+    for (int k = 0; k < PAPYRA_KIND_MAX; k++)
+        free(r->keys[k]);
+}
+
+int
+papyra__redis_spares_init(papyra__redis *r)
+{
+    int n = (int)r->connections - 1;
+
+    if (n <= 0)
+        return 0;
+    if (!(r->spares = calloc((size_t)n, sizeof(*r->spares))))
+        return PAPYRA_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        papyra__redis *c = &r->spares[i];
+        /* The settings' pointers are borrowed: only r frees them. */
+        memcpy(c, r, sizeof(*c));
+        c->ctx = NULL;
+        c->spares = NULL;
+        c->nspares = 0;
+        c->retry_after_ms = 0;
+        atomic_init(&c->next_spare, 0);
+        if (pthread_mutex_init(&c->lock, NULL) != 0) {
+            papyra__redis_spares_free(r);
+            return PAPYRA_ENOMEM;
+        }
+        r->nspares = i + 1;
+    }
+    return 0;
+}
+
+void
+papyra__redis_spares_free(papyra__redis *r)
+{
+    for (int i = 0; i < r->nspares; i++) {
+        papyra__redis_drop(&r->spares[i]);
+        (void)pthread_mutex_destroy(&r->spares[i].lock);
+    }
+    free(r->spares);
+    r->spares = NULL;
+    r->nspares = 0;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How long a spare that failed to connect is left alone. */
+#define SPARE_REST_MS 1000
+
+int
+papyra__redis_acquire_writer(papyra_store *s, papyra__redis *r, papyra__redis **ret)
+{
+    papyra__redis *c = NULL;
+    int rc;
+
+    if (pthread_mutex_trylock(&r->lock) == 0)
+        c = r;
+    for (int i = 0; !c && i < r->nspares; i++) {
+        if (pthread_mutex_trylock(&r->spares[i].lock) == 0)
+            c = &r->spares[i];
+    }
+    if (!c) {
+        unsigned k = atomic_fetch_add_explicit(&r->next_spare, 1, memory_order_relaxed);
+        c = r->nspares > 0 ? &r->spares[k % (unsigned)r->nspares] : r;
+        (void)pthread_mutex_lock(&c->lock);
+    }
+    if (c != r) {
+        int64_t now = monotonic_ms();
+        if (c->ctx || now >= c->retry_after_ms) {
+            if (papyra__redis_ensure(s, c) == 0) {
+                *ret = c;
+                return 0;
+            }
+            c->retry_after_ms = now + SPARE_REST_MS;
+        }
+        (void)pthread_mutex_unlock(&c->lock);
+        c = r;
+        (void)pthread_mutex_lock(&r->lock);
+    }
+    if ((rc = papyra__redis_ensure(s, r)) < 0) {
+        (void)pthread_mutex_unlock(&r->lock);
+        return rc;
+    }
+    *ret = r;
+    return 0;
+}
+
+void
+papyra__redis_drop(papyra__redis *r)
+{
+    if (r->ctx) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+}
+
+static struct timeval
+ms_to_tv(int64_t ms)
+{
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    return tv;
+}
+
+static const char *
+endpoint(const papyra__redis *r, char *buf, size_t size)
+{
+    if (r->unix_path)
+        (void)snprintf(buf, size, "unix:%s", r->unix_path);
+    else
+        (void)snprintf(buf, size, "%s:%d", r->host, r->port);
+    return buf;
+}
+
+int
+papyra__redis_io_error(papyra_store *s, papyra__redis *r, const char *what)
+{
+    char ep[128];
+    int code = PAPYRA_EIO;
+    const char *msg = "connection lost";
+
+    if (r->ctx && r->ctx->err) {
+        msg = r->ctx->errstr;
+        /* hiredis 0.14 reports a socket timeout as an I/O error with EAGAIN; 1.x has its own code.
+         */
+        if ((r->ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                                             strstr(r->ctx->errstr, "temporarily unavailable")))
+#ifdef REDIS_ERR_TIMEOUT
+            || r->ctx->err == REDIS_ERR_TIMEOUT
+#endif
+        ) {
+            code = PAPYRA_ETIMEDOUT;
+            msg = "timed out (timeout_ms)";
+        } else if (r->ctx->err == REDIS_ERR_OOM)
+            code = PAPYRA_ENOMEM;
+        else if (r->ctx->err == REDIS_ERR_PROTOCOL)
+            code = PAPYRA_EPROTO;
+    }
+    (void)papyra__store_error(s, code, "redis %s: %s: %s", endpoint(r, ep, sizeof(ep)), what, msg);
+    papyra__redis_drop(r);
+    return code;
+}
+
+int
+papyra__redis_reply_error(papyra_store *s, const redisReply *reply, const char *what)
+{
+    return papyra__store_error(s, PAPYRA_EPROTO, "redis %s: %.*s", what,
+                               reply && reply->str ? (int)reply->len : 0,
+                               reply && reply->str ? reply->str : "");
+}
+
+/* Runs a command on the current context without reconnecting (used while connecting). */
+static int
+raw_command(papyra_store *s, papyra__redis *r, int argc, const char **argv, redisReply **ret)
+{
+    redisReply *reply = redisCommandArgv(r->ctx, argc, argv, NULL);
+    if (!reply)
+        return papyra__redis_io_error(s, r, argv[0]);
+    *ret = reply;
+    return 0;
+}
+
+static int
+connect_now(papyra_store *s, papyra__redis *r)
+{
+    char ep[128];
+    struct timeval ctv = ms_to_tv(r->connect_timeout_ms);
+    struct timeval tv = ms_to_tv(r->timeout_ms);
+    redisReply *reply = NULL;
+    char dbtext[32];
+    int rc;
+
+    papyra__redis_drop(r);
+    if (r->unix_path)
+        r->ctx = redisConnectUnixWithTimeout(r->unix_path, ctv);
+    else
+        r->ctx = redisConnectWithTimeout(r->host, r->port, ctv);
+    if (!r->ctx)
+        return papyra__store_error(s, PAPYRA_ENOMEM, "redis: cannot allocate a context");
+    if (r->ctx->err) {
+        (void)papyra__store_error(s, PAPYRA_ECONNECT, "cannot connect to redis %s: %s",
+                                  endpoint(r, ep, sizeof(ep)), r->ctx->errstr);
+        papyra__redis_drop(r);
+        return PAPYRA_ECONNECT;
+    }
+    if (redisSetTimeout(r->ctx, tv) != REDIS_OK)
+        return papyra__redis_io_error(s, r, "setting the timeout");
+    /*
+     * By default hiredis frees its read buffer whenever more than 16 KiB of it
+     * is unused, that is after every page of a read, and grows it again for
+     * the next one. Keeping it (it never grows past the largest reply read at
+     * once) saves that free and regrowth per page of a long read.
+     */
+    if (r->ctx->reader)
+        r->ctx->reader->maxbuf = 0;
+
+    if (r->password) {
+        const char *argv[3] = {"AUTH", r->user ? r->user : r->password, r->password};
+        if ((rc = raw_command(s, r, r->user ? 3 : 2, argv, &reply)) < 0)
+            return rc;
+        if (reply->type == REDIS_REPLY_ERROR) {
+            (void)papyra__store_error(s, PAPYRA_EACCES, "redis %s: authentication failed%s%s: %.*s",
+                                      endpoint(r, ep, sizeof(ep)), r->user ? " for user " : "",
+                                      r->user ? r->user : "", (int)reply->len, reply->str);
+            freeReplyObject(reply);
+            papyra__redis_drop(r);
+            return PAPYRA_EACCES;
+        }
+        freeReplyObject(reply);
+    }
+    if (r->db != 0) {
+        const char *argv[2] = {"SELECT", dbtext};
+        (void)snprintf(dbtext, sizeof(dbtext), "%" PRId64, r->db);
+        if ((rc = raw_command(s, r, 2, argv, &reply)) < 0)
+            return rc;
+        if (reply->type == REDIS_REPLY_ERROR) {
+            int code = strstr(reply->str, "NOAUTH") ? PAPYRA_EACCES : PAPYRA_EPROTO;
+            (void)papyra__store_error(s, code, "redis %s: SELECT %s failed: %.*s",
+                                      endpoint(r, ep, sizeof(ep)), dbtext, (int)reply->len,
+                                      reply->str);
+            freeReplyObject(reply);
+            papyra__redis_drop(r);
+            return code;
+        }
+        freeReplyObject(reply);
+    } else {
+        /* Without AUTH or SELECT nothing has talked to the server yet: PING finds a server
+         * that wants a password now, with a clear message, instead of at the first write. */
+        const char *argv[1] = {"PING"};
+        if ((rc = raw_command(s, r, 1, argv, &reply)) < 0)
+            return rc;
+        if (reply->type == REDIS_REPLY_ERROR) {
+            int code = strstr(reply->str, "NOAUTH") ? PAPYRA_EACCES : PAPYRA_EPROTO;
+            (void)papyra__store_error(s, code, "redis %s: %.*s", endpoint(r, ep, sizeof(ep)),
+                                      (int)reply->len, reply->str);
+            freeReplyObject(reply);
+            papyra__redis_drop(r);
+            return code;
+        }
+        freeReplyObject(reply);
+    }
+    return 0;
+}
+
+/*
+ * An idle RESP2 connection never has anything to read: if poll() says it
+ * has, the server closed it (restart, timeout, CLIENT KILL) or sent an error
+ * before closing. Reconnecting before sending means a write is never sent
+ * into a dead socket, so it need not be retried (which could duplicate it).
+ */
+static bool
+peer_closed(const redisContext *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    int n = poll(&p, 1, 0);
+    return n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL));
+}
+
+int
+papyra__redis_ensure(papyra_store *s, papyra__redis *r)
+{
+    if (r->ctx && (r->ctx->err || peer_closed(r->ctx)))
+        papyra__redis_drop(r);
+    if (r->ctx)
+        return 0;
+    return connect_now(s, r);
+}
+
+int
+papyra__redis_command(papyra_store *s,
+                      papyra__redis *r,
+                      unsigned flags,
+                      int argc,
+                      const char **argv,
+                      const size_t *lens,
+                      redisReply **ret)
+{
+    int attempts = (flags & PAPYRA_REDIS_RETRY) ? 2 : 1;
+    int rc = PAPYRA_EIO;
+
+    for (int i = 0; i < attempts; i++) {
+        redisReply *reply = NULL;
+        if ((rc = papyra__redis_ensure(s, r)) < 0)
+            continue;
+        reply = redisCommandArgv(r->ctx, argc, argv, lens);
+        if (!reply) {
+            rc = papyra__redis_io_error(s, r, argv[0]);
+            continue;
+        }
+        if (reply->type == REDIS_REPLY_ERROR && !(flags & PAPYRA_REDIS_ERROR_OK)) {
+            char what[256];
+            (void)snprintf(what, sizeof(what), "%s %.200s", argv[0], argc > 1 ? argv[1] : "");
+            rc = papyra__redis_reply_error(s, reply, what);
+            freeReplyObject(reply);
+            return rc;
+        }
+        *ret = reply;
+        return 0;
+    }
+    return rc;
+}
+
+int
+papyra__redis_pipeline(papyra_store *s,
+                       papyra__redis *r,
+                       size_t n,
+                       const int *argcs,
+                       const char *const *const *argvs,
+                       const size_t *const *lens,
+                       redisReply **replies)
+{
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    if ((rc = papyra__redis_ensure(s, r)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (redisAppendCommandArgv(r->ctx, argcs[i], (const char **)argvs[i], lens[i]) != REDIS_OK)
+            return papyra__redis_io_error(s, r, "pipelining");
+    }
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (redisGetReply(r->ctx, &reply) != REDIS_OK || !reply) {
+            for (size_t j = 0; j < i; j++) {
+                freeReplyObject(replies[j]);
+                replies[j] = NULL;
+            }
+            /* Name a real command: the first after MULTI, as that is what was sent. */
+            return papyra__redis_io_error(s, r, argvs[n > 1 ? 1 : 0][0]);
+        }
+        replies[i] = reply;
+    }
+    return 0;
+}
+
+const char *
+papyra__redis_key(const papyra__redis *r, papyra_kind kind)
+{
+    if ((int)kind < 0 || kind >= PAPYRA_KIND_MAX)
+        return NULL;
+    return r->keys[kind];
+}
+
+const redisReply *
+papyra__redis_field(const redisReply *fields, const char *name)
+{
+    const redisReply *found = NULL;
+    size_t n = strlen(name);
+
+    if (!fields || fields->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *k = fields->element[i];
+        if (k && k->type == REDIS_REPLY_STRING && k->len == n && memcmp(k->str, name, n) == 0)
+            found = fields->element[i + 1];
+    }
+    return found;
+}
+
+/* "{prefix}:{system_id}:quarantine:{key with ':' -> '_'}". */
+char *
+papyra__redis_quarantine_key(const papyra__redis *r, const char *key)
+{
+    size_t n = strlen(r->prefix) + strlen(r->system_id) + strlen(key) + 16;
+    char *q = malloc(n);
+    char *p;
+    if (!q)
+        return NULL;
+    (void)snprintf(q, n, "%s:%s:quarantine:", r->prefix, r->system_id);
+    p = q + strlen(q);
+    for (const char *c = key; *c; c++)
+        *p++ = *c == ':' ? '_' : *c;
+    *p = '\0';
+    return q;
+}
+
+int
+papyra__redis_argv_push(papyra__redis_argv *a, const char *p, size_t n)
+{
+    if (a->argc == a->cap) {
+        int ncap = a->cap ? a->cap * 2 : 16;
+        const char **na = realloc(a->argv, (size_t)ncap * sizeof(*na));
+        size_t *nl;
+        if (!na)
+            return PAPYRA_ENOMEM;
+        a->argv = na;
+        if (!(nl = realloc(a->lens, (size_t)ncap * sizeof(*nl))))
+            return PAPYRA_ENOMEM;
+        a->lens = nl;
+        a->cap = ncap;
+    }
+    a->argv[a->argc] = p;
+    a->lens[a->argc] = n;
+    a->argc++;
+    return 0;
+}
+
+void
+papyra__redis_argv_free(papyra__redis_argv *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(a[i].argv);
+        free(a[i].lens);
+    }
+    free(a);
+}
+
+int
+papyra__redis_quarantine_argv(papyra__redis_argv *a,
+                              const char *qkey,
+                              const char *key,
+                              const redisReply *f,
+                              const char *stamp)
+{
+    int rc;
+
+    /* Upstream's quarantine entry (source, data, timestamp) plus every other field. */
+    rc = papyra__redis_argv_push(a, "XADD", 4);
+    rc = rc ? rc : papyra__redis_argv_push(a, qkey, strlen(qkey));
+    rc = rc ? rc : papyra__redis_argv_push(a, "*", 1);
+    rc = rc ? rc : papyra__redis_argv_push(a, "source", 6);
+    rc = rc ? rc : papyra__redis_argv_push(a, key, strlen(key));
+    if (!papyra__redis_field(f, "data")) {
+        rc = rc ? rc : papyra__redis_argv_push(a, "data", 4);
+        rc = rc ? rc : papyra__redis_argv_push(a, "", 0);
+    }
+    for (size_t j = 0; f && f->type == REDIS_REPLY_ARRAY && j < f->elements && rc == 0; j++) {
+        const redisReply *x = f->element[j];
+        if (x && x->type == REDIS_REPLY_STRING)
+            rc = papyra__redis_argv_push(a, x->str, x->len);
+        else
+            rc = papyra__redis_argv_push(a, "", 0);
+    }
+    rc = rc ? rc : papyra__redis_argv_push(a, "timestamp", 9);
+    rc = rc ? rc : papyra__redis_argv_push(a, stamp, strlen(stamp));
+    return rc;
+}
+
+void
+papyra__redis_stamp(char *buf, size_t size)
+{
+    papyra_buf b = {0};
+
+    /* Upstream stamps quarantine entries with str(time.time()), a float's repr. */
+    (void)snprintf(buf, size, "%" PRId64 ".0", papyra__redis_now_ms() / 1000);
+    if (papyra__json_write_double((double)papyra__redis_now_ms() / 1000.0, &b) == 0)
+        (void)snprintf(buf, size, "%s", b.data);
+    papyra__buf_free(&b);
+}
+
+const char *
+papyra__redis_entry_problem(const redisReply *fields)
+{
+    const redisReply *d = papyra__redis_field(fields, "data");
+    papyra_json *obj = NULL;
+    bool is_object;
+
+    if (!d || d->type != REDIS_REPLY_STRING)
+        return "Missing 'data' field or non-string payload";
+    if (papyra__json_parse(d->str, d->len, &obj) < 0)
+        return "Invalid JSON payload in stream entry";
+    is_object = papyra__json_type(obj) == PAPYRA_JSON_OBJECT;
+    papyra__json_free(obj);
+    return is_object ? NULL : "JSON payload is not an object/dict";
+}
+
+/* Whether a reply element is a well-formed stream entry: [id, fields-or-nil]. */
+bool
+papyra__redis_entry_ok(const redisReply *e)
+{
+    return e && e->type == REDIS_REPLY_ARRAY && e->elements == 2 && e->element[0] &&
+           e->element[0]->type == REDIS_REPLY_STRING &&
+           e->element[0]->len < PAPYRA_REDIS_ID_MAX - 2;
+}
+
+void
+papyra__redis_set_after(char *buf, const redisReply *idrep)
+{
+    (void)snprintf(buf, PAPYRA_REDIS_ID_MAX, "(%.*s", (int)idrep->len, idrep->str);
+}
+
+/*
+ * Fetches one page of @p key: XRANGE key start + COUNT n (forward) or
+ * XREVRANGE key end start COUNT n (backward). An error reply (such as
+ * WRONGTYPE) and a reply that is not an array are errors.
+ */
+int
+papyra__redis_fetch_page(papyra_store *s,
+                         papyra__redis *r,
+                         bool backward,
+                         const char *key,
+                         const char *from,
+                         const char *to,
+                         redisReply **ret)
+{
+    char count[24];
+    const char *argv[6];
+    redisReply *reply = NULL;
+    int rc;
+
+    (void)snprintf(count, sizeof(count), "%d", PAPYRA_REDIS_PAGE);
+    argv[0] = backward ? "XREVRANGE" : "XRANGE";
+    argv[1] = key;
+    argv[2] = backward ? to : from;
+    argv[3] = backward ? from : to;
+    argv[4] = "COUNT";
+    argv[5] = count;
+    if ((rc = papyra__redis_command(s, r, PAPYRA_REDIS_RETRY, 6, argv, NULL, &reply)) < 0)
+        return rc;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(reply);
+        return papyra__store_error(s, PAPYRA_EPROTO, "redis %s %s: unexpected reply type", argv[0],
+                                   key);
+    }
+    *ret = reply;
+    return 0;
+}

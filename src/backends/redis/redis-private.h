@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared state of the Redis Streams backend: the connection settings parsed
+ * from the store URL, the hiredis context and the helpers that run commands
+ * on it. Only src/backend-redis.c, src/redis-conn.c and src/redis-groups.c
+ * include this header.
+ *
+ * Every use of a context happens under its connection's mutex, because a
+ * hiredis context is not thread-safe and a store handle may be shared by
+ * several threads. Writes from threads at the same time use spare
+ * connections (URL parameter `connections`), so they overlap on the wire.
+ */
+#ifndef PAPYRA_REDIS_PRIVATE_H
+#define PAPYRA_REDIS_PRIVATE_H
+
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <papyra/record.h>
+
+#include "core/backend.h"
+
+/* Entries fetched per XRANGE/XREVRANGE call: bounds the memory of a page. */
+#define PAPYRA_REDIS_PAGE 1000
+
+/* Commands sent per pipelined round trip by repair and the test fillers. */
+#define PAPYRA_REDIS_PIPELINE_MAX 1000
+
+/* Slack, in ms, subtracted from a `since` bound before it becomes a stream id. */
+#define PAPYRA_REDIS_SINCE_SLACK_MS 300000
+
+/* Most connections one store handle may open (URL parameter `connections`). */
+#define PAPYRA_REDIS_CONNECTIONS_MAX 64
+
+/*
+ * One connection and the settings it connects with. The store's own
+ * papyra__redis owns the settings and serves every operation; its spares,
+ * opened only when threads write at the same time, borrow its settings
+ * (shallow copies of its pointers) and serve writes only.
+ */
+typedef struct papyra__redis {
+    pthread_mutex_t lock;
+    redisContext *ctx;            /* NULL when not connected (or after a failure). */
+    struct papyra__redis *spares; /* connections - 1 of them; NULL in a spare */
+    int nspares;
+    atomic_uint next_spare; /* where a writer that found all busy waits next */
+    int64_t retry_after_ms; /* a spare that failed to connect rests until then */
+    char *host;             /* TCP host, or NULL for a Unix socket. */
+    int port;
+    char *unix_path; /* Unix socket path, or NULL. */
+    int64_t db;
+    char *user;     /* ACL user name (Redis 6+), or NULL. */
+    char *password; /* NULL: no AUTH. */
+    char *prefix;
+    char *system_id;
+    int64_t maxlen; /* 0: XADD without MAXLEN. */
+    int64_t connect_timeout_ms;
+    int64_t timeout_ms;
+    int64_t connections;         /* 1 + nspares */
+    char *keys[PAPYRA_KIND_MAX]; /* "{prefix}:{system_id}:{events|audits|dead_letters}" */
+} papyra__redis;
+
+/* Flags of papyra__redis_command(). */
+enum {
+    /* The command is idempotent: retry once on a fresh connection after an I/O error. */
+    PAPYRA_REDIS_RETRY = 1u << 0,
+    /* Hand an error reply back to the caller instead of turning it into EPROTO. */
+    PAPYRA_REDIS_ERROR_OK = 1u << 1,
+};
+
+/* Parses the URL into r (zeroed by the caller); EINVAL with a message on bad input. */
+int papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r);
+
+/* Frees what papyra__redis_config() and the connection allocated. */
+void papyra__redis_config_free(papyra__redis *r);
+
+/*
+ * Sets up the spare connections papyra__redis_config() asked for (none is
+ * connected yet). Returns 0 or PAPYRA_ENOMEM.
+ */
+int papyra__redis_spares_init(papyra__redis *r);
+
+/* Closes and frees the spares. */
+void papyra__redis_spares_free(papyra__redis *r);
+
+/*
+ * Finds a connection for a write and sets *ret to it, locked and connected:
+ * the store's own when it is free, else a free spare, else it waits for one
+ * (spares in turn, since the store's own may be held by a long scan). Spares
+ * connect on first use; one that cannot connect rests for a second and the
+ * write waits for the store's own connection instead. Returns 0 (unlock
+ * (*ret)->lock when done) or the store's connection error, nothing locked.
+ */
+int papyra__redis_acquire_writer(papyra_store *s, papyra__redis *r, papyra__redis **ret);
+
+/* Makes sure r->ctx is a live, authenticated connection on the right db. */
+int papyra__redis_ensure(papyra_store *s, papyra__redis *r);
+
+/* Closes the connection; the next papyra__redis_ensure() reconnects. */
+void papyra__redis_drop(papyra__redis *r);
+
+/*
+ * Runs one command. On success *ret is the reply (freeReplyObject()). An I/O
+ * failure drops the connection and returns EIO/ECONNECT/ETIMEDOUT; an error
+ * reply returns EPROTO with the server's text in the store's message (unless
+ * PAPYRA_REDIS_ERROR_OK).
+ */
+int papyra__redis_command(papyra_store *s,
+                          papyra__redis *r,
+                          unsigned flags,
+                          int argc,
+                          const char **argv,
+                          const size_t *lens,
+                          redisReply **ret);
+
+/*
+ * Sends n commands in one round trip and reads the n replies into replies[]
+ * (all set to NULL on failure). Error replies are returned as they are; the
+ * caller checks each. Returns 0 or an I/O error (the connection is dropped).
+ */
+int papyra__redis_pipeline(papyra_store *s,
+                           papyra__redis *r,
+                           size_t n,
+                           const int *argcs,
+                           const char *const *const *argvs,
+                           const size_t *const *lens,
+                           redisReply **replies);
+
+/* Maps a failed context to a PAPYRA_E* code and sets the store's message. */
+int papyra__redis_io_error(papyra_store *s, papyra__redis *r, const char *what);
+
+/* Sets the store's message from an error reply and returns PAPYRA_EPROTO. */
+int papyra__redis_reply_error(papyra_store *s, const redisReply *reply, const char *what);
+
+/* The stream key of a kind, or NULL. */
+const char *papyra__redis_key(const papyra__redis *r, papyra_kind kind);
+
+/*
+ * Looks up field @p name in a stream entry's field array (RESP2 flat list of
+ * names and values); the last occurrence wins, like upstream's dict. Returns
+ * the value element or NULL.
+ */
+const redisReply *papyra__redis_field(const redisReply *fields, const char *name);
+
+/*
+ * Checks one stream entry the way upstream's scan does: returns NULL when the
+ * `data` field holds a JSON object, else the anomaly's detail text (static).
+ */
+const char *papyra__redis_entry_problem(const redisReply *fields);
+
+/* A growing, binary-safe argv of one command. */
+typedef struct papyra__redis_argv {
+    int argc, cap;
+    const char **argv;
+    size_t *lens;
+} papyra__redis_argv;
+
+/* Appends one argument (not copied: it must outlive the command). */
+int papyra__redis_argv_push(papyra__redis_argv *a, const char *p, size_t n);
+
+/* Frees an array of @p n argvs and the array itself. */
+void papyra__redis_argv_free(papyra__redis_argv *a, int n);
+
+/* "{prefix}:{system_id}:quarantine:{key with ':' -> '_'}", malloc'd; NULL on OOM. */
+char *papyra__redis_quarantine_key(const papyra__redis *r, const char *key);
+
+/*
+ * Builds the XADD that copies an entry's fields @p f (of stream @p key) to
+ * the quarantine stream @p qkey: source, then every field (data "" first
+ * when there is none), then timestamp @p stamp, as upstream writes it.
+ */
+int papyra__redis_quarantine_argv(papyra__redis_argv *a,
+                                  const char *qkey,
+                                  const char *key,
+                                  const redisReply *f,
+                                  const char *stamp);
+
+/* Upstream's quarantine stamp, str(time.time()). */
+void papyra__redis_stamp(char *buf, size_t size);
+
+/* Longest stream id text: two 20-digit numbers, '-', '(' and NUL. */
+#define PAPYRA_REDIS_ID_MAX 48
+
+/* Whether a reply element is a well-formed stream entry: [id, fields-or-nil]. */
+bool papyra__redis_entry_ok(const redisReply *e);
+
+/* Writes "(<id>)", the exclusive bound after (or before) entry id @p idrep. */
+void papyra__redis_set_after(char *buf, const redisReply *idrep);
+
+/*
+ * Fetches one page (PAPYRA_REDIS_PAGE entries) of @p key: XRANGE key from to
+ * (forward) or XREVRANGE key to from (backward). An error reply (such as
+ * WRONGTYPE) and a reply that is not an array are errors.
+ */
+int papyra__redis_fetch_page(papyra_store *s,
+                             papyra__redis *r,
+                             bool backward,
+                             const char *key,
+                             const char *from,
+                             const char *to,
+                             redisReply **ret);
+
+/* The scan, repair and compact operations (redis-maint.c). */
+int papyra__redis_scan(papyra_store *s, papyra_scan_report **ret);
+int papyra__redis_repair(papyra_store *s,
+                         const papyra_recovery_options *opts,
+                         const papyra_scan_report *found,
+                         papyra_recovery_report *report);
+int papyra__redis_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies);
+
+/* Current wall-clock time in ms. */
+int64_t papyra__redis_now_ms(void);
+
+#endif /* PAPYRA_REDIS_PRIVATE_H */

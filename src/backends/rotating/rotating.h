@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the rotating-files backend, shared by backend-rotating.c (the
+ * operations) and rotating-set.c (file names, line reading, locking and the
+ * crash-safe replacement of a whole rotation set).
+ *
+ * See docs/backend-rotating.md for the file names and the protocols.
+ */
+#ifndef PAPYRA_ROTATING_H
+#define PAPYRA_ROTATING_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <papyra/store.h>
+
+#include "json/json.h"
+#include "util/buf.h"
+
+enum {
+    PAPYRA__ROT_FSYNC_NEVER = 0,
+    PAPYRA__ROT_FSYNC_ALWAYS = 1,
+    PAPYRA__ROT_FSYNC_EVERYSEC = 2,
+};
+
+typedef struct papyra__rot {
+    char *path;        /* the active file, as given */
+    char *dir;         /* its directory ("." when the path has no slash) */
+    char *prefix;      /* the path up to and including its last slash, or "" */
+    char *name;        /* the active file's name */
+    char *lock_path;   /* "<dir>/.<name>.lock" */
+    char *stage_path;  /* "<dir>/.<name>.rebuild": staging directory of a new set */
+    char *commit_path; /* "<stage>/COMMIT": present once a new set is complete */
+    int64_t max_bytes;
+    int64_t max_files;
+    int fsync_mode;
+    pthread_mutex_t mu; /* serialises this handle's writers around lock_fd */
+    int fd;             /* the active file (O_APPEND), -1 until the first write */
+    int lock_fd;        /* flock()ed by writers, recover and compact of this handle */
+    /* Under mu: the identity of fd's file, to notice that PATH was replaced. */
+    uint64_t fd_dev, fd_ino;
+    /* Under mu: fd's file ended with a newline at expect_size when this handle last wrote. */
+    bool tail_known;
+    uint64_t expect_size;
+    bool dirty; /* written since the last fdatasync */
+    int64_t last_sync_ns;
+    /*
+     * Group commit of fsync=always: batches are numbered under mu; one thread
+     * at a time syncs for everyone numbered before it started.
+     */
+    uint64_t write_seq;     /* under mu: batches written */
+    pthread_mutex_t syncmu; /* guards the fields below; never held while taking mu */
+    pthread_cond_t synccv;
+    bool syncing;
+    uint64_t synced_seq; /* batches known durable */
+    uint64_t failed_seq; /* batches whose sync failed, with sync_err */
+    int sync_err;
+    /* The encode buffer a write reuses while no other write has it. */
+    papyra_buf spare;
+    atomic_bool spare_busy;
+} papyra__rot;
+
+/* One line of a file, as papyra__rot_read_line() returns it. */
+typedef struct papyra__rot_line {
+    const char *data; /* without its terminator; valid until the next read */
+    size_t len;
+    size_t stored;   /* bytes in the file, terminator included */
+    bool terminated; /* false only for a last line without "\n" or "\r" */
+    uint64_t number; /* 1-based */
+} papyra__rot_line;
+
+/* A buffered reader that splits a file into lines the way Python does. */
+typedef struct papyra__rot_reader {
+    int fd;
+    bool owns_fd;
+    uint64_t remaining; /* bytes still to read from fd */
+    char *buf;
+    size_t cap, start, end;
+    bool eof;
+    uint64_t number;
+} papyra__rot_reader;
+
+/* The same, newest line first (no line numbers). */
+typedef struct papyra__rot_rreader {
+    int fd;
+    char *buf;
+    size_t cap;
+    uint64_t lo; /* file offset of buf[0]; buf holds [lo, hi) */
+    uint64_t hi; /* lines before hi are still to read */
+} papyra__rot_rreader;
+
+/*
+ * Descriptors of the set's files, opened under the shared lock: a consistent
+ * view that later appends, rotations and rebuilds do not disturb (rotated
+ * files never change in place, the active file is read only up to its size
+ * at that moment, and replacements are new files). The lock is released once
+ * the files are open, unless there are more than a descriptor budget allows;
+ * then it is kept and the rest are opened as they are read.
+ */
+typedef struct papyra__rot_snap {
+    const papyra__rot *r;
+    int64_t n;      /* files 0 (active) .. n-1 */
+    int *fd;        /* -1: absent; -2: not opened yet (lock kept) */
+    int *err;       /* open error of an unreadable file, else 0 */
+    uint64_t *size; /* bytes to read */
+    int lock_fd;    /* held while files remain to be opened; -1 otherwise */
+} papyra__rot_snap;
+
+/* Takes a snapshot (settling an interrupted rebuild first). */
+int papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap);
+/*
+ * File @p k of the snapshot: 1 with *fd and *size, 0 when absent, or the
+ * error that opening it gave.
+ */
+int papyra__rot_snap_get(papyra__rot_snap *snap, int64_t k, int *fd, uint64_t *size);
+void papyra__rot_snap_release(papyra__rot_snap *snap);
+
+/* Starts a forward reader on @p fd (not owned) for its first @p size bytes. */
+int papyra__rot_reader_init(papyra__rot_reader *rd, int fd, uint64_t size);
+/* Starts a backward reader on @p fd (not owned) for its first @p size bytes. */
+int papyra__rot_rreader_init(papyra__rot_rreader *rd, int fd, uint64_t size);
+/* Returns 1 and fills @p line (number 0) with the previous line, 0 at the start, or an error. */
+int papyra__rot_rread_line(papyra__rot_rreader *rd, papyra__rot_line *line);
+void papyra__rot_rreader_close(papyra__rot_rreader *rd);
+
+/* "<path>" for index 0, "<path>.<i>" otherwise; malloc'd, NULL on ENOMEM. */
+char *papyra__rot_file(const papyra__rot *r, int64_t i);
+
+/* Opens @p path for reading; 1 when opened, 0 when it does not exist, or an error. */
+int papyra__rot_reader_open(papyra__rot_reader *rd, const char *path);
+/* Returns 1 and fills @p line, 0 at the end of the file, or an error. */
+int papyra__rot_read_line(papyra__rot_reader *rd, papyra__rot_line *line);
+void papyra__rot_reader_close(papyra__rot_reader *rd);
+
+/* flock() with EINTR retried; @p op as flock(2). Returns 0 or an error. */
+int papyra__rot_flock(int fd, int op);
+/* Opens the lock file, creating it; returns the fd or an error. */
+int papyra__rot_lock_open(const papyra__rot *r);
+
+/* Whether a staging directory exists (a rebuild crashed or is committed). */
+bool papyra__rot_pending(const papyra__rot *r);
+/*
+ * With the exclusive lock held: finishes a committed rebuild or discards an
+ * uncommitted one, so the set is whole again.
+ */
+int papyra__rot_settle(const papyra__rot *r);
+
+/* Whether @p path exists (lstat). */
+bool papyra__rot_exists(const char *path);
+
+/*
+ * Takes a handle's exclusive lock (recover, compact): its mutex for threads
+ * and an exclusive flock() on its lock descriptor for processes; settles an
+ * interrupted rebuild first. (Appends take the flock() shared; see
+ * backend-rotating.c.)
+ */
+int papyra__rot_writer_lock(papyra__rot *r);
+void papyra__rot_writer_unlock(papyra__rot *r);
+
+/* Creates @p dir and its parents. */
+int papyra__rot_mkdirs(const char *dir);
+
+/*
+ * Whether a directory entry next to the active file is part of the store but
+ * not of the rotation set: the metrics file and its side files, quarantined
+ * copies. Such names are never reported as orphans.
+ */
+bool papyra__rot_is_own_name(const papyra__rot *r, const char *entry);
+/* Whether @p entry is "<name>.<i>" with 1 <= i < max_files. */
+bool papyra__rot_is_rotated_name(const papyra__rot *r, const char *entry);
+/* Whether @p entry is "<name>.<anything>" that is neither rotated nor our own. */
+bool papyra__rot_is_orphan(const papyra__rot *r, const char *entry);
+
+/*
+ * A new rotation set being built in the staging directory: the caller plans
+ * the lines (papyra__rot_stage_plan for each output line, in order), then
+ * calls papyra__rot_stage_begin and writes the same lines again with
+ * papyra__rot_stage_add, and finally papyra__rot_stage_commit, which replaces
+ * the live set crash-safely.
+ */
+typedef struct papyra__rot_stage {
+    const papyra__rot *r;
+    /* planning */
+    uint64_t chunks;     /* chunks of the greedy packing so far */
+    uint64_t chunk_size; /* bytes in the last chunk */
+    /* writing */
+    uint64_t files;     /* files of the new set (<= max_files) */
+    uint64_t cur_chunk; /* chunk of the line being written */
+    uint64_t cur_size;
+    int64_t cur_slot; /* slot (0 = oldest) of the open file, -1 none */
+    int fd;
+    papyra_buf out;
+    uint64_t lines;
+    long crash_at; /* PAPYRA_TEST_CRASH_AT, 0 when unset */
+    long steps;
+} papyra__rot_stage;
+
+void papyra__rot_stage_init(papyra__rot_stage *st, const papyra__rot *r);
+void papyra__rot_stage_plan(papyra__rot_stage *st, size_t bytes);
+/* @p min_files: 1 to always create an active file, 0 to allow an empty set. */
+int papyra__rot_stage_begin(papyra__rot_stage *st, uint64_t min_files);
+int papyra__rot_stage_add(papyra__rot_stage *st, const char *line, size_t len);
+int papyra__rot_stage_commit(papyra__rot_stage *st);
+/* Discards an uncommitted stage (after an error). */
+void papyra__rot_stage_abort(papyra__rot_stage *st);
+/* A crash point of the test hook; counts steps. */
+void papyra__rot_stage_step(papyra__rot_stage *st);
+
+/* The repair and compact operations (rotating-rebuild.c). */
+int papyra__rot_repair(papyra_store *s,
+                       const papyra_recovery_options *opts,
+                       const papyra_scan_report *found,
+                       papyra_recovery_report *report);
+int papyra__rot_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies);
+
+#endif /* PAPYRA_ROTATING_H */

@@ -1,0 +1,905 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The rotating backend's file-set machinery: names, a line reader with
+ * Python's universal newlines, locking, and the staged, crash-safe
+ * replacement of a whole rotation set used by compaction and recovery.
+ *
+ * Replacement protocol (docs/backend-rotating.md has the full story): the new
+ * set is written into the hidden directory "<dir>/.<name>.rebuild" as files
+ * named by their index ("0" is the active file), each fsynced, then the
+ * directory is fsynced. Renaming "COMMIT.tmp" to "COMMIT" inside it is the
+ * commit point. Rolling forward renames every staged file over its live name,
+ * deletes live files the new set does not have, and removes the staging
+ * directory. Whoever takes the exclusive lock next (open, write, list, scan,
+ * recover, compact) first finishes a committed set or discards an
+ * uncommitted one, so a crash at any point leaves the old or the new set.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <papyra/common.h>
+
+#include "backends/rotating/rotating.h"
+#include "util/fs.h"
+
+#define READ_CHUNK 65536
+#define STAGE_FLUSH 65536
+
+char *
+papyra__rot_file(const papyra__rot *r, int64_t i)
+{
+    char *p = NULL;
+
+    if (i == 0)
+        return strdup(r->path);
+    if (papyra__asprintf(&p, "%s.%" PRId64, r->path, i) < 0)
+        return NULL;
+    return p;
+}
+
+int
+papyra__rot_reader_open(papyra__rot_reader *rd, const char *path)
+{
+    memset(rd, 0, sizeof(*rd));
+    rd->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (rd->fd < 0) {
+        rd->fd = -1;
+        return errno == ENOENT ? 0 : papyra__errno_code(errno);
+    }
+    rd->buf = malloc(READ_CHUNK);
+    if (!rd->buf) {
+        close(rd->fd);
+        rd->fd = -1;
+        return PAPYRA_ENOMEM;
+    }
+    rd->cap = READ_CHUNK;
+    rd->owns_fd = true;
+    rd->remaining = UINT64_MAX;
+    return 1;
+}
+
+int
+papyra__rot_reader_init(papyra__rot_reader *rd, int fd, uint64_t size)
+{
+    memset(rd, 0, sizeof(*rd));
+    rd->buf = malloc(READ_CHUNK);
+    if (!rd->buf) {
+        rd->fd = -1;
+        return PAPYRA_ENOMEM;
+    }
+    rd->cap = READ_CHUNK;
+    rd->fd = fd;
+    rd->remaining = size;
+    return 0;
+}
+
+void
+papyra__rot_reader_close(papyra__rot_reader *rd)
+{
+    if (rd->fd >= 0 && rd->owns_fd)
+        close(rd->fd);
+    free(rd->buf);
+    memset(rd, 0, sizeof(*rd));
+    rd->fd = -1;
+}
+
+/* Reads more bytes after moving the unread ones to the front; grows the buffer when full. */
+static int
+reader_fill(papyra__rot_reader *rd)
+{
+    ssize_t n;
+
+    if (rd->start > 0) {
+        memmove(rd->buf, rd->buf + rd->start, rd->end - rd->start);
+        rd->end -= rd->start;
+        rd->start = 0;
+    }
+    if (rd->end == rd->cap) {
+        char *nb = realloc(rd->buf, rd->cap * 2);
+        if (!nb)
+            return PAPYRA_ENOMEM;
+        rd->buf = nb;
+        rd->cap *= 2;
+    }
+    {
+        size_t want = rd->cap - rd->end;
+        if (rd->remaining < want)
+            want = (size_t)rd->remaining;
+        n = 0;
+        if (want > 0) {
+            do
+                n = read(rd->fd, rd->buf + rd->end, want);
+            while (n < 0 && errno == EINTR);
+        }
+    }
+    if (n < 0)
+        return papyra__errno_code(errno);
+    if (n == 0)
+        rd->eof = true;
+    rd->end += (size_t)n;
+    rd->remaining -= (uint64_t)n;
+    return 0;
+}
+
+int
+papyra__rot_rreader_init(papyra__rot_rreader *rd, int fd, uint64_t size)
+{
+    memset(rd, 0, sizeof(*rd));
+    rd->buf = malloc(READ_CHUNK);
+    if (!rd->buf)
+        return PAPYRA_ENOMEM;
+    rd->cap = READ_CHUNK;
+    rd->fd = fd;
+    rd->lo = rd->hi = size;
+    return 0;
+}
+
+void
+papyra__rot_rreader_close(papyra__rot_rreader *rd)
+{
+    free(rd->buf);
+    memset(rd, 0, sizeof(*rd));
+    rd->fd = -1;
+}
+
+/* Loads the chunk before lo in front of what the buffer holds. */
+static int
+rreader_fill(papyra__rot_rreader *rd)
+{
+    uint64_t nlo = rd->lo > READ_CHUNK ? rd->lo - READ_CHUNK : 0;
+    size_t add = (size_t)(rd->lo - nlo), have = (size_t)(rd->hi - rd->lo), got = 0;
+
+    if (have + add > rd->cap) {
+        size_t cap = rd->cap;
+        while (cap < have + add)
+            cap *= 2;
+        char *nb = realloc(rd->buf, cap);
+        if (!nb)
+            return PAPYRA_ENOMEM;
+        rd->buf = nb;
+        rd->cap = cap;
+    }
+    memmove(rd->buf + add, rd->buf, have);
+    while (got < add) {
+        ssize_t n = pread(rd->fd, rd->buf + got, add - got, (off_t)(nlo + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return papyra__errno_code(errno);
+        if (n == 0)
+            return PAPYRA_EIO; /* the file shrank under us */
+        got += (size_t)n;
+    }
+    rd->lo = nlo;
+    return 0;
+}
+
+#define RBYTE(rd, off) ((rd)->buf[(off) - (rd)->lo])
+
+int
+papyra__rot_rread_line(papyra__rot_rreader *rd, papyra__rot_line *line)
+{
+    uint64_t end, i;
+    size_t term = 0;
+    int e;
+
+    if (rd->hi == 0)
+        return 0;
+    /* The terminator of the last line: "\n", "\r\n", "\r", or none at the end of the file. */
+    while (rd->lo > 0 && rd->hi - rd->lo < 2)
+        if ((e = rreader_fill(rd)) < 0)
+            return e;
+    if (RBYTE(rd, rd->hi - 1) == '\n')
+        term = rd->hi >= 2 && RBYTE(rd, rd->hi - 2) == '\r' ? 2 : 1;
+    else if (RBYTE(rd, rd->hi - 1) == '\r')
+        term = 1;
+    end = rd->hi - term;
+    for (i = end;;) {
+        while (i > rd->lo && RBYTE(rd, i - 1) != '\n' && RBYTE(rd, i - 1) != '\r')
+            i--;
+        if (i > rd->lo || rd->lo == 0)
+            break;
+        if ((e = rreader_fill(rd)) < 0)
+            return e;
+    }
+    line->data = &RBYTE(rd, i);
+    line->len = (size_t)(end - i);
+    line->stored = line->len + term;
+    line->terminated = term > 0;
+    line->number = 0;
+    rd->hi = i;
+    return 1;
+}
+
+int
+papyra__rot_read_line(papyra__rot_reader *rd, papyra__rot_line *line)
+{
+    size_t scanned = rd->start;
+
+    for (;;) {
+        size_t i;
+
+        for (i = scanned; i < rd->end; i++)
+            if (rd->buf[i] == '\n' || rd->buf[i] == '\r')
+                break;
+        if (i < rd->end && !(rd->buf[i] == '\r' && i + 1 == rd->end && !rd->eof)) {
+            size_t term = (rd->buf[i] == '\r' && i + 1 < rd->end && rd->buf[i + 1] == '\n') ? 2 : 1;
+
+            line->data = rd->buf + rd->start;
+            line->len = i - rd->start;
+            line->stored = line->len + term;
+            line->terminated = true;
+            line->number = ++rd->number;
+            rd->start = i + term;
+            return 1;
+        }
+        if (rd->eof) {
+            if (rd->start == rd->end)
+                return 0;
+            line->data = rd->buf + rd->start;
+            line->len = rd->end - rd->start;
+            line->stored = line->len;
+            line->terminated = false;
+            line->number = ++rd->number;
+            rd->start = rd->end;
+            return 1;
+        }
+        /* Rescan only what is new, minus a lone '\r' that may be half of "\r\n". */
+        scanned = i - rd->start;
+        {
+            int r = reader_fill(rd);
+            if (r < 0)
+                return r;
+        }
+        scanned += rd->start;
+    }
+}
+
+int
+papyra__rot_flock(int fd, int op)
+{
+    while (flock(fd, op) < 0) {
+        if (errno != EINTR)
+            return papyra__errno_code(errno);
+    }
+    return 0;
+}
+
+int
+papyra__rot_lock_open(const papyra__rot *r)
+{
+    int fd = open(r->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+
+    /* flock() works on a read-only descriptor too: readers of a read-only directory. */
+    if (fd < 0 && (errno == EACCES || errno == EROFS))
+        fd = open(r->lock_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return papyra__errno_code(errno);
+    return fd;
+}
+
+int
+papyra__rot_mkdirs(const char *dir)
+{
+    char *p = strdup(dir);
+    int r = 0;
+
+    if (!p)
+        return PAPYRA_ENOMEM;
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+                r = papyra__errno_code(errno);
+                break;
+            }
+            *s = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(p);
+    return r;
+}
+
+/* The text after "<name>." in @p entry, or NULL when it does not start so. */
+static const char *
+set_suffix(const papyra__rot *r, const char *entry)
+{
+    size_t n = strlen(r->name);
+
+    if (strncmp(entry, r->name, n) != 0 || entry[n] != '.')
+        return NULL;
+    return entry + n + 1;
+}
+
+bool
+papyra__rot_is_rotated_name(const papyra__rot *r, const char *entry)
+{
+    const char *s = set_suffix(r, entry);
+    int64_t v = 0;
+
+    if (!s || *s < '1' || *s > '9')
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > INT64_MAX / 10 - 10)
+            return false;
+        v = v * 10 + (*s - '0');
+    }
+    return v >= 1 && v < r->max_files;
+}
+
+bool
+papyra__rot_is_own_name(const papyra__rot *r, const char *entry)
+{
+    const char *s = set_suffix(r, entry);
+    const char *q, *last = NULL;
+
+    if (!s)
+        return false;
+    /* The default metrics file, its temporary and set-aside copies. */
+    if (strcmp(s, "metrics") == 0 || strncmp(s, "metrics.", 8) == 0)
+        return true;
+    /* Quarantined copies: "<anything>.quarantine.<epoch_ms>". */
+    for (q = strstr(s, "quarantine."); q; q = strstr(q + 1, "quarantine."))
+        last = q;
+    if (last && (last == s || last[-1] == '.')) {
+        const char *d = last + strlen("quarantine.");
+        if (!*d)
+            return false;
+        for (; *d; d++)
+            if (*d < '0' || *d > '9')
+                return false;
+        return true;
+    }
+    return false;
+}
+
+bool
+papyra__rot_is_orphan(const papyra__rot *r, const char *entry)
+{
+    return set_suffix(r, entry) && !papyra__rot_is_rotated_name(r, entry) &&
+           !papyra__rot_is_own_name(r, entry);
+}
+
+bool
+papyra__rot_pending(const papyra__rot *r)
+{
+    struct stat st;
+
+    return lstat(r->stage_path, &st) == 0;
+}
+
+/* fsyncs a directory by path. */
+static int
+fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r = 0;
+
+    if (fd < 0)
+        return papyra__errno_code(errno);
+    if (fsync(fd) < 0)
+        r = papyra__errno_code(errno);
+    close(fd);
+    return r;
+}
+
+/* Removes the staging directory and everything in it. */
+static int
+remove_stage(const papyra__rot *r)
+{
+    DIR *d = opendir(r->stage_path);
+    struct dirent *e;
+
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        /* Not a directory: nothing we made, but it holds the name; remove it. */
+        if (errno == ENOTDIR && unlink(r->stage_path) == 0)
+            return fsync_dir(r->dir);
+        return papyra__errno_code(errno);
+    }
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+    if (rmdir(r->stage_path) < 0 && errno != ENOENT)
+        return papyra__errno_code(errno);
+    return fsync_dir(r->dir);
+}
+
+void
+papyra__rot_stage_step(papyra__rot_stage *st)
+{
+    if (st && st->crash_at > 0 && ++st->steps == st->crash_at)
+        _exit(137);
+}
+
+/* Moves a committed set into place; see the top of this file. */
+static int
+roll_forward(const papyra__rot *r, uint64_t files, int64_t max_files, papyra__rot_stage *st)
+{
+    int ret = 0;
+
+    for (uint64_t k = files; k-- > 0;) {
+        char *src = NULL, *dst = papyra__rot_file(r, (int64_t)k);
+        int e = 0;
+
+        if (!dst || papyra__asprintf(&src, "%s/%" PRIu64, r->stage_path, k) < 0) {
+            free(dst);
+            return PAPYRA_ENOMEM;
+        }
+        if (rename(src, dst) < 0 && errno != ENOENT)
+            e = papyra__errno_code(errno);
+        free(src);
+        free(dst);
+        if (e < 0)
+            return e;
+        papyra__rot_stage_step(st);
+    }
+    for (int64_t j = (int64_t)files; j < max_files; j++) {
+        char *dst = papyra__rot_file(r, j);
+
+        if (!dst)
+            return PAPYRA_ENOMEM;
+        if (unlink(dst) < 0 && errno != ENOENT)
+            ret = papyra__errno_code(errno);
+        free(dst);
+        if (ret < 0)
+            return ret;
+        papyra__rot_stage_step(st);
+    }
+    ret = fsync_dir(r->dir);
+    if (ret < 0)
+        return ret;
+    papyra__rot_stage_step(st);
+    if (unlink(r->commit_path) < 0 && errno != ENOENT)
+        return papyra__errno_code(errno);
+    papyra__rot_stage_step(st);
+    return remove_stage(r);
+}
+
+int
+papyra__rot_settle(const papyra__rot *r)
+{
+    char text[64];
+    unsigned long long files = 0;
+    long long max_files = 0;
+    ssize_t n;
+    int fd;
+
+    if (!papyra__rot_pending(r))
+        return 0;
+    fd = open(r->commit_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno != ENOENT)
+            return papyra__errno_code(errno);
+        return remove_stage(r);
+    }
+    do
+        n = read(fd, text, sizeof(text) - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0)
+        return PAPYRA_EIO;
+    text[n] = '\0';
+    if (sscanf(text, "%llu %lld", &files, &max_files) != 2 || max_files < 1 ||
+        files > (unsigned long long)max_files)
+        return PAPYRA_ECORRUPT;
+    return roll_forward(r, files, max_files, NULL);
+}
+
+void
+papyra__rot_stage_init(papyra__rot_stage *st, const papyra__rot *r)
+{
+    const char *env = getenv("PAPYRA_TEST_CRASH_AT");
+
+    memset(st, 0, sizeof(*st));
+    st->r = r;
+    st->fd = -1;
+    st->cur_slot = -1;
+    st->crash_at = env ? strtol(env, NULL, 10) : 0;
+}
+
+void
+papyra__rot_stage_plan(papyra__rot_stage *st, size_t bytes)
+{
+    if (st->chunks == 0) {
+        st->chunks = 1;
+        st->chunk_size = bytes;
+    } else if (st->chunk_size > 0 && st->chunk_size + bytes > (uint64_t)st->r->max_bytes) {
+        st->chunks++;
+        st->chunk_size = bytes;
+    } else {
+        st->chunk_size += bytes;
+    }
+}
+
+/*
+ * Links the live active file into the staging directory as "active", so that
+ * its link count is 2 for as long as the staging directory exists. That is
+ * how appenders of every process notice a rebuild that crashed after its
+ * commit but before its roll-forward replaced the active file: their
+ * per-write check (one statx of PATH) sees the extra link, and they settle
+ * the set before appending to a file that the roll-forward would replace.
+ * (Without it they would have to look for the staging directory at every
+ * write.) The link goes when the staging directory is removed. An active
+ * file that does not exist needs no mark (appenders notice it is gone); a
+ * file system without hard links leaves the mark out (see
+ * docs/backend-rotating.md).
+ */
+static int
+link_active(const papyra__rot *r)
+{
+    char *p = NULL;
+    int ret = 0;
+
+    if (papyra__asprintf(&p, "%s/active", r->stage_path) < 0)
+        return PAPYRA_ENOMEM;
+    if (linkat(AT_FDCWD, r->path, AT_FDCWD, p, AT_SYMLINK_FOLLOW) < 0 && errno != ENOENT &&
+        errno != EPERM && errno != EMLINK)
+        ret = papyra__errno_code(errno);
+    free(p);
+    return ret;
+}
+
+int
+papyra__rot_stage_begin(papyra__rot_stage *st, uint64_t min_files)
+{
+    const papyra__rot *r = st->r;
+    int ret;
+
+    st->files = st->chunks < (uint64_t)r->max_files ? st->chunks : (uint64_t)r->max_files;
+    if (st->files < min_files)
+        st->files = min_files;
+    ret = remove_stage(r);
+    if (ret < 0)
+        return ret;
+    if (mkdir(r->stage_path, 0700) < 0)
+        return papyra__errno_code(errno);
+    ret = link_active(r);
+    if (ret == 0)
+        ret = fsync_dir(r->dir);
+    if (ret < 0)
+        return ret;
+    papyra__rot_stage_step(st);
+    return 0;
+}
+
+/* Flushes, fsyncs and closes the staged file being written. */
+static int
+stage_close_file(papyra__rot_stage *st)
+{
+    int ret = 0;
+
+    if (st->fd < 0)
+        return 0;
+    ret = papyra__write_all(st->fd, st->out.data, st->out.len);
+    papyra__buf_reset(&st->out);
+    if (ret == 0 && fsync(st->fd) < 0)
+        ret = papyra__errno_code(errno);
+    close(st->fd);
+    st->fd = -1;
+    papyra__rot_stage_step(st);
+    return ret;
+}
+
+/* Opens the staged file of @p slot (0 = oldest of the new set). */
+static int
+stage_open_slot(papyra__rot_stage *st, int64_t slot)
+{
+    char *p = NULL;
+    uint64_t index = st->files - 1 - (uint64_t)slot;
+    int ret = stage_close_file(st);
+
+    if (ret < 0)
+        return ret;
+    if (papyra__asprintf(&p, "%s/%" PRIu64, st->r->stage_path, index) < 0)
+        return PAPYRA_ENOMEM;
+    st->fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    free(p);
+    if (st->fd < 0) {
+        st->fd = -1;
+        return papyra__errno_code(errno);
+    }
+    st->cur_slot = slot;
+    return 0;
+}
+
+int
+papyra__rot_stage_add(papyra__rot_stage *st, const char *line, size_t len)
+{
+    uint64_t bytes = len + 1, merged;
+    int64_t slot;
+    int ret;
+
+    /* Replay the planned greedy packing to find this line's chunk. */
+    if (st->lines == 0) {
+        st->cur_chunk = 0;
+        st->cur_size = bytes;
+    } else if (st->cur_size > 0 && st->cur_size + bytes > (uint64_t)st->r->max_bytes) {
+        st->cur_chunk++;
+        st->cur_size = bytes;
+    } else {
+        st->cur_size += bytes;
+    }
+    st->lines++;
+    /* The oldest chunks that do not fit in max_files share the oldest file. */
+    merged = st->chunks > st->files ? st->chunks - st->files : 0;
+    slot = st->cur_chunk <= merged ? 0 : (int64_t)(st->cur_chunk - merged);
+    if (slot != st->cur_slot) {
+        ret = stage_open_slot(st, slot);
+        if (ret < 0)
+            return ret;
+    }
+    if (papyra__buf_append(&st->out, line, len) < 0 || papyra__buf_putc(&st->out, '\n') < 0)
+        return PAPYRA_ENOMEM;
+    if (st->out.len >= STAGE_FLUSH) {
+        ret = papyra__write_all(st->fd, st->out.data, st->out.len);
+        papyra__buf_reset(&st->out);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+int
+papyra__rot_stage_commit(papyra__rot_stage *st)
+{
+    const papyra__rot *r = st->r;
+    char text[64], *tmp = NULL;
+    int fd, ret, len;
+
+    /* Slots without lines (an empty new set that still wants its active file). */
+    while ((uint64_t)(st->cur_slot + 1) < st->files) {
+        ret = stage_open_slot(st, st->cur_slot + 1);
+        if (ret < 0)
+            return ret;
+    }
+    ret = stage_close_file(st);
+    if (ret < 0)
+        return ret;
+    papyra__buf_free(&st->out);
+    ret = fsync_dir(r->stage_path);
+    if (ret < 0)
+        return ret;
+    papyra__rot_stage_step(st);
+
+    if (papyra__asprintf(&tmp, "%s/COMMIT.tmp", r->stage_path) < 0)
+        return PAPYRA_ENOMEM;
+    len = snprintf(text, sizeof(text), "%" PRIu64 " %" PRId64 "\n", st->files, r->max_files);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        free(tmp);
+        return papyra__errno_code(errno);
+    }
+    ret = papyra__write_all(fd, text, (size_t)len);
+    if (ret == 0 && fsync(fd) < 0)
+        ret = papyra__errno_code(errno);
+    close(fd);
+    if (ret == 0 && rename(tmp, r->commit_path) < 0)
+        ret = papyra__errno_code(errno);
+    free(tmp);
+    if (ret == 0)
+        ret = fsync_dir(r->stage_path);
+    if (ret < 0)
+        return ret;
+    /* Committed: from here on a crash rolls forward. */
+    papyra__rot_stage_step(st);
+    return roll_forward(r, st->files, r->max_files, st);
+}
+
+void
+papyra__rot_stage_abort(papyra__rot_stage *st)
+{
+    if (st->fd >= 0)
+        close(st->fd);
+    st->fd = -1;
+    papyra__buf_free(&st->out);
+    /* An uncommitted stage is garbage; a committed one must be finished instead. */
+    if (access(st->r->commit_path, F_OK) == 0)
+        (void)papyra__rot_settle(st->r);
+    else
+        (void)remove_stage(st->r);
+}
+
+bool
+papyra__rot_exists(const char *p)
+{
+    struct stat st;
+
+    return lstat(p, &st) == 0;
+}
+
+/* Takes this handle's writer lock: the mutex for threads, flock() for processes. */
+int
+papyra__rot_writer_lock(papyra__rot *r)
+{
+    int e;
+
+    pthread_mutex_lock(&r->mu);
+    /* The directory or lock file could not be made at open: try again now. */
+    if (r->lock_fd < 0) {
+        e = papyra__rot_mkdirs(r->dir);
+        if (e == 0 && (e = papyra__rot_lock_open(r)) >= 0) {
+            r->lock_fd = e;
+            e = 0;
+        }
+        if (e < 0) {
+            pthread_mutex_unlock(&r->mu);
+            return e;
+        }
+    }
+    e = papyra__rot_flock(r->lock_fd, LOCK_EX);
+    if (e < 0) {
+        pthread_mutex_unlock(&r->mu);
+        return e;
+    }
+    if (papyra__rot_pending(r))
+        e = papyra__rot_settle(r);
+    if (e < 0) {
+        (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+        pthread_mutex_unlock(&r->mu);
+    }
+    return e;
+}
+
+void
+papyra__rot_writer_unlock(papyra__rot *r)
+{
+    (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Files a snapshot opens before it keeps the lock instead (descriptor budget). */
+#define SNAP_MAX_OPEN 64
+
+/* Opens file @p k into the snapshot. */
+static int
+snap_open(papyra__rot_snap *snap, int64_t k)
+{
+    char *p = papyra__rot_file(snap->r, k);
+    struct stat st;
+    int fd;
+
+    if (!p)
+        return PAPYRA_ENOMEM;
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    free(p);
+    snap->err[k] = 0;
+    if (fd < 0) {
+        snap->fd[k] = -1;
+        if (errno != ENOENT)
+            snap->err[k] = papyra__errno_code(errno);
+        return 0;
+    }
+    if (fstat(fd, &st) < 0) {
+        snap->err[k] = papyra__errno_code(errno);
+        snap->fd[k] = -1;
+        close(fd);
+        return 0;
+    }
+    snap->fd[k] = fd;
+    snap->size[k] = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Whether the snapshot's active file ends without a line terminator. */
+static bool
+snap_tail_torn(const papyra__rot_snap *snap)
+{
+    char c;
+
+    if (snap->fd[0] < 0 || snap->size[0] == 0)
+        return false;
+    return pread(snap->fd[0], &c, 1, (off_t)snap->size[0] - 1) == 1 && c != '\n' && c != '\r';
+}
+
+int
+papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
+{
+    int64_t k, opened = 0;
+    bool excl = false;
+    int e = 0, lfd;
+
+    memset(snap, 0, sizeof(*snap));
+    snap->r = r;
+    snap->lock_fd = -1;
+    snap->n = r->max_files;
+    snap->fd = malloc((size_t)r->max_files * sizeof(*snap->fd));
+    snap->err = calloc((size_t)r->max_files, sizeof(*snap->err));
+    snap->size = calloc((size_t)r->max_files, sizeof(*snap->size));
+    if (!snap->fd || !snap->err || !snap->size) {
+        papyra__rot_snap_release(snap);
+        return PAPYRA_ENOMEM;
+    }
+    for (k = 0; k < r->max_files; k++)
+        snap->fd[k] = -2;
+    /* No lock file and none can be made (missing or read-only directory): read unlocked. */
+    lfd = papyra__rot_lock_open(r);
+    if (lfd == PAPYRA_ENOENT && errno == ENOENT)
+        lfd = -1;
+    else if (lfd < 0)
+        e = lfd;
+    if (e == 0 && lfd >= 0) {
+        e = papyra__rot_flock(lfd, LOCK_SH);
+        if (e == 0 && papyra__rot_pending(r)) {
+            e = papyra__rot_flock(lfd, LOCK_EX);
+            excl = true;
+            if (e == 0)
+                e = papyra__rot_settle(r);
+        }
+    }
+    for (k = 0; e == 0 && k < r->max_files && opened < SNAP_MAX_OPEN; k++) {
+        e = snap_open(snap, k);
+        opened += snap->fd[k] >= 0;
+        /*
+         * Writers append under the shared lock too, so the active file may
+         * end in the middle of an append in progress. Then take the
+         * snapshot again under the exclusive lock, with no append running:
+         * the snapshot never shows a line that is only half written (a last
+         * line without its newline is then really torn).
+         */
+        if (e == 0 && k == 0 && lfd >= 0 && !excl && snap_tail_torn(snap)) {
+            close(snap->fd[0]);
+            snap->fd[0] = -2;
+            e = papyra__rot_flock(lfd, LOCK_EX);
+            excl = true;
+            k = -1;
+            opened = 0;
+        }
+    }
+    if (e == 0 && k < r->max_files)
+        snap->lock_fd = lfd; /* files remain: keep the lock while they are read */
+    else if (lfd >= 0)
+        close(lfd);
+    if (e < 0) {
+        papyra__rot_snap_release(snap);
+        return e;
+    }
+    return 0;
+}
+
+int
+papyra__rot_snap_get(papyra__rot_snap *snap, int64_t k, int *fd, uint64_t *size)
+{
+    if (snap->fd[k] == -2) {
+        int e = snap_open(snap, k);
+        if (e < 0)
+            return e;
+    }
+    if (snap->err[k] < 0)
+        return snap->err[k];
+    if (snap->fd[k] < 0)
+        return 0;
+    *fd = snap->fd[k];
+    *size = snap->size[k];
+    return 1;
+}
+
+void
+papyra__rot_snap_release(papyra__rot_snap *snap)
+{
+    for (int64_t k = 0; snap->fd && k < snap->n; k++)
+        if (snap->fd[k] >= 0)
+            close(snap->fd[k]);
+    if (snap->lock_fd >= 0)
+        close(snap->lock_fd);
+    free(snap->fd);
+    free(snap->err);
+    free(snap->size);
+    memset(snap, 0, sizeof(*snap));
+    snap->lock_fd = -1;
+}

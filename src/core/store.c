@@ -1,0 +1,724 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The generic store layer: URL dispatch, argument checks, error messages and
+ * every counter. Backends report what happened; this file turns that into
+ * metrics, exactly as DESIGN section 3 and spec/metrics.yaml say, and only
+ * for the counters the backend supports.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "metrics/metrics-private.h"
+#include "record/codec.h"
+#include "util/fs.h"
+
+/*
+ * The backends this build knows. A backend built conditionally is compiled
+ * in with -DPAPYRA_HAVE_<NAME> on the library's sources (Redis, with hiredis).
+ */
+static const papyra__backend_ops *const backends[] = {
+    &papyra__backend_memory,
+    &papyra__backend_jsonl,
+    &papyra__backend_rotating,
+#ifdef PAPYRA_HAVE_REDIS
+    &papyra__backend_redis,
+#endif
+};
+
+/* Schemes that name a backend other than by its id. */
+static const struct {
+    const char *scheme;
+    const char *backend;
+} scheme_aliases[] = {
+    {"unix", "redis"},
+    {"rediss", "redis"},
+};
+
+static const char *const anomaly_names[] = {
+    [PAPYRA_ANOMALY_TRUNCATED_LINE] = "TRUNCATED_LINE",
+    [PAPYRA_ANOMALY_PARTIAL_WRITE] = "PARTIAL_WRITE",
+    [PAPYRA_ANOMALY_CORRUPTED_LINE] = "CORRUPTED_LINE",
+    [PAPYRA_ANOMALY_ORPHANED_ROTATED_FILE] = "ORPHANED_ROTATED_FILE",
+    [PAPYRA_ANOMALY_UNEXPECTED_FILE] = "UNEXPECTED_FILE",
+};
+
+PAPYRA_PUBLIC const char *
+papyra_anomaly_type_name(int type)
+{
+    if (type < PAPYRA_ANOMALY_TRUNCATED_LINE || type > PAPYRA_ANOMALY_UNEXPECTED_FILE)
+        return NULL;
+    return anomaly_names[type];
+}
+
+int
+papyra__store_error(papyra_store *s, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!s)
+        return code;
+    pthread_mutex_lock(&s->errmu);
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&s->errmu);
+    return code;
+}
+
+/* Adds n to counter id when the backend supports it. */
+static void
+count(papyra_store *s, int id, uint64_t n)
+{
+    if (n > 0 && (papyra__backends[s->ops->id].mask >> id & 1u))
+        papyra__metrics_add(s->metrics, id, n);
+}
+
+static const papyra__backend_ops *
+find_backend(const char *scheme)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(scheme_aliases) / sizeof(scheme_aliases[0]); i++) {
+        if (strcmp(scheme, scheme_aliases[i].scheme) == 0)
+            scheme = scheme_aliases[i].backend;
+    }
+    for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strcmp(scheme, backends[i]->name) == 0)
+            return backends[i];
+    }
+    return NULL;
+}
+
+static int
+parse_retention(papyra_store *s, const papyra__url *url)
+{
+    papyra__retention *r = &s->retention;
+    int e;
+
+    e = papyra__url_int(s, url, "max_records", 1, 0, &r->max_records);
+    if (e == 0)
+        e = papyra__url_int(s, url, "max_total_bytes", 1, 0, &r->max_total_bytes);
+    if (e == 0)
+        e = papyra__url_double(s, url, "max_age_seconds", 0, &r->max_age_seconds);
+    if (e == 0 && papyra__url_param(url, "max_age_seconds") && !(r->max_age_seconds > 0))
+        e = papyra__store_error(s, PAPYRA_EINVAL,
+                                "parameter 'max_age_seconds' must be > 0 (got %s)",
+                                papyra__url_param(url, "max_age_seconds"));
+    return e;
+}
+
+/*
+ * Where the store's shared metrics file is: metrics=PATH, the backend's
+ * default, or NULL for private counters (metrics=none, memory without
+ * metrics=). Connects to nothing and creates nothing.
+ */
+static int
+metrics_path_for(papyra_store *s, const papyra__url *url, char **ret)
+{
+    const char *want = papyra__url_param(url, "metrics");
+
+    *ret = NULL;
+    if (want && want[0] == '\0')
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "parameter 'metrics' must be a path or 'none'");
+    if (want && strcmp(want, "none") == 0)
+        return 0;
+    if (want) {
+        *ret = strdup(want);
+        return *ret ? 0 : papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    }
+    return s->ops->default_metrics_path ? s->ops->default_metrics_path(s, url, ret) : 0;
+}
+
+/*
+ * Opens the shared metrics file, or private counters. A metrics file that
+ * cannot be used never stops the store: the counters become private and the
+ * reason is kept for papyra_store_metrics_warning().
+ */
+static int
+open_metrics(papyra_store *s, const papyra__url *url)
+{
+    papyra_metrics_options o = {0};
+    papyra_error e = {0};
+    char *path = NULL;
+    int r = metrics_path_for(s, url, &path);
+
+    if (r < 0)
+        return r;
+    if (path) {
+        o.flags = PAPYRA_METRICS_CREATE;
+        o.backend = s->ops->id;
+        o.mode_from = s->data_path;
+        /* The counters must outlive this process from its first write on. */
+        (void)papyra__mkdir_parents(path);
+        r = papyra_metrics_open(&s->metrics, path, &o, &e);
+        if (r < 0 &&
+            papyra__asprintf(&s->metrics_warning, "%s; counters are private to this process",
+                             e.message[0] ? e.message : papyra_strerror(r)) < 0) {
+            free(path);
+            return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+        }
+        free(path);
+    }
+    if (!s->metrics) {
+        r = papyra_metrics_new_private(&s->metrics, s->ops->id);
+        if (r < 0)
+            return papyra__store_error(s, r, "cannot create counters: %s", papyra_strerror(r));
+    }
+    return 0;
+}
+
+int
+papyra__file_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
+{
+    int r = papyra__asprintf(ret, "%s.metrics", url->path);
+
+    return r < 0 ? papyra__store_error(s, r, "out of memory") : 0;
+}
+
+static void
+store_free(papyra_store *s)
+{
+    papyra_metrics_close(s->metrics);
+    free(s->metrics_warning);
+    free(s->data_path);
+    pthread_mutex_destroy(&s->errmu);
+    free(s);
+}
+
+static int
+open_error(papyra_error *reterr, int code, const char *msg)
+{
+    if (reterr) {
+        reterr->code = code;
+        /* The handle's message is longer; keep what fits. */
+        snprintf(reterr->message, sizeof(reterr->message), "%.*s", (int)sizeof(reterr->message) - 1,
+                 msg && msg[0] ? msg : papyra_strerror(code));
+    }
+    return code;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_metrics_location(const char *url_text,
+                              char **ret_path,
+                              int *ret_backend,
+                              papyra_error *reterr)
+{
+    papyra__url url = {0};
+    papyra_store s = {.errmu = PTHREAD_MUTEX_INITIALIZER};
+    char *path = NULL;
+    int r;
+
+    if (!ret_path)
+        return open_error(reterr, PAPYRA_EINVAL, "no place for the path");
+    r = papyra__url_parse(url_text, &url, reterr);
+    if (r < 0)
+        return r;
+    s.ops = find_backend(url.scheme);
+    if (!s.ops)
+        r = papyra__store_error(&s, PAPYRA_EINVAL, "unknown or unavailable store backend '%s'",
+                                url.scheme);
+    if (r == 0)
+        r = metrics_path_for(&s, &url, &path);
+    papyra__url_free(&url);
+    if (r < 0)
+        return open_error(reterr, r, s.errmsg);
+    if (reterr)
+        *reterr = (papyra_error){0};
+    if (ret_backend)
+        *ret_backend = s.ops->id;
+    *ret_path = path;
+    return 0;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_open(papyra_store **ret, const char *url_text, papyra_error *reterr)
+{
+    papyra__url url = {0};
+    papyra_store *s;
+    bool opened = false;
+    int r;
+
+    if (!ret)
+        return open_error(reterr, PAPYRA_EINVAL, "no place for the handle");
+    r = papyra__url_parse(url_text, &url, reterr);
+    if (r < 0)
+        return r;
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        papyra__url_free(&url);
+        return open_error(reterr, PAPYRA_ENOMEM, NULL);
+    }
+    pthread_mutex_init(&s->errmu, NULL);
+    s->ops = find_backend(url.scheme);
+    if (!s->ops) {
+        s->ops = &papyra__backend_memory;
+        r = papyra__store_error(s, PAPYRA_EINVAL, "unknown or unavailable store backend '%s'",
+                                url.scheme);
+    }
+    if (r == 0)
+        r = parse_retention(s, &url);
+    if (r == 0) {
+        r = s->ops->open(s, &url);
+        opened = r == 0;
+    }
+    if (r == 0)
+        r = open_metrics(s, &url);
+    papyra__url_free(&url);
+    if (r < 0) {
+        open_error(reterr, r, s->errmsg);
+        if (opened)
+            s->ops->close(s);
+        store_free(s);
+        return r;
+    }
+    if (reterr) {
+        reterr->code = 0;
+        reterr->message[0] = '\0';
+    }
+    *ret = s;
+    return 0;
+}
+
+int
+papyra__store_shutdown(papyra_store *s)
+{
+    if (!s || atomic_exchange(&s->closed, true))
+        return 0;
+    return s->ops->close(s);
+}
+
+PAPYRA_PUBLIC int
+papyra_store_close(papyra_store *s)
+{
+    int r;
+
+    if (!s)
+        return 0;
+    r = papyra__store_shutdown(s);
+    store_free(s);
+    return r;
+}
+
+PAPYRA_PUBLIC const char *
+papyra_store_errmsg(const papyra_store *s)
+{
+    return s ? s->errmsg : "";
+}
+
+PAPYRA_PUBLIC const char *
+papyra_store_backend(const papyra_store *s)
+{
+    return s ? s->ops->name : NULL;
+}
+
+PAPYRA_PUBLIC papyra_metrics *
+papyra_store_metrics(papyra_store *s)
+{
+    return s ? s->metrics : NULL;
+}
+
+PAPYRA_PUBLIC const char *
+papyra_store_metrics_warning(const papyra_store *s)
+{
+    return s ? s->metrics_warning : NULL;
+}
+
+static int
+closed_error(papyra_store *s)
+{
+    return papyra__store_error(s, PAPYRA_ECLOSED, "store is closed");
+}
+
+PAPYRA_PUBLIC int
+papyra_store_write_batch(papyra_store *s, const papyra_record *records, size_t n)
+{
+    size_t stored = 0;
+    int r;
+
+    if (!s)
+        return PAPYRA_EINVAL;
+    if (atomic_load(&s->closed))
+        r = closed_error(s);
+    else if (!records && n > 0)
+        r = papyra__store_error(s, PAPYRA_EINVAL, "no records given");
+    else if (n == 0)
+        return 0;
+    else
+        r = s->ops->write(s, records, n, &stored);
+    if (r < 0) {
+        /* Failed, though a Redis batch may have stored some of its records. */
+        count(s, PAPYRA_METRIC_WRITE_ERRORS, 1);
+        count(s, PAPYRA_METRIC_RECORDS_WRITTEN, stored);
+        return r;
+    }
+    count(s, PAPYRA_METRIC_RECORDS_WRITTEN, n);
+    return 0;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_write(papyra_store *s, const papyra_record *record)
+{
+    if (s && !record) {
+        count(s, PAPYRA_METRIC_WRITE_ERRORS, 1);
+        return papyra__store_error(s, PAPYRA_EINVAL, "no record given");
+    }
+    return papyra_store_write_batch(s, record, 1);
+}
+
+PAPYRA_PUBLIC void
+papyra_record_list_free(papyra_record_list *list)
+{
+    size_t i;
+
+    if (!list)
+        return;
+    for (i = 0; i < list->count; i++)
+        papyra__record_clear(&list->records[i]);
+    free(list->records);
+    free(list);
+}
+
+PAPYRA_PUBLIC int
+papyra_store_list(papyra_store *s,
+                  papyra_kind kind,
+                  const papyra_list_options *opts,
+                  papyra_record_list **ret)
+{
+    static const papyra_list_options none = {0};
+    papyra__list_result out = {0};
+    int r;
+
+    if (!s)
+        return PAPYRA_EINVAL;
+    if (atomic_load(&s->closed))
+        r = closed_error(s);
+    else if (!ret || (unsigned)kind >= PAPYRA_KIND_MAX)
+        r = papyra__store_error(s, PAPYRA_EINVAL, "invalid kind or no place for the list");
+    else
+        r = s->ops->list(s, kind, opts ? opts : &none, &out);
+    if (r < 0) {
+        count(s, PAPYRA_METRIC_READ_ERRORS, 1);
+        return r;
+    }
+    count(s, PAPYRA_METRIC_RECORDS_READ, out.list->count);
+    count(s, PAPYRA_METRIC_ANOMALY_DETECTED, out.anomalies);
+    *ret = out.list;
+    return 0;
+}
+
+int
+papyra__scan_report_new(const char *backend, papyra_scan_report **ret)
+{
+    papyra_scan_report *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return PAPYRA_ENOMEM;
+    r->backend = backend;
+    *ret = r;
+    return 0;
+}
+
+int
+papyra__scan_report_add(papyra_scan_report *r,
+                        papyra_anomaly_type type,
+                        const char *path,
+                        const char *detail)
+{
+    papyra_anomaly *a = realloc(r->anomalies, (r->count + 1) * sizeof(*a));
+
+    if (!a)
+        return PAPYRA_ENOMEM;
+    r->anomalies = a;
+    a = &a[r->count];
+    a->type = type;
+    a->path = strdup(path ? path : "");
+    a->detail = detail ? strdup(detail) : NULL;
+    if (!a->path || (detail && !a->detail)) {
+        free(a->path);
+        free(a->detail);
+        return PAPYRA_ENOMEM;
+    }
+    r->count++;
+    return 0;
+}
+
+int
+papyra__strv_add(char ***v, size_t *n, const char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+    if (!nv)
+        return PAPYRA_ENOMEM;
+    *v = nv;
+    nv[*n] = strdup(s);
+    if (!nv[*n])
+        return PAPYRA_ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+PAPYRA_PUBLIC void
+papyra_scan_report_free(papyra_scan_report *r)
+{
+    size_t i;
+
+    if (!r)
+        return;
+    for (i = 0; i < r->count; i++) {
+        free(r->anomalies[i].path);
+        free(r->anomalies[i].detail);
+    }
+    free(r->anomalies);
+    free(r);
+}
+
+PAPYRA_PUBLIC void
+papyra_store_set_progress(papyra_store *s, papyra_progress_fn fn, void *userdata)
+{
+    if (!s)
+        return;
+    s->progress_fn = fn;
+    s->progress_ud = userdata;
+}
+
+/* The step the calling thread runs, when its store reports progress. */
+typedef struct progress_step {
+    papyra_progress_fn fn;
+    void *ud;
+    papyra_progress pub;
+    uint64_t next; /* report again once done reaches it */
+} progress_step;
+
+static _Thread_local progress_step *current_step;
+
+/* Steps being reported in any thread: the hot path checks it before the thread-local. */
+static atomic_uint active_steps;
+
+/* Reports every 4 MiB, or every 1000 entries (a Redis page). */
+#define PROGRESS_BYTES (UINT64_C(4) << 20)
+#define PROGRESS_ENTRIES UINT64_C(1000)
+
+static void
+progress_report(progress_step *p)
+{
+    if (p->pub.total > 0 && p->pub.done > p->pub.total)
+        p->pub.total = p->pub.done; /* appended to since the step began */
+    p->fn(&p->pub, p->ud);
+    p->next = p->pub.done + (p->pub.unit && strcmp(p->pub.unit, "entries") == 0 ? PROGRESS_ENTRIES
+                                                                                : PROGRESS_BYTES);
+}
+
+bool
+papyra__progress_wanted(void)
+{
+    return atomic_load_explicit(&active_steps, memory_order_relaxed) > 0 && current_step != NULL;
+}
+
+void
+papyra__progress_total(uint64_t total)
+{
+    progress_step *p;
+
+    if (!papyra__progress_wanted())
+        return;
+    p = current_step;
+    p->pub.total += total;
+    progress_report(p);
+}
+
+void
+papyra__progress_add(uint64_t n)
+{
+    progress_step *p;
+
+    if (!papyra__progress_wanted())
+        return;
+    p = current_step;
+    p->pub.done += n;
+    if (p->pub.done >= p->next)
+        progress_report(p);
+}
+
+/* Starts reporting step @p name of an operation on @p s (when someone listens). */
+static void
+step_begin(papyra_store *s, progress_step *p, const char *name)
+{
+    if (!s->progress_fn)
+        return;
+    *p = (progress_step){.fn = s->progress_fn, .ud = s->progress_ud};
+    p->pub.step = name;
+    p->pub.unit = s->ops->progress_unit;
+    current_step = p;
+    atomic_fetch_add(&active_steps, 1);
+    progress_report(p);
+}
+
+/* Ends the step; @p r is its result (a step that succeeded ends at done == total). */
+static void
+step_end(progress_step *p, int r)
+{
+    if (current_step != p)
+        return;
+    current_step = NULL;
+    atomic_fetch_sub(&active_steps, 1);
+    if (r == 0 && p->pub.done < p->pub.total)
+        p->pub.done = p->pub.total;
+    if (r == 0 && p->pub.total < p->pub.done)
+        p->pub.total = p->pub.done;
+    p->fn(&p->pub, p->ud);
+}
+
+/* One scan with its counting; recover runs it too. */
+static int
+do_scan(papyra_store *s, papyra_scan_report **ret, const char *step)
+{
+    papyra_scan_report *rep = NULL;
+    progress_step ps;
+    int r;
+
+    count(s, PAPYRA_METRIC_SCAN_OPERATIONS, 1);
+    step_begin(s, &ps, step);
+    r = s->ops->scan(s, &rep);
+    step_end(&ps, r);
+    if (r < 0)
+        return r;
+    count(s, PAPYRA_METRIC_ANOMALY_DETECTED, rep->count);
+    *ret = rep;
+    return 0;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_scan(papyra_store *s, papyra_scan_report **ret)
+{
+    if (!s)
+        return PAPYRA_EINVAL;
+    if (atomic_load(&s->closed)) {
+        count(s, PAPYRA_METRIC_SCAN_OPERATIONS, 1);
+        return closed_error(s);
+    }
+    if (!ret) {
+        count(s, PAPYRA_METRIC_SCAN_OPERATIONS, 1);
+        return papyra__store_error(s, PAPYRA_EINVAL, "no place for the report");
+    }
+    return do_scan(s, ret, "scan");
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+PAPYRA_PUBLIC void
+papyra_recovery_report_free(papyra_recovery_report *r)
+{
+    if (!r)
+        return;
+    papyra_scan_report_free(r->scan);
+    papyra_scan_report_free(r->after);
+    strv_free(r->repaired, r->n_repaired);
+    strv_free(r->quarantined, r->n_quarantined);
+    free(r);
+}
+
+/* The body of recover, without the attempt and failure counting. */
+static int
+recover(papyra_store *s, const papyra_recovery_options *opts, papyra_recovery_report *rep)
+{
+    progress_step ps;
+    int r;
+
+    if (opts->mode != PAPYRA_RECOVER_IGNORE && opts->mode != PAPYRA_RECOVER_REPAIR &&
+        opts->mode != PAPYRA_RECOVER_QUARANTINE)
+        return papyra__store_error(s, PAPYRA_EINVAL, "unknown recovery mode %d", (int)opts->mode);
+    r = do_scan(s, &rep->scan, "scan");
+    if (r < 0 || opts->mode == PAPYRA_RECOVER_IGNORE || rep->scan->count == 0)
+        return r;
+    step_begin(s, &ps, "repair");
+    r = s->ops->repair(s, opts, rep->scan, rep);
+    step_end(&ps, r);
+    if (r < 0)
+        return r;
+    r = do_scan(s, &rep->after, "verify");
+    if (r < 0)
+        return r;
+    if (rep->after->count > 0)
+        return papyra__store_error(s, PAPYRA_EANOMALY, "%zu anomalies remain after recovery",
+                                   rep->after->count);
+    return 0;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_recover(papyra_store *s,
+                     const papyra_recovery_options *opts,
+                     papyra_recovery_report **ret)
+{
+    static const papyra_recovery_options ignore = {0};
+    papyra_recovery_report *rep;
+    int r;
+
+    if (!s)
+        return PAPYRA_EINVAL;
+    count(s, PAPYRA_METRIC_RECOVERY_ATTEMPTS, 1);
+    rep = calloc(1, sizeof(*rep));
+    if (atomic_load(&s->closed))
+        r = closed_error(s);
+    else if (!ret)
+        r = papyra__store_error(s, PAPYRA_EINVAL, "no place for the report");
+    else if (!rep)
+        r = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    else {
+        rep->backend = s->ops->name;
+        r = recover(s, opts ? opts : &ignore, rep);
+    }
+    if (r < 0)
+        count(s, PAPYRA_METRIC_RECOVERY_FAILURES, 1);
+    if (r == 0 || (r == PAPYRA_EANOMALY && ret)) {
+        *ret = rep;
+        return r;
+    }
+    papyra_recovery_report_free(rep);
+    return r;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_compact(papyra_store *s, papyra_compaction_report *ret)
+{
+    papyra_compaction_report rep = {0};
+    uint64_t anomalies = 0;
+    progress_step ps;
+    int r;
+
+    if (!s)
+        return PAPYRA_EINVAL;
+    if (!s->ops->compact)
+        return papyra__store_error(s, PAPYRA_EUNSUPPORTED, "the %s backend does not compact",
+                                   s->ops->name);
+    count(s, PAPYRA_METRIC_COMPACTIONS_TRIGGERED, 1);
+    if (atomic_load(&s->closed))
+        r = closed_error(s);
+    else if (!ret)
+        r = papyra__store_error(s, PAPYRA_EINVAL, "no place for the report");
+    else {
+        rep.backend = s->ops->name;
+        rep.before_bytes = rep.after_bytes = -1;
+        step_begin(s, &ps, "compact");
+        r = s->ops->compact(s, &rep, &anomalies);
+        step_end(&ps, r);
+    }
+    if (r < 0) {
+        count(s, PAPYRA_METRIC_COMPACTION_ERRORS, 1);
+        return r;
+    }
+    count(s, PAPYRA_METRIC_ANOMALY_DETECTED, anomalies);
+    *ret = rep;
+    return 0;
+}

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Store URLs: "scheme:path?key=value&key=value".
+ *
+ * The scheme is what comes before the first ':'. A path that starts with
+ * "//" loses those two slashes (so "json:///tmp/a" and "json:/tmp/a" name
+ * the same file, and "redis://host:6379/0" gives "host:6379/0"). The path
+ * ends at the first '?'. Parameters are split on '&', each one "key=value";
+ * empty parameters are ignored, a parameter without '=' or a key given twice
+ * is an error. The path, keys and values are percent-decoded, so a file name
+ * holding '?', '&' or '%' can be written as %3F, %26 or %25 (%00 is refused).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+
+static const char *const generic_keys[] = {
+    "max_records", "max_age_seconds", "max_total_bytes", "metrics", NULL,
+};
+
+static int
+set_err(papyra_error *err, int code, const char *msg, const char *arg)
+{
+    if (err) {
+        err->code = code;
+        snprintf(err->message, sizeof(err->message), "%s%s", msg, arg ? arg : "");
+    }
+    return code;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes n bytes into *ret. EINVAL on a malformed escape or %00. */
+static int
+decode(const char *s, size_t n, char **ret)
+{
+    char *d = malloc(n + 1), *o = d;
+    size_t i;
+
+    if (!d)
+        return PAPYRA_ENOMEM;
+    for (i = 0; i < n; i++) {
+        int hi, lo;
+
+        if (s[i] != '%') {
+            *o++ = s[i];
+            continue;
+        }
+        hi = i + 1 < n ? hexval(s[i + 1]) : -1;
+        lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            free(d);
+            return PAPYRA_EINVAL;
+        }
+        *o++ = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    *o = '\0';
+    *ret = d;
+    return 0;
+}
+
+void
+papyra__url_free(papyra__url *url)
+{
+    size_t i;
+
+    if (!url)
+        return;
+    for (i = 0; i < url->nparams; i++) {
+        free(url->keys[i]);
+        free(url->values[i]);
+    }
+    free(url->keys);
+    free(url->values);
+    free(url->scheme);
+    free(url->path);
+    memset(url, 0, sizeof(*url));
+}
+
+/* Adds one "key=value" of n bytes to url. */
+static int
+add_param(papyra__url *url, const char *p, size_t n, papyra_error *err)
+{
+    const char *eq = memchr(p, '=', n);
+    char *key = NULL, *value = NULL, **nk, **nv;
+    size_t i;
+    int r;
+
+    if (!eq || eq == p)
+        return set_err(err, PAPYRA_EINVAL, "malformed parameter (want key=value) in store URL",
+                       NULL);
+    r = decode(p, (size_t)(eq - p), &key);
+    if (r == 0)
+        r = decode(eq + 1, n - (size_t)(eq + 1 - p), &value);
+    if (r < 0) {
+        free(key);
+        return r == PAPYRA_EINVAL ? set_err(err, r, "malformed %-escape in store URL", NULL)
+                                  : set_err(err, r, "out of memory", NULL);
+    }
+    for (i = 0; i < url->nparams; i++) {
+        if (strcmp(url->keys[i], key) == 0) {
+            set_err(err, PAPYRA_EINVAL, "parameter given twice: ", key);
+            free(key);
+            free(value);
+            return PAPYRA_EINVAL;
+        }
+    }
+    nk = realloc(url->keys, (url->nparams + 1) * sizeof(*nk));
+    if (nk)
+        url->keys = nk;
+    nv = nk ? realloc(url->values, (url->nparams + 1) * sizeof(*nv)) : NULL;
+    if (nv)
+        url->values = nv;
+    if (!nk || !nv) {
+        free(key);
+        free(value);
+        return set_err(err, PAPYRA_ENOMEM, "out of memory", NULL);
+    }
+    url->keys[url->nparams] = key;
+    url->values[url->nparams] = value;
+    url->nparams++;
+    return 0;
+}
+
+static int
+parse_query(papyra__url *url, const char *q, papyra_error *err)
+{
+    while (*q) {
+        size_t n = strcspn(q, "&");
+        int r = n ? add_param(url, q, n, err) : 0;
+
+        if (r < 0)
+            return r;
+        q += n;
+        if (*q == '&')
+            q++;
+    }
+    return 0;
+}
+
+int
+papyra__url_parse(const char *text, papyra__url *ret, papyra_error *err)
+{
+    papyra__url url = {0};
+    const char *colon, *rest, *q;
+    size_t i, plen;
+    int r;
+
+    if (!text || !ret)
+        return set_err(err, PAPYRA_EINVAL, "no store URL given", NULL);
+    colon = strchr(text, ':');
+    if (!colon || colon == text)
+        return set_err(err, PAPYRA_EINVAL,
+                       "store URL needs a scheme (memory:, json:PATH, rotating:PATH, "
+                       "redis://...): ",
+                       text);
+    for (i = 0; text + i < colon; i++) {
+        char c = text[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9' && i > 0) || c == '+' || c == '-' ||
+              c == '.'))
+            return set_err(err, PAPYRA_EINVAL, "malformed scheme in store URL: ", text);
+    }
+    url.scheme = strndup(text, (size_t)(colon - text));
+    if (!url.scheme)
+        return set_err(err, PAPYRA_ENOMEM, "out of memory", NULL);
+    rest = colon + 1;
+    if (rest[0] == '/' && rest[1] == '/')
+        rest += 2;
+    q = strchr(rest, '?');
+    plen = q ? (size_t)(q - rest) : strlen(rest);
+    r = decode(rest, plen, &url.path);
+    if (r < 0) {
+        papyra__url_free(&url);
+        return r == PAPYRA_EINVAL ? set_err(err, r, "malformed %-escape in store URL: ", text)
+                                  : set_err(err, r, "out of memory", NULL);
+    }
+    if (q) {
+        r = parse_query(&url, q + 1, err);
+        if (r < 0) {
+            papyra__url_free(&url);
+            return r;
+        }
+    }
+    *ret = url;
+    return 0;
+}
+
+const char *
+papyra__url_param(const papyra__url *url, const char *key)
+{
+    size_t i;
+
+    for (i = 0; url && i < url->nparams; i++) {
+        if (strcmp(url->keys[i], key) == 0)
+            return url->values[i];
+    }
+    return NULL;
+}
+
+static bool
+in_list(const char *const *list, const char *key)
+{
+    for (; list && *list; list++) {
+        if (strcmp(*list, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+int
+papyra__url_check(papyra_store *s, const papyra__url *url, const char *const *backend_keys)
+{
+    size_t i;
+
+    for (i = 0; i < url->nparams; i++) {
+        if (!in_list(generic_keys, url->keys[i]) && !in_list(backend_keys, url->keys[i]))
+            return papyra__store_error(s, PAPYRA_EINVAL,
+                                       "unknown parameter '%s' for %s:", url->keys[i], url->scheme);
+    }
+    return 0;
+}
+
+int
+papyra__url_int(papyra_store *s,
+                const papyra__url *url,
+                const char *key,
+                int64_t min,
+                int64_t dflt,
+                int64_t *ret)
+{
+    const char *v = papyra__url_param(url, key);
+    char *end;
+    long long n;
+
+    if (!v) {
+        *ret = dflt;
+        return 0;
+    }
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (*v == '\0' || *end != '\0' || errno == ERANGE || (*v < '0' && *v != '-') || *v > '9')
+        return papyra__store_error(s, PAPYRA_EINVAL, "parameter '%s': not an integer: '%s'", key,
+                                   v);
+    if (n < min)
+        return papyra__store_error(s, PAPYRA_EINVAL, "parameter '%s' must be >= %lld (got %lld)",
+                                   key, (long long)min, n);
+    *ret = n;
+    return 0;
+}
+
+int
+papyra__url_double(
+    papyra_store *s, const papyra__url *url, const char *key, double dflt, double *ret)
+{
+    const char *v = papyra__url_param(url, key);
+    char *end;
+    double d;
+
+    if (!v) {
+        *ret = dflt;
+        return 0;
+    }
+    errno = 0;
+    d = strtod(v, &end);
+    /* strtod would skip leading white space and take "inf" or hex; none of that here. */
+    if (!strchr("0123456789+-.", *v) || *v == '\0' || *end != '\0' || errno == ERANGE ||
+        !isfinite(d) || strpbrk(v, "xX"))
+        return papyra__store_error(s, PAPYRA_EINVAL, "parameter '%s': not a finite number: '%s'",
+                                   key, v);
+    *ret = d;
+    return 0;
+}

@@ -1,0 +1,869 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Records to upstream JSON lines and back. Encoding writes straight into the
+ * output buffer (only JSON-text fields go through a tree, to be validated and
+ * normalised); decoding reads a parsed tree.
+ */
+#include "record/codec.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <papyra/common.h>
+#include <papyra/record.h>
+
+#include "json/json.h"
+#include "util/buf.h"
+#include "util/utf8.h"
+
+#define DEFAULT_SYSTEM_ID "local"
+
+static const char *const kind_names[PAPYRA_KIND_MAX] = {
+    [PAPYRA_KIND_EVENT] = "event",
+    [PAPYRA_KIND_AUDIT] = "audit",
+    [PAPYRA_KIND_DEAD_LETTER] = "dead_letter",
+};
+
+PAPYRA_PUBLIC const char *
+papyra_kind_name(papyra_kind kind)
+{
+    if ((unsigned)kind >= PAPYRA_KIND_MAX)
+        return NULL;
+    return kind_names[kind];
+}
+
+/* State of one line being encoded. */
+typedef struct encoder {
+    papyra_buf *out;
+    unsigned flags; /* PAPYRA_JSON_ENSURE_ASCII or 0. */
+    bool first;     /* No member written yet. */
+} encoder;
+
+/* Writes the separator and "key": for a key that needs no escaping. */
+static int
+put_key(encoder *e, const char *key)
+{
+    size_t n = strlen(key), len;
+    char *p;
+    int r = papyra__buf_reserve(e->out, n + 6);
+
+    /* One reservation, then the bytes: this runs for every field of every record. */
+    if (r < 0)
+        return r;
+    p = e->out->data + e->out->len;
+    len = 0;
+    if (!e->first) {
+        p[len++] = ',';
+        p[len++] = ' ';
+    }
+    e->first = false;
+    p[len++] = '"';
+    memcpy(p + len, key, n);
+    len += n;
+    p[len++] = '"';
+    p[len++] = ':';
+    p[len++] = ' ';
+    e->out->len += len;
+    e->out->data[e->out->len] = '\0';
+    return 0;
+}
+
+static int
+put_string_value(encoder *e, const char *s)
+{
+    size_t n = 0;
+    char *p;
+    int r;
+
+    if (!s)
+        return PAPYRA_EINVAL;
+    /* Printable ASCII without '"' or '\\' is written as it is in either style. */
+    while (s[n] >= 0x20 && s[n] < 0x7f && s[n] != '"' && s[n] != '\\')
+        n++;
+    if (s[n] == '\0') {
+        r = papyra__buf_reserve(e->out, n + 2);
+        if (r < 0)
+            return r;
+        p = e->out->data + e->out->len;
+        p[0] = '"';
+        memcpy(p + 1, s, n);
+        p[n + 1] = '"';
+        e->out->len += n + 2;
+        e->out->data[e->out->len] = '\0';
+        return 0;
+    }
+    n += strlen(s + n);
+    if (!papyra__utf8_valid(s, n))
+        return PAPYRA_EINVAL;
+    return papyra__json_write_string(s, n, e->flags, e->out);
+}
+
+static int
+put_string(encoder *e, const char *key, const char *s)
+{
+    int r = put_key(e, key);
+
+    return r < 0 ? r : put_string_value(e, s);
+}
+
+static int
+put_int(encoder *e, const char *key, int64_t i)
+{
+    int r = put_key(e, key);
+
+    return r < 0 ? r : papyra__buf_appendf(e->out, "%lld", (long long)i);
+}
+
+/*
+ * Fast path of repr(float) for 1e-4 <= |d| < 1e15 with at most 15
+ * significant digits (timestamps): the fewest decimals k for which an
+ * integer m makes m / 10^k read back as d. With m < 2^53 and 10^k exact,
+ * the division is correctly rounded, so the check is exact; with at most 15
+ * digits only one m per k can read back (decimals are further apart than
+ * doubles), and m-1, m, m+1 cover the rounding of d * 10^k. repr() writes
+ * the shortest such digits in fixed notation there, as this does. Returns
+ * the length written to @p text, or 0 to take the general path.
+ */
+static size_t
+fast_double(double d, char *text)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
+                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
+    double x = d < 0 ? -d : d, m0;
+    char digits[24];
+    uint64_t m = 0, ip, fp;
+    size_t len = 0, n, i;
+    int k, found = 0, t;
+
+    if (!(x >= 1e-4 && x < 1e15))
+        return 0;
+    for (k = 0; k < (int)(sizeof(pow10) / sizeof(pow10[0])) && !found; k++) {
+        m0 = nearbyint(x * pow10[k]);
+        if (m0 >= 1e15)
+            return 0;
+        for (t = 0; t < 3 && !found; t++) {
+            double c = m0 + (t == 0 ? 0 : t == 1 ? -1 : 1);
+            if (c > 0 && c / pow10[k] == x) {
+                m = (uint64_t)c;
+                found = 1;
+            }
+        }
+    }
+    if (!found)
+        return 0;
+    k--;
+    ip = m / (uint64_t)pow10[k];
+    fp = m % (uint64_t)pow10[k];
+    if (d < 0)
+        text[len++] = '-';
+    n = 0;
+    do {
+        digits[n++] = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip > 0);
+    while (n > 0)
+        text[len++] = digits[--n];
+    text[len++] = '.';
+    if (k == 0) {
+        text[len++] = '0';
+        return len;
+    }
+    for (i = (size_t)k; i > 0; i--) {
+        text[len + i - 1] = (char)('0' + fp % 10);
+        fp /= 10;
+    }
+    return len + (size_t)k;
+}
+
+/*
+ * The normal-form check (see jsonl.h): whether parsing a JSON text and
+ * writing the tree back would give the same bytes. Accepted: objects and
+ * arrays with exactly the ", " and ": " separators and no other whitespace,
+ * no duplicate keys, at most FAST_DEPTH deep; strings without \/ or \u
+ * escapes, raw control characters or (with ensure_ascii) anything outside
+ * printable ASCII, and only valid UTF-8; integers without leading zeros or
+ * "-0", of at most 18 digits; floats exactly as fast_double() writes them;
+ * true, false and null. Anything else is "not sure", and the caller takes
+ * the general path.
+ */
+#define FAST_DEPTH 16
+#define FAST_KEYS 32
+
+/* The end of a normal-form string starting at p (after its '"'), or NULL. */
+static const unsigned char *
+fast_string(const unsigned char *p, bool ascii, bool *hi)
+{
+    for (;; p++) {
+        unsigned char c = *p;
+
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            c = *++p;
+            if (c != '"' && c != '\\' && c != 'n' && c != 'r' && c != 't' && c != 'b' && c != 'f')
+                return NULL;
+        } else if (c < 0x20) {
+            return NULL; /* also the NUL or newline after the text */
+        } else if (c >= 0x7f) {
+            if (ascii)
+                return NULL;
+            *hi = true;
+        }
+    }
+    return p;
+}
+
+/* Whether p starts with the literal word (compared byte by byte: p may end early). */
+static bool
+fast_word(const unsigned char *p, const char *word)
+{
+    for (; *word; word++, p++) {
+        if (*p != (unsigned char)*word)
+            return false;
+    }
+    return true;
+}
+
+/* The end of a number in normal form at p, or NULL; *v its value when v is not NULL. */
+static const unsigned char *
+fast_number(const unsigned char *p, double *v)
+{
+    const unsigned char *q = p + (*p == '-'), *d;
+    char tok[40], out[48];
+    size_t n;
+    char *end;
+    double f;
+
+    if (*q == '0') {
+        if (q != p && q[1] != '.')
+            return NULL; /* "-0" */
+        q++;
+        if (*q >= '0' && *q <= '9')
+            return NULL; /* a leading zero */
+    } else {
+        d = q;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (q == d || q - d > 18)
+            return NULL;
+    }
+    if (*q != '.' && *q != 'e' && *q != 'E') {
+        /* An integer of at most 18 digits: exact in int64, rounded once to a double. */
+        if (v) {
+            n = (size_t)(q - p);
+            memcpy(tok, p, n);
+            tok[n] = '\0';
+            *v = strtod(tok, NULL);
+        }
+        return q;
+    }
+    /* A float: normal only as repr() writes it, which fast_double() knows for most. */
+    while ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' || *q == '+' ||
+           *q == '-')
+        q++;
+    n = (size_t)(q - p);
+    if (n >= sizeof(tok))
+        return NULL;
+    memcpy(tok, p, n);
+    tok[n] = '\0';
+    f = strtod(tok, &end);
+    if (end != tok + n || fast_double(f, out) != n || memcmp(out, tok, n) != 0)
+        return NULL;
+    if (v)
+        *v = f;
+    return q;
+}
+
+/* The papyra_kind a normal-form string literal [p, q] (quotes included) names, or -1. */
+static int
+kind_of_literal(const unsigned char *p, const unsigned char *q)
+{
+    size_t n = (size_t)(q - p) - 1;
+    int k;
+
+    for (k = 0; k < PAPYRA_KIND_MAX; k++) {
+        if (strlen(kind_names[k]) == n && memcmp(kind_names[k], p + 1, n) == 0)
+            return k;
+    }
+    return -1;
+}
+
+size_t
+papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info)
+{
+    const unsigned char *p = (const unsigned char *)text, *q, *end = p + len;
+    /* Per open container: '{' or '[', and where its keys start in keys[]. */
+    char stack[FAST_DEPTH];
+    unsigned key_base[FAST_DEPTH];
+    struct {
+        const unsigned char *p;
+        size_t n;
+    } keys[FAST_KEYS];
+    unsigned depth = 0, nkeys = 0, i;
+    bool has_hi = false;
+    /* A top-level key whose value info wants: 1 "kind", 2 "timestamp". */
+    int pending = 0, want;
+
+    if (info) {
+        info->kind = -1;
+        info->has_timestamp = false;
+    }
+    for (;;) {
+        /* A value. */
+        want = depth == 1 ? pending : 0;
+        pending = 0;
+        switch (*p) {
+        case '{':
+        case '[':
+            if (depth == FAST_DEPTH)
+                return 0;
+            stack[depth] = (char)*p;
+            key_base[depth++] = nkeys;
+            p++;
+            if (*p == (stack[depth - 1] == '{' ? '}' : ']')) {
+                p++;
+                depth--;
+                break;
+            }
+            if (stack[depth - 1] == '{')
+                goto key;
+            continue;
+        case '"':
+            q = fast_string(p + 1, ascii, &has_hi);
+            if (!q)
+                return 0;
+            if (want == 1)
+                info->kind = kind_of_literal(p, q);
+            p = q + 1;
+            break;
+        case 't':
+            if (!fast_word(p, "true"))
+                return 0;
+            p += 4;
+            break;
+        case 'f':
+            if (!fast_word(p, "false"))
+                return 0;
+            p += 5;
+            break;
+        case 'n':
+            if (!fast_word(p, "null"))
+                return 0;
+            p += 4;
+            break;
+        default:
+            q = fast_number(p, want == 2 ? &info->timestamp : NULL);
+            if (!q)
+                return 0;
+            if (want == 2)
+                info->has_timestamp = true;
+            p = q;
+            break;
+        }
+        /* After a value: a separator, a closing bracket, or the end. */
+        for (;;) {
+            if (depth == 0) {
+                if (p != end)
+                    return 0;
+                /* Strings with non-ASCII bytes must be UTF-8 as a whole. */
+                if (has_hi && !papyra__utf8_valid(text, len))
+                    return 0;
+                return len;
+            }
+            if (*p == ',' && p[1] == ' ') {
+                p += 2;
+                if (stack[depth - 1] == '{')
+                    goto key;
+                break;
+            }
+            if (*p != (stack[depth - 1] == '{' ? '}' : ']'))
+                return 0;
+            p++;
+            nkeys = key_base[--depth];
+        }
+        continue;
+    key:
+        /* A key, unique in its object, then ": ". */
+        if (*p != '"' || nkeys == FAST_KEYS)
+            return 0;
+        q = fast_string(p + 1, ascii, &has_hi);
+        if (!q || q[1] != ':' || q[2] != ' ')
+            return 0;
+        for (i = key_base[depth - 1]; i < nkeys; i++) {
+            if (keys[i].n == (size_t)(q - p) && memcmp(keys[i].p, p, keys[i].n) == 0)
+                return 0;
+        }
+        keys[nkeys].p = p;
+        keys[nkeys++].n = (size_t)(q - p);
+        if (info && depth == 1) {
+            if (q - p == 5 && memcmp(p, "\"kind", 5) == 0)
+                pending = 1;
+            else if (q - p == 10 && memcmp(p, "\"timestamp", 10) == 0)
+                pending = 2;
+        }
+        p = q + 3;
+    }
+}
+
+static int
+put_double(encoder *e, const char *key, double d)
+{
+    char text[48];
+    size_t n;
+    int r = put_key(e, key);
+
+    if (r < 0)
+        return r;
+    n = fast_double(d, text);
+    if (n > 0)
+        return papyra__buf_append(e->out, text, n);
+    return papyra__json_write_double(d, e->out);
+}
+
+/* Writes a JSON-text field, or if_null when text is NULL. */
+static int
+put_json_text(encoder *e, const char *key, const char *text, const char *if_null)
+{
+    papyra_json *v;
+    size_t n;
+    int r = put_key(e, key);
+
+    if (r < 0)
+        return r;
+    if (!text)
+        return papyra__buf_puts(e->out, if_null);
+    n = strlen(text);
+    if (n > 0 && papyra__json_normal_len(text, n, e->flags & PAPYRA_JSON_ENSURE_ASCII, NULL) == n)
+        return papyra__buf_append(e->out, text, n);
+    r = papyra__json_parse(text, strlen(text), &v);
+    if (r == PAPYRA_ECORRUPT)
+        return PAPYRA_EINVAL;
+    if (r < 0)
+        return r;
+    r = papyra__json_write(v, e->flags, e->out);
+    papyra__json_free(v);
+    return r;
+}
+
+static int
+put_names(encoder *e, const char *key, const char *const *names, size_t n)
+{
+    size_t i;
+    int r = put_key(e, key);
+
+    if (r == 0 && n > 0 && !names)
+        r = PAPYRA_EINVAL;
+    if (r == 0)
+        r = papyra__buf_putc(e->out, '[');
+    for (i = 0; r == 0 && i < n; i++) {
+        if (i > 0)
+            r = papyra__buf_append(e->out, ", ", 2);
+        if (r == 0)
+            r = put_string_value(e, names[i]);
+    }
+    return r < 0 ? r : papyra__buf_putc(e->out, ']');
+}
+
+static const char *
+system_id_or_default(const char *system_id)
+{
+    return system_id ? system_id : DEFAULT_SYSTEM_ID;
+}
+
+static int
+encode_event(encoder *e, const papyra_event *ev)
+{
+    int r = put_string(e, "system_id", system_id_or_default(ev->system_id));
+
+    if (r == 0)
+        r = put_json_text(e, "actor_address", ev->actor_address, "null");
+    if (r == 0)
+        r = put_string(e, "event_type", ev->event_type);
+    if (r == 0)
+        r = put_json_text(e, "payload", ev->payload, "{}");
+    if (r == 0)
+        r = put_double(e, "timestamp", ev->timestamp);
+    return r;
+}
+
+static int
+encode_audit(encoder *e, const papyra_audit *a)
+{
+    int r = put_string(e, "system_id", system_id_or_default(a->system_id));
+
+    if (r == 0)
+        r = put_double(e, "timestamp", a->timestamp);
+    if (r == 0)
+        r = put_int(e, "total_actors", a->total_actors);
+    if (r == 0)
+        r = put_int(e, "alive_actors", a->alive_actors);
+    if (r == 0)
+        r = put_int(e, "stopping_actors", a->stopping_actors);
+    if (r == 0)
+        r = put_int(e, "restarting_actors", a->restarting_actors);
+    if (r == 0)
+        r = put_int(e, "registry_size", a->registry_size);
+    if (r == 0)
+        r = put_names(e, "registry_orphans", a->registry_orphans, a->n_registry_orphans);
+    if (r == 0)
+        r = put_names(e, "registry_dead", a->registry_dead, a->n_registry_dead);
+    if (r == 0)
+        r = put_int(e, "dead_letters_count", a->dead_letters_count);
+    return r;
+}
+
+static int
+encode_dead_letter(encoder *e, const papyra_dead_letter *d)
+{
+    int r = put_string(e, "system_id", system_id_or_default(d->system_id));
+
+    if (r == 0)
+        r = put_json_text(e, "target", d->target, "null");
+    if (r == 0)
+        r = put_string(e, "message_type", d->message_type);
+    if (r == 0)
+        r = put_json_text(e, "payload", d->payload, "null");
+    if (r == 0)
+        r = put_double(e, "timestamp", d->timestamp);
+    return r;
+}
+
+static int
+encode_fields(encoder *e, const papyra_record *rec)
+{
+    switch (rec->kind) {
+    case PAPYRA_KIND_EVENT:
+        return encode_event(e, &rec->u.event);
+    case PAPYRA_KIND_AUDIT:
+        return encode_audit(e, &rec->u.audit);
+    case PAPYRA_KIND_DEAD_LETTER:
+        return encode_dead_letter(e, &rec->u.dead_letter);
+    default:
+        return PAPYRA_EINVAL;
+    }
+}
+
+int
+papyra__record_encode(const papyra_record *rec, int style, papyra_buf *out)
+{
+    encoder e = {.out = out, .first = true};
+    const char *kind;
+    size_t old_len;
+    int r;
+
+    if (!rec || !out || (style != PAPYRA_STYLE_JSON && style != PAPYRA_STYLE_ROTATING))
+        return PAPYRA_EINVAL;
+    kind = papyra_kind_name(rec->kind);
+    if (!kind)
+        return PAPYRA_EINVAL;
+    e.flags = style == PAPYRA_STYLE_ROTATING ? PAPYRA_JSON_ENSURE_ASCII : 0;
+    old_len = out->len;
+
+    /* Upstream's rotating backend adds "kind" after the fields, the others before. */
+    r = papyra__buf_putc(out, '{');
+    if (r == 0 && style == PAPYRA_STYLE_JSON)
+        r = put_string(&e, "kind", kind);
+    if (r == 0)
+        r = encode_fields(&e, rec);
+    if (r == 0 && style == PAPYRA_STYLE_ROTATING)
+        r = put_string(&e, "kind", kind);
+    if (r == 0)
+        r = papyra__buf_putc(out, '}');
+    if (r < 0 && out->data) {
+        out->len = old_len;
+        out->data[old_len] = '\0';
+    }
+    return r;
+}
+
+int
+papyra__record_kind_of(const papyra_json *obj)
+{
+    const char *s;
+    size_t n;
+    int k;
+
+    s = papyra__json_string(papyra__json_object_get(obj, "kind"), &n);
+    if (!s)
+        return -1;
+    for (k = 0; k < PAPYRA_KIND_MAX; k++) {
+        if (strlen(kind_names[k]) == n && memcmp(kind_names[k], s, n) == 0)
+            return k;
+    }
+    return -1;
+}
+
+static bool
+is_number(const papyra_json *v)
+{
+    papyra_json_type t = papyra__json_type(v);
+
+    return v && (t == PAPYRA_JSON_INT || t == PAPYRA_JSON_BIGINT || t == PAPYRA_JSON_FLOAT);
+}
+
+bool
+papyra__record_timestamp(const papyra_json *obj, double *ts)
+{
+    const papyra_json *v = papyra__json_object_get(obj, "timestamp");
+
+    return is_number(v) && papyra__json_number_as_double(v, ts) == 0;
+}
+
+static char *
+dup_bytes(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Copies string field key of obj, or def if it is missing or not a string. */
+static int
+get_string(const papyra_json *obj, const char *key, const char *def, const char **ret)
+{
+    const char *s;
+    size_t n;
+    char *d;
+
+    s = papyra__json_string(papyra__json_object_get(obj, key), &n);
+    if (!s) {
+        s = def;
+        n = strlen(def);
+    }
+    d = dup_bytes(s, n);
+    if (!d)
+        return PAPYRA_ENOMEM;
+    *ret = d;
+    return 0;
+}
+
+/*
+ * Serialises field key of obj as JSON text. A JSON null becomes NULL when
+ * null_as_null is set; a missing field gives def (which may be NULL).
+ */
+static int
+get_json_text(
+    const papyra_json *obj, const char *key, const char *def, bool null_as_null, const char **ret)
+{
+    const papyra_json *v = papyra__json_object_get(obj, key);
+    papyra_buf b = {0};
+    char *text;
+    int r;
+
+    if (!v || (null_as_null && papyra__json_type(v) == PAPYRA_JSON_NULL)) {
+        if (!v && def) {
+            text = dup_bytes(def, strlen(def));
+            if (!text)
+                return PAPYRA_ENOMEM;
+            *ret = text;
+        }
+        return 0;
+    }
+    r = papyra__json_write(v, 0, &b);
+    text = r == 0 ? papyra__buf_steal(&b) : NULL;
+    papyra__buf_free(&b);
+    if (r < 0)
+        return r;
+    if (!text)
+        return PAPYRA_ENOMEM;
+    *ret = text;
+    return 0;
+}
+
+static int64_t
+get_int(const papyra_json *obj, const char *key)
+{
+    int64_t i = 0;
+
+    (void)papyra__json_get_int(papyra__json_object_get(obj, key), &i);
+    return i;
+}
+
+static void
+free_names(const char *const *names, size_t n)
+{
+    size_t i;
+
+    if (!names)
+        return;
+    for (i = 0; i < n; i++)
+        free((void *)names[i]);
+    free((void *)names);
+}
+
+/* Copies a list of strings; anything but an array of strings gives an empty list. */
+static int
+get_names(const papyra_json *obj, const char *key, const char *const **ret, size_t *ret_n)
+{
+    const papyra_json *v = papyra__json_object_get(obj, key);
+    size_t n = papyra__json_array_len(v), i, len;
+    const char *s;
+    char **names;
+
+    for (i = 0; i < n; i++) {
+        if (papyra__json_type(papyra__json_array_get(v, i)) != PAPYRA_JSON_STRING)
+            return 0;
+    }
+    if (n == 0)
+        return 0;
+    names = calloc(n, sizeof(*names));
+    if (!names)
+        return PAPYRA_ENOMEM;
+    for (i = 0; i < n; i++) {
+        s = papyra__json_string(papyra__json_array_get(v, i), &len);
+        names[i] = dup_bytes(s, len);
+        if (!names[i]) {
+            free_names((const char *const *)names, i);
+            return PAPYRA_ENOMEM;
+        }
+    }
+    *ret = (const char *const *)names;
+    *ret_n = n;
+    return 0;
+}
+
+static int
+decode_event(const papyra_json *obj, const char *sys, papyra_event *ev)
+{
+    int r = get_string(obj, "system_id", sys, &ev->system_id);
+
+    if (r == 0)
+        r = get_json_text(obj, "actor_address", NULL, true, &ev->actor_address);
+    if (r == 0)
+        r = get_string(obj, "event_type", "", &ev->event_type);
+    if (r == 0)
+        r = get_json_text(obj, "payload", "{}", false, &ev->payload);
+    return r;
+}
+
+static int
+decode_audit(const papyra_json *obj, const char *sys, papyra_audit *a)
+{
+    int r = get_string(obj, "system_id", sys, &a->system_id);
+
+    a->total_actors = get_int(obj, "total_actors");
+    a->alive_actors = get_int(obj, "alive_actors");
+    a->stopping_actors = get_int(obj, "stopping_actors");
+    a->restarting_actors = get_int(obj, "restarting_actors");
+    a->registry_size = get_int(obj, "registry_size");
+    a->dead_letters_count = get_int(obj, "dead_letters_count");
+    if (r == 0)
+        r = get_names(obj, "registry_orphans", &a->registry_orphans, &a->n_registry_orphans);
+    if (r == 0)
+        r = get_names(obj, "registry_dead", &a->registry_dead, &a->n_registry_dead);
+    return r;
+}
+
+static int
+decode_dead_letter(const papyra_json *obj, const char *sys, papyra_dead_letter *d)
+{
+    int r = get_string(obj, "system_id", sys, &d->system_id);
+
+    if (r == 0)
+        r = get_json_text(obj, "target", NULL, true, &d->target);
+    if (r == 0)
+        r = get_string(obj, "message_type", "", &d->message_type);
+    if (r == 0)
+        r = get_json_text(obj, "payload", NULL, true, &d->payload);
+    return r;
+}
+
+int
+papyra__record_decode(const papyra_json *obj, const char *default_system_id, papyra_record *out)
+{
+    const char *sys = default_system_id ? default_system_id : DEFAULT_SYSTEM_ID;
+    const papyra_json *tsv;
+    papyra_record rec;
+    double ts;
+    int kind, r;
+
+    if (!out)
+        return PAPYRA_EINVAL;
+    kind = papyra__record_kind_of(obj);
+    if (kind < 0)
+        return PAPYRA_ENOENT;
+    tsv = papyra__json_object_get(obj, "timestamp");
+    if (!is_number(tsv))
+        return PAPYRA_ECORRUPT;
+    r = papyra__json_number_as_double(tsv, &ts);
+    if (r < 0)
+        return r;
+
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = (papyra_kind)kind;
+    switch (rec.kind) {
+    case PAPYRA_KIND_EVENT:
+        rec.u.event.timestamp = ts;
+        r = decode_event(obj, sys, &rec.u.event);
+        break;
+    case PAPYRA_KIND_AUDIT:
+        rec.u.audit.timestamp = ts;
+        r = decode_audit(obj, sys, &rec.u.audit);
+        break;
+    default:
+        rec.u.dead_letter.timestamp = ts;
+        r = decode_dead_letter(obj, sys, &rec.u.dead_letter);
+        break;
+    }
+    if (r < 0) {
+        papyra__record_clear(&rec);
+        return r;
+    }
+    *out = rec;
+    return 0;
+}
+
+void
+papyra__record_clear(papyra_record *r)
+{
+    papyra_kind kind;
+
+    if (!r)
+        return;
+    kind = r->kind;
+    switch (kind) {
+    case PAPYRA_KIND_EVENT:
+        free((void *)r->u.event.system_id);
+        free((void *)r->u.event.actor_address);
+        free((void *)r->u.event.event_type);
+        free((void *)r->u.event.payload);
+        break;
+    case PAPYRA_KIND_AUDIT:
+        free((void *)r->u.audit.system_id);
+        free_names(r->u.audit.registry_orphans, r->u.audit.n_registry_orphans);
+        free_names(r->u.audit.registry_dead, r->u.audit.n_registry_dead);
+        break;
+    case PAPYRA_KIND_DEAD_LETTER:
+        free((void *)r->u.dead_letter.system_id);
+        free((void *)r->u.dead_letter.target);
+        free((void *)r->u.dead_letter.message_type);
+        free((void *)r->u.dead_letter.payload);
+        break;
+    default:
+        return;
+    }
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+}
+
+double
+papyra__record_time(const papyra_record *r)
+{
+    switch (r->kind) {
+    case PAPYRA_KIND_EVENT:
+        return r->u.event.timestamp;
+    case PAPYRA_KIND_AUDIT:
+        return r->u.audit.timestamp;
+    case PAPYRA_KIND_DEAD_LETTER:
+        return r->u.dead_letter.timestamp;
+    default:
+        return NAN;
+    }
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Conversion between papyra_record and upstream Papyra's JSON lines.
+ *
+ * Both line styles hold the record's fields in the order of upstream's
+ * dataclasses plus a "kind" key: the JSON-lines and Redis backends put "kind"
+ * first and write non-ASCII characters as UTF-8, the rotating backend puts
+ * "kind" last and escapes everything outside printable ASCII.
+ */
+#ifndef PAPYRA_RECORD_CODEC_H
+#define PAPYRA_RECORD_CODEC_H
+
+#include <stdbool.h>
+
+#include <papyra/record.h>
+
+#include "json/json.h"
+#include "util/buf.h"
+
+/* Line style of papyra__record_encode(). */
+enum {
+    PAPYRA_STYLE_JSON = 0,     /* "kind" first, ensure_ascii=False (JSON lines, Redis). */
+    PAPYRA_STYLE_ROTATING = 1, /* "kind" last, ensure_ascii=True (rotating files). */
+};
+
+/*
+ * Appends the line for r, without a newline, to out. JSON-text fields are
+ * parsed and written back in normal form; NULL means null, except that an
+ * event's NULL payload means {} and a NULL system_id means "local".
+ * Returns PAPYRA_EINVAL for an unknown kind or style, a NULL event_type or
+ * message_type, a NULL registry name, a string that is not UTF-8 or a
+ * JSON-text field that is not valid JSON; PAPYRA_ENOMEM. On failure out is
+ * left as it was.
+ */
+int papyra__record_encode(const papyra_record *r, int style, papyra_buf *out);
+
+/*
+ * Builds a record from a parsed line, with one lenient rule for every
+ * backend: unknown keys are ignored, and a missing field, or one of the wrong
+ * JSON type, takes its default (system_id: default_system_id, or "local" if
+ * that is NULL; event_type and message_type: ""; an event's payload: {};
+ * actor_address, target and a dead letter's payload: null; counters: 0; name
+ * lists: empty, also if any element is not a string). JSON-text fields come
+ * back as normalised text (ensure_ascii=False), NULL for JSON null except an
+ * event payload, which is always text. Every string of *out is malloc'd;
+ * release them with papyra__record_clear().
+ *
+ * Returns PAPYRA_ENOENT when obj is not an object whose "kind" is "event",
+ * "audit" or "dead_letter"; PAPYRA_ECORRUPT when "timestamp" is missing or
+ * not a number (booleans are not numbers here); PAPYRA_ENOMEM. *out is
+ * untouched on failure.
+ */
+int
+papyra__record_decode(const papyra_json *obj, const char *default_system_id, papyra_record *out);
+
+/*
+ * Frees the strings of a record filled by papyra__record_decode() and zeroes
+ * it, keeping its kind. NULL is a no-op.
+ */
+void papyra__record_clear(papyra_record *r);
+
+/* The papyra_kind named by obj's "kind" key, or -1 if it names none. */
+int papyra__record_kind_of(const papyra_json *obj);
+
+/*
+ * Stores obj's "timestamp" as a double and returns true if it is an integer
+ * or float; returns false otherwise.
+ */
+bool papyra__record_timestamp(const papyra_json *obj, double *ts);
+
+/* The timestamp of a record of any kind; NaN for an invalid kind. */
+double papyra__record_time(const papyra_record *r);
+
+/*
+ * The length of @p text when it is already in json.dumps()'s normal form
+ * (parsing it and writing it back with papyra__json_write() would give the
+ * same bytes), or 0 when that is not certain. The byte at text[len] must not
+ * continue a JSON token (a NUL or a newline). Lets the encoder copy a
+ * JSON-text field and a rewrite copy a line as they are (record/codec.c).
+ */
+typedef struct papyra__normal_info {
+    int kind;           /* what papyra__record_kind_of() gives for the text */
+    bool has_timestamp; /* what papyra__record_timestamp() gives */
+    double timestamp;
+} papyra__normal_info;
+
+/*
+ * With @p info (may be NULL) set for an accepted text: its top-level "kind"
+ * and "timestamp", as the record-codec functions would read them from the
+ * parsed tree, so that a normal-form line needs no parse at all.
+ */
+size_t papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info);
+
+#endif /* PAPYRA_RECORD_CODEC_H */
