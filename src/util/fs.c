@@ -86,22 +86,80 @@ papyra__take_back_tail(int fd, off_t size, const char *data, size_t n)
     free(tail);
 }
 
+/*
+ * mkdir of every prefix of @p p[0..n) that ends before a '/' or at n, each
+ * once (a run of slashes counts as one). EEXIST is fine; errno tells the cause
+ * of a failure.
+ */
+static int
+mkdir_prefixes(char *p, size_t n, mode_t mode)
+{
+    for (size_t i = 1; i <= n; i++) {
+        char c = p[i];
+
+        if ((i < n && c != '/') || p[i - 1] == '/')
+            continue;
+        p[i] = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+            return papyra__errno_code(errno);
+        p[i] = c;
+    }
+    return 0;
+}
+
+int
+papyra__mkdir_p(const char *dir, mode_t mode)
+{
+    char *p;
+    int r, err;
+
+    if (!*dir) {
+        errno = ENOENT;
+        return PAPYRA_ENOENT;
+    }
+    if (!(p = strdup(dir))) {
+        errno = ENOMEM;
+        return PAPYRA_ENOMEM;
+    }
+    r = mkdir_prefixes(p, strlen(p), mode);
+    err = errno;
+    free(p);
+    errno = err;
+    return r;
+}
+
 int
 papyra__mkdir_parents(const char *path)
 {
-    char *dir = strdup(path);
+    const char *slash = strrchr(path, '/');
+    size_t n;
     char *p;
+    int r;
+
+    if (!slash)
+        return 0;
+    for (n = (size_t)(slash - path); n > 0 && path[n - 1] == '/'; n--)
+        ;
+    if (n == 0)
+        return 0;
+    if (!(p = strndup(path, n)))
+        return PAPYRA_ENOMEM;
+    r = mkdir_prefixes(p, n, 0777);
+    free(p);
+    return r;
+}
+
+int
+papyra__fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int r = 0;
 
-    if (!dir)
-        return PAPYRA_ENOMEM;
-    for (p = dir + 1; r == 0 && (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        if (p[-1] != '/' && mkdir(dir, 0777) < 0 && errno != EEXIST)
-            r = papyra__errno_code(errno);
-        *p = '/';
-    }
-    free(dir);
+    if (fd < 0)
+        return papyra__errno_code(errno);
+    if (fsync(fd) < 0)
+        r = papyra__errno_code(errno);
+    close(fd);
     return r;
 }
 
@@ -110,7 +168,7 @@ papyra__fsync_parent(const char *path)
 {
     const char *slash = strrchr(path, '/');
     char *dir;
-    int fd, r = 0;
+    int r;
 
     if (!slash)
         dir = strdup(".");
@@ -120,13 +178,8 @@ papyra__fsync_parent(const char *path)
         dir = strndup(path, (size_t)(slash - path));
     if (!dir)
         return PAPYRA_ENOMEM;
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    r = papyra__fsync_dir(dir);
     free(dir);
-    if (fd < 0)
-        return papyra__errno_code(errno);
-    if (fsync(fd) < 0)
-        r = papyra__errno_code(errno);
-    close(fd);
     return r;
 }
 

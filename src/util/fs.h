@@ -24,10 +24,20 @@ int papyra__write_all_done(int fd, const void *data, size_t size, size_t *done);
 void papyra__take_back_tail(int fd, off_t size, const char *data, size_t n);
 
 /*
- * Creates the missing parent directories of @p path (mkdir -p, mode 0777
- * less the umask), as upstream did before its first write.
+ * mkdir -p: creates @p dir and its missing parents, each with @p mode (less
+ * the umask); directories that exist already are fine. 0 or a PAPYRA_E* code,
+ * errno then telling the cause (for callers that report errno values).
+ */
+int papyra__mkdir_p(const char *dir, mode_t mode);
+
+/*
+ * Creates the missing parent directories of @p path (papyra__mkdir_p of all
+ * before its last '/', mode 0777), as upstream did before its first write.
  */
 int papyra__mkdir_parents(const char *path);
+
+/* fsyncs the directory @p dir, so a rename, link or unlink in it is durable. */
+int papyra__fsync_dir(const char *dir);
 
 /* fsyncs the directory that holds @p path, so a rename or link in it is durable. */
 int papyra__fsync_parent(const char *path);

@@ -310,9 +310,10 @@ quarantine_copy(jsonl *j, const char *qdir, char **ret)
             slash ? strndup(j->path, (size_t)(slash - j->path) + (slash == j->path)) : strdup(".");
     if (!dir)
         return PAPYRA_ENOMEM;
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+    r = papyra__mkdir_p(dir, 0755);
+    if (r < 0) {
         free(dir);
-        return papyra__errno_code(errno);
+        return r;
     }
     clock_gettime(CLOCK_REALTIME, &ts);
     r = papyra__asprintf(&path, "%s/%s.quarantine.%lld", dir, base,

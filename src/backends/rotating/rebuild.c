@@ -177,7 +177,7 @@ quarantine(papyra_store *s,
 {
     struct timespec ts;
     long long ms;
-    int e = papyra__rot_mkdirs(qdir);
+    int e = papyra__mkdir_p(qdir, 0777);
 
     if (e < 0)
         return papyra__store_error(s, e, "rotating: cannot create '%s': %s", qdir,

@@ -142,7 +142,7 @@ rot_open(papyra_store *s, const papyra__url *url)
      * directory and lock file are made here when possible, else by the first
      * operation, which then reports the error.
      */
-    if (e == 0 && papyra__rot_mkdirs(r->dir) == 0 && (r->lock_fd = papyra__rot_lock_open(r)) < 0)
+    if (e == 0 && papyra__mkdir_p(r->dir, 0777) == 0 && (r->lock_fd = papyra__rot_lock_open(r)) < 0)
         r->lock_fd = -1;
     /* Finish or discard a rebuild that a crashed process left behind. */
     if (e == 0 && r->lock_fd >= 0 && papyra__rot_pending(r)) {
@@ -250,7 +250,7 @@ reopen(papyra__rot *r, uint64_t *size)
     }
     r->tail_known = false;
     fd = open(r->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0 && errno == ENOENT && papyra__rot_mkdirs(r->dir) == 0)
+    if (fd < 0 && errno == ENOENT && papyra__mkdir_p(r->dir, 0777) == 0)
         fd = open(r->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0)
         return papyra__errno_code(errno);
@@ -532,7 +532,7 @@ rot_write(papyra_store *s, const papyra_record *records, size_t n, size_t *store
     pthread_mutex_lock(&r->mu);
     /* The directory or lock file could not be made at open: try again now. */
     if (r->lock_fd < 0) {
-        e = papyra__rot_mkdirs(r->dir);
+        e = papyra__mkdir_p(r->dir, 0777);
         if (e == 0 && (e = papyra__rot_lock_open(r)) >= 0) {
             r->lock_fd = e;
             e = 0;

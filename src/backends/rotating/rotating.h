@@ -160,9 +160,6 @@ bool papyra__rot_exists(const char *path);
 int papyra__rot_writer_lock(papyra__rot *r);
 void papyra__rot_writer_unlock(papyra__rot *r);
 
-/* Creates @p dir and its parents. */
-int papyra__rot_mkdirs(const char *dir);
-
 /*
  * Whether a directory entry next to the active file is part of the store but
  * not of the rotation set: the metrics file and its side files, quarantined

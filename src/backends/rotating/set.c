@@ -286,31 +286,6 @@ papyra__rot_lock_open(const papyra__rot *r)
     return fd;
 }
 
-int
-papyra__rot_mkdirs(const char *dir)
-{
-    char *p = strdup(dir);
-    int r = 0;
-
-    if (!p)
-        return PAPYRA_ENOMEM;
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-            *s = '\0';
-            if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-                r = papyra__errno_code(errno);
-                break;
-            }
-            *s = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    free(p);
-    return r;
-}
-
 /* The text after "<name>." in @p entry, or NULL when it does not start so. */
 static const char *
 set_suffix(const papyra__rot *r, const char *entry)
@@ -379,21 +354,6 @@ papyra__rot_pending(const papyra__rot *r)
     return lstat(r->stage_path, &st) == 0;
 }
 
-/* fsyncs a directory by path. */
-static int
-fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int r = 0;
-
-    if (fd < 0)
-        return papyra__errno_code(errno);
-    if (fsync(fd) < 0)
-        r = papyra__errno_code(errno);
-    close(fd);
-    return r;
-}
-
 /* Removes the staging directory and everything in it. */
 static int
 remove_stage(const papyra__rot *r)
@@ -406,7 +366,7 @@ remove_stage(const papyra__rot *r)
             return 0;
         /* Not a directory: nothing we made, but it holds the name; remove it. */
         if (errno == ENOTDIR && unlink(r->stage_path) == 0)
-            return fsync_dir(r->dir);
+            return papyra__fsync_dir(r->dir);
         return papyra__errno_code(errno);
     }
     while ((e = readdir(d))) {
@@ -417,7 +377,7 @@ remove_stage(const papyra__rot *r)
     closedir(d);
     if (rmdir(r->stage_path) < 0 && errno != ENOENT)
         return papyra__errno_code(errno);
-    return fsync_dir(r->dir);
+    return papyra__fsync_dir(r->dir);
 }
 
 void
@@ -461,7 +421,7 @@ roll_forward(const papyra__rot *r, uint64_t files, int64_t max_files, papyra__ro
             return ret;
         papyra__rot_stage_step(st);
     }
-    ret = fsync_dir(r->dir);
+    ret = papyra__fsync_dir(r->dir);
     if (ret < 0)
         return ret;
     papyra__rot_stage_step(st);
@@ -571,7 +531,7 @@ papyra__rot_stage_begin(papyra__rot_stage *st, uint64_t min_files)
         return papyra__errno_code(errno);
     ret = link_active(r);
     if (ret == 0)
-        ret = fsync_dir(r->dir);
+        ret = papyra__fsync_dir(r->dir);
     if (ret < 0)
         return ret;
     papyra__rot_stage_step(st);
@@ -672,7 +632,7 @@ papyra__rot_stage_commit(papyra__rot_stage *st)
     if (ret < 0)
         return ret;
     papyra__buf_free(&st->out);
-    ret = fsync_dir(r->stage_path);
+    ret = papyra__fsync_dir(r->stage_path);
     if (ret < 0)
         return ret;
     papyra__rot_stage_step(st);
@@ -693,7 +653,7 @@ papyra__rot_stage_commit(papyra__rot_stage *st)
         ret = papyra__errno_code(errno);
     free(tmp);
     if (ret == 0)
-        ret = fsync_dir(r->stage_path);
+        ret = papyra__fsync_dir(r->stage_path);
     if (ret < 0)
         return ret;
     /* Committed: from here on a crash rolls forward. */
@@ -732,7 +692,7 @@ papyra__rot_writer_lock(papyra__rot *r)
     pthread_mutex_lock(&r->mu);
     /* The directory or lock file could not be made at open: try again now. */
     if (r->lock_fd < 0) {
-        e = papyra__rot_mkdirs(r->dir);
+        e = papyra__mkdir_p(r->dir, 0777);
         if (e == 0 && (e = papyra__rot_lock_open(r)) >= 0) {
             r->lock_fd = e;
             e = 0;
