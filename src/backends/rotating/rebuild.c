@@ -167,6 +167,23 @@ is_damaged(const papyra_scan_report *found, const char *path)
     return false;
 }
 
+/*
+ * Ends the quarantine of @p p as @p q after step result @p e: fsyncs the
+ * directory of @p q and lists it in @p report; an error names @p p.
+ */
+static int
+quarantined(papyra_store *s, papyra_recovery_report *report, const char *p, const char *q, int e)
+{
+    if (e == 0)
+        e = papyra__fsync_parent(q);
+    if (e == 0)
+        e = papyra__strv_add(&report->quarantined, &report->n_quarantined, q);
+    if (e < 0)
+        e = papyra__store_error(s, e, "rotating: cannot quarantine '%s': %s", p,
+                                papyra_strerror(e));
+    return e;
+}
+
 /* QUARANTINE: copies damaged set files and moves orphans into the quarantine directory. */
 static int
 quarantine(papyra_store *s,
@@ -193,13 +210,7 @@ quarantine(papyra_store *s,
             e = quarantine_name(qdir, p, ms, &q);
             if (e == 0)
                 e = copy_file(p, q);
-            if (e == 0)
-                e = papyra__fsync_parent(q);
-            if (e == 0)
-                e = papyra__strv_add(&report->quarantined, &report->n_quarantined, q);
-            if (e < 0)
-                e = papyra__store_error(s, e, "rotating: cannot quarantine '%s': %s", p,
-                                        papyra_strerror(e));
+            e = quarantined(s, report, p, q, e);
         }
         free(p);
         free(q);
@@ -221,13 +232,7 @@ quarantine(papyra_store *s,
                     e = papyra__errno_code(errno);
             }
         }
-        if (e == 0)
-            e = papyra__fsync_parent(q);
-        if (e == 0)
-            e = papyra__strv_add(&report->quarantined, &report->n_quarantined, q);
-        if (e < 0)
-            e = papyra__store_error(s, e, "rotating: cannot quarantine '%s': %s", p,
-                                    papyra_strerror(e));
+        e = quarantined(s, report, p, q, e);
         free(q);
     }
     if (e == 0)

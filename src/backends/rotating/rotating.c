@@ -142,8 +142,8 @@ rot_open(papyra_store *s, const papyra__url *url)
      * directory and lock file are made here when possible, else by the first
      * operation, which then reports the error.
      */
-    if (e == 0 && papyra__mkdir_p(r->dir, 0777) == 0 && (r->lock_fd = papyra__rot_lock_open(r)) < 0)
-        r->lock_fd = -1;
+    if (e == 0)
+        (void)papyra__rot_lock_ready(r);
     /* Finish or discard a rebuild that a crashed process left behind. */
     if (e == 0 && r->lock_fd >= 0 && papyra__rot_pending(r)) {
         e = papyra__rot_flock(r->lock_fd, LOCK_EX);
@@ -318,12 +318,7 @@ rotate(papyra__rot *r, uint64_t *size)
         top++;
     }
     if (top == r->max_files - 1) {
-        a = papyra__rot_file(r, top);
-        if (!a)
-            return PAPYRA_ENOMEM;
-        if (unlink(a) < 0 && errno != ENOENT)
-            e = papyra__errno_code(errno);
-        free(a);
+        e = papyra__rot_remove(r, top);
         if (e < 0)
             return e;
         top--;
@@ -530,14 +525,7 @@ rot_write(papyra_store *s, const papyra_record *records, size_t n, size_t *store
         }
     }
     pthread_mutex_lock(&r->mu);
-    /* The directory or lock file could not be made at open: try again now. */
-    if (r->lock_fd < 0) {
-        e = papyra__mkdir_p(r->dir, 0777);
-        if (e == 0 && (e = papyra__rot_lock_open(r)) >= 0) {
-            r->lock_fd = e;
-            e = 0;
-        }
-    }
+    e = papyra__rot_lock_ready(r);
     if (e == 0)
         e = append_lock(r, b->len, &excl, &size);
     if (e < 0) {

@@ -129,6 +129,9 @@ void papyra__rot_rreader_close(papyra__rot_rreader *rd);
 /* "<path>" for index 0, "<path>.<i>" otherwise; malloc'd, NULL on ENOMEM. */
 char *papyra__rot_file(const papyra__rot *r, int64_t i);
 
+/* Removes file @p i of the set (see papyra__rot_file); a missing one is no error. */
+int papyra__rot_remove(const papyra__rot *r, int64_t i);
+
 /* Opens @p path for reading; 1 when opened, 0 when it does not exist, or an error. */
 int papyra__rot_reader_open(papyra__rot_reader *rd, const char *path);
 /* Returns 1 and fills @p line, 0 at the end of the file, or an error. */
@@ -139,6 +142,11 @@ void papyra__rot_reader_close(papyra__rot_reader *rd);
 int papyra__rot_flock(int fd, int op);
 /* Opens the lock file, creating it; returns the fd or an error. */
 int papyra__rot_lock_open(const papyra__rot *r);
+/*
+ * Makes the directory (mkdir -p) and opens r->lock_fd unless that is done:
+ * open tries, and an operation tries again when it could not. 0 or an error.
+ */
+int papyra__rot_lock_ready(papyra__rot *r);
 
 /* Whether a staging directory exists (a rebuild crashed or is committed). */
 bool papyra__rot_pending(const papyra__rot *r);

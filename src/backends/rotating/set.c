@@ -46,6 +46,20 @@ papyra__rot_file(const papyra__rot *r, int64_t i)
 }
 
 int
+papyra__rot_remove(const papyra__rot *r, int64_t i)
+{
+    char *p = papyra__rot_file(r, i);
+    int e = 0;
+
+    if (!p)
+        return PAPYRA_ENOMEM;
+    if (unlink(p) < 0 && errno != ENOENT)
+        e = papyra__errno_code(errno);
+    free(p);
+    return e;
+}
+
+int
 papyra__rot_reader_open(papyra__rot_reader *rd, const char *path)
 {
     memset(rd, 0, sizeof(*rd));
@@ -286,6 +300,23 @@ papyra__rot_lock_open(const papyra__rot *r)
     return fd;
 }
 
+int
+papyra__rot_lock_ready(papyra__rot *r)
+{
+    int fd, e;
+
+    if (r->lock_fd >= 0)
+        return 0;
+    e = papyra__mkdir_p(r->dir, 0777);
+    if (e < 0)
+        return e;
+    fd = papyra__rot_lock_open(r);
+    if (fd < 0)
+        return fd;
+    r->lock_fd = fd;
+    return 0;
+}
+
 /* The text after "<name>." in @p entry, or NULL when it does not start so. */
 static const char *
 set_suffix(const papyra__rot *r, const char *entry)
@@ -410,13 +441,7 @@ roll_forward(const papyra__rot *r, uint64_t files, int64_t max_files, papyra__ro
         papyra__rot_stage_step(st);
     }
     for (int64_t j = (int64_t)files; j < max_files; j++) {
-        char *dst = papyra__rot_file(r, j);
-
-        if (!dst)
-            return PAPYRA_ENOMEM;
-        if (unlink(dst) < 0 && errno != ENOENT)
-            ret = papyra__errno_code(errno);
-        free(dst);
+        ret = papyra__rot_remove(r, j);
         if (ret < 0)
             return ret;
         papyra__rot_stage_step(st);
@@ -690,17 +715,10 @@ papyra__rot_writer_lock(papyra__rot *r)
     int e;
 
     pthread_mutex_lock(&r->mu);
-    /* The directory or lock file could not be made at open: try again now. */
-    if (r->lock_fd < 0) {
-        e = papyra__mkdir_p(r->dir, 0777);
-        if (e == 0 && (e = papyra__rot_lock_open(r)) >= 0) {
-            r->lock_fd = e;
-            e = 0;
-        }
-        if (e < 0) {
-            pthread_mutex_unlock(&r->mu);
-            return e;
-        }
+    e = papyra__rot_lock_ready(r);
+    if (e < 0) {
+        pthread_mutex_unlock(&r->mu);
+        return e;
     }
     e = papyra__rot_flock(r->lock_fd, LOCK_EX);
     if (e < 0) {
