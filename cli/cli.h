@@ -96,7 +96,10 @@ bool cli_parse_double(const char *s, double *ret);
 /* Case-insensitive match of @p s against a NULL-terminated list; its index or -1. */
 int cli_choice(const char *s, const char *const *choices);
 
-/* Formats epoch nanoseconds as ISO 8601 UTC with milliseconds. */
+/*
+ * Formats epoch nanoseconds as ISO 8601 UTC with milliseconds (the library's
+ * RFC 3339 form); "?" when the time has no such form or does not fit @p size.
+ */
 void cli_iso_time(int64_t ns, char *buf, size_t size);
 
 /* The store URL: --persistence, --path, PAPYRA_PERSISTENCE, or the default. */

@@ -9,11 +9,10 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
+#include "util/fs.h"
 
 enum { MODE_IGNORE, MODE_SCAN_ONLY, MODE_RECOVER, MODE_FAIL };
 
@@ -55,23 +54,7 @@ cli_print_recovery(const cli_ctx *ctx, const papyra_recovery_report *r)
 int
 cli_make_dirs(const char *path)
 {
-    char *copy = strdup(path);
-    int err = 0;
-
-    if (!copy)
-        return ENOMEM;
-    for (char *p = copy + 1; *p && !err; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0777) < 0 && errno != EEXIST)
-            err = errno;
-        *p = '/';
-    }
-    if (!err && mkdir(copy, 0777) < 0 && errno != EEXIST)
-        err = errno;
-    free(copy);
-    return err;
+    return papyra__mkdir_p(path, 0777) < 0 ? errno : 0;
 }
 
 /* Runs the recovery and its verifying scan; prints the outcome; returns the exit code. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "util/util.h"
 
 static const cli_group *const groups[] = {
     &cli_inspect_group, &cli_persistence_group, &cli_metrics_group, &cli_doctor_group, NULL,
@@ -279,15 +280,8 @@ cli_choice(const char *s, const char *const *choices)
 void
 cli_iso_time(int64_t ns, char *buf, size_t size)
 {
-    time_t secs = (time_t)(ns / 1000000000);
-    struct tm tm;
-
-    if (!gmtime_r(&secs, &tm)) {
+    if (papyra__format_rfc3339(ns, buf, size) < 0)
         snprintf(buf, size, "?");
-        return;
-    }
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((ns / 1000000) % 1000));
 }
 
 /* Stores. */
