@@ -13,7 +13,8 @@
  * is "live - baseline" (the offset model). Lifetime totals stay available.
  *
  * Thread safety: every function here may be called from any thread on the
- * same handle, except papyra_metrics_close().
+ * same handle, except papyra_metrics_close(). Error messages are per thread
+ * (papyra_metrics_errmsg()).
  */
 #ifndef PAPYRA_METRICS_H
 #define PAPYRA_METRICS_H
@@ -216,7 +217,14 @@ PAPYRA_PUBLIC int papyra_metrics_read(papyra_metrics *m, papyra_metrics_snapshot
  */
 PAPYRA_PUBLIC int papyra_metrics_reset(papyra_metrics *m, papyra_metrics_snapshot *ret_cleared);
 
-/** The last error message on @p m ("" when none). Owned by @p m. */
+/**
+ * The message the calling thread's last failed call on @p m left: never one
+ * from another thread, nor from another handle ("" when this thread has none
+ * for @p m). Per thread like papyra_store_errmsg(), so a handle shared by
+ * threads gives each its own message; a thread keeps the messages of the last
+ * four handles it failed on. Owned by the library; valid in the calling
+ * thread until its next call on a metrics handle.
+ */
 PAPYRA_PUBLIC const char *papyra_metrics_errmsg(const papyra_metrics *m);
 
 /** Output formats of papyra_metrics_format(). */

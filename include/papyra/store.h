@@ -17,7 +17,9 @@
  * counters).
  *
  * Thread safety: a store handle may be used from several threads at once,
- * except papyra_store_close().
+ * except papyra_store_close(). Error messages are per thread: what
+ * papyra_store_errmsg() gives a thread is what its own last failed call on
+ * the handle left, whatever other threads do with the same handle.
  */
 #ifndef PAPYRA_STORE_H
 #define PAPYRA_STORE_H
@@ -54,7 +56,14 @@ PAPYRA_PUBLIC int papyra_store_open(papyra_store **ret, const char *url, papyra_
  */
 PAPYRA_PUBLIC int papyra_store_close(papyra_store *s);
 
-/** The last error message on @p s ("" when none). Owned by @p s. */
+/**
+ * The message the calling thread's last failed call on @p s left: never one
+ * from another thread, nor from another handle ("" when this thread has none
+ * for @p s, also on a new handle at a freed one's address). A call that
+ * succeeds leaves the message as it was. A thread keeps the messages of the
+ * last four stores it failed on. Owned by the library; valid in the calling
+ * thread until its next call on a store.
+ */
 PAPYRA_PUBLIC const char *papyra_store_errmsg(const papyra_store *s);
 
 /** The backend's id ("memory", "json", "rotating", "redis"). */

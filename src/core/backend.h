@@ -94,10 +94,10 @@ struct papyra_store {
     papyra_metrics *metrics; /* shared file, or private fallback */
     char *metrics_warning;   /* why counters are private, if a file was wanted */
     papyra__retention retention;
-    char *data_path;       /* file backends: the data path (for modes, defaults) */
-    atomic_bool closed;    /* set by papyra__store_shutdown(); calls fail with ECLOSED */
-    pthread_mutex_t errmu; /* guards errmsg */
-    char errmsg[512];
+    char *data_path;    /* file backends: the data path (for modes, defaults) */
+    atomic_bool closed; /* set by papyra__store_shutdown(); calls fail with ECLOSED */
+    /* Tags this handle's error messages (store.c); never reused. */
+    uint64_t errgen;
     papyra_progress_fn progress_fn; /* papyra_store_set_progress() */
     void *progress_ud;
 };
@@ -112,7 +112,12 @@ bool papyra__progress_wanted(void);
 void papyra__progress_total(uint64_t total);
 void papyra__progress_add(uint64_t n);
 
-/* Sets the store's error message and returns @p code (printf-style). */
+/*
+ * Sets the calling thread's error message for @p s (what papyra_store_errmsg()
+ * gives that thread) and returns @p code (printf-style). Messages are per
+ * thread, so a backend's own background thread must not report through it:
+ * nobody would read the message there.
+ */
 int papyra__store_error(papyra_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

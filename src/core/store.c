@@ -53,18 +53,80 @@ papyra_anomaly_type_name(int type)
     return anomaly_names[type];
 }
 
+/*
+ * Error messages are per thread (store.h, papyra_store_errmsg()): a failing
+ * call leaves its message in a slot of the calling thread, tagged with the
+ * handle and its generation, a number no other handle of the process gets,
+ * so a handle freed and allocated again at the same address does not show
+ * the old one's message. A thread keeps the messages of the last ERR_SLOTS
+ * stores it failed on; the slot written longest ago is reused.
+ */
+#define ERR_SLOTS 4
+
+typedef struct err_slot {
+    const papyra_store *s;
+    uint64_t gen;
+    uint64_t used; /* err_clock when last written */
+    char msg[512];
+} err_slot;
+
+static _Thread_local err_slot err_slots[ERR_SLOTS];
+static _Thread_local uint64_t err_clock;
+static atomic_uint_least64_t err_generations;
+
+/* Gives a new handle its generation, before any message is set on it. */
+static void
+err_init(papyra_store *s)
+{
+    s->errgen = atomic_fetch_add_explicit(&err_generations, 1, memory_order_relaxed) + 1;
+}
+
+/* The calling thread's slot for @p s, or NULL when it left no message on it. */
+static err_slot *
+err_find(const papyra_store *s)
+{
+    for (size_t i = 0; i < ERR_SLOTS; i++) {
+        if (err_slots[i].s == s && err_slots[i].gen == s->errgen)
+            return &err_slots[i];
+    }
+    return NULL;
+}
+
+/* Forgets the calling thread's message for @p s, a handle going away. */
+static void
+err_forget(const papyra_store *s)
+{
+    err_slot *e = err_find(s);
+
+    if (e)
+        *e = (err_slot){0};
+}
+
 int
 papyra__store_error(papyra_store *s, int code, const char *fmt, ...)
 {
+    char msg[sizeof(err_slots[0].msg)];
+    err_slot *e;
     va_list ap;
 
     if (!s)
         return code;
-    pthread_mutex_lock(&s->errmu);
+    /* Formatted aside first: an argument may be this thread's current message. */
     va_start(ap, fmt);
-    vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    pthread_mutex_unlock(&s->errmu);
+    e = err_find(s);
+    if (!e) {
+        e = &err_slots[0];
+        for (size_t i = 1; i < ERR_SLOTS; i++) {
+            if (err_slots[i].used < e->used)
+                e = &err_slots[i];
+        }
+        e->s = s;
+        e->gen = s->errgen;
+    }
+    e->used = ++err_clock;
+    memcpy(e->msg, msg, sizeof(msg));
     return code;
 }
 
@@ -185,7 +247,7 @@ store_free(papyra_store *s)
     papyra_metrics_close(s->metrics);
     free(s->metrics_warning);
     free(s->data_path);
-    pthread_mutex_destroy(&s->errmu);
+    err_forget(s);
     free(s);
 }
 
@@ -208,10 +270,11 @@ papyra_store_metrics_location(const char *url_text,
                               papyra_error *reterr)
 {
     papyra__url url = {0};
-    papyra_store s = {.errmu = PTHREAD_MUTEX_INITIALIZER};
+    papyra_store s = {0};
     char *path = NULL;
     int r;
 
+    err_init(&s);
     if (!ret_path)
         return open_error(reterr, PAPYRA_EINVAL, "no place for the path");
     r = papyra__url_parse(url_text, &url, reterr);
@@ -224,8 +287,11 @@ papyra_store_metrics_location(const char *url_text,
     if (r == 0)
         r = metrics_path_for(&s, &url, &path);
     papyra__url_free(&url);
-    if (r < 0)
-        return open_error(reterr, r, s.errmsg);
+    if (r < 0) {
+        open_error(reterr, r, papyra_store_errmsg(&s));
+        err_forget(&s);
+        return r;
+    }
     if (reterr)
         *reterr = (papyra_error){0};
     if (ret_backend)
@@ -252,7 +318,7 @@ papyra_store_open(papyra_store **ret, const char *url_text, papyra_error *reterr
         papyra__url_free(&url);
         return open_error(reterr, PAPYRA_ENOMEM, NULL);
     }
-    pthread_mutex_init(&s->errmu, NULL);
+    err_init(s);
     s->ops = find_backend(url.scheme);
     if (!s->ops) {
         s->ops = &papyra__backend_memory;
@@ -269,7 +335,7 @@ papyra_store_open(papyra_store **ret, const char *url_text, papyra_error *reterr
         r = open_metrics(s, &url);
     papyra__url_free(&url);
     if (r < 0) {
-        open_error(reterr, r, s->errmsg);
+        open_error(reterr, r, papyra_store_errmsg(s));
         if (opened)
             s->ops->close(s);
         store_free(s);
@@ -306,7 +372,9 @@ papyra_store_close(papyra_store *s)
 PAPYRA_PUBLIC const char *
 papyra_store_errmsg(const papyra_store *s)
 {
-    return s ? s->errmsg : "";
+    const err_slot *e = s ? err_find(s) : NULL;
+
+    return e ? e->msg : "";
 }
 
 PAPYRA_PUBLIC const char *

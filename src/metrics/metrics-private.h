@@ -83,7 +83,7 @@ struct papyra_metrics {
     _Atomic uint64_t *base[PAPYRA_METRIC_COUNT];
     uint8_t state[PAPYRA_METRIC_COUNT];
     struct papyra__mf_slot *spare; /* private slots for counters the file lacks */
-    char errmsg[256];
+    uint64_t errgen;               /* tags this handle's messages (metrics.c); never reused */
 };
 
 typedef struct papyra__backend_desc {

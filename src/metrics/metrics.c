@@ -78,6 +78,79 @@ set_error(papyra_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+/*
+ * Error messages are per thread, as a store's are (papyra_metrics_errmsg()):
+ * a failing call leaves its message in a slot of the calling thread, tagged
+ * with the handle and its generation, which no other handle of the process
+ * gets. A thread keeps the messages of the last ERR_SLOTS handles it failed
+ * on; the slot written longest ago is reused.
+ */
+#define ERR_SLOTS 4
+
+typedef struct err_slot {
+    const papyra_metrics *m;
+    uint64_t gen;
+    uint64_t used; /* err_clock when last written */
+    char msg[256];
+} err_slot;
+
+static _Thread_local err_slot err_slots[ERR_SLOTS];
+static _Thread_local uint64_t err_clock;
+static atomic_uint_least64_t err_generations;
+
+/* Gives a new handle its generation, before any message is set on it. */
+static void
+err_init(papyra_metrics *m)
+{
+    m->errgen = atomic_fetch_add_explicit(&err_generations, 1, memory_order_relaxed) + 1;
+}
+
+/* The calling thread's slot for @p m, or NULL when it left no message on it. */
+static err_slot *
+err_find(const papyra_metrics *m)
+{
+    for (size_t i = 0; i < ERR_SLOTS; i++) {
+        if (err_slots[i].m == m && err_slots[i].gen == m->errgen)
+            return &err_slots[i];
+    }
+    return NULL;
+}
+
+/* Forgets the calling thread's message for @p m, a handle going away. */
+static void
+err_forget(const papyra_metrics *m)
+{
+    err_slot *e = err_find(m);
+
+    if (e)
+        *e = (err_slot){0};
+}
+
+static void handle_error(const papyra_metrics *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Sets the calling thread's message for @p m. */
+static void
+handle_error(const papyra_metrics *m, const char *fmt, ...)
+{
+    err_slot *e = err_find(m);
+    va_list ap;
+
+    if (!e) {
+        e = &err_slots[0];
+        for (size_t i = 1; i < ERR_SLOTS; i++) {
+            if (err_slots[i].used < e->used)
+                e = &err_slots[i];
+        }
+        e->m = m;
+        e->gen = m->errgen;
+    }
+    e->used = ++err_clock;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+}
+
 static bool
 backend_valid(int backend)
 {
@@ -130,6 +203,7 @@ papyra_metrics_new_private(papyra_metrics **ret, int backend)
     m = calloc(1, sizeof(*m));
     if (!m)
         return PAPYRA_ENOMEM;
+    err_init(m);
     m->hdr = aligned_alloc(PAPYRA__MF_SLOT_SIZE, size);
     if (!m->hdr) {
         free(m);
@@ -383,6 +457,7 @@ papyra_metrics_open(papyra_metrics **ret,
         free(m);
         return set_error(reterr, PAPYRA_ENOMEM, "out of memory");
     }
+    err_init(m);
     /* A few rounds: a concurrent creator or a set-aside can change what is there. */
     for (int attempt = 0; attempt < 4; attempt++) {
         r = map_file(m, path, &o, reterr);
@@ -420,6 +495,7 @@ papyra_metrics_close(papyra_metrics *m)
 {
     if (!m)
         return;
+    err_forget(m);
     if (m->shared && m->hdr)
         munmap(m->hdr, m->size);
     else
@@ -444,7 +520,9 @@ papyra_metrics_backend(const papyra_metrics *m)
 const char *
 papyra_metrics_errmsg(const papyra_metrics *m)
 {
-    return m ? m->errmsg : "";
+    const err_slot *e = m ? err_find(m) : NULL;
+
+    return e ? e->msg : "";
 }
 
 int
@@ -453,12 +531,12 @@ papyra_metrics_add(papyra_metrics *m, int id, uint64_t n)
     if (!m || id < 0 || id >= PAPYRA_METRIC_COUNT)
         return PAPYRA_EINVAL;
     if (m->readonly) {
-        snprintf(m->errmsg, sizeof(m->errmsg), "metrics file %s is open read-only", m->path);
+        handle_error(m, "metrics file %s is open read-only", m->path);
         return PAPYRA_EACCES;
     }
     if (m->state[id] == PAPYRA_METRIC_UNSUPPORTED) {
-        snprintf(m->errmsg, sizeof(m->errmsg), "backend %s does not support counter %s",
-                 papyra__backends[m->backend].id, papyra__metric_info[id].name);
+        handle_error(m, "backend %s does not support counter %s", papyra__backends[m->backend].id,
+                     papyra__metric_info[id].name);
         return PAPYRA_EUNSUPPORTED;
     }
     papyra__metrics_add(m, id, n);
@@ -506,7 +584,7 @@ papyra_metrics_reset(papyra_metrics *m, papyra_metrics_snapshot *ret_cleared)
     if (!m)
         return PAPYRA_EINVAL;
     if (m->readonly) {
-        snprintf(m->errmsg, sizeof(m->errmsg), "metrics file %s is open read-only", m->path);
+        handle_error(m, "metrics file %s is open read-only", m->path);
         return PAPYRA_EACCES;
     }
     for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
