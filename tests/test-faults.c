@@ -7,7 +7,6 @@
  * Two real faults: a file-size limit (RLIMIT_FSIZE, which works for any
  * user) and a full tmpfs (needs the right to mount; skipped otherwise).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -30,22 +29,13 @@
 #include "testutil.h"
 
 static int
-setup(void **state)
-{
-    *state = papyra_test_tmpdir();
-    return *state ? 0 : -1;
-}
-
-static int
 teardown(void **state)
 {
     /* A failed assertion skips the test's own umount; never leave a mount behind. */
     char *mnt = papyra_test_path(*state, "small");
     (void)umount2(mnt, MNT_DETACH);
     free(mnt);
-    papyra_test_rmtree(*state);
-    free(*state);
-    return 0;
+    return papyra_test_teardown_tmpdir(state);
 }
 
 static off_t
@@ -57,18 +47,12 @@ size_of(const char *path)
 
 /* After a refused write: counts, no torn line, every earlier record intact. */
 static void
-assert_nothing_lost(papyra_store *s, const char *data, uint64_t written)
+assert_nothing_lost(papyra_store *s, uint64_t written)
 {
-    papyra_scan_report *scan = NULL;
     papyra_record_list *events;
-    uint64_t now[PAPYRA_METRIC_COUNT];
 
-    st_counters(s, now);
-    assert_int_equal(now[PAPYRA_METRIC_RECORDS_WRITTEN], written);
-    assert_int_equal(papyra_store_scan(s, &scan), 0);
-    if (scan->count)
-        fail_msg("%s: %s after a refused write", data, scan->anomalies[0].detail);
-    papyra_scan_report_free(scan);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN), written);
+    st_assert_scan(s, 0);
     events = st_list(s, PAPYRA_KIND_EVENT, 0, 0);
     assert_int_equal(events->count, written);
     papyra_record_list_free(events);
@@ -107,13 +91,13 @@ fsize_limit_child(const char *dir, const char *scheme, const char *data)
 
     lim.rlim_cur = lim.rlim_max;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-    assert_nothing_lost(s, data, 10);
+    assert_nothing_lost(s, 10);
     /* Room again: the next write works and lands on a line of its own. */
     {
         papyra_record ev = st_event(200, 200.0);
         st_write(s, &ev);
     }
-    assert_nothing_lost(s, data, 11);
+    assert_nothing_lost(s, 11);
     assert_int_equal(papyra_store_close(s), 0);
 }
 
@@ -153,7 +137,6 @@ full_tmpfs(void **state, const char *scheme, const char *data)
 {
     char *mnt = papyra_test_path(*state, "small");
     papyra_store *s;
-    uint64_t now[PAPYRA_METRIC_COUNT];
     int failed = 0, written = 0;
 
     assert_int_equal(mkdir(mnt, 0700), 0);
@@ -179,9 +162,8 @@ full_tmpfs(void **state, const char *scheme, const char *data)
         }
     }
     assert_int_equal(failed, 3);
-    st_counters(s, now);
-    assert_int_equal(now[PAPYRA_METRIC_WRITE_ERRORS], 3);
-    assert_nothing_lost(s, data, (uint64_t)written);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_WRITE_ERRORS), 3);
+    assert_nothing_lost(s, (uint64_t)written);
     papyra_store_close(s);
     assert_int_equal(umount(mnt), 0);
     free(mnt);
@@ -199,21 +181,12 @@ test_full_disk_should_refuse_writes_without_tearing_rotating(void **state)
     full_tmpfs(state, "rotating", "rot.log");
 }
 
-/* Every entry of @p dir, except the data and the metrics files we know of. */
-static int
-leftovers(const char *dir, const char *data)
+/* 1 for an entry that is neither the data file *(const char **)arg nor the lock. */
+static size_t
+is_leftover(const char *dir, const char *name, void *arg)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, data) &&
-            strncmp(e->d_name, ".rot.log.lock", 13) != 0)
-            n++;
-    closedir(d);
-    return n;
+    (void)dir;
+    return strcmp(name, *(const char **)arg) != 0 && strncmp(name, ".rot.log.lock", 13) != 0;
 }
 
 /*
@@ -279,7 +252,7 @@ full_disk_rewrite(void **state, const char *scheme, const char *data)
     after = papyra_test_read_file(path, &alen);
     assert_int_equal(alen, len);
     assert_memory_equal(after, content, len);
-    assert_int_equal(leftovers(mnt, data), 0);
+    assert_int_equal(papyra_test_each_entry(mnt, "", is_leftover, &data), 0);
     free(after);
     free(content);
     papyra_store_close(s);
@@ -303,18 +276,14 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            test_file_size_limit_should_refuse_a_write_without_tearing_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_file_size_limit_should_refuse_a_write_without_tearing_rotating, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_disk_should_refuse_writes_without_tearing_json,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_full_disk_should_refuse_writes_without_tearing_rotating, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_full_disk_should_fail_compaction_and_recovery_safely_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_full_disk_should_fail_compaction_and_recovery_safely_rotating, setup, teardown),
+#define T(name) cmocka_unit_test_setup_teardown(name, papyra_test_setup_tmpdir, teardown)
+        T(test_file_size_limit_should_refuse_a_write_without_tearing_json),
+        T(test_file_size_limit_should_refuse_a_write_without_tearing_rotating),
+        T(test_full_disk_should_refuse_writes_without_tearing_json),
+        T(test_full_disk_should_refuse_writes_without_tearing_rotating),
+        T(test_full_disk_should_fail_compaction_and_recovery_safely_json),
+        T(test_full_disk_should_fail_compaction_and_recovery_safely_rotating),
+#undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,10 +24,8 @@ test_round_trips_since_and_limit(void **state)
     papyra_record_list *l;
     int i;
 
-    for (i = 1; i <= 3; i++) {
-        papyra_record r = st_event(i, i * 10.0);
-        st_write(s, &r);
-    }
+    for (i = 1; i <= 3; i++)
+        st_write_event(s, i, i * 10.0);
     st_write(s, &au);
     st_write(s, &dl);
     l = st_list(s, PAPYRA_KIND_EVENT, 15, 0);
@@ -59,18 +57,11 @@ test_compaction_is_unsupported_and_counts_nothing(void **state)
     papyra_store *s = st_open("memory:");
     papyra_compaction_report rep;
     papyra_metrics_snapshot snap;
-    papyra_record_list *l;
-    int i;
 
-    for (i = 0; i < 5; i++) {
-        papyra_record r = st_event(i, i);
-        st_write(s, &r);
-    }
+    st_write_events(s, 0, 5);
     assert_int_equal(papyra_store_compact(s, &rep), PAPYRA_EUNSUPPORTED);
     assert_non_null(strstr(papyra_store_errmsg(s), "memory"));
-    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, 5);
-    papyra_record_list_free(l);
+    st_assert_count(s, PAPYRA_KIND_EVENT, 5);
     assert_int_equal(papyra_metrics_read(papyra_store_metrics(s), &snap), 0);
     assert_int_equal(snap.state[PAPYRA_METRIC_COMPACTIONS_TRIGGERED], PAPYRA_METRIC_UNSUPPORTED);
     assert_int_equal(snap.state[PAPYRA_METRIC_COMPACTION_ERRORS], PAPYRA_METRIC_UNSUPPORTED);
@@ -85,16 +76,14 @@ test_metrics_and_contract(void **state)
     papyra_record a = st_event(1, 1), b = st_event(2, 2);
     papyra_scan_report *rep = NULL;
     papyra_recovery_report *rr = NULL;
-    uint64_t c[PAPYRA_METRIC_COUNT];
 
     assert_string_equal(papyra_store_backend(s), "memory");
     assert_null(papyra_metrics_path(papyra_store_metrics(s)));
     assert_null(papyra_store_metrics_warning(s));
     st_write(s, &a);
     st_write(s, &b);
-    st_counters(s, c);
-    assert_int_equal(c[PAPYRA_METRIC_RECORDS_WRITTEN], 2);
-    assert_int_equal(c[PAPYRA_METRIC_WRITE_ERRORS], 0);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN), 2);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_WRITE_ERRORS), 0);
     assert_int_equal(papyra_store_scan(s, &rep), 0);
     assert_string_equal(rep->backend, "memory");
     assert_int_equal(rep->count, 0);
@@ -102,10 +91,9 @@ test_metrics_and_contract(void **state)
     assert_int_equal(papyra_store_recover(s, NULL, &rr), 0);
     assert_string_equal(rr->backend, "memory");
     papyra_recovery_report_free(rr);
-    st_counters(s, c);
-    assert_int_equal(c[PAPYRA_METRIC_SCAN_OPERATIONS], 2);
-    assert_int_equal(c[PAPYRA_METRIC_ANOMALY_DETECTED], 0);
-    assert_int_equal(c[PAPYRA_METRIC_RECOVERY_ATTEMPTS], 1);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_SCAN_OPERATIONS), 2);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_ANOMALY_DETECTED), 0);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECOVERY_ATTEMPTS), 1);
     assert_int_equal(papyra_store_close(s), 0);
 }
 
@@ -123,21 +111,14 @@ test_retention_applies_on_list(void **state)
         if (i < 2)
             st_write(s, &a);
     }
-    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, 3);
-    assert_true(l->records[0].u.event.timestamp == 7);
-    papyra_record_list_free(l);
+    st_assert_event_stamp(s, 3, 0, 7);
     /* Per kind: the two audits are not pushed out by the events. */
-    l = st_list(s, PAPYRA_KIND_AUDIT, -1, 0);
-    assert_int_equal(l->count, 2);
-    papyra_record_list_free(l);
+    st_assert_count(s, PAPYRA_KIND_AUDIT, 2);
     papyra_store_close(s);
 
     s = st_open("memory:?max_age_seconds=5");
-    for (i = 10; i >= 1; i--) {
-        papyra_record r = st_event(i, now - i);
-        st_write(s, &r);
-    }
+    for (i = 10; i >= 1; i--)
+        st_write_event(s, i, now - i);
     l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
     assert_true(l->count >= 3 && l->count <= 5);
     assert_true(l->records[0].u.event.timestamp >= now - 5);
@@ -146,14 +127,8 @@ test_retention_applies_on_list(void **state)
 
     /* One event line of st_event(i < 10) is 127 bytes with its newline. */
     s = st_open("memory:?max_total_bytes=300");
-    for (i = 0; i < 9; i++) {
-        papyra_record r = st_event(i, i);
-        st_write(s, &r);
-    }
-    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, 2);
-    assert_true(l->records[1].u.event.timestamp == 8);
-    papyra_record_list_free(l);
+    st_write_events(s, 0, 9);
+    st_assert_event_stamp(s, 2, 1, 8);
     papyra_store_close(s);
 }
 
@@ -162,18 +137,13 @@ test_batch_is_all_or_nothing(void **state)
 {
     papyra_store *s = st_open("memory:");
     papyra_record recs[3] = {st_event(1, 1), st_event(2, 2), st_event(3, 3)};
-    papyra_record_list *l;
-    uint64_t c[PAPYRA_METRIC_COUNT];
 
     recs[1].u.event.payload = "{not json";
     assert_int_equal(papyra_store_write_batch(s, recs, 3), PAPYRA_EINVAL);
     assert_non_null(strstr(papyra_store_errmsg(s), "record 1"));
-    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, 0);
-    papyra_record_list_free(l);
-    st_counters(s, c);
-    assert_int_equal(c[PAPYRA_METRIC_WRITE_ERRORS], 1);
-    assert_int_equal(c[PAPYRA_METRIC_RECORDS_WRITTEN], 0);
+    st_assert_count(s, PAPYRA_KIND_EVENT, 0);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_WRITE_ERRORS), 1);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN), 0);
     papyra_store_close(s);
 }
 
@@ -184,13 +154,11 @@ test_metrics_path_shares_counters(void **state)
     char *m = papyra_test_path(dir, "mem.metrics");
     papyra_store *a = st_open("memory:?metrics=%s", m), *b = st_open("memory:?metrics=%s", m);
     papyra_record r = st_event(1, 1);
-    uint64_t c[PAPYRA_METRIC_COUNT];
 
     assert_string_equal(papyra_metrics_path(papyra_store_metrics(a)), m);
     st_write(a, &r);
     st_write(b, &r);
-    st_counters(a, c);
-    assert_int_equal(c[PAPYRA_METRIC_RECORDS_WRITTEN], 2);
+    assert_int_equal(st_counter(a, PAPYRA_METRIC_RECORDS_WRITTEN), 2);
     papyra_store_close(a);
     papyra_store_close(b);
     papyra_test_rmtree(dir);
@@ -220,8 +188,6 @@ test_threads(void **state)
 {
     papyra_store *s = st_open("memory:");
     pthread_t th[THREADS];
-    papyra_record_list *l;
-    uint64_t c[PAPYRA_METRIC_COUNT];
     int i;
 
     for (i = 0; i < THREADS; i++)
@@ -231,12 +197,9 @@ test_threads(void **state)
         pthread_join(th[i], &rv);
         assert_null(rv);
     }
-    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, THREADS * PER_THREAD);
-    papyra_record_list_free(l);
-    st_counters(s, c);
-    assert_int_equal(c[PAPYRA_METRIC_RECORDS_WRITTEN], THREADS * PER_THREAD);
-    assert_int_equal(c[PAPYRA_METRIC_RECORDS_READ], THREADS * PER_THREAD);
+    st_assert_count(s, PAPYRA_KIND_EVENT, THREADS * PER_THREAD);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN), THREADS * PER_THREAD);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECORDS_READ), THREADS * PER_THREAD);
     papyra_store_close(s);
 }
 

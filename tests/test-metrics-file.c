@@ -19,21 +19,6 @@
 #include "metrics/metrics-private.h"
 #include "testutil.h"
 
-static int
-setup(void **state)
-{
-    *state = papyra_test_tmpdir();
-    return *state ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-    papyra_test_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
 static char *
 path_in(void **state, const char *name)
 {
@@ -446,26 +431,17 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_should_make_a_file_that_a_second_handle_shares,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_processes_should_aggregate_exactly, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_missing_file_should_be_enoent_without_create, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_truncated_file_should_be_reported, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_foreign_file_should_be_reported_and_never_replaced,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_short_file_of_another_kind_should_not_be_replaced,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_file_should_be_reported, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_other_layout_version_should_be_reported, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_directory_and_wrong_backend_should_be_foreign, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_new_file_should_take_the_data_files_permissions, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_reader_should_match_counters_by_name_across_specs,
-                                        setup, teardown),
+        PAPYRA_TEST_IN_TMPDIR(test_create_should_make_a_file_that_a_second_handle_shares),
+        PAPYRA_TEST_IN_TMPDIR(test_two_processes_should_aggregate_exactly),
+        PAPYRA_TEST_IN_TMPDIR(test_missing_file_should_be_enoent_without_create),
+        PAPYRA_TEST_IN_TMPDIR(test_truncated_file_should_be_reported),
+        PAPYRA_TEST_IN_TMPDIR(test_foreign_file_should_be_reported_and_never_replaced),
+        PAPYRA_TEST_IN_TMPDIR(test_short_file_of_another_kind_should_not_be_replaced),
+        PAPYRA_TEST_IN_TMPDIR(test_corrupt_file_should_be_reported),
+        PAPYRA_TEST_IN_TMPDIR(test_other_layout_version_should_be_reported),
+        PAPYRA_TEST_IN_TMPDIR(test_directory_and_wrong_backend_should_be_foreign),
+        PAPYRA_TEST_IN_TMPDIR(test_new_file_should_take_the_data_files_permissions),
+        PAPYRA_TEST_IN_TMPDIR(test_reader_should_match_counters_by_name_across_specs),
         cmocka_unit_test(test_open_should_reject_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

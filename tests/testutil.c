@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -47,6 +48,22 @@ papyra_test_rmtree(const char *dir)
 {
     if (dir)
         (void)nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+papyra_test_setup_tmpdir(void **state)
+{
+    *state = papyra_test_tmpdir();
+    return *state ? 0 : -1;
+}
+
+int
+papyra_test_teardown_tmpdir(void **state)
+{
+    papyra_test_rmtree(*state);
+    free(*state);
+    *state = NULL;
+    return 0;
 }
 
 char *
@@ -98,6 +115,34 @@ papyra_test_write_file(const char *path, const void *data, size_t len)
 }
 
 void
+papyra_test_write_text(const char *path, const char *text)
+{
+    papyra_test_write_file(path, text, strlen(text));
+}
+
+void
+papyra_test_append_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        fail_msg("cannot append to %s", path);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+bool
+papyra_test_exists(const char *dir, const char *name)
+{
+    char *p = papyra_test_path(dir, name);
+    struct stat st;
+    bool ok = stat(p, &st) == 0;
+
+    free(p);
+    return ok;
+}
+
+void
 papyra_test_patch_file(const char *path, long offset, const void *data, size_t len)
 {
     int fd = open(path, O_WRONLY);
@@ -118,35 +163,49 @@ papyra_test_assert_file(const char *path, const void *data, size_t len)
     free(got);
 }
 
-int
-papyra_test_count_prefix(const char *dir, const char *prefix)
+size_t
+papyra_test_each_entry(const char *dir,
+                       const char *prefix,
+                       size_t (*fn)(const char *dir, const char *name, void *arg),
+                       void *arg)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
-    int n = 0;
+    size_t n = 0;
 
-    assert_non_null(d);
+    if (!d)
+        fail_msg("cannot list %s", dir);
     while ((e = readdir(d)))
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
-            n++;
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+            n += fn ? fn(dir, e->d_name, arg) : 1;
     closedir(d);
     return n;
+}
+
+int
+papyra_test_count_prefix(const char *dir, const char *prefix)
+{
+    return (int)papyra_test_each_entry(dir, prefix, NULL, NULL);
+}
+
+/* Keeps the path of the first entry it is called on in *(char **)arg. */
+static size_t
+keep_first(const char *dir, const char *name, void *arg)
+{
+    char **path = arg;
+
+    if (!*path)
+        *path = papyra_test_path(dir, name);
+    return 1;
 }
 
 void
 papyra_test_assert_prefix_content(const char *dir, const char *prefix, const void *data, size_t len)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
     char *path = NULL;
 
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
-            path = papyra_test_path(dir, e->d_name);
-            break;
-        }
-    closedir(d);
+    papyra_test_each_entry(dir, prefix, keep_first, &path);
     assert_non_null(path);
     papyra_test_assert_file(path, data, len);
     free(path);
