@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Starts and stops a private redis-server for tests/test-redis.c (see
+ * Starts and stops a private redis-server for the Redis tests (see
  * redis-harness.h). The server runs in the foreground of a child process so
  * that the test can kill it with a signal and restart it on the same port.
  */
@@ -172,24 +172,27 @@ papyra_test_redis_start(papyra_test_redis *r)
     return -1;
 }
 
-void
-papyra_test_redis_kill(papyra_test_redis *r)
+/* Sends @p sig to the server, if it runs, and reaps it. */
+static void
+signal_and_reap(papyra_test_redis *r, int sig)
 {
     if (r->pid > 0) {
-        (void)kill(r->pid, SIGKILL);
+        (void)kill(r->pid, sig);
         (void)waitpid(r->pid, NULL, 0);
         r->pid = 0;
     }
 }
 
 void
+papyra_test_redis_kill(papyra_test_redis *r)
+{
+    signal_and_reap(r, SIGKILL);
+}
+
+void
 papyra_test_redis_stop(papyra_test_redis *r)
 {
-    if (r->pid > 0) {
-        (void)kill(r->pid, SIGTERM);
-        (void)waitpid(r->pid, NULL, 0);
-        r->pid = 0;
-    }
+    signal_and_reap(r, SIGTERM);
     if (r->dir) {
         char log[4200];
         (void)snprintf(log, sizeof(log), "%s/redis.log", r->dir);
