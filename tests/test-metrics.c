@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -217,7 +218,22 @@ test_errors_should_have_names_and_messages(void **state)
     assert_string_equal(papyra_strerror(0), "success");
     assert_string_equal(papyra_strerror(-1000), "unknown error");
     assert_string_equal(papyra_errname(-1000), "UNKNOWN");
-    assert_string_equal(papyra_version(), PAPYRA_VERSION_STRING);
+}
+
+/*
+ * The version in the headers (string and parts) and the library's are
+ * meson.build's project version, which tests/meson.build passes in.
+ */
+static void
+test_version_should_be_the_projects(void **state)
+{
+    char parts[64];
+
+    (void)snprintf(parts, sizeof(parts), "%d.%d.%d", PAPYRA_VERSION_MAJOR, PAPYRA_VERSION_MINOR,
+                   PAPYRA_VERSION_PATCH);
+    assert_string_equal(PAPYRA_VERSION_STRING, PAPYRA_TEST_PROJECT_VERSION);
+    assert_string_equal(parts, PAPYRA_TEST_PROJECT_VERSION);
+    assert_string_equal(papyra_version(), PAPYRA_TEST_PROJECT_VERSION);
 }
 
 int
@@ -234,6 +250,7 @@ main(void)
         cmocka_unit_test(test_seed_order_should_be_kept),
         cmocka_unit_test(test_bad_arguments_should_give_einval_not_crash),
         cmocka_unit_test(test_errors_should_have_names_and_messages),
+        cmocka_unit_test(test_version_should_be_the_projects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
