@@ -206,6 +206,342 @@ test_small_contracts(void **state)
     assert_null(papyra_anomaly_type_name(6));
 }
 
+/* A parameter given twice is refused with one message by every entry point that reads a URL. */
+static void
+test_duplicated_parameter_is_refused_everywhere(void **state)
+{
+    static const char url[] = "json:/x?fsync=always&fsync=never";
+    papyra_open_options o = {.flags = PAPYRA_OPEN_NO_CREATE, .metrics_path = "none"};
+    papyra_error e1 = {0}, e2 = {0}, e3 = {0}, e4 = {0};
+    papyra_url_info *info = NULL;
+    papyra_store *s = NULL;
+    char *path = NULL;
+
+    open_fails(url, PAPYRA_EINVAL, "parameter given twice: fsync");
+    assert_int_equal(papyra_store_open(&s, url, &e1), PAPYRA_EINVAL);
+    assert_int_equal(papyra_store_open_with(&s, url, &o, &e2), PAPYRA_EINVAL);
+    assert_int_equal(papyra_store_url_describe(url, &info, &e3), PAPYRA_EINVAL);
+    assert_int_equal(papyra_store_metrics_location(url, &path, NULL, &e4), PAPYRA_EINVAL);
+    assert_null(s);
+    assert_null(info);
+    assert_null(path);
+    assert_string_equal(e1.message, "parameter given twice: fsync");
+    assert_string_equal(e2.message, e1.message);
+    assert_string_equal(e3.message, e1.message);
+    assert_string_equal(e4.message, e1.message);
+    /* An override of metrics= does not hide a metrics= given twice. */
+    assert_int_equal(papyra_store_open_with(&s, "memory:?metrics=a&metrics=b", &o, &e1),
+                     PAPYRA_EINVAL);
+    assert_string_equal(e1.message, "parameter given twice: metrics");
+}
+
+/* Describes @p url, which must succeed. */
+static papyra_url_info *
+describe(const char *url)
+{
+    papyra_url_info *info = NULL;
+    papyra_error err = {0};
+    int r = papyra_store_url_describe(url, &info, &err);
+
+    if (r != 0)
+        fail_msg("%s: %s (%s)", url, papyra_errname(r), err.message);
+    assert_int_equal(err.code, 0);
+    return info;
+}
+
+static void
+describe_fails(const char *url, int code, const char *needle)
+{
+    papyra_url_info *info = NULL;
+    papyra_error err = {0};
+    int r = papyra_store_url_describe(url, &info, &err);
+
+    if (r != code)
+        fail_msg("%s: got %s (%s), want %s", url, papyra_errname(r), err.message,
+                 papyra_errname(code));
+    assert_null(info);
+    assert_int_equal(err.code, code);
+    if (!strstr(err.message, needle))
+        fail_msg("%s: message '%s' does not name '%s'", url, err.message, needle);
+}
+
+static void
+test_describe_file_stores(void **state)
+{
+    papyra_url_info *info;
+
+    info = describe("json:///tmp/a%3Fb%26c%25?fsync=always&max_records=3&&metrics=%2Fm%3F");
+    assert_int_equal(info->backend, PAPYRA_BACKEND_JSON);
+    assert_string_equal(info->scheme, "json");
+    assert_string_equal(info->data_path, "/tmp/a?b&c%");
+    assert_string_equal(info->metrics_path, "/m?");
+    assert_int_equal(info->nparams, 3);
+    assert_string_equal(info->params[0].key, "fsync");
+    assert_string_equal(info->params[0].value, "always");
+    assert_string_equal(info->params[1].key, "max_records");
+    assert_string_equal(info->params[2].key, "metrics");
+    assert_string_equal(papyra_url_info_param(info, "max_records"), "3");
+    assert_null(papyra_url_info_param(info, "max_age_seconds"));
+    assert_string_equal(info->display,
+                        "json:///tmp/a%3Fb%26c%25?fsync=always&max_records=3&&metrics=%2Fm%3F");
+    papyra_url_info_free(info);
+
+    /* The default metrics file, and a path that is not checked against the disk. */
+    info = describe("rotating:rel/r.log");
+    assert_int_equal(info->backend, PAPYRA_BACKEND_ROTATING);
+    assert_string_equal(info->data_path, "rel/r.log");
+    assert_string_equal(info->metrics_path, "rel/r.log.metrics");
+    assert_int_equal(info->nparams, 0);
+    papyra_url_info_free(info);
+
+    /* An '@' in a file name is a name, never credentials. */
+    info = describe("json:/tmp/u:p@x.jsonl?metrics=none");
+    assert_string_equal(info->data_path, "/tmp/u:p@x.jsonl");
+    assert_null(info->metrics_path);
+    assert_string_equal(info->display, "json:/tmp/u:p@x.jsonl?metrics=none");
+    papyra_url_info_free(info);
+
+    info = describe("memory:");
+    assert_int_equal(info->backend, PAPYRA_BACKEND_MEMORY);
+    assert_null(info->data_path);
+    assert_null(info->metrics_path);
+    assert_int_equal(info->nparams, 0);
+    papyra_url_info_free(info);
+    papyra_url_info_free(NULL);
+
+    describe_fails("json:", PAPYRA_EINVAL, "json: needs a file path");
+    describe_fails("rotating:?max_files=2", PAPYRA_EINVAL, "rotating: needs a file path");
+    describe_fails("nosuch:x", PAPYRA_EINVAL, "nosuch");
+    describe_fails("nocolon", PAPYRA_EINVAL, "scheme");
+    describe_fails("json:/tmp/x%zz", PAPYRA_EINVAL, "escape");
+    describe_fails("json:/tmp/x%00", PAPYRA_EINVAL, "escape");
+    describe_fails("json:/tmp/x?novalue", PAPYRA_EINVAL, "key=value");
+    describe_fails("memory:?metrics=", PAPYRA_EINVAL, "metrics");
+    assert_int_equal(papyra_store_url_describe("memory:", NULL, NULL), PAPYRA_EINVAL);
+    assert_int_equal(papyra_store_url_describe(NULL, &info, NULL), PAPYRA_EINVAL);
+}
+
+static void
+test_describe_masks_secrets_and_knows_the_aliases(void **state)
+{
+#ifdef PAPYRA_HAVE_REDIS
+    papyra_url_info *info;
+
+    info = describe("redis://alice:s3cret@127.0.0.1:1/0?prefix=p&password=other&metrics=/m");
+    assert_int_equal(info->backend, PAPYRA_BACKEND_REDIS);
+    assert_string_equal(info->scheme, "redis");
+    assert_null(info->data_path);
+    assert_string_equal(info->metrics_path, "/m");
+    assert_string_equal(papyra_url_info_param(info, "password"), "***");
+    assert_string_equal(papyra_url_info_param(info, "prefix"), "p");
+    assert_string_equal(info->display,
+                        "redis://alice:***@127.0.0.1:1/0?prefix=p&password=***&metrics=/m");
+    papyra_url_info_free(info);
+
+    /* The Redis backend's split: the last '@', then the first ':' before it, escapes decoded. */
+    info = describe("redis://u:p%40ss:w@h%3A/0?metrics=/m");
+    assert_string_equal(info->display, "redis://u:***@h%3A/0?metrics=/m");
+    papyra_url_info_free(info);
+    info = describe("redis://u%3Ap@h/0?metrics=/m");
+    assert_string_equal(info->display, "redis://u%3A***@h/0?metrics=/m");
+    papyra_url_info_free(info);
+    info = describe("redis://s3cret@h/0?metrics=/m");
+    assert_string_equal(info->display, "redis://***@h/0?metrics=/m");
+    papyra_url_info_free(info);
+
+    /* A key spelt with escapes is the key it decodes to. */
+    info = describe("unix:/tmp/r.sock?pass%77ord=s3cret&db=2&metrics=/m");
+    assert_int_equal(info->backend, PAPYRA_BACKEND_REDIS);
+    assert_string_equal(info->scheme, "unix");
+    assert_null(info->data_path);
+    assert_string_equal(papyra_url_info_param(info, "password"), "***");
+    assert_string_equal(papyra_url_info_param(info, "db"), "2");
+    assert_string_equal(info->display, "unix:/tmp/r.sock?pass%77ord=***&db=2&metrics=/m");
+    papyra_url_info_free(info);
+
+    /* Without metrics= the backend's default, worked out without connecting. */
+    info = describe("unix:/tmp/r.sock?password=s3cret");
+    if (info->metrics_path)
+        assert_null(strstr(info->metrics_path, "s3cret"));
+    papyra_url_info_free(info);
+
+    /* rediss: names Redis; TLS is refused where the backend is asked for its default. */
+    info = describe("rediss://u:s3cret@h:6380/0?metrics=/m");
+    assert_int_equal(info->backend, PAPYRA_BACKEND_REDIS);
+    assert_string_equal(info->scheme, "rediss");
+    assert_string_equal(info->display, "rediss://u:***@h:6380/0?metrics=/m");
+    papyra_url_info_free(info);
+    describe_fails("rediss://h:6380/0", PAPYRA_EUNSUPPORTED, "TLS");
+#else
+    describe_fails("redis://h:6379/0", PAPYRA_EINVAL, "unavailable");
+    describe_fails("unix:/tmp/r.sock", PAPYRA_EINVAL, "unavailable");
+#endif
+    /* A URL that does not parse never shows its password in the message either. */
+    describe_fails("redis://u:s3cret@h/0%zz", PAPYRA_EINVAL, "redis://u:***@h/0%zz");
+    describe_fails("Redis://u:s3cret@h/0", PAPYRA_EINVAL, "Redis://u:***@h/0");
+}
+
+static void
+test_redact(void **state)
+{
+    static const char *const cases[][2] = {
+        {"redis://alice:s3cret@h:1/0?prefix=p", "redis://alice:***@h:1/0?prefix=p"},
+        {"redis://:s3cret@h:1/0", "redis://:***@h:1/0"},
+        {"redis://s3cret@h", "redis://***@h"},
+        {"redis://h:6379/0", "redis://h:6379/0"},
+        {"redis:u:s3cret@h", "redis:u:***@h"},
+        {"unix:/tmp/a@b.sock?password=s3cret&db=0", "unix:/tmp/a@b.sock?password=***&db=0"},
+        {"unix:/s?db=0&&password=s3cret&password=again", "unix:/s?db=0&&password=***&password=***"},
+        {"json:///tmp/u:p@x", "json:///tmp/u:p@x"},
+        {"rotating:/tmp/u:p@x?max_files=2", "rotating:/tmp/u:p@x?max_files=2"},
+        {"memory:?metrics=/tmp/u:p@m", "memory:?metrics=/tmp/u:p@m"},
+        {"ftp://u:s3cret@h/x", "ftp://u:***@h/x"},
+        {"nocolon", "nocolon"},
+        {"", ""},
+        {"x?password=s3cret", "x?password=***"},
+        {"redis://h/0?a=1@2:3", "redis://h/0?a=1@2:3"},
+    };
+    char *out = NULL;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(papyra_store_url_redact(cases[i][0], &out), 0);
+        if (strcmp(out, cases[i][1]) != 0)
+            fail_msg("%s: got '%s', want '%s'", cases[i][0], out, cases[i][1]);
+        papyra_free(out);
+    }
+    assert_int_equal(papyra_store_url_redact(NULL, &out), PAPYRA_EINVAL);
+    assert_int_equal(papyra_store_url_redact("memory:", NULL), PAPYRA_EINVAL);
+}
+
+static void
+test_url_for_path_reads_back(void **state)
+{
+    static const char *const paths[] = {
+        "/tmp/we%ird?na&me#.jsonl", "//srv/x.jsonl", "rel/a b.jsonl", "/a/%41%zz", "/tmp/u:p@x",
+    };
+    papyra_url_info *info;
+    char *url = NULL;
+
+    assert_int_equal(papyra_store_url_for_path(PAPYRA_BACKEND_JSON, paths[0], &url), 0);
+    assert_string_equal(url, "json:/tmp/we%25ird%3Fna%26me%23.jsonl");
+    papyra_free(url);
+    assert_int_equal(papyra_store_url_for_path(PAPYRA_BACKEND_ROTATING, paths[1], &url), 0);
+    assert_string_equal(url, "rotating:%2F/srv/x.jsonl");
+    papyra_free(url);
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        assert_int_equal(papyra_store_url_for_path(PAPYRA_BACKEND_JSON, paths[i], &url), 0);
+        info = describe(url);
+        assert_string_equal(info->data_path, paths[i]);
+        papyra_url_info_free(info);
+        papyra_free(url);
+    }
+    url = NULL;
+    assert_int_equal(papyra_store_url_for_path(PAPYRA_BACKEND_MEMORY, "/x", &url), PAPYRA_EINVAL);
+    assert_int_equal(papyra_store_url_for_path(PAPYRA_BACKEND_REDIS, "/x", &url), PAPYRA_EINVAL);
+    assert_int_equal(papyra_store_url_for_path(PAPYRA_BACKEND_JSON, "", &url), PAPYRA_EINVAL);
+    assert_int_equal(papyra_store_url_for_path(PAPYRA_BACKEND_JSON, NULL, &url), PAPYRA_EINVAL);
+    assert_int_equal(papyra_store_url_for_path(PAPYRA_BACKEND_JSON, "/x", NULL), PAPYRA_EINVAL);
+    assert_null(url);
+}
+
+/* Opens @p url with @p opts, which must succeed. */
+static papyra_store *
+open_with(const char *url, const papyra_open_options *opts)
+{
+    papyra_store *s = NULL;
+    papyra_error err = {0};
+    int r = papyra_store_open_with(&s, url, opts, &err);
+
+    if (r != 0)
+        fail_msg("%s: %s (%s)", url, papyra_errname(r), err.message);
+    return s;
+}
+
+static void
+test_open_with_no_create_and_metrics_path(void **state)
+{
+    const char *dir = *state;
+    char *data = papyra_test_path(dir, "d.jsonl");
+    char *mdef = papyra_test_path(dir, "d.jsonl.metrics");
+    char *mexp = papyra_test_path(dir, "sub/elsewhere.metrics");
+    char *mmem = papyra_test_path(dir, "mem.metrics");
+    papyra_open_options nc = {.flags = PAPYRA_OPEN_NO_CREATE};
+    papyra_open_options o = {0};
+    papyra_record r = st_event(1, 1);
+    papyra_store *s = NULL;
+    papyra_error err = {0};
+    char url[4096], *enc = NULL;
+
+    assert_int_equal(papyra_store_url_for_path(PAPYRA_BACKEND_JSON, data, &enc), 0);
+
+    /* Neither file: private counters, no warning, nothing created, for json: and rotating:. */
+    s = open_with(enc, &nc);
+    assert_null(papyra_metrics_path(papyra_store_metrics(s)));
+    assert_null(papyra_store_metrics_warning(s));
+    papyra_store_close(s);
+    assert_int_equal(papyra_test_count_prefix(dir, "d."), 0);
+    snprintf(url, sizeof(url), "rotating:%s/rot/r.log", dir);
+    s = open_with(url, &nc);
+    assert_null(papyra_metrics_path(papyra_store_metrics(s)));
+    papyra_store_close(s);
+    assert_false(papyra_test_exists(dir, "rot/r.log.metrics"));
+
+    /* The metrics file alone: it is used. */
+    s = open_with(enc, NULL);
+    papyra_store_close(s);
+    assert_int_equal(access(mdef, F_OK), 0);
+    s = open_with(enc, &nc);
+    assert_string_equal(papyra_metrics_path(papyra_store_metrics(s)), mdef);
+    papyra_store_close(s);
+
+    /* The data file alone: the metrics file is created, as without the flag. */
+    unlink(mdef);
+    s = open_with(enc, NULL);
+    st_write(s, &r);
+    papyra_store_close(s);
+    unlink(mdef);
+    s = open_with(enc, &nc);
+    assert_string_equal(papyra_metrics_path(papyra_store_metrics(s)), mdef);
+    papyra_store_close(s);
+
+    /* metrics_path replaces metrics=, and with it the flag has nothing to decide. */
+    unlink(mdef);
+    unlink(data);
+    snprintf(url, sizeof(url), "%s?metrics=%s/never", enc, dir);
+    nc.metrics_path = mexp;
+    s = open_with(url, &nc);
+    assert_string_equal(papyra_metrics_path(papyra_store_metrics(s)), mexp);
+    papyra_store_close(s);
+    assert_false(papyra_test_exists(dir, "never"));
+    assert_int_equal(access(mdef, F_OK), -1);
+    o.metrics_path = "none";
+    s = open_with(url, &o);
+    assert_null(papyra_metrics_path(papyra_store_metrics(s)));
+    assert_null(papyra_store_metrics_warning(s));
+    papyra_store_close(s);
+    /* A metrics file is one backend's: memory gets its own. */
+    o.metrics_path = mmem;
+    s = open_with("memory:", &o);
+    assert_string_equal(papyra_metrics_path(papyra_store_metrics(s)), mmem);
+    papyra_store_close(s);
+
+    /* Misuse. */
+    s = NULL;
+    o = (papyra_open_options){.metrics_path = ""};
+    assert_int_equal(papyra_store_open_with(&s, "memory:", &o, &err), PAPYRA_EINVAL);
+    assert_non_null(strstr(err.message, "metrics"));
+    o = (papyra_open_options){.flags = 1u << 7};
+    assert_int_equal(papyra_store_open_with(&s, "memory:", &o, &err), PAPYRA_EINVAL);
+    assert_non_null(strstr(err.message, "flag"));
+    assert_int_equal(papyra_store_open_with(NULL, "memory:", NULL, NULL), PAPYRA_EINVAL);
+    assert_null(s);
+    papyra_free(enc);
+    free(data);
+    free(mdef);
+    free(mexp);
+    free(mmem);
+}
+
 static papyra_record_list *
 make_list(size_t n)
 {
@@ -269,6 +605,12 @@ main(void)
         T(test_metrics_none_and_explicit_paths),
         T(test_unusable_metrics_file_falls_back_to_private_counters),
         T(test_small_contracts),
+        T(test_duplicated_parameter_is_refused_everywhere),
+        T(test_describe_file_stores),
+        T(test_describe_masks_secrets_and_knows_the_aliases),
+        T(test_redact),
+        T(test_url_for_path_reads_back),
+        T(test_open_with_no_create_and_metrics_path),
         T(test_retention_rules),
 #undef T
     };

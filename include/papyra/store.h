@@ -14,7 +14,9 @@
  * max_age_seconds=X and max_total_bytes=N (each > 0; a limit of 0 or below is
  * an error, not "unlimited"), and metrics=PATH (where the shared metrics file
  * lives; file backends default to "<PATH>.metrics") or metrics=none (private
- * counters).
+ * counters). unix:SOCKET is Redis over a socket; rediss:// (TLS) names Redis
+ * too, but is refused with PAPYRA_EUNSUPPORTED.
+ * Paths and values are %-decoded; papyra_store_url_for_path() encodes one.
  *
  * Thread safety: a store handle may be used from several threads at once,
  * except papyra_store_close(). Error messages are per thread: what
@@ -90,6 +92,122 @@ PAPYRA_PUBLIC int papyra_store_metrics_location(const char *url,
                                                 char **ret_path,
                                                 int *ret_backend,
                                                 papyra_error *reterr);
+
+/** Flags of papyra_open_options. */
+enum {
+    /**
+     * Create no metrics file for a file store that does not exist yet: when
+     * a json: or rotating: store is opened with no metrics= (neither in the
+     * URL nor in papyra_open_options.metrics_path) and neither its data file
+     * nor its default metrics file "<PATH>.metrics" exists, it opens as with
+     * metrics=none: private counters, no papyra_store_metrics_warning().
+     * For readers that must leave nothing behind on a mistyped path, such as
+     * the CLI: a json: store then creates nothing at all (a rotating: store
+     * still makes its directory and lock file, as every open of it does).
+     * Without effect on the other backends, or once either file exists.
+     * "Exists" is what access(2) says: only ENOENT counts as absent.
+     */
+    PAPYRA_OPEN_NO_CREATE = 1u << 0,
+};
+
+/** Options of papyra_store_open_with(); zero-initialise, then set what you need. */
+typedef struct papyra_open_options {
+    unsigned flags; /**< PAPYRA_OPEN_*; any other bit is PAPYRA_EINVAL */
+    /**
+     * Replaces the URL's metrics= parameter (which may then be absent), with
+     * the same meaning: the path of the shared metrics file, or "none" for
+     * private counters. Not %-encoded. NULL: the URL decides. "" is
+     * PAPYRA_EINVAL. A URL with metrics= given twice is still refused.
+     */
+    const char *metrics_path;
+} papyra_open_options;
+
+/**
+ * Opens a store, as papyra_store_open() does, with options.
+ *
+ * @param[out] ret    the handle, released with papyra_store_close(); untouched on failure.
+ * @param[in]  url    see the top of this header.
+ * @param[in]  opts   optional; NULL is papyra_store_open().
+ * @param[out] reterr optional; the code and a one-line message naming what was wrong.
+ * @returns as papyra_store_open().
+ * @since 0.2.0
+ */
+PAPYRA_PUBLIC int papyra_store_open_with(papyra_store **ret,
+                                         const char *url,
+                                         const papyra_open_options *opts,
+                                         papyra_error *reterr);
+
+/** One query parameter of a store URL, as papyra_store_url_describe() gives it. */
+typedef struct papyra_url_param {
+    char *key;   /**< decoded */
+    char *value; /**< decoded; "***" when it is a secret (password=) */
+} papyra_url_param;
+
+/** What a store URL says, from papyra_store_url_describe(). */
+typedef struct papyra_url_info {
+    int backend;     /**< papyra_backend_id; the aliases unix: and rediss: are Redis */
+    char *scheme;    /**< as written: "json", "unix", ... */
+    char *data_path; /**< json: and rotating: the data file, decoded; NULL for the others */
+    /** The shared metrics file, as papyra_store_metrics_location() gives it; NULL: private. */
+    char *metrics_path;
+    size_t nparams;
+    papyra_url_param *params; /**< in the order of the URL; keys are unique */
+    char *display;            /**< the URL as it may be shown: papyra_store_url_redact() */
+} papyra_url_info;
+
+/**
+ * Describes a store URL without opening the store: the same parser as
+ * papyra_store_open(), so the same URLs are refused with the same messages
+ * (a malformed %-escape, a parameter given twice, an unknown or unavailable
+ * scheme, a file store without a path). No connection is made and nothing
+ * is read or created. The parameters are not checked against the backend:
+ * papyra_store_open() does that.
+ *
+ * @param[in]  url    a store URL.
+ * @param[out] ret    released with papyra_url_info_free(); untouched on failure.
+ * @param[out] reterr optional: the code and a message on failure.
+ * @returns 0, PAPYRA_EINVAL (malformed URL), PAPYRA_ENOMEM.
+ * @since 0.2.0
+ */
+PAPYRA_PUBLIC int
+papyra_store_url_describe(const char *url, papyra_url_info **ret, papyra_error *reterr);
+
+/**
+ * The value of parameter @p key of @p info (decoded; "***" for a secret), or
+ * NULL when the URL does not give it. Owned by @p info.
+ * @since 0.2.0
+ */
+PAPYRA_PUBLIC const char *papyra_url_info_param(const papyra_url_info *info, const char *key);
+
+/** Frees what papyra_store_url_describe() returned. NULL is a no-op. @since 0.2.0 */
+PAPYRA_PUBLIC void papyra_url_info_free(papyra_url_info *info);
+
+/**
+ * A store URL as it may be printed or logged: the text unchanged except
+ * that secrets become "***": the password of "user:password@" (the whole
+ * "secret@" when there is no ':'), split as the Redis backend splits it, at
+ * the last '@' and the first ':' before it, and the value of every password=
+ * parameter. File paths (json:, rotating:, unix:) are never touched. Works on
+ * any text, also one that does not parse, so error messages can show it.
+ *
+ * @param[out] ret released with papyra_free(); untouched on failure.
+ * @returns 0, PAPYRA_EINVAL (NULL argument), PAPYRA_ENOMEM.
+ * @since 0.2.0
+ */
+PAPYRA_PUBLIC int papyra_store_url_redact(const char *url, char **ret);
+
+/**
+ * The URL of the file store at @p path: "json:" or "rotating:" and the path
+ * with '%', '?', '&', '#' and a leading "//" %-encoded, so that
+ * papyra_store_open() reads back exactly @p path. A relative path stays
+ * relative (to the working directory of whoever opens it).
+ *
+ * @param[in]  backend PAPYRA_BACKEND_JSON or PAPYRA_BACKEND_ROTATING.
+ * @param[out] ret     released with papyra_free(); untouched on failure.
+ * @returns 0, PAPYRA_EINVAL (another backend, a NULL or empty path), PAPYRA_ENOMEM.
+ * @since 0.2.0
+ */
+PAPYRA_PUBLIC int papyra_store_url_for_path(int backend, const char *path, char **ret);
 
 /** Why the store's counters are private when a metrics file was wanted; NULL if none. */
 PAPYRA_PUBLIC const char *papyra_store_metrics_warning(const papyra_store *s);

@@ -24,17 +24,7 @@
 
 #include <papyra/store.h>
 
-/*
- * A parsed store URL: scheme, path (or authority), and query parameters.
- * The path and the values are percent-decoded; keys are unique.
- */
-typedef struct papyra__url {
-    char *scheme; /* "memory", "json", "rotating", "redis", "unix" */
-    char *path;   /* file path, or for redis the part after "//" up to '?' */
-    size_t nparams;
-    char **keys;
-    char **values;
-} papyra__url;
+#include "core/url.h"
 
 /* Retention, the same for every backend. A field of 0 means unset. */
 typedef struct papyra__retention {
@@ -128,31 +118,6 @@ int papyra__store_error(papyra_store *s, int code, const char *fmt, ...)
  * in flight, like papyra_store_close().
  */
 int papyra__store_shutdown(papyra_store *s);
-
-/* Parses a store URL (see store.h); EINVAL with a message in @p err. */
-int papyra__url_parse(const char *text, papyra__url *ret, papyra_error *err);
-
-/* Frees what papyra__url_parse() allocated. NULL is a no-op. */
-void papyra__url_free(papyra__url *url);
-
-/* The value of query parameter @p key, or NULL. */
-const char *papyra__url_param(const papyra__url *url, const char *key);
-
-/*
- * Fails with EINVAL naming the first parameter that is neither generic
- * (retention, metrics) nor in the NULL-terminated @p backend_keys.
- */
-int papyra__url_check(papyra_store *s, const papyra__url *url, const char *const *backend_keys);
-
-/* Parses an integer/float parameter; EINVAL with a message naming it when malformed. */
-int papyra__url_int(papyra_store *s,
-                    const papyra__url *url,
-                    const char *key,
-                    int64_t min,
-                    int64_t dflt,
-                    int64_t *ret);
-int papyra__url_double(
-    papyra_store *s, const papyra__url *url, const char *key, double dflt, double *ret);
 
 /*
  * Streaming retention, newest record first (the same rule for every

@@ -5,10 +5,12 @@
  * metrics, exactly as DESIGN section 3 and spec/metrics.yaml say, and only
  * for the counters the backend supports.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/backend.h"
 #include "metrics/metrics-private.h"
@@ -263,45 +265,209 @@ open_error(papyra_error *reterr, int code, const char *msg)
     return code;
 }
 
+/* Whether the backend keeps its records in the file its URL names. */
+static bool
+is_file_backend(const papyra__backend_ops *ops)
+{
+    return ops->id == PAPYRA_BACKEND_JSON || ops->id == PAPYRA_BACKEND_ROTATING;
+}
+
+/*
+ * What a URL says before any backend opens: the parsed URL, its backend and
+ * where its counters live (NULL: private). Connects to nothing and creates
+ * nothing. @p need_path: a file store without a path is an error, as its
+ * open would say. On failure @p url is freed and @p reterr says why.
+ */
+static int
+locate(const char *url_text,
+       papyra__url *url,
+       const papyra__backend_ops **ops,
+       char **metrics,
+       bool need_path,
+       papyra_error *reterr)
+{
+    papyra_store s = {0};
+    int r;
+
+    err_init(&s);
+    r = papyra__url_parse(url_text, url, reterr);
+    if (r < 0)
+        return r;
+    s.ops = find_backend(url->scheme);
+    if (!s.ops)
+        r = papyra__store_error(&s, PAPYRA_EINVAL, "unknown or unavailable store backend '%s'",
+                                url->scheme);
+    else if (need_path && is_file_backend(s.ops) && url->path[0] == '\0')
+        r = papyra__store_error(&s, PAPYRA_EINVAL, "%s: needs a file path (%s:PATH)", s.ops->name,
+                                s.ops->name);
+    if (r == 0)
+        r = metrics_path_for(&s, url, metrics);
+    if (r < 0) {
+        open_error(reterr, r, papyra_store_errmsg(&s));
+        err_forget(&s);
+        papyra__url_free(url);
+        return r;
+    }
+    *ops = s.ops;
+    return 0;
+}
+
 PAPYRA_PUBLIC int
 papyra_store_metrics_location(const char *url_text,
                               char **ret_path,
                               int *ret_backend,
                               papyra_error *reterr)
 {
+    const papyra__backend_ops *ops = NULL;
     papyra__url url = {0};
-    papyra_store s = {0};
     char *path = NULL;
     int r;
 
-    err_init(&s);
     if (!ret_path)
         return open_error(reterr, PAPYRA_EINVAL, "no place for the path");
-    r = papyra__url_parse(url_text, &url, reterr);
+    r = locate(url_text, &url, &ops, &path, false, reterr);
     if (r < 0)
         return r;
-    s.ops = find_backend(url.scheme);
-    if (!s.ops)
-        r = papyra__store_error(&s, PAPYRA_EINVAL, "unknown or unavailable store backend '%s'",
-                                url.scheme);
-    if (r == 0)
-        r = metrics_path_for(&s, &url, &path);
     papyra__url_free(&url);
-    if (r < 0) {
-        open_error(reterr, r, papyra_store_errmsg(&s));
-        err_forget(&s);
-        return r;
-    }
     if (reterr)
         *reterr = (papyra_error){0};
     if (ret_backend)
-        *ret_backend = s.ops->id;
+        *ret_backend = ops->id;
     *ret_path = path;
+    return 0;
+}
+
+PAPYRA_PUBLIC void
+papyra_url_info_free(papyra_url_info *info)
+{
+    if (!info)
+        return;
+    for (size_t i = 0; i < info->nparams; i++) {
+        free(info->params[i].key);
+        free(info->params[i].value);
+    }
+    free(info->params);
+    free(info->scheme);
+    free(info->data_path);
+    free(info->metrics_path);
+    free(info->display);
+    free(info);
+}
+
+/* Copies what @p url says into @p info, secrets masked. */
+static int
+fill_info(papyra_url_info *info,
+          const papyra__url *url,
+          const papyra__backend_ops *ops,
+          const char *url_text)
+{
+    info->backend = ops->id;
+    if (!(info->scheme = strdup(url->scheme)))
+        return PAPYRA_ENOMEM;
+    if (is_file_backend(ops) && !(info->data_path = strdup(url->path)))
+        return PAPYRA_ENOMEM;
+    if (url->nparams > 0) {
+        if (!(info->params = calloc(url->nparams, sizeof(*info->params))))
+            return PAPYRA_ENOMEM;
+        info->nparams = url->nparams;
+    }
+    for (size_t i = 0; i < url->nparams; i++) {
+        papyra_url_param *p = &info->params[i];
+
+        p->key = strdup(url->keys[i]);
+        p->value = strdup(papyra__url_secret(url->keys[i]) ? "***" : url->values[i]);
+        if (!p->key || !p->value)
+            return PAPYRA_ENOMEM;
+    }
+    return papyra_store_url_redact(url_text, &info->display);
+}
+
+PAPYRA_PUBLIC int
+papyra_store_url_describe(const char *url_text, papyra_url_info **ret, papyra_error *reterr)
+{
+    const papyra__backend_ops *ops = NULL;
+    papyra__url url = {0};
+    papyra_url_info *info;
+    char *metrics = NULL;
+    int r;
+
+    if (!ret)
+        return open_error(reterr, PAPYRA_EINVAL, "no place for the description");
+    r = locate(url_text, &url, &ops, &metrics, true, reterr);
+    if (r < 0)
+        return r;
+    info = calloc(1, sizeof(*info));
+    if (info) {
+        info->metrics_path = metrics;
+        r = fill_info(info, &url, ops, url_text);
+    } else {
+        free(metrics);
+        r = PAPYRA_ENOMEM;
+    }
+    papyra__url_free(&url);
+    if (r < 0) {
+        papyra_url_info_free(info);
+        return open_error(reterr, r, NULL);
+    }
+    if (reterr)
+        *reterr = (papyra_error){0};
+    *ret = info;
+    return 0;
+}
+
+PAPYRA_PUBLIC const char *
+papyra_url_info_param(const papyra_url_info *info, const char *key)
+{
+    for (size_t i = 0; info && key && i < info->nparams; i++) {
+        if (strcmp(info->params[i].key, key) == 0)
+            return info->params[i].value;
+    }
+    return NULL;
+}
+
+/* Whether nothing is at @p path: only ENOENT counts, not a directory we may not search. */
+static bool
+path_absent(const char *path)
+{
+    return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
+/*
+ * PAPYRA_OPEN_NO_CREATE: a file store with neither its data file nor its
+ * default metrics file opens as with metrics=none, so that reading a
+ * mistyped path leaves no metrics file behind.
+ */
+static int
+no_create(papyra_store *s, papyra__url *url)
+{
+    char *mpath = NULL;
+    bool absent;
+    int r;
+
+    if (!is_file_backend(s->ops) || papyra__url_param(url, "metrics") || url->path[0] == '\0' ||
+        !path_absent(url->path))
+        return 0;
+    r = s->ops->default_metrics_path(s, url, &mpath);
+    if (r < 0)
+        return r;
+    absent = !mpath || path_absent(mpath);
+    free(mpath);
+    if (absent && papyra__url_set(url, "metrics", "none") < 0)
+        return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     return 0;
 }
 
 PAPYRA_PUBLIC int
 papyra_store_open(papyra_store **ret, const char *url_text, papyra_error *reterr)
+{
+    return papyra_store_open_with(ret, url_text, NULL, reterr);
+}
+
+PAPYRA_PUBLIC int
+papyra_store_open_with(papyra_store **ret,
+                       const char *url_text,
+                       const papyra_open_options *opts,
+                       papyra_error *reterr)
 {
     papyra__url url = {0};
     papyra_store *s;
@@ -310,9 +476,16 @@ papyra_store_open(papyra_store **ret, const char *url_text, papyra_error *reterr
 
     if (!ret)
         return open_error(reterr, PAPYRA_EINVAL, "no place for the handle");
+    if (opts && (opts->flags & ~(unsigned)PAPYRA_OPEN_NO_CREATE))
+        return open_error(reterr, PAPYRA_EINVAL, "unknown flag in the open options");
     r = papyra__url_parse(url_text, &url, reterr);
     if (r < 0)
         return r;
+    /* In place of the URL's metrics=, after the parser has refused one given twice. */
+    if (opts && opts->metrics_path && papyra__url_set(&url, "metrics", opts->metrics_path) < 0) {
+        papyra__url_free(&url);
+        return open_error(reterr, PAPYRA_ENOMEM, NULL);
+    }
     s = calloc(1, sizeof(*s));
     if (!s) {
         papyra__url_free(&url);
@@ -325,6 +498,8 @@ papyra_store_open(papyra_store **ret, const char *url_text, papyra_error *reterr
         r = papyra__store_error(s, PAPYRA_EINVAL, "unknown or unavailable store backend '%s'",
                                 url.scheme);
     }
+    if (r == 0 && opts && (opts->flags & PAPYRA_OPEN_NO_CREATE))
+        r = no_create(s, &url);
     if (r == 0)
         r = parse_retention(s, &url);
     if (r == 0) {

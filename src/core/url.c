@@ -9,6 +9,10 @@
  * empty parameters are ignored, a parameter without '=' or a key given twice
  * is an error. The path, keys and values are percent-decoded, so a file name
  * holding '?', '&' or '%' can be written as %3F, %26 or %25 (%00 is refused).
+ *
+ * This file also writes URLs (papyra_store_url_for_path()) and redacts them
+ * (papyra_store_url_redact()), so that no caller, the CLI included, needs a
+ * parser of its own that could read a URL differently from the store.
  */
 #include <errno.h>
 #include <math.h>
@@ -17,6 +21,7 @@
 #include <string.h>
 
 #include "core/backend.h"
+#include "util/buf.h"
 
 static const char *const generic_keys[] = {
     "max_records", "max_age_seconds", "max_total_bytes", "metrics", NULL,
@@ -29,6 +34,19 @@ set_err(papyra_error *err, int code, const char *msg, const char *arg)
         err->code = code;
         snprintf(err->message, sizeof(err->message), "%s%s", msg, arg ? arg : "");
     }
+    return code;
+}
+
+/* set_err() with the URL @p text appended, its secrets hidden. */
+static int
+set_err_url(papyra_error *err, int code, const char *msg, const char *text)
+{
+    char *shown = NULL;
+
+    if (papyra_store_url_redact(text, &shown) < 0)
+        return set_err(err, code, msg, "(not shown)");
+    set_err(err, code, msg, shown);
+    free(shown);
     return code;
 }
 
@@ -165,15 +183,15 @@ papyra__url_parse(const char *text, papyra__url *ret, papyra_error *err)
         return set_err(err, PAPYRA_EINVAL, "no store URL given", NULL);
     colon = strchr(text, ':');
     if (!colon || colon == text)
-        return set_err(err, PAPYRA_EINVAL,
-                       "store URL needs a scheme (memory:, json:PATH, rotating:PATH, "
-                       "redis://...): ",
-                       text);
+        return set_err_url(err, PAPYRA_EINVAL,
+                           "store URL needs a scheme (memory:, json:PATH, rotating:PATH, "
+                           "redis://...): ",
+                           text);
     for (i = 0; text + i < colon; i++) {
         char c = text[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9' && i > 0) || c == '+' || c == '-' ||
               c == '.'))
-            return set_err(err, PAPYRA_EINVAL, "malformed scheme in store URL: ", text);
+            return set_err_url(err, PAPYRA_EINVAL, "malformed scheme in store URL: ", text);
     }
     url.scheme = strndup(text, (size_t)(colon - text));
     if (!url.scheme)
@@ -186,7 +204,7 @@ papyra__url_parse(const char *text, papyra__url *ret, papyra_error *err)
     r = decode(rest, plen, &url.path);
     if (r < 0) {
         papyra__url_free(&url);
-        return r == PAPYRA_EINVAL ? set_err(err, r, "malformed %-escape in store URL: ", text)
+        return r == PAPYRA_EINVAL ? set_err_url(err, r, "malformed %-escape in store URL: ", text)
                                   : set_err(err, r, "out of memory", NULL);
     }
     if (q) {
@@ -210,6 +228,205 @@ papyra__url_param(const papyra__url *url, const char *key)
             return url->values[i];
     }
     return NULL;
+}
+
+int
+papyra__url_set(papyra__url *url, const char *key, const char *value)
+{
+    char *k = NULL, *v = strdup(value), **nk, **nv;
+    size_t i;
+
+    for (i = 0; i < url->nparams; i++) {
+        if (strcmp(url->keys[i], key) == 0)
+            break;
+    }
+    if (!v || (i == url->nparams && !(k = strdup(key)))) {
+        free(v);
+        return PAPYRA_ENOMEM;
+    }
+    if (i < url->nparams) {
+        free(url->values[i]);
+        url->values[i] = v;
+        return 0;
+    }
+    nk = realloc(url->keys, (url->nparams + 1) * sizeof(*nk));
+    if (nk)
+        url->keys = nk;
+    nv = nk ? realloc(url->values, (url->nparams + 1) * sizeof(*nv)) : NULL;
+    if (nv)
+        url->values = nv;
+    if (!nk || !nv) {
+        free(k);
+        free(v);
+        return PAPYRA_ENOMEM;
+    }
+    url->keys[url->nparams] = k;
+    url->values[url->nparams] = v;
+    url->nparams++;
+    return 0;
+}
+
+bool
+papyra__url_secret(const char *key)
+{
+    return strcmp(key, "password") == 0;
+}
+
+/*
+ * The character that the text at @p p stands for once decoded, and in *len
+ * how many bytes spell it there (3 for a well-formed %-escape, else 1).
+ */
+static int
+raw_char(const char *p, const char *end, size_t *len)
+{
+    if (p[0] == '%' && end - p >= 3 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+        *len = 3;
+        return hexval(p[1]) * 16 + hexval(p[2]);
+    }
+    *len = 1;
+    return (unsigned char)p[0];
+}
+
+/*
+ * Whether the path of scheme @p scheme (@p n bytes) names a file or nothing,
+ * so that an '@' in it belongs to a name and ends no credentials.
+ */
+static bool
+path_is_a_name(const char *scheme, size_t n)
+{
+    static const char *const names[] = {"memory", "json", "rotating", "unix", NULL};
+
+    for (const char *const *p = names; *p; p++) {
+        if (strlen(*p) == n && memcmp(*p, scheme, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Appends the credentials-free form of the path [p, end) of a URL whose
+ * authority may hold "user:password@": the split the Redis backend makes on
+ * the decoded text (last '@', then first ':' before it), made on the raw text
+ * so that escaped '@' and ':' count as what they decode to.
+ */
+static int
+redact_path(papyra_buf *b, const char *p, const char *end)
+{
+    const char *at = NULL, *keep = p, *c;
+    size_t len;
+
+    for (c = p; c < end; c += len) {
+        if (raw_char(c, end, &len) == '@')
+            at = c;
+    }
+    if (!at)
+        return papyra__buf_append(b, p, (size_t)(end - p));
+    for (c = p; c < at; c += len) {
+        if (raw_char(c, at, &len) == ':') {
+            keep = c + len;
+            break;
+        }
+    }
+    if (papyra__buf_append(b, p, (size_t)(keep - p)) < 0 || papyra__buf_puts(b, "***") < 0)
+        return PAPYRA_ENOMEM;
+    return papyra__buf_append(b, at, (size_t)(end - at));
+}
+
+/* Appends the query [q, end) with the value of every secret parameter replaced. */
+static int
+redact_query(papyra_buf *b, const char *q, const char *end)
+{
+    while (q < end) {
+        size_t n = strcspn(q, "&");
+        const char *eq = memchr(q, '=', n);
+        char *key = NULL;
+        bool secret;
+
+        /* The key as the parser reads it; one that does not decode is compared as written. */
+        if (eq && decode(q, (size_t)(eq - q), &key) < 0 && !(key = strndup(q, (size_t)(eq - q))))
+            return PAPYRA_ENOMEM;
+        secret = key && papyra__url_secret(key);
+        free(key);
+        if (secret ? papyra__buf_append(b, q, (size_t)(eq + 1 - q)) < 0 ||
+                         papyra__buf_puts(b, "***") < 0
+                   : papyra__buf_append(b, q, n) < 0)
+            return PAPYRA_ENOMEM;
+        q += n;
+        if (q < end && papyra__buf_putc(b, *q++) < 0)
+            return PAPYRA_ENOMEM;
+    }
+    return 0;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_url_redact(const char *text, char **ret)
+{
+    papyra_buf b = {0};
+    const char *q, *path_end, *colon, *path;
+    char *out;
+    int r = 0;
+
+    if (!text || !ret)
+        return PAPYRA_EINVAL;
+    q = strchr(text, '?');
+    path_end = q ? q : text + strlen(text);
+    colon = memchr(text, ':', (size_t)(path_end - text));
+    if (colon && !path_is_a_name(text, (size_t)(colon - text))) {
+        /* Any other scheme, unknown ones too: a typo must not print a password. */
+        path = colon + 1;
+        if (path[0] == '/' && path[1] == '/')
+            path += 2;
+        r = papyra__buf_append(&b, text, (size_t)(path - text));
+        if (r == 0)
+            r = redact_path(&b, path, path_end);
+    } else {
+        r = papyra__buf_append(&b, text, (size_t)(path_end - text));
+    }
+    if (r == 0 && q)
+        r = papyra__buf_putc(&b, '?');
+    if (r == 0 && q)
+        r = redact_query(&b, q + 1, q + strlen(q));
+    out = r == 0 ? papyra__buf_steal(&b) : NULL;
+    papyra__buf_free(&b);
+    if (!out)
+        return PAPYRA_ENOMEM;
+    *ret = out;
+    return 0;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_url_for_path(int backend, const char *path, char **ret)
+{
+    const char *scheme = backend == PAPYRA_BACKEND_JSON       ? "json"
+                         : backend == PAPYRA_BACKEND_ROTATING ? "rotating"
+                                                              : NULL;
+    papyra_buf b = {0};
+    char *out = NULL;
+    int r;
+
+    if (!scheme || !path || !path[0] || !ret)
+        return PAPYRA_EINVAL;
+    r = papyra__buf_appendf(&b, "%s:", scheme);
+    for (size_t i = 0; r == 0 && path[i]; i++) {
+        char c = path[i];
+
+        /*
+         * What the parser would read otherwise: '%' starts an escape, '?' the
+         * query, '&' a parameter, a leading "//" is dropped; '#' is escaped as
+         * URLs elsewhere would read a fragment there.
+         */
+        if (c == '%' || c == '?' || c == '&' || c == '#' || (i == 0 && c == '/' && path[1] == '/'))
+            r = papyra__buf_appendf(&b, "%%%02X", (unsigned)(unsigned char)c);
+        else
+            r = papyra__buf_putc(&b, c);
+    }
+    if (r == 0)
+        out = papyra__buf_steal(&b);
+    papyra__buf_free(&b);
+    if (!out)
+        return PAPYRA_ENOMEM;
+    *ret = out;
+    return 0;
 }
 
 static bool
