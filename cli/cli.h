@@ -106,29 +106,24 @@ void cli_iso_time(int64_t ns, char *buf, size_t size);
 const char *cli_store_url(const cli_ctx *ctx);
 
 /*
- * @p url as it may be printed: a password in "user:password@" or a
- * "password=" parameter is replaced by "***". Returns @p buf.
+ * @p url as it may be printed, in @p buf: papyra_store_url_redact(), which
+ * replaces a password in "user:password@" or a "password=" parameter by
+ * "***". Returns @p buf.
  */
 const char *cli_redact_url(const char *url, char *buf, size_t size);
 
 /*
- * Opens the store, with metrics=PATH from --metrics-file. On failure prints
- * one line and returns the exit code (64 for a malformed URL, 1 otherwise);
- * 0 on success.
+ * Opens the store (papyra_store_open_with()), with metrics=PATH from
+ * --metrics-file, and creating no metrics file for a file store that does
+ * not exist yet (PAPYRA_OPEN_NO_CREATE). On failure prints one line and
+ * returns the exit code (64 for a malformed URL, 1 otherwise); 0 on success.
  */
 int cli_open_store(const cli_ctx *ctx, papyra_store **ret);
 
 /*
- * Percent-encodes a file path for a store URL ('%', '?', '&', '#' and a
- * leading "//"), and decodes @p n bytes of one. Both return NULL when out of
- * memory; decoding also on a malformed escape or %00. Callers free.
- */
-char *cli_url_encode(const char *s);
-char *cli_url_decode(const char *s, size_t n);
-
-/*
- * The percent-decoded value of query parameter @p key of @p url in *ret
- * (NULL when absent; caller frees). -1 on a malformed escape.
+ * The decoded value of query parameter @p key of @p url, as the library
+ * reads it (papyra_store_url_describe()), in *ret: NULL when absent; caller
+ * frees. -1 when the URL does not parse.
  */
 int cli_url_param(const char *url, const char *key, char **ret);
 

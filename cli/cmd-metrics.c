@@ -16,20 +16,21 @@
 
 #include "cli.h"
 
-/* Where a store's counters live, worked out from its URL. */
+/* Where a store's counters live, worked out from its URL by the library. */
 typedef struct metrics_loc {
-    char *path;      /* the metrics file; NULL when the counters are private */
-    int backend;     /* papyra_backend_id from the scheme, or -1 */
-    char *data_path; /* file backends: the data file, for permission bits */
-    const char *url; /* the store, for messages (passwords redacted) */
+    papyra_url_info *info; /* what the URL says */
+    const char *path;      /* the metrics file: --metrics-file, or the store's */
+    int backend;           /* papyra_backend_id, or -1 before the URL is read */
+    const char *data_path; /* file backends: the data file, for permission bits */
+    const char *url;       /* the store, for messages (passwords redacted) */
     char shown[2048];
 } metrics_loc;
 
 static void
 loc_free(metrics_loc *loc)
 {
-    free(loc->path);
-    free(loc->data_path);
+    papyra_url_info_free(loc->info);
+    loc->info = NULL;
 }
 
 static int
@@ -43,63 +44,29 @@ private_counters(const char *url, const char *why)
 
 /*
  * Works out the metrics file of the store without opening it: a Redis
- * store's counters must be readable while its server is down.
+ * store's counters must be readable while its server is down. The library
+ * reads the URL (papyra_store_url_describe()) exactly as opening it would,
+ * so a URL the store refuses is refused here too (exit 64).
  */
 static int
 locate_metrics(const cli_ctx *ctx, metrics_loc *loc)
 {
     const char *url = cli_store_url(ctx);
-    const char *colon;
-    char scheme[16];
-    papyra_error err;
-    size_t slen;
+    papyra_error err = {0};
     int rc;
 
     memset(loc, 0, sizeof(*loc));
     loc->backend = -1;
-    loc->url = url ? cli_redact_url(url, loc->shown, sizeof(loc->shown)) : NULL;
     if (!url)
         return cli_error(CLI_EXIT_FAIL, "out of memory");
-    colon = strchr(url, ':');
-    slen = colon ? (size_t)(colon - url) : 0;
-    if (!colon || slen == 0 || slen >= sizeof(scheme))
-        return cli_error(CLI_EXIT_USAGE,
-                         "malformed store URL '%s': expected memory:, json:PATH, rotating:PATH or "
-                         "redis://HOST:PORT/DB",
-                         loc->url);
-    memcpy(scheme, url, slen);
-    scheme[slen] = '\0';
-    /* The aliases store.c accepts for Redis. */
-    if (strcmp(scheme, "unix") == 0 || strcmp(scheme, "rediss") == 0)
-        loc->backend = PAPYRA_BACKEND_REDIS;
-    else
-        loc->backend = papyra_backend_by_name(scheme);
-    if (loc->backend < 0)
-        return cli_error(CLI_EXIT_USAGE, "malformed store URL '%s': unknown scheme '%s'", loc->url,
-                         scheme);
-
-    if (loc->backend == PAPYRA_BACKEND_JSON || loc->backend == PAPYRA_BACKEND_ROTATING) {
-        /* As the store reads it: "//" dropped, percent-decoded, up to '?'. */
-        const char *p = colon + 1;
-        size_t plen;
-        if (p[0] == '/' && p[1] == '/')
-            p += 2;
-        plen = strcspn(p, "?");
-        if (plen == 0)
-            return cli_error(CLI_EXIT_USAGE, "malformed store URL '%s': no file path", loc->url);
-        loc->data_path = cli_url_decode(p, plen);
-        if (!loc->data_path)
-            return cli_error(CLI_EXIT_USAGE, "malformed %%-escape in store URL '%s'", loc->url);
-    }
-
-    if (ctx->metrics_file) {
-        loc->path = strdup(ctx->metrics_file);
-        return loc->path ? 0 : cli_error(CLI_EXIT_FAIL, "out of memory");
-    }
-    /* The library knows every backend's default, without connecting. */
-    rc = papyra_store_metrics_location(url, &loc->path, NULL, &err);
+    loc->url = cli_redact_url(url, loc->shown, sizeof(loc->shown));
+    rc = papyra_store_url_describe(url, &loc->info, &err);
     if (rc < 0)
-        return cli_error(rc == PAPYRA_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL, "%s", err.message);
+        return cli_error(cli_exit_for(rc), "%s",
+                         err.message[0] ? err.message : papyra_strerror(rc));
+    loc->backend = loc->info->backend;
+    loc->data_path = loc->info->data_path;
+    loc->path = ctx->metrics_file ? ctx->metrics_file : loc->info->metrics_path;
     if (!loc->path)
         return private_counters(loc->url, loc->backend == PAPYRA_BACKEND_MEMORY
                                               ? "a memory store without metrics="

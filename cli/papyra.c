@@ -286,135 +286,37 @@ cli_iso_time(int64_t ns, char *buf, size_t size)
 
 /* Stores. */
 
-char *
-cli_url_encode(const char *s)
-{
-    char *out = malloc(strlen(s) * 3 + 1);
-    char *o = out;
-
-    if (!out)
-        return NULL;
-    for (size_t i = 0; s[i]; i++) {
-        char c = s[i];
-        if (c == '%' || c == '?' || c == '&' || c == '#' || (i == 0 && c == '/' && s[1] == '/')) {
-            o += sprintf(o, "%%%02X", (unsigned)(unsigned char)c);
-        } else {
-            *o++ = c;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-char *
-cli_url_decode(const char *s, size_t n)
-{
-    char *out = malloc(n + 1);
-    size_t o = 0;
-
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            out[o++] = s[i];
-            continue;
-        }
-        if (i + 2 >= n) {
-            free(out);
-            return NULL;
-        }
-        int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(out);
-            return NULL;
-        }
-        out[o++] = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/*
- * The raw (still percent-encoded) value of query parameter @p key in @p url:
- * sets *len and returns where it starts, or NULL when absent.
- */
-static const char *
-raw_param(const char *url, const char *key, size_t *len)
-{
-    const char *q = strchr(url, '?');
-    size_t klen = strlen(key);
-
-    for (const char *p = q ? q + 1 : NULL; p && *p;) {
-        const char *amp = strchr(p, '&');
-        size_t plen = amp ? (size_t)(amp - p) : strlen(p);
-        if (plen > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            *len = plen - klen - 1;
-            return p + klen + 1;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    return NULL;
-}
-
 int
 cli_url_param(const char *url, const char *key, char **ret)
 {
-    size_t len;
-    const char *raw = raw_param(url, key, &len);
+    papyra_url_info *info = NULL;
+    const char *v;
 
     *ret = NULL;
-    if (!raw)
-        return 0;
-    *ret = cli_url_decode(raw, len);
-    return *ret ? 0 : -1;
+    if (papyra_store_url_describe(url, &info, NULL) < 0)
+        return -1;
+    v = papyra_url_info_param(info, key);
+    if (v && !(*ret = strdup(v))) {
+        papyra_url_info_free(info);
+        return -1;
+    }
+    papyra_url_info_free(info);
+    return 0;
 }
 
 const char *
 cli_redact_url(const char *url, char *buf, size_t size)
 {
-    const char *auth = strstr(url, "://");
-    const char *at = NULL, *end, *p;
-    size_t n = 0;
+    char *shown = NULL;
 
     if (!url || size == 0)
         return "";
-    buf[0] = '\0';
-    if (auth) {
-        auth += 3;
-        end = auth + strcspn(auth, "/?");
-        for (p = auth; p < end; p++)
-            if (*p == '@')
-                at = p;
+    if (papyra_store_url_redact(url, &shown) < 0) {
+        snprintf(buf, size, "(store URL not shown: out of memory)");
+        return buf;
     }
-    if (at) {
-        const char *colon = memchr(auth, ':', (size_t)(at - auth));
-        const char *keep_end = colon ? colon + 1 : auth;
-        n = (size_t)snprintf(buf, size, "%.*s***%s", (int)(keep_end - url), url, at);
-    } else {
-        n = (size_t)snprintf(buf, size, "%s", url);
-    }
-    /* A password given as a query parameter (unix: sockets). */
-    for (char *q = strchr(buf, '?'); q && n < size; q = strchr(q + 1, '&')) {
-        if (strncmp(q + 1, "password=", 9) == 0) {
-            char *v = q + 10;
-            size_t vlen = strcspn(v, "&");
-            memmove(v + 3, v + vlen, strlen(v + vlen) + 1);
-            memcpy(v, "***", 3);
-        }
-    }
+    snprintf(buf, size, "%s", shown);
+    papyra_free(shown);
     return buf;
 }
 
@@ -438,16 +340,10 @@ cli_store_url(const cli_ctx *ctx)
                     return NULL;
                 snprintf(abs, an, "%s/%s", cwd, ctx->path);
             }
-            char *enc = cli_url_encode(abs ? abs : ctx->path);
+            const char *file = abs ? abs : ctx->path;
+            if (papyra_store_url_for_path(PAPYRA_BACKEND_JSON, file, &from_path) < 0)
+                from_path = NULL;
             free(abs);
-            size_t n = enc ? strlen(enc) + sizeof("json:") : 0;
-            from_path = enc ? malloc(n) : NULL;
-            if (!from_path) {
-                free(enc);
-                return NULL;
-            }
-            snprintf(from_path, n, "json:%s", enc);
-            free(enc);
         }
         return from_path;
     }
@@ -457,114 +353,34 @@ cli_store_url(const cli_ctx *ctx)
     return CLI_DEFAULT_STORE;
 }
 
-/* The URL with metrics=PATH in place of any metrics= it had. Caller frees. */
-static char *
-url_with_metrics(const char *url, const char *raw_metrics)
-{
-    char *metrics = cli_url_encode(raw_metrics);
-    size_t n = metrics ? strlen(url) + strlen(metrics) + sizeof("?metrics=") : 0;
-    const char *q = strchr(url, '?');
-    char *out = metrics ? malloc(n) : NULL;
-    size_t len;
-
-    if (!out) {
-        free(metrics);
-        return NULL;
-    }
-    len = q ? (size_t)(q - url) : strlen(url);
-    memcpy(out, url, len);
-    out[len] = '\0';
-    if (q) {
-        const char *p = q + 1;
-        while (*p) {
-            const char *amp = strchr(p, '&');
-            size_t plen = amp ? (size_t)(amp - p) : strlen(p);
-            if (!(plen >= 8 && strncmp(p, "metrics=", 8) == 0) && plen > 0) {
-                strcat(out, strchr(out, '?') ? "&" : "?");
-                strncat(out, p, plen);
-            }
-            p += plen + (amp ? 1 : 0);
-        }
-    }
-    strcat(out, strchr(out, '?') ? "&" : "?");
-    strcat(out, "metrics=");
-    strcat(out, metrics);
-    free(metrics);
-    return out;
-}
-
 int
 cli_exit_for(int err)
 {
     return err == PAPYRA_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
 }
 
-/*
- * Whether @p url names a file store (json:, rotating:) with neither its data
- * file nor its default metrics file present. Opening it would create the
- * metrics file, and a read of a mistyped path should leave nothing behind.
- */
-static bool
-file_store_absent(const char *url)
-{
-    const char *p;
-    char *param = NULL, *data;
-    bool absent = false;
-    size_t n;
-
-    if (strncmp(url, "json:", 5) == 0)
-        p = url + 5;
-    else if (strncmp(url, "rotating:", 9) == 0)
-        p = url + 9;
-    else
-        return false;
-    if (cli_url_param(url, "metrics", &param) < 0 || param) {
-        free(param);
-        return false;
-    }
-    if (p[0] == '/' && p[1] == '/')
-        p += 2;
-    n = strcspn(p, "?");
-    data = n ? cli_url_decode(p, n) : NULL;
-    if (data && access(data, F_OK) < 0 && errno == ENOENT) {
-        char *m = malloc(n + sizeof(".metrics"));
-        if (m) {
-            snprintf(m, n + sizeof(".metrics"), "%s.metrics", data);
-            absent = access(m, F_OK) < 0 && errno == ENOENT;
-            free(m);
-        }
-    }
-    free(data);
-    return absent;
-}
-
 int
 cli_open_store(const cli_ctx *ctx, papyra_store **ret)
 {
+    /*
+     * A read of a mistyped file store must leave nothing behind, so a store
+     * that does not exist yet is opened without creating its metrics file.
+     */
+    papyra_open_options opts = {.flags = PAPYRA_OPEN_NO_CREATE, .metrics_path = ctx->metrics_file};
     const char *url = cli_store_url(ctx);
-    char *owned = NULL;
     papyra_error err = {0};
     int rc;
 
     if (!url)
         return cli_error(CLI_EXIT_FAIL, "out of memory");
-    if (ctx->metrics_file || file_store_absent(url)) {
-        owned = url_with_metrics(url, ctx->metrics_file ? ctx->metrics_file : "none");
-        if (!owned)
-            return cli_error(CLI_EXIT_FAIL, "out of memory");
-        url = owned;
-    }
-    rc = papyra_store_open(ret, url, &err);
+    rc = papyra_store_open_with(ret, url, &opts, &err);
     if (rc < 0) {
         int code = cli_exit_for(rc);
         char shown[2048];
-        cli_error(code, "cannot open store %s: %s",
-                  cli_redact_url(cli_store_url(ctx), shown, sizeof(shown)),
+        cli_error(code, "cannot open store %s: %s", cli_redact_url(url, shown, sizeof(shown)),
                   err.message[0] ? err.message : papyra_strerror(rc));
-        free(owned);
         return code;
     }
-    free(owned);
     /* A metrics file that cannot be used is reported by cli_close_store(). */
     return 0;
 }

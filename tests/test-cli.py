@@ -988,5 +988,57 @@ class OtherBackends(Base):
         self.assertEqual(rc, EXIT_FAIL, out + err)
 
 
+class StoreUrls(Base):
+    """The CLI reads store URLs through the library's parser only."""
+
+    def test_duplicated_parameter_exits_64_with_the_library_message(self):
+        url = "json:" + self.p("d.jsonl") + "?fsync=always&fsync=never"
+        for extra in ([], ["--metrics-file", self.p("m.metrics")]):
+            for args in (["persistence", "scan"], ["metrics", "persistence"],
+                         ["metrics", "reset"]):
+                err = self.assertUsage(["--persistence", url] + extra + args,
+                                       "parameter given twice: fsync")
+                self.assertTrue(err.rstrip("\n").endswith(": parameter given twice: fsync"), err)
+        self.assertEqual(os.listdir(self.dir), [], "a refused URL created files")
+
+    def test_escaped_file_names_in_metrics_commands(self):
+        writer("counters", self.p("a?b&c%.jsonl.metrics"), "json", "records_written=3")
+        url = "json://" + self.p("a%3Fb%26c%25.jsonl")
+        rc, out, err = run(["--persistence", url, "metrics", "persistence", "--json"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["records_written"], 3)
+        rc, out, err = run(["--persistence", url, "metrics", "reset", "--json"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["metrics_file"], self.p("a?b&c%.jsonl.metrics"))
+        # An escaped metrics= names the file that the store would use.
+        writer("counters", self.p("m?x.metrics"), "memory", "records_written=4")
+        rc, out, err = run(["--persistence", "memory:?metrics=" + self.p("m%3Fx.metrics"),
+                            "metrics", "persistence", "--json"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["records_written"], 4)
+        self.assertUsage(["--persistence", "json:" + self.p("x%2"), "metrics", "reset"],
+                         "escape")
+
+    def test_redis_aliases_in_metrics_commands(self):
+        writer("counters", self.p("r.metrics"), "redis", "records_written=5")
+        for url in ("unix:%s?metrics=%s&pass%%77ord=s3cret" % (self.p("no.sock"),
+                                                               self.p("r.metrics")),
+                    "redis://u:p%%40s3cret@127.0.0.1:1/0?metrics=%s" % self.p("r.metrics")):
+            rc, out, err = run(["--persistence", url, "metrics", "persistence", "--json"])
+            if "unavailable" in err:
+                self.skipTest("this build has no Redis backend")
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(json.loads(out)["records_written"], 5)
+            rc, out, err = run(["--persistence", url, "persistence", "scan"])
+            self.assertEqual(rc, EXIT_FAIL, out + err)
+            self.assertNotIn("s3cret", out + err)
+            self.assertIn("***", err)
+        # rediss: is Redis with TLS, which the backend refuses: not a usage error.
+        rc, out, err = run(["--persistence", "rediss://u:s3cret@127.0.0.1:1/0", "metrics",
+                            "persistence"])
+        self.assertEqual(rc, EXIT_FAIL, out + err)
+        self.assertNotIn("s3cret", out + err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
