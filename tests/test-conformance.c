@@ -12,8 +12,8 @@
  * to the YAML is held to its rule here with no change to this file (as far
  * as the outcomes below report the amount it counts by).
  *
- * Adding a backend is one entry in `cases` (rotating and Redis append
- * theirs).
+ * Adding a backend is one entry in `cases` (conformance-util.c, with the
+ * handles, the progress log and the Redis server the checks here use).
  *
  * The Redis case runs against a private redis-server on a free port
  * (tests/redis-harness.c), each case under its own key prefix; without
@@ -39,208 +39,10 @@
 #include <cmocka.h>
 #include <papyra/store.h>
 
+#include "conformance-util.h"
 #include "core/backend.h"
 #include "store-testutil.h"
 #include "testutil.h"
-
-#ifdef PAPYRA_HAVE_REDIS
-#include <hiredis/hiredis.h>
-
-#include "redis-harness.h"
-#endif
-
-typedef struct backend_case {
-    const char *name;
-    int id;
-    /* The URL of a working store in @p dir. */
-    void (*url)(const char *dir, char *buf, size_t n);
-    /* A URL whose I/O fails (as root too); NULL when the backend has no such fault. */
-    void (*fault_url)(const char *dir, char *buf, size_t n);
-    /* Stores one corrupt record; NULL when the backend cannot hold one. */
-    void (*corrupt)(const char *dir);
-} backend_case;
-
-static void
-memory_url(const char *dir, char *buf, size_t n)
-{
-    snprintf(buf, n, "memory:");
-}
-
-static void
-json_url(const char *dir, char *buf, size_t n)
-{
-    snprintf(buf, n, "json:%s/data.jsonl", dir);
-}
-
-/*
- * A "<scheme>:" URL whose path lies below a regular file: it fails with
- * ENOTDIR for every user, root included (chmod 0500 does not stop root).
- */
-static void
-url_below_a_file(const char *scheme, const char *dir, char *buf, size_t n)
-{
-    char *file = papyra_test_path(dir, "not-a-dir");
-
-    papyra_test_write_file(file, "x", 1);
-    snprintf(buf, n, "%s:%s/data.jsonl", scheme, file);
-    free(file);
-}
-
-static void
-json_fault_url(const char *dir, char *buf, size_t n)
-{
-    url_below_a_file("json", dir, buf, n);
-}
-
-static void
-json_corrupt(const char *dir)
-{
-    char *path = papyra_test_path(dir, "data.jsonl");
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "{corrupt\n", 9), 9);
-    close(fd);
-    free(path);
-}
-
-static void
-rotating_url(const char *dir, char *buf, size_t n)
-{
-    snprintf(buf, n, "rotating:%s/data.jsonl?max_bytes=100000&max_files=3", dir);
-}
-
-static void
-rotating_fault_url(const char *dir, char *buf, size_t n)
-{
-    url_below_a_file("rotating", dir, buf, n);
-}
-
-#ifdef PAPYRA_HAVE_REDIS
-/* The private redis-server of the Redis cases (see main()). */
-static papyra_test_redis server;
-static bool redis_up;
-
-/* A case's key prefix: the name of its temporary directory, unique to the case. */
-static const char *
-redis_prefix(const char *dir)
-{
-    const char *p = strrchr(dir, '/');
-    return p ? p + 1 : dir;
-}
-
-/*
- * The counters live in the case's directory, so every case starts from zero
- * in a real metrics file; short timeouts keep the stopped-server cases fast.
- */
-static void
-redis_url(const char *dir, char *buf, size_t n)
-{
-    snprintf(buf, n,
-             "redis://127.0.0.1:%d/0?prefix=%s&metrics=%s/redis.metrics"
-             "&connect_timeout_ms=500&timeout_ms=2000",
-             server.port, redis_prefix(dir), dir);
-}
-
-/* Runs one command on a connection of its own to @p srv; fails the test on an I/O error. */
-static redisReply *
-redis_raw(const papyra_test_redis *srv, const char *fmt, ...)
-{
-    redisContext *rc = redisConnect("127.0.0.1", srv->port);
-    redisReply *reply;
-    va_list ap;
-
-    assert_non_null(rc);
-    assert_int_equal(rc->err, 0);
-    if (srv->requirepass) {
-        reply = redisCommand(rc, "AUTH %s", srv->requirepass);
-        assert_non_null(reply);
-        freeReplyObject(reply);
-    }
-    va_start(ap, fmt);
-    reply = redisvCommand(rc, fmt, ap);
-    va_end(ap);
-    assert_non_null(reply);
-    redisFree(rc);
-    return reply;
-}
-
-/* Adds one entry of fields "name value" to the case's stream of @p kind ("audits"...). */
-static void
-redis_xadd(const char *dir, const char *kind, const char *name, const char *value)
-{
-    redisReply *r =
-        redis_raw(&server, "XADD %s:local:%s * %s %s", redis_prefix(dir), kind, name, value);
-    assert_int_equal(r->type, REDIS_REPLY_STRING);
-    freeReplyObject(r);
-}
-
-/* The audit stream is the one test_list reads, like the JSON cases' appended line. */
-static void
-redis_corrupt(const char *dir)
-{
-    redis_xadd(dir, "audits", "data", "{corrupt");
-}
-#endif
-
-static const backend_case cases[] = {
-    {"memory", PAPYRA_BACKEND_MEMORY, memory_url, NULL, NULL},
-    {"json", PAPYRA_BACKEND_JSON, json_url, json_fault_url, json_corrupt},
-    /* The active file has the same name and line format as the JSON backend's file. */
-    {"rotating", PAPYRA_BACKEND_ROTATING, rotating_url, rotating_fault_url, json_corrupt},
-#ifdef PAPYRA_HAVE_REDIS
-    /*
-     * Last, so that it can be left out when no server runs. Its open connects,
-     * so no URL makes its I/O fail after a successful open: the failure cases
-     * (server stopped, restarted, wrong password, wrong key type) follow below.
-     */
-    {"redis", PAPYRA_BACKEND_REDIS, redis_url, NULL, redis_corrupt},
-#endif
-};
-/* Every case, less Redis when no redis-server could be started (see main()). */
-static size_t ncases = sizeof(cases) / sizeof(cases[0]);
-
-typedef struct ctx {
-    const backend_case *bc;
-    char *dir;
-    papyra_store *s;
-    uint64_t before[PAPYRA_METRIC_COUNT];
-} ctx;
-
-static void
-ctx_open(ctx *c, const backend_case *bc, bool fault)
-{
-    char url[4096];
-
-    memset(c, 0, sizeof(*c));
-    c->bc = bc;
-    c->dir = papyra_test_tmpdir();
-    assert_non_null(c->dir);
-    (fault ? bc->fault_url : bc->url)(c->dir, url, sizeof(url));
-    c->s = st_open("%s", url);
-    assert_string_equal(papyra_store_backend(c->s), bc->name);
-    st_counters(c->s, c->before);
-}
-
-/* Like ctx_open(), with a URL of the caller's in @p dir (taken over). */
-static __attribute__((unused)) void
-ctx_open_url(ctx *c, const backend_case *bc, char *dir, const char *url)
-{
-    memset(c, 0, sizeof(*c));
-    c->bc = bc;
-    c->dir = dir;
-    c->s = st_open("%s", url);
-    assert_string_equal(papyra_store_backend(c->s), bc->name);
-    st_counters(c->s, c->before);
-}
-
-static void
-ctx_close(ctx *c)
-{
-    papyra_store_close(c->s);
-    papyra_test_rmtree(c->dir);
-    free(c->dir);
-}
 
 /*
  * Checks the counters against @p cand for operation @p op: the spec must
@@ -323,6 +125,71 @@ write_three(ctx *c)
     assert_int_equal(papyra_store_write_batch(c->s, recs, 3), 0);
 }
 
+/* Opens @p bc's working store holding write_three()'s records; counters are taken after. */
+static void
+ctx_open_with_three(ctx *c, const backend_case *bc)
+{
+    ctx_open(c, bc, false);
+    write_three(c);
+    st_counters(c->s, c->before);
+}
+
+/* A call of one operation on a store, with arguments of its own. */
+typedef int (*store_call)(papyra_store *s);
+
+static int
+call_list(papyra_store *s)
+{
+    papyra_record_list *l = NULL;
+    int r = papyra_store_list(s, PAPYRA_KIND_EVENT, NULL, &l);
+
+    papyra_record_list_free(l);
+    return r;
+}
+
+static int
+call_scan(papyra_store *s)
+{
+    papyra_scan_report *rep = NULL;
+    int r = papyra_store_scan(s, &rep);
+
+    papyra_scan_report_free(rep);
+    return r;
+}
+
+static int
+call_repair(papyra_store *s)
+{
+    papyra_recovery_options repair = {.mode = PAPYRA_RECOVER_REPAIR};
+    papyra_recovery_report *rep = NULL;
+    int r = papyra_store_recover(s, &repair, &rep);
+
+    papyra_recovery_report_free(rep);
+    return r;
+}
+
+static int
+call_compact(papyra_store *s)
+{
+    papyra_compaction_report rep;
+
+    return papyra_store_compact(s, &rep);
+}
+
+/* On @p bc's store whose I/O fails, if it has one, @p call fails as outcome @p o of @p op. */
+static void
+expect_fault(const backend_case *bc, store_call call, unsigned op, outcome o)
+{
+    ctx c;
+
+    if (!bc->fault_url)
+        return;
+    ctx_open(&c, bc, true);
+    assert_true(call(c.s) < 0);
+    observe(&c, op, o);
+    ctx_close(&c);
+}
+
 static void
 test_write(void **state)
 {
@@ -361,29 +228,18 @@ test_list(void **state)
     for (i = 0; i < ncases; i++) {
         ctx c;
         papyra_record_list *l = NULL;
-        ctx_open(&c, &cases[i], false);
-        write_three(&c);
-        st_counters(c.s, c.before);
-        assert_int_equal(papyra_store_list(c.s, PAPYRA_KIND_EVENT, NULL, &l), 0);
-        assert_int_equal(l->count, 2);
-        papyra_record_list_free(l);
+        ctx_open_with_three(&c, &cases[i]);
+        st_assert_count(c.s, PAPYRA_KIND_EVENT, 2);
         observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 2});
         if (cases[i].corrupt) {
             cases[i].corrupt(c.dir);
-            assert_int_equal(papyra_store_list(c.s, PAPYRA_KIND_AUDIT, NULL, &l), 0);
-            assert_int_equal(l->count, 1);
-            papyra_record_list_free(l);
+            st_assert_count(c.s, PAPYRA_KIND_AUDIT, 1);
             observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 1, .anomalies = 1});
         }
         assert_int_equal(papyra_store_list(c.s, (papyra_kind)7, NULL, &l), PAPYRA_EINVAL);
         observe(&c, PAPYRA_OPERATION_READ, (outcome){.failed = true});
         ctx_close(&c);
-        if (!cases[i].fault_url)
-            continue;
-        ctx_open(&c, &cases[i], true);
-        assert_true(papyra_store_list(c.s, PAPYRA_KIND_EVENT, NULL, &l) < 0);
-        observe(&c, PAPYRA_OPERATION_READ, (outcome){.failed = true});
-        ctx_close(&c);
+        expect_fault(&cases[i], call_list, PAPYRA_OPERATION_READ, (outcome){.failed = true});
     }
 }
 
@@ -395,9 +251,7 @@ test_scan(void **state)
     for (i = 0; i < ncases; i++) {
         ctx c;
         papyra_scan_report *rep = NULL;
-        ctx_open(&c, &cases[i], false);
-        write_three(&c);
-        st_counters(c.s, c.before);
+        ctx_open_with_three(&c, &cases[i]);
         assert_int_equal(papyra_store_scan(c.s, &rep), 0);
         assert_int_equal(rep->count, 0);
         assert_string_equal(rep->backend, cases[i].name);
@@ -406,18 +260,12 @@ test_scan(void **state)
         if (cases[i].corrupt) {
             cases[i].corrupt(c.dir);
             cases[i].corrupt(c.dir);
-            assert_int_equal(papyra_store_scan(c.s, &rep), 0);
-            assert_int_equal(rep->count, 2);
-            papyra_scan_report_free(rep);
+            st_assert_scan(c.s, 2);
             observe(&c, PAPYRA_OPERATION_SCAN, (outcome){.scans = 1, .anomalies = 2});
         }
         ctx_close(&c);
-        if (!cases[i].fault_url)
-            continue;
-        ctx_open(&c, &cases[i], true);
-        assert_true(papyra_store_scan(c.s, &rep) < 0);
-        observe(&c, PAPYRA_OPERATION_SCAN, (outcome){.failed = true, .scans = 1});
-        ctx_close(&c);
+        expect_fault(&cases[i], call_scan, PAPYRA_OPERATION_SCAN,
+                     (outcome){.failed = true, .scans = 1});
     }
 }
 
@@ -430,9 +278,7 @@ test_recover(void **state)
     for (i = 0; i < ncases; i++) {
         ctx c;
         papyra_recovery_report *rep = NULL;
-        ctx_open(&c, &cases[i], false);
-        write_three(&c);
-        st_counters(c.s, c.before);
+        ctx_open_with_three(&c, &cases[i]);
         /* Clean: one scan, nothing repaired. */
         assert_int_equal(papyra_store_recover(c.s, &repair, &rep), 0);
         assert_null(rep->after);
@@ -452,12 +298,8 @@ test_recover(void **state)
             observe(&c, PAPYRA_OPERATION_RECOVER, (outcome){.scans = 2, .anomalies = 1});
         }
         ctx_close(&c);
-        if (!cases[i].fault_url)
-            continue;
-        ctx_open(&c, &cases[i], true);
-        assert_true(papyra_store_recover(c.s, &repair, &rep) < 0);
-        observe(&c, PAPYRA_OPERATION_RECOVER, (outcome){.failed = true, .scans = 1});
-        ctx_close(&c);
+        expect_fault(&cases[i], call_repair, PAPYRA_OPERATION_RECOVER,
+                     (outcome){.failed = true, .scans = 1});
     }
 }
 
@@ -470,9 +312,7 @@ test_compact(void **state)
         bool sup = papyra_metric_supported(cases[i].id, PAPYRA_METRIC_COMPACTIONS_TRIGGERED);
         papyra_compaction_report rep;
         ctx c;
-        ctx_open(&c, &cases[i], false);
-        write_three(&c);
-        st_counters(c.s, c.before);
+        ctx_open_with_three(&c, &cases[i]);
         assert_int_equal(papyra_store_compact(c.s, &rep), sup ? 0 : PAPYRA_EUNSUPPORTED);
         observe(&c, PAPYRA_OPERATION_COMPACT, (outcome){.failed = !sup});
         if (sup) {
@@ -486,68 +326,10 @@ test_compact(void **state)
             observe(&c, PAPYRA_OPERATION_COMPACT, (outcome){.anomalies = 1});
         }
         ctx_close(&c);
-        if (!cases[i].fault_url || !sup)
-            continue;
-        ctx_open(&c, &cases[i], true);
-        assert_true(papyra_store_compact(c.s, &rep) < 0);
-        observe(&c, PAPYRA_OPERATION_COMPACT, (outcome){.failed = true});
-        ctx_close(&c);
+        if (sup)
+            expect_fault(&cases[i], call_compact, PAPYRA_OPERATION_COMPACT,
+                         (outcome){.failed = true});
     }
-}
-
-/* A closed handle: every operation fails with ECLOSED and counts as a failure. */
-/* What the progress callback saw, step by step. */
-typedef struct progress_log {
-    struct {
-        char name[16];
-        const char *unit;
-        size_t calls, between; /* calls in all; calls with 0 < done < total */
-        uint64_t done, total;  /* as last reported */
-        bool went_back;        /* done or total ever went down */
-    } step[8];
-    size_t nsteps;
-} progress_log;
-
-static void
-on_progress(const papyra_progress *p, void *userdata)
-{
-    progress_log *g = userdata;
-
-    if (g->nsteps == 0 || strcmp(g->step[g->nsteps - 1].name, p->step) != 0) {
-        assert_true(g->nsteps < 8);
-        memset(&g->step[g->nsteps], 0, sizeof(g->step[0]));
-        (void)snprintf(g->step[g->nsteps].name, sizeof(g->step[0].name), "%s", p->step);
-        g->nsteps++;
-    }
-    {
-        __typeof__(g->step[0]) *st = &g->step[g->nsteps - 1];
-        st->went_back = st->went_back || p->done < st->done || p->total < st->total;
-        st->done = p->done;
-        st->total = p->total;
-        st->unit = p->unit;
-        st->calls++;
-        st->between += p->done > 0 && p->done < p->total;
-    }
-}
-
-/* Checks that @p g saw exactly the steps @p names, each complete. */
-static void
-expect_steps(const ctx *c, progress_log *g, const char *const *names, size_t n)
-{
-    bool data = c->bc->id != PAPYRA_BACKEND_MEMORY;
-
-    assert_int_equal(g->nsteps, n);
-    for (size_t i = 0; i < n; i++) {
-        assert_string_equal(g->step[i].name, names[i]);
-        assert_string_equal(g->step[i].unit,
-                            c->bc->id == PAPYRA_BACKEND_REDIS ? "entries" : "bytes");
-        assert_false(g->step[i].went_back);
-        assert_true(g->step[i].calls >= 2); /* when it starts and when it ends */
-        assert_int_equal(g->step[i].done, g->step[i].total);
-        if (data)
-            assert_true(g->step[i].total > 0);
-    }
-    memset(g, 0, sizeof(*g));
 }
 
 /*
@@ -614,6 +396,7 @@ test_progress(void **state)
     free(recs);
 }
 
+/* A closed handle: every operation fails with ECLOSED and counts as a failure. */
 static void
 test_closed_handle(void **state)
 {
@@ -649,26 +432,6 @@ test_closed_handle(void **state)
 }
 
 #ifdef PAPYRA_HAVE_REDIS
-#define REDIS_CASE (&cases[sizeof(cases) / sizeof(cases[0]) - 1])
-
-/* Skips without a server; restarts it when an earlier failed test left it stopped. */
-static void
-redis_needed(void)
-{
-    if (!redis_up)
-        skip();
-    if (server.pid == 0)
-        assert_int_equal(papyra_test_redis_start(&server), 0);
-}
-
-/* Kills the server and starts it again on the same port, empty (no persistence). */
-static void
-redis_restart(void)
-{
-    papyra_test_redis_kill(&server);
-    assert_int_equal(papyra_test_redis_start(&server), 0);
-}
-
 /* The JSON text of an event as upstream writes it (missing fields take defaults). */
 static const char event_json[] =
     "{\"kind\": \"event\", \"system_id\": \"local\", \"actor_address\": \"local://9\", "
@@ -735,18 +498,12 @@ expect_all_succeed(ctx *c, size_t nevents, size_t nentries)
 {
     papyra_recovery_options repair = {.mode = PAPYRA_RECOVER_REPAIR};
     papyra_record one = st_event(1, 1);
-    papyra_record_list *l = NULL;
-    papyra_scan_report *sr = NULL;
     papyra_recovery_report *rr = NULL;
     papyra_compaction_report cr;
 
-    assert_int_equal(papyra_store_list(c->s, PAPYRA_KIND_EVENT, NULL, &l), 0);
-    assert_int_equal(l->count, nevents);
-    papyra_record_list_free(l);
+    st_assert_count(c->s, PAPYRA_KIND_EVENT, nevents);
     observe(c, PAPYRA_OPERATION_READ, (outcome){.records = (int)nevents});
-    assert_int_equal(papyra_store_scan(c->s, &sr), 0);
-    assert_int_equal(sr->count, 0);
-    papyra_scan_report_free(sr);
+    st_assert_scan(c->s, 0);
     observe(c, PAPYRA_OPERATION_SCAN, (outcome){.scans = 1});
     assert_int_equal(papyra_store_recover(c->s, &repair, &rr), 0);
     papyra_recovery_report_free(rr);
@@ -841,8 +598,6 @@ test_redis_server_restarted_between_calls(void **state)
 {
     papyra_recovery_options repair = {.mode = PAPYRA_RECOVER_REPAIR};
     papyra_record one = st_event(1, 1);
-    papyra_record_list *l = NULL;
-    papyra_scan_report *sr = NULL;
     papyra_recovery_report *rr = NULL;
     papyra_compaction_report cr;
     ctx c;
@@ -863,16 +618,12 @@ test_redis_server_restarted_between_calls(void **state)
     redis_restart();
     redis_xadd(c.dir, "events", "data", event_json);
     redis_xadd(c.dir, "events", "data", event_json);
-    assert_int_equal(papyra_store_list(c.s, PAPYRA_KIND_EVENT, NULL, &l), 0);
-    assert_int_equal(l->count, 2);
-    papyra_record_list_free(l);
+    st_assert_count(c.s, PAPYRA_KIND_EVENT, 2);
     observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 2});
 
     redis_restart();
     redis_corrupt(c.dir);
-    assert_int_equal(papyra_store_scan(c.s, &sr), 0);
-    assert_int_equal(sr->count, 1);
-    papyra_scan_report_free(sr);
+    st_assert_scan(c.s, 1);
     observe(&c, PAPYRA_OPERATION_SCAN, (outcome){.scans = 1, .anomalies = 1});
 
     redis_restart();
@@ -956,7 +707,6 @@ test_redis_wrong_password(void **state)
 static void
 test_redis_wrong_key_type(void **state)
 {
-    papyra_record_list *l = NULL;
     redisReply *reply;
     ctx c;
 
@@ -966,9 +716,7 @@ test_redis_wrong_key_type(void **state)
     freeReplyObject(reply);
     expect_all_fail_storing(&c, PAPYRA_EPROTO, 1);
     assert_non_null(strstr(papyra_store_errmsg(c.s), "WRONGTYPE"));
-    assert_int_equal(papyra_store_list(c.s, PAPYRA_KIND_AUDIT, NULL, &l), 0);
-    assert_int_equal(l->count, 1);
-    papyra_record_list_free(l);
+    st_assert_count(c.s, PAPYRA_KIND_AUDIT, 1);
     observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 1});
     /* The caller learns which record failed and that the others are stored. */
     {
@@ -1040,9 +788,7 @@ test_redis_unserialisable_record_in_a_large_batch(void **state)
                  server.port, redis_prefix(c.dir), dir2);
         ctx_open_url(&c2, REDIS_CASE, dir2, url);
         for (int round = 0; round < 2; round++) {
-            assert_int_equal(papyra_store_list(c2.s, PAPYRA_KIND_EVENT, NULL, &l), 0);
-            assert_int_equal(l->count, 1200);
-            papyra_record_list_free(l);
+            st_assert_count(c2.s, PAPYRA_KIND_EVENT, 1200);
             observe(&c2, PAPYRA_OPERATION_READ, (outcome){.records = 1200});
         }
         assert_int_equal(papyra_store_write(c2.s, &one), 0);
@@ -1075,7 +821,6 @@ test_redis_corrupt_entries(void **state)
     papyra_list_options lim = {.limit = 1};
     papyra_record audits[2] = {st_audit(1, 1), st_audit(2, 2)};
     papyra_record_list *l = NULL;
-    papyra_scan_report *sr = NULL;
     papyra_recovery_report *rr = NULL;
     papyra_compaction_report cr;
     redisReply *reply;
@@ -1095,18 +840,12 @@ test_redis_corrupt_entries(void **state)
     assert_int_equal(l->count, 1);
     papyra_record_list_free(l);
     observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 1});
-    assert_int_equal(papyra_store_list(c.s, PAPYRA_KIND_AUDIT, NULL, &l), 0);
-    assert_int_equal(l->count, 2);
-    papyra_record_list_free(l);
+    st_assert_count(c.s, PAPYRA_KIND_AUDIT, 2);
     observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 2, .anomalies = 3});
-    assert_int_equal(papyra_store_list(c.s, PAPYRA_KIND_EVENT, NULL, &l), 0);
-    assert_int_equal(l->count, 0);
-    papyra_record_list_free(l);
+    st_assert_count(c.s, PAPYRA_KIND_EVENT, 0);
     observe(&c, PAPYRA_OPERATION_READ, (outcome){.anomalies = 1});
 
-    assert_int_equal(papyra_store_scan(c.s, &sr), 0);
-    assert_int_equal(sr->count, 4);
-    papyra_scan_report_free(sr);
+    st_assert_scan(c.s, 4);
     observe(&c, PAPYRA_OPERATION_SCAN, (outcome){.scans = 1, .anomalies = 4});
 
     /* IGNORE: one scan that sees them, nothing changes, not a failure. */
@@ -1119,9 +858,7 @@ test_redis_corrupt_entries(void **state)
     assert_int_equal(cr.before_records, 8);
     assert_int_equal(cr.after_records, 4);
     observe(&c, PAPYRA_OPERATION_COMPACT, (outcome){.anomalies = 4});
-    assert_int_equal(papyra_store_list(c.s, PAPYRA_KIND_AUDIT, NULL, &l), 0);
-    assert_int_equal(l->count, 2);
-    papyra_record_list_free(l);
+    st_assert_count(c.s, PAPYRA_KIND_AUDIT, 2);
     observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 2});
 
     /* QUARANTINE: the scan, the copy and delete, a clean verifying scan. */
@@ -1136,9 +873,7 @@ test_redis_corrupt_entries(void **state)
                       redis_prefix(c.dir));
     assert_int_equal(reply->integer, 3);
     freeReplyObject(reply);
-    assert_int_equal(papyra_store_list(c.s, PAPYRA_KIND_AUDIT, NULL, &l), 0);
-    assert_int_equal(l->count, 2);
-    papyra_record_list_free(l);
+    st_assert_count(c.s, PAPYRA_KIND_AUDIT, 2);
     observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 2});
     ctx_close(&c);
 }
@@ -1165,34 +900,9 @@ main(void)
         cmocka_unit_test(test_redis_corrupt_entries),
 #endif
     };
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
-    bool missing = false;
-    int rc;
+    bool fail_missing = conformance_start();
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
-#ifdef PAPYRA_HAVE_REDIS
-    /* A private server on a free port; without one the Redis case is left out. */
-    if (!papyra_test_redis_available()) {
-        fprintf(stderr, "%s: redis-server is not on PATH: the Redis cases do not run%s\n",
-                required ? "FAIL" : "SKIP", required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        missing = true;
-    } else if (papyra_test_redis_start(&server) != 0) {
-        fprintf(stderr, "%s: redis-server could not be started: the Redis cases do not run\n",
-                required ? "FAIL" : "SKIP");
-        missing = true;
-    } else {
-        redis_up = true;
-    }
-    if (!redis_up)
-        ncases--;
-#else
-    fprintf(stderr, "%s: built without hiredis: the Redis cases do not run%s\n",
-            required ? "FAIL" : "SKIP", required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-    missing = true;
-#endif
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-#ifdef PAPYRA_HAVE_REDIS
-    papyra_test_redis_stop(&server);
-#endif
-    return rc != 0 ? rc : (missing && required);
+    conformance_stop();
+    return rc != 0 ? rc : fail_missing;
 }
