@@ -168,6 +168,27 @@ st_list(papyra_store *s, papyra_kind kind, double since, size_t limit)
     return l;
 }
 
+papyra_record_list *
+st_list_one(papyra_store *s, papyra_kind kind)
+{
+    papyra_record_list *l = st_list(s, kind, -1, 0);
+
+    if (l->count != 1)
+        fail_msg("%s: listed %zu records of kind %d, expected one", papyra_store_backend(s),
+                 l->count, (int)kind);
+    return l;
+}
+
+void
+st_assert_dead_letter(papyra_store *s, const char *payload)
+{
+    papyra_record_list *l = st_list_one(s, PAPYRA_KIND_DEAD_LETTER);
+
+    assert_string_equal(l->records[0].u.dead_letter.message_type, "str");
+    assert_string_equal(l->records[0].u.dead_letter.payload, payload);
+    papyra_record_list_free(l);
+}
+
 void
 st_assert_count(papyra_store *s, papyra_kind kind, size_t n)
 {

@@ -47,6 +47,13 @@ void st_assert_delta(papyra_store *s,
 /* Lists one kind with optional since/limit; fails the test on error. */
 papyra_record_list *st_list(papyra_store *s, papyra_kind kind, double since, size_t limit);
 
+/* Lists @p kind (no since, no limit) and fails unless it holds exactly one record. */
+papyra_record_list *st_list_one(papyra_store *s, papyra_kind kind);
+
+/* Lists the dead letters and fails unless there is one, of st_dead_letter()'s type, carrying
+ * @p payload. */
+void st_assert_dead_letter(papyra_store *s, const char *payload);
+
 /* Lists @p kind (no since, no limit) and fails unless it holds exactly @p n records. */
 void st_assert_count(papyra_store *s, papyra_kind kind, size_t n);
 

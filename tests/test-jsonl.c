@@ -62,23 +62,17 @@ test_round_trips_keep_fields(void **state)
     st_write(s, &ev);
     st_write(s, &au);
     st_write(s, &dl);
-    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, 1);
+    l = st_list_one(s, PAPYRA_KIND_EVENT);
     assert_string_equal(l->records[0].u.event.event_type, "ActorStarted");
     assert_true(l->records[0].u.event.timestamp == 100.5);
     assert_string_equal(l->records[0].u.event.actor_address,
                         "{\"system\": \"local\", \"actor_id\": 1}");
     papyra_record_list_free(l);
-    l = st_list(s, PAPYRA_KIND_AUDIT, -1, 0);
-    assert_int_equal(l->count, 1);
+    l = st_list_one(s, PAPYRA_KIND_AUDIT);
     assert_int_equal(l->records[0].u.audit.total_actors, 10);
     assert_true(l->records[0].u.audit.timestamp == 200);
     papyra_record_list_free(l);
-    l = st_list(s, PAPYRA_KIND_DEAD_LETTER, -1, 0);
-    assert_int_equal(l->count, 1);
-    assert_string_equal(l->records[0].u.dead_letter.message_type, "str");
-    assert_string_equal(l->records[0].u.dead_letter.payload, "\"late\"");
-    papyra_record_list_free(l);
+    st_assert_dead_letter(s, "\"late\"");
     papyra_store_close(s);
 
     /* A new handle on the same path reads what the first one wrote. */
@@ -120,8 +114,7 @@ test_corrupt_lines_are_skipped_and_minimal_lines_are_filled(void **state)
     papyra_test_write_text(F->path, "not json\n{\"kind\":\"event\",\"timestamp\":1}\n"
                                     "{\"kind\":\"audit\",\"timestamp\":2,\"future_key\":[1,2]}\n");
     s = st_open("json:%s?metrics=none", F->path);
-    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, 1);
+    l = st_list_one(s, PAPYRA_KIND_EVENT);
     assert_string_equal(l->records[0].u.event.system_id, "local");
     assert_string_equal(l->records[0].u.event.event_type, "");
     assert_string_equal(l->records[0].u.event.payload, "{}");

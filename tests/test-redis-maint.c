@@ -118,8 +118,7 @@ test_redis_compact_should_trim_exactly(void **state)
     assert_int_equal(rep.after_records, 1);
     assert_int_equal(rep.before_bytes, -1);
     assert_int_equal(raw_int("XLEN %s", key_of("events")), 1);
-    papyra_record_list *l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, 1);
+    papyra_record_list *l = st_list_one(s, PAPYRA_KIND_EVENT);
     assert_string_equal(l->records[0].u.event.actor_address, "\"local://3\"");
     papyra_record_list_free(l);
     papyra_store_close(s);

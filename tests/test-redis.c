@@ -65,16 +65,14 @@ test_redis_event_audit_and_dead_letter_should_round_trip(void **state)
     assert_int_equal(papyra_store_write(s, &a), 0);
     assert_int_equal(papyra_store_write(s, &d), 0);
 
-    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, 1);
+    l = st_list_one(s, PAPYRA_KIND_EVENT);
     assert_string_equal(l->records[0].u.event.actor_address, "\"local://1\"");
     assert_string_equal(l->records[0].u.event.event_type, "ActorStarted");
     assert_string_equal(l->records[0].u.event.payload, "{\"reason\": \"stopped\"}");
     assert_true(l->records[0].u.event.timestamp == 10.5);
     papyra_record_list_free(l);
 
-    l = st_list(s, PAPYRA_KIND_AUDIT, -1, 0);
-    assert_int_equal(l->count, 1);
+    l = st_list_one(s, PAPYRA_KIND_AUDIT);
     assert_int_equal(l->records[0].u.audit.total_actors, 3);
     assert_int_equal(l->records[0].u.audit.alive_actors, 2);
     assert_int_equal(l->records[0].u.audit.dead_letters_count, 7);
@@ -82,8 +80,7 @@ test_redis_event_audit_and_dead_letter_should_round_trip(void **state)
     assert_string_equal(l->records[0].u.audit.registry_orphans[1], "b");
     papyra_record_list_free(l);
 
-    l = st_list(s, PAPYRA_KIND_DEAD_LETTER, -1, 0);
-    assert_int_equal(l->count, 1);
+    l = st_list_one(s, PAPYRA_KIND_DEAD_LETTER);
     assert_string_equal(l->records[0].u.dead_letter.target, "\"local://1\"");
     assert_string_equal(l->records[0].u.dead_letter.message_type, "str");
     assert_string_equal(l->records[0].u.dead_letter.payload, "\"late\"");

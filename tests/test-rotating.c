@@ -66,20 +66,14 @@ test_roundtrip_each_kind(void **state)
     papyra_store_close(s);
 
     s = st_open_rotating(*state, NULL);
-    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, 1);
+    l = st_list_one(s, PAPYRA_KIND_EVENT);
     assert_string_equal(l->records[0].u.event.event_type, "ActorStarted");
     assert_true(l->records[0].u.event.timestamp == 1.5);
     papyra_record_list_free(l);
-    l = st_list(s, PAPYRA_KIND_AUDIT, -1, 0);
-    assert_int_equal(l->count, 1);
+    l = st_list_one(s, PAPYRA_KIND_AUDIT);
     assert_int_equal(l->records[0].u.audit.total_actors, 7);
     papyra_record_list_free(l);
-    l = st_list(s, PAPYRA_KIND_DEAD_LETTER, -1, 0);
-    assert_int_equal(l->count, 1);
-    assert_string_equal(l->records[0].u.dead_letter.message_type, "str");
-    assert_string_equal(l->records[0].u.dead_letter.payload, "\"late\"");
-    papyra_record_list_free(l);
+    st_assert_dead_letter(s, "\"late\"");
     papyra_store_close(s);
 }
 
@@ -288,8 +282,7 @@ test_upstream_bytes(void **state)
 
     papyra_test_write_file(p, line, strlen(line));
     s = st_open_rotating(*state, NULL);
-    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
-    assert_int_equal(l->count, 1);
+    l = st_list_one(s, PAPYRA_KIND_EVENT);
     assert_string_equal(l->records[0].u.event.system_id, "caf\xc3\xa9");
     s2 = st_open_rotating(sub, NULL);
     assert_int_equal(papyra_store_write(s2, &l->records[0]), 0);
