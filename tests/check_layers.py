@@ -30,7 +30,7 @@ ALLOWED = {
     "util": {"util"},
     "json": {"json", "util"},
     "record": {"record", "json", "util"},
-    "metrics": {"metrics", "util"},
+    "metrics": {"metrics", "json", "util"},
     "core": {"core", "metrics", "record", "json", "util"},
     "backends": {"core", "record", "json", "util"},  # plus the backend's own folder
     "cli": {"util"},
