@@ -98,7 +98,31 @@ typedef enum papyra_metric_state {
     PAPYRA_METRIC_ABSENT = 2       /**< the metrics file predates this counter */
 } papyra_metric_state;
 
-/** A copy of the counters at one moment (per counter; see papyra_metrics_read()). */
+/**
+ * A copy of the counters at one moment (per counter; see papyra_metrics_read()).
+ *
+ * Its size grows with the spec: value[], total[] and state[] hold the
+ * PAPYRA_METRIC_COUNT counters of the header the caller is compiled with.
+ * So every function that reads or fills a snapshot is size-versioned: it
+ * takes the size of the caller's struct (papyra_metrics_read_sized() and the
+ * others below), and works out from it how many counters the struct holds:
+ * the header fields, then uint64_t value[N], uint64_t total[N] and uint8_t
+ * state[N], padded to the struct's alignment. A size that matches no N is
+ * PAPYRA_EINVAL. Counters are only ever appended to the spec, never
+ * reordered or removed, so counter i is the same in every N: the library
+ * reads or fills the first N, and never a byte past the caller's struct.
+ * An application built against an older header, with fewer counters, keeps
+ * working with a newer library and sees the counters it knows; one built
+ * against a newer header than its library gets the counters the library
+ * does not know as zero and PAPYRA_METRIC_ABSENT.
+ *
+ * The unsized names (papyra_metrics_read(), papyra_metrics_reset(),
+ * papyra_metrics_format(), papyra_metrics_format_labels()) are macros that
+ * pass sizeof(papyra_metrics_snapshot), so callers write them as before. The
+ * functions of the same names stay exported for binaries built against
+ * 0.1.0 and mean a snapshot of its PAPYRA_METRICS_V1_COUNT counters; taking
+ * their address (no call parentheses, no macro) also reaches them.
+ */
 typedef struct papyra_metrics_snapshot {
     int backend;                         /**< papyra_backend_id */
     bool shared;                         /**< counters live in a metrics file */
@@ -199,12 +223,25 @@ PAPYRA_PUBLIC int papyra_metrics_backend(const papyra_metrics *m);
  */
 PAPYRA_PUBLIC int papyra_metrics_add(papyra_metrics *m, int id, uint64_t n);
 
+/** The counters of the 0.1.0 snapshot, which its binaries pass to the unsized functions. */
+#define PAPYRA_METRICS_V1_COUNT 10
+
 /**
  * Copies the counters into @p ret. Each counter is read atomically; the set
  * is not one point in time across counters.
- * @returns 0 or PAPYRA_EINVAL.
+ *
+ * @param[out] ret  the caller's snapshot, of @p size bytes; untouched on failure.
+ * @param[in]  size sizeof the caller's papyra_metrics_snapshot (see there).
+ * @returns 0 or PAPYRA_EINVAL (also for a @p size that matches no counter count).
+ * @since 0.2.0
  */
+PAPYRA_PUBLIC int
+papyra_metrics_read_sized(papyra_metrics *m, papyra_metrics_snapshot *ret, size_t size);
+
+/** The 0.1.0 entry point: papyra_metrics_read_sized() of PAPYRA_METRICS_V1_COUNT counters. */
 PAPYRA_PUBLIC int papyra_metrics_read(papyra_metrics *m, papyra_metrics_snapshot *ret);
+#define papyra_metrics_read(m, ret) \
+    papyra_metrics_read_sized((m), (ret), sizeof(papyra_metrics_snapshot))
 
 /**
  * Resets all counters to zero, records the reset time and bumps the reset
@@ -213,9 +250,19 @@ PAPYRA_PUBLIC int papyra_metrics_read(papyra_metrics *m, papyra_metrics_snapshot
  *
  * @param[out] ret_cleared optional; receives exactly what was cleared
  *                         (value[]), with reset_at_ns the new reset time.
- * @returns 0, PAPYRA_EINVAL, PAPYRA_EACCES (read-only mapping).
+ * @param[in]  size        sizeof the caller's papyra_metrics_snapshot (see
+ *                         there); not looked at when @p ret_cleared is NULL.
+ * @returns 0, PAPYRA_EINVAL (also for a @p size that matches no counter
+ *          count, before anything is reset), PAPYRA_EACCES (read-only mapping).
+ * @since 0.2.0
  */
+PAPYRA_PUBLIC int
+papyra_metrics_reset_sized(papyra_metrics *m, papyra_metrics_snapshot *ret_cleared, size_t size);
+
+/** The 0.1.0 entry point: papyra_metrics_reset_sized() of PAPYRA_METRICS_V1_COUNT counters. */
 PAPYRA_PUBLIC int papyra_metrics_reset(papyra_metrics *m, papyra_metrics_snapshot *ret_cleared);
+#define papyra_metrics_reset(m, ret_cleared) \
+    papyra_metrics_reset_sized((m), (ret_cleared), sizeof(papyra_metrics_snapshot))
 
 /**
  * The message the calling thread's last failed call on @p m left: never one
@@ -246,19 +293,32 @@ enum {
 };
 
 /**
- * Serialises a snapshot.
+ * Serialises a snapshot: the counters it holds, in spec order.
  *
  * Unsupported counters are "n/a" in the table, null in JSON, and absent from
  * Prometheus and OpenMetrics. 64-bit values are written exactly.
  *
- * @param[out] ret a NUL-terminated string, released with papyra_free();
- *                 untouched on failure.
- * @returns 0, PAPYRA_EINVAL, PAPYRA_ENOMEM.
+ * @param[in]  s    the snapshot, of @p size bytes.
+ * @param[in]  size sizeof the caller's papyra_metrics_snapshot (see there).
+ * @param[out] ret  a NUL-terminated string, released with papyra_free();
+ *                  untouched on failure.
+ * @returns 0, PAPYRA_EINVAL (also for a @p size that matches no counter
+ *          count), PAPYRA_ENOMEM.
+ * @since 0.2.0
  */
+PAPYRA_PUBLIC int papyra_metrics_format_sized(const papyra_metrics_snapshot *s,
+                                              size_t size,
+                                              papyra_metrics_format_id format,
+                                              unsigned flags,
+                                              char **ret);
+
+/** The 0.1.0 entry point: papyra_metrics_format_sized() of PAPYRA_METRICS_V1_COUNT counters. */
 PAPYRA_PUBLIC int papyra_metrics_format(const papyra_metrics_snapshot *s,
                                         papyra_metrics_format_id format,
                                         unsigned flags,
                                         char **ret);
+#define papyra_metrics_format(s, format, flags, ret) \
+    papyra_metrics_format_sized((s), sizeof(papyra_metrics_snapshot), (format), (flags), (ret))
 
 /**
  * A label added to every Prometheus and OpenMetrics sample, after `backend`,
@@ -278,12 +338,26 @@ typedef struct papyra_metrics_label {
 PAPYRA_PUBLIC const char *papyra_metrics_label_problem(const char *name, const char *value);
 
 /**
- * papyra_metrics_format() with @p nlabels extra labels on every sample.
+ * papyra_metrics_format_sized() with @p nlabels extra labels on every sample.
  * Labels go only with PAPYRA_FORMAT_PROMETHEUS and PAPYRA_FORMAT_OPENMETRICS.
  *
  * @returns 0, PAPYRA_ENOMEM, or PAPYRA_EINVAL (also for a label that
- *          papyra_metrics_label_problem() refuses, a name given twice, or
- *          labels with another format).
+ *          papyra_metrics_label_problem() refuses, a name given twice,
+ *          labels with another format, or a @p size that matches no counter
+ *          count).
+ * @since 0.2.0
+ */
+PAPYRA_PUBLIC int papyra_metrics_format_labels_sized(const papyra_metrics_snapshot *s,
+                                                     size_t size,
+                                                     papyra_metrics_format_id format,
+                                                     unsigned flags,
+                                                     const papyra_metrics_label *labels,
+                                                     size_t nlabels,
+                                                     char **ret);
+
+/**
+ * The 0.1.0 entry point: papyra_metrics_format_labels_sized() of
+ * PAPYRA_METRICS_V1_COUNT counters.
  * @since 0.1.0
  */
 PAPYRA_PUBLIC int papyra_metrics_format_labels(const papyra_metrics_snapshot *s,
@@ -292,6 +366,9 @@ PAPYRA_PUBLIC int papyra_metrics_format_labels(const papyra_metrics_snapshot *s,
                                                const papyra_metrics_label *labels,
                                                size_t nlabels,
                                                char **ret);
+#define papyra_metrics_format_labels(s, format, flags, labels, nlabels, ret)                    \
+    papyra_metrics_format_labels_sized((s), sizeof(papyra_metrics_snapshot), (format), (flags), \
+                                       (labels), (nlabels), (ret))
 
 /** Help text describing every counter (for `papyra metrics --help`). Static. */
 PAPYRA_PUBLIC const char *papyra_metrics_help_text(void);

@@ -15,6 +15,7 @@
 
 #include "json/json.h"
 #include "metrics/metrics-private.h"
+#include "metrics/snapshot.h"
 #include "util/buf.h"
 #include "util/util.h"
 
@@ -39,8 +40,7 @@ counter_absent_text(const papyra_metrics_snapshot *s, int i)
     return s->state[i] == PAPYRA_METRIC_UNSUPPORTED ? "n/a" : "absent";
 }
 
-/* Writes @p v in decimal into @p text (at least 21 bytes); returns its length.
- */
+/* Writes @p v in decimal into @p text (at least 21 bytes); returns its length. */
 static size_t
 u64_text(uint64_t v, char *text)
 {
@@ -417,8 +417,7 @@ format_seconds(papyra_buf *b, int64_t ns)
                                (int)((ns % 1000000000) / 1000000));
 }
 
-/* Appends HELP text escaped as both text formats require: backslash and
- * newline. */
+/* Appends HELP text escaped as both text formats require: backslash and newline. */
 static int
 help_text(papyra_buf *b, const char *text)
 {
@@ -427,8 +426,7 @@ help_text(papyra_buf *b, const char *text)
     return put_escaped(b, text, "\\\n", escapes);
 }
 
-/* Appends @p v as a label value: backslash, double quote and newline escaped.
- */
+/* Appends @p v as a label value: backslash, double quote and newline escaped. */
 static int
 label_value(papyra_buf *b, const char *v)
 {
@@ -456,8 +454,7 @@ label_set(const papyra_metrics_snapshot *s,
     return r ? r : papyra__buf_putc(b, '}');
 }
 
-/* Appends the pieces in order, stopping at the first failure; NULL ends the
- * list. */
+/* Appends the pieces in order, stopping at the first failure; NULL ends the list. */
 static int
 put_all(papyra_buf *b, const char *const *pieces)
 {
@@ -468,8 +465,7 @@ put_all(papyra_buf *b, const char *const *pieces)
     return r;
 }
 
-/* One counter's family: HELP, TYPE and its sample (OpenMetrics: and _created).
- */
+/* One counter's family: HELP, TYPE and its sample (OpenMetrics: and _created). */
 static int
 prometheus_counter(papyra_buf *b,
                    const papyra_metrics_snapshot *s,
@@ -551,36 +547,42 @@ labels_ok(const papyra_metrics_label *labels, size_t nlabels)
 }
 
 int
-papyra_metrics_format_labels(const papyra_metrics_snapshot *s,
-                             papyra_metrics_format_id format,
-                             unsigned flags,
-                             const papyra_metrics_label *labels,
-                             size_t nlabels,
-                             char **ret)
+papyra_metrics_format_labels_sized(const papyra_metrics_snapshot *snapshot,
+                                   size_t size,
+                                   papyra_metrics_format_id format,
+                                   unsigned flags,
+                                   const papyra_metrics_label *labels,
+                                   size_t nlabels,
+                                   char **ret)
 {
+    papyra_metrics_snapshot s;
     papyra_buf b = {0}, set = {0};
-    int n = PAPYRA_METRIC_COUNT, r;
+    int count = papyra__snapshot_count(size), n, r;
 
-    if (!s || !ret || !papyra_backend_name(s->backend) || !labels_ok(labels, nlabels))
+    if (!snapshot || !ret || count < 0 || !labels_ok(labels, nlabels))
         return PAPYRA_EINVAL;
     if (nlabels > 0 && format != PAPYRA_FORMAT_PROMETHEUS && format != PAPYRA_FORMAT_OPENMETRICS)
+        return PAPYRA_EINVAL;
+    /* A caller's snapshot of another counter count, in this build's layout. */
+    n = papyra__snapshot_import(&s, snapshot, count);
+    if (!papyra_backend_name(s.backend))
         return PAPYRA_EINVAL;
     /* Room for most outputs at once: a few hundred bytes per counter. */
     if (papyra__buf_reserve(&b, 512 + 320 * (size_t)n) < 0)
         return PAPYRA_ENOMEM;
     switch (format) {
     case PAPYRA_FORMAT_TABLE:
-        r = format_table(s, n, flags, &b);
+        r = format_table(&s, n, flags, &b);
         break;
     case PAPYRA_FORMAT_JSON:
     case PAPYRA_FORMAT_JSON_DETAIL:
-        r = format_json(s, n, format == PAPYRA_FORMAT_JSON_DETAIL, flags, &b);
+        r = format_json(&s, n, format == PAPYRA_FORMAT_JSON_DETAIL, flags, &b);
         break;
     case PAPYRA_FORMAT_PROMETHEUS:
     case PAPYRA_FORMAT_OPENMETRICS:
-        r = label_set(s, labels, nlabels, &set);
+        r = label_set(&s, labels, nlabels, &set);
         if (r == 0)
-            r = format_prometheus(s, n, format == PAPYRA_FORMAT_OPENMETRICS, flags, set.data, &b);
+            r = format_prometheus(&s, n, format == PAPYRA_FORMAT_OPENMETRICS, flags, set.data, &b);
         break;
     default:
         r = PAPYRA_EINVAL;
@@ -594,10 +596,41 @@ papyra_metrics_format_labels(const papyra_metrics_snapshot *s,
 }
 
 int
+papyra_metrics_format_sized(const papyra_metrics_snapshot *s,
+                            size_t size,
+                            papyra_metrics_format_id format,
+                            unsigned flags,
+                            char **ret)
+{
+    return papyra_metrics_format_labels_sized(s, size, format, flags, NULL, 0, ret);
+}
+
+/*
+ * The 0.1.0 entry points, for binaries built before the sized ones: their
+ * snapshots hold the first PAPYRA_METRICS_V1_COUNT counters. Code compiled
+ * now reaches the sized functions through the macros of these names.
+ */
+#undef papyra_metrics_format_labels
+#undef papyra_metrics_format
+
+int
+papyra_metrics_format_labels(const papyra_metrics_snapshot *s,
+                             papyra_metrics_format_id format,
+                             unsigned flags,
+                             const papyra_metrics_label *labels,
+                             size_t nlabels,
+                             char **ret)
+{
+    return papyra_metrics_format_labels_sized(s, papyra__snapshot_size(PAPYRA_METRICS_V1_COUNT),
+                                              format, flags, labels, nlabels, ret);
+}
+
+int
 papyra_metrics_format(const papyra_metrics_snapshot *s,
                       papyra_metrics_format_id format,
                       unsigned flags,
                       char **ret)
 {
-    return papyra_metrics_format_labels(s, format, flags, NULL, 0, ret);
+    return papyra_metrics_format_labels_sized(s, papyra__snapshot_size(PAPYRA_METRICS_V1_COUNT),
+                                              format, flags, NULL, 0, ret);
 }

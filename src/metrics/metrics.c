@@ -17,6 +17,7 @@
 #include <papyra/metrics.h>
 
 #include "metrics/metrics-private.h"
+#include "metrics/snapshot.h"
 #include "util/fs.h"
 
 static size_t
@@ -556,11 +557,12 @@ snapshot_header(const papyra_metrics *m, papyra_metrics_snapshot *s)
 }
 
 int
-papyra_metrics_read(papyra_metrics *m, papyra_metrics_snapshot *ret)
+papyra_metrics_read_sized(papyra_metrics *m, papyra_metrics_snapshot *ret, size_t size)
 {
     papyra_metrics_snapshot s = {0};
+    int n = papyra__snapshot_count(size);
 
-    if (!m || !ret)
+    if (!m || !ret || n < 0)
         return PAPYRA_EINVAL;
     snapshot_header(m, &s);
     for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
@@ -571,17 +573,19 @@ papyra_metrics_read(papyra_metrics *m, papyra_metrics_snapshot *ret)
         s.total[i] = live;
         s.value[i] = live >= base ? live - base : 0;
     }
-    *ret = s;
+    /* The caller's struct may hold fewer or more counters than ours. */
+    papyra__snapshot_export(ret, n, &s);
     return 0;
 }
 
 int
-papyra_metrics_reset(papyra_metrics *m, papyra_metrics_snapshot *ret_cleared)
+papyra_metrics_reset_sized(papyra_metrics *m, papyra_metrics_snapshot *ret_cleared, size_t size)
 {
     papyra_metrics_snapshot s = {0};
     int64_t now = papyra__now_ns();
+    int n = ret_cleared ? papyra__snapshot_count(size) : 0;
 
-    if (!m)
+    if (!m || n < 0)
         return PAPYRA_EINVAL;
     if (m->readonly) {
         handle_error(m, "metrics file %s is open read-only", m->path);
@@ -608,7 +612,28 @@ papyra_metrics_reset(papyra_metrics *m, papyra_metrics_snapshot *ret_cleared)
     if (ret_cleared) {
         snapshot_header(m, &s);
         s.reset_at_ns = now;
-        *ret_cleared = s;
+        papyra__snapshot_export(ret_cleared, n, &s);
     }
     return 0;
+}
+
+/*
+ * The 0.1.0 entry points, for binaries built before the sized ones: their
+ * snapshots hold the first PAPYRA_METRICS_V1_COUNT counters. Code compiled
+ * now reaches the sized functions through the macros of these names.
+ */
+#undef papyra_metrics_read
+#undef papyra_metrics_reset
+
+int
+papyra_metrics_read(papyra_metrics *m, papyra_metrics_snapshot *ret)
+{
+    return papyra_metrics_read_sized(m, ret, papyra__snapshot_size(PAPYRA_METRICS_V1_COUNT));
+}
+
+int
+papyra_metrics_reset(papyra_metrics *m, papyra_metrics_snapshot *ret_cleared)
+{
+    return papyra_metrics_reset_sized(m, ret_cleared,
+                                      papyra__snapshot_size(PAPYRA_METRICS_V1_COUNT));
 }
