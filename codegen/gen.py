@@ -38,8 +38,9 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 MAX_NAME = 55  # the metrics file keeps names in 56-byte slots
 LAYOUT_VERSION = 1
 
-TOP_KEYS = {"format_version", "backends", "categories", "operations", "counters"}
+TOP_KEYS = {"format_version", "backends", "categories", "operations", "facts", "counters"}
 BACKEND_KEYS = {"id", "name"}
+FACT_KEYS = {"id", "meaning", "operations"}
 CATEGORY_KEYS = {"id", "name"}
 COUNTER_KEYS = {
     "name",
@@ -55,10 +56,9 @@ COUNTER_KEYS = {
 }
 SUPPORT_VALUES = {"supported", "unsupported"}
 # counts: when a call of one of the counter's operations moves it, and by what.
-# The amounts are what a call's outcome reports (papyra_count_by in metrics.h).
+# `by` names a fact of the spec's `facts:` list (papyra_count_by in metrics-gen.h).
 COUNTS_KEYS = {"when", "by"}
 COUNTS_WHEN = ("always", "success", "failure")
-COUNTS_BY = ("one", "records", "anomalies", "scans")
 
 
 class SpecError(Exception):
@@ -179,6 +179,30 @@ def load_spec(path):
         operations.append(op)
 
     backend_ids = [b["id"] for b in backends]
+    facts, fact_ids = [], {}
+    for i, entry in enumerate(_list(raw, "facts", path)):
+        where = f"{path}: facts[{i}]"
+        _check_keys(entry, FACT_KEYS, where)
+        ident = _ident(entry, "id", where)
+        where = f"{path}: facts[{i}] ({ident})"
+        if ident in fact_ids:
+            _fail(f"{where}.id", f"duplicate fact {ident!r}")
+        fops = entry["operations"]
+        if not isinstance(fops, list) or not fops:
+            _fail(f"{where}.operations", "must be a non-empty list")
+        for op in fops:
+            if op not in operations:
+                _fail(f"{where}.operations",
+                      f"unknown operation {op!r} (valid: {', '.join(operations)})")
+        fact_ids[ident] = len(facts)
+        facts.append({
+            "index": len(facts),
+            "id": ident,
+            "upper": ident.upper(),
+            "meaning": _text(entry, "meaning", where),
+            "operations": [op for op in operations if op in fops],
+            "operation_mask": sum(1 << j for j, op in enumerate(operations) if op in fops),
+        })
     category_names = {c["id"]: c["name"] for c in categories}
     counters, seen = [], set()
     for i, entry in enumerate(_list(raw, "counters", path)):
@@ -209,8 +233,18 @@ def load_spec(path):
         _check_keys(counts, COUNTS_KEYS, f"{where}.counts")
         if counts["when"] not in COUNTS_WHEN:
             _fail(f"{where}.counts.when", f"must be one of {', '.join(COUNTS_WHEN)}")
-        if counts["by"] not in COUNTS_BY:
-            _fail(f"{where}.counts.by", f"must be one of {', '.join(COUNTS_BY)}")
+        by = counts["by"]
+        if not isinstance(by, str) or by not in fact_ids:
+            _fail(f"{where}.counts.by",
+                  f"unknown fact {by!r}; valid facts: {', '.join(f['id'] for f in facts)}")
+        fact = facts[fact_ids[by]]
+        for op in ops:
+            if op not in fact["operations"]:
+                _fail(f"{where}.counts.by",
+                      f"fact {by!r} is not reported by operation {op!r} (only by "
+                      f"{', '.join(fact['operations'])}); add the fact to the store's {op} "
+                      f"outcome first, or pick one of: "
+                      f"{', '.join(f['id'] for f in facts if op in f['operations'])}")
         if "\n" in entry["help"].strip() if isinstance(entry["help"], str) else False:
             _fail(f"{where}.help", "must be one line")
         support = entry["backends"]
@@ -238,6 +272,7 @@ def load_spec(path):
                 "operations": [op for op in operations if op in ops],
                 "counts_when": counts["when"],
                 "counts_by": counts["by"],
+                "counts_fact": fact_ids[by],
                 "alert": entry["alert"],
                 "supported": [b for b in backend_ids if support[b] == "supported"],
             }
@@ -255,8 +290,22 @@ def load_spec(path):
     for c in counters:
         c["backend_mask"] = sum(1 << j for j, b in enumerate(backends) if b["id"] in c["supported"])
         c["operation_mask"] = sum(1 << j for j, op in enumerate(operations) if op in c["operations"])
+    # One rule per counter and operation, grouped by operation: what the
+    # metrics core applies to an operation's facts (src/metrics/count.c).
+    rules, spans = [], []
+    for op in operations:
+        first = len(rules)
+        for c in counters:
+            if op in c["operations"]:
+                rules.append({"op": op, "counter": c, "fact": facts[c["counts_fact"]],
+                              "when": c["counts_when"]})
+        spans.append({"op": op, "first": first, "count": len(rules) - first,
+                      "facts": sum(1 << f["index"] for f in facts if op in f["operations"])})
     return {
         "format_version": version,
+        "facts": facts,
+        "rules": rules,
+        "spans": spans,
         "layout_version": LAYOUT_VERSION,
         "spec_hash": fnv1a64(layout_text.encode()),
         "backends": backends,

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <papyra/metrics.h>
 
-#include "metrics-inc-gen.h"
+#include "metrics/metrics-private.h"
 
 #ifndef INCREMENTS
 #define INCREMENTS 10000000
@@ -34,9 +34,9 @@ incrementer(void *arg)
     struct shared *sh = arg;
 
     for (long i = 0; i < INCREMENTS; i++) {
-        papyra__metrics_json_add_records_written(sh->m, 1);
+        papyra__metrics_add(sh->m, PAPYRA_METRIC_RECORDS_WRITTEN, 1);
         if ((i & 7) == 0)
-            papyra__metrics_json_add_write_errors(sh->m, 1);
+            papyra__metrics_add(sh->m, PAPYRA_METRIC_WRITE_ERRORS, 1);
     }
     return NULL;
 }

@@ -85,8 +85,21 @@ CASES = [
     ("counts not a mapping", mutate(lambda s: c(7)(s).update(counts="always")), ".counts"),
     ("unknown counts.when", mutate(lambda s: c(7)(s)["counts"].update(when="sometimes")),
      "counts.when: must be one of always, success, failure"),
-    ("unknown counts.by", mutate(lambda s: c(8)(s)["counts"].update(by="bytes")),
-     "counts.by: must be one of one, records, anomalies, scans"),
+    ("unknown counts.by", mutate(lambda s: c(8)(s)["counts"].update(by="removed_recordz")),
+     "counters[8] (compactions_triggered).counts.by: unknown fact 'removed_recordz'; valid "
+     "facts: one, records_stored, records_returned, anomalies, scans"),
+    ("counts.by a fact its operation does not report",
+     mutate(lambda s: c(0)(s)["counts"].update(by="records_removed")),
+     "counters[0] (records_written).counts.by: fact 'records_removed' is not reported by "
+     "operation 'write' (only by compact)"),
+    ("fact of an unknown operation",
+     mutate(lambda s: s["facts"][1].update(operations=["fly"])), "facts[1] (records_stored)"
+     ".operations: unknown operation 'fly'"),
+    ("duplicate fact", mutate(lambda s: s["facts"].append(dict(s["facts"][0]))),
+     "duplicate fact 'one'"),
+    ("fact without meaning", mutate(lambda s: s["facts"][2].pop("meaning")),
+     "facts[2].meaning: missing"),
+    ("facts missing", mutate(lambda s: s.pop("facts")), "facts: missing"),
     ("unknown key in counts", mutate(lambda s: c(8)(s)["counts"].update(per="call")),
      "counts.per"),
     ("counts.by missing", mutate(lambda s: c(9)(s)["counts"].pop("by")), "counts.by: missing"),

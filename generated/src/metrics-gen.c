@@ -23,7 +23,7 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .excludes = "Records of failed writes that were not stored, retries, and writes refused on a closed handle.",
         .operations = 0x1u,
         .counts_when = PAPYRA_COUNT_ALWAYS,
-        .counts_by = PAPYRA_COUNT_BY_RECORDS,
+        .counts_by = PAPYRA_COUNT_BY_RECORDS_STORED,
         .backends = 0xfu,
         .alert = false,
     },
@@ -51,7 +51,7 @@ const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT] = {
         .excludes = "Records skipped as corrupt, records hidden by retention or filters, and records of a read call that failed.",
         .operations = 0x2u,
         .counts_when = PAPYRA_COUNT_SUCCESS,
-        .counts_by = PAPYRA_COUNT_BY_RECORDS,
+        .counts_by = PAPYRA_COUNT_BY_RECORDS_RETURNED,
         .backends = 0xfu,
         .alert = false,
     },
@@ -176,4 +176,89 @@ const papyra__backend_desc papyra__backends[PAPYRA_BACKEND_COUNT] = {
         .name = "Redis",
         .mask = UINT64_C(0x3ff),
     },
+};
+
+const papyra__fact_desc papyra__facts[PAPYRA_FACT_COUNT] = {
+    [PAPYRA_COUNT_BY_ONE] = {
+        .name = "one",
+        .meaning = "1 for the call itself, whatever its result.",
+        .operations = 0x1fu,
+    },
+    [PAPYRA_COUNT_BY_RECORDS_STORED] = {
+        .name = "records_stored",
+        .meaning = "Records the backend stored: all of a successful write's, and those a failed write stored all the same (a Redis batch with one XADD refused).",
+        .operations = 0x1u,
+    },
+    [PAPYRA_COUNT_BY_RECORDS_RETURNED] = {
+        .name = "records_returned",
+        .meaning = "Records a successful read or list call returned.",
+        .operations = 0x2u,
+    },
+    [PAPYRA_COUNT_BY_ANOMALIES] = {
+        .name = "anomalies",
+        .meaning = "Anomalies observed: each one a scan reports (a recover's scans included), and each corrupt or torn record a read or compaction skipped.",
+        .operations = 0x1eu,
+    },
+    [PAPYRA_COUNT_BY_SCANS] = {
+        .name = "scans",
+        .meaning = "Scans run, each counted as it starts (a recover runs one, and a second to verify a repair).",
+        .operations = 0xcu,
+    },
+    [PAPYRA_COUNT_BY_ANOMALIES_REMAINING] = {
+        .name = "anomalies_remaining",
+        .meaning = "Anomalies the verifying scan of a recover still found after its repair.",
+        .operations = 0x8u,
+    },
+    [PAPYRA_COUNT_BY_REPAIRED] = {
+        .name = "repaired",
+        .meaning = "Files or streams a recover rewrote.",
+        .operations = 0x8u,
+    },
+    [PAPYRA_COUNT_BY_QUARANTINED] = {
+        .name = "quarantined",
+        .meaning = "Places a recover kept damaged data in.",
+        .operations = 0x8u,
+    },
+    [PAPYRA_COUNT_BY_RECORDS_REMOVED] = {
+        .name = "records_removed",
+        .meaning = "Valid records a successful compaction removed under the retention policy.",
+        .operations = 0x10u,
+    },
+    [PAPYRA_COUNT_BY_RECORDS_KEPT] = {
+        .name = "records_kept",
+        .meaning = "Valid records left after a successful compaction.",
+        .operations = 0x10u,
+    },
+    [PAPYRA_COUNT_BY_BYTES_RECLAIMED] = {
+        .name = "bytes_reclaimed",
+        .meaning = "Bytes a successful compaction freed (0 for a backend that does not measure bytes).",
+        .operations = 0x10u,
+    },
+};
+
+/* The counting rules, grouped by operation (metrics/count.c applies them). */
+const papyra__count_rule papyra__count_rules[PAPYRA__RULE_COUNT] = {
+    {PAPYRA_METRIC_RECORDS_WRITTEN, PAPYRA_COUNT_BY_RECORDS_STORED, PAPYRA_COUNT_ALWAYS}, /* write */
+    {PAPYRA_METRIC_WRITE_ERRORS, PAPYRA_COUNT_BY_ONE, PAPYRA_COUNT_FAILURE}, /* write */
+    {PAPYRA_METRIC_RECORDS_READ, PAPYRA_COUNT_BY_RECORDS_RETURNED, PAPYRA_COUNT_SUCCESS}, /* read */
+    {PAPYRA_METRIC_READ_ERRORS, PAPYRA_COUNT_BY_ONE, PAPYRA_COUNT_FAILURE}, /* read */
+    {PAPYRA_METRIC_ANOMALY_DETECTED, PAPYRA_COUNT_BY_ANOMALIES, PAPYRA_COUNT_ALWAYS}, /* read */
+    {PAPYRA_METRIC_SCAN_OPERATIONS, PAPYRA_COUNT_BY_SCANS, PAPYRA_COUNT_ALWAYS}, /* scan */
+    {PAPYRA_METRIC_ANOMALY_DETECTED, PAPYRA_COUNT_BY_ANOMALIES, PAPYRA_COUNT_ALWAYS}, /* scan */
+    {PAPYRA_METRIC_SCAN_OPERATIONS, PAPYRA_COUNT_BY_SCANS, PAPYRA_COUNT_ALWAYS}, /* recover */
+    {PAPYRA_METRIC_ANOMALY_DETECTED, PAPYRA_COUNT_BY_ANOMALIES, PAPYRA_COUNT_ALWAYS}, /* recover */
+    {PAPYRA_METRIC_RECOVERY_ATTEMPTS, PAPYRA_COUNT_BY_ONE, PAPYRA_COUNT_ALWAYS}, /* recover */
+    {PAPYRA_METRIC_RECOVERY_FAILURES, PAPYRA_COUNT_BY_ONE, PAPYRA_COUNT_FAILURE}, /* recover */
+    {PAPYRA_METRIC_ANOMALY_DETECTED, PAPYRA_COUNT_BY_ANOMALIES, PAPYRA_COUNT_ALWAYS}, /* compact */
+    {PAPYRA_METRIC_COMPACTIONS_TRIGGERED, PAPYRA_COUNT_BY_ONE, PAPYRA_COUNT_ALWAYS}, /* compact */
+    {PAPYRA_METRIC_COMPACTION_ERRORS, PAPYRA_COUNT_BY_ONE, PAPYRA_COUNT_FAILURE}, /* compact */
+};
+
+/* Each operation's rules, and the facts it reports (bit per papyra_count_by). */
+const papyra__op_desc papyra__ops[PAPYRA__OP_COUNT] = {
+    [PAPYRA__OP_WRITE] = {.first = 0, .count = 2, .facts = 0x3u},
+    [PAPYRA__OP_READ] = {.first = 2, .count = 3, .facts = 0xdu},
+    [PAPYRA__OP_SCAN] = {.first = 5, .count = 2, .facts = 0x19u},
+    [PAPYRA__OP_RECOVER] = {.first = 7, .count = 4, .facts = 0xf9u},
+    [PAPYRA__OP_COMPACT] = {.first = 11, .count = 3, .facts = 0x709u},
 };

@@ -38,7 +38,6 @@ typedef struct papyra_error {
     char message[256]; /**< one line naming what was wrong; "" when code is 0 */
 } papyra_error;
 
-/** Static description of one counter, from the spec. */
 /** When a call of one of a counter's operations moves it (spec `counts.when`). */
 typedef enum papyra_count_when {
     PAPYRA_COUNT_ALWAYS = 0,  /**< every call, whatever its result */
@@ -46,14 +45,9 @@ typedef enum papyra_count_when {
     PAPYRA_COUNT_FAILURE = 2  /**< calls that failed (recover: or left anomalies behind) */
 } papyra_count_when;
 
-/** By how much (spec `counts.by`): an amount of the call's outcome. */
-typedef enum papyra_count_by {
-    PAPYRA_COUNT_BY_ONE = 0,       /**< 1 per call */
-    PAPYRA_COUNT_BY_RECORDS = 1,   /**< records stored (write) or returned (read) */
-    PAPYRA_COUNT_BY_ANOMALIES = 2, /**< anomalies observed */
-    PAPYRA_COUNT_BY_SCANS = 3      /**< scans run (a recover runs one or two) */
-} papyra_count_by;
+/* papyra_count_by, the facts a counter counts, is generated: see <papyra/metrics-gen.h>. */
 
+/** Static description of one counter, from the spec. */
 typedef struct papyra_metric_info {
     const char *name;              /**< e.g. "records_written" */
     const char *category;          /**< category id, e.g. "write" */
@@ -64,7 +58,7 @@ typedef struct papyra_metric_info {
     const char *excludes;          /**< what it does NOT count */
     uint32_t operations;           /**< bit per PAPYRA_OPERATION_* */
     papyra_count_when counts_when; /**< which of those calls move it */
-    papyra_count_by counts_by;     /**< and by how much */
+    papyra_count_by counts_by;     /**< and by how much: the fact it counts */
     uint32_t backends;             /**< bit per papyra_backend_id that supports it */
     bool alert;                    /**< an error counter worth alerting on */
 } papyra_metric_info;

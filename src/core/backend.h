@@ -70,8 +70,14 @@ typedef struct papyra__backend_ops {
                   const papyra_recovery_options *opts,
                   const papyra_scan_report *found,
                   papyra_recovery_report *report);
-    /* NULL when the backend does not compact (memory). anomalies: corrupt records dropped. */
-    int (*compact)(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies);
+    /*
+     * NULL when the backend does not compact (memory). On success, anomalies:
+     * corrupt records dropped; removed: records that retention removed.
+     */
+    int (*compact)(papyra_store *s,
+                   papyra_compaction_report *ret,
+                   uint64_t *anomalies,
+                   uint64_t *removed);
     /* The default metrics-file path for this store, or NULL for private counters. */
     int (*default_metrics_path)(papyra_store *s, const papyra__url *url, char **ret);
     /* What its progress reports count: "bytes" or "entries" (papyra_progress.unit). */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/backend.h"
+#include "metrics/count.h"
 #include "metrics/metrics-private.h"
 #include "record/codec.h"
 #include "util/fs.h"
@@ -132,12 +133,14 @@ papyra__store_error(papyra_store *s, int code, const char *fmt, ...)
     return code;
 }
 
-/* Adds n to counter id when the backend supports it. */
+/*
+ * Starts counting one call of @p op on @p s: the store reports facts to the
+ * outcome, and the spec's rules move the counters (metrics/count.h).
+ */
 static void
-count(papyra_store *s, int id, uint64_t n)
+begin(papyra_store *s, papyra__outcome *o, int op)
 {
-    if (n > 0 && (papyra__backends[s->ops->id].mask >> id & 1u))
-        papyra__metrics_add(s->metrics, id, n);
+    papyra__outcome_begin(o, s->metrics, s->ops->id, op);
 }
 
 static const papyra__backend_ops *
@@ -579,34 +582,36 @@ closed_error(papyra_store *s)
 PAPYRA_PUBLIC int
 papyra_store_write_batch(papyra_store *s, const papyra_record *records, size_t n)
 {
+    papyra__outcome o;
     size_t stored = 0;
     int r;
 
     if (!s)
         return PAPYRA_EINVAL;
+    if (n == 0 && !atomic_load(&s->closed))
+        return 0;
+    begin(s, &o, PAPYRA__OP_WRITE);
     if (atomic_load(&s->closed))
         r = closed_error(s);
-    else if (!records && n > 0)
+    else if (!records)
         r = papyra__store_error(s, PAPYRA_EINVAL, "no records given");
-    else if (n == 0)
-        return 0;
     else
         r = s->ops->write(s, records, n, &stored);
-    if (r < 0) {
-        /* Failed, though a Redis batch may have stored some of its records. */
-        count(s, PAPYRA_METRIC_WRITE_ERRORS, 1);
-        count(s, PAPYRA_METRIC_RECORDS_WRITTEN, stored);
-        return r;
-    }
-    count(s, PAPYRA_METRIC_RECORDS_WRITTEN, n);
-    return 0;
+    /* Failed, though a Redis batch may have stored some of its records. */
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_RECORDS_STORED, r < 0 ? stored : n);
+    papyra__outcome_end(&o, r < 0);
+    return r;
 }
 
 PAPYRA_PUBLIC int
 papyra_store_write(papyra_store *s, const papyra_record *record)
 {
     if (s && !record) {
-        count(s, PAPYRA_METRIC_WRITE_ERRORS, 1);
+        papyra__outcome o;
+
+        begin(s, &o, PAPYRA__OP_WRITE);
+        papyra__outcome_add(&o, PAPYRA_COUNT_BY_RECORDS_STORED, 0);
+        papyra__outcome_end(&o, true);
         return papyra__store_error(s, PAPYRA_EINVAL, "no record given");
     }
     return papyra_store_write_batch(s, record, 1);
@@ -633,22 +638,25 @@ papyra_store_list(papyra_store *s,
 {
     static const papyra_list_options none = {0};
     papyra__list_result out = {0};
+    papyra__outcome o;
     int r;
 
     if (!s)
         return PAPYRA_EINVAL;
+    begin(s, &o, PAPYRA__OP_READ);
     if (atomic_load(&s->closed))
         r = closed_error(s);
     else if (!ret || (unsigned)kind >= PAPYRA_KIND_MAX)
         r = papyra__store_error(s, PAPYRA_EINVAL, "invalid kind or no place for the list");
     else
         r = s->ops->list(s, kind, opts ? opts : &none, &out);
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_ANOMALIES, out.anomalies);
     if (r < 0) {
-        count(s, PAPYRA_METRIC_READ_ERRORS, 1);
+        papyra__outcome_end(&o, true);
         return r;
     }
-    count(s, PAPYRA_METRIC_RECORDS_READ, out.list->count);
-    count(s, PAPYRA_METRIC_ANOMALY_DETECTED, out.anomalies);
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_RECORDS_RETURNED, out.list->count);
+    papyra__outcome_end(&o, false);
     *ret = out.list;
     return 0;
 }
@@ -815,21 +823,21 @@ step_end(progress_step *p, int r)
     p->fn(&p->pub, p->ud);
 }
 
-/* One scan with its counting; recover runs it too. */
+/* One scan, reported to the outcome of the scan or recover that runs it. */
 static int
-do_scan(papyra_store *s, papyra_scan_report **ret, const char *step)
+do_scan(papyra_store *s, papyra__outcome *o, papyra_scan_report **ret, const char *step)
 {
     papyra_scan_report *rep = NULL;
     progress_step ps;
     int r;
 
-    count(s, PAPYRA_METRIC_SCAN_OPERATIONS, 1);
+    papyra__outcome_add(o, PAPYRA_COUNT_BY_SCANS, 1);
     step_begin(s, &ps, step);
     r = s->ops->scan(s, &rep);
     step_end(&ps, r);
     if (r < 0)
         return r;
-    count(s, PAPYRA_METRIC_ANOMALY_DETECTED, rep->count);
+    papyra__outcome_add(o, PAPYRA_COUNT_BY_ANOMALIES, rep->count);
     *ret = rep;
     return 0;
 }
@@ -837,17 +845,23 @@ do_scan(papyra_store *s, papyra_scan_report **ret, const char *step)
 PAPYRA_PUBLIC int
 papyra_store_scan(papyra_store *s, papyra_scan_report **ret)
 {
+    papyra__outcome o;
+    int r;
+
     if (!s)
         return PAPYRA_EINVAL;
-    if (atomic_load(&s->closed)) {
-        count(s, PAPYRA_METRIC_SCAN_OPERATIONS, 1);
-        return closed_error(s);
+    begin(s, &o, PAPYRA__OP_SCAN);
+    if (atomic_load(&s->closed) || !ret) {
+        /* A scan refused at once still counts as one started. */
+        papyra__outcome_add(&o, PAPYRA_COUNT_BY_SCANS, 1);
+        r = atomic_load(&s->closed)
+                ? closed_error(s)
+                : papyra__store_error(s, PAPYRA_EINVAL, "no place for the report");
+    } else {
+        r = do_scan(s, &o, ret, "scan");
     }
-    if (!ret) {
-        count(s, PAPYRA_METRIC_SCAN_OPERATIONS, 1);
-        return papyra__store_error(s, PAPYRA_EINVAL, "no place for the report");
-    }
-    return do_scan(s, ret, "scan");
+    papyra__outcome_end(&o, r < 0);
+    return r;
 }
 
 static void
@@ -874,7 +888,10 @@ papyra_recovery_report_free(papyra_recovery_report *r)
 
 /* The body of recover, without the attempt and failure counting. */
 static int
-recover(papyra_store *s, const papyra_recovery_options *opts, papyra_recovery_report *rep)
+recover(papyra_store *s,
+        papyra__outcome *o,
+        const papyra_recovery_options *opts,
+        papyra_recovery_report *rep)
 {
     progress_step ps;
     int r;
@@ -882,7 +899,7 @@ recover(papyra_store *s, const papyra_recovery_options *opts, papyra_recovery_re
     if (opts->mode != PAPYRA_RECOVER_IGNORE && opts->mode != PAPYRA_RECOVER_REPAIR &&
         opts->mode != PAPYRA_RECOVER_QUARANTINE)
         return papyra__store_error(s, PAPYRA_EINVAL, "unknown recovery mode %d", (int)opts->mode);
-    r = do_scan(s, &rep->scan, "scan");
+    r = do_scan(s, o, &rep->scan, "scan");
     if (r < 0 || opts->mode == PAPYRA_RECOVER_IGNORE || rep->scan->count == 0)
         return r;
     step_begin(s, &ps, "repair");
@@ -890,7 +907,7 @@ recover(papyra_store *s, const papyra_recovery_options *opts, papyra_recovery_re
     step_end(&ps, r);
     if (r < 0)
         return r;
-    r = do_scan(s, &rep->after, "verify");
+    r = do_scan(s, o, &rep->after, "verify");
     if (r < 0)
         return r;
     if (rep->after->count > 0)
@@ -906,11 +923,12 @@ papyra_store_recover(papyra_store *s,
 {
     static const papyra_recovery_options ignore = {0};
     papyra_recovery_report *rep;
+    papyra__outcome o;
     int r;
 
     if (!s)
         return PAPYRA_EINVAL;
-    count(s, PAPYRA_METRIC_RECOVERY_ATTEMPTS, 1);
+    begin(s, &o, PAPYRA__OP_RECOVER);
     rep = calloc(1, sizeof(*rep));
     if (atomic_load(&s->closed))
         r = closed_error(s);
@@ -920,10 +938,16 @@ papyra_store_recover(papyra_store *s,
         r = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     else {
         rep->backend = s->ops->name;
-        r = recover(s, opts ? opts : &ignore, rep);
+        r = recover(s, &o, opts ? opts : &ignore, rep);
     }
-    if (r < 0)
-        count(s, PAPYRA_METRIC_RECOVERY_FAILURES, 1);
+    if (rep) {
+        papyra__outcome_add(&o, PAPYRA_COUNT_BY_ANOMALIES_REMAINING,
+                            rep->after ? rep->after->count : 0);
+        papyra__outcome_add(&o, PAPYRA_COUNT_BY_REPAIRED, rep->n_repaired);
+        papyra__outcome_add(&o, PAPYRA_COUNT_BY_QUARANTINED, rep->n_quarantined);
+    }
+    /* A recover that leaves anomalies behind (PAPYRA_EANOMALY) has failed. */
+    papyra__outcome_end(&o, r < 0);
     if (r == 0 || (r == PAPYRA_EANOMALY && ret)) {
         *ret = rep;
         return r;
@@ -936,7 +960,8 @@ PAPYRA_PUBLIC int
 papyra_store_compact(papyra_store *s, papyra_compaction_report *ret)
 {
     papyra_compaction_report rep = {0};
-    uint64_t anomalies = 0;
+    uint64_t anomalies = 0, removed = 0;
+    papyra__outcome o;
     progress_step ps;
     int r;
 
@@ -945,7 +970,7 @@ papyra_store_compact(papyra_store *s, papyra_compaction_report *ret)
     if (!s->ops->compact)
         return papyra__store_error(s, PAPYRA_EUNSUPPORTED, "the %s backend does not compact",
                                    s->ops->name);
-    count(s, PAPYRA_METRIC_COMPACTIONS_TRIGGERED, 1);
+    begin(s, &o, PAPYRA__OP_COMPACT);
     if (atomic_load(&s->closed))
         r = closed_error(s);
     else if (!ret)
@@ -954,14 +979,21 @@ papyra_store_compact(papyra_store *s, papyra_compaction_report *ret)
         rep.backend = s->ops->name;
         rep.before_bytes = rep.after_bytes = -1;
         step_begin(s, &ps, "compact");
-        r = s->ops->compact(s, &rep, &anomalies);
+        r = s->ops->compact(s, &rep, &anomalies, &removed);
         step_end(&ps, r);
     }
     if (r < 0) {
-        count(s, PAPYRA_METRIC_COMPACTION_ERRORS, 1);
+        papyra__outcome_end(&o, true);
         return r;
     }
-    count(s, PAPYRA_METRIC_ANOMALY_DETECTED, anomalies);
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_ANOMALIES, anomalies);
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_RECORDS_REMOVED, removed);
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_RECORDS_KEPT, rep.after_records);
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_BYTES_RECLAIMED,
+                        rep.before_bytes > rep.after_bytes && rep.after_bytes >= 0
+                            ? (uint64_t)(rep.before_bytes - rep.after_bytes)
+                            : 0);
+    papyra__outcome_end(&o, false);
     *ret = rep;
     return 0;
 }

@@ -23,6 +23,7 @@
 
 #include <papyra/metrics.h>
 
+#include "metrics-inc-gen.h"
 #include "util/util.h"
 
 #define PAPYRA__MF_MAGIC "PAPYRAMF"
@@ -92,8 +93,35 @@ typedef struct papyra__backend_desc {
     uint64_t mask; /* bit per supported counter */
 } papyra__backend_desc;
 
+/* The vocabulary of counts.by: what each fact means and which operations report it. */
+typedef struct papyra__fact_desc {
+    const char *name;    /* "records_stored" */
+    const char *meaning; /* one line */
+    uint32_t operations; /* bit per PAPYRA_OPERATION_* that reports it */
+} papyra__fact_desc;
+
+/*
+ * One counting rule of the spec: on its operation, counter @c counter moves
+ * by the operation's fact @c fact, on the calls @c when selects.
+ */
+typedef struct papyra__count_rule {
+    uint16_t counter; /* papyra_metric_id */
+    uint8_t fact;     /* papyra_count_by */
+    uint8_t when;     /* papyra_count_when */
+} papyra__count_rule;
+
+/* One operation: its rules, papyra__count_rules[first .. first + count), and its facts. */
+typedef struct papyra__op_desc {
+    uint16_t first;
+    uint16_t count;
+    uint32_t facts; /* bit per papyra_count_by that the operation reports */
+} papyra__op_desc;
+
 extern const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT];
 extern const papyra__backend_desc papyra__backends[PAPYRA_BACKEND_COUNT];
+extern const papyra__fact_desc papyra__facts[PAPYRA_FACT_COUNT];
+extern const papyra__count_rule papyra__count_rules[PAPYRA__RULE_COUNT];
+extern const papyra__op_desc papyra__ops[PAPYRA__OP_COUNT];
 
 /* The increment on every hot path: one relaxed atomic add. */
 static inline void

@@ -55,6 +55,38 @@ enum {
     PAPYRA_OPERATION_COMPACT = 1u << 4,
 };
 
+/**
+ * The facts an operation reports when it ends, which a counter's `counts.by`
+ * names (spec `facts:`): by how much a call moves the counter.
+ */
+typedef enum papyra_count_by {
+    /** 1 for the call itself, whatever its result. */
+    PAPYRA_COUNT_BY_ONE = 0,
+    /** Records the backend stored: all of a successful write's, and those a failed write stored all the same (a Redis batch with one XADD refused). */
+    PAPYRA_COUNT_BY_RECORDS_STORED = 1,
+    /** Records a successful read or list call returned. */
+    PAPYRA_COUNT_BY_RECORDS_RETURNED = 2,
+    /** Anomalies observed: each one a scan reports (a recover's scans included), and each corrupt or torn record a read or compaction skipped. */
+    PAPYRA_COUNT_BY_ANOMALIES = 3,
+    /** Scans run, each counted as it starts (a recover runs one, and a second to verify a repair). */
+    PAPYRA_COUNT_BY_SCANS = 4,
+    /** Anomalies the verifying scan of a recover still found after its repair. */
+    PAPYRA_COUNT_BY_ANOMALIES_REMAINING = 5,
+    /** Files or streams a recover rewrote. */
+    PAPYRA_COUNT_BY_REPAIRED = 6,
+    /** Places a recover kept damaged data in. */
+    PAPYRA_COUNT_BY_QUARANTINED = 7,
+    /** Valid records a successful compaction removed under the retention policy. */
+    PAPYRA_COUNT_BY_RECORDS_REMOVED = 8,
+    /** Valid records left after a successful compaction. */
+    PAPYRA_COUNT_BY_RECORDS_KEPT = 9,
+    /** Bytes a successful compaction freed (0 for a backend that does not measure bytes). */
+    PAPYRA_COUNT_BY_BYTES_RECLAIMED = 10,
+} papyra_count_by;
+
+/** How many facts papyra_count_by names. */
+#define PAPYRA_FACT_COUNT 11
+
 #define PAPYRA_METRIC_RECORDS_WRITTEN_NAME "records_written"
 #define PAPYRA_METRIC_RECORDS_WRITTEN_HELP "Records successfully written to the backend."
 #define PAPYRA_METRIC_WRITE_ERRORS_NAME "write_errors"

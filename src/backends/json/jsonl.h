@@ -134,6 +134,9 @@ int papyra__jsonl_repair(papyra_store *s,
                          const papyra_recovery_options *opts,
                          const papyra_scan_report *found,
                          papyra_recovery_report *report);
-int papyra__jsonl_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies);
+int papyra__jsonl_compact(papyra_store *s,
+                          papyra_compaction_report *ret,
+                          uint64_t *anomalies,
+                          uint64_t *removed);
 
 #endif /* PAPYRA_JSONL_H */

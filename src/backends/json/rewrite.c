@@ -440,7 +440,10 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
 }
 
 int
-papyra__jsonl_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies)
+papyra__jsonl_compact(papyra_store *s,
+                      papyra_compaction_report *ret,
+                      uint64_t *anomalies,
+                      uint64_t *removed)
 {
     jsonl *j = s->impl;
     rewrite_ctx c = {.compact = true};
@@ -481,5 +484,6 @@ papyra__jsonl_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *
     ret->before_bytes = st.st_size;
     ret->after_bytes = after;
     *anomalies = c.anomalies;
+    *removed = c.before_records - c.after_records;
     return 0;
 }

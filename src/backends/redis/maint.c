@@ -278,13 +278,22 @@ papyra__redis_repair(papyra_store *s,
 }
 
 static int
-xtrim(papyra_store *s, papyra__redis *r, const char *key, const char *how, const char *arg)
+xtrim(papyra_store *s,
+      papyra__redis *r,
+      const char *key,
+      const char *how,
+      const char *arg,
+      uint64_t *trimmed)
 {
     const char *argv[4] = {"XTRIM", key, how, arg};
     redisReply *reply;
     int rc = papyra__redis_command(s, r, PAPYRA_REDIS_RETRY, 4, argv, NULL, &reply);
-    if (rc == 0)
+    if (rc == 0) {
+        /* XTRIM answers how many entries it deleted. */
+        if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+            *trimmed += (uint64_t)reply->integer;
         freeReplyObject(reply);
+    }
     return rc;
 }
 
@@ -297,7 +306,7 @@ xtrim(papyra_store *s, papyra__redis *r, const char *key, const char *how, const
  * newer than the oldest kept one stay until they fall off the end.
  */
 static int
-trim_retention(papyra_store *s, papyra__redis *r, papyra_kind kind)
+trim_retention(papyra_store *s, papyra__redis *r, papyra_kind kind, uint64_t *trimmed)
 {
     const char *key = r->keys[kind];
     char end[PAPYRA_REDIS_ID_MAX] = "+";
@@ -347,15 +356,16 @@ trim_retention(papyra_store *s, papyra__redis *r, papyra_kind kind)
             break;
     }
     if (keep[0] == '\0')
-        return xtrim(s, r, key, "MAXLEN", "0");
-    return xtrim(s, r, key, "MINID", keep);
+        return xtrim(s, r, key, "MAXLEN", "0", trimmed);
+    return xtrim(s, r, key, "MINID", keep, trimmed);
 }
 
 static int
 compact_locked(papyra_store *s,
                papyra__redis *r,
                papyra_compaction_report *ret,
-               uint64_t *anomalies)
+               uint64_t *anomalies,
+               uint64_t *removed)
 {
     const papyra__retention *ret_pol = &s->retention;
     uint64_t before, after;
@@ -366,11 +376,12 @@ compact_locked(papyra_store *s,
     papyra__progress_total(before);
     for (int k = 0; k < PAPYRA_KIND_MAX; k++) {
         const char *key = r->keys[k];
-        size_t removed = 0;
-        if ((rc = purge_stream(s, r, key, NULL, &removed)) < 0)
+        size_t purged = 0;
+        if ((rc = purge_stream(s, r, key, NULL, &purged)) < 0)
             return rc;
-        *anomalies += removed;
-        if (papyra__retention_any(ret_pol) && (rc = trim_retention(s, r, (papyra_kind)k)) < 0)
+        *anomalies += purged;
+        if (papyra__retention_any(ret_pol) &&
+            (rc = trim_retention(s, r, (papyra_kind)k, removed)) < 0)
             return rc;
     }
     if ((rc = xlen_sum(s, r, NULL, &after)) < 0)
@@ -384,19 +395,23 @@ compact_locked(papyra_store *s,
 }
 
 int
-papyra__redis_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies)
+papyra__redis_compact(papyra_store *s,
+                      papyra_compaction_report *ret,
+                      uint64_t *anomalies,
+                      uint64_t *removed)
 {
     papyra__redis *r = s->impl;
     papyra_compaction_report rep = {0};
-    uint64_t dropped = 0;
+    uint64_t dropped = 0, trimmed = 0;
     int rc;
 
     (void)pthread_mutex_lock(&r->lock);
-    rc = compact_locked(s, r, &rep, &dropped);
+    rc = compact_locked(s, r, &rep, &dropped, &trimmed);
     (void)pthread_mutex_unlock(&r->lock);
-    if (anomalies)
-        *anomalies = dropped;
-    if (rc == 0)
-        *ret = rep;
-    return rc;
+    if (rc < 0)
+        return rc;
+    *anomalies = dropped;
+    *removed = trimmed;
+    *ret = rep;
+    return 0;
 }

@@ -210,7 +210,10 @@ int papyra__redis_repair(papyra_store *s,
                          const papyra_recovery_options *opts,
                          const papyra_scan_report *found,
                          papyra_recovery_report *report);
-int papyra__redis_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies);
+int papyra__redis_compact(papyra_store *s,
+                          papyra_compaction_report *ret,
+                          uint64_t *anomalies,
+                          uint64_t *removed);
 
 /* Current wall-clock time in ms. */
 int64_t papyra__redis_now_ms(void);

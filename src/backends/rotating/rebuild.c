@@ -380,7 +380,10 @@ compact_line(void *ctx, const papyra__rot_line *line, const papyra_json *obj)
 }
 
 int
-papyra__rot_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *anomalies)
+papyra__rot_compact(papyra_store *s,
+                    papyra_compaction_report *ret,
+                    uint64_t *anomalies,
+                    uint64_t *removed)
 {
     papyra__rot *r = s->impl;
     compact_ctx c = {0};
@@ -420,6 +423,7 @@ papyra__rot_compact(papyra_store *s, papyra_compaction_report *ret, uint64_t *an
         ret->after_records = c.after;
         ret->after_bytes = set_bytes(r);
         *anomalies = c.corrupt;
+        *removed = c.before - c.after;
     }
     papyra__rot_writer_unlock(r);
     if (e < 0)

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* Applies the spec's counting rules to what an operation reports (see count.h). */
+#include "metrics/count.h"
+
+#include <stdatomic.h>
+
+#include "metrics/metrics-private.h"
+
+/* Facts that successful calls of each operation left unreported. */
+static _Atomic uint32_t unreported[PAPYRA__OP_COUNT];
+
+void
+papyra__outcome_begin(papyra__outcome *o, papyra_metrics *m, int backend, int op)
+{
+    o->m = m;
+    o->supported = papyra__backends[backend].mask;
+    o->op = op;
+    o->reported = 0;
+    papyra__outcome_add(o, PAPYRA_COUNT_BY_ONE, 1);
+}
+
+void
+papyra__outcome_add(papyra__outcome *o, papyra_count_by fact, uint64_t n)
+{
+    const papyra__op_desc *span = &papyra__ops[o->op];
+
+    if (o->reported & (1u << fact)) {
+        o->fact[fact] += n;
+    } else {
+        o->fact[fact] = n;
+        o->reported |= 1u << fact;
+    }
+    if (n == 0)
+        return;
+    for (unsigned i = span->first; i < span->first + span->count; i++) {
+        const papyra__count_rule *rule = &papyra__count_rules[i];
+
+        if (rule->fact == fact && rule->when == PAPYRA_COUNT_ALWAYS &&
+            (o->supported >> rule->counter & 1u))
+            papyra__metrics_add(o->m, rule->counter, n);
+    }
+}
+
+void
+papyra__outcome_end(papyra__outcome *o, bool failed)
+{
+    const papyra__op_desc *span = &papyra__ops[o->op];
+    unsigned when = failed ? PAPYRA_COUNT_FAILURE : PAPYRA_COUNT_SUCCESS;
+
+    for (unsigned i = span->first; i < span->first + span->count; i++) {
+        const papyra__count_rule *rule = &papyra__count_rules[i];
+
+        if (rule->when == when && (o->reported >> rule->fact & 1u) && o->fact[rule->fact] > 0 &&
+            (o->supported >> rule->counter & 1u))
+            papyra__metrics_add(o->m, rule->counter, o->fact[rule->fact]);
+    }
+    if (!failed) {
+        uint32_t missing = papyra__ops[o->op].facts & ~o->reported;
+
+        if (missing)
+            atomic_fetch_or_explicit(&unreported[o->op], missing, memory_order_relaxed);
+    }
+}
+
+uint32_t
+papyra__outcome_unreported(int op)
+{
+    if (op < 0 || op >= PAPYRA__OP_COUNT)
+        return 0;
+    return atomic_load_explicit(&unreported[op], memory_order_relaxed);
+}
