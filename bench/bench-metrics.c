@@ -196,8 +196,13 @@ main(int argc, char **argv)
                                  "lock xadd 1 thread"};
         rows[n++] = (struct row){"increment, 2 threads different counters", p2diff, p2diff / p1,
                                  "increment 1 thread"};
-        double hand = write_counting_ns(priv, false);
-        double rules = write_counting_ns(priv, true);
+        /* Alternating runs, the best of each: the two paths differ by a few ns. */
+        double hand = 1e9, rules = 1e9;
+        for (int k = 0; k < 5; k++) {
+            double h = write_counting_ns(priv, false), r = write_counting_ns(priv, true);
+            hand = h < hand ? h : hand;
+            rules = r < rules ? r : rules;
+        }
         rows[n++] =
             (struct row){"write call counted by hand (0.1 path)", hand, hand / b1, "lock xadd"};
         rows[n++] =

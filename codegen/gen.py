@@ -299,8 +299,14 @@ def load_spec(path):
             if op in c["operations"]:
                 rules.append({"op": op, "counter": c, "fact": facts[c["counts_fact"]],
                               "when": c["counts_when"]})
-        spans.append({"op": op, "first": first, "count": len(rules) - first,
-                      "facts": sum(1 << f["index"] for f in facts if op in f["operations"])})
+        mine = rules[first:]
+        spans.append({
+            "op": op, "first": first, "count": len(rules) - first,
+            "facts": sum(1 << f["index"] for f in facts if op in f["operations"]),
+            "always": sum({1 << r["fact"]["index"] for r in mine if r["when"] == "always"}),
+            "success": any(r["when"] == "success" for r in mine),
+            "failure": any(r["when"] == "failure" for r in mine),
+        })
     return {
         "format_version": version,
         "facts": facts,
@@ -312,8 +318,6 @@ def load_spec(path):
         "categories": categories,
         "operations": operations,
         "counters": counters,
-        "name_width": max(len("Counter"), max(len(c["name"]) for c in counters)),
-        "category_width": max(len("Category"), max(len(c["category_name"]) for c in counters)),
     }
 
 
@@ -330,11 +334,6 @@ def c_string(text):
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
-
-
-def prom_help(text):
-    """Escape HELP text for the Prometheus and OpenMetrics text formats."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
 def roff(text):
@@ -359,7 +358,6 @@ def make_env():
         autoescape=False,
     )
     env.filters["c"] = c_string
-    env.filters["prom"] = prom_help
     env.filters["roff"] = roff
     env.filters["md"] = md_cell
     env.filters["json"] = lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'

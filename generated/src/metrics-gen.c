@@ -254,11 +254,46 @@ const papyra__count_rule papyra__count_rules[PAPYRA__RULE_COUNT] = {
     {PAPYRA_METRIC_COMPACTION_ERRORS, PAPYRA_COUNT_BY_ONE, PAPYRA_COUNT_FAILURE}, /* compact */
 };
 
-/* Each operation's rules, and the facts it reports (bit per papyra_count_by). */
+/* Each operation's rules and facts (see papyra__op_desc in metrics/metrics-private.h). */
 const papyra__op_desc papyra__ops[PAPYRA__OP_COUNT] = {
-    [PAPYRA__OP_WRITE] = {.first = 0, .count = 2, .facts = 0x3u},
-    [PAPYRA__OP_READ] = {.first = 2, .count = 3, .facts = 0xdu},
-    [PAPYRA__OP_SCAN] = {.first = 5, .count = 2, .facts = 0x19u},
-    [PAPYRA__OP_RECOVER] = {.first = 7, .count = 4, .facts = 0xf9u},
-    [PAPYRA__OP_COMPACT] = {.first = 11, .count = 3, .facts = 0x709u},
+    [PAPYRA__OP_WRITE] = {
+        .first = 0,
+        .count = 2,
+        .facts = 0x3u,
+        .always_facts = 0x2u,
+        .on_success = false,
+        .on_failure = true,
+    },
+    [PAPYRA__OP_READ] = {
+        .first = 2,
+        .count = 3,
+        .facts = 0xdu,
+        .always_facts = 0x8u,
+        .on_success = true,
+        .on_failure = true,
+    },
+    [PAPYRA__OP_SCAN] = {
+        .first = 5,
+        .count = 2,
+        .facts = 0x19u,
+        .always_facts = 0x18u,
+        .on_success = false,
+        .on_failure = false,
+    },
+    [PAPYRA__OP_RECOVER] = {
+        .first = 7,
+        .count = 4,
+        .facts = 0xf9u,
+        .always_facts = 0x19u,
+        .on_success = false,
+        .on_failure = true,
+    },
+    [PAPYRA__OP_COMPACT] = {
+        .first = 11,
+        .count = 3,
+        .facts = 0x709u,
+        .always_facts = 0x9u,
+        .on_success = false,
+        .on_failure = true,
+    },
 };

@@ -10,29 +10,11 @@
 static _Atomic uint32_t unreported[PAPYRA__OP_COUNT];
 
 void
-papyra__outcome_begin(papyra__outcome *o, papyra_metrics *m, int backend, int op)
+papyra__outcome_apply_always(papyra__outcome *o, papyra_count_by fact, uint64_t n)
 {
-    o->m = m;
-    o->supported = papyra__backends[backend].mask;
-    o->op = op;
-    o->reported = 0;
-    papyra__outcome_add(o, PAPYRA_COUNT_BY_ONE, 1);
-}
+    const papyra__op_desc *d = &papyra__ops[o->op];
 
-void
-papyra__outcome_add(papyra__outcome *o, papyra_count_by fact, uint64_t n)
-{
-    const papyra__op_desc *span = &papyra__ops[o->op];
-
-    if (o->reported & (1u << fact)) {
-        o->fact[fact] += n;
-    } else {
-        o->fact[fact] = n;
-        o->reported |= 1u << fact;
-    }
-    if (n == 0)
-        return;
-    for (unsigned i = span->first; i < span->first + span->count; i++) {
+    for (unsigned i = d->first; i < d->first + d->count; i++) {
         const papyra__count_rule *rule = &papyra__count_rules[i];
 
         if (rule->fact == fact && rule->when == PAPYRA_COUNT_ALWAYS &&
@@ -42,24 +24,20 @@ papyra__outcome_add(papyra__outcome *o, papyra_count_by fact, uint64_t n)
 }
 
 void
-papyra__outcome_end(papyra__outcome *o, bool failed)
+papyra__outcome_apply_end(papyra__outcome *o, bool failed)
 {
-    const papyra__op_desc *span = &papyra__ops[o->op];
+    const papyra__op_desc *d = &papyra__ops[o->op];
     unsigned when = failed ? PAPYRA_COUNT_FAILURE : PAPYRA_COUNT_SUCCESS;
 
-    for (unsigned i = span->first; i < span->first + span->count; i++) {
+    for (unsigned i = d->first; i < d->first + d->count; i++) {
         const papyra__count_rule *rule = &papyra__count_rules[i];
 
         if (rule->when == when && (o->reported >> rule->fact & 1u) && o->fact[rule->fact] > 0 &&
             (o->supported >> rule->counter & 1u))
             papyra__metrics_add(o->m, rule->counter, o->fact[rule->fact]);
     }
-    if (!failed) {
-        uint32_t missing = papyra__ops[o->op].facts & ~o->reported;
-
-        if (missing)
-            atomic_fetch_or_explicit(&unreported[o->op], missing, memory_order_relaxed);
-    }
+    if (!failed && (d->facts & ~o->reported))
+        atomic_fetch_or_explicit(&unreported[o->op], d->facts & ~o->reported, memory_order_relaxed);
 }
 
 uint32_t

@@ -28,6 +28,7 @@
 #include <papyra/metrics.h>
 
 #include "metrics-inc-gen.h"
+#include "metrics/metrics-private.h"
 
 typedef struct papyra__outcome {
     papyra_metrics *m;
@@ -37,14 +38,55 @@ typedef struct papyra__outcome {
     uint64_t fact[PAPYRA_FACT_COUNT];
 } papyra__outcome;
 
+/* Applies the `always` rules of @p fact (count.c). */
+void papyra__outcome_apply_always(papyra__outcome *o, papyra_count_by fact, uint64_t n);
+
+/* Applies the `success` or `failure` rules, and notes unreported facts (count.c). */
+void papyra__outcome_apply_end(papyra__outcome *o, bool failed);
+
+/*
+ * The three calls below are inline: a write runs them on every call, and
+ * most of their work is a test of a bit the generator set (whether any rule
+ * of the operation counts this fact, or counts on success) that skips the
+ * walk over the rules.
+ */
+
 /* Starts counting operation @p op (PAPYRA__OP_*) of a @p backend store on @p m. */
-void papyra__outcome_begin(papyra__outcome *o, papyra_metrics *m, int backend, int op);
+static inline void
+papyra__outcome_begin(papyra__outcome *o, papyra_metrics *m, int backend, int op)
+{
+    o->m = m;
+    o->supported = papyra__backends[backend].mask;
+    o->op = op;
+    o->reported = 1u << PAPYRA_COUNT_BY_ONE;
+    o->fact[PAPYRA_COUNT_BY_ONE] = 1;
+    if (papyra__ops[op].always_facts & (1u << PAPYRA_COUNT_BY_ONE))
+        papyra__outcome_apply_always(o, PAPYRA_COUNT_BY_ONE, 1);
+}
 
 /* Reports @p n more of @p fact (0 reports that there were none). */
-void papyra__outcome_add(papyra__outcome *o, papyra_count_by fact, uint64_t n);
+static inline void
+papyra__outcome_add(papyra__outcome *o, papyra_count_by fact, uint64_t n)
+{
+    if (o->reported & (1u << fact)) {
+        o->fact[fact] += n;
+    } else {
+        o->fact[fact] = n;
+        o->reported |= 1u << fact;
+    }
+    if (n > 0 && (papyra__ops[o->op].always_facts & (1u << fact)))
+        papyra__outcome_apply_always(o, fact, n);
+}
 
 /* Ends the operation: @p failed selects the `failure` rules, else the `success` ones. */
-void papyra__outcome_end(papyra__outcome *o, bool failed);
+static inline void
+papyra__outcome_end(papyra__outcome *o, bool failed)
+{
+    const papyra__op_desc *d = &papyra__ops[o->op];
+
+    if ((failed ? d->on_failure : d->on_success) || (!failed && (d->facts & ~o->reported)))
+        papyra__outcome_apply_end(o, failed);
+}
 
 /*
  * The facts that the spec lists for operation @p op but that a successful

@@ -114,7 +114,10 @@ typedef struct papyra__count_rule {
 typedef struct papyra__op_desc {
     uint16_t first;
     uint16_t count;
-    uint32_t facts; /* bit per papyra_count_by that the operation reports */
+    uint32_t facts;        /* bit per papyra_count_by that the operation reports */
+    uint32_t always_facts; /* bit per fact that a `when: always` rule counts */
+    bool on_success;       /* whether any rule counts on success */
+    bool on_failure;       /* and on failure */
 } papyra__op_desc;
 
 extern const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT];
