@@ -8,8 +8,8 @@ Usage: check_layers.py SRCROOT      check the tree; exit 1 naming each violation
 The layers, lowest first (docs/contributing.md draws them):
 
     util  <-  json  <-  record  <-  core  <-  backends/<scheme>
-      ^                              |
-      +-------  metrics  <-----------+
+                ^                     |
+                +----  metrics  <-----+
 
 A file under src/<layer>/ may include public headers (<papyra/...>), system
 headers, and "<layer>/..." for its own layer or one it depends on. A backend
