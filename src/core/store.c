@@ -16,6 +16,7 @@
 #include "metrics/count.h"
 #include "metrics/metrics-private.h"
 #include "record/codec.h"
+#include "util/errmsg.h"
 #include "util/fs.h"
 
 /*
@@ -57,79 +58,36 @@ papyra_anomaly_type_name(int type)
 }
 
 /*
- * Error messages are per thread (store.h, papyra_store_errmsg()): a failing
- * call leaves its message in a slot of the calling thread, tagged with the
- * handle and its generation, a number no other handle of the process gets,
- * so a handle freed and allocated again at the same address does not show
- * the old one's message. A thread keeps the messages of the last ERR_SLOTS
- * stores it failed on; the slot written longest ago is reused.
+ * Error messages are per thread (store.h, papyra_store_errmsg()): a thread
+ * keeps the messages of the last stores it failed on, each tagged with the
+ * handle's generation (util/errmsg.h).
  */
-#define ERR_SLOTS 4
-
-typedef struct err_slot {
-    const papyra_store *s;
-    uint64_t gen;
-    uint64_t used; /* err_clock when last written */
-    char msg[512];
-} err_slot;
-
-static _Thread_local err_slot err_slots[ERR_SLOTS];
-static _Thread_local uint64_t err_clock;
-static atomic_uint_least64_t err_generations;
+static _Thread_local papyra__errmsg_table err_table;
 
 /* Gives a new handle its generation, before any message is set on it. */
 static void
 err_init(papyra_store *s)
 {
-    s->errgen = atomic_fetch_add_explicit(&err_generations, 1, memory_order_relaxed) + 1;
-}
-
-/* The calling thread's slot for @p s, or NULL when it left no message on it. */
-static err_slot *
-err_find(const papyra_store *s)
-{
-    for (size_t i = 0; i < ERR_SLOTS; i++) {
-        if (err_slots[i].s == s && err_slots[i].gen == s->errgen)
-            return &err_slots[i];
-    }
-    return NULL;
+    s->errgen = papyra__errmsg_generation();
 }
 
 /* Forgets the calling thread's message for @p s, a handle going away. */
 static void
 err_forget(const papyra_store *s)
 {
-    err_slot *e = err_find(s);
-
-    if (e)
-        *e = (err_slot){0};
+    papyra__errmsg_forget(&err_table, s, s->errgen);
 }
 
 int
 papyra__store_error(papyra_store *s, int code, const char *fmt, ...)
 {
-    char msg[sizeof(err_slots[0].msg)];
-    err_slot *e;
     va_list ap;
 
     if (!s)
         return code;
-    /* Formatted aside first: an argument may be this thread's current message. */
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    papyra__errmsg_vset(&err_table, s, s->errgen, fmt, ap);
     va_end(ap);
-    e = err_find(s);
-    if (!e) {
-        e = &err_slots[0];
-        for (size_t i = 1; i < ERR_SLOTS; i++) {
-            if (err_slots[i].used < e->used)
-                e = &err_slots[i];
-        }
-        e->s = s;
-        e->gen = s->errgen;
-    }
-    e->used = ++err_clock;
-    memcpy(e->msg, msg, sizeof(msg));
     return code;
 }
 
@@ -550,9 +508,7 @@ papyra_store_close(papyra_store *s)
 PAPYRA_PUBLIC const char *
 papyra_store_errmsg(const papyra_store *s)
 {
-    const err_slot *e = s ? err_find(s) : NULL;
-
-    return e ? e->msg : "";
+    return s ? papyra__errmsg_get(&err_table, s, s->errgen) : "";
 }
 
 PAPYRA_PUBLIC const char *

@@ -18,6 +18,7 @@
 
 #include "metrics/metrics-private.h"
 #include "metrics/snapshot.h"
+#include "util/errmsg.h"
 #include "util/fs.h"
 
 static size_t
@@ -81,50 +82,23 @@ set_error(papyra_error *err, int code, const char *fmt, ...)
 
 /*
  * Error messages are per thread, as a store's are (papyra_metrics_errmsg()):
- * a failing call leaves its message in a slot of the calling thread, tagged
- * with the handle and its generation, which no other handle of the process
- * gets. A thread keeps the messages of the last ERR_SLOTS handles it failed
- * on; the slot written longest ago is reused.
+ * a thread keeps the messages of the last handles it failed on, each tagged
+ * with the handle's generation (util/errmsg.h).
  */
-#define ERR_SLOTS 4
-
-typedef struct err_slot {
-    const papyra_metrics *m;
-    uint64_t gen;
-    uint64_t used; /* err_clock when last written */
-    char msg[256];
-} err_slot;
-
-static _Thread_local err_slot err_slots[ERR_SLOTS];
-static _Thread_local uint64_t err_clock;
-static atomic_uint_least64_t err_generations;
+static _Thread_local papyra__errmsg_table err_table;
 
 /* Gives a new handle its generation, before any message is set on it. */
 static void
 err_init(papyra_metrics *m)
 {
-    m->errgen = atomic_fetch_add_explicit(&err_generations, 1, memory_order_relaxed) + 1;
-}
-
-/* The calling thread's slot for @p m, or NULL when it left no message on it. */
-static err_slot *
-err_find(const papyra_metrics *m)
-{
-    for (size_t i = 0; i < ERR_SLOTS; i++) {
-        if (err_slots[i].m == m && err_slots[i].gen == m->errgen)
-            return &err_slots[i];
-    }
-    return NULL;
+    m->errgen = papyra__errmsg_generation();
 }
 
 /* Forgets the calling thread's message for @p m, a handle going away. */
 static void
 err_forget(const papyra_metrics *m)
 {
-    err_slot *e = err_find(m);
-
-    if (e)
-        *e = (err_slot){0};
+    papyra__errmsg_forget(&err_table, m, m->errgen);
 }
 
 static void handle_error(const papyra_metrics *m, const char *fmt, ...)
@@ -134,21 +108,10 @@ static void handle_error(const papyra_metrics *m, const char *fmt, ...)
 static void
 handle_error(const papyra_metrics *m, const char *fmt, ...)
 {
-    err_slot *e = err_find(m);
     va_list ap;
 
-    if (!e) {
-        e = &err_slots[0];
-        for (size_t i = 1; i < ERR_SLOTS; i++) {
-            if (err_slots[i].used < e->used)
-                e = &err_slots[i];
-        }
-        e->m = m;
-        e->gen = m->errgen;
-    }
-    e->used = ++err_clock;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    papyra__errmsg_vset(&err_table, m, m->errgen, fmt, ap);
     va_end(ap);
 }
 
@@ -521,9 +484,7 @@ papyra_metrics_backend(const papyra_metrics *m)
 const char *
 papyra_metrics_errmsg(const papyra_metrics *m)
 {
-    const err_slot *e = m ? err_find(m) : NULL;
-
-    return e ? e->msg : "";
+    return m ? papyra__errmsg_get(&err_table, m, m->errgen) : "";
 }
 
 int
