@@ -303,7 +303,10 @@ def load_spec(path):
         spans.append({
             "op": op, "first": first, "count": len(rules) - first,
             "facts": sum(1 << f["index"] for f in facts if op in f["operations"]),
-            "always": sum({1 << r["fact"]["index"] for r in mine if r["when"] == "always"}),
+            # Per fact, the counters an always-rule of this operation moves by it.
+            "always": [sum({1 << r["counter"]["index"] for r in mine
+                            if r["when"] == "always" and r["fact"] is f}) for f in facts],
+            "end_facts": sum({1 << r["fact"]["index"] for r in mine if r["when"] != "always"}),
             "success": any(r["when"] == "success" for r in mine),
             "failure": any(r["when"] == "failure" for r in mine),
         })

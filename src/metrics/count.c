@@ -10,30 +10,15 @@
 static _Atomic uint32_t unreported[PAPYRA__OP_COUNT];
 
 void
-papyra__outcome_apply_always(papyra__outcome *o, papyra_count_by fact, uint64_t n)
-{
-    const papyra__op_desc *d = &papyra__ops[o->op];
-
-    for (unsigned i = d->first; i < d->first + d->count; i++) {
-        const papyra__count_rule *rule = &papyra__count_rules[i];
-
-        if (rule->fact == fact && rule->when == PAPYRA_COUNT_ALWAYS &&
-            (o->supported >> rule->counter & 1u))
-            papyra__metrics_add(o->m, rule->counter, n);
-    }
-}
-
-void
 papyra__outcome_apply_end(papyra__outcome *o, bool failed)
 {
-    const papyra__op_desc *d = &papyra__ops[o->op];
+    const papyra__op_desc *d = o->d;
     unsigned when = failed ? PAPYRA_COUNT_FAILURE : PAPYRA_COUNT_SUCCESS;
 
     for (unsigned i = d->first; i < d->first + d->count; i++) {
         const papyra__count_rule *rule = &papyra__count_rules[i];
 
-        if (rule->when == when && (o->reported >> rule->fact & 1u) && o->fact[rule->fact] > 0 &&
-            (o->supported >> rule->counter & 1u))
+        if (rule->when == when && o->fact[rule->fact] > 0 && (o->supported >> rule->counter & 1u))
             papyra__metrics_add(o->m, rule->counter, o->fact[rule->fact]);
     }
     if (!failed && (d->facts & ~o->reported))

@@ -27,64 +27,84 @@
 
 #include <papyra/metrics.h>
 
-#include "metrics-inc-gen.h"
 #include "metrics/metrics-private.h"
 
 typedef struct papyra__outcome {
     papyra_metrics *m;
-    uint64_t supported; /* bit per counter the backend supports */
-    int op;             /* PAPYRA__OP_* */
-    uint32_t reported;  /* bit per fact reported; fact[] is valid only there */
+    const papyra__op_desc *d; /* the operation, &papyra__ops[op] (this file's copy) */
+    int op;                   /* PAPYRA__OP_* */
+    uint64_t supported;       /* bit per counter the backend supports */
+    uint32_t reported;        /* bit per fact reported */
+    /* The totals of the facts in d->end_facts (the others are not kept). */
     uint64_t fact[PAPYRA_FACT_COUNT];
 } papyra__outcome;
-
-/* Applies the `always` rules of @p fact (count.c). */
-void papyra__outcome_apply_always(papyra__outcome *o, papyra_count_by fact, uint64_t n);
 
 /* Applies the `success` or `failure` rules, and notes unreported facts (count.c). */
 void papyra__outcome_apply_end(papyra__outcome *o, bool failed);
 
 /*
- * The three calls below are inline: a write runs them on every call, and
- * most of their work is a test of a bit the generator set (whether any rule
- * of the operation counts this fact, or counts on success) that skips the
- * walk over the rules.
+ * The three calls below are inline: a write runs them on every call. The
+ * generator gives each operation, per fact, the set of counters its
+ * `when: always` rules move by that fact, so reporting a fact is a mask and
+ * one atomic add per counter it moves; the end walks the rules only when a
+ * rule counts on this result, or a fact went unreported.
  */
+
+/* Moves the counters of @p mask (those the backend supports) by @p n. */
+static inline void
+papyra__outcome_move(papyra__outcome *o, uint64_t mask, uint64_t n)
+{
+    for (mask &= o->supported; mask; mask &= mask - 1)
+        papyra__metrics_add(o->m, __builtin_ctzll(mask), n);
+}
 
 /* Starts counting operation @p op (PAPYRA__OP_*) of a @p backend store on @p m. */
 static inline void
 papyra__outcome_begin(papyra__outcome *o, papyra_metrics *m, int backend, int op)
 {
     o->m = m;
-    o->supported = papyra__backends[backend].mask;
+    o->d = &papyra__ops[op];
     o->op = op;
+    o->supported = papyra__backends[backend].mask;
     o->reported = 1u << PAPYRA_COUNT_BY_ONE;
+    for (uint32_t e = o->d->end_facts; e; e &= e - 1)
+        o->fact[__builtin_ctz(e)] = 0;
     o->fact[PAPYRA_COUNT_BY_ONE] = 1;
-    if (papyra__ops[op].always_facts & (1u << PAPYRA_COUNT_BY_ONE))
-        papyra__outcome_apply_always(o, PAPYRA_COUNT_BY_ONE, 1);
+    papyra__outcome_move(o, o->d->always[PAPYRA_COUNT_BY_ONE], 1);
 }
+
+/*
+ * begin zeroes exactly the facts add() accumulates (d->end_facts); GCC
+ * cannot follow that through the table and warns on the other facts' slots,
+ * which add() never reads.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 /* Reports @p n more of @p fact (0 reports that there were none). */
 static inline void
 papyra__outcome_add(papyra__outcome *o, papyra_count_by fact, uint64_t n)
 {
-    if (o->reported & (1u << fact)) {
+    uint32_t bit = 1u << fact;
+
+    if (o->d->end_facts & bit)
         o->fact[fact] += n;
-    } else {
-        o->fact[fact] = n;
-        o->reported |= 1u << fact;
-    }
-    if (n > 0 && (papyra__ops[o->op].always_facts & (1u << fact)))
-        papyra__outcome_apply_always(o, fact, n);
+    o->reported |= bit;
+    if (n > 0)
+        papyra__outcome_move(o, o->d->always[fact], n);
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /* Ends the operation: @p failed selects the `failure` rules, else the `success` ones. */
 static inline void
 papyra__outcome_end(papyra__outcome *o, bool failed)
 {
-    const papyra__op_desc *d = &papyra__ops[o->op];
-
-    if ((failed ? d->on_failure : d->on_success) || (!failed && (d->facts & ~o->reported)))
+    if (failed ? o->d->on_failure : (o->d->on_success || (o->d->facts & ~o->reported)))
         papyra__outcome_apply_end(o, failed);
 }
 

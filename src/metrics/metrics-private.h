@@ -23,7 +23,6 @@
 
 #include <papyra/metrics.h>
 
-#include "metrics-inc-gen.h"
 #include "util/util.h"
 
 #define PAPYRA__MF_MAGIC "PAPYRAMF"
@@ -114,17 +113,20 @@ typedef struct papyra__count_rule {
 typedef struct papyra__op_desc {
     uint16_t first;
     uint16_t count;
-    uint32_t facts;        /* bit per papyra_count_by that the operation reports */
-    uint32_t always_facts; /* bit per fact that a `when: always` rule counts */
-    bool on_success;       /* whether any rule counts on success */
-    bool on_failure;       /* and on failure */
+    uint32_t facts;                     /* bit per papyra_count_by that the operation reports */
+    uint32_t end_facts;                 /* bit per fact that a success or failure rule counts */
+    uint64_t always[PAPYRA_FACT_COUNT]; /* per fact: bit per counter an always-rule moves */
+    bool on_success;                    /* whether any rule counts on success */
+    bool on_failure;                    /* and on failure */
 } papyra__op_desc;
 
 extern const papyra_metric_info papyra__metric_info[PAPYRA_METRIC_COUNT];
 extern const papyra__backend_desc papyra__backends[PAPYRA_BACKEND_COUNT];
 extern const papyra__fact_desc papyra__facts[PAPYRA_FACT_COUNT];
+/* The operation ids, papyra__ops[] and PAPYRA__RULE_COUNT, generated from the spec. */
+#include "metrics-inc-gen.h"
+
 extern const papyra__count_rule papyra__count_rules[PAPYRA__RULE_COUNT];
-extern const papyra__op_desc papyra__ops[PAPYRA__OP_COUNT];
 
 /* The increment on every hot path: one relaxed atomic add. */
 static inline void
