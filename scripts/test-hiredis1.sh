@@ -15,11 +15,30 @@ papyra_install_deps
 build=${1:-build-hiredis1}
 version=1.2.0
 sha256=82ad632d31ee05da13b537c124f819eb88e18851d9cb0c30ae0552084811588c
-url=http://deb.debian.org/debian/pool/main/h/hiredis/hiredis_${version}.orig.tar.gz
 deps=$PWD/$build-deps
 prefix=$deps/hiredis-$version
 
+# The source comes from the Debian archive this machine's apt configuration
+# uses: where apt would fetch hiredis's own package from, its pool holds the
+# 1.2.0 source too.
+archive_uri() {
+    apt-get --print-uris download libhiredis-dev 2>/dev/null |
+        sed -n "s|^'\(.*\)/pool/.*|\1|p" | head -n 1
+}
+
 if [ ! -f "$prefix/lib/pkgconfig/hiredis.pc" ]; then
+    archive=$(archive_uri)
+    if [ -z "$archive" ]; then
+        sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        archive=$(archive_uri)
+    fi
+    if [ -z "$archive" ]; then
+        echo "test-hiredis1: apt knows no Debian archive to take hiredis $version from" >&2
+        exit 1
+    fi
+    url=$archive/pool/main/h/hiredis/hiredis_${version}.orig.tar.gz
     mkdir -p "$deps"
     tarball=$deps/hiredis_${version}.orig.tar.gz
     python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
