@@ -454,6 +454,8 @@ def check_generated(copy, build, n_old):
               re.search(r"PAPYRA_METRIC_RECORDS_DROPPED = %d\b" % n_old, h),
               "%s metrics-gen.h counts %d, records_dropped last" % (where, n_old + 1))
 
+    check(NEW_COUNTER in read("README.md"),
+          "README's 'Adding a counter' shows exactly the counter this test adds")
     ref = read("docs/metrics-reference.md")
     check("### `%s`" % NAME in ref, "docs/metrics-reference.md has a section for it")
     check(HELP in ref, "docs/metrics-reference.md carries its help")
