@@ -213,3 +213,51 @@ papyra__temp_path(const char *path, const char *tag, char **ret)
 
     return papyra__asprintf(ret, "%s.%s.tmp.%ld.%u", path, tag, (long)getpid(), n);
 }
+
+int
+papyra__quarantine_path(const char *qdir, const char *src, long long ms, char **ret)
+{
+    const char *base = strrchr(src, '/');
+    struct stat st;
+
+    base = base ? base + 1 : src;
+    for (int i = 0; i < 1000; i++) {
+        char *p = NULL;
+        if (papyra__asprintf(&p, "%s/%s.quarantine.%lld", qdir, base, ms + i) < 0)
+            return PAPYRA_ENOMEM;
+        if (lstat(p, &st) < 0) {
+            *ret = p;
+            return 0;
+        }
+        free(p);
+    }
+    return PAPYRA_EEXIST;
+}
+
+int
+papyra__copy_fd(int in, const char *dst, mode_t mode)
+{
+    char buf[65536];
+    off_t off = 0;
+    ssize_t n;
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    int r = 0;
+
+    if (out < 0)
+        return papyra__errno_code(errno);
+    while (r == 0 && (n = pread(in, buf, sizeof(buf), off)) != 0) {
+        if (n < 0) {
+            if (errno != EINTR)
+                r = papyra__errno_code(errno);
+            continue;
+        }
+        r = papyra__write_all(out, buf, (size_t)n);
+        off += n;
+    }
+    if (r == 0 && fsync(out) < 0)
+        r = papyra__errno_code(errno);
+    close(out);
+    if (r < 0)
+        (void)unlink(dst);
+    return r;
+}

@@ -45,6 +45,20 @@ int papyra__fsync_parent(const char *path);
 /* A unique temporary name next to @p path: "<path>.<tag>.tmp.<pid>.<n>". */
 int papyra__temp_path(const char *path, const char *tag, char **ret);
 
+/*
+ * A free quarantine name for @p src in @p qdir, "<qdir>/<base of src>.quarantine.<ms>":
+ * the first of @p ms (epoch milliseconds), ms + 1, ... that nothing holds yet,
+ * so files of one name quarantined in one millisecond do not collide.
+ */
+int papyra__quarantine_path(const char *qdir, const char *src, long long ms, char **ret);
+
+/*
+ * Copies all of the open file @p in, from its start (with pread: its offset
+ * stays), to a new file @p dst (O_EXCL, @p mode less the umask) and fsyncs
+ * it; on failure @p dst is removed.
+ */
+int papyra__copy_fd(int in, const char *dst, mode_t mode);
+
 /* asprintf with PAPYRA_E* results; *ret untouched on failure. */
 int papyra__asprintf(char **ret, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backends/json/jsonl.h"
@@ -23,6 +22,7 @@
 #include "record/codec.h"
 #include "util/buf.h"
 #include "util/fs.h"
+#include "util/util.h"
 
 /* The temp file is written in pieces of this size. */
 #define FLUSH_AT ((size_t)256 * 1024)
@@ -290,18 +290,14 @@ remove_leftovers(jsonl *j)
     closedir(d);
 }
 
-/* Copies the locked data file to <dir>/<name>.quarantine.<epoch ms>, durably. */
+/* Copies the locked data file to a free <dir>/<name>.quarantine.<epoch ms>, durably. */
 static int
 quarantine_copy(jsonl *j, const char *qdir, char **ret)
 {
     const char *slash = strrchr(j->path, '/');
-    const char *base = slash ? slash + 1 : j->path;
-    char *dir = NULL, *path = NULL, buf[65536];
-    struct timespec ts;
+    char *dir = NULL, *path = NULL;
     struct stat st;
-    off_t off = 0;
-    ssize_t n;
-    int out = -1, r;
+    int r;
 
     if (qdir)
         dir = strdup(qdir);
@@ -311,37 +307,18 @@ quarantine_copy(jsonl *j, const char *qdir, char **ret)
     if (!dir)
         return PAPYRA_ENOMEM;
     r = papyra__mkdir_p(dir, 0755);
-    if (r < 0) {
-        free(dir);
-        return r;
-    }
-    clock_gettime(CLOCK_REALTIME, &ts);
-    r = papyra__asprintf(&path, "%s/%s.quarantine.%lld", dir, base,
-                         (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    if (r == 0)
+        r = papyra__quarantine_path(dir, j->path, papyra__now_ns() / 1000000, &path);
     free(dir);
     if (r < 0)
         return r;
-    if (fstat(j->fd, &st) < 0 ||
-        (out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0666)) < 0)
+    if (fstat(j->fd, &st) < 0)
         r = papyra__errno_code(errno);
-    while (r == 0 && (n = pread(j->fd, buf, sizeof(buf), off)) != 0) {
-        if (n < 0) {
-            if (errno != EINTR)
-                r = papyra__errno_code(errno);
-            continue;
-        }
-        r = papyra__write_all(out, buf, (size_t)n);
-        off += n;
-    }
-    if (r == 0 && fsync(out) < 0)
-        r = papyra__errno_code(errno);
-    if (out >= 0)
-        close(out);
     if (r == 0)
-        r = papyra__fsync_parent(path);
+        r = papyra__copy_fd(j->fd, path, st.st_mode & 0666);
+    if (r == 0 && (r = papyra__fsync_parent(path)) < 0)
+        (void)unlink(path);
     if (r < 0) {
-        if (out >= 0)
-            unlink(path);
         free(path);
         return r;
     }

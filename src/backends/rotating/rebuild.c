@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backends/rotating/rotating.h"
 #include "core/backend.h"
 #include "record/codec.h"
 #include "util/fs.h"
+#include "util/util.h"
 
 /* Calls @p fn for every line of the set, oldest first; obj is NULL for a corrupt line. */
 typedef int (*line_fn)(void *ctx, const papyra__rot_line *line, const papyra_json *obj);
@@ -100,60 +100,14 @@ repair_line(void *ctx, const papyra__rot_line *line, const papyra_json *obj)
 static int
 copy_file(const char *src, const char *dst)
 {
-    char buf[65536];
-    int in, out, e = 0;
-    ssize_t n;
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    int e;
 
-    in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return papyra__errno_code(errno);
-    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (out < 0) {
-        e = papyra__errno_code(errno);
-        close(in);
-        return e;
-    }
-    for (;;) {
-        n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            e = papyra__errno_code(errno);
-            break;
-        }
-        if (n == 0)
-            break;
-        e = papyra__write_all(out, buf, (size_t)n);
-        if (e < 0)
-            break;
-    }
-    if (e == 0 && fsync(out) < 0)
-        e = papyra__errno_code(errno);
+    e = papyra__copy_fd(in, dst, 0666);
     close(in);
-    close(out);
-    if (e < 0)
-        (void)unlink(dst);
     return e;
-}
-
-/* A free name "<qdir>/<base>.quarantine.<ms>" (the stamp moves on while taken). */
-static int
-quarantine_name(const char *qdir, const char *src, long long ms, char **ret)
-{
-    const char *base = strrchr(src, '/');
-
-    base = base ? base + 1 : src;
-    for (int i = 0; i < 1000; i++) {
-        char *p = NULL;
-        if (papyra__asprintf(&p, "%s/%s.quarantine.%lld", qdir, base, ms + i) < 0)
-            return PAPYRA_ENOMEM;
-        if (!papyra__rot_exists(p)) {
-            *ret = p;
-            return 0;
-        }
-        free(p);
-    }
-    return PAPYRA_EEXIST;
 }
 
 static bool
@@ -192,22 +146,19 @@ quarantine(papyra_store *s,
            const papyra_scan_report *found,
            papyra_recovery_report *report)
 {
-    struct timespec ts;
-    long long ms;
+    long long ms = papyra__now_ns() / 1000000;
     int e = papyra__mkdir_p(qdir, 0777);
 
     if (e < 0)
         return papyra__store_error(s, e, "rotating: cannot create '%s': %s", qdir,
                                    papyra_strerror(e));
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     for (int64_t k = r->max_files - 1; k >= 0 && e == 0; k--) {
         char *p = papyra__rot_file(r, k), *q = NULL;
 
         if (!p)
             return PAPYRA_ENOMEM;
         if (is_damaged(found, p) && papyra__rot_exists(p)) {
-            e = quarantine_name(qdir, p, ms, &q);
+            e = papyra__quarantine_path(qdir, p, ms, &q);
             if (e == 0)
                 e = copy_file(p, q);
             e = quarantined(s, report, p, q, e);
@@ -222,7 +173,7 @@ quarantine(papyra_store *s,
         if (found->anomalies[i].type != PAPYRA_ANOMALY_ORPHANED_ROTATED_FILE ||
             !papyra__rot_exists(p))
             continue;
-        e = quarantine_name(qdir, p, ms, &q);
+        e = papyra__quarantine_path(qdir, p, ms, &q);
         if (e == 0 && rename(p, q) < 0) {
             e = papyra__errno_code(errno);
             /* Across file systems a regular file is copied, then removed. */
