@@ -110,13 +110,48 @@ papyra__url_free(papyra__url *url)
     memset(url, 0, sizeof(*url));
 }
 
+/* The index of @p key among the parameters of @p url, or url->nparams when it has none. */
+static size_t
+find_param(const papyra__url *url, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < url->nparams; i++) {
+        if (strcmp(url->keys[i], key) == 0)
+            break;
+    }
+    return i;
+}
+
+/* Appends a parameter, taking @p key and @p value (freed on failure). */
+static int
+append_param(papyra__url *url, char *key, char *value)
+{
+    char **nk, **nv;
+
+    nk = realloc(url->keys, (url->nparams + 1) * sizeof(*nk));
+    if (nk)
+        url->keys = nk;
+    nv = nk ? realloc(url->values, (url->nparams + 1) * sizeof(*nv)) : NULL;
+    if (nv)
+        url->values = nv;
+    if (!nk || !nv) {
+        free(key);
+        free(value);
+        return PAPYRA_ENOMEM;
+    }
+    url->keys[url->nparams] = key;
+    url->values[url->nparams] = value;
+    url->nparams++;
+    return 0;
+}
+
 /* Adds one "key=value" of n bytes to url. */
 static int
 add_param(papyra__url *url, const char *p, size_t n, papyra_error *err)
 {
     const char *eq = memchr(p, '=', n);
-    char *key = NULL, *value = NULL, **nk, **nv;
-    size_t i;
+    char *key = NULL, *value = NULL;
     int r;
 
     if (!eq || eq == p)
@@ -130,29 +165,14 @@ add_param(papyra__url *url, const char *p, size_t n, papyra_error *err)
         return r == PAPYRA_EINVAL ? set_err(err, r, "malformed %-escape in store URL", NULL)
                                   : set_err(err, r, "out of memory", NULL);
     }
-    for (i = 0; i < url->nparams; i++) {
-        if (strcmp(url->keys[i], key) == 0) {
-            set_err(err, PAPYRA_EINVAL, "parameter given twice: ", key);
-            free(key);
-            free(value);
-            return PAPYRA_EINVAL;
-        }
-    }
-    nk = realloc(url->keys, (url->nparams + 1) * sizeof(*nk));
-    if (nk)
-        url->keys = nk;
-    nv = nk ? realloc(url->values, (url->nparams + 1) * sizeof(*nv)) : NULL;
-    if (nv)
-        url->values = nv;
-    if (!nk || !nv) {
+    if (find_param(url, key) < url->nparams) {
+        set_err(err, PAPYRA_EINVAL, "parameter given twice: ", key);
         free(key);
         free(value);
-        return set_err(err, PAPYRA_ENOMEM, "out of memory", NULL);
+        return PAPYRA_EINVAL;
     }
-    url->keys[url->nparams] = key;
-    url->values[url->nparams] = value;
-    url->nparams++;
-    return 0;
+    r = append_param(url, key, value);
+    return r < 0 ? set_err(err, r, "out of memory", NULL) : 0;
 }
 
 static int
@@ -221,25 +241,17 @@ papyra__url_parse(const char *text, papyra__url *ret, papyra_error *err)
 const char *
 papyra__url_param(const papyra__url *url, const char *key)
 {
-    size_t i;
+    size_t i = url ? find_param(url, key) : 0;
 
-    for (i = 0; url && i < url->nparams; i++) {
-        if (strcmp(url->keys[i], key) == 0)
-            return url->values[i];
-    }
-    return NULL;
+    return url && i < url->nparams ? url->values[i] : NULL;
 }
 
 int
 papyra__url_set(papyra__url *url, const char *key, const char *value)
 {
-    char *k = NULL, *v = strdup(value), **nk, **nv;
-    size_t i;
+    char *k = NULL, *v = strdup(value);
+    size_t i = find_param(url, key);
 
-    for (i = 0; i < url->nparams; i++) {
-        if (strcmp(url->keys[i], key) == 0)
-            break;
-    }
     if (!v || (i == url->nparams && !(k = strdup(key)))) {
         free(v);
         return PAPYRA_ENOMEM;
@@ -249,21 +261,7 @@ papyra__url_set(papyra__url *url, const char *key, const char *value)
         url->values[i] = v;
         return 0;
     }
-    nk = realloc(url->keys, (url->nparams + 1) * sizeof(*nk));
-    if (nk)
-        url->keys = nk;
-    nv = nk ? realloc(url->values, (url->nparams + 1) * sizeof(*nv)) : NULL;
-    if (nv)
-        url->values = nv;
-    if (!nk || !nv) {
-        free(k);
-        free(v);
-        return PAPYRA_ENOMEM;
-    }
-    url->keys[url->nparams] = k;
-    url->values[url->nparams] = v;
-    url->nparams++;
-    return 0;
+    return append_param(url, k, v);
 }
 
 bool
