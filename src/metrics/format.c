@@ -295,6 +295,16 @@ jw_u64(jw *w, uint64_t v)
         w->r = put_u64(w->b, v);
 }
 
+/* A counter's value, or null when the snapshot does not know it. */
+static void
+jw_u64_or_null(jw *w, bool known, uint64_t v)
+{
+    if (known)
+        jw_u64(w, v);
+    else
+        jw_put(w, "null");
+}
+
 static void
 jw_bool(jw *w, bool v)
 {
@@ -323,10 +333,7 @@ json_flat(jw *w, const papyra_metrics_snapshot *s, int n, unsigned flags)
     jw_begin(w);
     for (int i = 0; i < n; i++) {
         jw_key(w, papyra__metric_info[i].name);
-        if (counter_known(s, i))
-            jw_u64(w, counter_value(s, i, flags));
-        else
-            jw_put(w, "null");
+        jw_u64_or_null(w, counter_known(s, i), counter_value(s, i, flags));
     }
     jw_end(w);
 }
@@ -339,15 +346,9 @@ json_counter_detail(jw *w, const papyra_metrics_snapshot *s, int i)
 
     jw_begin(w);
     jw_key(w, "value");
-    if (known)
-        jw_u64(w, s->value[i]);
-    else
-        jw_put(w, "null");
+    jw_u64_or_null(w, known, s->value[i]);
     jw_key(w, "total");
-    if (known)
-        jw_u64(w, s->total[i]);
-    else
-        jw_put(w, "null");
+    jw_u64_or_null(w, known, s->total[i]);
     jw_key(w, "supported");
     jw_bool(w, s->state[i] != PAPYRA_METRIC_UNSUPPORTED);
     jw_key(w, "type");
