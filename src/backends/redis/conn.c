@@ -523,9 +523,7 @@ int
 papyra__redis_pipeline(papyra_store *s,
                        papyra__redis *r,
                        size_t n,
-                       const int *argcs,
-                       const char *const *const *argvs,
-                       const size_t *const *lens,
+                       const papyra__redis_argv *cmds,
                        redisReply **replies)
 {
     int rc;
@@ -535,7 +533,7 @@ papyra__redis_pipeline(papyra_store *s,
     if ((rc = papyra__redis_ensure(s, r)) < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        if (redisAppendCommandArgv(r->ctx, argcs[i], (const char **)argvs[i], lens[i]) != REDIS_OK)
+        if (redisAppendCommandArgv(r->ctx, cmds[i].argc, cmds[i].argv, cmds[i].lens) != REDIS_OK)
             return papyra__redis_io_error(s, r, "pipelining");
     }
     for (size_t i = 0; i < n; i++) {
@@ -546,7 +544,7 @@ papyra__redis_pipeline(papyra_store *s,
                 replies[j] = NULL;
             }
             /* Name a real command: the first after MULTI, as that is what was sent. */
-            return papyra__redis_io_error(s, r, argvs[n > 1 ? 1 : 0][0]);
+            return papyra__redis_io_error(s, r, cmds[n > 1 ? 1 : 0].argv[0]);
         }
         replies[i] = reply;
     }

@@ -147,15 +147,12 @@ quarantine_ack(papyra_store *s,
     size_t ncmd = nbad + 3, c = 0;
     papyra__redis_argv *cmds = calloc(ncmd, sizeof(*cmds));
     redisReply **replies = calloc(ncmd, sizeof(*replies));
-    int *argcs = calloc(ncmd, sizeof(*argcs));
-    const char ***argvs = calloc(ncmd, sizeof(*argvs));
-    const size_t **lens = calloc(ncmd, sizeof(*lens));
     char *qkey = papyra__redis_quarantine_key(r, key);
     papyra__redis_argv *ack;
     char stamp[64];
     int rc = 0;
 
-    if (!cmds || !replies || !argcs || !argvs || !lens || !qkey) {
+    if (!cmds || !replies || !qkey) {
         rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis: out of memory");
         goto out;
     }
@@ -179,13 +176,7 @@ quarantine_ack(papyra_store *s,
         goto out;
     }
     ncmd = c;
-    for (size_t i = 0; i < ncmd; i++) {
-        argcs[i] = cmds[i].argc;
-        argvs[i] = cmds[i].argv;
-        lens[i] = cmds[i].lens;
-    }
-    rc =
-        papyra__redis_pipeline(s, r, ncmd, argcs, (const char *const *const *)argvs, lens, replies);
+    rc = papyra__redis_pipeline(s, r, ncmd, cmds, replies);
     for (size_t i = 0; rc == 0 && i < ncmd; i++) {
         if (replies[i]->type == REDIS_REPLY_ERROR)
             rc = papyra__redis_reply_error(s, replies[i], "quarantine");
@@ -195,9 +186,6 @@ out:
         freeReplyObject(replies[i]);
     papyra__redis_argv_free(cmds, cmds ? (int)(nbad + 3) : 0);
     free(replies);
-    free(argcs);
-    free(argvs);
-    free(lens);
     free(qkey);
     return rc;
 }

@@ -167,25 +167,8 @@ purge_page(papyra_store *s,
     }
     if (rc == 0)
         rc = papyra__redis_argv_push(&cmds[ncmd - 1], "EXEC", 4);
-    if (rc == 0) {
-        int *argcs = calloc(ncmd, sizeof(*argcs));
-        const char ***argvs = calloc(ncmd, sizeof(*argvs));
-        const size_t **lens = calloc(ncmd, sizeof(*lens));
-        if (!argcs || !argvs || !lens) {
-            rc = PAPYRA_ENOMEM;
-        } else {
-            for (size_t i = 0; i < ncmd; i++) {
-                argcs[i] = cmds[i].argc;
-                argvs[i] = cmds[i].argv;
-                lens[i] = cmds[i].lens;
-            }
-            rc = papyra__redis_pipeline(s, r, ncmd, argcs, (const char *const *const *)argvs, lens,
-                                        replies);
-        }
-        free(argcs);
-        free(argvs);
-        free(lens);
-    }
+    if (rc == 0)
+        rc = papyra__redis_pipeline(s, r, ncmd, cmds, replies);
     if (rc == 0) {
         const redisReply *exec = replies[ncmd - 1];
         for (size_t i = 0; i < ncmd - 1 && rc == 0; i++) {

@@ -117,19 +117,6 @@ int papyra__redis_command(papyra_store *s,
                           const size_t *lens,
                           redisReply **ret);
 
-/*
- * Sends n commands in one round trip and reads the n replies into replies[]
- * (all set to NULL on failure). Error replies are returned as they are; the
- * caller checks each. Returns 0 or an I/O error (the connection is dropped).
- */
-int papyra__redis_pipeline(papyra_store *s,
-                           papyra__redis *r,
-                           size_t n,
-                           const int *argcs,
-                           const char *const *const *argvs,
-                           const size_t *const *lens,
-                           redisReply **replies);
-
 /* Maps a failed context to a PAPYRA_E* code and sets the store's message. */
 int papyra__redis_io_error(papyra_store *s, papyra__redis *r, const char *what);
 
@@ -164,6 +151,18 @@ int papyra__redis_argv_push(papyra__redis_argv *a, const char *p, size_t n);
 
 /* Frees an array of @p n argvs and the array itself. */
 void papyra__redis_argv_free(papyra__redis_argv *a, int n);
+
+/*
+ * Sends the @p n commands @p cmds in one round trip and reads the n replies
+ * into replies[] (all set to NULL on failure). Error replies are returned as
+ * they are; the caller checks each. Returns 0 or an I/O error (the
+ * connection is dropped).
+ */
+int papyra__redis_pipeline(papyra_store *s,
+                           papyra__redis *r,
+                           size_t n,
+                           const papyra__redis_argv *cmds,
+                           redisReply **replies);
 
 /* "{prefix}:{system_id}:quarantine:{key with ':' -> '_'}", malloc'd; NULL on OOM. */
 char *papyra__redis_quarantine_key(const papyra__redis *r, const char *key);

@@ -30,6 +30,16 @@
 #include "util/buf.h"
 #include "util/fs.h"
 
+/* Frees the backend state of a store that has gone, or never came, up. */
+static void
+impl_free(papyra__redis *r)
+{
+    papyra__redis_spares_free(r);
+    papyra__redis_config_free(r);
+    (void)pthread_mutex_destroy(&r->lock);
+    free(r);
+}
+
 static int
 redis_open(papyra_store *s, const papyra__url *url)
 {
@@ -44,10 +54,7 @@ redis_open(papyra_store *s, const papyra__url *url)
     }
     if ((rc = papyra__redis_config(s, url, r)) < 0 || (rc = papyra__redis_spares_init(r)) < 0 ||
         (rc = papyra__redis_ensure(s, r)) < 0) {
-        papyra__redis_spares_free(r);
-        papyra__redis_config_free(r);
-        (void)pthread_mutex_destroy(&r->lock);
-        free(r);
+        impl_free(r);
         return rc;
     }
     s->impl = r;
@@ -60,10 +67,7 @@ redis_close(papyra_store *s)
     papyra__redis *r = s->impl;
     if (!r)
         return 0;
-    papyra__redis_spares_free(r);
-    papyra__redis_config_free(r);
-    (void)pthread_mutex_destroy(&r->lock);
-    free(r);
+    impl_free(r);
     s->impl = NULL;
     return 0;
 }
