@@ -62,21 +62,21 @@ papyra__rot_remove(const papyra__rot *r, int64_t i)
 int
 papyra__rot_reader_open(papyra__rot_reader *rd, const char *path)
 {
-    memset(rd, 0, sizeof(*rd));
-    rd->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (rd->fd < 0) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int e;
+
+    if (fd < 0) {
+        e = errno == ENOENT ? 0 : papyra__errno_code(errno);
+        memset(rd, 0, sizeof(*rd));
         rd->fd = -1;
-        return errno == ENOENT ? 0 : papyra__errno_code(errno);
+        return e;
     }
-    rd->buf = malloc(READ_CHUNK);
-    if (!rd->buf) {
-        close(rd->fd);
-        rd->fd = -1;
-        return PAPYRA_ENOMEM;
+    e = papyra__rot_reader_init(rd, fd, UINT64_MAX);
+    if (e < 0) {
+        close(fd);
+        return e;
     }
-    rd->cap = READ_CHUNK;
     rd->owns_fd = true;
-    rd->remaining = UINT64_MAX;
     return 1;
 }
 
