@@ -55,9 +55,12 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build"
 # The library must load this hiredis (soname libhiredis.so.1.1.0), not the system's 0.14.
-if ! ldd "$build/src/libpapyra.so" | grep -q "libhiredis.so.1.1.0 => .*$(basename "$deps")/"; then
+# Whole, not piped into grep -q: under pipefail, grep leaving early would
+# fail the pipeline with ldd's SIGPIPE.
+loaded=$(ldd "$build/src/libpapyra.so")
+if ! grep -q "libhiredis.so.1.1.0 => .*$(basename "$deps")/" <<<"$loaded"; then
     echo "test-hiredis1: $build does not load the hiredis of $prefix" >&2
-    ldd "$build/src/libpapyra.so" >&2
+    echo "$loaded" >&2
     exit 1
 fi
 
