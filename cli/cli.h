@@ -74,10 +74,16 @@ extern const cli_group cli_persistence_group;
 extern const cli_group cli_inspect_group;
 extern const cli_group cli_doctor_group;
 
-/* Output: "ℹ msg", "✔ msg" and "✖ msg" on stdout, as upstream does. */
-void cli_info(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void cli_ok(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void cli_bad(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The mark before a line of output. */
+typedef enum cli_mark {
+    CLI_INFO, /* "ℹ msg" */
+    CLI_OK,   /* "✔ msg" */
+    CLI_BAD,  /* "✖ msg" */
+} cli_mark;
+
+/* One line on stdout after its mark, coloured when ctx->color, as upstream does. */
+void cli_say(const cli_ctx *ctx, cli_mark mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* One line on stderr, prefixed "papyra: ". Returns @p code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -36,9 +36,9 @@ cli_print_anomalies(const cli_ctx *ctx, const papyra_scan_report *r)
         const papyra_anomaly *a = &r->anomalies[i];
         const char *type = papyra_anomaly_type_name((int)a->type);
         if (a->detail)
-            cli_bad(ctx, "- %s: %s (%s)", type ? type : "UNKNOWN", a->path, a->detail);
+            cli_say(ctx, CLI_BAD, "- %s: %s (%s)", type ? type : "UNKNOWN", a->path, a->detail);
         else
-            cli_bad(ctx, "- %s: %s", type ? type : "UNKNOWN", a->path);
+            cli_say(ctx, CLI_BAD, "- %s: %s", type ? type : "UNKNOWN", a->path);
     }
 }
 
@@ -46,9 +46,9 @@ void
 cli_print_recovery(const cli_ctx *ctx, const papyra_recovery_report *r)
 {
     for (size_t i = 0; i < r->n_repaired; i++)
-        cli_info(ctx, "repaired %s", r->repaired[i]);
+        cli_say(ctx, CLI_INFO, "repaired %s", r->repaired[i]);
     for (size_t i = 0; i < r->n_quarantined; i++)
-        cli_info(ctx, "quarantined %s", r->quarantined[i]);
+        cli_say(ctx, CLI_INFO, "quarantined %s", r->quarantined[i]);
 }
 
 int
@@ -88,17 +88,19 @@ recover_and_verify(cli_ctx *ctx, papyra_store *s, const papyra_recovery_options 
     }
     if (after && after->count > 0) {
         size_t orphans = 0;
-        cli_bad(ctx, "Recovery attempted but anomalies still exist: %zu remain", after->count);
+        cli_say(ctx, CLI_BAD, "Recovery attempted but anomalies still exist: %zu remain",
+                after->count);
         cli_print_anomalies(ctx, after);
         for (size_t i = 0; i < after->count; i++)
             orphans += after->anomalies[i].type == PAPYRA_ANOMALY_ORPHANED_ROTATED_FILE;
         /* Repair leaves files it does not own where they are; quarantine moves them. */
         if (orphans == after->count && ro->mode == PAPYRA_RECOVER_REPAIR)
-            cli_info(ctx, "hint: repair leaves unexpected files in place; "
-                          "--recovery-mode quarantine --quarantine-dir DIR moves them away");
+            cli_say(ctx, CLI_INFO,
+                    "hint: repair leaves unexpected files in place; "
+                    "--recovery-mode quarantine --quarantine-dir DIR moves them away");
         rc = CLI_EXIT_ANOMALY;
     } else {
-        cli_info(ctx, "Recovery successful");
+        cli_say(ctx, CLI_INFO, "Recovery successful");
         rc = CLI_EXIT_OK;
     }
     papyra_scan_report_free(verify);
@@ -143,8 +145,9 @@ cli_check(cli_ctx *ctx,
     rc = papyra_store_scan(s, &scan);
     cli_progress_done(ctx);
     if (rc == PAPYRA_EUNSUPPORTED) {
-        cli_info(ctx, doctor ? "Persistence scan not supported by backend."
-                             : "Persistence is healthy (the backend does not support scanning)");
+        cli_say(ctx, CLI_INFO,
+                doctor ? "Persistence scan not supported by backend."
+                       : "Persistence is healthy (the backend does not support scanning)");
         return cli_close_store(s, CLI_EXIT_OK);
     }
     if (rc < 0) {
@@ -152,32 +155,32 @@ cli_check(cli_ctx *ctx,
         return cli_close_store(s, rc);
     }
     if (scan->count == 0) {
-        cli_info(ctx, "Persistence is healthy");
+        cli_say(ctx, CLI_INFO, "Persistence is healthy");
         papyra_scan_report_free(scan);
         return cli_close_store(s, CLI_EXIT_OK);
     }
     switch (mode) {
     case MODE_IGNORE:
-        cli_bad(ctx, "Persistence anomalies detected (ignored): %zu", scan->count);
+        cli_say(ctx, CLI_BAD, "Persistence anomalies detected (ignored): %zu", scan->count);
         cli_print_anomalies(ctx, scan);
         rc = CLI_EXIT_OK;
         break;
     case MODE_SCAN_ONLY:
-        cli_bad(ctx, "Persistence anomalies detected (scan only, nothing changed): %zu",
+        cli_say(ctx, CLI_BAD, "Persistence anomalies detected (scan only, nothing changed): %zu",
                 scan->count);
         cli_print_anomalies(ctx, scan);
         rc = CLI_EXIT_ANOMALY;
         break;
     case MODE_FAIL:
-        cli_bad(ctx, "Persistence anomalies detected: %zu", scan->count);
+        cli_say(ctx, CLI_BAD, "Persistence anomalies detected: %zu", scan->count);
         cli_print_anomalies(ctx, scan);
         rc = CLI_EXIT_FAIL;
         break;
     default:
-        cli_info(ctx, "Persistence anomalies detected: %zu; recovering (%s)", scan->count,
-                 ro.mode == PAPYRA_RECOVER_IGNORE       ? "ignore"
-                 : ro.mode == PAPYRA_RECOVER_QUARANTINE ? "quarantine"
-                                                        : "repair");
+        cli_say(ctx, CLI_INFO, "Persistence anomalies detected: %zu; recovering (%s)", scan->count,
+                ro.mode == PAPYRA_RECOVER_IGNORE       ? "ignore"
+                : ro.mode == PAPYRA_RECOVER_QUARANTINE ? "quarantine"
+                                                       : "repair");
         cli_print_anomalies(ctx, scan);
         if (quarantine_dir && ro.mode == PAPYRA_RECOVER_QUARANTINE) {
             int e = cli_make_dirs(quarantine_dir);

@@ -95,25 +95,25 @@ print_record(const cli_ctx *ctx, const papyra_record *r)
     switch (r->kind) {
     case PAPYRA_KIND_EVENT: {
         char *addr = display_json(r->u.event.actor_address);
-        cli_info(ctx, "[%.3f] %s %s", r->u.event.timestamp,
-                 r->u.event.event_type ? r->u.event.event_type : "", addr ? addr : "?");
+        cli_say(ctx, CLI_INFO, "[%.3f] %s %s", r->u.event.timestamp,
+                r->u.event.event_type ? r->u.event.event_type : "", addr ? addr : "?");
         free(addr);
         break;
     }
     case PAPYRA_KIND_AUDIT:
-        cli_info(ctx,
-                 "[%.3f] total=%" PRId64 " alive=%" PRId64 " stopping=%" PRId64
-                 " restarting=%" PRId64 " dead_letters=%" PRId64,
-                 r->u.audit.timestamp, r->u.audit.total_actors, r->u.audit.alive_actors,
-                 r->u.audit.stopping_actors, r->u.audit.restarting_actors,
-                 r->u.audit.dead_letters_count);
+        cli_say(ctx, CLI_INFO,
+                "[%.3f] total=%" PRId64 " alive=%" PRId64 " stopping=%" PRId64
+                " restarting=%" PRId64 " dead_letters=%" PRId64,
+                r->u.audit.timestamp, r->u.audit.total_actors, r->u.audit.alive_actors,
+                r->u.audit.stopping_actors, r->u.audit.restarting_actors,
+                r->u.audit.dead_letters_count);
         break;
     case PAPYRA_KIND_DEAD_LETTER: {
         char *target = display_json(r->u.dead_letter.target);
-        cli_info(ctx, "[%.3f] target=%s type=%s payload=%s", r->u.dead_letter.timestamp,
-                 target ? target : "?",
-                 r->u.dead_letter.message_type ? r->u.dead_letter.message_type : "",
-                 r->u.dead_letter.payload ? r->u.dead_letter.payload : "null");
+        cli_say(ctx, CLI_INFO, "[%.3f] target=%s type=%s payload=%s", r->u.dead_letter.timestamp,
+                target ? target : "?",
+                r->u.dead_letter.message_type ? r->u.dead_letter.message_type : "",
+                r->u.dead_letter.payload ? r->u.dead_letter.payload : "null");
         free(target);
         break;
     }
@@ -162,9 +162,9 @@ run_list(cli_ctx *ctx, const list_args *a, papyra_kind kind, const char *empty)
     size_t first = limit > 0 && n > limit ? n - limit : 0;
     if (first == n) {
         if (filtered || lo.has_since)
-            cli_info(ctx, "%s (none match the filters)", empty);
+            cli_say(ctx, CLI_INFO, "%s (none match the filters)", empty);
         else
-            cli_info(ctx, "%s", empty);
+            cli_say(ctx, CLI_INFO, "%s", empty);
     } else if (a->reverse) {
         for (size_t i = n; i > first; i--)
             print_record(ctx, &l->records[keep[i - 1]]);
@@ -219,14 +219,14 @@ run_summary(cli_ctx *ctx, const char *const *vals)
         return cli_close_store(s, cli_error(CLI_EXIT_FAIL, "cannot read the audit records: %s",
                                             papyra_store_errmsg(s)));
     if (l->count == 0) {
-        cli_info(ctx, "No audit data available.");
+        cli_say(ctx, CLI_INFO, "No audit data available.");
     } else {
         const papyra_audit *a = &l->records[l->count - 1].u.audit;
-        cli_info(ctx,
-                 "Actors: total=%" PRId64 " alive=%" PRId64 " stopping=%" PRId64
-                 " restarting=%" PRId64,
-                 a->total_actors, a->alive_actors, a->stopping_actors, a->restarting_actors);
-        cli_info(ctx, "Dead letters: %" PRId64, a->dead_letters_count);
+        cli_say(ctx, CLI_INFO,
+                "Actors: total=%" PRId64 " alive=%" PRId64 " stopping=%" PRId64
+                " restarting=%" PRId64,
+                a->total_actors, a->alive_actors, a->stopping_actors, a->restarting_actors);
+        cli_say(ctx, CLI_INFO, "Dead letters: %" PRId64, a->dead_letters_count);
     }
     papyra_record_list_free(l);
     return cli_close_store(s, CLI_EXIT_OK);

@@ -482,14 +482,15 @@ run_reset(cli_ctx *ctx, const char *const *vals)
             rc = CLI_EXIT_OK;
         }
     } else {
-        cli_ok(ctx, "Metrics reset at %s (%s)", when, loc.path);
-        cli_info(ctx, "cleared:");
+        cli_say(ctx, CLI_OK, "Metrics reset at %s (%s)", when, loc.path);
+        cli_say(ctx, CLI_INFO, "cleared:");
         for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
             const papyra_metric_info *info = papyra_metric_get(i);
             if (cleared.state[i] == PAPYRA_METRIC_OK)
-                cli_info(ctx, "  %s: %llu", info->name, (unsigned long long)cleared.value[i]);
+                cli_say(ctx, CLI_INFO, "  %s: %llu", info->name,
+                        (unsigned long long)cleared.value[i]);
             else
-                cli_info(ctx, "  %s: n/a", info->name);
+                cli_say(ctx, CLI_INFO, "  %s: n/a", info->name);
         }
         rc = CLI_EXIT_OK;
     }

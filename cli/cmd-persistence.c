@@ -25,17 +25,17 @@ run_scan(cli_ctx *ctx, const char *const *vals)
     rc = papyra_store_scan(s, &r);
     cli_progress_done(ctx);
     if (rc == PAPYRA_EUNSUPPORTED) {
-        cli_info(ctx, "Persistence backend does not support scanning.");
+        cli_say(ctx, CLI_INFO, "Persistence backend does not support scanning.");
         return cli_close_store(s, CLI_EXIT_OK);
     }
     if (rc < 0)
         return cli_close_store(s,
                                cli_error(CLI_EXIT_FAIL, "scan failed: %s", papyra_store_errmsg(s)));
     if (r->count == 0) {
-        cli_ok(ctx, "Persistence is healthy.");
+        cli_say(ctx, CLI_OK, "Persistence is healthy.");
         rc = CLI_EXIT_OK;
     } else {
-        cli_bad(ctx, "Found %zu persistence anomalies:", r->count);
+        cli_say(ctx, CLI_BAD, "Found %zu persistence anomalies:", r->count);
         cli_print_anomalies(ctx, r);
         rc = CLI_EXIT_ANOMALY;
     }
@@ -91,9 +91,9 @@ run_recover(cli_ctx *ctx, const char *const *vals)
     if (rc < 0 && rc != PAPYRA_EANOMALY)
         return cli_close_store(
             s, cli_error(CLI_EXIT_FAIL, "recovery failed: %s", papyra_store_errmsg(s)));
-    cli_info(ctx, "Recovery completed");
+    cli_say(ctx, CLI_INFO, "Recovery completed");
     if (rep->scan)
-        cli_info(ctx, "found %zu anomalies", rep->scan->count);
+        cli_say(ctx, CLI_INFO, "found %zu anomalies", rep->scan->count);
     cli_print_recovery(ctx, rep);
     /* Upstream never looks again; the library's verifying scan says what is left. */
     if (rep->after)
@@ -101,12 +101,12 @@ run_recover(cli_ctx *ctx, const char *const *vals)
     else if (ro.mode == PAPYRA_RECOVER_IGNORE || rc == PAPYRA_EANOMALY)
         left = rep->scan;
     if (left && left->count > 0) {
-        cli_bad(ctx, "%zu anomalies remain%s:", left->count,
+        cli_say(ctx, CLI_BAD, "%zu anomalies remain%s:", left->count,
                 ro.mode == PAPYRA_RECOVER_IGNORE ? " (mode ignore changes nothing)" : "");
         cli_print_anomalies(ctx, left);
         rc = CLI_EXIT_ANOMALY;
     } else {
-        cli_ok(ctx, "Persistence is healthy.");
+        cli_say(ctx, CLI_OK, "Persistence is healthy.");
         rc = CLI_EXIT_OK;
     }
     papyra_recovery_report_free(rep);
@@ -149,23 +149,23 @@ run_compact(cli_ctx *ctx, const char *const *vals)
     rc = papyra_store_compact(s, &rep);
     cli_progress_done(ctx);
     if (rc == PAPYRA_EUNSUPPORTED) {
-        cli_info(ctx, "Compaction is not supported by the %s backend; nothing to do.",
-                 papyra_store_backend(s));
+        cli_say(ctx, CLI_INFO, "Compaction is not supported by the %s backend; nothing to do.",
+                papyra_store_backend(s));
         return cli_close_store(s, CLI_EXIT_OK);
     }
     if (rc < 0)
         return cli_close_store(
             s, cli_error(CLI_EXIT_FAIL, "compaction failed: %s", papyra_store_errmsg(s)));
-    cli_info(ctx, "Compaction completed");
-    cli_info(ctx, "  backend: %s", rep.backend ? rep.backend : papyra_store_backend(s));
-    cli_info(ctx, "  before_records: %" PRIu64, rep.before_records);
-    cli_info(ctx, "  after_records: %" PRIu64, rep.after_records);
-    cli_info(ctx, "  removed_records: %" PRIu64,
-             rep.before_records >= rep.after_records ? rep.before_records - rep.after_records : 0);
+    cli_say(ctx, CLI_INFO, "Compaction completed");
+    cli_say(ctx, CLI_INFO, "  backend: %s", rep.backend ? rep.backend : papyra_store_backend(s));
+    cli_say(ctx, CLI_INFO, "  before_records: %" PRIu64, rep.before_records);
+    cli_say(ctx, CLI_INFO, "  after_records: %" PRIu64, rep.after_records);
+    cli_say(ctx, CLI_INFO, "  removed_records: %" PRIu64,
+            rep.before_records >= rep.after_records ? rep.before_records - rep.after_records : 0);
     if (rep.before_bytes >= 0 && rep.after_bytes >= 0) {
-        cli_info(ctx, "  before_bytes: %" PRId64, rep.before_bytes);
-        cli_info(ctx, "  after_bytes: %" PRId64, rep.after_bytes);
-        cli_info(ctx, "  reclaimed_bytes: %" PRId64, rep.before_bytes - rep.after_bytes);
+        cli_say(ctx, CLI_INFO, "  before_bytes: %" PRId64, rep.before_bytes);
+        cli_say(ctx, CLI_INFO, "  after_bytes: %" PRId64, rep.after_bytes);
+        cli_say(ctx, CLI_INFO, "  reclaimed_bytes: %" PRId64, rep.before_bytes - rep.after_bytes);
     }
     return cli_close_store(s, CLI_EXIT_OK);
 }
@@ -190,8 +190,8 @@ print_retention(const cli_ctx *ctx, const char *url)
     for (int i = 0; i < 3; i++)
         if (cli_url_param(url, keys[i], &v[i]) < 0)
             v[i] = NULL;
-    cli_info(ctx, "retention: max_records=%s max_age_seconds=%s max_total_bytes=%s",
-             v[0] ? v[0] : "none", v[1] ? v[1] : "none", v[2] ? v[2] : "none");
+    cli_say(ctx, CLI_INFO, "retention: max_records=%s max_age_seconds=%s max_total_bytes=%s",
+            v[0] ? v[0] : "none", v[1] ? v[1] : "none", v[2] ? v[2] : "none");
     for (int i = 0; i < 3; i++)
         free(v[i]);
 }
@@ -223,41 +223,43 @@ run_inspect(cli_ctx *ctx, const char *const *vals)
         counts[k] = l->count;
         papyra_record_list_free(l);
     }
-    cli_info(ctx, "Persistence Inspect");
-    cli_info(ctx, "------------------");
-    cli_info(ctx, "backend: %s (%s)", papyra_store_backend(s),
-             cli_backend_class(papyra_store_backend(s)));
+    cli_say(ctx, CLI_INFO, "Persistence Inspect");
+    cli_say(ctx, CLI_INFO, "------------------");
+    cli_say(ctx, CLI_INFO, "backend: %s (%s)", papyra_store_backend(s),
+            cli_backend_class(papyra_store_backend(s)));
     {
         char shown[2048];
-        cli_info(ctx, "store: %s", cli_redact_url(cli_store_url(ctx), shown, sizeof(shown)));
+        cli_say(ctx, CLI_INFO, "store: %s",
+                cli_redact_url(cli_store_url(ctx), shown, sizeof(shown)));
     }
     print_retention(ctx, cli_store_url(ctx));
     if (!counted) {
-        cli_info(ctx, "counts: <unavailable> (%s)", papyra_store_errmsg(s));
+        cli_say(ctx, CLI_INFO, "counts: <unavailable> (%s)", papyra_store_errmsg(s));
     } else {
         for (int k = 0; k < PAPYRA_KIND_MAX; k++)
-            cli_info(ctx, "%s: %zu%s", labels[k], counts[k],
-                     lo.limit > 0 && counts[k] == lo.limit ? " (capped)" : "");
+            cli_say(ctx, CLI_INFO, "%s: %zu%s", labels[k], counts[k],
+                    lo.limit > 0 && counts[k] == lo.limit ? " (capped)" : "");
     }
     if (vals[PI_SHOW_METRICS]) {
         papyra_metrics *m = papyra_store_metrics(s);
         papyra_metrics_snapshot snap;
         if (papyra_metrics_read(m, &snap) < 0) {
-            cli_info(ctx, "metrics: <unavailable>");
+            cli_say(ctx, CLI_INFO, "metrics: <unavailable>");
         } else {
             mpath = papyra_metrics_path(m);
             if (mpath)
-                cli_info(ctx, "metrics: (%s)", mpath);
+                cli_say(ctx, CLI_INFO, "metrics: (%s)", mpath);
             else if (papyra_store_metrics_warning(s))
-                cli_info(ctx, "metrics: (private to this process: %s)",
-                         papyra_store_metrics_warning(s));
+                cli_say(ctx, CLI_INFO, "metrics: (private to this process: %s)",
+                        papyra_store_metrics_warning(s));
             else
-                cli_info(ctx, "metrics: (private to this process)");
+                cli_say(ctx, CLI_INFO, "metrics: (private to this process)");
             for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
                 if (snap.state[i] == PAPYRA_METRIC_OK)
-                    cli_info(ctx, "  %s: %" PRIu64, papyra_metric_get(i)->name, snap.value[i]);
+                    cli_say(ctx, CLI_INFO, "  %s: %" PRIu64, papyra_metric_get(i)->name,
+                            snap.value[i]);
                 else
-                    cli_info(ctx, "  %s: n/a", papyra_metric_get(i)->name);
+                    cli_say(ctx, CLI_INFO, "  %s: n/a", papyra_metric_get(i)->name);
             }
         }
     }

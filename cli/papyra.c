@@ -43,49 +43,27 @@ static const char global_help[] =
 
 /* Output. */
 
-static void
-vsay(const cli_ctx *ctx, const char *symbol, const char *color, const char *fmt, va_list ap)
-    __attribute__((format(printf, 4, 0)));
-
-static void
-vsay(const cli_ctx *ctx, const char *symbol, const char *color, const char *fmt, va_list ap)
+void
+cli_say(const cli_ctx *ctx, cli_mark mark, const char *fmt, ...)
 {
+    static const struct {
+        const char *symbol;
+        const char *color;
+    } marks[] = {
+        [CLI_INFO] = {"\u2139", "34"},
+        [CLI_OK] = {"\u2714", "32"},
+        [CLI_BAD] = {"\u2716", "31"},
+    };
+    va_list ap;
+
     if (ctx->color)
-        printf("\033[%sm%s\033[0m ", color, symbol);
+        printf("\033[%sm%s\033[0m ", marks[mark].color, marks[mark].symbol);
     else
-        printf("%s ", symbol);
+        printf("%s ", marks[mark].symbol);
+    va_start(ap, fmt);
     vprintf(fmt, ap);
+    va_end(ap);
     putchar('\n');
-}
-
-void
-cli_info(const cli_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsay(ctx, "\u2139", "34", fmt, ap);
-    va_end(ap);
-}
-
-void
-cli_ok(const cli_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsay(ctx, "\u2714", "32", fmt, ap);
-    va_end(ap);
-}
-
-void
-cli_bad(const cli_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsay(ctx, "\u2716", "31", fmt, ap);
-    va_end(ap);
 }
 
 int
