@@ -51,17 +51,11 @@ store_msg(papyra_store *s, char out[MSG_MAX])
 
 struct store_case {
     papyra_store *a, *b;
-    atomic_int go;
     /* Each thread's messages, recorded one by one before the threads start. */
     char write_msg[THREADS][MSG_MAX];
     char recover_a[THREADS][MSG_MAX];
     char recover_b[THREADS][MSG_MAX];
     char list_msg[MSG_MAX];
-};
-
-struct store_arg {
-    struct store_case *c;
-    int t;
 };
 
 /*
@@ -117,20 +111,59 @@ assert_no_mismatch(void)
         fail_msg("%ld mismatches; the first: %s", n, first);
 }
 
+/* What a worker thread gets: the test's case and its thread number. */
+struct worker {
+    void *c;
+    int t;
+};
+
+/* Set once every worker exists, so that their calls overlap. */
+static atomic_int go;
+
+static void
+wait_for_go(void)
+{
+    while (!atomic_load(&go))
+        ;
+}
+
+/*
+ * Runs @p work in THREADS threads at once on case @p c, then @p idle in one
+ * more thread, which never failed on anything, and fails the test on the
+ * first mismatch any of them noted.
+ */
+static void
+run_threads(void *c, void *(*work)(void *), void *(*idle)(void *))
+{
+    struct worker w[THREADS];
+    pthread_t th[THREADS], reader;
+
+    atomic_store(&go, 0);
+    for (int t = 0; t < THREADS; t++) {
+        w[t] = (struct worker){c, t};
+        assert_int_equal(pthread_create(&th[t], NULL, work, &w[t]), 0);
+    }
+    atomic_store(&go, 1);
+    for (int t = 0; t < THREADS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    assert_int_equal(pthread_create(&reader, NULL, idle, c), 0);
+    assert_int_equal(pthread_join(reader, NULL), 0);
+    assert_no_mismatch();
+}
+
 static void *
 store_thread(void *p)
 {
-    struct store_arg *arg = p;
-    struct store_case *c = arg->c;
-    int t = arg->t;
+    struct worker *w = p;
+    struct store_case *c = w->c;
+    int t = w->t;
     papyra_record recs[THREADS];
     papyra_recovery_options ra = bad_mode(1000 + t), rb = bad_mode(2000 + t);
     papyra_recovery_report *rep = NULL;
     papyra_record_list *l = NULL;
 
     bad_batch(recs, t);
-    while (!atomic_load(&c->go))
-        ;
+    wait_for_go();
     for (int i = 0; i < ITERATIONS; i++) {
         expect_rc(papyra_store_recover(c->a, &ra, &rep), PAPYRA_EINVAL, t, "recover");
         expect_msg(papyra_store_errmsg(c->a), c->recover_a[t], t, "recover");
@@ -160,8 +193,6 @@ static void
 test_store_threads_should_each_read_their_own_message(void **state)
 {
     static struct store_case c;
-    struct store_arg args[THREADS];
-    pthread_t th[THREADS], reader;
     papyra_recovery_report *rep = NULL;
     papyra_record_list *l = NULL;
     papyra_record recs[THREADS];
@@ -188,19 +219,8 @@ test_store_threads_should_each_read_their_own_message(void **state)
         assert_string_not_equal(c.recover_a[t], c.recover_a[t - 1]);
     }
 
-    atomic_store(&c.go, 0);
-    for (int t = 0; t < THREADS; t++) {
-        args[t] = (struct store_arg){&c, t};
-        assert_int_equal(pthread_create(&th[t], NULL, store_thread, &args[t]), 0);
-    }
-    atomic_store(&c.go, 1);
-    for (int t = 0; t < THREADS; t++)
-        assert_int_equal(pthread_join(th[t], NULL), 0);
-
-    /* Every thread failed on a; one that did not reads no message for it. */
-    assert_int_equal(pthread_create(&reader, NULL, read_store_msg, &c), 0);
-    assert_int_equal(pthread_join(reader, NULL), 0);
-    assert_no_mismatch();
+    /* Every thread fails on a; one that did not reads no message for it. */
+    run_threads(&c, store_thread, read_store_msg);
     papyra_store_close(c.a);
     papyra_store_close(c.b);
 }
@@ -243,7 +263,6 @@ test_store_message_should_belong_to_its_handle(void **state)
 
 struct metrics_case {
     papyra_metrics *rw, *ro;
-    atomic_int go;
     char unsupported_msg[2][MSG_MAX]; /* the two counters memory does not support */
     char readonly_msg[MSG_MAX];
 };
@@ -251,20 +270,14 @@ struct metrics_case {
 static const int unsupported_id[2] = {PAPYRA_METRIC_COMPACTIONS_TRIGGERED,
                                       PAPYRA_METRIC_COMPACTION_ERRORS};
 
-struct metrics_arg {
-    struct metrics_case *c;
-    int t;
-};
-
 static void *
 metrics_thread(void *p)
 {
-    struct metrics_arg *arg = p;
-    struct metrics_case *c = arg->c;
-    int t = arg->t;
+    struct worker *w = p;
+    struct metrics_case *c = w->c;
+    int t = w->t;
 
-    while (!atomic_load(&c->go))
-        ;
+    wait_for_go();
     for (int i = 0; i < 4 * ITERATIONS; i++) {
         int k = (t + i) & 1; /* neighbouring threads fail on different counters */
 
@@ -294,8 +307,6 @@ static void
 test_metrics_threads_should_each_read_their_own_message(void **state)
 {
     static struct metrics_case c;
-    struct metrics_arg args[THREADS];
-    pthread_t th[THREADS], reader;
     papyra_metrics_options o = {.flags = PAPYRA_METRICS_CREATE, .backend = PAPYRA_BACKEND_MEMORY};
     papyra_metrics_options ro = {.flags = PAPYRA_METRICS_READONLY, .backend = -1};
     papyra_metrics *creator = NULL;
@@ -322,17 +333,7 @@ test_metrics_threads_should_each_read_their_own_message(void **state)
     assert_string_equal(papyra_metrics_errmsg(creator), "");
     assert_string_equal(papyra_metrics_errmsg(NULL), "");
 
-    atomic_store(&c.go, 0);
-    for (int t = 0; t < THREADS; t++) {
-        args[t] = (struct metrics_arg){&c, t};
-        assert_int_equal(pthread_create(&th[t], NULL, metrics_thread, &args[t]), 0);
-    }
-    atomic_store(&c.go, 1);
-    for (int t = 0; t < THREADS; t++)
-        assert_int_equal(pthread_join(th[t], NULL), 0);
-    assert_int_equal(pthread_create(&reader, NULL, read_metrics_msg, &c), 0);
-    assert_int_equal(pthread_join(reader, NULL), 0);
-    assert_no_mismatch();
+    run_threads(&c, metrics_thread, read_metrics_msg);
 
     papyra_metrics_close(c.rw);
     papyra_metrics_close(c.ro);
