@@ -36,6 +36,18 @@ teardown(void **state)
 }
 
 /* Opening @p url must fail with @p code and a message containing @p needle. */
+/* Checks that a call on @p url failed with @p code and a message naming @p needle. */
+static void
+assert_failed(const char *url, int r, const papyra_error *err, int code, const char *needle)
+{
+    if (r != code)
+        fail_msg("%s: got %s (%s), want %s", url, papyra_errname(r), err->message,
+                 papyra_errname(code));
+    assert_int_equal(err->code, code);
+    if (!strstr(err->message, needle))
+        fail_msg("%s: message '%s' does not name '%s'", url, err->message, needle);
+}
+
 static void
 open_fails(const char *url, int code, const char *needle)
 {
@@ -43,13 +55,8 @@ open_fails(const char *url, int code, const char *needle)
     papyra_error err = {0};
     int r = papyra_store_open(&s, url, &err);
 
-    if (r != code)
-        fail_msg("%s: got %s (%s), want %s", url, papyra_errname(r), err.message,
-                 papyra_errname(code));
+    assert_failed(url, r, &err, code, needle);
     assert_null(s);
-    assert_int_equal(err.code, code);
-    if (!strstr(err.message, needle))
-        fail_msg("%s: message '%s' does not name '%s'", url, err.message, needle);
 }
 
 static void
@@ -256,13 +263,8 @@ describe_fails(const char *url, int code, const char *needle)
     papyra_error err = {0};
     int r = papyra_store_url_describe(url, &info, &err);
 
-    if (r != code)
-        fail_msg("%s: got %s (%s), want %s", url, papyra_errname(r), err.message,
-                 papyra_errname(code));
+    assert_failed(url, r, &err, code, needle);
     assert_null(info);
-    assert_int_equal(err.code, code);
-    if (!strstr(err.message, needle))
-        fail_msg("%s: message '%s' does not name '%s'", url, err.message, needle);
 }
 
 static void
