@@ -121,15 +121,19 @@ class Base(unittest.TestCase):
         os.close(master)
         return p.wait(timeout=30), b"".join(chunks).decode("utf-8")
 
-    def assertUsage(self, args, needle=None):
-        rc, out, err = run(args, cwd=self.dir)
-        self.assertEqual(rc, EXIT_USAGE, (args, out, err))
-        self.assertEqual(out, "", args)
+    def assertOneLineError(self, result, code, needle=None, context=None):
+        """A run that exits @code, prints nothing and says why in one "papyra: " line."""
+        rc, out, err = result
+        self.assertEqual(rc, code, (context, out, err))
+        self.assertEqual(out, "", context)
         self.assertEqual(len(err.strip().splitlines()), 1, err)
         self.assertTrue(err.startswith("papyra: "), err)
         if needle:
             self.assertIn(needle, err)
         return err
+
+    def assertUsage(self, args, needle=None):
+        return self.assertOneLineError(run(args, cwd=self.dir), EXIT_USAGE, needle, args)
 
 
 class TopLevel(Base):
@@ -430,11 +434,7 @@ class Metrics(Base):
         foreign = b"this is not a metrics file" * 20
         with open(path, "wb") as f:
             f.write(foreign)
-        rc, out, err = self.metrics("persistence")
-        self.assertEqual(rc, EXIT_FAIL)
-        self.assertEqual(out, "")
-        self.assertEqual(len(err.strip().splitlines()), 1, err)
-        self.assertIn(path, err)
+        err = self.assertOneLineError(self.metrics("persistence"), EXIT_FAIL, path)
         self.assertNotIn("--recreate", err)
         rc, out, err = self.metrics("reset", "--recreate")
         self.assertEqual(rc, EXIT_FAIL, out + err)
@@ -456,11 +456,7 @@ class Metrics(Base):
         with open(path, "r+b") as f:
             f.seek(30)
             f.write(b"\x7f")  # inside the checksummed header
-        rc, out, err = self.metrics("persistence")
-        self.assertEqual(rc, EXIT_FAIL)
-        self.assertEqual(out, "")
-        self.assertEqual(len(err.strip().splitlines()), 1, err)
-        self.assertIn(path, err)
+        err = self.assertOneLineError(self.metrics("persistence"), EXIT_FAIL, path)
         self.assertIn("papyra metrics reset --recreate", err)
         rc, out, err = self.metrics("reset")
         self.assertEqual(rc, EXIT_FAIL)
