@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Layout of JSON values and the arena that holds them, shared by json.c,
- * json-parse.c and json-write.c only. Everything else goes through json.h.
+ * parse.c and write.c only. Everything else goes through json.h.
  *
  * A tree lives in an arena: a list of malloc'd chunks carved up by a bump
  * allocator. Containers store their children inline (an array of nodes, or

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * JSON values: the arena, UTF-8 and decimal helpers, constructors,
- * modifiers, accessors and cloning. Parsing is in json-parse.c and writing in
- * json-write.c.
+ * modifiers, accessors and cloning. Parsing is in parse.c and writing in
+ * write.c.
  */
 #include "json/json.h"
 

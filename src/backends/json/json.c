@@ -22,9 +22,8 @@
  * the directory; appenders of every process then reopen the new file.
  *
  * List and scan never lock. Every reader streams the file with the readers
- * of jsonl-io.c, in bounded memory; list walks from the end of the file, so
- * retention and limit stop it early. Recover and compact live in
- * jsonl-rewrite.c.
+ * of io.c, in bounded memory; list walks from the end of the file, so
+ * retention and limit stop it early. Recover and compact live in rewrite.c.
  */
 #include <errno.h>
 #include <fcntl.h>

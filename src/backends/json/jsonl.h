@@ -129,7 +129,7 @@ int papyra__jsonl_parse_line(const papyra__line *l, papyra_json **obj);
 int papyra__jsonl_enter_exclusive(papyra__jsonl *j);
 void papyra__jsonl_leave_exclusive(papyra__jsonl *j);
 
-/* The repair and compact operations (jsonl-rewrite.c). */
+/* The repair and compact operations (rewrite.c). */
 int papyra__jsonl_repair(papyra_store *s,
                          const papyra_recovery_options *opts,
                          const papyra_scan_report *found,

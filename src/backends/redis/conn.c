@@ -65,7 +65,7 @@ parse_int(const char *p, size_t n, int64_t min, int64_t max, int64_t *ret)
 
 /*
  * Parses "[user:password@]host[:port][/db]" of a redis:// URL (already
- * percent-decoded by url.c): the last '@' ends the credentials and the first
+ * percent-decoded by core/url.c): the last '@' ends the credentials and the first
  * ':' before it ends the user name, so a password may hold ':' and '@'.
  */
 static int

@@ -2,8 +2,8 @@
 /*
  * Shared state of the Redis Streams backend: the connection settings parsed
  * from the store URL, the hiredis context and the helpers that run commands
- * on it. Only src/backend-redis.c, src/redis-conn.c and src/redis-groups.c
- * include this header.
+ * on it. Only the files of src/backends/redis/ built with hiredis (redis.c,
+ * conn.c, groups.c, maint.c) include this header.
  *
  * Every use of a context happens under its connection's mutex, because a
  * hiredis context is not thread-safe and a store handle may be shared by
@@ -203,7 +203,7 @@ int papyra__redis_fetch_page(papyra_store *s,
                              const char *to,
                              redisReply **ret);
 
-/* The scan, repair and compact operations (redis-maint.c). */
+/* The scan, repair and compact operations (maint.c). */
 int papyra__redis_scan(papyra_store *s, papyra_scan_report **ret);
 int papyra__redis_repair(papyra_store *s,
                          const papyra_recovery_options *opts,

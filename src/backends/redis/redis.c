@@ -633,7 +633,7 @@ file_name_escape(const char *in)
 
 /*
  * $XDG_STATE_HOME (or ~/.local/state) + "/papyra/redis-<host>-<port>-<db>-<prefix>.metrics";
- * store.c creates the directories when it creates the file.
+ * core/store.c creates the directories when it creates the file.
  */
 static int
 redis_default_metrics_path(papyra_store *s, const papyra__url *url, char **ret)

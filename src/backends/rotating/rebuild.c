@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Recovery and compaction of the rotating backend: both stream the set and
- * build a new one through the staged, crash-safe replacement of
- * rotating-set.c. docs/backend-rotating.md states the rules.
+ * build a new one through the staged, crash-safe replacement of set.c.
+ * docs/backend-rotating.md states the rules.
  */
 #include <errno.h>
 #include <fcntl.h>

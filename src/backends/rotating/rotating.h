@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals of the rotating-files backend, shared by backend-rotating.c (the
- * operations) and rotating-set.c (file names, line reading, locking and the
- * crash-safe replacement of a whole rotation set).
+ * Internals of the rotating-files backend, shared by rotating.c (the
+ * operations), rebuild.c (recover and compact) and set.c (file names, line
+ * reading, locking and the crash-safe replacement of a whole rotation set).
  *
  * See docs/backend-rotating.md for the file names and the protocols.
  */
@@ -163,7 +163,7 @@ bool papyra__rot_exists(const char *path);
  * Takes a handle's exclusive lock (recover, compact): its mutex for threads
  * and an exclusive flock() on its lock descriptor for processes; settles an
  * interrupted rebuild first. (Appends take the flock() shared; see
- * backend-rotating.c.)
+ * rotating.c.)
  */
 int papyra__rot_writer_lock(papyra__rot *r);
 void papyra__rot_writer_unlock(papyra__rot *r);
@@ -214,7 +214,7 @@ void papyra__rot_stage_abort(papyra__rot_stage *st);
 /* A crash point of the test hook; counts steps. */
 void papyra__rot_stage_step(papyra__rot_stage *st);
 
-/* The repair and compact operations (rotating-rebuild.c). */
+/* The repair and compact operations (rebuild.c). */
 int papyra__rot_repair(papyra_store *s,
                        const papyra_recovery_options *opts,
                        const papyra_scan_report *found,
