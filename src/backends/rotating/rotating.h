@@ -179,6 +179,12 @@ bool papyra__rot_is_rotated_name(const papyra__rot *r, const char *entry);
 /* Whether @p entry is "<name>.<anything>" that is neither rotated nor our own. */
 bool papyra__rot_is_orphan(const papyra__rot *r, const char *entry);
 
+/* Where a greedy packing of lines into chunks of max_bytes has got. */
+typedef struct papyra__rot_packing {
+    uint64_t chunks; /* chunks started so far */
+    uint64_t size;   /* bytes in the last one */
+} papyra__rot_packing;
+
 /*
  * A new rotation set being built in the staging directory: the caller plans
  * the lines (papyra__rot_stage_plan for each output line, in order), then
@@ -188,17 +194,12 @@ bool papyra__rot_is_orphan(const papyra__rot *r, const char *entry);
  */
 typedef struct papyra__rot_stage {
     const papyra__rot *r;
-    /* planning */
-    uint64_t chunks;     /* chunks of the greedy packing so far */
-    uint64_t chunk_size; /* bytes in the last chunk */
-    /* writing */
-    uint64_t files;     /* files of the new set (<= max_files) */
-    uint64_t cur_chunk; /* chunk of the line being written */
-    uint64_t cur_size;
-    int64_t cur_slot; /* slot (0 = oldest) of the open file, -1 none */
+    papyra__rot_packing plan;   /* of every line, by papyra__rot_stage_plan */
+    papyra__rot_packing replay; /* of the lines written so far: the last is this line's chunk */
+    uint64_t files;             /* files of the new set (<= max_files) */
+    int64_t cur_slot;           /* slot (0 = oldest) of the open file, -1 none */
     int fd;
     papyra_buf out;
-    uint64_t lines;
     long crash_at; /* PAPYRA_TEST_CRASH_AT, 0 when unset */
     long steps;
 } papyra__rot_stage;

@@ -498,18 +498,26 @@ papyra__rot_stage_init(papyra__rot_stage *st, const papyra__rot *r)
     st->crash_at = env ? strtol(env, NULL, 10) : 0;
 }
 
+/*
+ * Packs a line of @p bytes: into the last chunk while it stays within
+ * @p max_bytes, else into a new one (a line longer than max_bytes gets a
+ * chunk of its own).
+ */
+static void
+pack(papyra__rot_packing *p, uint64_t bytes, uint64_t max_bytes)
+{
+    if (p->chunks > 0 && (p->size == 0 || p->size + bytes <= max_bytes)) {
+        p->size += bytes;
+    } else {
+        p->chunks++;
+        p->size = bytes;
+    }
+}
+
 void
 papyra__rot_stage_plan(papyra__rot_stage *st, size_t bytes)
 {
-    if (st->chunks == 0) {
-        st->chunks = 1;
-        st->chunk_size = bytes;
-    } else if (st->chunk_size > 0 && st->chunk_size + bytes > (uint64_t)st->r->max_bytes) {
-        st->chunks++;
-        st->chunk_size = bytes;
-    } else {
-        st->chunk_size += bytes;
-    }
+    pack(&st->plan, bytes, (uint64_t)st->r->max_bytes);
 }
 
 /*
@@ -546,7 +554,7 @@ papyra__rot_stage_begin(papyra__rot_stage *st, uint64_t min_files)
     const papyra__rot *r = st->r;
     int ret;
 
-    st->files = st->chunks < (uint64_t)r->max_files ? st->chunks : (uint64_t)r->max_files;
+    st->files = st->plan.chunks < (uint64_t)r->max_files ? st->plan.chunks : (uint64_t)r->max_files;
     if (st->files < min_files)
         st->files = min_files;
     ret = remove_stage(r);
@@ -606,24 +614,16 @@ stage_open_slot(papyra__rot_stage *st, int64_t slot)
 int
 papyra__rot_stage_add(papyra__rot_stage *st, const char *line, size_t len)
 {
-    uint64_t bytes = len + 1, merged;
+    uint64_t chunk, merged;
     int64_t slot;
     int ret;
 
-    /* Replay the planned greedy packing to find this line's chunk. */
-    if (st->lines == 0) {
-        st->cur_chunk = 0;
-        st->cur_size = bytes;
-    } else if (st->cur_size > 0 && st->cur_size + bytes > (uint64_t)st->r->max_bytes) {
-        st->cur_chunk++;
-        st->cur_size = bytes;
-    } else {
-        st->cur_size += bytes;
-    }
-    st->lines++;
+    /* Replay the planned packing to find this line's chunk. */
+    pack(&st->replay, len + 1, (uint64_t)st->r->max_bytes);
+    chunk = st->replay.chunks - 1;
     /* The oldest chunks that do not fit in max_files share the oldest file. */
-    merged = st->chunks > st->files ? st->chunks - st->files : 0;
-    slot = st->cur_chunk <= merged ? 0 : (int64_t)(st->cur_chunk - merged);
+    merged = st->plan.chunks > st->files ? st->plan.chunks - st->files : 0;
+    slot = chunk <= merged ? 0 : (int64_t)(chunk - merged);
     if (slot != st->cur_slot) {
         ret = stage_open_slot(st, slot);
         if (ret < 0)
