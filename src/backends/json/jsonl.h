@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "core/backend.h"
+#include "files/datafile.h"
 #include "json/json.h"
 #include "util/buf.h"
 
@@ -69,12 +70,11 @@ void papyra__rev_free(papyra__rev_reader *r);
 
 /* State of a "json:" store (s->impl). */
 typedef struct papyra__jsonl {
-    char *path;
-    int fsync_mode;
+    /* The data file: its path, descriptor (-1 until the first write) and durability. */
+    papyra__datafile file;
 
-    pthread_mutex_t mu; /* guards fd, holders, overlap, exclusive and the tail fields */
+    pthread_mutex_t mu; /* guards file.fd, holders, overlap, exclusive and the tail fields */
     pthread_cond_t cv;
-    int fd; /* -1 until the first write */
     unsigned holders;
     unsigned overlap;
     unsigned draining; /* appenders taking back a failed write: no new ones enter */
@@ -91,25 +91,6 @@ typedef struct papyra__jsonl {
     off_t expect_size;
     off_t lock_size;
     uint64_t held_bytes;
-
-    /* One encode buffer kept between writes (spare_busy: a writer has it). */
-    papyra_buf spare;
-    atomic_bool spare_busy;
-
-    /* Group commit of fsync=always. */
-    pthread_mutex_t smu;
-    pthread_cond_t scv;
-    uint64_t written_seq, synced_seq;
-    bool syncing;
-
-    /* fsync=everysec: a background thread syncs what was written, once a second. */
-    pthread_t syncer;
-    bool syncer_running;
-    pthread_mutex_t bmu; /* guards bstop */
-    pthread_cond_t bcv;
-    bool bstop;
-    atomic_bool dirty; /* written since the last background sync */
-    atomic_int bg_err; /* a background sync's error, reported by the next write */
 } papyra__jsonl;
 
 /* Sets the store's error to "<what> <path>: <reason>" and returns @p code. */
