@@ -17,14 +17,9 @@
 
 #include <papyra/store.h>
 
+#include "files/datafile.h"
 #include "json/json.h"
 #include "util/buf.h"
-
-enum {
-    PAPYRA__ROT_FSYNC_NEVER = 0,
-    PAPYRA__ROT_FSYNC_ALWAYS = 1,
-    PAPYRA__ROT_FSYNC_EVERYSEC = 2,
-};
 
 typedef struct papyra__rot {
     char *path;        /* the active file, as given */
@@ -36,31 +31,15 @@ typedef struct papyra__rot {
     char *commit_path; /* "<stage>/COMMIT": present once a new set is complete */
     int64_t max_bytes;
     int64_t max_files;
-    int fsync_mode;
+    /* The active file: its descriptor (-1 until the first write) and durability. */
+    papyra__datafile file;
     pthread_mutex_t mu; /* serialises this handle's writers around lock_fd */
-    int fd;             /* the active file (O_APPEND), -1 until the first write */
     int lock_fd;        /* flock()ed by writers, recover and compact of this handle */
-    /* Under mu: the identity of fd's file, to notice that PATH was replaced. */
+    /* Under mu: the identity of file.fd's file, to notice that PATH was replaced. */
     uint64_t fd_dev, fd_ino;
-    /* Under mu: fd's file ended with a newline at expect_size when this handle last wrote. */
+    /* Under mu: file.fd's file ended with a newline at expect_size when this handle last wrote. */
     bool tail_known;
     uint64_t expect_size;
-    bool dirty; /* written since the last fdatasync */
-    int64_t last_sync_ns;
-    /*
-     * Group commit of fsync=always: batches are numbered under mu; one thread
-     * at a time syncs for everyone numbered before it started.
-     */
-    uint64_t write_seq;     /* under mu: batches written */
-    pthread_mutex_t syncmu; /* guards the fields below; never held while taking mu */
-    pthread_cond_t synccv;
-    bool syncing;
-    uint64_t synced_seq; /* batches known durable */
-    uint64_t failed_seq; /* batches whose sync failed, with sync_err */
-    int sync_err;
-    /* The encode buffer a write reuses while no other write has it. */
-    papyra_buf spare;
-    atomic_bool spare_busy;
 } papyra__rot;
 
 /* One line of a file, as papyra__rot_read_line() returns it. */

@@ -307,7 +307,7 @@ papyra__rot_lock_ready(papyra__rot *r)
 
     if (r->lock_fd >= 0)
         return 0;
-    e = papyra__mkdir_p(r->dir, 0777);
+    e = papyra__files_mkdir_p(r->dir);
     if (e < 0)
         return e;
     fd = papyra__rot_lock_open(r);
@@ -645,6 +645,7 @@ papyra__rot_stage_commit(papyra__rot_stage *st)
 {
     const papyra__rot *r = st->r;
     char text[64], *tmp = NULL;
+    bool renamed;
     int fd, ret, len;
 
     /* Slots without lines (an empty new set that still wants its active file). */
@@ -671,14 +672,10 @@ papyra__rot_stage_commit(papyra__rot_stage *st)
         return papyra__errno_code(errno);
     }
     ret = papyra__write_all(fd, text, (size_t)len);
-    if (ret == 0 && fsync(fd) < 0)
-        ret = papyra__errno_code(errno);
-    close(fd);
-    if (ret == 0 && rename(tmp, r->commit_path) < 0)
-        ret = papyra__errno_code(errno);
-    free(tmp);
     if (ret == 0)
-        ret = papyra__fsync_dir(r->stage_path);
+        ret = papyra__files_install(fd, tmp, r->commit_path, &renamed);
+    close(fd);
+    free(tmp);
     if (ret < 0)
         return ret;
     /* Committed: from here on a crash rolls forward. */
