@@ -285,35 +285,45 @@ registered(papyra__datafile *df, int64_t end)
 }
 
 /*
- * The fsync policy for append @p seq, after the backend's lock is dropped:
- * fsync=always waits for a sync that covers it (group commit); the flusher
- * takes care of everysec.
+ * With df->mu held: waits until append @p seq is covered by a sync that
+ * succeeded, syncing when no other thread does (group commit). 0, or on a
+ * poisoned file the error for it: the failed sync's own when it covered
+ * @p seq (*covered), else the sticky PAPYRA_EIO.
  */
 static int
-commit(papyra_store *s, papyra__datafile *df, uint64_t seq)
+wait_synced(papyra__datafile *df, uint64_t seq, bool *covered)
 {
-    bool covered = false;
-    int64_t off = 0;
-    int r = 0;
-
-    if (df->fsync != PAPYRA__FSYNC_ALWAYS)
-        return 0;
-    pthread_mutex_lock(&df->mu);
     for (;;) {
         if (df->synced >= seq)
-            break;
+            return 0;
         if (df->failed != 0) {
-            /* Covered by the failed sync: its error; written after it started: the sticky one. */
-            covered = seq <= df->failed_upto;
-            r = covered ? df->failed : PAPYRA_EIO;
-            off = df->failed_off;
-            break;
+            *covered = seq <= df->failed_upto;
+            return *covered ? df->failed : PAPYRA_EIO;
         }
         if (df->syncing)
             pthread_cond_wait(&df->cv, &df->mu);
         else
             (void)sync_locked(df);
     }
+}
+
+/*
+ * The fsync policy for append @p seq, after the backend's lock is dropped:
+ * fsync=always waits for a sync that covers it; the flusher takes care of
+ * everysec.
+ */
+static int
+commit(papyra_store *s, papyra__datafile *df, uint64_t seq)
+{
+    bool covered = false;
+    int64_t off;
+    int r;
+
+    if (df->fsync != PAPYRA__FSYNC_ALWAYS)
+        return 0;
+    pthread_mutex_lock(&df->mu);
+    r = wait_synced(df, seq, &covered);
+    off = df->failed_off;
     pthread_mutex_unlock(&df->mu);
     return r < 0 ? durability_error(s, df, covered, r, off) : 0;
 }
@@ -354,21 +364,11 @@ papyra__datafile_write(papyra_store *s,
 int
 papyra__datafile_flush(papyra__datafile *df)
 {
-    int r = 0;
+    bool covered = false;
+    int r;
 
     pthread_mutex_lock(&df->mu);
-    for (;;) {
-        if (df->synced >= df->written)
-            break;
-        if (df->failed != 0) {
-            r = df->failed;
-            break;
-        }
-        if (df->syncing)
-            pthread_cond_wait(&df->cv, &df->mu);
-        else
-            (void)sync_locked(df);
-    }
+    r = wait_synced(df, df->written, &covered);
     pthread_mutex_unlock(&df->mu);
     return r;
 }
