@@ -28,6 +28,8 @@
  * of io.c, in bounded memory; list walks from the end of the file, so
  * retention and limit stop it early. Recover and compact live in rewrite.c.
  */
+#include "json/json.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -41,7 +43,6 @@
 
 #include "backends/json/jsonl.h"
 #include "core/backend.h"
-#include "json/json.h"
 #include "record/codec.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -457,7 +458,7 @@ jl_list(papyra_store *s,
     jsonl *j = s->impl;
     papyra_record_list *list = calloc(1, sizeof(*list));
     papyra__retention_state st;
-    papyra__rev_reader rd;
+    papyra__rline_reader rd;
     papyra__line l;
     size_t cap = 0;
     off_t size = 0;
@@ -474,13 +475,13 @@ jl_list(papyra_store *s,
         return r;
     }
     papyra__retention_begin(&s->retention, &st);
-    papyra__rev_init(&rd, fd, size);
-    while ((r = papyra__rev_next(&rd, &l)) == 1) {
+    papyra__rlines_init(&rd, fd, (uint64_t)size, PAPYRA__NL_LF);
+    while ((r = papyra__rlines_next(&rd, &l)) == 1) {
         r = list_line(s, &l, kind, opts, &st, list, &cap, &out->anomalies);
         if (r != 0)
             break;
     }
-    papyra__rev_free(&rd);
+    papyra__rlines_free(&rd);
     close(fd);
     if (r < 0) {
         papyra_record_list_free(list);
@@ -495,16 +496,15 @@ jl_list(papyra_store *s,
 static int
 scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
 {
-    papyra__fwd_reader rd;
+    papyra__line_reader rd;
     papyra__line l;
     papyra_json *obj;
     char detail[64];
     int r;
 
-    papyra__fwd_init(&rd, fd);
-    papyra__fwd_limit(&rd, size);
+    papyra__lines_init(&rd, fd, size, PAPYRA__NL_LF);
     papyra__progress_total((uint64_t)size);
-    while ((r = papyra__fwd_next(&rd, &l)) == 1) {
+    while ((r = papyra__lines_next(&rd, &l)) == 1) {
         papyra__progress_add(l.stored);
         if (!l.terminated) {
             snprintf(detail, sizeof(detail), "Line %llu missing newline",
@@ -529,7 +529,7 @@ scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
         if (r < 0)
             break;
     }
-    papyra__fwd_free(&rd);
+    papyra__lines_free(&rd);
     return r;
 }
 

@@ -174,7 +174,7 @@ keep_object(rewrite_ctx *c, int k, bool has_ts, double ts)
 static int
 rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
 {
-    papyra__fwd_reader rd;
+    papyra__line_reader rd;
     papyra__line l;
     papyra_json *obj;
     temp_file t;
@@ -185,8 +185,8 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
         temp_abort(&t);
         return r;
     }
-    papyra__fwd_init(&rd, j->file.fd);
-    while ((r = papyra__fwd_next(&rd, &l)) == 1) {
+    papyra__lines_init(&rd, j->file.fd, -1, PAPYRA__NL_LF);
+    while ((r = papyra__lines_next(&rd, &l)) == 1) {
         papyra__normal_info ni;
         double ts = 0;
         bool has_ts;
@@ -224,7 +224,7 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
         if (r < 0)
             break;
     }
-    papyra__fwd_free(&rd);
+    papyra__lines_free(&rd);
     if (r < 0) {
         temp_abort(&t);
         return r;
@@ -366,7 +366,7 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
 {
     papyra__retention_state st[PAPYRA_KIND_MAX];
     bool done[PAPYRA_KIND_MAX] = {false};
-    papyra__rev_reader rd;
+    papyra__rline_reader rd;
     papyra__line l;
     papyra_json *obj;
     double ts;
@@ -374,8 +374,8 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
 
     for (k = 0; k < PAPYRA_KIND_MAX; k++)
         st[k] = c->st;
-    papyra__rev_init(&rd, j->file.fd, size);
-    while ((r = papyra__rev_next(&rd, &l)) == 1) {
+    papyra__rlines_init(&rd, j->file.fd, (uint64_t)size, PAPYRA__NL_LF);
+    while ((r = papyra__rlines_next(&rd, &l)) == 1) {
         papyra__normal_info ni;
         bool has_ts;
 
@@ -402,7 +402,7 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
         }
         papyra__json_free(obj);
     }
-    papyra__rev_free(&rd);
+    papyra__rlines_free(&rd);
     return r;
 }
 
