@@ -19,7 +19,7 @@
 #include "util/util.h"
 
 /* Calls @p fn for every line of the set, oldest first; obj is NULL for a corrupt line. */
-typedef int (*line_fn)(void *ctx, const papyra__rot_line *line, const papyra_json *obj);
+typedef int (*line_fn)(void *ctx, const papyra__line *line, const papyra_json *obj);
 
 static int
 each_line(papyra__rot *r, line_fn fn, void *ctx)
@@ -27,20 +27,20 @@ each_line(papyra__rot *r, line_fn fn, void *ctx)
     int e = 0;
 
     for (int64_t k = r->max_files - 1; k >= 0 && e == 0; k--) {
-        papyra__rot_reader rd;
-        papyra__rot_line line;
+        papyra__line_reader rd;
+        papyra__line line;
         char *p = papyra__rot_file(r, k);
 
         if (!p)
             return PAPYRA_ENOMEM;
-        e = papyra__rot_reader_open(&rd, p);
+        e = papyra__lines_open(&rd, p, PAPYRA__NL_UNIVERSAL);
         free(p);
         if (e <= 0)
             continue;
-        while ((e = papyra__rot_read_line(&rd, &line)) > 0) {
+        while ((e = papyra__lines_next(&rd, &line)) > 0) {
             papyra_json *obj = NULL;
             /* A torn line is dropped like a corrupt one (as the JSON backend does). */
-            int v = line.terminated ? papyra__json_parse_object(line.data, line.len, &obj) : 0;
+            int v = line.terminated ? papyra__json_parse_object(line.p, line.len, &obj) : 0;
 
             papyra__progress_add(line.stored);
             e = v < 0 ? v : fn(ctx, &line, obj);
@@ -48,7 +48,7 @@ each_line(papyra__rot *r, line_fn fn, void *ctx)
             if (e < 0)
                 break;
         }
-        papyra__rot_reader_close(&rd);
+        papyra__lines_free(&rd);
     }
     return e;
 }
@@ -93,7 +93,7 @@ typedef struct repair_ctx {
 } repair_ctx;
 
 static int
-repair_line(void *ctx, const papyra__rot_line *line, const papyra_json *obj)
+repair_line(void *ctx, const papyra__line *line, const papyra_json *obj)
 {
     repair_ctx *c = ctx;
     int e;
@@ -273,7 +273,7 @@ typedef struct compact_ctx {
 
 /* 1 to keep the line, 0 to drop it; moves the per-pass counters. */
 static int
-compact_decide(compact_ctx *c, const papyra__rot_line *line, const papyra_json *obj)
+compact_decide(compact_ctx *c, const papyra__line *line, const papyra_json *obj)
 {
     int k = papyra__record_kind_of(obj);
     double ts;
@@ -305,7 +305,7 @@ compact_decide(compact_ctx *c, const papyra__rot_line *line, const papyra_json *
 }
 
 static int
-compact_line(void *ctx, const papyra__rot_line *line, const papyra_json *obj)
+compact_line(void *ctx, const papyra__line *line, const papyra_json *obj)
 {
     compact_ctx *c = ctx;
 
@@ -323,7 +323,7 @@ compact_line(void *ctx, const papyra__rot_line *line, const papyra_json *obj)
         return 0;
     }
     c->after++;
-    return papyra__rot_stage_add(&c->st, line->data, line->len);
+    return papyra__rot_stage_add(&c->st, line->p, line->len);
 }
 
 int

@@ -435,13 +435,13 @@ list_add(list_walk *w, const papyra_record *rec)
 
 /* Offers one line, newest first; sets w->done when nothing older can be listed. */
 static int
-list_line(list_walk *w, const papyra__rot_line *line)
+list_line(list_walk *w, const papyra__line *line)
 {
     papyra_json *obj = NULL;
     papyra_record rec;
     double ts;
     /* A torn last line is an anomaly for list as for scan, recover and compact. */
-    int e = line->terminated ? papyra__json_parse_object(line->data, line->len, &obj) : 0;
+    int e = line->terminated ? papyra__json_parse_object(line->p, line->len, &obj) : 0;
 
     if (e <= 0) {
         w->anomalies += e == 0;
@@ -510,8 +510,8 @@ rot_list(papyra_store *s,
                                    papyra_strerror(e));
     }
     for (int64_t k = 0; k < r->max_files && e == 0 && !w.done; k++) {
-        papyra__rot_rreader rd;
-        papyra__rot_line line;
+        papyra__rline_reader rd;
+        papyra__line line;
         uint64_t size;
         int fd, g = papyra__rot_snap_get(&snap, k, &fd, &size);
 
@@ -521,14 +521,14 @@ rot_list(papyra_store *s,
             e = g == PAPYRA_ENOMEM ? g : 0;
             continue;
         }
-        e = papyra__rot_rreader_init(&rd, fd, size);
-        while (e == 0 && !w.done && (g = papyra__rot_rread_line(&rd, &line)) > 0)
+        papyra__rlines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
+        while (e == 0 && !w.done && (g = papyra__rlines_next(&rd, &line)) > 0)
             e = list_line(&w, &line);
         if (e == 0 && g < 0) {
             w.anomalies++;
             e = g == PAPYRA_ENOMEM ? g : 0;
         }
-        papyra__rot_rreader_close(&rd);
+        papyra__rlines_free(&rd);
     }
     papyra__rot_snap_release(&snap);
     if (e < 0) {
@@ -591,37 +591,36 @@ scan_orphans(papyra__rot *r, papyra_scan_report *rep)
 static int
 scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
 {
-    papyra__rot_reader rd;
-    papyra__rot_line line;
+    papyra__line_reader rd;
+    papyra__line line;
     char detail[64];
-    int e = papyra__rot_reader_init(&rd, fd, size);
+    int e;
 
-    if (e < 0)
-        return e;
-    while ((e = papyra__rot_read_line(&rd, &line)) > 0) {
+    papyra__lines_init(&rd, fd, (off_t)size, PAPYRA__NL_UNIVERSAL);
+    while ((e = papyra__lines_next(&rd, &line)) > 0) {
         papyra_json *obj = NULL;
         int p;
 
         papyra__progress_add(line.stored);
         if (!line.terminated) {
-            snprintf(detail, sizeof(detail), "Line %" PRIu64 " missing newline", line.number);
+            snprintf(detail, sizeof(detail), "Line %" PRIu64 " missing newline", line.lineno);
             e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_TRUNCATED_LINE, path, detail);
             break;
         }
-        p = papyra__json_parse_object(line.data, line.len, &obj);
+        p = papyra__json_parse_object(line.p, line.len, &obj);
         papyra__json_free(obj);
         if (p < 0) {
             e = p;
             break;
         }
         if (p == 0) {
-            snprintf(detail, sizeof(detail), "Invalid JSON at line %" PRIu64, line.number);
+            snprintf(detail, sizeof(detail), "Invalid JSON at line %" PRIu64, line.lineno);
             e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_CORRUPTED_LINE, path, detail);
             if (e < 0)
                 break;
         }
     }
-    papyra__rot_reader_close(&rd);
+    papyra__lines_free(&rd);
     if (e < 0 && e != PAPYRA_ENOMEM)
         e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_PARTIAL_WRITE, path,
                                     "File could not be read fully");

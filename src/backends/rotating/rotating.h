@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internals of the rotating-files backend, shared by rotating.c (the
- * operations), rebuild.c (recover and compact) and set.c (file names, line
- * reading, locking and the crash-safe replacement of a whole rotation set).
+ * operations), rebuild.c (recover and compact) and set.c (file names,
+ * locking and the crash-safe replacement of a whole rotation set). Its files
+ * are read with the files/ line readers, with Python's universal newlines
+ * (PAPYRA__NL_UNIVERSAL).
  *
  * See docs/backend-rotating.md for the file names and the protocols.
  */
@@ -18,6 +20,7 @@
 #include <papyra/store.h>
 
 #include "files/datafile.h"
+#include "files/lines.h"
 #include "json/json.h"
 #include "util/buf.h"
 
@@ -41,35 +44,6 @@ typedef struct papyra__rot {
     bool tail_known;
     uint64_t expect_size;
 } papyra__rot;
-
-/* One line of a file, as papyra__rot_read_line() returns it. */
-typedef struct papyra__rot_line {
-    const char *data; /* without its terminator; valid until the next read */
-    size_t len;
-    size_t stored;   /* bytes in the file, terminator included */
-    bool terminated; /* false only for a last line without "\n" or "\r" */
-    uint64_t number; /* 1-based */
-} papyra__rot_line;
-
-/* A buffered reader that splits a file into lines the way Python does. */
-typedef struct papyra__rot_reader {
-    int fd;
-    bool owns_fd;
-    uint64_t remaining; /* bytes still to read from fd */
-    char *buf;
-    size_t cap, start, end;
-    bool eof;
-    uint64_t number;
-} papyra__rot_reader;
-
-/* The same, newest line first (no line numbers). */
-typedef struct papyra__rot_rreader {
-    int fd;
-    char *buf;
-    size_t cap;
-    uint64_t lo; /* file offset of buf[0]; buf holds [lo, hi) */
-    uint64_t hi; /* lines before hi are still to read */
-} papyra__rot_rreader;
 
 /*
  * Descriptors of the set's files, opened under the shared lock: a consistent
@@ -97,25 +71,11 @@ int papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap);
 int papyra__rot_snap_get(papyra__rot_snap *snap, int64_t k, int *fd, uint64_t *size);
 void papyra__rot_snap_release(papyra__rot_snap *snap);
 
-/* Starts a forward reader on @p fd (not owned) for its first @p size bytes. */
-int papyra__rot_reader_init(papyra__rot_reader *rd, int fd, uint64_t size);
-/* Starts a backward reader on @p fd (not owned) for its first @p size bytes. */
-int papyra__rot_rreader_init(papyra__rot_rreader *rd, int fd, uint64_t size);
-/* Returns 1 and fills @p line (number 0) with the previous line, 0 at the start, or an error. */
-int papyra__rot_rread_line(papyra__rot_rreader *rd, papyra__rot_line *line);
-void papyra__rot_rreader_close(papyra__rot_rreader *rd);
-
 /* "<path>" for index 0, "<path>.<i>" otherwise; malloc'd, NULL on ENOMEM. */
 char *papyra__rot_file(const papyra__rot *r, int64_t i);
 
 /* Removes file @p i of the set (see papyra__rot_file); a missing one is no error. */
 int papyra__rot_remove(const papyra__rot *r, int64_t i);
-
-/* Opens @p path for reading; 1 when opened, 0 when it does not exist, or an error. */
-int papyra__rot_reader_open(papyra__rot_reader *rd, const char *path);
-/* Returns 1 and fills @p line, 0 at the end of the file, or an error. */
-int papyra__rot_read_line(papyra__rot_reader *rd, papyra__rot_line *line);
-void papyra__rot_reader_close(papyra__rot_reader *rd);
 
 /* flock() with EINTR retried; @p op as flock(2). Returns 0 or an error. */
 int papyra__rot_flock(int fd, int op);
