@@ -200,16 +200,19 @@ papyra__datafile_open(papyra__datafile *df, bool create, int64_t *size)
     }
     if (fd < 0)
         return papyra__errno_code(errno);
-    r = fstat(fd, &st) < 0 ? papyra__errno_code(errno) : 0;
-    /* A new file: make its name durable when the records in it are to be. */
-    if (r == 0 && st.st_size == 0 && df->fsync != PAPYRA__FSYNC_NEVER)
-        r = papyra__fsync_parent(df->path);
-    if (r < 0) {
+    if (fstat(fd, &st) < 0) {
+        r = papyra__errno_code(errno);
         close(fd);
         return r;
     }
     *size = st.st_size;
     return fd;
+}
+
+int
+papyra__datafile_sync_dir(papyra__datafile *df)
+{
+    return df->fsync == PAPYRA__FSYNC_NEVER ? 0 : papyra__fsync_parent(df->path);
 }
 
 void

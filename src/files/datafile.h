@@ -104,13 +104,18 @@ int papyra__datafile_close(papyra_store *s, papyra__datafile *df);
 /*
  * Opens the data file to append: O_RDWR | O_APPEND | O_CLOEXEC, with
  * @p create also O_CREAT, creating missing parent directories (mkdir -p,
- * papyra__files_mkdir_p's mode) at ENOENT. A file that is empty when created
- * or found, with a sync policy, has its directory fsynced, so that the name
- * of the file records go to is durable too. The descriptor (not installed)
+ * papyra__files_mkdir_p's mode) at ENOENT. The descriptor (not installed)
  * and in *size the file's size, or an error: without @p create, a missing
  * file is PAPYRA_ENOENT with errno ENOENT (errno tells it from ENOTDIR).
  */
 int papyra__datafile_open(papyra__datafile *df, bool create, int64_t *size);
+
+/*
+ * With a sync policy, fsyncs the directory of the data file, so that the
+ * name of a file just created (or renamed into place) is as durable as the
+ * records in it; with fsync=never nothing. 0 or an error.
+ */
+int papyra__datafile_sync_dir(papyra__datafile *df);
 
 /*
  * Makes @p fd (or -1) the data file, @p size bytes long, and closes the one
