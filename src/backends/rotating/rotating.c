@@ -169,6 +169,9 @@ reopen(papyra__rot *r, uint64_t *size)
     if (fd < 0)
         return fd;
     e = papyra__files_id(NULL, fd, &id);
+    /* A new, empty active file (a rotation renamed the last): its name must be durable too. */
+    if (e == 0 && id.size == 0)
+        e = papyra__datafile_sync_dir(&r->file);
     if (e < 0) {
         close(fd);
         return e;
