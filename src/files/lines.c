@@ -195,13 +195,25 @@ rfill(papyra__rline_reader *r)
 
 #define RBYTE(r, off) ((r)->buf[(off) - (r)->lo])
 
-/* Whether the byte at file offset @p off ends a line. */
-static bool
-is_end(const papyra__rline_reader *r, uint64_t off)
+/*
+ * The file offset just after the last line end before @p end in what the
+ * buffer holds, or lo when it holds none: a byte loop per policy, so that
+ * the "\n" policy tests one byte value as json: always did.
+ */
+static uint64_t
+line_start(const papyra__rline_reader *r, uint64_t end)
 {
-    char c = RBYTE(r, off);
+    const char *p = r->buf;
+    size_t k = (size_t)(end - r->lo);
 
-    return c == '\n' || (c == '\r' && r->nl == PAPYRA__NL_UNIVERSAL);
+    if (r->nl == PAPYRA__NL_LF) {
+        while (k > 0 && p[k - 1] != '\n')
+            k--;
+    } else {
+        while (k > 0 && p[k - 1] != '\n' && p[k - 1] != '\r')
+            k--;
+    }
+    return r->lo + k;
 }
 
 int
@@ -217,15 +229,13 @@ papyra__rlines_next(papyra__rline_reader *r, papyra__line *line)
     while (r->lo > 0 && r->hi - r->lo < 2)
         if ((e = rfill(r)) < 0)
             return e;
-    if (is_end(r, r->hi - 1))
-        term = RBYTE(r, r->hi - 1) == '\n' && r->nl == PAPYRA__NL_UNIVERSAL && r->hi >= 2 &&
-                       RBYTE(r, r->hi - 2) == '\r'
-                   ? 2
-                   : 1;
+    if (RBYTE(r, r->hi - 1) == '\n')
+        term = r->nl == PAPYRA__NL_UNIVERSAL && r->hi >= 2 && RBYTE(r, r->hi - 2) == '\r' ? 2 : 1;
+    else if (RBYTE(r, r->hi - 1) == '\r' && r->nl == PAPYRA__NL_UNIVERSAL)
+        term = 1;
     end = r->hi - term;
     for (i = end;;) {
-        while (i > r->lo && !is_end(r, i - 1))
-            i--;
+        i = line_start(r, i);
         if (i > r->lo || r->lo == 0)
             break;
         if ((e = rfill(r)) < 0)
