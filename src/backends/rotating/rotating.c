@@ -144,14 +144,27 @@ rot_close(papyra_store *s)
 }
 
 /*
+ * The error of a failed papyra__datafile_flush(), with the message set on
+ * @p s: the sticky one, since a failed sync poisons the file.
+ */
+static int
+flush_error(papyra_store *s, papyra__rot *r, int e)
+{
+    if (papyra__datafile_poisoned(&r->file))
+        return papyra__datafile_check(s, &r->file);
+    return papyra__store_error(s, e, "rotating: cannot sync '%s': %s", r->path, papyra_strerror(e));
+}
+
+/*
  * With the exclusive lock held: (re)opens r->file.fd on the active file
  * PATH, creating it, and terminates a torn last line so the next record does
  * not glue onto it. What this handle appended to the file before is synced
  * first (another process may have rotated it, and nobody else syncs our
- * records). *size: the file's size afterwards.
+ * records). *size: the file's size afterwards. 0, or an error with the
+ * message set on @p s, naming what failed and on which file.
  */
 static int
-reopen(papyra__rot *r, uint64_t *size)
+reopen(papyra_store *s, papyra__rot *r, uint64_t *size)
 {
     int64_t opened;
     papyra__file_id id;
@@ -161,27 +174,34 @@ reopen(papyra__rot *r, uint64_t *size)
     if (r->file.fd >= 0) {
         e = papyra__datafile_flush(&r->file);
         if (e < 0)
-            return e;
+            return flush_error(s, r, e);
         papyra__datafile_set_fd(&r->file, -1, 0);
     }
     r->tail_known = false;
     fd = papyra__datafile_open(&r->file, true, &opened);
     if (fd < 0)
-        return fd;
+        return papyra__store_error(s, fd, "rotating: cannot open '%s': %s", r->path,
+                                   papyra_strerror(fd));
     e = papyra__files_id(NULL, fd, &id);
-    /* A new, empty active file (a rotation renamed the last): its name must be durable too. */
-    if (e == 0 && id.size == 0)
-        e = papyra__datafile_sync_dir(&r->file);
     if (e < 0) {
         close(fd);
-        return e;
+        return papyra__store_error(s, e, "rotating: cannot stat '%s': %s", r->path,
+                                   papyra_strerror(e));
+    }
+    /* A new, empty active file (a rotation renamed the last): its name must be durable too. */
+    if (id.size == 0 && (e = papyra__datafile_sync_dir(&r->file)) < 0) {
+        close(fd);
+        return papyra__store_error(s, e,
+                                   "rotating: cannot sync directory '%s' of new file '%s': %s",
+                                   r->dir, r->path, papyra_strerror(e));
     }
     if (id.size > 0 && pread(fd, &last, 1, (off_t)id.size - 1) == 1 && last != '\n' &&
         last != '\r') {
         e = papyra__write_all(fd, "\n", 1);
         if (e < 0) {
             close(fd);
-            return e;
+            return papyra__store_error(s, e, "rotating: cannot end the torn last line of '%s': %s",
+                                       r->path, papyra_strerror(e));
         }
         id.size++;
     }
@@ -194,14 +214,29 @@ reopen(papyra__rot *r, uint64_t *size)
     return 0;
 }
 
+/* Deletes @p path for a rotation; a missing file is no error. 0 or an error with the message. */
+static int
+rotate_unlink(papyra_store *s, const char *path)
+{
+    int e;
+
+    if (unlink(path) == 0 || errno == ENOENT)
+        return 0;
+    e = papyra__errno_code(errno);
+    return papyra__store_error(s, e, "rotating: cannot rotate: cannot delete '%s': %s", path,
+                               papyra_strerror(e));
+}
+
 /*
  * Rotates with the writer lock held: deletes the oldest file when all slots
  * are taken, shifts .i to .i+1 and renames the active file to .1. Every
  * intermediate state is a valid set (at worst with a gap in the numbering),
  * so a crash loses nothing that rotation would not have dropped anyway.
+ * 0, or an error with the message set on @p s, naming the step that failed
+ * and its files.
  */
 static int
-rotate(papyra__rot *r, uint64_t *size)
+rotate(papyra_store *s, papyra__rot *r, uint64_t *size)
 {
     int64_t top = 0, i;
     char *a, *b;
@@ -210,22 +245,21 @@ rotate(papyra__rot *r, uint64_t *size)
     /* The file is synced before it is renamed or deleted: a failure poisons the handle. */
     e = papyra__datafile_flush(&r->file);
     if (e < 0)
-        return e;
+        return flush_error(s, r, e);
     if (r->max_files == 1) {
         /*
          * One file only: starting afresh is the documented meaning. A new
          * file rather than a truncation, so that a reader's snapshot of the
          * old one stays intact.
          */
-        if (unlink(r->path) < 0 && errno != ENOENT)
-            return papyra__errno_code(errno);
-        return reopen(r, size);
+        e = rotate_unlink(s, r->path);
+        return e < 0 ? e : reopen(s, r, size);
     }
     /* The run of existing rotated files .1 .. .top; a gap ends it (older files shift later). */
     while (top + 1 < r->max_files) {
         a = papyra__rot_file(r, top + 1);
         if (!a)
-            return PAPYRA_ENOMEM;
+            return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
         bool there = papyra__rot_exists(a);
         free(a);
         if (!there)
@@ -233,7 +267,11 @@ rotate(papyra__rot *r, uint64_t *size)
         top++;
     }
     if (top == r->max_files - 1) {
-        e = papyra__rot_remove(r, top);
+        a = papyra__rot_file(r, top);
+        if (!a)
+            return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+        e = rotate_unlink(s, a);
+        free(a);
         if (e < 0)
             return e;
         top--;
@@ -241,17 +279,28 @@ rotate(papyra__rot *r, uint64_t *size)
     for (i = top; i >= 0; i--) {
         a = papyra__rot_file(r, i);
         b = papyra__rot_file(r, i + 1);
-        if (!a || !b)
-            e = PAPYRA_ENOMEM;
-        else if (rename(a, b) < 0 && errno != ENOENT)
+        if (!a || !b) {
+            e = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+        } else if (rename(a, b) < 0 && errno != ENOENT) {
             e = papyra__errno_code(errno);
+            e = papyra__store_error(s, e, "rotating: cannot rotate: cannot rename '%s' to '%s': %s",
+                                    a, b, papyra_strerror(e));
+        }
         free(a);
         free(b);
         if (e < 0)
             return e;
     }
     /* Opening the new, empty active file fsyncs the directory (renames and all) when asked to. */
-    return reopen(r, size);
+    return reopen(s, r, size);
+}
+
+/* The error of papyra__rot_settle() on the write path, with the message set on @p s. */
+static int
+settle_error(papyra_store *s, const papyra__rot *r, int e)
+{
+    return papyra__store_error(s, e, "rotating: cannot settle an interrupted rebuild of '%s': %s",
+                               r->path, papyra_strerror(e));
 }
 
 /*
@@ -268,9 +317,12 @@ rotate(papyra__rot *r, uint64_t *size)
  * it), and the size (to rotate, and when another process appended since
  * this handle's last write, to check that the file ends with a newline).
  * *excl tells which lock is held; *size is the file's size before the append.
+ * 0, or an error with the message set on @p s: it names what failed (the
+ * lock, opening the active file, a step of the rotation...) and the file it
+ * failed on.
  */
 static int
-append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
+append_lock(papyra_store *s, papyra__rot *r, size_t len, bool *excl, uint64_t *size)
 {
     bool ex = false;
     int e;
@@ -282,7 +334,8 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
 
         e = papyra__rot_flock(r->lock_fd, ex ? LOCK_EX : LOCK_SH);
         if (e < 0)
-            return e;
+            return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
+                                       papyra_strerror(e));
         if (r->file.fd < 0 || papyra__files_id(r->path, -1, &id) < 0 || id.ino != r->fd_ino ||
             id.dev != r->fd_dev) {
             /* No descriptor yet, or PATH was replaced: reopen, exclusively. */
@@ -291,8 +344,11 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
                 continue;
             }
             e = papyra__rot_pending(r) ? papyra__rot_settle(r) : 0;
-            if (e == 0)
-                e = reopen(r, &sz);
+            if (e < 0) {
+                e = settle_error(s, r, e);
+                break;
+            }
+            e = reopen(s, r, &sz);
             if (e < 0)
                 break;
         } else if (id.nlink != 1 && papyra__rot_pending(r)) {
@@ -301,15 +357,18 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
                 continue;
             }
             e = papyra__rot_settle(r);
-            if (e < 0)
+            if (e < 0) {
+                e = settle_error(s, r, e);
                 break;
+            }
             continue; /* the settled set may have a new active file */
         } else {
             sz = id.size;
             /* Another process appended since (or our last write failed): is the tail whole? */
             if (sz > 0 && !(r->tail_known && sz == r->expect_size)) {
                 if (pread(r->file.fd, &c, 1, (off_t)sz - 1) != 1) {
-                    e = PAPYRA_EIO;
+                    e = papyra__store_error(s, PAPYRA_EIO, "rotating: cannot read '%s': %s",
+                                            r->path, papyra_strerror(PAPYRA_EIO));
                     break;
                 }
                 /* Maybe another process's append in progress: look again with it finished. */
@@ -319,8 +378,12 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
                 }
                 if (c != '\n' && c != '\r') {
                     e = papyra__write_all(r->file.fd, "\n", 1);
-                    if (e < 0)
+                    if (e < 0) {
+                        e = papyra__store_error(
+                            s, e, "rotating: cannot end the torn last line of '%s': %s", r->path,
+                            papyra_strerror(e));
                         break;
+                    }
                     sz++;
                 }
             }
@@ -330,7 +393,7 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
                 ex = true;
                 continue;
             }
-            e = rotate(r, &sz);
+            e = rotate(s, r, &sz);
             if (e < 0)
                 break;
         }
@@ -362,18 +425,17 @@ appender_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
 
     pthread_mutex_lock(&r->mu);
     e = papyra__rot_lock_ready(r);
-    if (e == 0)
-        e = append_lock(r, len, &c->excl, &c->size);
+    if (e < 0)
+        e = papyra__store_error(s, e, "rotating: cannot open the lock file '%s': %s", r->lock_path,
+                                papyra_strerror(e));
+    else
+        e = append_lock(s, r, len, &c->excl, &c->size); /* sets its own message */
     if (e == 0) {
         *size = (int64_t)c->size;
         return 0;
     }
     pthread_mutex_unlock(&r->mu);
-    /* A rotation or reopen whose sync of the file before failed. */
-    if (papyra__datafile_poisoned(&r->file))
-        return papyra__datafile_check(s, &r->file);
-    return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
-                               papyra_strerror(e));
+    return e;
 }
 
 /* The take-back of a refused append: no append of any process runs meanwhile. */
