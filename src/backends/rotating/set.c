@@ -166,12 +166,17 @@ papyra__rot_pending(const papyra__rot *r)
     return lstat(r->stage_path, &st) == 0;
 }
 
-/* Removes the staging directory and everything in it. */
+/*
+ * Removes the staging directory and everything in it. The first error is
+ * the one reported: a file that cannot be removed (ENOSPC, EIO) is not
+ * left to show as rmdir's ENOTEMPTY, which names no cause.
+ */
 static int
 remove_stage(const papyra__rot *r)
 {
     DIR *d = opendir(r->stage_path);
     struct dirent *e;
+    int first = 0;
 
     if (!d) {
         if (errno == ENOENT)
@@ -184,9 +189,12 @@ remove_stage(const papyra__rot *r)
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        (void)unlinkat(dirfd(d), e->d_name, 0);
+        if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT && first == 0)
+            first = papyra__errno_code(errno);
     }
     closedir(d);
+    if (first < 0)
+        return first;
     if (rmdir(r->stage_path) < 0 && errno != ENOENT)
         return papyra__errno_code(errno);
     return papyra__fsync_dir(r->dir);
