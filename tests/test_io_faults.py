@@ -55,8 +55,15 @@ After every injected failure:
     failed half-way may only have dropped what it was dropping); for
     compact and recover, the old or the new files, with no temp file or
     staging directory left, and a quarantine directory holding only whole
-    copies of damaged files;
-  * the store still works: a writer appends after the failed write, and the
+    copies of damaged files. One exception: after a failed fsync or
+    fdatasync of the data file (not of a directory), the store may also
+    hold records of the write call that got the sync error, but only
+    whole, after every acknowledged one, each at most once, and nothing
+    torn (scan is clean). A failed sync means "not known to be durable",
+    not "not written", and libpapyra never deletes a whole record
+    (docs/store.md, "Durability errors stick"; docs/decisions.md);
+  * the store still works: a writer appends after the failed write (a new
+    handle: the failed one is poisoned after a failed sync), and the
     same compaction or recovery run again reaches exactly the state an
     uninterrupted run reaches.
 
@@ -587,8 +594,17 @@ class Walk:
             problems.append("scan after the failed write: exit %s %s" % (scan.rc, scan.err.strip()))
         old = self.after_calls[acked_calls]
         want, got = records(old, case.base), records(state, case.base)
+        sync_failed = failed and self.data_sync(step)
         if state == old or (scan.rc == 2 and got == want):
             pass
+        elif sync_failed and scan.rc == 0 and self.after_failed_sync(got, acked_calls):
+            pass  # the failed call's records, whole: written, only not known to be durable
+        elif sync_failed:
+            problems.append("after the failed sync of write call %d the store holds %d records: "
+                            "not the %d acknowledged ones in order, followed at most by whole "
+                            "records of the failed call, each once%s" % (
+                                acked_calls + 1, len(got), acked,
+                                "" if scan.rc == 0 else " (and scan exits %s)" % scan.rc))
         elif failed and acked_calls + 1 in self.after_calls and \
                 got == records(self.after_calls[acked_calls + 1], case.base):
             problems.append("the store holds the records of write call %d, though the writer "
@@ -611,6 +627,27 @@ class Walk:
         elif run([PAPYRA, "--persistence", self.url, "persistence", "scan"]).rc != 0:
             problems.append("the store is not clean after the next write")
         return problems
+
+    def data_sync(self, step):
+        """Whether the step is an fsync or fdatasync of the data file (not of a directory)."""
+        return step["name"] in ("fsync", "fdatasync") and \
+            step["paths"] == [os.path.join(self.d, self.case.base)]
+
+    def after_failed_sync(self, got, acked_calls):
+        """After a failed sync of the data file in write call acked_calls + 1: every acknowledged
+        record in order (less what a rotation of that call dropped before it synced), then only
+        whole records of the failed call, each at most once."""
+        base = records(self.after_calls[acked_calls], self.case.base)
+        full = records(self.after_calls[acked_calls + 1], self.case.base)
+        own = [ln for ln in full if ln not in base]  # the failed call's records
+        bases = [base]
+        if self.case.rotates:
+            bases.append([ln for ln in base if ln in full])
+        for b in bases:
+            rest = got[len(b):]
+            if got[:len(b)] == b and len(set(rest)) == len(rest) and all(ln in own for ln in rest):
+                return True
+        return False
 
     def partial_rotation(self, old, state, acked_calls):
         """A rotation that failed half-way: whole files moved, at most the oldest one gone."""
