@@ -7,14 +7,16 @@ Usage: check_layers.py SRCROOT      check the tree; exit 1 naming each violation
 
 The layers, lowest first (docs/contributing.md draws them):
 
-    util  <-  json  <-  record  <-  core  <-  backends/<scheme>
+    util  <-  json  <-  record  <-  core  <-  files  <-  backends/<scheme>
                 ^                     |
                 +----  metrics  <-----+
 
 A file under src/<layer>/ may include public headers (<papyra/...>), system
-headers, and "<layer>/..." for its own layer or one it depends on. A backend
-may include its own folder, never another backend's, and never metrics/: the
-generic layer moves the counters, a backend only reports what happened. The
+headers, and "<layer>/..." for its own layer or one it depends on. files/ is
+the append core and line readers of the file backends: it may include core/,
+record/, json/ and util/, and no backend. A backend may include its own
+folder and files/, never another backend's, and never metrics/: the generic
+layer moves the counters, a backend only reports what happened. The
 CLI (cli/) uses the public API, plus the bottom layer (util/) for small
 helpers. Internal includes always name their layer ("core/backend.h"), so a
 bare "x.h" in src/ is a violation too, except the headers the generator writes
@@ -32,7 +34,8 @@ ALLOWED = {
     "record": {"record", "json", "util"},
     "metrics": {"metrics", "json", "util"},
     "core": {"core", "metrics", "record", "json", "util"},
-    "backends": {"core", "record", "json", "util"},  # plus the backend's own folder
+    "files": {"files", "core", "record", "json", "util"},
+    "backends": {"files", "core", "record", "json", "util"},  # plus the backend's own folder
     "cli": {"util"},
 }
 GENERATED = {"metrics-gen.h": "metrics", "metrics-inc-gen.h": "metrics"}
@@ -102,6 +105,8 @@ def self_test():
         "src/json/b.c": '#include "util/buf.h"\n#include "buf.h"\n',
         "src/backends/json/c.c": '#include "backends/redis/r.h"\n#include "metrics/m.h"\n',
         "src/core/d.c": '#include "backends/json/jsonl.h"\n#include "record/codec.h"\n',
+        "src/files/f.c": '#include "core/backend.h"\n#include "metrics/count.h"\n'
+                         '#include "backends/rotating/rotating.h"\n',
         "cli/e.c": '#include "cli.h"\n#include "core/backend.h"\n',
         "src/stray.c": "\n",
         "generated/src/g.c": '#include "core/backend.h"\n',
@@ -113,7 +118,8 @@ def self_test():
                 f.write(text)
         found = check_tree(tmp)
     want = ["src/util/a.c:1", "src/json/b.c:2", "src/backends/json/c.c:1",
-            "src/backends/json/c.c:2", "src/core/d.c:1", "cli/e.c:2", "src/stray.c", "generated/src/g.c:1"]
+            "src/backends/json/c.c:2", "src/core/d.c:1", "src/files/f.c:2", "src/files/f.c:3",
+            "cli/e.c:2", "src/stray.c", "generated/src/g.c:1"]
     missed = [w for w in want if not any(p.startswith(w) for p in found)]
     for p in found:
         print("found as expected: " + p)

@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A stand-in application for the CLI tests (tests/test-cli.py).
+ * A stand-in application for the CLI tests (tests/test-cli.py) and the I/O
+ * fault test (tests/test_io_faults.py).
  *
  *   cli-writer store URL N [KIND]
  *       opens the store and writes N records of KIND (event, audit,
  *       dead_letter; default event), one write call each, then closes it.
+ *   cli-writer batch URL N [PER_CALL]
+ *       the same with events, PER_CALL records per write call (default N:
+ *       all of them in one papyra_store_write_batch call).
  *   cli-writer counters PATH BACKEND NAME=N...
  *       creates (if needed) the shared metrics file PATH for BACKEND and adds
  *       N to each named counter, the way an application's store would.
+ *
+ * A failed write call is reported as "cli-writer: write: MESSAGE (write call
+ * C of M failed; R records acknowledged)", so that a test knows exactly which
+ * records the application was told are stored; a metrics file that the store
+ * could not use is reported as "cli-writer: warning: ..." (the writes go on).
  *
  * Exit 0 on success; 1 with one line on stderr otherwise.
  */
@@ -24,51 +33,80 @@ fail(const char *what, const char *detail)
     return 1;
 }
 
-static int
-write_records(const char *url, long n, const char *kind)
+/* Record @p i of @p kind, as every mode writes it. */
+static void
+make_record(const char *kind, long i, papyra_record *r)
 {
     static const char *const orphans[] = {"a"};
+
+    memset(r, 0, sizeof(*r));
+    if (strcmp(kind, "audit") == 0) {
+        r->kind = PAPYRA_KIND_AUDIT;
+        r->u.audit.system_id = "local";
+        r->u.audit.timestamp = 1000.0 + (double)i;
+        r->u.audit.total_actors = 10;
+        r->u.audit.alive_actors = 8;
+        r->u.audit.registry_orphans = orphans;
+        r->u.audit.n_registry_orphans = 1;
+        r->u.audit.dead_letters_count = 2;
+    } else if (strcmp(kind, "dead_letter") == 0) {
+        r->kind = PAPYRA_KIND_DEAD_LETTER;
+        r->u.dead_letter.system_id = "local";
+        r->u.dead_letter.target = "\"local://1\"";
+        r->u.dead_letter.message_type = "str";
+        r->u.dead_letter.payload = "\"late\"";
+        r->u.dead_letter.timestamp = 1000.0 + (double)i;
+    } else {
+        r->kind = PAPYRA_KIND_EVENT;
+        r->u.event.system_id = "local";
+        r->u.event.actor_address = "\"local://1\"";
+        r->u.event.event_type = "ActorStarted";
+        r->u.event.timestamp = 1000.0 + (double)i;
+    }
+}
+
+/* Writes @p n records of @p kind, @p per_call to a write call (1: papyra_store_write). */
+static int
+write_records(const char *url, long n, long per_call, const char *kind)
+{
     papyra_error err = {0};
     papyra_store *s = NULL;
-    papyra_record r;
+    papyra_record *batch;
+    long calls, done = 0;
     int rc;
 
+    if (n < 0 || per_call < 1)
+        return fail(url, "N must be >= 0 and PER_CALL >= 1");
+    batch = calloc((size_t)per_call, sizeof(*batch));
+    if (!batch)
+        return fail(url, "out of memory");
     rc = papyra_store_open(&s, url, &err);
-    if (rc < 0)
+    if (rc < 0) {
+        free(batch);
         return fail(url, err.message);
-    for (long i = 0; i < n; i++) {
-        memset(&r, 0, sizeof(r));
-        if (strcmp(kind, "audit") == 0) {
-            r.kind = PAPYRA_KIND_AUDIT;
-            r.u.audit.system_id = "local";
-            r.u.audit.timestamp = 1000.0 + (double)i;
-            r.u.audit.total_actors = 10;
-            r.u.audit.alive_actors = 8;
-            r.u.audit.registry_orphans = orphans;
-            r.u.audit.n_registry_orphans = 1;
-            r.u.audit.dead_letters_count = 2;
-        } else if (strcmp(kind, "dead_letter") == 0) {
-            r.kind = PAPYRA_KIND_DEAD_LETTER;
-            r.u.dead_letter.system_id = "local";
-            r.u.dead_letter.target = "\"local://1\"";
-            r.u.dead_letter.message_type = "str";
-            r.u.dead_letter.payload = "\"late\"";
-            r.u.dead_letter.timestamp = 1000.0 + (double)i;
-        } else {
-            r.kind = PAPYRA_KIND_EVENT;
-            r.u.event.system_id = "local";
-            r.u.event.actor_address = "\"local://1\"";
-            r.u.event.event_type = "ActorStarted";
-            r.u.event.timestamp = 1000.0 + (double)i;
-        }
-        rc = papyra_store_write(s, &r);
+    }
+    if (papyra_store_metrics_warning(s))
+        fprintf(stderr, "cli-writer: warning: %s\n", papyra_store_metrics_warning(s));
+    calls = (n + per_call - 1) / per_call;
+    for (long c = 0; c < calls; c++) {
+        long k = n - done < per_call ? n - done : per_call;
+
+        for (long i = 0; i < k; i++)
+            make_record(kind, done + i, &batch[i]);
+        rc = per_call == 1 ? papyra_store_write(s, &batch[0])
+                           : papyra_store_write_batch(s, batch, (size_t)k);
         if (rc < 0) {
-            char msg[600];
-            snprintf(msg, sizeof(msg), "%s", papyra_store_errmsg(s));
+            char msg[700];
+            snprintf(msg, sizeof(msg),
+                     "%s (write call %ld of %ld failed; %ld records acknowledged)",
+                     papyra_store_errmsg(s), c + 1, calls, done);
             papyra_store_close(s);
+            free(batch);
             return fail("write", msg);
         }
+        done += k;
     }
+    free(batch);
     rc = papyra_store_close(s);
     return rc < 0 ? fail("close", papyra_strerror(rc)) : 0;
 }
@@ -107,9 +145,15 @@ int
 main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "store") == 0)
-        return write_records(argv[2], strtol(argv[3], NULL, 10), argc > 4 ? argv[4] : "event");
+        return write_records(argv[2], strtol(argv[3], NULL, 10), 1, argc > 4 ? argv[4] : "event");
+    if (argc >= 4 && strcmp(argv[1], "batch") == 0) {
+        long n = strtol(argv[3], NULL, 10);
+        return write_records(argv[2], n, argc > 4 ? strtol(argv[4], NULL, 10) : (n > 0 ? n : 1),
+                             "event");
+    }
     if (argc >= 4 && strcmp(argv[1], "counters") == 0)
         return add_counters(argv[2], argv[3], argc - 4, argv + 4);
-    fprintf(stderr, "usage: cli-writer store URL N [KIND] | counters PATH BACKEND NAME=N...\n");
+    fprintf(stderr, "usage: cli-writer store URL N [KIND] | batch URL N [PER_CALL] |"
+                    " counters PATH BACKEND NAME=N...\n");
     return 1;
 }

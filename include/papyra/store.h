@@ -54,7 +54,8 @@ PAPYRA_PUBLIC int papyra_store_open(papyra_store **ret, const char *url, papyra_
 
 /**
  * Flushes and closes the store and frees the handle. NULL is a no-op.
- * @returns 0, or the error of a final flush (the handle is freed regardless).
+ * @returns 0, or the error of a final flush (the handle is freed regardless):
+ *          PAPYRA_EIO too when an earlier fsync of a file store failed.
  */
 PAPYRA_PUBLIC int papyra_store_close(papyra_store *s);
 
@@ -215,6 +216,12 @@ PAPYRA_PUBLIC const char *papyra_store_metrics_warning(const papyra_store *s);
 /**
  * Writes one record. Counts records_written +1 on success, write_errors +1
  * on failure.
+ *
+ * File stores with fsync=always or everysec: a failed fsync is the error of
+ * every write it covered, and sticks: every later write fails with
+ * PAPYRA_EIO ("an earlier fsync of FILE failed; ...") until the store is
+ * reopened or papyra_store_recover() or papyra_store_compact() has
+ * rewritten its data (docs/store.md).
  * @returns 0, PAPYRA_EINVAL (a record that cannot be serialised),
  *          PAPYRA_ECLOSED, PAPYRA_EIO, PAPYRA_ENOSPC, PAPYRA_ECONNECT, ...
  */
@@ -301,7 +308,7 @@ typedef struct papyra_recovery_options {
 typedef struct papyra_recovery_report {
     const char *backend;
     papyra_scan_report *scan;  /**< what was found before */
-    papyra_scan_report *after; /**< the verifying scan after repair; NULL for IGNORE or clean */
+    papyra_scan_report *after; /**< the verifying scan after repair; NULL when none ran */
     size_t n_repaired;
     char **repaired; /**< files or stream keys rewritten */
     size_t n_quarantined;
@@ -310,7 +317,9 @@ typedef struct papyra_recovery_report {
 
 /**
  * Scans, and unless the mode is IGNORE or the scan is clean, repairs or
- * quarantines, then verifies with a second scan. Counts recovery_attempts +1;
+ * quarantines, then verifies with a second scan. A file store whose fsync
+ * failed is repaired (its data rewritten into new, fsynced files) even when
+ * the scan is clean, which lets it write again. Counts recovery_attempts +1;
  * recovery_failures +1 when it fails or anomalies remain (then it returns
  * PAPYRA_EANOMALY with the report still set).
  */

@@ -65,6 +65,13 @@ typedef struct papyra__backend_ops {
                 const papyra_list_options *opts,
                 papyra__list_result *out);
     int (*scan)(papyra_store *s, papyra_scan_report **ret);
+    /*
+     * NULL, or whether a recover must repair although its scan found
+     * nothing: a file backend whose fsync failed, so that what reads back
+     * from its files may not be on disk until repair rewrites them into new,
+     * fsynced files (then repair is called with an empty @p found).
+     */
+    bool (*needs_repair)(papyra_store *s);
     /* Repairs or quarantines what @p found reports; the generic layer scans before and after. */
     int (*repair)(papyra_store *s,
                   const papyra_recovery_options *opts,

@@ -856,7 +856,8 @@ recover(papyra_store *s,
         opts->mode != PAPYRA_RECOVER_QUARANTINE)
         return papyra__store_error(s, PAPYRA_EINVAL, "unknown recovery mode %d", (int)opts->mode);
     r = do_scan(s, o, &rep->scan, "scan");
-    if (r < 0 || opts->mode == PAPYRA_RECOVER_IGNORE || rep->scan->count == 0)
+    if (r < 0 || opts->mode == PAPYRA_RECOVER_IGNORE ||
+        (rep->scan->count == 0 && !(s->ops->needs_repair && s->ops->needs_repair(s))))
         return r;
     step_begin(s, &ps, "repair");
     r = s->ops->repair(s, opts, rep->scan, rep);

@@ -5,7 +5,10 @@
  *
  * Writing: one O_APPEND fd, opened at the first write (creating missing
  * parent directories) and kept; a batch is one write(2) from a buffer the
- * handle keeps. Appends hold flock(LOCK_SH) on the data file: O_APPEND writes
+ * handle keeps. The append itself, the take-back of a refused one, the fsync
+ * policies and the sticky durability errors are the files/ core's
+ * (files/datafile.h); this file keeps what is its own: the locking of one
+ * file. Appends hold flock(LOCK_SH) on the data file: O_APPEND writes
  * of several processes do not interleave, so the lock only keeps recover and
  * compact out. It is shared by the threads of this process that are
  * appending at the same moment (flock belongs to the open file, so it is
@@ -25,43 +28,29 @@
  * of io.c, in bounded memory; list walks from the end of the file, so
  * retention and limit stop it early. Recover and compact live in rewrite.c.
  */
+#include "json/json.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/stat.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
-
-/* Linux's value; <fcntl.h> declares it only with _GNU_SOURCE. */
-#ifndef AT_EMPTY_PATH
-#define AT_EMPTY_PATH 0x1000
-#endif
 
 #include "backends/json/jsonl.h"
 #include "core/backend.h"
-#include "json/json.h"
 #include "record/codec.h"
 #include "util/buf.h"
 #include "util/fs.h"
-
-enum { FSYNC_NEVER, FSYNC_ALWAYS, FSYNC_EVERYSEC };
 
 /* Appenders that enter while the lock is held this many times in a row wait for a drain. */
 #define MAX_OVERLAP 64
 
 typedef papyra__jsonl jsonl;
-
-static int start_syncer(jsonl *j);
-static void stop_syncer(jsonl *j);
-static int jl_close(papyra_store *s);
 
 int
 papyra__jsonl_error(papyra_store *s, int code, const char *what, const char *path)
@@ -73,7 +62,7 @@ static int
 jl_open(papyra_store *s, const papyra__url *url)
 {
     static const char *const keys[] = {"fsync", NULL};
-    const char *fs = papyra__url_param(url, "fsync");
+    papyra__fsync fsync;
     struct stat st;
     jsonl *j;
     int r;
@@ -81,36 +70,25 @@ jl_open(papyra_store *s, const papyra__url *url)
     if (url->path[0] == '\0')
         return papyra__store_error(s, PAPYRA_EINVAL, "json: needs a file path (json:PATH)");
     r = papyra__url_check(s, url, keys);
+    if (r == 0)
+        r = papyra__fsync_param(s, url, &fsync);
     if (r < 0)
         return r;
-    if (fs && strcmp(fs, "never") && strcmp(fs, "always") && strcmp(fs, "everysec"))
-        return papyra__store_error(
-            s, PAPYRA_EINVAL, "parameter 'fsync' must be never, always or everysec (got '%s')", fs);
     if (stat(url->path, &st) == 0 && S_ISDIR(st.st_mode))
         return papyra__store_error(s, PAPYRA_EIO, "json: %s is a directory", url->path);
     j = calloc(1, sizeof(*j));
-    if (!j || !(j->path = strdup(url->path)) || !(s->data_path = strdup(url->path))) {
-        if (j)
-            free(j->path);
+    if (!j || !(s->data_path = strdup(url->path))) {
         free(j);
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     }
-    j->fsync_mode = !fs || !strcmp(fs, "never") ? FSYNC_NEVER
-                    : !strcmp(fs, "always")     ? FSYNC_ALWAYS
-                                                : FSYNC_EVERYSEC;
-    j->fd = -1;
+    r = papyra__datafile_init(s, &j->file, url->path, fsync, 0644);
+    if (r < 0) {
+        free(j);
+        return r;
+    }
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
-    pthread_mutex_init(&j->smu, NULL);
-    pthread_cond_init(&j->scv, NULL);
-    atomic_init(&j->dirty, false);
-    atomic_init(&j->bg_err, 0);
-    atomic_init(&j->spare_busy, false);
     s->impl = j;
-    if (j->fsync_mode == FSYNC_EVERYSEC && (r = start_syncer(j)) < 0) {
-        jl_close(s);
-        return papyra__store_error(s, r, "cannot start the fsync thread: %s", papyra_strerror(r));
-    }
     return 0;
 }
 
@@ -118,22 +96,13 @@ static int
 jl_close(papyra_store *s)
 {
     jsonl *j = s->impl;
-    int r = 0;
+    int r;
 
     if (!j)
         return 0;
-    stop_syncer(j);
-    if (j->fd >= 0) {
-        if (j->fsync_mode != FSYNC_NEVER && fdatasync(j->fd) < 0)
-            r = papyra__jsonl_error(s, papyra__errno_code(errno), "cannot sync", j->path);
-        close(j->fd);
-    }
+    r = papyra__datafile_close(s, &j->file);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
-    pthread_mutex_destroy(&j->smu);
-    pthread_cond_destroy(&j->scv);
-    papyra__buf_free(&j->spare);
-    free(j->path);
     free(j);
     s->impl = NULL;
     return r;
@@ -151,9 +120,26 @@ lock_fd(int fd, int op)
 }
 
 /*
- * With j->mu held and no appender in flight: makes j->fd the current data
- * file, locked exclusively (recover, compact). A missing file gives 1 and
- * creates nothing.
+ * With j->mu held: opens the data file into j->file.fd (creating it and its
+ * directory with @p create). 1 when it does not exist and is not created.
+ */
+static int
+open_data(jsonl *j, bool create)
+{
+    int64_t size;
+    int fd = papyra__datafile_open(&j->file, create, &size);
+
+    /* Only a missing file is "nothing stored"; a path below a file (ENOTDIR) is an error. */
+    if (fd < 0)
+        return fd == PAPYRA_ENOENT && !create && errno == ENOENT ? 1 : fd;
+    papyra__datafile_set_fd(&j->file, fd, size);
+    return 0;
+}
+
+/*
+ * With j->mu held and no appender in flight: makes j->file.fd the current
+ * data file, locked exclusively (recover, compact). A missing file gives 1
+ * and creates nothing.
  */
 static int
 lock_exclusive(jsonl *j)
@@ -162,85 +148,31 @@ lock_exclusive(jsonl *j)
     int r;
 
     for (;;) {
-        if (j->fd < 0) {
-            j->fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC, 0644);
-            if (j->fd < 0)
-                return errno == ENOENT ? 1 : papyra__errno_code(errno);
-        }
-        r = lock_fd(j->fd, LOCK_EX);
+        if (j->file.fd < 0 && (r = open_data(j, false)) != 0)
+            return r;
+        r = lock_fd(j->file.fd, LOCK_EX);
         if (r < 0)
             return r;
-        if (fstat(j->fd, &st) < 0) {
+        if (fstat(j->file.fd, &st) < 0) {
             r = papyra__errno_code(errno);
-            lock_fd(j->fd, LOCK_UN);
+            lock_fd(j->file.fd, LOCK_UN);
             return r;
         }
         if (st.st_nlink > 0)
             return 0;
-        /* Replaced by a recover or compact: follow the path to the new file. */
-        close(j->fd);
-        j->fd = -1;
+        /*
+         * Replaced by a recover or compact, which fsynced what it copied:
+         * follow the path to the new file.
+         */
+        papyra__datafile_set_fd(&j->file, -1, 0);
     }
 }
 
 /*
- * The link count and size of the open data file: what an appender checks
- * after taking the lock. statx asking for only these two is much cheaper
- * than fstat on a file that is being appended to (fstat costs about as
- * much as the write itself); fstat is the fallback on kernels without statx.
- */
-static int
-fd_links_size(int fd, nlink_t *links, off_t *size)
-{
-#ifdef SYS_statx
-    static atomic_bool no_statx;
-    struct statx sx;
-
-    if (!atomic_load_explicit(&no_statx, memory_order_relaxed)) {
-        if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_NLINK | STATX_SIZE, &sx) == 0 &&
-            (sx.stx_mask & (STATX_NLINK | STATX_SIZE)) == (STATX_NLINK | STATX_SIZE)) {
-            *links = sx.stx_nlink;
-            *size = (off_t)sx.stx_size;
-            return 0;
-        }
-        if (errno != ENOSYS && errno != EINVAL && errno != EPERM)
-            return papyra__errno_code(errno);
-        atomic_store_explicit(&no_statx, true, memory_order_relaxed);
-    }
-#endif
-    {
-        struct stat st;
-
-        if (fstat(fd, &st) < 0)
-            return papyra__errno_code(errno);
-        *links = st.st_nlink;
-        *size = st.st_size;
-        return 0;
-    }
-}
-
-/* Opens the data file to append, creating it and its directory when missing. */
-static int
-open_append(jsonl *j)
-{
-    const int flags = O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC;
-    int r;
-
-    j->fd = open(j->path, flags, 0644);
-    if (j->fd < 0 && errno == ENOENT) {
-        r = papyra__mkdir_parents(j->path);
-        if (r < 0)
-            return r;
-        j->fd = open(j->path, flags, 0644);
-    }
-    return j->fd < 0 ? papyra__errno_code(errno) : 0;
-}
-
-/*
- * With j->mu held and no appender of this process in flight: makes j->fd the
- * current data file and locks it for appending, shared (other processes
- * append at the same time; O_APPEND writes do not interleave), so that only
- * a recover or compact (exclusive) is kept out.
+ * With j->mu held and no appender of this process in flight: makes
+ * j->file.fd the current data file and locks it for appending, shared
+ * (other processes append at the same time; O_APPEND writes do not
+ * interleave), so that only a recover or compact (exclusive) is kept out.
  *
  * The last line must end with a newline before we append, or a torn line
  * left by a crash would swallow our record. That is checked when the file
@@ -255,33 +187,34 @@ static int
 lock_for_append(jsonl *j)
 {
     bool fresh = false, excl = false;
-    nlink_t links;
+    papyra__file_id id = {0};
     off_t size = 0;
     char c;
     int r;
 
     for (;;) {
-        if (j->fd < 0) {
-            r = open_append(j);
+        if (j->file.fd < 0) {
+            r = open_data(j, true);
             if (r < 0)
                 return r;
             fresh = true;
         }
-        r = lock_fd(j->fd, excl ? LOCK_EX : LOCK_SH);
+        r = lock_fd(j->file.fd, excl ? LOCK_EX : LOCK_SH);
         if (r < 0)
             return r;
-        r = fd_links_size(j->fd, &links, &size);
+        /* One statx of the descriptor: whether the file was replaced, and its size. */
+        r = papyra__files_id(NULL, j->file.fd, &id);
         if (r < 0)
             break;
-        if (links == 0) {
+        size = (off_t)id.size;
+        if (id.nlink == 0) {
             /* Replaced by a recover or compact: follow the path to the new file. */
-            close(j->fd);
-            j->fd = -1;
+            papyra__datafile_set_fd(&j->file, -1, 0);
             continue;
         }
         if ((!fresh && j->tail_known && size == j->expect_size) || size == 0)
             break;
-        if (pread(j->fd, &c, 1, size - 1) != 1) {
+        if (pread(j->file.fd, &c, 1, size - 1) != 1) {
             r = PAPYRA_EIO;
             break;
         }
@@ -291,12 +224,12 @@ lock_for_append(jsonl *j)
             excl = true;
             continue;
         }
-        r = papyra__write_all(j->fd, "\n", 1);
+        r = papyra__write_all(j->file.fd, "\n", 1);
         size++;
         break;
     }
     if (r < 0) {
-        lock_fd(j->fd, LOCK_UN);
+        lock_fd(j->file.fd, LOCK_UN);
         return r;
     }
     j->lock_size = size;
@@ -320,7 +253,7 @@ enter_append(papyra_store *s, jsonl *j)
         j->overlap++;
     }
     pthread_mutex_unlock(&j->mu);
-    return r < 0 ? papyra__jsonl_error(s, r, "cannot open or lock", j->path) : 0;
+    return r < 0 ? papyra__jsonl_error(s, r, "cannot open or lock", j->file.path) : 0;
 }
 
 /* @p bytes: what this appender wrote; @p failed: its write failed (the tail is unknown). */
@@ -333,7 +266,7 @@ leave_append(jsonl *j, size_t bytes, bool failed)
     if (--j->holders == 0) {
         j->expect_size = j->lock_size + (off_t)j->held_bytes;
         j->tail_known = !j->held_failed;
-        lock_fd(j->fd, LOCK_UN);
+        lock_fd(j->file.fd, LOCK_UN);
         j->overlap = 0;
         pthread_cond_broadcast(&j->cv);
     } else if (j->draining > 0) {
@@ -343,190 +276,65 @@ leave_append(jsonl *j, size_t bytes, bool failed)
 }
 
 /*
- * A write that failed after @p done bytes (disk full, file-size limit) is
- * taken back, so that no torn line and no part of the failed batch stays in
- * the file. Called by a holder: it waits until it is the only one of this
- * process (or the others also taking a write back), makes the lock
- * exclusive (no append of any process runs), and truncates only if the file
- * still ends with exactly those bytes. Otherwise (another append followed)
- * the torn line stays, and the next append terminates it.
+ * The appender of papyra__datafile_write(): appends of this process share
+ * the lock (enter_append, leave_append). The size at or below where an
+ * append starts is the size when the holding period began.
  */
-static void
-take_back(jsonl *j, const char *data, size_t done)
+static int
+append_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
 {
-    struct stat st;
+    jsonl *j = ctx;
+    int r = enter_append(s, j);
+
+    /* lock_size stays while this thread is a holder. */
+    if (r == 0)
+        *size = j->lock_size;
+    return r;
+}
+
+static void
+append_unlock(void *ctx, size_t len, bool failed)
+{
+    leave_append(ctx, failed ? 0 : len, failed);
+}
+
+/*
+ * The take-back of a refused write by a holder: it waits until it is the
+ * only appender of this process (or the others also taking a write back),
+ * and makes the lock exclusive, so no append of any process runs. j->mu
+ * stays held until take_back_release().
+ */
+static int
+take_back_exclusive(void *ctx)
+{
+    jsonl *j = ctx;
 
     pthread_mutex_lock(&j->mu);
     j->draining++;
     /* Other holders finish their writes (those taking theirs back wait here too). */
     while (j->holders > j->draining)
         pthread_cond_wait(&j->cv, &j->mu);
-    if (lock_fd(j->fd, LOCK_EX) == 0 && fstat(j->fd, &st) == 0 && st.st_nlink > 0)
-        papyra__take_back_tail(j->fd, st.st_size, data, done);
+    return lock_fd(j->file.fd, LOCK_EX);
+}
+
+static void
+take_back_release(void *ctx)
+{
+    jsonl *j = ctx;
+
     j->draining--;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
 }
 
-/* fsync=always: one fdatasync covers every write that completed before it started. */
-static int
-group_commit(jsonl *j, int fd)
-{
-    uint64_t mine, target;
-    int r = 0;
-
-    pthread_mutex_lock(&j->smu);
-    mine = ++j->written_seq;
-    while (j->synced_seq < mine && r == 0) {
-        if (j->syncing) {
-            pthread_cond_wait(&j->scv, &j->smu);
-            continue;
-        }
-        j->syncing = true;
-        target = j->written_seq;
-        pthread_mutex_unlock(&j->smu);
-        r = fdatasync(fd) < 0 ? papyra__errno_code(errno) : 0;
-        pthread_mutex_lock(&j->smu);
-        j->syncing = false;
-        if (r == 0 && target > j->synced_seq)
-            j->synced_seq = target;
-        pthread_cond_broadcast(&j->scv);
-    }
-    pthread_mutex_unlock(&j->smu);
-    return r;
-}
-
-/* The fsync policy, after a write to @p fd (a holder's fd, which cannot change). */
-static int
-sync_policy(jsonl *j, int fd)
-{
-    if (j->fsync_mode == FSYNC_ALWAYS)
-        return group_commit(j, fd);
-    if (j->fsync_mode == FSYNC_EVERYSEC) {
-        atomic_store(&j->dirty, true);
-        return -atomic_exchange(&j->bg_err, 0);
-    }
-    return 0;
-}
-
-/* One background sync: on a duplicate of the fd, so appends go on meanwhile. */
-static void
-background_sync(jsonl *j)
-{
-    int fd = -1;
-
-    pthread_mutex_lock(&j->mu);
-    /* A recover or compact swaps the fd and syncs the new file itself. */
-    if (!j->exclusive && j->fd >= 0)
-        fd = fcntl(j->fd, F_DUPFD_CLOEXEC, 0);
-    pthread_mutex_unlock(&j->mu);
-    if (fd < 0) {
-        atomic_store(&j->dirty, true);
-        return;
-    }
-    if (fdatasync(fd) < 0)
-        atomic_store(&j->bg_err, -papyra__errno_code(errno));
-    close(fd);
-}
-
-static void *
-syncer_main(void *arg)
-{
-    jsonl *j = arg;
-    struct timespec ts;
-
-    pthread_mutex_lock(&j->bmu);
-    while (!j->bstop) {
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&j->bcv, &j->bmu, &ts);
-        if (j->bstop || !atomic_exchange(&j->dirty, false))
-            continue;
-        pthread_mutex_unlock(&j->bmu);
-        background_sync(j);
-        pthread_mutex_lock(&j->bmu);
-    }
-    pthread_mutex_unlock(&j->bmu);
-    return NULL;
-}
-
-static int
-start_syncer(jsonl *j)
-{
-    pthread_condattr_t ca;
-    int r;
-
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&j->bcv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&j->bmu, NULL);
-    r = pthread_create(&j->syncer, NULL, syncer_main, j);
-    if (r != 0) {
-        pthread_cond_destroy(&j->bcv);
-        pthread_mutex_destroy(&j->bmu);
-        return papyra__errno_code(r);
-    }
-    j->syncer_running = true;
-    return 0;
-}
-
-static void
-stop_syncer(jsonl *j)
-{
-    if (!j->syncer_running)
-        return;
-    pthread_mutex_lock(&j->bmu);
-    j->bstop = true;
-    pthread_cond_signal(&j->bcv);
-    pthread_mutex_unlock(&j->bmu);
-    pthread_join(j->syncer, NULL);
-    pthread_cond_destroy(&j->bcv);
-    pthread_mutex_destroy(&j->bmu);
-    j->syncer_running = false;
-}
-
 static int
 jl_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored)
 {
+    static const papyra__appender appender = {append_lock, take_back_exclusive, take_back_release,
+                                              append_unlock};
     jsonl *j = s->impl;
-    papyra_buf own, *b = papyra__buf_borrow(&j->spare, &j->spare_busy, &own);
-    size_t i;
-    int r = 0;
 
-    for (i = 0; r == 0 && i < n; i++) {
-        r = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, b);
-        if (r < 0) {
-            papyra__buf_give(&j->spare, &j->spare_busy, b);
-            return papyra__store_error(s, r, "record %zu cannot be serialised: %s", i,
-                                       papyra_strerror(r));
-        }
-        r = papyra__buf_putc(b, '\n');
-    }
-    if (r < 0) {
-        papyra__buf_give(&j->spare, &j->spare_busy, b);
-        return papyra__store_error(s, r, "out of memory");
-    }
-    r = enter_append(s, j);
-    if (r == 0) {
-        /* j->fd cannot change while this thread is a holder. */
-        int fd = j->fd;
-        bool failed;
-
-        size_t done;
-
-        r = papyra__write_all_done(fd, b->data, b->len, &done);
-        failed = r < 0;
-        if (failed && done > 0)
-            take_back(j, b->data, done);
-        if (r < 0)
-            r = papyra__jsonl_error(s, r, "cannot write to", j->path);
-        else if ((r = sync_policy(j, fd)) < 0)
-            r = papyra__jsonl_error(s, r, "cannot sync", j->path);
-        leave_append(j, failed ? 0 : b->len, failed);
-    }
-    papyra__buf_give(&j->spare, &j->spare_busy, b);
-    return r;
+    return papyra__datafile_write(s, &j->file, records, n, PAPYRA_STYLE_JSON, &appender, j);
 }
 
 /* See jsonl.h. */
@@ -555,11 +363,11 @@ open_read(papyra_store *s, jsonl *j, int *fd, off_t *size)
     struct stat st;
     int r;
 
-    *fd = open(j->path, O_RDONLY | O_CLOEXEC);
+    *fd = open(j->file.path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0) {
         if (errno == ENOENT)
             return 0;
-        return papyra__jsonl_error(s, papyra__errno_code(errno), "cannot open", j->path);
+        return papyra__jsonl_error(s, papyra__errno_code(errno), "cannot open", j->file.path);
     }
     r = lock_fd(*fd, LOCK_EX);
     if (r == 0 && fstat(*fd, &st) < 0)
@@ -567,7 +375,7 @@ open_read(papyra_store *s, jsonl *j, int *fd, off_t *size)
     (void)lock_fd(*fd, LOCK_UN);
     if (r < 0) {
         close(*fd);
-        return papyra__jsonl_error(s, r, "cannot stat", j->path);
+        return papyra__jsonl_error(s, r, "cannot stat", j->file.path);
     }
     *size = st.st_size;
     return 1;
@@ -650,7 +458,7 @@ jl_list(papyra_store *s,
     jsonl *j = s->impl;
     papyra_record_list *list = calloc(1, sizeof(*list));
     papyra__retention_state st;
-    papyra__rev_reader rd;
+    papyra__rline_reader rd;
     papyra__line l;
     size_t cap = 0;
     off_t size = 0;
@@ -667,17 +475,17 @@ jl_list(papyra_store *s,
         return r;
     }
     papyra__retention_begin(&s->retention, &st);
-    papyra__rev_init(&rd, fd, size);
-    while ((r = papyra__rev_next(&rd, &l)) == 1) {
+    papyra__rlines_init(&rd, fd, (uint64_t)size, PAPYRA__NL_LF);
+    while ((r = papyra__rlines_next(&rd, &l)) == 1) {
         r = list_line(s, &l, kind, opts, &st, list, &cap, &out->anomalies);
         if (r != 0)
             break;
     }
-    papyra__rev_free(&rd);
+    papyra__rlines_free(&rd);
     close(fd);
     if (r < 0) {
         papyra_record_list_free(list);
-        return papyra__jsonl_error(s, r, "cannot read", j->path);
+        return papyra__jsonl_error(s, r, "cannot read", j->file.path);
     }
     list_reverse(list);
     out->list = list;
@@ -688,21 +496,20 @@ jl_list(papyra_store *s,
 static int
 scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
 {
-    papyra__fwd_reader rd;
+    papyra__line_reader rd;
     papyra__line l;
     papyra_json *obj;
     char detail[64];
     int r;
 
-    papyra__fwd_init(&rd, fd);
-    papyra__fwd_limit(&rd, size);
+    papyra__lines_init(&rd, fd, size, PAPYRA__NL_LF);
     papyra__progress_total((uint64_t)size);
-    while ((r = papyra__fwd_next(&rd, &l)) == 1) {
+    while ((r = papyra__lines_next(&rd, &l)) == 1) {
         papyra__progress_add(l.stored);
         if (!l.terminated) {
             snprintf(detail, sizeof(detail), "Line %llu missing newline",
                      (unsigned long long)l.lineno);
-            r = papyra__scan_report_add(rep, PAPYRA_ANOMALY_TRUNCATED_LINE, j->path, detail);
+            r = papyra__scan_report_add(rep, PAPYRA_ANOMALY_TRUNCATED_LINE, j->file.path, detail);
             if (r < 0)
                 break;
             continue;
@@ -718,11 +525,11 @@ scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
             continue;
         }
         snprintf(detail, sizeof(detail), "Invalid JSON at line %llu", (unsigned long long)l.lineno);
-        r = papyra__scan_report_add(rep, PAPYRA_ANOMALY_CORRUPTED_LINE, j->path, detail);
+        r = papyra__scan_report_add(rep, PAPYRA_ANOMALY_CORRUPTED_LINE, j->file.path, detail);
         if (r < 0)
             break;
     }
-    papyra__fwd_free(&rd);
+    papyra__lines_free(&rd);
     return r;
 }
 
@@ -742,7 +549,7 @@ jl_scan(papyra_store *s, papyra_scan_report **ret)
         r = scan_fd(j, fd, size, rep);
         close(fd);
         if (r < 0)
-            r = papyra__jsonl_error(s, r, "cannot scan", j->path);
+            r = papyra__jsonl_error(s, r, "cannot scan", j->file.path);
     }
     if (r < 0) {
         papyra_scan_report_free(rep);
@@ -750,6 +557,15 @@ jl_scan(papyra_store *s, papyra_scan_report **ret)
     }
     *ret = rep;
     return 0;
+}
+
+/* After a failed fsync, recover rewrites the file even when it scans clean. */
+static bool
+jl_needs_repair(papyra_store *s)
+{
+    jsonl *j = s->impl;
+
+    return papyra__datafile_poisoned(&j->file);
 }
 
 /* See jsonl.h. */
@@ -773,8 +589,8 @@ void
 papyra__jsonl_leave_exclusive(jsonl *j)
 {
     pthread_mutex_lock(&j->mu);
-    if (j->fd >= 0)
-        lock_fd(j->fd, LOCK_UN);
+    if (j->file.fd >= 0)
+        lock_fd(j->file.fd, LOCK_UN);
     /* The file may have been rewritten: the next append checks its tail. */
     j->tail_known = false;
     j->exclusive = false;
@@ -790,6 +606,7 @@ const papyra__backend_ops papyra__backend_jsonl = {
     .write = jl_write,
     .list = jl_list,
     .scan = jl_scan,
+    .needs_repair = jl_needs_repair,
     .repair = papyra__jsonl_repair,
     .compact = papyra__jsonl_compact,
     .default_metrics_path = papyra__file_metrics_path,

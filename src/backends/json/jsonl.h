@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals of the JSON-lines backend ("json:PATH"): its state, and the line
- * readers. Both stream a file through a
- * buffer that only grows to hold the longest line, so memory does not grow
- * with the file. Lines end at '\n'; a '\r' before it stays in the line (the
- * JSON parser takes it as whitespace) and counts in the stored size.
+ * Internals of the JSON-lines backend ("json:PATH"): its state, shared by
+ * json.c (open, write, list, scan) and rewrite.c (recover, compact). Its
+ * files are read with the files/ line readers, lines ending at '\n' only
+ * (PAPYRA__NL_LF): a '\r' before it stays in the line (the JSON parser
+ * takes it as whitespace) and counts in the stored size.
  */
 #ifndef PAPYRA_JSONL_H
 #define PAPYRA_JSONL_H
@@ -17,64 +17,18 @@
 #include <sys/types.h>
 
 #include "core/backend.h"
+#include "files/datafile.h"
+#include "files/lines.h"
 #include "json/json.h"
 #include "util/buf.h"
 
-typedef struct papyra__line {
-    const char *p;   /* the bytes, without the '\n'; valid until the next call */
-    size_t len;      /* bytes at p */
-    size_t stored;   /* bytes in the file, with the '\n' */
-    bool terminated; /* false only for a last line without '\n' */
-    uint64_t lineno; /* 1-based; forward reader only */
-} papyra__line;
-
-/* Oldest line first. */
-typedef struct papyra__fwd_reader {
-    int fd;
-    off_t off; /* where the next read starts */
-    char *buf;
-    size_t cap, start, end;
-    bool eof;
-    uint64_t lineno;
-    off_t limit; /* read no further than this offset; -1: to the end */
-} papyra__fwd_reader;
-
-/* Newest line first. */
-typedef struct papyra__rev_reader {
-    int fd;
-    off_t pos; /* file offset of buf[0] */
-    char *buf;
-    size_t cap, len;
-    bool first;
-} papyra__rev_reader;
-
-/* Reads @p fd from offset 0 with pread(2) (the fd's offset is not used). */
-void papyra__fwd_init(papyra__fwd_reader *r, int fd);
-
-/* Stops the reader at @p size bytes: what lies beyond was appended after a snapshot. */
-void papyra__fwd_limit(papyra__fwd_reader *r, off_t size);
-
-/* 1 and the next line, 0 at the end, or a negative PAPYRA_E* code. */
-int papyra__fwd_next(papyra__fwd_reader *r, papyra__line *line);
-
-void papyra__fwd_free(papyra__fwd_reader *r);
-
-/* Reads the first @p size bytes of @p fd backwards. */
-void papyra__rev_init(papyra__rev_reader *r, int fd, off_t size);
-
-/* 1 and the previous line, 0 at the start of the file, or a negative PAPYRA_E* code. */
-int papyra__rev_next(papyra__rev_reader *r, papyra__line *line);
-
-void papyra__rev_free(papyra__rev_reader *r);
-
 /* State of a "json:" store (s->impl). */
 typedef struct papyra__jsonl {
-    char *path;
-    int fsync_mode;
+    /* The data file: its path, descriptor (-1 until the first write) and durability. */
+    papyra__datafile file;
 
-    pthread_mutex_t mu; /* guards fd, holders, overlap, exclusive and the tail fields */
+    pthread_mutex_t mu; /* guards file.fd, holders, overlap, exclusive and the tail fields */
     pthread_cond_t cv;
-    int fd; /* -1 until the first write */
     unsigned holders;
     unsigned overlap;
     unsigned draining; /* appenders taking back a failed write: no new ones enter */
@@ -91,25 +45,6 @@ typedef struct papyra__jsonl {
     off_t expect_size;
     off_t lock_size;
     uint64_t held_bytes;
-
-    /* One encode buffer kept between writes (spare_busy: a writer has it). */
-    papyra_buf spare;
-    atomic_bool spare_busy;
-
-    /* Group commit of fsync=always. */
-    pthread_mutex_t smu;
-    pthread_cond_t scv;
-    uint64_t written_seq, synced_seq;
-    bool syncing;
-
-    /* fsync=everysec: a background thread syncs what was written, once a second. */
-    pthread_t syncer;
-    bool syncer_running;
-    pthread_mutex_t bmu; /* guards bstop */
-    pthread_cond_t bcv;
-    bool bstop;
-    atomic_bool dirty; /* written since the last background sync */
-    atomic_int bg_err; /* a background sync's error, reported by the next write */
 } papyra__jsonl;
 
 /* Sets the store's error to "<what> <path>: <reason>" and returns @p code. */

@@ -45,14 +45,14 @@ temp_open(jsonl *j, const char *tag, temp_file *t)
 
     memset(t, 0, sizeof(*t));
     t->fd = -1;
-    r = papyra__temp_path(j->path, tag, &t->path);
+    r = papyra__temp_path(j->file.path, tag, &t->path);
     if (r < 0)
         return r;
     t->fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (t->fd < 0)
         return papyra__errno_code(errno);
     /* The new file keeps the old one's permissions. */
-    if (fstat(j->fd, &st) == 0)
+    if (fstat(j->file.fd, &st) == 0)
         (void)fchmod(t->fd, st.st_mode & 07777);
     return 0;
 }
@@ -117,26 +117,29 @@ temp_abort(temp_file *t)
     papyra__buf_free(&t->buf);
 }
 
-/* fsync, rename over the data file, fsync the directory; the fd follows the new file. */
+/*
+ * fsync, rename over the data file, fsync the directory: every record is
+ * durable in the new file then, so the data file's durability state starts
+ * afresh. The fd follows the new file.
+ */
 static int
 temp_commit(jsonl *j, temp_file *t)
 {
+    bool renamed = false;
     int r = temp_flush(t);
 
-    if (r == 0 && fsync(t->fd) < 0)
-        r = papyra__errno_code(errno);
-    if (r == 0 && rename(t->path, j->path) < 0)
-        r = papyra__errno_code(errno);
-    if (r < 0) {
+    if (r == 0)
+        r = papyra__files_install(t->fd, t->path, j->file.path, &renamed);
+    if (!renamed) {
         temp_abort(t);
         return r;
     }
     close(t->fd);
     t->fd = -1;
-    r = papyra__fsync_parent(j->path);
+    if (r == 0)
+        papyra__datafile_rewritten(&j->file, t->bytes);
     /* Closing the old file releases its lock; appenders reopen the path. */
-    close(j->fd);
-    j->fd = -1;
+    papyra__datafile_set_fd(&j->file, -1, 0);
     free(t->path);
     papyra__buf_free(&t->buf);
     return r;
@@ -171,7 +174,7 @@ keep_object(rewrite_ctx *c, int k, bool has_ts, double ts)
 static int
 rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
 {
-    papyra__fwd_reader rd;
+    papyra__line_reader rd;
     papyra__line l;
     papyra_json *obj;
     temp_file t;
@@ -182,8 +185,8 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
         temp_abort(&t);
         return r;
     }
-    papyra__fwd_init(&rd, j->fd);
-    while ((r = papyra__fwd_next(&rd, &l)) == 1) {
+    papyra__lines_init(&rd, j->file.fd, -1, PAPYRA__NL_LF);
+    while ((r = papyra__lines_next(&rd, &l)) == 1) {
         papyra__normal_info ni;
         double ts = 0;
         bool has_ts;
@@ -221,7 +224,7 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
         if (r < 0)
             break;
     }
-    papyra__fwd_free(&rd);
+    papyra__lines_free(&rd);
     if (r < 0) {
         temp_abort(&t);
         return r;
@@ -270,10 +273,11 @@ is_leftover(const char *name, const char *base)
 static void
 remove_leftovers(jsonl *j)
 {
-    const char *slash = strrchr(j->path, '/');
-    const char *base = slash ? slash + 1 : j->path;
+    const char *slash = strrchr(j->file.path, '/');
+    const char *base = slash ? slash + 1 : j->file.path;
     char *dir =
-        slash ? strndup(j->path, (size_t)(slash - j->path) + (slash == j->path)) : strdup(".");
+        slash ? strndup(j->file.path, (size_t)(slash - j->file.path) + (slash == j->file.path))
+              : strdup(".");
     struct dirent *e;
     DIR *d;
 
@@ -294,36 +298,22 @@ remove_leftovers(jsonl *j)
 static int
 quarantine_copy(jsonl *j, const char *qdir, char **ret)
 {
-    const char *slash = strrchr(j->path, '/');
-    char *dir = NULL, *path = NULL;
+    const char *path = j->file.path, *slash = strrchr(path, '/');
+    char *dir = NULL;
     struct stat st;
     int r;
 
-    if (qdir)
-        dir = strdup(qdir);
-    else
-        dir =
-            slash ? strndup(j->path, (size_t)(slash - j->path) + (slash == j->path)) : strdup(".");
-    if (!dir)
-        return PAPYRA_ENOMEM;
-    r = papyra__mkdir_p(dir, 0755);
-    if (r == 0)
-        r = papyra__quarantine_path(dir, j->path, papyra__now_ns() / 1000000, &path);
-    free(dir);
-    if (r < 0)
-        return r;
-    if (fstat(j->fd, &st) < 0)
-        r = papyra__errno_code(errno);
-    if (r == 0)
-        r = papyra__copy_fd(j->fd, path, st.st_mode & 0666);
-    if (r == 0 && (r = papyra__fsync_parent(path)) < 0)
-        (void)unlink(path);
-    if (r < 0) {
-        free(path);
-        return r;
+    if (fstat(j->file.fd, &st) < 0)
+        return papyra__errno_code(errno);
+    if (!qdir) {
+        dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+        if (!dir)
+            return PAPYRA_ENOMEM;
     }
-    *ret = path;
-    return 0;
+    r = papyra__files_quarantine_copy(j->file.fd, path, qdir ? qdir : dir,
+                                      papyra__now_ns() / 1000000, st.st_mode & 0666, ret);
+    free(dir);
+    return r;
 }
 
 int
@@ -345,25 +335,25 @@ papyra__jsonl_repair(papyra_store *s,
     }
     if (r < 0) {
         papyra__jsonl_leave_exclusive(j);
-        return papyra__jsonl_error(s, r, "cannot open or lock", j->path);
+        return papyra__jsonl_error(s, r, "cannot open or lock", j->file.path);
     }
     remove_leftovers(j);
     if (opts->mode == PAPYRA_RECOVER_QUARANTINE) {
         r = quarantine_copy(j, opts->quarantine_dir, &qpath);
         if (r < 0)
-            r = papyra__jsonl_error(s, r, "cannot quarantine", j->path);
+            r = papyra__jsonl_error(s, r, "cannot quarantine", j->file.path);
         else if (papyra__strv_add(&report->quarantined, &report->n_quarantined, qpath) < 0)
             r = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
         free(qpath);
     }
     if (r == 0) {
         struct stat st;
-        if (fstat(j->fd, &st) == 0)
+        if (fstat(j->file.fd, &st) == 0)
             papyra__progress_total((uint64_t)st.st_size);
         r = rewrite(j, "recover", &c, NULL);
         if (r < 0)
-            r = papyra__jsonl_error(s, r, "cannot repair", j->path);
-        else if (papyra__strv_add(&report->repaired, &report->n_repaired, j->path) < 0)
+            r = papyra__jsonl_error(s, r, "cannot repair", j->file.path);
+        else if (papyra__strv_add(&report->repaired, &report->n_repaired, j->file.path) < 0)
             r = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     }
     papyra__jsonl_leave_exclusive(j);
@@ -376,7 +366,7 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
 {
     papyra__retention_state st[PAPYRA_KIND_MAX];
     bool done[PAPYRA_KIND_MAX] = {false};
-    papyra__rev_reader rd;
+    papyra__rline_reader rd;
     papyra__line l;
     papyra_json *obj;
     double ts;
@@ -384,8 +374,8 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
 
     for (k = 0; k < PAPYRA_KIND_MAX; k++)
         st[k] = c->st;
-    papyra__rev_init(&rd, j->fd, size);
-    while ((r = papyra__rev_next(&rd, &l)) == 1) {
+    papyra__rlines_init(&rd, j->file.fd, (uint64_t)size, PAPYRA__NL_LF);
+    while ((r = papyra__rlines_next(&rd, &l)) == 1) {
         papyra__normal_info ni;
         bool has_ts;
 
@@ -412,7 +402,7 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
         }
         papyra__json_free(obj);
     }
-    papyra__rev_free(&rd);
+    papyra__rlines_free(&rd);
     return r;
 }
 
@@ -437,7 +427,7 @@ papyra__jsonl_compact(papyra_store *s,
     }
     if (r == 0)
         remove_leftovers(j);
-    if (r == 0 && fstat(j->fd, &st) < 0)
+    if (r == 0 && fstat(j->file.fd, &st) < 0)
         r = papyra__errno_code(errno);
     if (r == 0) {
         papyra__retention_begin(&s->retention, &c.st);
@@ -455,7 +445,7 @@ papyra__jsonl_compact(papyra_store *s,
         r = rewrite(j, "compact", &c, &after);
     papyra__jsonl_leave_exclusive(j);
     if (r < 0)
-        return papyra__jsonl_error(s, r, "cannot compact", j->path);
+        return papyra__jsonl_error(s, r, "cannot compact", j->file.path);
     ret->before_records = c.before_records;
     ret->after_records = c.after_records;
     ret->before_bytes = st.st_size;

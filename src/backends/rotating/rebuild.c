@@ -19,7 +19,7 @@
 #include "util/util.h"
 
 /* Calls @p fn for every line of the set, oldest first; obj is NULL for a corrupt line. */
-typedef int (*line_fn)(void *ctx, const papyra__rot_line *line, const papyra_json *obj);
+typedef int (*line_fn)(void *ctx, const papyra__line *line, const papyra_json *obj);
 
 static int
 each_line(papyra__rot *r, line_fn fn, void *ctx)
@@ -27,20 +27,20 @@ each_line(papyra__rot *r, line_fn fn, void *ctx)
     int e = 0;
 
     for (int64_t k = r->max_files - 1; k >= 0 && e == 0; k--) {
-        papyra__rot_reader rd;
-        papyra__rot_line line;
+        papyra__line_reader rd;
+        papyra__line line;
         char *p = papyra__rot_file(r, k);
 
         if (!p)
             return PAPYRA_ENOMEM;
-        e = papyra__rot_reader_open(&rd, p);
+        e = papyra__lines_open(&rd, p, PAPYRA__NL_UNIVERSAL);
         free(p);
         if (e <= 0)
             continue;
-        while ((e = papyra__rot_read_line(&rd, &line)) > 0) {
+        while ((e = papyra__lines_next(&rd, &line)) > 0) {
             papyra_json *obj = NULL;
             /* A torn line is dropped like a corrupt one (as the JSON backend does). */
-            int v = line.terminated ? papyra__json_parse_object(line.data, line.len, &obj) : 0;
+            int v = line.terminated ? papyra__json_parse_object(line.p, line.len, &obj) : 0;
 
             papyra__progress_add(line.stored);
             e = v < 0 ? v : fn(ctx, &line, obj);
@@ -48,7 +48,7 @@ each_line(papyra__rot *r, line_fn fn, void *ctx)
             if (e < 0)
                 break;
         }
-        papyra__rot_reader_close(&rd);
+        papyra__lines_free(&rd);
     }
     return e;
 }
@@ -69,6 +69,22 @@ set_bytes(papyra__rot *r)
     return sum;
 }
 
+/*
+ * After a rebuild (result @p e), the handle lets go of the active file; its
+ * next write opens the new one. A rebuild that succeeded wrote every record
+ * into new, fsynced files; after a failed one what this handle appended is
+ * synced first (a failure poisons the handle).
+ */
+static void
+drop_active(papyra__rot *r, int e)
+{
+    if (e == 0)
+        papyra__datafile_rewritten(&r->file, 0);
+    else
+        (void)papyra__datafile_flush(&r->file);
+    papyra__datafile_set_fd(&r->file, -1, 0);
+}
+
 /* Recovery: the surviving records, re-serialised ASCII-escaped, in a new set. */
 typedef struct repair_ctx {
     papyra__rot_stage st;
@@ -77,7 +93,7 @@ typedef struct repair_ctx {
 } repair_ctx;
 
 static int
-repair_line(void *ctx, const papyra__rot_line *line, const papyra_json *obj)
+repair_line(void *ctx, const papyra__line *line, const papyra_json *obj)
 {
     repair_ctx *c = ctx;
     int e;
@@ -96,20 +112,6 @@ repair_line(void *ctx, const papyra__rot_line *line, const papyra_json *obj)
     return papyra__rot_stage_add(&c->st, c->line.data, c->line.len);
 }
 
-/* Copies @p src to a new file @p dst (O_EXCL), fsynced. */
-static int
-copy_file(const char *src, const char *dst)
-{
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    int e;
-
-    if (in < 0)
-        return papyra__errno_code(errno);
-    e = papyra__copy_fd(in, dst, 0666);
-    close(in);
-    return e;
-}
-
 static bool
 is_damaged(const papyra_scan_report *found, const char *path)
 {
@@ -121,15 +123,24 @@ is_damaged(const papyra_scan_report *found, const char *path)
     return false;
 }
 
-/*
- * Ends the quarantine of @p p as @p q after step result @p e: fsyncs the
- * directory of @p q and lists it in @p report; an error names @p p.
- */
+/* Quarantines set file @p p: a durable copy, the live file stays. */
+static int
+quarantine_copy(const char *p, const char *qdir, long long ms, char **q)
+{
+    int in = open(p, O_RDONLY | O_CLOEXEC);
+    int e;
+
+    if (in < 0)
+        return papyra__errno_code(errno);
+    e = papyra__files_quarantine_copy(in, p, qdir, ms, 0666, q);
+    close(in);
+    return e;
+}
+
+/* Lists quarantined copy @p q in @p report after step result @p e; an error names @p p. */
 static int
 quarantined(papyra_store *s, papyra_recovery_report *report, const char *p, const char *q, int e)
 {
-    if (e == 0)
-        e = papyra__fsync_parent(q);
     if (e == 0)
         e = papyra__strv_add(&report->quarantined, &report->n_quarantined, q);
     if (e < 0)
@@ -147,20 +158,15 @@ quarantine(papyra_store *s,
            papyra_recovery_report *report)
 {
     long long ms = papyra__now_ns() / 1000000;
-    int e = papyra__mkdir_p(qdir, 0777);
+    int e = 0;
 
-    if (e < 0)
-        return papyra__store_error(s, e, "rotating: cannot create '%s': %s", qdir,
-                                   papyra_strerror(e));
     for (int64_t k = r->max_files - 1; k >= 0 && e == 0; k--) {
         char *p = papyra__rot_file(r, k), *q = NULL;
 
         if (!p)
             return PAPYRA_ENOMEM;
         if (is_damaged(found, p) && papyra__rot_exists(p)) {
-            e = papyra__quarantine_path(qdir, p, ms, &q);
-            if (e == 0)
-                e = copy_file(p, q);
+            e = quarantine_copy(p, qdir, ms, &q);
             e = quarantined(s, report, p, q, e);
         }
         free(p);
@@ -173,21 +179,10 @@ quarantine(papyra_store *s,
         if (found->anomalies[i].type != PAPYRA_ANOMALY_ORPHANED_ROTATED_FILE ||
             !papyra__rot_exists(p))
             continue;
-        e = papyra__quarantine_path(qdir, p, ms, &q);
-        if (e == 0 && rename(p, q) < 0) {
-            e = papyra__errno_code(errno);
-            /* Across file systems a regular file is copied, then removed. */
-            if (errno == EXDEV) {
-                e = copy_file(p, q);
-                if (e == 0 && unlink(p) < 0)
-                    e = papyra__errno_code(errno);
-            }
-        }
+        e = papyra__files_quarantine_move(p, qdir, ms, &q);
         e = quarantined(s, report, p, q, e);
         free(q);
     }
-    if (e == 0)
-        (void)papyra__fsync_parent(r->path);
     return e;
 }
 
@@ -215,7 +210,12 @@ papyra__rot_repair(papyra_store *s,
             return e;
         }
     }
-    /* Orphans alone leave the set as it is: nothing in it needs rewriting. */
+    /*
+     * Orphans alone leave the set as it is: nothing in it needs rewriting,
+     * unless an fsync failed (then what the files read back may not be on
+     * disk until they are rewritten and fsynced).
+     */
+    content = papyra__datafile_poisoned(&r->file);
     for (size_t i = 0; found && i < found->count; i++)
         if (found->anomalies[i].type != PAPYRA_ANOMALY_ORPHANED_ROTATED_FILE)
             content = true;
@@ -243,11 +243,7 @@ papyra__rot_repair(papyra_store *s,
         e = p ? papyra__strv_add(&report->repaired, &report->n_repaired, p) : PAPYRA_ENOMEM;
         free(p);
     }
-    if (r->fd >= 0) {
-        close(r->fd);
-        r->fd = -1;
-        r->dirty = false;
-    }
+    drop_active(r, e);
     papyra__rot_writer_unlock(r);
     if (e < 0)
         return papyra__store_error(s, e, "rotating: cannot repair '%s': %s", r->path,
@@ -277,7 +273,7 @@ typedef struct compact_ctx {
 
 /* 1 to keep the line, 0 to drop it; moves the per-pass counters. */
 static int
-compact_decide(compact_ctx *c, const papyra__rot_line *line, const papyra_json *obj)
+compact_decide(compact_ctx *c, const papyra__line *line, const papyra_json *obj)
 {
     int k = papyra__record_kind_of(obj);
     double ts;
@@ -309,7 +305,7 @@ compact_decide(compact_ctx *c, const papyra__rot_line *line, const papyra_json *
 }
 
 static int
-compact_line(void *ctx, const papyra__rot_line *line, const papyra_json *obj)
+compact_line(void *ctx, const papyra__line *line, const papyra_json *obj)
 {
     compact_ctx *c = ctx;
 
@@ -327,7 +323,7 @@ compact_line(void *ctx, const papyra__rot_line *line, const papyra_json *obj)
         return 0;
     }
     c->after++;
-    return papyra__rot_stage_add(&c->st, line->data, line->len);
+    return papyra__rot_stage_add(&c->st, line->p, line->len);
 }
 
 int
@@ -364,11 +360,7 @@ papyra__rot_compact(papyra_store *s,
     /* Discards an uncommitted set, or finishes one that failed after its commit. */
     if (e < 0)
         papyra__rot_stage_abort(&c.st);
-    if (r->fd >= 0) {
-        close(r->fd);
-        r->fd = -1;
-        r->dirty = false;
-    }
+    drop_active(r, e);
     if (e == 0) {
         ret->before_records = c.before;
         ret->after_records = c.after;

@@ -8,7 +8,9 @@
  * a shared flock() on "<dir>/.<name>.lock" around each batch (appends of
  * several processes run at once), made exclusive only to rotate, reopen or
  * repair a tail; readers hold it shared while they open their snapshot,
- * recover and compact hold it exclusively for their whole run.
+ * recover and compact hold it exclusively for their whole run. The append
+ * itself, the fsync policies and the sticky durability errors are the files/
+ * core's (files/datafile.h); this file keeps the set's locking and rotation.
  * docs/backend-rotating.md describes the protocols.
  */
 #include "backends/rotating/rotating.h"
@@ -17,51 +19,29 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/stat.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/backend.h"
 #include "record/codec.h"
 #include "util/fs.h"
 
-/* Linux's value; <fcntl.h> declares it only with _GNU_SOURCE. */
-#ifndef AT_EMPTY_PATH
-#define AT_EMPTY_PATH 0x1000
-#endif
-
 static const char *const own_keys[] = {"max_bytes", "max_files", "fsync", NULL};
 
-static int64_t
-now_ns(void)
+/* Frees the state; the result of closing the active file (its last sync). */
+static int
+rot_free(papyra_store *s, papyra__rot *r)
 {
-    struct timespec ts;
+    int e = papyra__datafile_close(s, &r->file);
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void
-rot_free(papyra__rot *r)
-{
-    if (!r)
-        return;
-    if (r->fd >= 0)
-        close(r->fd);
     if (r->lock_fd >= 0)
         close(r->lock_fd);
     pthread_mutex_destroy(&r->mu);
-    pthread_mutex_destroy(&r->syncmu);
-    pthread_cond_destroy(&r->synccv);
     free(r->path);
     free(r->dir);
     free(r->prefix);
@@ -69,8 +49,8 @@ rot_free(papyra__rot *r)
     free(r->lock_path);
     free(r->stage_path);
     free(r->commit_path);
-    papyra__buf_free(&r->spare);
     free(r);
+    return e;
 }
 
 /* Splits the path into directory, prefix and name, and derives our own file names. */
@@ -101,11 +81,13 @@ rot_names(papyra__rot *r, const char *path)
 static int
 rot_open(papyra_store *s, const papyra__url *url)
 {
-    const char *fs = papyra__url_param(url, "fsync");
+    papyra__fsync fsync;
     papyra__rot *r;
     int e;
 
     e = papyra__url_check(s, url, own_keys);
+    if (e == 0)
+        e = papyra__fsync_param(s, url, &fsync);
     if (e < 0)
         return e;
     if (!url->path || !url->path[0])
@@ -115,26 +97,13 @@ rot_open(papyra_store *s, const papyra__url *url)
     r = calloc(1, sizeof(*r));
     if (!r)
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
-    r->fd = -1;
     r->lock_fd = -1;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_mutex_init(&r->syncmu, NULL);
-    pthread_cond_init(&r->synccv, NULL);
     e = papyra__url_int(s, url, "max_bytes", 1, 50000000, &r->max_bytes);
     if (e == 0)
         e = papyra__url_int(s, url, "max_files", 1, 5, &r->max_files);
-    if (e == 0 && fs) {
-        if (strcmp(fs, "never") == 0)
-            r->fsync_mode = PAPYRA__ROT_FSYNC_NEVER;
-        else if (strcmp(fs, "always") == 0)
-            r->fsync_mode = PAPYRA__ROT_FSYNC_ALWAYS;
-        else if (strcmp(fs, "everysec") == 0)
-            r->fsync_mode = PAPYRA__ROT_FSYNC_EVERYSEC;
-        else
-            e = papyra__store_error(
-                s, PAPYRA_EINVAL, "parameter 'fsync' must be never, always or everysec (got '%s')",
-                fs);
-    }
+    if (e == 0)
+        e = papyra__datafile_init(s, &r->file, url->path, fsync, 0666);
     if (e == 0 && rot_names(r, url->path) < 0)
         e = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     /*
@@ -158,10 +127,9 @@ rot_open(papyra_store *s, const papyra__url *url)
     if (e == 0 && !s->data_path && !(s->data_path = strdup(url->path)))
         e = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     if (e < 0) {
-        rot_free(r);
+        (void)rot_free(s, r);
         return e;
     }
-    r->last_sync_ns = now_ns();
     s->impl = r;
     return 0;
 }
@@ -169,109 +137,75 @@ rot_open(papyra_store *s, const papyra__url *url)
 static int
 rot_close(papyra_store *s)
 {
-    papyra__rot *r = s->impl;
-    int e = 0;
+    int e = s->impl ? rot_free(s, s->impl) : 0;
 
-    if (!r)
-        return 0;
-    if (r->fd >= 0 && r->dirty && fdatasync(r->fd) < 0)
-        e = papyra__store_error(s, papyra__errno_code(errno), "rotating: fdatasync: %s",
-                                strerror(errno));
-    rot_free(r);
     s->impl = NULL;
     return e;
 }
 
 /*
- * The identity, link count and size of a file: of @p path when @p fd is -1
- * (following symbolic links, as open() does), else of @p fd. statx asking for
- * only these is one cheap call that replaces the stat of PATH and the fstat
- * of the descriptor a write used to need; stat/fstat are the fallback on
- * kernels without statx.
+ * The error of a failed papyra__datafile_flush(), with the message set on
+ * @p s: the sticky one, since a failed sync poisons the file.
  */
-typedef struct file_id {
-    uint64_t dev, ino, nlink, size;
-} file_id;
-
 static int
-get_id(const char *path, int fd, file_id *id)
+flush_error(papyra_store *s, papyra__rot *r, int e)
 {
-#ifdef SYS_statx
-    static atomic_bool no_statx;
-    struct statx sx;
-
-    if (!atomic_load_explicit(&no_statx, memory_order_relaxed)) {
-        const unsigned mask = STATX_INO | STATX_NLINK | STATX_SIZE;
-        if (syscall(SYS_statx, fd < 0 ? AT_FDCWD : fd, fd < 0 ? path : "",
-                    fd < 0 ? 0 : AT_EMPTY_PATH, mask, &sx) == 0 &&
-            (sx.stx_mask & mask) == mask) {
-            id->dev = (uint64_t)sx.stx_dev_major << 32 | sx.stx_dev_minor;
-            id->ino = sx.stx_ino;
-            id->nlink = sx.stx_nlink;
-            id->size = sx.stx_size;
-            return 0;
-        }
-        if (errno != ENOSYS && errno != EINVAL && errno != EPERM)
-            return papyra__errno_code(errno);
-        atomic_store_explicit(&no_statx, true, memory_order_relaxed);
-    }
-#endif
-    {
-        struct stat st;
-
-        if ((fd < 0 ? stat(path, &st) : fstat(fd, &st)) < 0)
-            return papyra__errno_code(errno);
-        id->dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
-        id->ino = st.st_ino;
-        id->nlink = st.st_nlink;
-        id->size = (uint64_t)st.st_size;
-        return 0;
-    }
+    if (papyra__datafile_poisoned(&r->file))
+        return papyra__datafile_check(s, &r->file);
+    return papyra__store_error(s, e, "rotating: cannot sync '%s': %s", r->path, papyra_strerror(e));
 }
 
 /*
- * With the exclusive lock held: (re)opens r->fd on the active file PATH,
- * creating it, and terminates a torn last line so the next record does not
- * glue onto it. *size: the file's size afterwards.
+ * With the exclusive lock held: (re)opens r->file.fd on the active file
+ * PATH, creating it, and terminates a torn last line so the next record does
+ * not glue onto it. What this handle appended to the file before is synced
+ * first (another process may have rotated it, and nobody else syncs our
+ * records). *size: the file's size afterwards. 0, or an error with the
+ * message set on @p s, naming what failed and on which file.
  */
 static int
-reopen(papyra__rot *r, uint64_t *size)
+reopen(papyra_store *s, papyra__rot *r, uint64_t *size)
 {
-    file_id id;
+    int64_t opened;
+    papyra__file_id id;
     char last;
     int fd, e;
 
-    if (r->fd >= 0) {
-        if (r->dirty)
-            (void)fdatasync(r->fd);
-        r->dirty = false;
-        close(r->fd);
-        r->fd = -1;
+    if (r->file.fd >= 0) {
+        e = papyra__datafile_flush(&r->file);
+        if (e < 0)
+            return flush_error(s, r, e);
+        papyra__datafile_set_fd(&r->file, -1, 0);
     }
     r->tail_known = false;
-    fd = open(r->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0 && errno == ENOENT && papyra__mkdir_p(r->dir, 0777) == 0)
-        fd = open(r->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    fd = papyra__datafile_open(&r->file, true, &opened);
     if (fd < 0)
-        return papyra__errno_code(errno);
-    e = get_id(NULL, fd, &id);
+        return papyra__store_error(s, fd, "rotating: cannot open '%s': %s", r->path,
+                                   papyra_strerror(fd));
+    e = papyra__files_id(NULL, fd, &id);
     if (e < 0) {
         close(fd);
-        return e;
+        return papyra__store_error(s, e, "rotating: cannot stat '%s': %s", r->path,
+                                   papyra_strerror(e));
     }
-    /* A new, empty active file: make its name durable when durability is asked for. */
-    if (r->fsync_mode != PAPYRA__ROT_FSYNC_NEVER && id.size == 0)
-        (void)papyra__fsync_parent(r->path);
+    /* A new, empty active file (a rotation renamed the last): its name must be durable too. */
+    if (id.size == 0 && (e = papyra__datafile_sync_dir(&r->file)) < 0) {
+        close(fd);
+        return papyra__store_error(s, e,
+                                   "rotating: cannot sync directory '%s' of new file '%s': %s",
+                                   r->dir, r->path, papyra_strerror(e));
+    }
     if (id.size > 0 && pread(fd, &last, 1, (off_t)id.size - 1) == 1 && last != '\n' &&
         last != '\r') {
         e = papyra__write_all(fd, "\n", 1);
         if (e < 0) {
             close(fd);
-            return e;
+            return papyra__store_error(s, e, "rotating: cannot end the torn last line of '%s': %s",
+                                       r->path, papyra_strerror(e));
         }
         id.size++;
     }
-    r->fd = fd;
+    papyra__datafile_set_fd(&r->file, fd, (int64_t)id.size);
     r->fd_dev = id.dev;
     r->fd_ino = id.ino;
     r->tail_known = true;
@@ -280,37 +214,52 @@ reopen(papyra__rot *r, uint64_t *size)
     return 0;
 }
 
+/* Deletes @p path for a rotation; a missing file is no error. 0 or an error with the message. */
+static int
+rotate_unlink(papyra_store *s, const char *path)
+{
+    int e;
+
+    if (unlink(path) == 0 || errno == ENOENT)
+        return 0;
+    e = papyra__errno_code(errno);
+    return papyra__store_error(s, e, "rotating: cannot rotate: cannot delete '%s': %s", path,
+                               papyra_strerror(e));
+}
+
 /*
  * Rotates with the writer lock held: deletes the oldest file when all slots
  * are taken, shifts .i to .i+1 and renames the active file to .1. Every
  * intermediate state is a valid set (at worst with a gap in the numbering),
  * so a crash loses nothing that rotation would not have dropped anyway.
+ * 0, or an error with the message set on @p s, naming the step that failed
+ * and its files.
  */
 static int
-rotate(papyra__rot *r, uint64_t *size)
+rotate(papyra_store *s, papyra__rot *r, uint64_t *size)
 {
     int64_t top = 0, i;
     char *a, *b;
     int e = 0;
 
-    if (r->dirty && fdatasync(r->fd) < 0)
-        return papyra__errno_code(errno);
-    r->dirty = false;
+    /* The file is synced before it is renamed or deleted: a failure poisons the handle. */
+    e = papyra__datafile_flush(&r->file);
+    if (e < 0)
+        return flush_error(s, r, e);
     if (r->max_files == 1) {
         /*
          * One file only: starting afresh is the documented meaning. A new
          * file rather than a truncation, so that a reader's snapshot of the
          * old one stays intact.
          */
-        if (unlink(r->path) < 0 && errno != ENOENT)
-            return papyra__errno_code(errno);
-        return reopen(r, size);
+        e = rotate_unlink(s, r->path);
+        return e < 0 ? e : reopen(s, r, size);
     }
     /* The run of existing rotated files .1 .. .top; a gap ends it (older files shift later). */
     while (top + 1 < r->max_files) {
         a = papyra__rot_file(r, top + 1);
         if (!a)
-            return PAPYRA_ENOMEM;
+            return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
         bool there = papyra__rot_exists(a);
         free(a);
         if (!there)
@@ -318,7 +267,11 @@ rotate(papyra__rot *r, uint64_t *size)
         top++;
     }
     if (top == r->max_files - 1) {
-        e = papyra__rot_remove(r, top);
+        a = papyra__rot_file(r, top);
+        if (!a)
+            return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+        e = rotate_unlink(s, a);
+        free(a);
         if (e < 0)
             return e;
         top--;
@@ -326,107 +279,64 @@ rotate(papyra__rot *r, uint64_t *size)
     for (i = top; i >= 0; i--) {
         a = papyra__rot_file(r, i);
         b = papyra__rot_file(r, i + 1);
-        if (!a || !b)
-            e = PAPYRA_ENOMEM;
-        else if (rename(a, b) < 0 && errno != ENOENT)
+        if (!a || !b) {
+            e = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+        } else if (rename(a, b) < 0 && errno != ENOENT) {
             e = papyra__errno_code(errno);
+            e = papyra__store_error(s, e, "rotating: cannot rotate: cannot rename '%s' to '%s': %s",
+                                    a, b, papyra_strerror(e));
+        }
         free(a);
         free(b);
         if (e < 0)
             return e;
     }
-    /* reopen() fsyncs the directory (the renames and the new file) when asked to. */
-    return reopen(r, size);
+    /* Opening the new, empty active file fsyncs the directory (renames and all) when asked to. */
+    return reopen(s, r, size);
 }
 
-/*
- * fsync=always without one fdatasync per batch: a batch waits until a sync
- * that started after it was written has finished. One thread syncs (a
- * duplicate of the active descriptor, so rotation may close the original
- * meanwhile; a rotated file was synced before it was closed) while the
- * others wait, and that one sync covers every batch written before it.
- */
+/* The error of papyra__rot_settle() on the write path, with the message set on @p s. */
 static int
-group_sync(papyra__rot *r, uint64_t seq)
+settle_error(papyra_store *s, const papyra__rot *r, int e)
 {
-    int e = 0;
-
-    pthread_mutex_lock(&r->syncmu);
-    for (;;) {
-        uint64_t target;
-        int fd, err = 0;
-
-        if (r->synced_seq >= seq)
-            break;
-        if (r->failed_seq >= seq) {
-            e = r->sync_err;
-            break;
-        }
-        if (r->syncing) {
-            pthread_cond_wait(&r->synccv, &r->syncmu);
-            continue;
-        }
-        r->syncing = true;
-        pthread_mutex_unlock(&r->syncmu);
-
-        pthread_mutex_lock(&r->mu);
-        target = r->write_seq;
-        /* No descriptor: a rebuild replaced the set with fsynced files. */
-        fd = r->fd >= 0 ? fcntl(r->fd, F_DUPFD_CLOEXEC, 0) : -2;
-        if (fd == -1)
-            err = papyra__errno_code(errno);
-        pthread_mutex_unlock(&r->mu);
-        if (fd >= 0) {
-            if (fdatasync(fd) < 0)
-                err = papyra__errno_code(errno);
-            close(fd);
-        }
-
-        pthread_mutex_lock(&r->syncmu);
-        r->syncing = false;
-        if (err < 0) {
-            if (target > r->failed_seq)
-                r->failed_seq = target;
-            r->sync_err = err;
-        } else if (target > r->synced_seq) {
-            r->synced_seq = target;
-        }
-        pthread_cond_broadcast(&r->synccv);
-    }
-    pthread_mutex_unlock(&r->syncmu);
-    return e;
+    return papyra__store_error(s, e, "rotating: cannot settle an interrupted rebuild of '%s': %s",
+                               r->path, papyra_strerror(e));
 }
 
 /*
- * With r->mu held: takes the lock for appending @p len bytes and makes r->fd
+ * With r->mu held: takes the lock for appending @p len bytes and makes r->file.fd
  * the current active file, ready for them. A plain append holds the lock
  * shared (O_APPEND writes of several processes do not interleave, so the
  * lock only has to keep rotation, recover and compact out); anything that
  * changes the set or repairs a tail makes it exclusive first and then checks
  * again, since flock() drops a shared lock before it takes the exclusive one
  * and another process may have acted in between. In the usual case this is
- * one statx of PATH: same file as r->fd (else another process rotated,
+ * one statx of PATH: same file as r->file.fd (else another process rotated,
  * compacted or recovered: reopen), one link (a rebuild that crashed leaves a
  * second link in its staging directory, see papyra__rot_stage_begin: settle
  * it), and the size (to rotate, and when another process appended since
  * this handle's last write, to check that the file ends with a newline).
  * *excl tells which lock is held; *size is the file's size before the append.
+ * 0, or an error with the message set on @p s: it names what failed (the
+ * lock, opening the active file, a step of the rotation...) and the file it
+ * failed on.
  */
 static int
-append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
+append_lock(papyra_store *s, papyra__rot *r, size_t len, bool *excl, uint64_t *size)
 {
     bool ex = false;
     int e;
 
     for (;;) {
-        file_id id;
+        papyra__file_id id;
         uint64_t sz;
         char c;
 
         e = papyra__rot_flock(r->lock_fd, ex ? LOCK_EX : LOCK_SH);
         if (e < 0)
-            return e;
-        if (r->fd < 0 || get_id(r->path, -1, &id) < 0 || id.ino != r->fd_ino ||
+            return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
+                                       papyra_strerror(e));
+        if (r->file.fd < 0 || papyra__files_id(r->path, -1, &id) < 0 || id.ino != r->fd_ino ||
             id.dev != r->fd_dev) {
             /* No descriptor yet, or PATH was replaced: reopen, exclusively. */
             if (!ex) {
@@ -434,8 +344,11 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
                 continue;
             }
             e = papyra__rot_pending(r) ? papyra__rot_settle(r) : 0;
-            if (e == 0)
-                e = reopen(r, &sz);
+            if (e < 0) {
+                e = settle_error(s, r, e);
+                break;
+            }
+            e = reopen(s, r, &sz);
             if (e < 0)
                 break;
         } else if (id.nlink != 1 && papyra__rot_pending(r)) {
@@ -444,15 +357,18 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
                 continue;
             }
             e = papyra__rot_settle(r);
-            if (e < 0)
+            if (e < 0) {
+                e = settle_error(s, r, e);
                 break;
+            }
             continue; /* the settled set may have a new active file */
         } else {
             sz = id.size;
             /* Another process appended since (or our last write failed): is the tail whole? */
             if (sz > 0 && !(r->tail_known && sz == r->expect_size)) {
-                if (pread(r->fd, &c, 1, (off_t)sz - 1) != 1) {
-                    e = PAPYRA_EIO;
+                if (pread(r->file.fd, &c, 1, (off_t)sz - 1) != 1) {
+                    e = papyra__store_error(s, PAPYRA_EIO, "rotating: cannot read '%s': %s",
+                                            r->path, papyra_strerror(PAPYRA_EIO));
                     break;
                 }
                 /* Maybe another process's append in progress: look again with it finished. */
@@ -461,9 +377,13 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
                     continue;
                 }
                 if (c != '\n' && c != '\r') {
-                    e = papyra__write_all(r->fd, "\n", 1);
-                    if (e < 0)
+                    e = papyra__write_all(r->file.fd, "\n", 1);
+                    if (e < 0) {
+                        e = papyra__store_error(
+                            s, e, "rotating: cannot end the torn last line of '%s': %s", r->path,
+                            papyra_strerror(e));
                         break;
+                    }
                     sz++;
                 }
             }
@@ -473,7 +393,7 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
                 ex = true;
                 continue;
             }
-            e = rotate(r, &sz);
+            e = rotate(s, r, &sz);
             if (e < 0)
                 break;
         }
@@ -486,83 +406,68 @@ append_lock(papyra__rot *r, size_t len, bool *excl, uint64_t *size)
 }
 
 /*
- * A write that the file system refused after @p done bytes (disk full,
- * file-size limit) is taken back, so that no torn line and no part of the
- * failed batch stays: with the lock made exclusive (no append of any process
- * runs), the file is truncated if it still ends with exactly those bytes.
- * Otherwise (another process appended after them while the lock was shared)
- * the torn line stays, and the next append terminates it.
+ * The appender of papyra__datafile_write(), for one write call: the
+ * handle's writers take turns (r->mu), and hold the lock file's flock
+ * shared, or exclusive when append_lock() had to make it so.
  */
-static void
-take_back(papyra__rot *r, bool excl, const char *data, size_t done)
-{
-    file_id id;
+typedef struct appender_ctx {
+    papyra__rot *r;
+    bool excl;
+    uint64_t size; /* the active file's size before the append */
+} appender_ctx;
 
-    if (done == 0 || (!excl && papyra__rot_flock(r->lock_fd, LOCK_EX) < 0))
-        return;
-    if (get_id(NULL, r->fd, &id) == 0 && id.nlink > 0)
-        papyra__take_back_tail(r->fd, (off_t)id.size, data, done);
+static int
+appender_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
+{
+    appender_ctx *c = ctx;
+    papyra__rot *r = c->r;
+    int e;
+
+    pthread_mutex_lock(&r->mu);
+    e = papyra__rot_lock_ready(r);
+    if (e < 0)
+        e = papyra__store_error(s, e, "rotating: cannot open the lock file '%s': %s", r->lock_path,
+                                papyra_strerror(e));
+    else
+        e = append_lock(s, r, len, &c->excl, &c->size); /* sets its own message */
+    if (e == 0) {
+        *size = (int64_t)c->size;
+        return 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return e;
+}
+
+/* The take-back of a refused append: no append of any process runs meanwhile. */
+static int
+appender_exclusive(void *ctx)
+{
+    appender_ctx *c = ctx;
+
+    return c->excl ? 0 : papyra__rot_flock(c->r->lock_fd, LOCK_EX);
+}
+
+static void
+appender_unlock(void *ctx, size_t len, bool failed)
+{
+    appender_ctx *c = ctx;
+    papyra__rot *r = c->r;
+
+    /* After a failed write the tail is unknown: the next append checks it. */
+    r->tail_known = !failed;
+    r->expect_size = c->size + len;
+    (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+    pthread_mutex_unlock(&r->mu);
 }
 
 static int
 rot_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored)
 {
-    papyra__rot *r = s->impl;
-    papyra_buf own, *b = papyra__buf_borrow(&r->spare, &r->spare_busy, &own);
-    uint64_t seq = 0, size = 0;
-    bool excl = false;
-    size_t i, done;
-    int e = 0;
+    static const papyra__appender appender = {appender_lock, appender_exclusive, NULL,
+                                              appender_unlock};
+    appender_ctx c = {s->impl, false, 0};
 
-    for (i = 0; i < n; i++) {
-        e = papyra__record_encode(&records[i], PAPYRA_STYLE_ROTATING, b);
-        if (e == 0)
-            e = papyra__buf_putc(b, '\n');
-        if (e < 0) {
-            papyra__buf_give(&r->spare, &r->spare_busy, b);
-            return papyra__store_error(s, e, "rotating: record %zu cannot be serialised: %s", i,
-                                       papyra_strerror(e));
-        }
-    }
-    pthread_mutex_lock(&r->mu);
-    e = papyra__rot_lock_ready(r);
-    if (e == 0)
-        e = append_lock(r, b->len, &excl, &size);
-    if (e < 0) {
-        pthread_mutex_unlock(&r->mu);
-        papyra__buf_give(&r->spare, &r->spare_busy, b);
-        return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
-                                   papyra_strerror(e));
-    }
-    e = papyra__write_all_done(r->fd, b->data, b->len, &done);
-    if (e < 0) {
-        /* Take a partial batch back, so no torn line stays behind. */
-        take_back(r, excl, b->data, done);
-        r->tail_known = false;
-    } else {
-        r->tail_known = true;
-        r->expect_size = size + b->len;
-    }
-    if (e == 0 && r->fsync_mode != PAPYRA__ROT_FSYNC_NEVER) {
-        r->dirty = true;
-        seq = ++r->write_seq;
-        if (r->fsync_mode == PAPYRA__ROT_FSYNC_EVERYSEC &&
-            now_ns() - r->last_sync_ns >= 1000000000) {
-            if (fdatasync(r->fd) < 0)
-                e = papyra__errno_code(errno);
-            r->dirty = false;
-            r->last_sync_ns = now_ns();
-        }
-    }
-    (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
-    pthread_mutex_unlock(&r->mu);
-    papyra__buf_give(&r->spare, &r->spare_busy, b);
-    if (e == 0 && r->fsync_mode == PAPYRA__ROT_FSYNC_ALWAYS)
-        e = group_sync(r, seq);
-    if (e < 0)
-        return papyra__store_error(s, e, "rotating: cannot write '%s': %s", r->path,
-                                   papyra_strerror(e));
-    return 0;
+    return papyra__datafile_write(s, &c.r->file, records, n, PAPYRA_STYLE_ROTATING, &appender, &c);
 }
 
 /* A newest-first walk over one kind: retention, then since, then limit, stopping early. */
@@ -595,13 +500,13 @@ list_add(list_walk *w, const papyra_record *rec)
 
 /* Offers one line, newest first; sets w->done when nothing older can be listed. */
 static int
-list_line(list_walk *w, const papyra__rot_line *line)
+list_line(list_walk *w, const papyra__line *line)
 {
     papyra_json *obj = NULL;
     papyra_record rec;
     double ts;
     /* A torn last line is an anomaly for list as for scan, recover and compact. */
-    int e = line->terminated ? papyra__json_parse_object(line->data, line->len, &obj) : 0;
+    int e = line->terminated ? papyra__json_parse_object(line->p, line->len, &obj) : 0;
 
     if (e <= 0) {
         w->anomalies += e == 0;
@@ -670,8 +575,8 @@ rot_list(papyra_store *s,
                                    papyra_strerror(e));
     }
     for (int64_t k = 0; k < r->max_files && e == 0 && !w.done; k++) {
-        papyra__rot_rreader rd;
-        papyra__rot_line line;
+        papyra__rline_reader rd;
+        papyra__line line;
         uint64_t size;
         int fd, g = papyra__rot_snap_get(&snap, k, &fd, &size);
 
@@ -681,14 +586,14 @@ rot_list(papyra_store *s,
             e = g == PAPYRA_ENOMEM ? g : 0;
             continue;
         }
-        e = papyra__rot_rreader_init(&rd, fd, size);
-        while (e == 0 && !w.done && (g = papyra__rot_rread_line(&rd, &line)) > 0)
+        papyra__rlines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
+        while (e == 0 && !w.done && (g = papyra__rlines_next(&rd, &line)) > 0)
             e = list_line(&w, &line);
         if (e == 0 && g < 0) {
             w.anomalies++;
             e = g == PAPYRA_ENOMEM ? g : 0;
         }
-        papyra__rot_rreader_close(&rd);
+        papyra__rlines_free(&rd);
     }
     papyra__rot_snap_release(&snap);
     if (e < 0) {
@@ -751,37 +656,36 @@ scan_orphans(papyra__rot *r, papyra_scan_report *rep)
 static int
 scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
 {
-    papyra__rot_reader rd;
-    papyra__rot_line line;
+    papyra__line_reader rd;
+    papyra__line line;
     char detail[64];
-    int e = papyra__rot_reader_init(&rd, fd, size);
+    int e;
 
-    if (e < 0)
-        return e;
-    while ((e = papyra__rot_read_line(&rd, &line)) > 0) {
+    papyra__lines_init(&rd, fd, (off_t)size, PAPYRA__NL_UNIVERSAL);
+    while ((e = papyra__lines_next(&rd, &line)) > 0) {
         papyra_json *obj = NULL;
         int p;
 
         papyra__progress_add(line.stored);
         if (!line.terminated) {
-            snprintf(detail, sizeof(detail), "Line %" PRIu64 " missing newline", line.number);
+            snprintf(detail, sizeof(detail), "Line %" PRIu64 " missing newline", line.lineno);
             e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_TRUNCATED_LINE, path, detail);
             break;
         }
-        p = papyra__json_parse_object(line.data, line.len, &obj);
+        p = papyra__json_parse_object(line.p, line.len, &obj);
         papyra__json_free(obj);
         if (p < 0) {
             e = p;
             break;
         }
         if (p == 0) {
-            snprintf(detail, sizeof(detail), "Invalid JSON at line %" PRIu64, line.number);
+            snprintf(detail, sizeof(detail), "Invalid JSON at line %" PRIu64, line.lineno);
             e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_CORRUPTED_LINE, path, detail);
             if (e < 0)
                 break;
         }
     }
-    papyra__rot_reader_close(&rd);
+    papyra__lines_free(&rd);
     if (e < 0 && e != PAPYRA_ENOMEM)
         e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_PARTIAL_WRITE, path,
                                     "File could not be read fully");
@@ -838,6 +742,15 @@ rot_scan(papyra_store *s, papyra_scan_report **ret)
     return 0;
 }
 
+/* After a failed fsync, recover rebuilds the set even when it scans clean. */
+static bool
+rot_needs_repair(papyra_store *s)
+{
+    papyra__rot *r = s->impl;
+
+    return papyra__datafile_poisoned(&r->file);
+}
+
 const papyra__backend_ops papyra__backend_rotating = {
     .name = "rotating",
     .id = PAPYRA_BACKEND_ROTATING,
@@ -846,6 +759,7 @@ const papyra__backend_ops papyra__backend_rotating = {
     .write = rot_write,
     .list = rot_list,
     .scan = rot_scan,
+    .needs_repair = rot_needs_repair,
     .repair = papyra__rot_repair,
     .compact = papyra__rot_compact,
     .default_metrics_path = papyra__file_metrics_path,

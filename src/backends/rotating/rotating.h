@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internals of the rotating-files backend, shared by rotating.c (the
- * operations), rebuild.c (recover and compact) and set.c (file names, line
- * reading, locking and the crash-safe replacement of a whole rotation set).
+ * operations), rebuild.c (recover and compact) and set.c (file names,
+ * locking and the crash-safe replacement of a whole rotation set). Its files
+ * are read with the files/ line readers, with Python's universal newlines
+ * (PAPYRA__NL_UNIVERSAL).
  *
  * See docs/backend-rotating.md for the file names and the protocols.
  */
@@ -17,14 +19,10 @@
 
 #include <papyra/store.h>
 
+#include "files/datafile.h"
+#include "files/lines.h"
 #include "json/json.h"
 #include "util/buf.h"
-
-enum {
-    PAPYRA__ROT_FSYNC_NEVER = 0,
-    PAPYRA__ROT_FSYNC_ALWAYS = 1,
-    PAPYRA__ROT_FSYNC_EVERYSEC = 2,
-};
 
 typedef struct papyra__rot {
     char *path;        /* the active file, as given */
@@ -36,61 +34,16 @@ typedef struct papyra__rot {
     char *commit_path; /* "<stage>/COMMIT": present once a new set is complete */
     int64_t max_bytes;
     int64_t max_files;
-    int fsync_mode;
+    /* The active file: its descriptor (-1 until the first write) and durability. */
+    papyra__datafile file;
     pthread_mutex_t mu; /* serialises this handle's writers around lock_fd */
-    int fd;             /* the active file (O_APPEND), -1 until the first write */
     int lock_fd;        /* flock()ed by writers, recover and compact of this handle */
-    /* Under mu: the identity of fd's file, to notice that PATH was replaced. */
+    /* Under mu: the identity of file.fd's file, to notice that PATH was replaced. */
     uint64_t fd_dev, fd_ino;
-    /* Under mu: fd's file ended with a newline at expect_size when this handle last wrote. */
+    /* Under mu: file.fd's file ended with a newline at expect_size when this handle last wrote. */
     bool tail_known;
     uint64_t expect_size;
-    bool dirty; /* written since the last fdatasync */
-    int64_t last_sync_ns;
-    /*
-     * Group commit of fsync=always: batches are numbered under mu; one thread
-     * at a time syncs for everyone numbered before it started.
-     */
-    uint64_t write_seq;     /* under mu: batches written */
-    pthread_mutex_t syncmu; /* guards the fields below; never held while taking mu */
-    pthread_cond_t synccv;
-    bool syncing;
-    uint64_t synced_seq; /* batches known durable */
-    uint64_t failed_seq; /* batches whose sync failed, with sync_err */
-    int sync_err;
-    /* The encode buffer a write reuses while no other write has it. */
-    papyra_buf spare;
-    atomic_bool spare_busy;
 } papyra__rot;
-
-/* One line of a file, as papyra__rot_read_line() returns it. */
-typedef struct papyra__rot_line {
-    const char *data; /* without its terminator; valid until the next read */
-    size_t len;
-    size_t stored;   /* bytes in the file, terminator included */
-    bool terminated; /* false only for a last line without "\n" or "\r" */
-    uint64_t number; /* 1-based */
-} papyra__rot_line;
-
-/* A buffered reader that splits a file into lines the way Python does. */
-typedef struct papyra__rot_reader {
-    int fd;
-    bool owns_fd;
-    uint64_t remaining; /* bytes still to read from fd */
-    char *buf;
-    size_t cap, start, end;
-    bool eof;
-    uint64_t number;
-} papyra__rot_reader;
-
-/* The same, newest line first (no line numbers). */
-typedef struct papyra__rot_rreader {
-    int fd;
-    char *buf;
-    size_t cap;
-    uint64_t lo; /* file offset of buf[0]; buf holds [lo, hi) */
-    uint64_t hi; /* lines before hi are still to read */
-} papyra__rot_rreader;
 
 /*
  * Descriptors of the set's files, opened under the shared lock: a consistent
@@ -118,25 +71,11 @@ int papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap);
 int papyra__rot_snap_get(papyra__rot_snap *snap, int64_t k, int *fd, uint64_t *size);
 void papyra__rot_snap_release(papyra__rot_snap *snap);
 
-/* Starts a forward reader on @p fd (not owned) for its first @p size bytes. */
-int papyra__rot_reader_init(papyra__rot_reader *rd, int fd, uint64_t size);
-/* Starts a backward reader on @p fd (not owned) for its first @p size bytes. */
-int papyra__rot_rreader_init(papyra__rot_rreader *rd, int fd, uint64_t size);
-/* Returns 1 and fills @p line (number 0) with the previous line, 0 at the start, or an error. */
-int papyra__rot_rread_line(papyra__rot_rreader *rd, papyra__rot_line *line);
-void papyra__rot_rreader_close(papyra__rot_rreader *rd);
-
 /* "<path>" for index 0, "<path>.<i>" otherwise; malloc'd, NULL on ENOMEM. */
 char *papyra__rot_file(const papyra__rot *r, int64_t i);
 
 /* Removes file @p i of the set (see papyra__rot_file); a missing one is no error. */
 int papyra__rot_remove(const papyra__rot *r, int64_t i);
-
-/* Opens @p path for reading; 1 when opened, 0 when it does not exist, or an error. */
-int papyra__rot_reader_open(papyra__rot_reader *rd, const char *path);
-/* Returns 1 and fills @p line, 0 at the end of the file, or an error. */
-int papyra__rot_read_line(papyra__rot_reader *rd, papyra__rot_line *line);
-void papyra__rot_reader_close(papyra__rot_reader *rd);
 
 /* flock() with EINTR retried; @p op as flock(2). Returns 0 or an error. */
 int papyra__rot_flock(int fd, int op);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The rotating backend's file-set machinery: names, a line reader with
- * Python's universal newlines, locking, and the staged, crash-safe
- * replacement of a whole rotation set used by compaction and recovery.
+ * The rotating backend's file-set machinery: names, locking, and the
+ * staged, crash-safe replacement of a whole rotation set used by compaction
+ * and recovery.
  *
  * Replacement protocol (docs/backend-rotating.md has the full story): the new
  * set is written into the hidden directory "<dir>/.<name>.rebuild" as files
@@ -30,7 +30,6 @@
 #include "backends/rotating/rotating.h"
 #include "util/fs.h"
 
-#define READ_CHUNK 65536
 #define STAGE_FLUSH 65536
 
 char *
@@ -57,224 +56,6 @@ papyra__rot_remove(const papyra__rot *r, int64_t i)
         e = papyra__errno_code(errno);
     free(p);
     return e;
-}
-
-int
-papyra__rot_reader_open(papyra__rot_reader *rd, const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int e;
-
-    if (fd < 0) {
-        e = errno == ENOENT ? 0 : papyra__errno_code(errno);
-        memset(rd, 0, sizeof(*rd));
-        rd->fd = -1;
-        return e;
-    }
-    e = papyra__rot_reader_init(rd, fd, UINT64_MAX);
-    if (e < 0) {
-        close(fd);
-        return e;
-    }
-    rd->owns_fd = true;
-    return 1;
-}
-
-int
-papyra__rot_reader_init(papyra__rot_reader *rd, int fd, uint64_t size)
-{
-    memset(rd, 0, sizeof(*rd));
-    rd->buf = malloc(READ_CHUNK);
-    if (!rd->buf) {
-        rd->fd = -1;
-        return PAPYRA_ENOMEM;
-    }
-    rd->cap = READ_CHUNK;
-    rd->fd = fd;
-    rd->remaining = size;
-    return 0;
-}
-
-void
-papyra__rot_reader_close(papyra__rot_reader *rd)
-{
-    if (rd->fd >= 0 && rd->owns_fd)
-        close(rd->fd);
-    free(rd->buf);
-    memset(rd, 0, sizeof(*rd));
-    rd->fd = -1;
-}
-
-/* Reads more bytes after moving the unread ones to the front; grows the buffer when full. */
-static int
-reader_fill(papyra__rot_reader *rd)
-{
-    ssize_t n;
-
-    if (rd->start > 0) {
-        memmove(rd->buf, rd->buf + rd->start, rd->end - rd->start);
-        rd->end -= rd->start;
-        rd->start = 0;
-    }
-    if (rd->end == rd->cap) {
-        char *nb = realloc(rd->buf, rd->cap * 2);
-        if (!nb)
-            return PAPYRA_ENOMEM;
-        rd->buf = nb;
-        rd->cap *= 2;
-    }
-    {
-        size_t want = rd->cap - rd->end;
-        if (rd->remaining < want)
-            want = (size_t)rd->remaining;
-        n = 0;
-        if (want > 0) {
-            do
-                n = read(rd->fd, rd->buf + rd->end, want);
-            while (n < 0 && errno == EINTR);
-        }
-    }
-    if (n < 0)
-        return papyra__errno_code(errno);
-    if (n == 0)
-        rd->eof = true;
-    rd->end += (size_t)n;
-    rd->remaining -= (uint64_t)n;
-    return 0;
-}
-
-int
-papyra__rot_rreader_init(papyra__rot_rreader *rd, int fd, uint64_t size)
-{
-    memset(rd, 0, sizeof(*rd));
-    rd->buf = malloc(READ_CHUNK);
-    if (!rd->buf)
-        return PAPYRA_ENOMEM;
-    rd->cap = READ_CHUNK;
-    rd->fd = fd;
-    rd->lo = rd->hi = size;
-    return 0;
-}
-
-void
-papyra__rot_rreader_close(papyra__rot_rreader *rd)
-{
-    free(rd->buf);
-    memset(rd, 0, sizeof(*rd));
-    rd->fd = -1;
-}
-
-/* Loads the chunk before lo in front of what the buffer holds. */
-static int
-rreader_fill(papyra__rot_rreader *rd)
-{
-    uint64_t nlo = rd->lo > READ_CHUNK ? rd->lo - READ_CHUNK : 0;
-    size_t add = (size_t)(rd->lo - nlo), have = (size_t)(rd->hi - rd->lo), got = 0;
-
-    if (have + add > rd->cap) {
-        size_t cap = rd->cap;
-        while (cap < have + add)
-            cap *= 2;
-        char *nb = realloc(rd->buf, cap);
-        if (!nb)
-            return PAPYRA_ENOMEM;
-        rd->buf = nb;
-        rd->cap = cap;
-    }
-    memmove(rd->buf + add, rd->buf, have);
-    while (got < add) {
-        ssize_t n = pread(rd->fd, rd->buf + got, add - got, (off_t)(nlo + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return papyra__errno_code(errno);
-        if (n == 0)
-            return PAPYRA_EIO; /* the file shrank under us */
-        got += (size_t)n;
-    }
-    rd->lo = nlo;
-    return 0;
-}
-
-#define RBYTE(rd, off) ((rd)->buf[(off) - (rd)->lo])
-
-int
-papyra__rot_rread_line(papyra__rot_rreader *rd, papyra__rot_line *line)
-{
-    uint64_t end, i;
-    size_t term = 0;
-    int e;
-
-    if (rd->hi == 0)
-        return 0;
-    /* The terminator of the last line: "\n", "\r\n", "\r", or none at the end of the file. */
-    while (rd->lo > 0 && rd->hi - rd->lo < 2)
-        if ((e = rreader_fill(rd)) < 0)
-            return e;
-    if (RBYTE(rd, rd->hi - 1) == '\n')
-        term = rd->hi >= 2 && RBYTE(rd, rd->hi - 2) == '\r' ? 2 : 1;
-    else if (RBYTE(rd, rd->hi - 1) == '\r')
-        term = 1;
-    end = rd->hi - term;
-    for (i = end;;) {
-        while (i > rd->lo && RBYTE(rd, i - 1) != '\n' && RBYTE(rd, i - 1) != '\r')
-            i--;
-        if (i > rd->lo || rd->lo == 0)
-            break;
-        if ((e = rreader_fill(rd)) < 0)
-            return e;
-    }
-    line->data = &RBYTE(rd, i);
-    line->len = (size_t)(end - i);
-    line->stored = line->len + term;
-    line->terminated = term > 0;
-    line->number = 0;
-    rd->hi = i;
-    return 1;
-}
-
-int
-papyra__rot_read_line(papyra__rot_reader *rd, papyra__rot_line *line)
-{
-    size_t scanned = rd->start;
-
-    for (;;) {
-        size_t i;
-
-        for (i = scanned; i < rd->end; i++)
-            if (rd->buf[i] == '\n' || rd->buf[i] == '\r')
-                break;
-        if (i < rd->end && !(rd->buf[i] == '\r' && i + 1 == rd->end && !rd->eof)) {
-            size_t term = (rd->buf[i] == '\r' && i + 1 < rd->end && rd->buf[i + 1] == '\n') ? 2 : 1;
-
-            line->data = rd->buf + rd->start;
-            line->len = i - rd->start;
-            line->stored = line->len + term;
-            line->terminated = true;
-            line->number = ++rd->number;
-            rd->start = i + term;
-            return 1;
-        }
-        if (rd->eof) {
-            if (rd->start == rd->end)
-                return 0;
-            line->data = rd->buf + rd->start;
-            line->len = rd->end - rd->start;
-            line->stored = line->len;
-            line->terminated = false;
-            line->number = ++rd->number;
-            rd->start = rd->end;
-            return 1;
-        }
-        /* Rescan only what is new, minus a lone '\r' that may be half of "\r\n". */
-        scanned = i - rd->start;
-        {
-            int r = reader_fill(rd);
-            if (r < 0)
-                return r;
-        }
-        scanned += rd->start;
-    }
 }
 
 int
@@ -307,7 +88,7 @@ papyra__rot_lock_ready(papyra__rot *r)
 
     if (r->lock_fd >= 0)
         return 0;
-    e = papyra__mkdir_p(r->dir, 0777);
+    e = papyra__files_mkdir_p(r->dir);
     if (e < 0)
         return e;
     fd = papyra__rot_lock_open(r);
@@ -385,12 +166,17 @@ papyra__rot_pending(const papyra__rot *r)
     return lstat(r->stage_path, &st) == 0;
 }
 
-/* Removes the staging directory and everything in it. */
+/*
+ * Removes the staging directory and everything in it. The first error is
+ * the one reported: a file that cannot be removed (ENOSPC, EIO) is not
+ * left to show as rmdir's ENOTEMPTY, which names no cause.
+ */
 static int
 remove_stage(const papyra__rot *r)
 {
     DIR *d = opendir(r->stage_path);
     struct dirent *e;
+    int first = 0;
 
     if (!d) {
         if (errno == ENOENT)
@@ -403,9 +189,12 @@ remove_stage(const papyra__rot *r)
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        (void)unlinkat(dirfd(d), e->d_name, 0);
+        if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT && first == 0)
+            first = papyra__errno_code(errno);
     }
     closedir(d);
+    if (first < 0)
+        return first;
     if (rmdir(r->stage_path) < 0 && errno != ENOENT)
         return papyra__errno_code(errno);
     return papyra__fsync_dir(r->dir);
@@ -645,6 +434,7 @@ papyra__rot_stage_commit(papyra__rot_stage *st)
 {
     const papyra__rot *r = st->r;
     char text[64], *tmp = NULL;
+    bool renamed;
     int fd, ret, len;
 
     /* Slots without lines (an empty new set that still wants its active file). */
@@ -671,14 +461,10 @@ papyra__rot_stage_commit(papyra__rot_stage *st)
         return papyra__errno_code(errno);
     }
     ret = papyra__write_all(fd, text, (size_t)len);
-    if (ret == 0 && fsync(fd) < 0)
-        ret = papyra__errno_code(errno);
-    close(fd);
-    if (ret == 0 && rename(tmp, r->commit_path) < 0)
-        ret = papyra__errno_code(errno);
-    free(tmp);
     if (ret == 0)
-        ret = papyra__fsync_dir(r->stage_path);
+        ret = papyra__files_install(fd, tmp, r->commit_path, &renamed);
+    close(fd);
+    free(tmp);
     if (ret < 0)
         return ret;
     /* Committed: from here on a crash rolls forward. */
