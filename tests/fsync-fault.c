@@ -44,26 +44,28 @@ int papyra_fsync_fault_holding(void);
 int fdatasync(int fd);
 int fsync(int fd);
 
-int
-papyra_fsync_fault_injected(void)
+/* One of the counts above, read under the lock the interposed calls take. */
+static int
+locked_read(const int *v)
 {
     int n;
 
     pthread_mutex_lock(&mu);
-    n = injected;
+    n = *v;
     pthread_mutex_unlock(&mu);
     return n;
 }
 
 int
+papyra_fsync_fault_injected(void)
+{
+    return locked_read(&injected);
+}
+
+int
 papyra_fsync_fault_holding(void)
 {
-    int n;
-
-    pthread_mutex_lock(&mu);
-    n = holding;
-    pthread_mutex_unlock(&mu);
-    return n;
+    return locked_read(&holding);
 }
 
 /* The lines of the file open at @p fd (its newlines, read with pread). */

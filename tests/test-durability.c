@@ -195,6 +195,16 @@ assert_recovered(papyra_store *s)
     st_assert_scan(s, 0);
 }
 
+/* test_json_CHECK and test_rotating_CHECK: the same check on both file backends. */
+#define ON_BOTH_FILE_BACKENDS(check)                \
+    static void test_json_##check(void **state)     \
+    {                                               \
+        check(*state, "json");                      \
+    }                                               \
+    static void test_rotating_##check(void **state) \
+    {                                               \
+        check(*state, "rotating");                  \
+    }
 /*
  * The scenario on @p scheme: every covered writer gets EIO, the handle then
  * refuses writes (and its close fails) until it is reopened, the reopened
@@ -231,17 +241,7 @@ covered_writers_fail(const char *dir, const char *scheme)
     free(path);
 }
 
-static void
-test_json_covered_writers_fail(void **state)
-{
-    covered_writers_fail(*state, "json");
-}
-
-static void
-test_rotating_covered_writers_fail(void **state)
-{
-    covered_writers_fail(*state, "rotating");
-}
+ON_BOTH_FILE_BACKENDS(covered_writers_fail)
 
 /*
  * A recover on the poisoned handle itself rewrites the data into new,
@@ -277,17 +277,7 @@ recover_lifts_poison(const char *dir, const char *scheme)
     free(path);
 }
 
-static void
-test_json_recover_lifts_poison(void **state)
-{
-    recover_lifts_poison(*state, "json");
-}
-
-static void
-test_rotating_recover_lifts_poison(void **state)
-{
-    recover_lifts_poison(*state, "rotating");
-}
+ON_BOTH_FILE_BACKENDS(recover_lifts_poison)
 
 /*
  * fsync=everysec: the background flusher's failed sync poisons the handle
@@ -314,17 +304,7 @@ everysec_failure_sticks(const char *dir, const char *scheme)
     free(path);
 }
 
-static void
-test_json_everysec_failure_sticks(void **state)
-{
-    everysec_failure_sticks(*state, "json");
-}
-
-static void
-test_rotating_everysec_failure_sticks(void **state)
-{
-    everysec_failure_sticks(*state, "rotating");
-}
+ON_BOTH_FILE_BACKENDS(everysec_failure_sticks)
 
 /* Recover in quarantine mode into a quarantine directory three levels below one that exists. */
 static void
@@ -351,17 +331,7 @@ nested_quarantine_dir(const char *dir, const char *scheme)
     free(path);
 }
 
-static void
-test_json_nested_quarantine_dir(void **state)
-{
-    nested_quarantine_dir(*state, "json");
-}
-
-static void
-test_rotating_nested_quarantine_dir(void **state)
-{
-    nested_quarantine_dir(*state, "rotating");
-}
+ON_BOTH_FILE_BACKENDS(nested_quarantine_dir)
 
 int
 main(void)

@@ -20,39 +20,22 @@ import subprocess
 import sys
 import tempfile
 
+from strace_walk import STRACE, rotating_set, strace_missing, write_lines
+
 PAPYRA = sys.argv[1]
-STRACE = shutil.which("strace")
 # Every system call that changes files or their names, plus open (which creates).
 STEPS = ("openat,creat,write,pwrite64,writev,fsync,fdatasync,rename,renameat,renameat2,"
          "link,linkat,unlink,unlinkat,ftruncate,mkdir,mkdirat,rmdir,flock")
 MAX_STEPS = 600
 
 
-def line(ts, kind="event"):
-    if kind == "event":
-        return ('{"kind": "event", "system_id": "local", "actor_address": "local://1", '
-                '"event_type": "ActorStarted", "payload": {}, "timestamp": %s}\n' % ts)
-    return ('{"kind": "dead_letter", "system_id": "local", "target": "local://1", '
-            '"message_type": "str", "payload": "late", "timestamp": %s}\n' % ts)
-
-
 def json_fixture(d):
-    with open(os.path.join(d, "data.jsonl"), "w") as f:
-        for i in range(40):
-            f.write(line(float(i), "event" if i % 3 else "dead_letter"))
-            if i % 9 == 4:
-                f.write("{not json\n")
-        f.write('{"kind": "event", "timestamp": 99')  # torn tail
+    write_lines(os.path.join(d, "data.jsonl"), 0, 40, [i for i in range(40) if i % 9 == 4],
+                torn=True)
 
 
 def rotating_fixture(d):
-    base = os.path.join(d, "rot.log")
-    for n, name in enumerate([base + ".3", base + ".2", base + ".1", base]):
-        with open(name, "w") as f:
-            for i in range(8):
-                f.write(line(float(n * 10 + i), "event" if i % 3 else "dead_letter"))
-                if i == 5 and n % 2:
-                    f.write("{not json\n")
+    rotating_set(d, 4, 8, lambda n, i: i == 5 and n % 2)
 
 
 BACKENDS = {
@@ -151,12 +134,9 @@ def run_case(backend, operation):
 
 
 def main():
-    if not STRACE:
-        if os.environ.get("PAPYRA_TEST_REQUIRE_STRACE"):
-            print("strace is required (PAPYRA_TEST_REQUIRE_STRACE) but not found")
-            return 1
-        print("SKIP: strace not found")
-        return 77
+    missing = strace_missing()
+    if missing is not None:
+        return missing
     failures = []
     cases = 0
     for backend in BACKENDS:

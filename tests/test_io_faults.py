@@ -82,9 +82,10 @@ import sys
 import tempfile
 import time
 
+from strace_walk import STRACE, rotating_set, strace_missing, write_lines
+
 PAPYRA = os.path.abspath(sys.argv[1])
 WRITER = os.path.abspath(sys.argv[2])
-STRACE = shutil.which("strace")
 
 # The file-changing system calls: test_crash.py's set, with flock left out
 # (it cannot fail with EIO or ENOSPC) and truncate added.
@@ -145,14 +146,6 @@ def run(cmd, strace_args=None, trace_path=None):
 
 
 # --- the store --------------------------------------------------------------------------------
-
-
-def event_line(ts, kind="event"):
-    if kind == "event":
-        return ('{"kind": "event", "system_id": "local", "actor_address": "local://1", '
-                '"event_type": "ActorStarted", "payload": {}, "timestamp": %s}\n' % ts)
-    return ('{"kind": "dead_letter", "system_id": "local", "target": "local://1", '
-            '"message_type": "str", "payload": "late", "timestamp": %s}\n' % ts)
 
 
 def data_state(d):
@@ -341,25 +334,12 @@ def seed_writes(kind, n):
 
 
 def damaged_json(d, url):
-    with open(os.path.join(d, "data.jsonl"), "w") as f:
-        for i in range(6):
-            f.write(event_line(float(i), "event" if i % 3 else "dead_letter"))
-            if i == 3:
-                f.write("{not json\n")
-        f.write('{"kind": "event", "timestamp": 99')  # torn tail
+    write_lines(os.path.join(d, "data.jsonl"), 0, 6, [3], torn=True)
     run([WRITER, "counters", os.path.join(d, "data.jsonl.metrics"), "json"])
 
 
 def damaged_rotating(d, url):
-    base = os.path.join(d, "rot.log")
-    for n, name in enumerate([base + ".2", base + ".1", base]):
-        with open(name, "w") as f:
-            for i in range(3):
-                f.write(event_line(float(n * 10 + i), "event" if i % 3 else "dead_letter"))
-                if i == 1 and n == 1:
-                    f.write("{not json\n")
-            if n == 2:
-                f.write('{"kind": "event", "timestamp": 99')  # torn tail
+    base = rotating_set(d, 3, 3, lambda n, i: i == 1 and n == 1, torn_active=True)
     run([WRITER, "counters", base + ".metrics", "rotating"])
     run([PAPYRA, "--persistence", url, "persistence", "scan"])  # makes the lock file
 
@@ -760,12 +740,9 @@ def walk(w, error):
 
 
 def main():
-    if not STRACE:
-        if os.environ.get("PAPYRA_TEST_REQUIRE_STRACE"):
-            print("strace is required (PAPYRA_TEST_REQUIRE_STRACE) but not found")
-            return 1
-        print("SKIP: strace not found")
-        return 77
+    missing = strace_missing()
+    if missing is not None:
+        return missing
     only = os.environ.get("PAPYRA_TEST_IO_FAULTS_ONLY", "")
     started = time.monotonic()
     walks = passed = points = failed_points = 0
