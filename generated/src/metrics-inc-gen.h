@@ -28,6 +28,7 @@ enum {
  */
 static const papyra__op_desc papyra__ops[PAPYRA__OP_COUNT] = {
     [PAPYRA__OP_WRITE] = {
+        .op = PAPYRA__OP_WRITE,
         .first = 0,
         .count = 2,
         .facts = 0x3u,
@@ -37,6 +38,7 @@ static const papyra__op_desc papyra__ops[PAPYRA__OP_COUNT] = {
         .on_failure = true,
     },
     [PAPYRA__OP_READ] = {
+        .op = PAPYRA__OP_READ,
         .first = 2,
         .count = 3,
         .facts = 0xdu,
@@ -46,6 +48,7 @@ static const papyra__op_desc papyra__ops[PAPYRA__OP_COUNT] = {
         .on_failure = true,
     },
     [PAPYRA__OP_SCAN] = {
+        .op = PAPYRA__OP_SCAN,
         .first = 5,
         .count = 2,
         .facts = 0x19u,
@@ -55,6 +58,7 @@ static const papyra__op_desc papyra__ops[PAPYRA__OP_COUNT] = {
         .on_failure = false,
     },
     [PAPYRA__OP_RECOVER] = {
+        .op = PAPYRA__OP_RECOVER,
         .first = 7,
         .count = 4,
         .facts = 0xf9u,
@@ -64,6 +68,7 @@ static const papyra__op_desc papyra__ops[PAPYRA__OP_COUNT] = {
         .on_failure = true,
     },
     [PAPYRA__OP_COMPACT] = {
+        .op = PAPYRA__OP_COMPACT,
         .first = 11,
         .count = 3,
         .facts = 0x709u,

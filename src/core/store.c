@@ -14,7 +14,6 @@
 
 #include "core/backend.h"
 #include "metrics/count.h"
-#include "metrics/metrics-private.h"
 #include "record/codec.h"
 #include "util/errmsg.h"
 #include "util/fs.h"
@@ -802,19 +801,20 @@ PAPYRA_PUBLIC int
 papyra_store_scan(papyra_store *s, papyra_scan_report **ret)
 {
     papyra__outcome o;
+    bool closed;
     int r;
 
     if (!s)
         return PAPYRA_EINVAL;
     begin(s, &o, PAPYRA__OP_SCAN);
-    if (atomic_load(&s->closed) || !ret) {
+    closed = atomic_load(&s->closed);
+    if (!closed && ret) {
+        r = do_scan(s, &o, ret, "scan");
+    } else {
         /* A scan refused at once still counts as one started. */
         papyra__outcome_add(&o, PAPYRA_COUNT_BY_SCANS, 1);
-        r = atomic_load(&s->closed)
-                ? closed_error(s)
-                : papyra__store_error(s, PAPYRA_EINVAL, "no place for the report");
-    } else {
-        r = do_scan(s, &o, ret, "scan");
+        r = closed ? closed_error(s)
+                   : papyra__store_error(s, PAPYRA_EINVAL, "no place for the report");
     }
     papyra__outcome_end(&o, r < 0);
     return r;

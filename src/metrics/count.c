@@ -22,7 +22,7 @@ papyra__outcome_apply_end(papyra__outcome *o, bool failed)
             papyra__metrics_add(o->m, rule->counter, o->fact[rule->fact]);
     }
     if (!failed && (d->facts & ~o->reported))
-        atomic_fetch_or_explicit(&unreported[o->op], d->facts & ~o->reported, memory_order_relaxed);
+        atomic_fetch_or_explicit(&unreported[d->op], d->facts & ~o->reported, memory_order_relaxed);
 }
 
 uint32_t

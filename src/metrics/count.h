@@ -31,8 +31,7 @@
 
 typedef struct papyra__outcome {
     papyra_metrics *m;
-    const papyra__op_desc *d; /* the operation, &papyra__ops[op] (this file's copy) */
-    int op;                   /* PAPYRA__OP_* */
+    const papyra__op_desc *d; /* the operation: &papyra__ops[PAPYRA__OP_*] */
     uint64_t supported;       /* bit per counter the backend supports */
     uint32_t reported;        /* bit per fact reported */
     /* The totals of the facts in d->end_facts (the others are not kept). */
@@ -64,7 +63,6 @@ papyra__outcome_begin(papyra__outcome *o, papyra_metrics *m, int backend, int op
 {
     o->m = m;
     o->d = &papyra__ops[op];
-    o->op = op;
     o->supported = papyra__backends[backend].mask;
     o->reported = 1u << PAPYRA_COUNT_BY_ONE;
     for (uint32_t e = o->d->end_facts; e; e &= e - 1)
@@ -74,7 +72,7 @@ papyra__outcome_begin(papyra__outcome *o, papyra_metrics *m, int backend, int op
 }
 
 /*
- * begin zeroes exactly the facts add() accumulates (d->end_facts); GCC
+ * begin zeroes exactly the facts add() accumulates (end_facts); GCC
  * cannot follow that through the table and warns on the other facts' slots,
  * which add() never reads.
  */
@@ -104,7 +102,9 @@ papyra__outcome_add(papyra__outcome *o, papyra_count_by fact, uint64_t n)
 static inline void
 papyra__outcome_end(papyra__outcome *o, bool failed)
 {
-    if (failed ? o->d->on_failure : (o->d->on_success || (o->d->facts & ~o->reported)))
+    const papyra__op_desc *d = o->d;
+
+    if (failed ? d->on_failure : (d->on_success || (d->facts & ~o->reported)))
         papyra__outcome_apply_end(o, failed);
 }
 

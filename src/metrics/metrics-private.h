@@ -111,6 +111,7 @@ typedef struct papyra__count_rule {
 
 /* One operation: its rules, papyra__count_rules[first .. first + count), and its facts. */
 typedef struct papyra__op_desc {
+    uint8_t op; /* its PAPYRA__OP_*: each file has a copy of the table, so not d - papyra__ops */
     uint16_t first;
     uint16_t count;
     uint32_t facts;                     /* bit per papyra_count_by that the operation reports */
