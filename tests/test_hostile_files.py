@@ -97,9 +97,9 @@ class Sizes(Base):
 
     def test_rotating_max_files_beyond_the_range_is_refused(self):
         base = "rotating:" + self.p("r.log")
-        for v in ("4611686018427387904", "9223372036854775807", "9999999", "1001",
+        for v in ("4611686018427387904", "9223372036854775807", "9999999", "10001",
                   "99999999999999999999"):
-            self.refused(base + "?max_files=" + v, "max_files", "1..1000")
+            self.refused(base + "?max_files=" + v, "max_files", "1..10000")
 
     def test_rotating_max_bytes_beyond_the_range_is_refused(self):
         base = "rotating:" + self.p("r.log")
@@ -133,7 +133,7 @@ class Sizes(Base):
             self.assertRegex(err, r"\d+\.\.\d+", url)
 
     def test_the_largest_max_files_scans_an_empty_store(self):
-        url = "rotating:" + self.p("r.log") + "?max_files=1000"
+        url = "rotating:" + self.p("r.log") + "?max_files=10000"
         rc, out, err = papyra(url, "persistence", "scan")
         self.assertEqual(rc, EXIT_OK, err)
         self.assertEqual(writer(url, 3)[0], 0)

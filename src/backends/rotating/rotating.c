@@ -99,9 +99,9 @@ rot_open(papyra_store *s, const papyra__url *url)
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     r->lock_fd = -1;
     pthread_mutex_init(&r->mu, NULL);
-    e = papyra__url_int(s, url, "max_bytes", 1, 50000000, &r->max_bytes);
+    e = papyra__url_int(s, url, "max_bytes", 1, PAPYRA__ROT_MAX_BYTES_MAX, 50000000, &r->max_bytes);
     if (e == 0)
-        e = papyra__url_int(s, url, "max_files", 1, 5, &r->max_files);
+        e = papyra__url_int(s, url, "max_files", 1, PAPYRA__ROT_MAX_FILES_MAX, 5, &r->max_files);
     if (e == 0)
         e = papyra__datafile_init(s, &r->file, url->path, fsync, 0666);
     if (e == 0 && rot_names(r, url->path) < 0)
@@ -121,8 +121,8 @@ rot_open(papyra_store *s, const papyra__url *url)
             (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
         }
         if (e < 0)
-            e = papyra__store_error(s, e, "rotating: cannot settle an interrupted rebuild: %s",
-                                    papyra_strerror(e));
+            e = papyra__store_error(s, e, "rotating: cannot settle an interrupted rebuild (%s): %s",
+                                    r->commit_path, papyra_strerror(e));
     }
     if (e == 0 && !s->data_path && !(s->data_path = strdup(url->path)))
         e = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");

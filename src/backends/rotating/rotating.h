@@ -24,6 +24,15 @@
 #include "json/json.h"
 #include "util/buf.h"
 
+/*
+ * The largest max_files: every scan, list, recover and compact looks at each
+ * of the max_files names and a snapshot keeps a few bytes per name, so the
+ * bound keeps that work and memory trivial (docs/backend-rotating.md).
+ */
+#define PAPYRA__ROT_MAX_FILES_MAX 10000
+/* The largest max_bytes: 1 TiB, far beyond any sensible size of one file. */
+#define PAPYRA__ROT_MAX_BYTES_MAX (INT64_C(1) << 40)
+
 typedef struct papyra__rot {
     char *path;        /* the active file, as given */
     char *dir;         /* its directory ("." when the path has no slash) */

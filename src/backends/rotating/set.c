@@ -269,8 +269,9 @@ papyra__rot_settle(const papyra__rot *r)
     if (n <= 0)
         return PAPYRA_EIO;
     text[n] = '\0';
+    /* A COMMIT file is ours, but bound what it names before walking it. */
     if (sscanf(text, "%llu %lld", &files, &max_files) != 2 || max_files < 1 ||
-        files > (unsigned long long)max_files)
+        max_files > PAPYRA__ROT_MAX_FILES_MAX || files > (unsigned long long)max_files)
         return PAPYRA_ECORRUPT;
     return roll_forward(r, files, max_files, NULL);
 }
@@ -581,8 +582,10 @@ papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
     memset(snap, 0, sizeof(*snap));
     snap->r = r;
     snap->lock_fd = -1;
-    snap->n = r->max_files;
-    snap->fd = malloc((size_t)r->max_files * sizeof(*snap->fd));
+    if (r->max_files < 1 || r->max_files > PAPYRA__ROT_MAX_FILES_MAX)
+        return PAPYRA_EINVAL;
+    /* calloc checks the multiplication; n stays 0 until every fd is set, so release closes none. */
+    snap->fd = calloc((size_t)r->max_files, sizeof(*snap->fd));
     snap->err = calloc((size_t)r->max_files, sizeof(*snap->err));
     snap->size = calloc((size_t)r->max_files, sizeof(*snap->size));
     if (!snap->fd || !snap->err || !snap->size) {
@@ -591,6 +594,7 @@ papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
     }
     for (k = 0; k < r->max_files; k++)
         snap->fd[k] = -2;
+    snap->n = r->max_files;
     /* No lock file and none can be made (missing or read-only directory): read unlocked. */
     lfd = papyra__rot_lock_open(r);
     if (lfd == PAPYRA_ENOENT && errno == ENOENT)
