@@ -246,6 +246,8 @@ rotate(papyra_store *s, papyra__rot *r, uint64_t *size)
     e = papyra__datafile_flush(&r->file);
     if (e < 0)
         return flush_error(s, r, e);
+    /* The new active file is no more permissive than the one it follows. */
+    r->file.mode = papyra__mode_like(r->path, r->file.mode);
     if (r->max_files == 1) {
         /*
          * One file only: starting afresh is the documented meaning. A new
@@ -334,8 +336,7 @@ append_lock(papyra_store *s, papyra__rot *r, size_t len, bool *excl, uint64_t *s
 
         e = papyra__rot_flock(r->lock_fd, ex ? LOCK_EX : LOCK_SH);
         if (e < 0)
-            return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
-                                       papyra_strerror(e));
+            return papyra__rot_error(s, e, "cannot lock", r->lock_path);
         if (r->file.fd < 0 || papyra__files_id(r->path, -1, &id) < 0 || id.ino != r->fd_ino ||
             id.dev != r->fd_dev) {
             /* No descriptor yet, or PATH was replaced: reopen, exclusively. */
@@ -426,8 +427,7 @@ appender_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
     pthread_mutex_lock(&r->mu);
     e = papyra__rot_lock_ready(r);
     if (e < 0)
-        e = papyra__store_error(s, e, "rotating: cannot open the lock file '%s': %s", r->lock_path,
-                                papyra_strerror(e));
+        e = papyra__rot_error(s, e, "cannot open the lock file", r->lock_path);
     else
         e = append_lock(s, r, len, &c->excl, &c->size); /* sets its own message */
     if (e == 0) {
@@ -569,6 +569,10 @@ rot_list(papyra_store *s,
     papyra__retention_begin(&s->retention, &w.rs);
     w.opts = opts;
     e = papyra__rot_snap_take(r, &snap);
+    if (e == PAPYRA_ENOTREG) {
+        free(w.list);
+        return papyra__rot_not_regular_in_set(s, r);
+    }
     if (e < 0) {
         free(w.list);
         return papyra__store_error(s, e, "rotating: cannot read '%s': %s", r->path,
@@ -580,6 +584,15 @@ rot_list(papyra_store *s,
         uint64_t size;
         int fd, g = papyra__rot_snap_get(&snap, k, &fd, &size);
 
+        if (g == PAPYRA_ENOTREG) {
+            char *p = papyra__rot_file(r, k);
+
+            papyra__rot_snap_release(&snap);
+            papyra_record_list_free(w.list);
+            e = p ? papyra__rot_not_regular(s, p) : papyra__store_error(s, g, "out of memory");
+            free(p);
+            return e;
+        }
         if (g <= 0) {
             /* An unreadable file is skipped and counted, like a corrupt line. */
             w.anomalies += g < 0 && g != PAPYRA_ENOMEM;
@@ -692,6 +705,42 @@ scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
     return e < 0 ? e : 0;
 }
 
+int
+papyra__rot_error(papyra_store *s, int e, const char *what, const char *path)
+{
+    if (e == PAPYRA_ENOTREG)
+        return papyra__store_error(s, e, "rotating: %s '%s': not a regular file (%s)", what, path,
+                                   papyra__file_kind(path));
+    return papyra__store_error(s, e, "rotating: %s '%s': %s", what, path, papyra_strerror(e));
+}
+
+int
+papyra__rot_not_regular(papyra_store *s, const char *path)
+{
+    return papyra__store_error(s, PAPYRA_ENOTREG, "rotating: %s: not a regular file (%s)", path,
+                               papyra__file_kind(path));
+}
+
+int
+papyra__rot_not_regular_in_set(papyra_store *s, const papyra__rot *r)
+{
+    for (int64_t k = -2; k < r->max_files; k++) {
+        char *p = k == -2   ? strdup(r->lock_path)
+                  : k == -1 ? strdup(r->commit_path)
+                            : papyra__rot_file(r, k);
+        const char *kind = p ? papyra__file_kind(p) : NULL;
+
+        if (kind && strcmp(kind, "missing") != 0 && strcmp(kind, "a regular file") != 0) {
+            int e = papyra__rot_not_regular(s, p);
+            free(p);
+            return e;
+        }
+        free(p);
+    }
+    return papyra__store_error(s, PAPYRA_ENOTREG, "rotating: a file of '%s' is not a regular file",
+                               r->path);
+}
+
 static int
 rot_scan(papyra_store *s, papyra_scan_report **ret)
 {
@@ -704,6 +753,10 @@ rot_scan(papyra_store *s, papyra_scan_report **ret)
     if (e < 0)
         return papyra__store_error(s, e, "out of memory");
     e = papyra__rot_snap_take(r, &snap);
+    if (e == PAPYRA_ENOTREG) {
+        papyra_scan_report_free(rep);
+        return papyra__rot_not_regular_in_set(s, r);
+    }
     if (e < 0) {
         papyra_scan_report_free(rep);
         return papyra__store_error(s, e, "rotating: cannot read '%s': %s", r->path,
@@ -723,7 +776,15 @@ rot_scan(papyra_store *s, papyra_scan_report **ret)
 
         if (!p)
             e = PAPYRA_ENOMEM;
-        else if (g == PAPYRA_ENOMEM)
+        else if (g == PAPYRA_ENOTREG) {
+            /* Not storage that went bad but something else in its place: an error, never repaired.
+             */
+            papyra__rot_snap_release(&snap);
+            papyra_scan_report_free(rep);
+            e = papyra__rot_not_regular(s, p);
+            free(p);
+            return e;
+        } else if (g == PAPYRA_ENOMEM)
             e = g;
         else if (g < 0)
             e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_PARTIAL_WRITE, p,

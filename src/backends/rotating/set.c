@@ -71,13 +71,13 @@ papyra__rot_flock(int fd, int op)
 int
 papyra__rot_lock_open(const papyra__rot *r)
 {
-    int fd = open(r->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    /* A new lock file is no more permissive than the active file (or its default). */
+    int fd = papyra__open_regular(r->lock_path, O_RDWR | O_CREAT,
+                                  papyra__mode_like(r->path, r->file.mode));
 
     /* flock() works on a read-only descriptor too: readers of a read-only directory. */
-    if (fd < 0 && (errno == EACCES || errno == EROFS))
-        fd = open(r->lock_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return papyra__errno_code(errno);
+    if (fd == PAPYRA_EACCES && (errno == EACCES || errno == EROFS))
+        fd = papyra__open_regular(r->lock_path, O_RDONLY, 0);
     return fd;
 }
 
@@ -256,10 +256,10 @@ papyra__rot_settle(const papyra__rot *r)
 
     if (!papyra__rot_pending(r))
         return 0;
-    fd = open(r->commit_path, O_RDONLY | O_CLOEXEC);
+    fd = papyra__open_regular(r->commit_path, O_RDONLY, 0);
     if (fd < 0) {
-        if (errno != ENOENT)
-            return papyra__errno_code(errno);
+        if (fd != PAPYRA_ENOENT || errno != ENOENT)
+            return fd;
         return remove_stage(r);
     }
     do
@@ -285,6 +285,8 @@ papyra__rot_stage_init(papyra__rot_stage *st, const papyra__rot *r)
     st->r = r;
     st->fd = -1;
     st->cur_slot = -1;
+    /* The new set's files get the live active file's permission bits (less the umask). */
+    st->mode = papyra__mode_like(r->path, r->file.mode);
     st->crash_at = env ? strtol(env, NULL, 10) : 0;
 }
 
@@ -391,11 +393,12 @@ stage_open_slot(papyra__rot_stage *st, int64_t slot)
         return ret;
     if (papyra__asprintf(&p, "%s/%" PRIu64, st->r->stage_path, index) < 0)
         return PAPYRA_ENOMEM;
-    st->fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    st->fd = papyra__open_regular(p, O_WRONLY | O_CREAT | O_TRUNC, st->mode);
     free(p);
     if (st->fd < 0) {
+        ret = st->fd;
         st->fd = -1;
-        return papyra__errno_code(errno);
+        return ret;
     }
     st->cur_slot = slot;
     return 0;
@@ -456,10 +459,10 @@ papyra__rot_stage_commit(papyra__rot_stage *st)
     if (papyra__asprintf(&tmp, "%s/COMMIT.tmp", r->stage_path) < 0)
         return PAPYRA_ENOMEM;
     len = snprintf(text, sizeof(text), "%" PRIu64 " %" PRId64 "\n", st->files, r->max_files);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    fd = papyra__open_regular(tmp, O_WRONLY | O_CREAT | O_TRUNC, st->mode);
     if (fd < 0) {
         free(tmp);
-        return papyra__errno_code(errno);
+        return fd;
     }
     ret = papyra__write_all(fd, text, (size_t)len);
     if (ret == 0)
@@ -541,13 +544,13 @@ snap_open(papyra__rot_snap *snap, int64_t k)
 
     if (!p)
         return PAPYRA_ENOMEM;
-    fd = open(p, O_RDONLY | O_CLOEXEC);
+    fd = papyra__open_regular(p, O_RDONLY, 0);
     free(p);
     snap->err[k] = 0;
     if (fd < 0) {
         snap->fd[k] = -1;
-        if (errno != ENOENT)
-            snap->err[k] = papyra__errno_code(errno);
+        if (fd != PAPYRA_ENOENT || errno != ENOENT)
+            snap->err[k] = fd;
         return 0;
     }
     if (fstat(fd, &st) < 0) {
