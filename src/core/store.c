@@ -196,8 +196,13 @@ open_metrics(papyra_store *s, const papyra__url *url)
 int
 papyra__file_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
 {
-    int r = papyra__asprintf(ret, "%s.metrics", url->path);
+    char *data = NULL;
+    /* Next to the data, after following a symlinked data path: one file for every name. */
+    int r = papyra__follow_links(url->path, &data);
 
+    if (r == 0)
+        r = papyra__asprintf(ret, "%s.metrics", data);
+    free(data);
     return r < 0 ? papyra__store_error(s, r, "out of memory") : 0;
 }
 

@@ -325,3 +325,43 @@ papyra__mode_like(const char *data, mode_t dflt)
         return st.st_mode & 0666;
     return dflt;
 }
+
+int
+papyra__follow_links(const char *path, char **ret)
+{
+    char *cur = strdup(path);
+
+    for (int hops = 0; cur && hops < 40; hops++) {
+        struct stat st;
+        const char *slash;
+        char *target, *next = NULL;
+        ssize_t n;
+
+        if (lstat(cur, &st) < 0 || !S_ISLNK(st.st_mode))
+            break;
+        /* st_size is the target's length; a link changed meanwhile shows as a full buffer. */
+        target = malloc((size_t)st.st_size + 2);
+        n = target ? readlink(cur, target, (size_t)st.st_size + 1) : -1;
+        if (n < 0 || n > st.st_size) {
+            free(target);
+            break; /* gone or changed: open() reports what is there */
+        }
+        target[n] = '\0';
+        slash = strrchr(cur, '/');
+        if (target[0] == '/' || !slash)
+            next = target;
+        else if (papyra__asprintf(&next, "%.*s%s", (int)(slash - cur + 1), cur, target) == 0)
+            free(target);
+        else {
+            free(target);
+            free(cur);
+            return PAPYRA_ENOMEM;
+        }
+        free(cur);
+        cur = next;
+    }
+    if (!cur)
+        return PAPYRA_ENOMEM;
+    *ret = cur;
+    return 0;
+}

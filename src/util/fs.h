@@ -84,6 +84,16 @@ const char *papyra__file_kind(const char *path);
  */
 mode_t papyra__mode_like(const char *data, mode_t dflt);
 
+/*
+ * Follows the symbolic links of the last component of @p path (a chain of
+ * up to 40; a relative target is read from the link's directory) and gives
+ * in *ret the path of what it names, which may not exist yet (a dangling
+ * link); @p path itself when it is no link. Directories on the way are left
+ * as they are: only the last component is replaced by renames. 0 or
+ * PAPYRA_ENOMEM.
+ */
+int papyra__follow_links(const char *path, char **ret);
+
 /* asprintf with PAPYRA_E* results; *ret untouched on failure. */
 int papyra__asprintf(char **ret, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -81,11 +81,12 @@ jl_open(papyra_store *s, const papyra__url *url)
         return papyra__store_error(s, PAPYRA_ENOTREG, "json: %s: not a regular file (a directory)",
                                    url->path);
     j = calloc(1, sizeof(*j));
-    if (!j || !(s->data_path = strdup(url->path))) {
+    /* A symlinked data path: the store works on its target, the link stays (docs/store.md). */
+    if (!j || papyra__follow_links(url->path, &s->data_path) < 0) {
         free(j);
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     }
-    r = papyra__datafile_init(s, &j->file, url->path, fsync, 0644);
+    r = papyra__datafile_init(s, &j->file, s->data_path, fsync, 0644);
     if (r < 0) {
         free(j);
         return r;

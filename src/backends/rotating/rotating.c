@@ -83,6 +83,7 @@ rot_open(papyra_store *s, const papyra__url *url)
 {
     papyra__fsync fsync;
     papyra__rot *r;
+    char *target = NULL;
     int e;
 
     e = papyra__url_check(s, url, own_keys);
@@ -95,16 +96,19 @@ rot_open(papyra_store *s, const papyra__url *url)
     if (url->path[strlen(url->path) - 1] == '/')
         return papyra__store_error(s, PAPYRA_EINVAL, "rotating: '%s' names a directory", url->path);
     r = calloc(1, sizeof(*r));
-    if (!r)
+    /* A symlinked data path: the set is its target's, the link stays (docs/store.md). */
+    if (!r || papyra__follow_links(url->path, &target) < 0) {
+        free(r);
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    }
     r->lock_fd = -1;
     pthread_mutex_init(&r->mu, NULL);
     e = papyra__url_int(s, url, "max_bytes", 1, PAPYRA__ROT_MAX_BYTES_MAX, 50000000, &r->max_bytes);
     if (e == 0)
         e = papyra__url_int(s, url, "max_files", 1, PAPYRA__ROT_MAX_FILES_MAX, 5, &r->max_files);
     if (e == 0)
-        e = papyra__datafile_init(s, &r->file, url->path, fsync, 0666);
-    if (e == 0 && rot_names(r, url->path) < 0)
+        e = papyra__datafile_init(s, &r->file, target, fsync, 0666);
+    if (e == 0 && rot_names(r, target) < 0)
         e = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     /*
      * Like upstream's constructor, opening does not need the disk: the
@@ -124,8 +128,9 @@ rot_open(papyra_store *s, const papyra__url *url)
             e = papyra__store_error(s, e, "rotating: cannot settle an interrupted rebuild (%s): %s",
                                     r->commit_path, papyra_strerror(e));
     }
-    if (e == 0 && !s->data_path && !(s->data_path = strdup(url->path)))
+    if (e == 0 && !s->data_path && !(s->data_path = strdup(target)))
         e = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    free(target);
     if (e < 0) {
         (void)rot_free(s, r);
         return e;
