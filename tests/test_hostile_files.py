@@ -19,6 +19,7 @@ Usage: test_hostile_files.py PAPYRA CLI_WRITER
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -163,7 +164,14 @@ def chardev(path):
     os.symlink("/dev/null", path)
 
 
-KINDS = {"FIFO": fifo, "directory": directory, "character device": chardev}
+def unix_socket(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.close()
+
+
+KINDS = {"FIFO": fifo, "directory": directory, "character device": chardev,
+         "socket": unix_socket}
 
 JSON_CMDS = [
     ("persistence", "scan"),

@@ -271,8 +271,18 @@ papyra__open_regular(const char *path, int flags, mode_t mode)
     int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, mode);
     int fl;
 
-    if (fd < 0)
-        return papyra__errno_code(errno);
+    if (fd < 0) {
+        int err = errno;
+
+        /* What open() says of a socket (ENXIO), a directory opened to write, a device. */
+        if ((err == ENXIO || err == EISDIR || err == ENODEV || err == EOPNOTSUPP) &&
+            stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            errno = EINVAL;
+            return PAPYRA_ENOTREG;
+        }
+        errno = err;
+        return papyra__errno_code(err);
+    }
     if (fstat(fd, &st) < 0) {
         int err = errno;
         close(fd);
