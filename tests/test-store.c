@@ -88,7 +88,8 @@ test_bad_urls_are_rejected_with_a_clear_message(void **state)
     snprintf(url, sizeof(url), "json:%s?fsync=sometimes", (char *)*state);
     open_fails(url, PAPYRA_EINVAL, "fsync");
     snprintf(url, sizeof(url), "json:%s", (char *)*state);
-    open_fails(url, PAPYRA_EIO, "directory"); /* an I/O problem, not a usage error */
+    open_fails(url, PAPYRA_ENOTREG,
+               "not a regular file (a directory)"); /* an I/O problem, not a usage error */
     snprintf(url, sizeof(url), "json:%s/x.jsonl?max_bytes=5", (char *)*state);
     open_fails(url, PAPYRA_EINVAL, "max_bytes");
 }

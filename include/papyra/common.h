@@ -45,7 +45,8 @@ extern "C" {
     XX(EBUSY, 16, "resource is busy")                     \
     XX(ETOOBIG, 17, "value too large")                    \
     XX(ETIMEDOUT, 18, "operation timed out")              \
-    XX(EANOMALY, 19, "anomalies remain")
+    XX(EANOMALY, 19, "anomalies remain")                  \
+    XX(ENOTREG, 20, "not a regular file")
 
 typedef enum papyra_errno {
     PAPYRA_OK = 0,

@@ -158,8 +158,10 @@ typedef struct papyra_metrics_options {
     int backend;
     /**
      * The data file (or directory) whose permission bits a newly created
-     * metrics file copies: whoever may read the data may read its metrics,
-     * whoever may write it may reset them. NULL: 0644 less the umask.
+     * metrics file takes, less the umask: whoever may read the data may read
+     * its metrics, whoever may write it may reset them (since 0.3 the umask
+     * always applies: nothing widens the mode past it). NULL, or a path
+     * that does not exist: 0644 less the umask.
      */
     const char *mode_from;
 } papyra_metrics_options;

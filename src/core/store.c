@@ -122,15 +122,13 @@ parse_retention(papyra_store *s, const papyra__url *url)
     papyra__retention *r = &s->retention;
     int e;
 
-    e = papyra__url_int(s, url, "max_records", 1, 0, &r->max_records);
+    e = papyra__url_int(s, url, "max_records", 1, PAPYRA__MAX_RECORDS_MAX, 0, &r->max_records);
     if (e == 0)
-        e = papyra__url_int(s, url, "max_total_bytes", 1, 0, &r->max_total_bytes);
+        e = papyra__url_int(s, url, "max_total_bytes", 1, PAPYRA__MAX_TOTAL_BYTES_MAX, 0,
+                            &r->max_total_bytes);
     if (e == 0)
-        e = papyra__url_double(s, url, "max_age_seconds", 0, &r->max_age_seconds);
-    if (e == 0 && papyra__url_param(url, "max_age_seconds") && !(r->max_age_seconds > 0))
-        e = papyra__store_error(s, PAPYRA_EINVAL,
-                                "parameter 'max_age_seconds' must be > 0 (got %s)",
-                                papyra__url_param(url, "max_age_seconds"));
+        e = papyra__url_double(s, url, "max_age_seconds", PAPYRA__MAX_AGE_SECONDS_MAX, 0,
+                               &r->max_age_seconds);
     return e;
 }
 
@@ -198,8 +196,13 @@ open_metrics(papyra_store *s, const papyra__url *url)
 int
 papyra__file_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
 {
-    int r = papyra__asprintf(ret, "%s.metrics", url->path);
+    char *data = NULL;
+    /* Next to the data, after following a symlinked data path: one file for every name. */
+    int r = papyra__follow_links(url->path, &data);
 
+    if (r == 0)
+        r = papyra__asprintf(ret, "%s.metrics", data);
+    free(data);
     return r < 0 ? papyra__store_error(s, r, "out of memory") : 0;
 }
 

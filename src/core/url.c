@@ -455,6 +455,7 @@ papyra__url_int(papyra_store *s,
                 const papyra__url *url,
                 const char *key,
                 int64_t min,
+                int64_t max,
                 int64_t dflt,
                 int64_t *ret)
 {
@@ -468,19 +469,27 @@ papyra__url_int(papyra_store *s,
     }
     errno = 0;
     n = strtoll(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || errno == ERANGE || (*v < '0' && *v != '-') || *v > '9')
+    if (*v == '\0' || *end != '\0' || (*v < '0' && *v != '-') || *v > '9')
         return papyra__store_error(s, PAPYRA_EINVAL, "parameter '%s': not an integer: '%s'", key,
                                    v);
-    if (n < min)
-        return papyra__store_error(s, PAPYRA_EINVAL, "parameter '%s' must be >= %lld (got %lld)",
-                                   key, (long long)min, n);
+    /* Out of long long's range (ERANGE) is out of every parameter's range too. */
+    if (n < min || (errno == ERANGE && *v == '-'))
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "parameter '%s' must be >= %lld (allowed range %lld..%lld; "
+                                   "got %s)",
+                                   key, (long long)min, (long long)min, (long long)max, v);
+    if (n > max || errno == ERANGE)
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "parameter '%s' must be <= %lld (allowed range %lld..%lld; "
+                                   "got %s)",
+                                   key, (long long)max, (long long)min, (long long)max, v);
     *ret = n;
     return 0;
 }
 
 int
 papyra__url_double(
-    papyra_store *s, const papyra__url *url, const char *key, double dflt, double *ret)
+    papyra_store *s, const papyra__url *url, const char *key, double max, double dflt, double *ret)
 {
     const char *v = papyra__url_param(url, key);
     char *end;
@@ -493,10 +502,15 @@ papyra__url_double(
     errno = 0;
     d = strtod(v, &end);
     /* strtod would skip leading white space and take "inf" or hex; none of that here. */
-    if (!strchr("0123456789+-.", *v) || *v == '\0' || *end != '\0' || errno == ERANGE ||
-        !isfinite(d) || strpbrk(v, "xX"))
+    if (!strchr("0123456789+-.", *v) || *v == '\0' || *end != '\0' ||
+        (errno == ERANGE && fabs(d) > 1) || !isfinite(d) || strpbrk(v, "xX"))
         return papyra__store_error(s, PAPYRA_EINVAL, "parameter '%s': not a finite number: '%s'",
                                    key, v);
+    if (!(d > 0) || d > max)
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "parameter '%s' must be > 0 and <= %.0f (allowed range "
+                                   "0..%.0f, 0 excluded; got %s)",
+                                   key, max, max, v);
     *ret = d;
     return 0;
 }

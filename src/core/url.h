@@ -49,14 +49,31 @@ bool papyra__url_secret(const char *key);
  */
 int papyra__url_check(papyra_store *s, const papyra__url *url, const char *const *backend_keys);
 
-/* Parses an integer/float parameter; EINVAL with a message naming it when malformed. */
+/*
+ * Upper bounds of the numeric parameters every store takes (the retention
+ * limits; docs/store.md). Each backend documents its own in its page.
+ */
+#define PAPYRA__MAX_RECORDS_MAX INT64_C(1000000000000)        /* 10^12 records */
+#define PAPYRA__MAX_TOTAL_BYTES_MAX INT64_C(1125899906842624) /* 1 PiB */
+#define PAPYRA__MAX_AGE_SECONDS_MAX 3155760000.0              /* 100 years of 365.25 days */
+
+/*
+ * Parses the integer parameter @p key into @p ret (@p dflt when absent).
+ * EINVAL with a message naming the parameter when it is malformed, and
+ * naming it and the allowed range @p min..@p max when it is outside.
+ */
 int papyra__url_int(papyra_store *s,
                     const papyra__url *url,
                     const char *key,
                     int64_t min,
+                    int64_t max,
                     int64_t dflt,
                     int64_t *ret);
+/*
+ * Parses the number parameter @p key, which must be > 0 and <= @p max, into
+ * @p ret (@p dflt when absent); EINVAL naming it and the range otherwise.
+ */
 int papyra__url_double(
-    papyra_store *s, const papyra__url *url, const char *key, double dflt, double *ret);
+    papyra_store *s, const papyra__url *url, const char *key, double max, double dflt, double *ret);
 
 #endif /* PAPYRA_URL_H */

@@ -191,15 +191,16 @@ papyra__datafile_open(papyra__datafile *df, bool create, int64_t *size)
     struct stat st;
     int fd, r;
 
-    fd = open(df->path, flags, df->mode);
-    if (fd < 0 && errno == ENOENT && create) {
+    /* Never blocks on a FIFO, never appends to anything but a regular file. */
+    fd = papyra__open_regular(df->path, flags, df->mode);
+    if (fd == PAPYRA_ENOENT && errno == ENOENT && create) {
         r = papyra__mkdir_parents(df->path);
         if (r < 0)
             return r;
-        fd = open(df->path, flags, df->mode);
+        fd = papyra__open_regular(df->path, flags, df->mode);
     }
     if (fd < 0)
-        return papyra__errno_code(errno);
+        return fd;
     if (fstat(fd, &st) < 0) {
         r = papyra__errno_code(errno);
         close(fd);
@@ -498,8 +499,8 @@ papyra__files_quarantine_move(const char *path, const char *qdir, long long ms, 
         r = papyra__errno_code(errno);
         /* Across file systems a regular file is copied, then removed. */
         if (errno == EXDEV) {
-            in = open(path, O_RDONLY | O_CLOEXEC);
-            r = in < 0 ? papyra__errno_code(errno) : papyra__copy_fd(in, q, 0666);
+            in = papyra__open_regular(path, O_RDONLY, 0);
+            r = in < 0 ? in : papyra__copy_fd(in, q, papyra__mode_like(path, 0666));
             if (in >= 0)
                 close(in);
             if (r == 0 && unlink(path) < 0)

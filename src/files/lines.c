@@ -65,12 +65,12 @@ papyra__lines_init(papyra__line_reader *r, int fd, off_t limit, papyra__newlines
 int
 papyra__lines_open(papyra__line_reader *r, const char *path, papyra__newlines nl)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = papyra__open_regular(path, O_RDONLY, 0);
 
-    papyra__lines_init(r, fd, -1, nl);
+    papyra__lines_init(r, fd < 0 ? -1 : fd, -1, nl);
     if (fd < 0) {
         r->eof = true;
-        return errno == ENOENT ? 0 : papyra__errno_code(errno);
+        return fd == PAPYRA_ENOENT && errno == ENOENT ? 0 : fd;
     }
     r->owns_fd = true;
     return 1;

@@ -256,14 +256,16 @@ static int
 create_file(const char *path, int backend, const char *mode_from, bool replace, papyra_error *err)
 {
     size_t size = block_size(PAPYRA_METRIC_COUNT);
-    mode_t mode = 0644;
-    struct stat st;
+    /*
+     * The data file's permission bits, or 0644 before it exists. open() takes
+     * the umask off and nothing widens the mode afterwards, so the metrics
+     * file is never more permissive than its data file nor past the umask.
+     */
+    mode_t mode = papyra__mode_like(mode_from, 0644);
     char *tmp = NULL;
     void *mem = NULL;
     int fd = -1, r;
 
-    if (mode_from && stat(mode_from, &st) == 0)
-        mode = st.st_mode & 0666;
     r = papyra__temp_path(path, "metrics", &tmp);
     if (r < 0)
         return set_error(err, r, "metrics file %s: out of memory", path);
@@ -279,9 +281,6 @@ create_file(const char *path, int backend, const char *mode_from, bool replace, 
         set_error(err, r, "cannot create metrics file %s: %s", path, strerror(errno));
         goto out;
     }
-    /* Copy the data file's mode exactly, whatever the umask. */
-    if (mode_from)
-        (void)fchmod(fd, mode);
     r = papyra__write_all(fd, mem, size);
     if (r == 0 && fsync(fd) < 0)
         r = papyra__errno_code(errno);
@@ -329,24 +328,23 @@ map_file(papyra_metrics *m, const char *path, const papyra_metrics_options *o, p
     void *map;
     int fd, r;
 
-    fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0 && errno == EISDIR)
-        return set_error(err, PAPYRA_EFOREIGN, "%s is a directory, not a metrics file", path);
+    /* O_NONBLOCK until fstat has shown a regular file: a FIFO must not block the open. */
+    fd = papyra__open_regular(path, ro ? O_RDONLY : O_RDWR, 0);
+    if (fd == PAPYRA_ENOTREG)
+        return set_error(err, PAPYRA_EFOREIGN, "%s: not a regular file (%s), so not a metrics file",
+                         path, papyra__file_kind(path));
     if (fd < 0)
-        return set_error(err, papyra__errno_code(errno), "cannot open metrics file %s: %s", path,
-                         strerror(errno));
+        return set_error(err, fd, "cannot open metrics file %s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0) {
         r = set_error(err, papyra__errno_code(errno), "cannot stat metrics file %s: %s", path,
                       strerror(errno));
         close(fd);
         return r;
     }
-    if ((size_t)st.st_size < PAPYRA__MF_HEADER_SIZE || !S_ISREG(st.st_mode)) {
+    if ((size_t)st.st_size < PAPYRA__MF_HEADER_SIZE) {
         char head[sizeof(PAPYRA__MF_MAGIC) - 1];
-        ssize_t n = S_ISREG(st.st_mode) ? read(fd, head, sizeof(head)) : -1;
+        ssize_t n = read(fd, head, sizeof(head));
         close(fd);
-        if (!S_ISREG(st.st_mode))
-            return set_error(err, PAPYRA_EFOREIGN, "%s is not a regular file", path);
         /* Too short for a header: only a torn metrics file starts like one. */
         if (n < 0 || memcmp(head, PAPYRA__MF_MAGIC, (size_t)n) != 0)
             return set_error(err, PAPYRA_EFOREIGN, "%s is not a papyra metrics file (bad magic)",

@@ -41,6 +41,8 @@ papyra__errno_code(int err)
         return PAPYRA_EBUSY;
     case ETIMEDOUT:
         return PAPYRA_ETIMEDOUT;
+    case EISDIR:
+        return PAPYRA_ENOTREG;
     default:
         return PAPYRA_EIO;
     }
@@ -260,4 +262,116 @@ papyra__copy_fd(int in, const char *dst, mode_t mode)
     if (r < 0)
         (void)unlink(dst);
     return r;
+}
+
+int
+papyra__open_regular(const char *path, int flags, mode_t mode)
+{
+    struct stat st;
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, mode);
+    int fl;
+
+    if (fd < 0) {
+        int err = errno;
+
+        /* What open() says of a socket (ENXIO), a directory opened to write, a device. */
+        if ((err == ENXIO || err == EISDIR || err == ENODEV || err == EOPNOTSUPP) &&
+            stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            errno = EINVAL;
+            return PAPYRA_ENOTREG;
+        }
+        errno = err;
+        return papyra__errno_code(err);
+    }
+    if (fstat(fd, &st) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return papyra__errno_code(err);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return PAPYRA_ENOTREG;
+    }
+    if (!(flags & O_NONBLOCK) &&
+        ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return papyra__errno_code(err);
+    }
+    return fd;
+}
+
+const char *
+papyra__file_kind(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return "missing";
+    if (S_ISREG(st.st_mode))
+        return "a regular file";
+    if (S_ISDIR(st.st_mode))
+        return "a directory";
+    if (S_ISFIFO(st.st_mode))
+        return "a FIFO";
+    if (S_ISCHR(st.st_mode))
+        return "a character device";
+    if (S_ISBLK(st.st_mode))
+        return "a block device";
+    if (S_ISSOCK(st.st_mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+mode_t
+papyra__mode_like(const char *data, mode_t dflt)
+{
+    struct stat st;
+
+    if (data && stat(data, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+        return st.st_mode & 0666;
+    return dflt;
+}
+
+int
+papyra__follow_links(const char *path, char **ret)
+{
+    char *cur = strdup(path);
+
+    for (int hops = 0; cur && hops < 40; hops++) {
+        struct stat st;
+        const char *slash;
+        char *target, *next = NULL;
+        ssize_t n;
+
+        if (lstat(cur, &st) < 0 || !S_ISLNK(st.st_mode))
+            break;
+        /* st_size is the target's length; a link changed meanwhile shows as a full buffer. */
+        target = malloc((size_t)st.st_size + 2);
+        n = target ? readlink(cur, target, (size_t)st.st_size + 1) : -1;
+        if (n < 0 || n > st.st_size) {
+            free(target);
+            break; /* gone or changed: open() reports what is there */
+        }
+        target[n] = '\0';
+        slash = strrchr(cur, '/');
+        if (target[0] == '/' || !slash)
+            next = target;
+        else if (papyra__asprintf(&next, "%.*s%s", (int)(slash - cur + 1), cur, target) == 0)
+            free(target);
+        else {
+            free(target);
+            free(cur);
+            return PAPYRA_ENOMEM;
+        }
+        free(cur);
+        cur = next;
+    }
+    if (!cur)
+        return PAPYRA_ENOMEM;
+    *ret = cur;
+    return 0;
 }

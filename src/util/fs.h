@@ -59,6 +59,41 @@ int papyra__quarantine_path(const char *qdir, const char *src, long long ms, cha
  */
 int papyra__copy_fd(int in, const char *dst, mode_t mode);
 
+/*
+ * open(2) of a file that must be a regular file (a store's data, rotated,
+ * lock, commit or metrics file): opened with O_NONBLOCK | O_CLOEXEC added,
+ * so that a FIFO cannot block the open, then fstat()ed; anything but a
+ * regular file is closed again and refused with PAPYRA_ENOTREG (errno then
+ * EINVAL), else O_NONBLOCK is cleared. Returns the descriptor or a PAPYRA_E*
+ * code with errno telling the cause (ENOENT for a missing file).
+ */
+int papyra__open_regular(const char *path, int flags, mode_t mode);
+
+/*
+ * What the file at @p path is, for messages: "a FIFO", "a directory",
+ * "a character device", "a block device", "a socket", "a regular file",
+ * "missing" (stat, which follows symbolic links and never blocks).
+ */
+const char *papyra__file_kind(const char *path);
+
+/*
+ * The creation mode of a new file that belongs with @p data: the data file's
+ * (or directory's) permission bits & 0666 when it exists, else @p dflt. open() then takes
+ * the umask off, so a new file is never more permissive than its data file
+ * nor past the umask (no fchmod ever widens it).
+ */
+mode_t papyra__mode_like(const char *data, mode_t dflt);
+
+/*
+ * Follows the symbolic links of the last component of @p path (a chain of
+ * up to 40; a relative target is read from the link's directory) and gives
+ * in *ret the path of what it names, which may not exist yet (a dangling
+ * link); @p path itself when it is no link. Directories on the way are left
+ * as they are: only the last component is replaced by renames. 0 or
+ * PAPYRA_ENOMEM.
+ */
+int papyra__follow_links(const char *path, char **ret);
+
 /* asprintf with PAPYRA_E* results; *ret untouched on failure. */
 int papyra__asprintf(char **ret, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

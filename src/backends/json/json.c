@@ -55,6 +55,9 @@ typedef papyra__jsonl jsonl;
 int
 papyra__jsonl_error(papyra_store *s, int code, const char *what, const char *path)
 {
+    if (code == PAPYRA_ENOTREG)
+        return papyra__store_error(s, code, "%s %s: not a regular file (%s)", what, path,
+                                   papyra__file_kind(path));
     return papyra__store_error(s, code, "%s %s: %s", what, path, papyra_strerror(code));
 }
 
@@ -75,13 +78,15 @@ jl_open(papyra_store *s, const papyra__url *url)
     if (r < 0)
         return r;
     if (stat(url->path, &st) == 0 && S_ISDIR(st.st_mode))
-        return papyra__store_error(s, PAPYRA_EIO, "json: %s is a directory", url->path);
+        return papyra__store_error(s, PAPYRA_ENOTREG, "json: %s: not a regular file (a directory)",
+                                   url->path);
     j = calloc(1, sizeof(*j));
-    if (!j || !(s->data_path = strdup(url->path))) {
+    /* A symlinked data path: the store works on its target, the link stays (docs/store.md). */
+    if (!j || papyra__follow_links(url->path, &s->data_path) < 0) {
         free(j);
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     }
-    r = papyra__datafile_init(s, &j->file, url->path, fsync, 0644);
+    r = papyra__datafile_init(s, &j->file, s->data_path, fsync, 0644);
     if (r < 0) {
         free(j);
         return r;
@@ -363,11 +368,13 @@ open_read(papyra_store *s, jsonl *j, int *fd, off_t *size)
     struct stat st;
     int r;
 
-    *fd = open(j->file.path, O_RDONLY | O_CLOEXEC);
+    *fd = papyra__open_regular(j->file.path, O_RDONLY, 0);
     if (*fd < 0) {
-        if (errno == ENOENT)
+        r = *fd;
+        *fd = -1;
+        if (r == PAPYRA_ENOENT && errno == ENOENT)
             return 0;
-        return papyra__jsonl_error(s, papyra__errno_code(errno), "cannot open", j->file.path);
+        return papyra__jsonl_error(s, r, "cannot open", j->file.path);
     }
     r = lock_fd(*fd, LOCK_EX);
     if (r == 0 && fstat(*fd, &st) < 0)

@@ -112,13 +112,16 @@ parse_authority(papyra_store *s, const char *path, papyra__redis *r)
     r->port = 6379;
     if (colon) {
         if (parse_int(colon + 1, (size_t)(end - colon - 1), 1, 65535, &v) < 0)
-            return papyra__store_error(s, PAPYRA_EINVAL, "redis URL: bad port in '%s'", hp);
+            return papyra__store_error(s, PAPYRA_EINVAL,
+                                       "redis URL: bad port in '%s' (allowed range 1..65535)", hp);
         r->port = (int)v;
     }
     if (slash && slash[1] != '\0') {
         if (parse_int(slash + 1, strlen(slash + 1), 0, INT_MAX, &r->db) < 0)
-            return papyra__store_error(s, PAPYRA_EINVAL, "redis URL: bad database number '%s'",
-                                       slash + 1);
+            return papyra__store_error(s, PAPYRA_EINVAL,
+                                       "redis URL: bad database number '%s' (allowed range "
+                                       "0..%d)",
+                                       slash + 1, INT_MAX);
     }
     return 0;
 }
@@ -165,7 +168,7 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
             return papyra__store_error(s, PAPYRA_EINVAL, "unix URL: missing socket path");
         if (!(r->unix_path = strdup(url->path)))
             return PAPYRA_ENOMEM;
-        if ((rc = papyra__url_int(s, url, "db", 0, 0, &r->db)) < 0)
+        if ((rc = papyra__url_int(s, url, "db", 0, INT_MAX, 0, &r->db)) < 0)
             return rc;
     } else {
         if (papyra__url_param(url, "db"))
@@ -191,15 +194,14 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
     if (r->prefix[0] == '\0' || r->system_id[0] == '\0')
         return papyra__store_error(s, PAPYRA_EINVAL,
                                    "redis URL: prefix and system_id must not be empty");
-    if ((rc = papyra__url_int(s, url, "maxlen", 1, 0, &r->maxlen)) < 0 ||
-        (rc = papyra__url_int(s, url, "connect_timeout_ms", 1, 5000, &r->connect_timeout_ms)) < 0 ||
-        (rc = papyra__url_int(s, url, "timeout_ms", 1, 5000, &r->timeout_ms)) < 0 ||
-        (rc = papyra__url_int(s, url, "connections", 1, 4, &r->connections)) < 0)
+    if ((rc = papyra__url_int(s, url, "maxlen", 1, PAPYRA_REDIS_MAXLEN_MAX, 0, &r->maxlen)) < 0 ||
+        (rc = papyra__url_int(s, url, "connect_timeout_ms", 1, PAPYRA_REDIS_TIMEOUT_MS_MAX, 5000,
+                              &r->connect_timeout_ms)) < 0 ||
+        (rc = papyra__url_int(s, url, "timeout_ms", 1, PAPYRA_REDIS_TIMEOUT_MS_MAX, 5000,
+                              &r->timeout_ms)) < 0 ||
+        (rc = papyra__url_int(s, url, "connections", 1, PAPYRA_REDIS_CONNECTIONS_MAX, 4,
+                              &r->connections)) < 0)
         return rc;
-    if (r->connections > PAPYRA_REDIS_CONNECTIONS_MAX)
-        return papyra__store_error(s, PAPYRA_EINVAL,
-                                   "parameter 'connections' must be <= %d (got %" PRId64 ")",
-                                   PAPYRA_REDIS_CONNECTIONS_MAX, r->connections);
     return build_keys(r);
 }
 

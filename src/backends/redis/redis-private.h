@@ -36,6 +36,12 @@
 /* Most connections one store handle may open (URL parameter `connections`). */
 #define PAPYRA_REDIS_CONNECTIONS_MAX 64
 
+/* Largest `maxlen`: 10^12 entries per stream (docs/backend-redis.md). */
+#define PAPYRA_REDIS_MAXLEN_MAX INT64_C(1000000000000)
+
+/* Largest `timeout_ms` and `connect_timeout_ms`: one hour. */
+#define PAPYRA_REDIS_TIMEOUT_MS_MAX INT64_C(3600000)
+
 /*
  * One connection and the settings it connects with. The store's own
  * papyra__redis owns the settings and serves every operation; its spares,

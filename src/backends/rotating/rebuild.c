@@ -127,12 +127,13 @@ is_damaged(const papyra_scan_report *found, const char *path)
 static int
 quarantine_copy(const char *p, const char *qdir, long long ms, char **q)
 {
-    int in = open(p, O_RDONLY | O_CLOEXEC);
+    int in = papyra__open_regular(p, O_RDONLY, 0);
     int e;
 
     if (in < 0)
-        return papyra__errno_code(errno);
-    e = papyra__files_quarantine_copy(in, p, qdir, ms, 0666, q);
+        return in;
+    /* The copy is no more permissive than what it copies. */
+    e = papyra__files_quarantine_copy(in, p, qdir, ms, papyra__mode_like(p, 0666), q);
     close(in);
     return e;
 }
@@ -201,8 +202,7 @@ papyra__rot_repair(papyra_store *s,
         return 0;
     e = papyra__rot_writer_lock(r);
     if (e < 0)
-        return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
-                                   papyra_strerror(e));
+        return papyra__rot_error(s, e, "cannot lock", r->lock_path);
     if (opts->mode == PAPYRA_RECOVER_QUARANTINE) {
         e = quarantine(s, r, opts->quarantine_dir ? opts->quarantine_dir : r->dir, found, report);
         if (e < 0) {
@@ -338,8 +338,7 @@ papyra__rot_compact(papyra_store *s,
 
     e = papyra__rot_writer_lock(r);
     if (e < 0)
-        return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
-                                   papyra_strerror(e));
+        return papyra__rot_error(s, e, "cannot lock", r->lock_path);
     c.ret = &s->retention;
     papyra__retention_begin(&s->retention, &c.rs);
     papyra__rot_stage_init(&c.st, r);
@@ -369,6 +368,8 @@ papyra__rot_compact(papyra_store *s,
         *removed = c.before - c.after;
     }
     papyra__rot_writer_unlock(r);
+    if (e == PAPYRA_ENOTREG)
+        return papyra__rot_not_regular_in_set(s, r);
     if (e < 0)
         return papyra__store_error(s, e, "rotating: cannot compact '%s': %s", r->path,
                                    papyra_strerror(e));

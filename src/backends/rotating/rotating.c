@@ -83,6 +83,7 @@ rot_open(papyra_store *s, const papyra__url *url)
 {
     papyra__fsync fsync;
     papyra__rot *r;
+    char *target = NULL;
     int e;
 
     e = papyra__url_check(s, url, own_keys);
@@ -95,16 +96,19 @@ rot_open(papyra_store *s, const papyra__url *url)
     if (url->path[strlen(url->path) - 1] == '/')
         return papyra__store_error(s, PAPYRA_EINVAL, "rotating: '%s' names a directory", url->path);
     r = calloc(1, sizeof(*r));
-    if (!r)
+    /* A symlinked data path: the set is its target's, the link stays (docs/store.md). */
+    if (!r || papyra__follow_links(url->path, &target) < 0) {
+        free(r);
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    }
     r->lock_fd = -1;
     pthread_mutex_init(&r->mu, NULL);
-    e = papyra__url_int(s, url, "max_bytes", 1, 50000000, &r->max_bytes);
+    e = papyra__url_int(s, url, "max_bytes", 1, PAPYRA__ROT_MAX_BYTES_MAX, 50000000, &r->max_bytes);
     if (e == 0)
-        e = papyra__url_int(s, url, "max_files", 1, 5, &r->max_files);
+        e = papyra__url_int(s, url, "max_files", 1, PAPYRA__ROT_MAX_FILES_MAX, 5, &r->max_files);
     if (e == 0)
-        e = papyra__datafile_init(s, &r->file, url->path, fsync, 0666);
-    if (e == 0 && rot_names(r, url->path) < 0)
+        e = papyra__datafile_init(s, &r->file, target, fsync, 0666);
+    if (e == 0 && rot_names(r, target) < 0)
         e = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     /*
      * Like upstream's constructor, opening does not need the disk: the
@@ -121,11 +125,12 @@ rot_open(papyra_store *s, const papyra__url *url)
             (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
         }
         if (e < 0)
-            e = papyra__store_error(s, e, "rotating: cannot settle an interrupted rebuild: %s",
-                                    papyra_strerror(e));
+            e = papyra__store_error(s, e, "rotating: cannot settle an interrupted rebuild (%s): %s",
+                                    r->commit_path, papyra_strerror(e));
     }
-    if (e == 0 && !s->data_path && !(s->data_path = strdup(url->path)))
+    if (e == 0 && !s->data_path && !(s->data_path = strdup(target)))
         e = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+    free(target);
     if (e < 0) {
         (void)rot_free(s, r);
         return e;
@@ -246,6 +251,8 @@ rotate(papyra_store *s, papyra__rot *r, uint64_t *size)
     e = papyra__datafile_flush(&r->file);
     if (e < 0)
         return flush_error(s, r, e);
+    /* The new active file is no more permissive than the one it follows. */
+    r->file.mode = papyra__mode_like(r->path, r->file.mode);
     if (r->max_files == 1) {
         /*
          * One file only: starting afresh is the documented meaning. A new
@@ -334,8 +341,7 @@ append_lock(papyra_store *s, papyra__rot *r, size_t len, bool *excl, uint64_t *s
 
         e = papyra__rot_flock(r->lock_fd, ex ? LOCK_EX : LOCK_SH);
         if (e < 0)
-            return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
-                                       papyra_strerror(e));
+            return papyra__rot_error(s, e, "cannot lock", r->lock_path);
         if (r->file.fd < 0 || papyra__files_id(r->path, -1, &id) < 0 || id.ino != r->fd_ino ||
             id.dev != r->fd_dev) {
             /* No descriptor yet, or PATH was replaced: reopen, exclusively. */
@@ -426,8 +432,7 @@ appender_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
     pthread_mutex_lock(&r->mu);
     e = papyra__rot_lock_ready(r);
     if (e < 0)
-        e = papyra__store_error(s, e, "rotating: cannot open the lock file '%s': %s", r->lock_path,
-                                papyra_strerror(e));
+        e = papyra__rot_error(s, e, "cannot open the lock file", r->lock_path);
     else
         e = append_lock(s, r, len, &c->excl, &c->size); /* sets its own message */
     if (e == 0) {
@@ -569,6 +574,10 @@ rot_list(papyra_store *s,
     papyra__retention_begin(&s->retention, &w.rs);
     w.opts = opts;
     e = papyra__rot_snap_take(r, &snap);
+    if (e == PAPYRA_ENOTREG) {
+        free(w.list);
+        return papyra__rot_not_regular_in_set(s, r);
+    }
     if (e < 0) {
         free(w.list);
         return papyra__store_error(s, e, "rotating: cannot read '%s': %s", r->path,
@@ -580,6 +589,15 @@ rot_list(papyra_store *s,
         uint64_t size;
         int fd, g = papyra__rot_snap_get(&snap, k, &fd, &size);
 
+        if (g == PAPYRA_ENOTREG) {
+            char *p = papyra__rot_file(r, k);
+
+            papyra__rot_snap_release(&snap);
+            papyra_record_list_free(w.list);
+            e = p ? papyra__rot_not_regular(s, p) : papyra__store_error(s, g, "out of memory");
+            free(p);
+            return e;
+        }
         if (g <= 0) {
             /* An unreadable file is skipped and counted, like a corrupt line. */
             w.anomalies += g < 0 && g != PAPYRA_ENOMEM;
@@ -692,6 +710,42 @@ scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
     return e < 0 ? e : 0;
 }
 
+int
+papyra__rot_error(papyra_store *s, int e, const char *what, const char *path)
+{
+    if (e == PAPYRA_ENOTREG)
+        return papyra__store_error(s, e, "rotating: %s '%s': not a regular file (%s)", what, path,
+                                   papyra__file_kind(path));
+    return papyra__store_error(s, e, "rotating: %s '%s': %s", what, path, papyra_strerror(e));
+}
+
+int
+papyra__rot_not_regular(papyra_store *s, const char *path)
+{
+    return papyra__store_error(s, PAPYRA_ENOTREG, "rotating: %s: not a regular file (%s)", path,
+                               papyra__file_kind(path));
+}
+
+int
+papyra__rot_not_regular_in_set(papyra_store *s, const papyra__rot *r)
+{
+    for (int64_t k = -2; k < r->max_files; k++) {
+        char *p = k == -2   ? strdup(r->lock_path)
+                  : k == -1 ? strdup(r->commit_path)
+                            : papyra__rot_file(r, k);
+        const char *kind = p ? papyra__file_kind(p) : NULL;
+
+        if (kind && strcmp(kind, "missing") != 0 && strcmp(kind, "a regular file") != 0) {
+            int e = papyra__rot_not_regular(s, p);
+            free(p);
+            return e;
+        }
+        free(p);
+    }
+    return papyra__store_error(s, PAPYRA_ENOTREG, "rotating: a file of '%s' is not a regular file",
+                               r->path);
+}
+
 static int
 rot_scan(papyra_store *s, papyra_scan_report **ret)
 {
@@ -704,6 +758,10 @@ rot_scan(papyra_store *s, papyra_scan_report **ret)
     if (e < 0)
         return papyra__store_error(s, e, "out of memory");
     e = papyra__rot_snap_take(r, &snap);
+    if (e == PAPYRA_ENOTREG) {
+        papyra_scan_report_free(rep);
+        return papyra__rot_not_regular_in_set(s, r);
+    }
     if (e < 0) {
         papyra_scan_report_free(rep);
         return papyra__store_error(s, e, "rotating: cannot read '%s': %s", r->path,
@@ -723,7 +781,15 @@ rot_scan(papyra_store *s, papyra_scan_report **ret)
 
         if (!p)
             e = PAPYRA_ENOMEM;
-        else if (g == PAPYRA_ENOMEM)
+        else if (g == PAPYRA_ENOTREG) {
+            /* Not storage that went bad but something else in its place: an error, never repaired.
+             */
+            papyra__rot_snap_release(&snap);
+            papyra_scan_report_free(rep);
+            e = papyra__rot_not_regular(s, p);
+            free(p);
+            return e;
+        } else if (g == PAPYRA_ENOMEM)
             e = g;
         else if (g < 0)
             e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_PARTIAL_WRITE, p,

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <papyra/store.h>
 
@@ -23,6 +24,15 @@
 #include "files/lines.h"
 #include "json/json.h"
 #include "util/buf.h"
+
+/*
+ * The largest max_files: every scan, list, recover and compact looks at each
+ * of the max_files names and a snapshot keeps a few bytes per name, so the
+ * bound keeps that work and memory trivial (docs/backend-rotating.md).
+ */
+#define PAPYRA__ROT_MAX_FILES_MAX 10000
+/* The largest max_bytes: 1 TiB, far beyond any sensible size of one file. */
+#define PAPYRA__ROT_MAX_BYTES_MAX (INT64_C(1) << 40)
 
 typedef struct papyra__rot {
     char *path;        /* the active file, as given */
@@ -138,6 +148,7 @@ typedef struct papyra__rot_stage {
     uint64_t files;             /* files of the new set (<= max_files) */
     int64_t cur_slot;           /* slot (0 = oldest) of the open file, -1 none */
     int fd;
+    mode_t mode; /* creation mode of the staged files */
     papyra_buf out;
     long crash_at; /* PAPYRA_TEST_CRASH_AT, 0 when unset */
     long steps;
@@ -153,6 +164,19 @@ int papyra__rot_stage_commit(papyra__rot_stage *st);
 void papyra__rot_stage_abort(papyra__rot_stage *st);
 /* A crash point of the test hook; counts steps. */
 void papyra__rot_stage_step(papyra__rot_stage *st);
+
+/*
+ * Sets "rotating: WHAT 'PATH': REASON" on @p s and returns @p e; for
+ * PAPYRA_ENOTREG the reason names what PATH is ("not a regular file (a FIFO)").
+ */
+int papyra__rot_error(papyra_store *s, int e, const char *what, const char *path);
+/* PAPYRA_ENOTREG with the message "rotating: PATH: not a regular file (a FIFO)" on @p s. */
+int papyra__rot_not_regular(papyra_store *s, const char *path);
+/*
+ * PAPYRA_ENOTREG naming the first of the lock file, the COMMIT file and the
+ * set's files that is there but not a regular file.
+ */
+int papyra__rot_not_regular_in_set(papyra_store *s, const papyra__rot *r);
 
 /* The repair and compact operations (rebuild.c). */
 int papyra__rot_repair(papyra_store *s,

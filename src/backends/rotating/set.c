@@ -71,13 +71,13 @@ papyra__rot_flock(int fd, int op)
 int
 papyra__rot_lock_open(const papyra__rot *r)
 {
-    int fd = open(r->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    /* A new lock file is no more permissive than the active file (or its default). */
+    int fd = papyra__open_regular(r->lock_path, O_RDWR | O_CREAT,
+                                  papyra__mode_like(r->path, r->file.mode));
 
     /* flock() works on a read-only descriptor too: readers of a read-only directory. */
-    if (fd < 0 && (errno == EACCES || errno == EROFS))
-        fd = open(r->lock_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return papyra__errno_code(errno);
+    if (fd == PAPYRA_EACCES && (errno == EACCES || errno == EROFS))
+        fd = papyra__open_regular(r->lock_path, O_RDONLY, 0);
     return fd;
 }
 
@@ -256,10 +256,10 @@ papyra__rot_settle(const papyra__rot *r)
 
     if (!papyra__rot_pending(r))
         return 0;
-    fd = open(r->commit_path, O_RDONLY | O_CLOEXEC);
+    fd = papyra__open_regular(r->commit_path, O_RDONLY, 0);
     if (fd < 0) {
-        if (errno != ENOENT)
-            return papyra__errno_code(errno);
+        if (fd != PAPYRA_ENOENT || errno != ENOENT)
+            return fd;
         return remove_stage(r);
     }
     do
@@ -269,8 +269,9 @@ papyra__rot_settle(const papyra__rot *r)
     if (n <= 0)
         return PAPYRA_EIO;
     text[n] = '\0';
+    /* A COMMIT file is ours, but bound what it names before walking it. */
     if (sscanf(text, "%llu %lld", &files, &max_files) != 2 || max_files < 1 ||
-        files > (unsigned long long)max_files)
+        max_files > PAPYRA__ROT_MAX_FILES_MAX || files > (unsigned long long)max_files)
         return PAPYRA_ECORRUPT;
     return roll_forward(r, files, max_files, NULL);
 }
@@ -284,6 +285,8 @@ papyra__rot_stage_init(papyra__rot_stage *st, const papyra__rot *r)
     st->r = r;
     st->fd = -1;
     st->cur_slot = -1;
+    /* The new set's files get the live active file's permission bits (less the umask). */
+    st->mode = papyra__mode_like(r->path, r->file.mode);
     st->crash_at = env ? strtol(env, NULL, 10) : 0;
 }
 
@@ -390,11 +393,12 @@ stage_open_slot(papyra__rot_stage *st, int64_t slot)
         return ret;
     if (papyra__asprintf(&p, "%s/%" PRIu64, st->r->stage_path, index) < 0)
         return PAPYRA_ENOMEM;
-    st->fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    st->fd = papyra__open_regular(p, O_WRONLY | O_CREAT | O_TRUNC, st->mode);
     free(p);
     if (st->fd < 0) {
+        ret = st->fd;
         st->fd = -1;
-        return papyra__errno_code(errno);
+        return ret;
     }
     st->cur_slot = slot;
     return 0;
@@ -455,10 +459,10 @@ papyra__rot_stage_commit(papyra__rot_stage *st)
     if (papyra__asprintf(&tmp, "%s/COMMIT.tmp", r->stage_path) < 0)
         return PAPYRA_ENOMEM;
     len = snprintf(text, sizeof(text), "%" PRIu64 " %" PRId64 "\n", st->files, r->max_files);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    fd = papyra__open_regular(tmp, O_WRONLY | O_CREAT | O_TRUNC, st->mode);
     if (fd < 0) {
         free(tmp);
-        return papyra__errno_code(errno);
+        return fd;
     }
     ret = papyra__write_all(fd, text, (size_t)len);
     if (ret == 0)
@@ -540,13 +544,13 @@ snap_open(papyra__rot_snap *snap, int64_t k)
 
     if (!p)
         return PAPYRA_ENOMEM;
-    fd = open(p, O_RDONLY | O_CLOEXEC);
+    fd = papyra__open_regular(p, O_RDONLY, 0);
     free(p);
     snap->err[k] = 0;
     if (fd < 0) {
         snap->fd[k] = -1;
-        if (errno != ENOENT)
-            snap->err[k] = papyra__errno_code(errno);
+        if (fd != PAPYRA_ENOENT || errno != ENOENT)
+            snap->err[k] = fd;
         return 0;
     }
     if (fstat(fd, &st) < 0) {
@@ -581,8 +585,10 @@ papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
     memset(snap, 0, sizeof(*snap));
     snap->r = r;
     snap->lock_fd = -1;
-    snap->n = r->max_files;
-    snap->fd = malloc((size_t)r->max_files * sizeof(*snap->fd));
+    if (r->max_files < 1 || r->max_files > PAPYRA__ROT_MAX_FILES_MAX)
+        return PAPYRA_EINVAL;
+    /* calloc checks the multiplication; n stays 0 until every fd is set, so release closes none. */
+    snap->fd = calloc((size_t)r->max_files, sizeof(*snap->fd));
     snap->err = calloc((size_t)r->max_files, sizeof(*snap->err));
     snap->size = calloc((size_t)r->max_files, sizeof(*snap->size));
     if (!snap->fd || !snap->err || !snap->size) {
@@ -591,6 +597,7 @@ papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
     }
     for (k = 0; k < r->max_files; k++)
         snap->fd[k] = -2;
+    snap->n = r->max_files;
     /* No lock file and none can be made (missing or read-only directory): read unlocked. */
     lfd = papyra__rot_lock_open(r);
     if (lfd == PAPYRA_ENOENT && errno == ENOENT)
