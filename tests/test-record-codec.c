@@ -60,6 +60,16 @@ assert_encodes(const papyra_record *r, int style, const char *expected)
     papyra__buf_free(&b);
 }
 
+static void
+assert_encode_fails(const papyra_record *r, int style)
+{
+    papyra_buf b = {0};
+
+    assert_int_equal(papyra__record_encode(r, style, &b), PAPYRA_EINVAL);
+    assert_int_equal(b.len, 0);
+    papyra__buf_free(&b);
+}
+
 /* Parses a line and decodes it; the caller clears the record. */
 static int
 decode_line(const char *line, const char *default_system_id, papyra_record *out)
@@ -232,6 +242,54 @@ test_encode_should_reject_invalid_records_and_leave_the_buffer_alone(void **stat
     assert_int_equal(b.len, 4);
     assert_string_equal(b.data, "keep");
     papyra__buf_free(&b);
+}
+
+/*
+ * A lone surrogate escape, which json.loads() accepts, decodes to WTF-8; the
+ * encoder must take that record back and write the surrogate as the same
+ * \udxxx escape in both styles (python3: json.loads() of the output gives the
+ * original string), and encode(decode(line)) is stable.
+ */
+static void
+test_records_with_lone_surrogates_should_be_written_back_as_the_same_escape(void **state)
+{
+    static const char dl_json[] =
+        "{\"kind\": \"dead_letter\", \"system_id\": \"s \\udfff\", \"target\": \"\\ud800\", "
+        "\"message_type\": \"x \\ud800\", \"payload\": [\"\\udbff \xc3\xa9\"], \"timestamp\": 1.5}";
+    static const char dl_rot[] =
+        "{\"system_id\": \"s \\udfff\", \"target\": \"\\ud800\", \"message_type\": \"x \\ud800\", "
+        "\"payload\": [\"\\udbff \\u00e9\"], \"timestamp\": 1.5, \"kind\": \"dead_letter\"}";
+    static const char audit_json[] =
+        "{\"kind\": \"audit\", \"system_id\": \"local\", \"timestamp\": 2.0, \"total_actors\": 0, "
+        "\"alive_actors\": 0, \"stopping_actors\": 0, \"restarting_actors\": 0, "
+        "\"registry_size\": 0, \"registry_orphans\": [\"\\udc00a\"], \"registry_dead\": "
+        "[\"\\ud83d\"], \"dead_letters_count\": 0}";
+    static const char ev_json[] = "{\"kind\": \"event\", \"system_id\": \"local\", "
+                                  "\"actor_address\": null, \"event_type\": \"\\ud800\\u00e9\", "
+                                  "\"payload\": {}, \"timestamp\": 3.0}";
+    papyra_record r;
+
+    assert_int_equal(decode_line(dl_json, NULL, &r), 0);
+    assert_string_equal(r.u.dead_letter.message_type, "x \xed\xa0\x80");
+    papyra__record_clear(&r);
+    assert_reencodes(dl_json, PAPYRA_STYLE_JSON, dl_json);
+    assert_reencodes(dl_json, PAPYRA_STYLE_ROTATING, dl_rot);
+    assert_reencodes(dl_rot, PAPYRA_STYLE_ROTATING, dl_rot);
+    assert_reencodes(audit_json, PAPYRA_STYLE_JSON, audit_json);
+    assert_reencodes(ev_json, PAPYRA_STYLE_JSON,
+                     "{\"kind\": \"event\", \"system_id\": \"local\", \"actor_address\": null, "
+                     "\"event_type\": \"\\ud800\xc3\xa9\", \"payload\": {}, \"timestamp\": 3.0}");
+
+    /* A high then a low surrogate is not WTF-8: "\ud800\udc00" would read back as U+10000. */
+    r = example_event();
+    r.u.event.event_type = "\xed\xa0\x80\xed\xb0\x80";
+    assert_encode_fails(&r, PAPYRA_STYLE_JSON);
+    assert_encode_fails(&r, PAPYRA_STYLE_ROTATING);
+    r.u.event.event_type = "\xed\xa0\x80x\xed\xb0\x80";
+    assert_encodes(&r, PAPYRA_STYLE_ROTATING,
+                   "{\"system_id\": \"local\", \"actor_address\": {\"system\": \"local\", "
+                   "\"actor_id\": 1}, \"event_type\": \"\\ud800x\\udc00\", \"payload\": {}, "
+                   "\"timestamp\": 4312.118907211, \"kind\": \"event\"}");
 }
 
 static void
@@ -447,6 +505,8 @@ main(void)
         cmocka_unit_test(test_encode_should_apply_null_defaults_and_write_non_finite_timestamps),
         cmocka_unit_test(test_encode_should_append_after_existing_content_without_a_newline),
         cmocka_unit_test(test_encode_should_reject_invalid_records_and_leave_the_buffer_alone),
+        cmocka_unit_test(
+            test_records_with_lone_surrogates_should_be_written_back_as_the_same_escape),
         cmocka_unit_test(test_decode_should_read_every_field_of_the_upstream_lines),
         cmocka_unit_test(test_decode_then_encode_should_reproduce_the_upstream_lines),
         cmocka_unit_test(test_decode_should_fill_defaults_for_a_minimal_event),

@@ -82,7 +82,8 @@ int papyra__json_parse_object(const char *buf, size_t len, papyra_json **obj);
 
 /*
  * Appends what json.dumps(v) produces to out. Returns PAPYRA_EINVAL if a
- * string is not UTF-8 (lone surrogates in WTF-8 form are allowed) or the tree
+ * string is not WTF-8 (papyra__utf8_invalid_at(): UTF-8 plus lone
+ * surrogates, but not a high surrogate directly followed by a low one) or the tree
  * is nested too deeply, PAPYRA_ENOMEM; on failure out is left as it was.
  */
 int papyra__json_write(const papyra_json *v, unsigned flags, papyra_buf *out);

@@ -78,8 +78,8 @@ put_ascii_escape(papyra_buf *out, unsigned char c)
 
 /*
  * Writes a string body. Runs of bytes that need no escape are copied in one
- * go. Non-ASCII input must be UTF-8, except that WTF-8 lone surrogates are
- * allowed; they are always escaped since UTF-8 cannot carry them.
+ * go. Non-ASCII input must be WTF-8 (papyra__utf8_invalid_at()): UTF-8 plus
+ * lone surrogates, which are always escaped since UTF-8 cannot carry them.
  */
 static int
 write_string_body(const unsigned char *s, size_t n, bool ascii, papyra_buf *out)
@@ -87,24 +87,28 @@ write_string_body(const unsigned char *s, size_t n, bool ascii, papyra_buf *out)
     size_t i = 0, run = 0, k;
     uint32_t cp;
     int r;
+    bool after_high = false; /* the last code point was a high surrogate */
 
     while (i < n) {
         unsigned char c = s[i];
 
         if (c < 0x80 && (c == 0x7f ? !ascii : ascii_escape[c] == 0)) {
             i++;
+            after_high = false;
             continue;
         }
         k = 1;
         cp = c;
         if (c >= 0x80) {
             k = papyra__utf8_decode(s + i, n - i, &cp, true);
-            if (k == 0)
+            /* Written as \udxxx\udxxx, a high and a low surrogate would read back as one. */
+            if (k == 0 || (after_high && cp >= 0xdc00 && cp <= 0xdfff))
                 return PAPYRA_EINVAL;
-            if (!ascii && (cp < 0xd800 || cp > 0xdfff)) {
-                i += k;
-                continue;
-            }
+        }
+        after_high = cp >= 0xd800 && cp <= 0xdbff;
+        if (c >= 0x80 && !ascii && (cp < 0xd800 || cp > 0xdfff)) {
+            i += k;
+            continue;
         }
         r = papyra__buf_append(out, s + run, i - run);
         if (r < 0)

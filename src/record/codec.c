@@ -96,7 +96,8 @@ put_string_value(encoder *e, const char *s)
         return 0;
     }
     n += strlen(s + n);
-    if (!papyra__utf8_valid(s, n))
+    /* What the decoder produces (WTF-8) is what the encoder takes back. */
+    if (papyra__utf8_invalid_at(s, n, true) != n)
         return PAPYRA_EINVAL;
     return papyra__json_write_string(s, n, e->flags, e->out);
 }

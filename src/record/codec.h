@@ -27,8 +27,11 @@ enum {
  * Appends the line for r, without a newline, to out. JSON-text fields are
  * parsed and written back in normal form; NULL means null, except that an
  * event's NULL payload means {} and a NULL system_id means "local".
+ * Strings may hold what the decoder produces: UTF-8 plus lone surrogates in
+ * their 3-byte WTF-8 form (papyra__utf8_invalid_at()), which are written as
+ * \udxxx escapes in both styles, as Python's json.dumps() writes them.
  * Returns PAPYRA_EINVAL for an unknown kind or style, a NULL event_type or
- * message_type, a NULL registry name, a string that is not UTF-8 or a
+ * message_type, a NULL registry name, a string that is not WTF-8 or a
  * JSON-text field that is not valid JSON; PAPYRA_ENOMEM. On failure out is
  * left as it was.
  */
