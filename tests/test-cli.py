@@ -1032,6 +1032,55 @@ class UpstreamLines(Base):
             writer("copy", url, again)
             self.assertEqual(self.store_lines(again), got, url)
 
+    def deep_line(self, depth, rotating):
+        """An event whose payload nests depth levels, exactly as json.dumps() writes it."""
+        payload = '{"a": [' * (depth // 2) + '"x"' + ']}' * (depth // 2)
+        if depth % 2:
+            payload = "[" + payload + "]"
+        fields = ('"system_id": "local", "actor_address": null, "event_type": "deep", '
+                  '"payload": %s, "timestamp": 7.5' % payload)
+        if rotating:
+            return "{" + fields + ', "kind": "event"}'
+        return '{"kind": "event", ' + fields + "}"
+
+    def test_deep_nesting_upstream_reads_is_listed_and_kept_by_scan_recover_compact(self):
+        import sys as _sys
+        # What upstream reads: the default recursion limit already allows ~994 levels,
+        # and an application may raise it.
+        old = _sys.getrecursionlimit()
+        _sys.setrecursionlimit(20000)
+        try:
+            check = json.loads(self.deep_line(5000, False))
+            self.assertEqual(json.dumps(check), self.deep_line(5000, False))
+        finally:
+            _sys.setrecursionlimit(old)
+        good = '{"kind": "event", "system_id": "local", "actor_address": null, ' \
+               '"event_type": "ok", "payload": {}, "timestamp": 1.0}'
+        for depth in (600, 1000, 5000, 100000):
+            for rotating in (False, True):
+                name = "deep%d.%s" % (depth, "log" if rotating else "jsonl")
+                path = self.p(name)
+                url = ("rotating:" if rotating else "json:") + path
+                line = self.deep_line(depth, rotating)
+                first = good if not rotating else \
+                    '{"system_id": "local", "actor_address": null, "event_type": "ok", ' \
+                    '"payload": {}, "timestamp": 1.0, "kind": "event"}'
+                data = (first + "\n" + line + "\n").encode()
+                with open(path, "wb") as f:
+                    f.write(data)
+                what = "%s depth %d" % (url, depth)
+                rc, out, err = run(["--persistence", url, "persistence", "scan"])
+                self.assertEqual(rc, EXIT_OK, (what, out, err))
+                # list returns it: a copy written from what list gave is the same line.
+                dst = self.p("copy-" + name + ".jsonl")
+                writer("copy", url, "json:" + dst)
+                self.assertEqual(self.lines(dst), [good, self.deep_line(depth, False)], what)
+                for op in ("recover", "compact"):
+                    rc, out, err = run(["--persistence", url, "persistence", op])
+                    self.assertEqual(rc, EXIT_OK, (what, op, out, err))
+                    with open(path, "rb") as f:
+                        self.assertEqual(f.read(), data, (what, op))
+
 
 class StoreUrls(Base):
     """The CLI reads store URLs through the library's parser only."""
