@@ -250,6 +250,87 @@ test_encode_should_reject_invalid_records_and_leave_the_buffer_alone(void **stat
  * \udxxx escape in both styles (python3: json.loads() of the output gives the
  * original string), and encode(decode(line)) is stable.
  */
+/* Encodes r expecting PAPYRA_EINVAL and the message @p why. */
+static void
+assert_refused_with(const papyra_record *r, int style, const char *why)
+{
+    papyra__encode_error err;
+    papyra_buf b = {0};
+
+    memset(&err, 'x', sizeof(err));
+    assert_int_equal(papyra__record_encode_why(r, style, &b, &err), PAPYRA_EINVAL);
+    assert_int_equal(b.len, 0);
+    if (strcmp(err.text, why) != 0)
+        fail_msg("message\n%s\nexpected\n%s", err.text, why);
+    papyra__buf_free(&b);
+}
+
+/* A refused record is explained: which field, and why. */
+static void
+test_encode_should_name_the_field_and_the_reason_of_a_refusal(void **state)
+{
+    static const char *const names[] = {"ok", NULL, "b\xc3"};
+    papyra_record r = example_event(), a = {.kind = PAPYRA_KIND_AUDIT};
+    papyra_record d = {.kind = PAPYRA_KIND_DEAD_LETTER};
+    papyra__encode_error err;
+    papyra_buf b = {0};
+
+    r.u.event.event_type = "Actor\xff";
+    assert_refused_with(&r, PAPYRA_STYLE_JSON,
+                        "field 'event_type' is not UTF-8 (invalid byte at offset 5)");
+    r.u.event.event_type = NULL;
+    assert_refused_with(&r, PAPYRA_STYLE_ROTATING,
+                        "field 'event_type' is NULL (a string is required)");
+    r = example_event();
+    r.u.event.system_id = "\xed\xa0\x80\xed\xb0\x80";
+    assert_refused_with(&r, PAPYRA_STYLE_JSON,
+                        "field 'system_id' is not UTF-8 (invalid byte at offset 3)");
+    r = example_event();
+    r.u.event.payload = "{\"a\": }";
+    assert_refused_with(&r, PAPYRA_STYLE_JSON,
+                        "field 'payload' is not valid JSON (expected a value at offset 6)");
+    r = example_event();
+    r.u.event.actor_address = "";
+    assert_refused_with(&r, PAPYRA_STYLE_JSON,
+                        "field 'actor_address' is not valid JSON (empty text at offset 0)");
+    r = example_event();
+    r.u.event.actor_address = "[1, 2] x";
+    assert_refused_with(&r, PAPYRA_STYLE_ROTATING,
+                        "field 'actor_address' is not valid JSON "
+                        "(extra data after the value at offset 7)");
+    d.u.dead_letter.message_type = "m";
+    d.u.dead_letter.target = "\"\\x\"";
+    assert_refused_with(&d, PAPYRA_STYLE_JSON,
+                        "field 'target' is not valid JSON (invalid escape in string at offset 1)");
+    d.u.dead_letter.target = NULL;
+    d.u.dead_letter.message_type = NULL;
+    assert_refused_with(&d, PAPYRA_STYLE_JSON,
+                        "field 'message_type' is NULL (a string is required)");
+    a.u.audit.n_registry_dead = 2;
+    assert_refused_with(&a, PAPYRA_STYLE_JSON,
+                        "field 'registry_dead' is NULL but n_registry_dead is 2");
+    a.u.audit.registry_dead = names;
+    assert_refused_with(&a, PAPYRA_STYLE_JSON,
+                        "field 'registry_dead[1]' is NULL (a string is required)");
+    a.u.audit.registry_dead = names + 1;
+    a.u.audit.registry_orphans = names + 2;
+    a.u.audit.n_registry_orphans = 1;
+    assert_refused_with(&a, PAPYRA_STYLE_JSON,
+                        "field 'registry_orphans[0]' is not UTF-8 (invalid byte at offset 1)");
+    r = example_event();
+    r.kind = PAPYRA_KIND_MAX;
+    assert_refused_with(&r, PAPYRA_STYLE_JSON, "kind 3 is not event, audit or dead_letter");
+    r = example_event();
+    assert_refused_with(&r, 7, "unknown line style 7");
+    /* A record that is fine leaves no message and may pass a NULL err. */
+    memset(&err, 'x', sizeof(err));
+    assert_int_equal(papyra__record_encode_why(&r, PAPYRA_STYLE_JSON, &b, &err), 0);
+    assert_string_equal(err.text, "");
+    r.u.event.event_type = NULL;
+    assert_int_equal(papyra__record_encode_why(&r, PAPYRA_STYLE_JSON, &b, NULL), PAPYRA_EINVAL);
+    papyra__buf_free(&b);
+}
+
 static void
 test_records_with_lone_surrogates_should_be_written_back_as_the_same_escape(void **state)
 {
@@ -505,6 +586,7 @@ main(void)
         cmocka_unit_test(test_encode_should_apply_null_defaults_and_write_non_finite_timestamps),
         cmocka_unit_test(test_encode_should_append_after_existing_content_without_a_newline),
         cmocka_unit_test(test_encode_should_reject_invalid_records_and_leave_the_buffer_alone),
+        cmocka_unit_test(test_encode_should_name_the_field_and_the_reason_of_a_refusal),
         cmocka_unit_test(
             test_records_with_lone_surrogates_should_be_written_back_as_the_same_escape),
         cmocka_unit_test(test_decode_should_read_every_field_of_the_upstream_lines),

@@ -222,6 +222,10 @@ PAPYRA_PUBLIC const char *papyra_store_metrics_warning(const papyra_store *s);
  * PAPYRA_EIO ("an earlier fsync of FILE failed; ...") until the store is
  * reopened or papyra_store_recover() or papyra_store_compact() has
  * rewritten its data (docs/store.md).
+ * A record that cannot be serialised fails the call with a message naming
+ * the record's index in the batch, its kind, the field and the reason, the
+ * same on every backend ("record 0 (event) cannot be serialised: field
+ * 'event_type' is NULL (a string is required)"; docs/store.md).
  * @returns 0, PAPYRA_EINVAL (a record that cannot be serialised),
  *          PAPYRA_ECLOSED, PAPYRA_EIO, PAPYRA_ENOSPC, PAPYRA_ECONNECT, ...
  */

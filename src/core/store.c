@@ -90,6 +90,22 @@ papyra__store_error(papyra_store *s, int code, const char *fmt, ...)
     return code;
 }
 
+int
+papyra__store_encode(
+    papyra_store *s, const papyra_record *records, size_t i, int style, papyra_buf *out)
+{
+    papyra__encode_error why;
+    const char *kind = papyra_kind_name(records[i].kind);
+    int r = papyra__record_encode_why(&records[i], style, out, &why);
+
+    if (r == 0)
+        return 0;
+    if (kind)
+        return papyra__store_error(s, r, "record %zu (%s) cannot be serialised: %s", i, kind,
+                                   why.text);
+    return papyra__store_error(s, r, "record %zu cannot be serialised: %s", i, why.text);
+}
+
 /*
  * Starts counting one call of @p op on @p s: the store reports facts to the
  * outcome, and the spec's rules move the counters (metrics/count.h).

@@ -7,8 +7,10 @@
 #include "record/codec.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,9 +40,33 @@ papyra_kind_name(papyra_kind kind)
 /* State of one line being encoded. */
 typedef struct encoder {
     papyra_buf *out;
-    unsigned flags; /* PAPYRA_JSON_ENSURE_ASCII or 0. */
-    bool first;     /* No member written yet. */
+    unsigned flags;            /* PAPYRA_JSON_ENSURE_ASCII or 0. */
+    bool first;                /* No member written yet. */
+    const char *field;         /* the key being written, for messages */
+    size_t index;              /* its element (name lists), or SIZE_MAX */
+    papyra__encode_error *err; /* may be NULL */
 } encoder;
+
+/* Explains a refusal of the current field: "field 'KEY[I]' " and the reason. */
+static int
+refuse(encoder *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (!e->err)
+        return code;
+    if (e->index == SIZE_MAX)
+        n = snprintf(e->err->text, sizeof(e->err->text), "field '%s' ", e->field);
+    else
+        n = snprintf(e->err->text, sizeof(e->err->text), "field '%s[%zu]' ", e->field, e->index);
+    if (n < 0 || (size_t)n >= sizeof(e->err->text))
+        return code;
+    va_start(ap, fmt);
+    (void)vsnprintf(e->err->text + n, sizeof(e->err->text) - (size_t)n, fmt, ap);
+    va_end(ap);
+    return code;
+}
 
 /* Writes the separator and "key": for a key that needs no escaping. */
 static int
@@ -53,6 +79,8 @@ put_key(encoder *e, const char *key)
     /* One reservation, then the bytes: this runs for every field of every record. */
     if (r < 0)
         return r;
+    e->field = key;
+    e->index = SIZE_MAX;
     p = e->out->data + e->out->len;
     len = 0;
     if (!e->first) {
@@ -74,12 +102,12 @@ put_key(encoder *e, const char *key)
 static int
 put_string_value(encoder *e, const char *s)
 {
-    size_t n = 0;
+    size_t n = 0, bad;
     char *p;
     int r;
 
     if (!s)
-        return PAPYRA_EINVAL;
+        return refuse(e, PAPYRA_EINVAL, "is NULL (a string is required)");
     /* Printable ASCII without '"' or '\\' is written as it is in either style. */
     while (s[n] >= 0x20 && s[n] < 0x7f && s[n] != '"' && s[n] != '\\')
         n++;
@@ -97,8 +125,9 @@ put_string_value(encoder *e, const char *s)
     }
     n += strlen(s + n);
     /* What the decoder produces (WTF-8) is what the encoder takes back. */
-    if (papyra__utf8_invalid_at(s, n, true) != n)
-        return PAPYRA_EINVAL;
+    bad = papyra__utf8_invalid_at(s, n, true);
+    if (bad != n)
+        return refuse(e, PAPYRA_EINVAL, "is not UTF-8 (invalid byte at offset %zu)", bad);
     return papyra__json_write_string(s, n, e->flags, e->out);
 }
 
@@ -428,6 +457,7 @@ put_double(encoder *e, const char *key, double d)
 static int
 put_json_text(encoder *e, const char *key, const char *text, const char *if_null)
 {
+    papyra__json_error jerr;
     papyra_json *v;
     size_t n;
     int r = put_key(e, key);
@@ -439,9 +469,10 @@ put_json_text(encoder *e, const char *key, const char *text, const char *if_null
     n = strlen(text);
     if (n > 0 && papyra__json_normal_len(text, n, e->flags & PAPYRA_JSON_ENSURE_ASCII, NULL) == n)
         return papyra__buf_append(e->out, text, n);
-    r = papyra__json_parse(text, strlen(text), &v);
+    r = papyra__json_parse_why(text, n, &v, &jerr);
     if (r == PAPYRA_ECORRUPT)
-        return PAPYRA_EINVAL;
+        return refuse(e, PAPYRA_EINVAL, "is not valid JSON (%s at offset %zu)", jerr.reason,
+                      jerr.offset);
     if (r < 0)
         return r;
     r = papyra__json_write(v, e->flags, e->out);
@@ -456,10 +487,11 @@ put_names(encoder *e, const char *key, const char *const *names, size_t n)
     int r = put_key(e, key);
 
     if (r == 0 && n > 0 && !names)
-        r = PAPYRA_EINVAL;
+        r = refuse(e, PAPYRA_EINVAL, "is NULL but n_%s is %zu", key, n);
     if (r == 0)
         r = papyra__buf_putc(e->out, '[');
     for (i = 0; r == 0 && i < n; i++) {
+        e->index = i;
         if (i > 0)
             r = papyra__buf_append(e->out, ", ", 2);
         if (r == 0)
@@ -548,18 +580,32 @@ encode_fields(encoder *e, const papyra_record *rec)
 }
 
 int
-papyra__record_encode(const papyra_record *rec, int style, papyra_buf *out)
+papyra__record_encode_why(const papyra_record *rec,
+                          int style,
+                          papyra_buf *out,
+                          papyra__encode_error *err)
 {
-    encoder e = {.out = out, .first = true};
+    encoder e = {.out = out, .first = true, .index = SIZE_MAX, .err = err};
     const char *kind;
     size_t old_len;
     int r;
 
-    if (!rec || !out || (style != PAPYRA_STYLE_JSON && style != PAPYRA_STYLE_ROTATING))
+    if (err)
+        err->text[0] = '\0';
+    if (!rec || !out)
         return PAPYRA_EINVAL;
+    if (style != PAPYRA_STYLE_JSON && style != PAPYRA_STYLE_ROTATING) {
+        if (err)
+            snprintf(err->text, sizeof(err->text), "unknown line style %d", style);
+        return PAPYRA_EINVAL;
+    }
     kind = papyra_kind_name(rec->kind);
-    if (!kind)
+    if (!kind) {
+        if (err)
+            snprintf(err->text, sizeof(err->text), "kind %d is not event, audit or dead_letter",
+                     (int)rec->kind);
         return PAPYRA_EINVAL;
+    }
     e.flags = style == PAPYRA_STYLE_ROTATING ? PAPYRA_JSON_ENSURE_ASCII : 0;
     old_len = out->len;
 
@@ -577,7 +623,15 @@ papyra__record_encode(const papyra_record *rec, int style, papyra_buf *out)
         out->len = old_len;
         out->data[old_len] = '\0';
     }
+    if (r < 0 && err && err->text[0] == '\0')
+        snprintf(err->text, sizeof(err->text), "%s", papyra_strerror(r));
     return r;
+}
+
+int
+papyra__record_encode(const papyra_record *rec, int style, papyra_buf *out)
+{
+    return papyra__record_encode_why(rec, style, out, NULL);
 }
 
 int

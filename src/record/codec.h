@@ -37,6 +37,23 @@ enum {
  */
 int papyra__record_encode(const papyra_record *r, int style, papyra_buf *out);
 
+/* Why papyra__record_encode_why() refused a record. */
+typedef struct papyra__encode_error {
+    /*
+     * "" on success; otherwise the field and the reason, e.g. "field
+     * 'event_type' is not UTF-8 (invalid byte at offset 5)", "field
+     * 'payload' is not valid JSON (expected a value at offset 6)", "field
+     * 'registry_dead[1]' is NULL (a string is required)".
+     */
+    char text[256];
+} papyra__encode_error;
+
+/* papyra__record_encode(), explaining a refusal in *err (which may be NULL). */
+int papyra__record_encode_why(const papyra_record *r,
+                              int style,
+                              papyra_buf *out,
+                              papyra__encode_error *err);
+
 /*
  * Builds a record from a parsed line, with one lenient rule for every
  * backend: unknown keys are ignored, and a missing field, or one of the wrong

@@ -260,11 +260,10 @@ append_xadd(papyra_store *s,
     papyra_kind kind = records[i].kind;
     int rc;
 
-    if ((int)kind < 0 || kind >= PAPYRA_KIND_MAX)
-        return papyra__store_error(s, PAPYRA_EINVAL, "record %zu: invalid kind", i);
     json->len = 0;
-    if ((rc = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, json)) < 0)
-        return papyra__store_error(s, rc, "record %zu cannot be serialised", i);
+    /* An unknown kind is refused here too, before it can index prefix[]. */
+    if ((rc = papyra__store_encode(s, records, i, PAPYRA_STYLE_JSON, json)) < 0)
+        return rc;
     /* An empty JSON text cannot happen: the encoder always writes an object. */
     if (prefix[kind].len == 0)
         rc = xadd_prefix(r, kind, &prefix[kind]);
