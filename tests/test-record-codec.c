@@ -434,14 +434,82 @@ test_decode_should_fill_defaults_for_a_minimal_event(void **state)
     papyra__record_clear(&r);
 }
 
-static void
-test_decode_should_give_defaults_for_fields_of_the_wrong_type(void **state)
+/* Parses a line and classifies it; the message goes to why. */
+static int
+classify_line(const char *line, char *why, size_t n)
 {
-    papyra_record r;
+    papyra_json *v = NULL;
+    int r;
 
-    assert_int_equal(decode_line("{\"system_id\": 5, \"event_type\": [\"x\"], \"payload\": null, "
-                                 "\"actor_address\": null, \"extra\": 1, \"kind\": \"event\", "
-                                 "\"timestamp\": 2.5}",
+    assert_int_equal(papyra__json_parse(line, strlen(line), &v), 0);
+    r = papyra__record_classify(v, why, n);
+    papyra__json_free(v);
+    return r;
+}
+
+/*
+ * A field of the wrong JSON type is never coerced (upstream returns the
+ * value as it is): the record is MISTYPED, decode refuses it and the reason
+ * names the field and both types. A missing field takes its default.
+ */
+static void
+test_decode_should_refuse_fields_of_the_wrong_type_and_default_missing_ones(void **state)
+{
+    static const struct {
+        const char *line;
+        const char *why;
+    } cases[] = {
+        {"{\"system_id\": 5, \"kind\": \"event\", \"timestamp\": 2.5}",
+         "field 'system_id' is an integer, a string is required"},
+        {"{\"kind\": \"event\", \"event_type\": [\"x\"], \"timestamp\": 2.5}",
+         "field 'event_type' is a list, a string is required"},
+        {"{\"kind\": \"event\", \"event_type\": 5, \"timestamp\": 2.5}",
+         "field 'event_type' is an integer, a string is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"total_actors\": 2.0}",
+         "field 'total_actors' is a number, a 64-bit integer is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"alive_actors\": true}",
+         "field 'alive_actors' is a boolean, a 64-bit integer is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"stopping_actors\": \"1\"}",
+         "field 'stopping_actors' is a string, a 64-bit integer is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"restarting_actors\": 99999999999999999999}",
+         "field 'restarting_actors' is an integer beyond 64 bits, a 64-bit integer is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"registry_size\": null}",
+         "field 'registry_size' is null, a 64-bit integer is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"registry_orphans\": [\"a\", 1]}",
+         "field 'registry_orphans[1]' is an integer, a string is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"registry_dead\": \"ab\"}",
+         "field 'registry_dead' is a string, a list of strings is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"dead_letters_count\": {}}",
+         "field 'dead_letters_count' is an object, a 64-bit integer is required"},
+        {"{\"kind\": \"dead_letter\", \"timestamp\": 0, \"message_type\": null}",
+         "field 'message_type' is null, a string is required"},
+    };
+    papyra_record r;
+    char why[160];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(classify_line(cases[i].line, why, sizeof(why)), PAPYRA__LINE_MISTYPED);
+        if (strcmp(why, cases[i].why) != 0)
+            fail_msg("%s:\n%s\nexpected\n%s", cases[i].line, why, cases[i].why);
+        memset(&r, 0xa5, sizeof(r));
+        assert_int_equal(decode_line(cases[i].line, NULL, &r), PAPYRA_ECORRUPT);
+        assert_int_equal(((unsigned char *)&r)[0], 0xa5);
+    }
+    /* Fields that belong to another kind are not this kind's business. */
+    assert_int_equal(classify_line("{\"kind\": \"event\", \"timestamp\": 1, \"total_actors\": "
+                                   "\"x\", \"message_type\": 1, \"extra\": []}",
+                                   why, sizeof(why)),
+                     PAPYRA__LINE_RECORD);
+    assert_string_equal(why, "");
+    assert_int_equal(classify_line("{\"kind\": \"other\", \"timestamp\": 1, \"system_id\": 1}", why,
+                                   sizeof(why)),
+                     PAPYRA__LINE_OTHER);
+    assert_int_equal(classify_line("{\"kind\": \"audit\", \"system_id\": 1}", why, sizeof(why)),
+                     PAPYRA__LINE_OTHER);
+
+    assert_int_equal(decode_line("{\"payload\": null, \"actor_address\": null, \"extra\": 1, "
+                                 "\"kind\": \"event\", \"timestamp\": 2.5}",
                                  NULL, &r),
                      0);
     assert_string_equal(r.u.event.system_id, "local");
@@ -451,33 +519,71 @@ test_decode_should_give_defaults_for_fields_of_the_wrong_type(void **state)
     assert_string_equal(r.u.event.payload, "null");
     papyra__record_clear(&r);
 
-    assert_int_equal(decode_line("{\"kind\": \"audit\", \"timestamp\": 3, \"total_actors\": 2.0, "
-                                 "\"alive_actors\": true, \"stopping_actors\": \"1\", "
-                                 "\"restarting_actors\": 99999999999999999999, "
-                                 "\"registry_size\": 4, \"registry_orphans\": [\"a\", 1], "
-                                 "\"registry_dead\": \"ab\", \"dead_letters_count\": -2}",
+    assert_int_equal(decode_line("{\"kind\": \"audit\", \"timestamp\": 3, \"registry_size\": 4, "
+                                 "\"dead_letters_count\": -2, \"total_actors\": "
+                                 "-9223372036854775808}",
                                  NULL, &r),
                      0);
-    assert_int_equal(r.u.audit.total_actors, 0);
+    assert_true(r.u.audit.total_actors == INT64_MIN);
     assert_int_equal(r.u.audit.alive_actors, 0);
-    assert_int_equal(r.u.audit.stopping_actors, 0);
-    assert_int_equal(r.u.audit.restarting_actors, 0);
     assert_int_equal(r.u.audit.registry_size, 4);
     assert_int_equal(r.u.audit.dead_letters_count, -2);
     assert_int_equal(r.u.audit.n_registry_orphans, 0);
     assert_null(r.u.audit.registry_orphans);
-    assert_int_equal(r.u.audit.n_registry_dead, 0);
     papyra__record_clear(&r);
 
-    assert_int_equal(decode_line("{\"kind\": \"dead_letter\", \"timestamp\": 0, \"message_type\": "
-                                 "null, \"payload\": null}",
-                                 "sys", &r),
-                     0);
+    assert_int_equal(
+        decode_line("{\"kind\": \"dead_letter\", \"timestamp\": 0, \"payload\": null}", "sys", &r),
+        0);
     assert_string_equal(r.u.dead_letter.system_id, "sys");
     assert_null(r.u.dead_letter.target);
     assert_string_equal(r.u.dead_letter.message_type, "");
     assert_null(r.u.dead_letter.payload);
     papyra__record_clear(&r);
+}
+
+/*
+ * The normal-form fast path says when a line may hold a mistyped field, so
+ * that a scan parses exactly those; classify_line agrees with the tree.
+ */
+static void
+test_classify_line_should_agree_with_the_parsed_tree(void **state)
+{
+    static const struct {
+        const char *line;
+        int cls;
+    } cases[] = {
+        {EXAMPLE_EVENT_JSON, PAPYRA__LINE_RECORD},
+        {EXAMPLE_AUDIT_JSON, PAPYRA__LINE_RECORD},
+        {EXAMPLE_DEAD_LETTER_JSON, PAPYRA__LINE_RECORD},
+        {"{\"kind\": \"event\", \"event_type\": 5, \"timestamp\": 1.5}", PAPYRA__LINE_MISTYPED},
+        {"{\"event_type\": \"x\", \"timestamp\": 1.5, \"kind\": \"event\", \"system_id\": null}",
+         PAPYRA__LINE_MISTYPED},
+        {"{\"kind\": \"audit\", \"timestamp\": 1.5, \"registry_dead\": [\"a\", [\"b\"]]}",
+         PAPYRA__LINE_MISTYPED},
+        {"{\"kind\": \"audit\", \"timestamp\": 1.5, \"registry_dead\": [\"a\", \"b\"], "
+         "\"registry_orphans\": [], \"x\": [1, 2]}",
+         PAPYRA__LINE_RECORD},
+        {"{\"kind\": \"audit\", \"timestamp\": 1.5, \"total_actors\": 1.5}", PAPYRA__LINE_MISTYPED},
+        {"{\"kind\": \"audit\", \"timestamp\": 1.5, \"total_actors\": 12345678901234567890123}",
+         PAPYRA__LINE_MISTYPED},
+        {"{\"kind\": \"event\", \"timestamp\": \"1\"}", PAPYRA__LINE_OTHER},
+        {"{\"kind\": \"event\", \"timestamp\": 1.5", PAPYRA__LINE_CORRUPT},
+        {"[1]", PAPYRA__LINE_CORRUPT},
+        {"", PAPYRA__LINE_CORRUPT},
+    };
+    papyra__normal_info info;
+    char why[160];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *l = cases[i].line;
+        int got = papyra__record_classify_line(l, strlen(l), false, &info, why, sizeof(why));
+
+        if (got != cases[i].cls)
+            fail_msg("%s: class %d, expected %d", l, got, cases[i].cls);
+        assert_int_equal(why[0] != '\0', got == PAPYRA__LINE_MISTYPED);
+    }
 }
 
 static void
@@ -592,7 +698,9 @@ main(void)
         cmocka_unit_test(test_decode_should_read_every_field_of_the_upstream_lines),
         cmocka_unit_test(test_decode_then_encode_should_reproduce_the_upstream_lines),
         cmocka_unit_test(test_decode_should_fill_defaults_for_a_minimal_event),
-        cmocka_unit_test(test_decode_should_give_defaults_for_fields_of_the_wrong_type),
+        cmocka_unit_test(
+            test_decode_should_refuse_fields_of_the_wrong_type_and_default_missing_ones),
+        cmocka_unit_test(test_classify_line_should_agree_with_the_parsed_tree),
         cmocka_unit_test(test_decode_should_normalise_json_text_fields_without_escaping_non_ascii),
         cmocka_unit_test(
             test_decode_should_refuse_unknown_kinds_and_bad_timestamps_without_touching_out),

@@ -321,6 +321,74 @@ kind_of_literal(const unsigned char *p, const unsigned char *q)
     return -1;
 }
 
+/* The JSON type a record field must have when it is present. */
+enum { FIELD_ANY = 0, FIELD_STRING, FIELD_INT, FIELD_NAMES };
+
+/*
+ * The fields of every kind whose type matters, with the type (a field of
+ * another kind, e.g. an event's "total_actors", is ignored by that kind).
+ */
+static const struct {
+    const char *key;
+    int type;
+    unsigned kinds; /* bit per papyra_kind */
+} typed_fields[] = {
+#define K(k) (1u << (k))
+    {"system_id", FIELD_STRING,
+     K(PAPYRA_KIND_EVENT) | K(PAPYRA_KIND_AUDIT) | K(PAPYRA_KIND_DEAD_LETTER)},
+    {"event_type", FIELD_STRING, K(PAPYRA_KIND_EVENT)},
+    {"message_type", FIELD_STRING, K(PAPYRA_KIND_DEAD_LETTER)},
+    {"total_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"alive_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"stopping_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"restarting_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"registry_size", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"registry_orphans", FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
+    {"registry_dead", FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
+    {"dead_letters_count", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+#undef K
+};
+
+/* The type a key of n bytes must have for some kind; FIELD_ANY for other keys. */
+static int
+field_type(const char *key, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(typed_fields) / sizeof(typed_fields[0]); i++) {
+        if (strlen(typed_fields[i].key) == n && memcmp(typed_fields[i].key, key, n) == 0)
+            return typed_fields[i].type;
+    }
+    return FIELD_ANY;
+}
+
+/*
+ * Whether the normal-form value starting at p may have the type (for the
+ * fast path; a name list's elements are checked one by one as they come).
+ */
+static bool
+value_may_be(const unsigned char *p, int type)
+{
+    const unsigned char *q;
+
+    switch (type) {
+    case FIELD_STRING:
+        return *p == '"';
+    case FIELD_NAMES:
+        return *p == '[';
+    case FIELD_INT:
+        /* An integer of at most 18 digits (longer ones are not normal form here). */
+        q = p + (*p == '-');
+        if (!(*q >= '0' && *q <= '9'))
+            return false;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        return *q != '.' && *q != 'e' && *q != 'E';
+    default:
+        return true;
+    }
+}
+
 size_t
 papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info)
 {
@@ -336,15 +404,28 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
     bool has_hi = false;
     /* A top-level key whose value info wants: 1 "kind", 2 "timestamp". */
     int pending = 0, want;
+    /*
+     * The type a top-level key's value must have (field_type()), and the
+     * depth of a name list whose elements must be strings (0: none).
+     */
+    int expect = FIELD_ANY, expecting;
+    unsigned names_depth = 0;
 
     if (info) {
         info->kind = -1;
         info->has_timestamp = false;
+        info->typed = true;
     }
     for (;;) {
         /* A value. */
         want = depth == 1 ? pending : 0;
         pending = 0;
+        expecting = depth == 1 ? expect : FIELD_ANY;
+        expect = FIELD_ANY;
+        if (names_depth > 0 && depth == names_depth)
+            expecting = FIELD_STRING; /* an element of a name list */
+        if (info && expecting != FIELD_ANY && !value_may_be(p, expecting))
+            info->typed = false;
         switch (*p) {
         case '{':
         case '[':
@@ -358,6 +439,8 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
                 depth--;
                 break;
             }
+            if (expecting == FIELD_NAMES)
+                names_depth = depth;
             if (stack[depth - 1] == '{')
                 goto key;
             continue;
@@ -412,6 +495,8 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
             if (*p != (stack[depth - 1] == '{' ? '}' : ']'))
                 return 0;
             p++;
+            if (depth == names_depth)
+                names_depth = 0;
             nkeys = key_base[--depth];
         }
         continue;
@@ -433,6 +518,7 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
                 pending = 1;
             else if (q - p == 10 && memcmp(p, "\"timestamp", 10) == 0)
                 pending = 2;
+            expect = field_type((const char *)p + 1, (size_t)(q - p) - 1);
         }
         p = q + 3;
     }
@@ -667,6 +753,119 @@ papyra__record_timestamp(const papyra_json *obj, double *ts)
     return is_number(v) && papyra__json_number_as_double(v, ts) == 0;
 }
 
+/* How a message names the JSON type of v. */
+static const char *
+type_phrase(const papyra_json *v)
+{
+    switch (papyra__json_type(v)) {
+    case PAPYRA_JSON_NULL:
+        return "null";
+    case PAPYRA_JSON_FALSE:
+    case PAPYRA_JSON_TRUE:
+        return "a boolean";
+    case PAPYRA_JSON_INT:
+        return "an integer";
+    case PAPYRA_JSON_BIGINT:
+        return "an integer beyond 64 bits";
+    case PAPYRA_JSON_FLOAT:
+        return "a number";
+    case PAPYRA_JSON_STRING:
+        return "a string";
+    case PAPYRA_JSON_ARRAY:
+        return "a list";
+    default:
+        return "an object";
+    }
+}
+
+/* Whether v has the type, and if not, why (into why, whylen bytes). */
+static bool
+has_type(const papyra_json *v, int type, const char *key, char *why, size_t whylen)
+{
+    static const char *const required[] = {
+        [FIELD_STRING] = "a string",
+        [FIELD_INT] = "a 64-bit integer",
+        [FIELD_NAMES] = "a list of strings",
+    };
+    papyra_json_type t = papyra__json_type(v);
+    size_t i, n;
+
+    if ((type == FIELD_STRING && t == PAPYRA_JSON_STRING) ||
+        (type == FIELD_INT && t == PAPYRA_JSON_INT))
+        return true;
+    if (type == FIELD_NAMES && t == PAPYRA_JSON_ARRAY) {
+        n = papyra__json_array_len(v);
+        for (i = 0; i < n; i++) {
+            const papyra_json *e = papyra__json_array_get(v, i);
+
+            if (papyra__json_type(e) != PAPYRA_JSON_STRING) {
+                if (why)
+                    snprintf(why, whylen, "field '%s[%zu]' is %s, a string is required", key, i,
+                             type_phrase(e));
+                return false;
+            }
+        }
+        return true;
+    }
+    if (why)
+        snprintf(why, whylen, "field '%s' is %s, %s is required", key, type_phrase(v),
+                 required[type]);
+    return false;
+}
+
+int
+papyra__record_classify(const papyra_json *obj, char *why, size_t whylen)
+{
+    const papyra_json *v;
+    double ts;
+    size_t i;
+    int kind = papyra__record_kind_of(obj);
+
+    if (why && whylen > 0)
+        why[0] = '\0';
+    if (kind < 0 || !papyra__record_timestamp(obj, &ts))
+        return PAPYRA__LINE_OTHER;
+    for (i = 0; i < sizeof(typed_fields) / sizeof(typed_fields[0]); i++) {
+        if (!(typed_fields[i].kinds & (1u << kind)))
+            continue;
+        /* A missing field takes its default; a present one is never coerced. */
+        v = papyra__json_object_get(obj, typed_fields[i].key);
+        if (v && !has_type(v, typed_fields[i].type, typed_fields[i].key, why, whylen))
+            return PAPYRA__LINE_MISTYPED;
+    }
+    return PAPYRA__LINE_RECORD;
+}
+
+int
+papyra__record_classify_line(
+    const char *p, size_t len, bool ascii, papyra__normal_info *info, char *why, size_t whylen)
+{
+    papyra__normal_info local;
+    papyra_json *obj = NULL;
+    int r;
+
+    if (!info)
+        info = &local;
+    if (why && whylen > 0)
+        why[0] = '\0';
+    /* A line in normal form (what we write) needs no parse unless a field may be mistyped. */
+    if (len > 0 && p[0] == '{' && papyra__json_normal_len(p, len, ascii, info) == len &&
+        info->typed)
+        return info->kind >= 0 && info->has_timestamp ? PAPYRA__LINE_RECORD : PAPYRA__LINE_OTHER;
+    r = papyra__json_parse_object(p, len, &obj);
+    if (r <= 0) {
+        info->kind = -1;
+        info->has_timestamp = false;
+        return r < 0 ? r : PAPYRA__LINE_CORRUPT;
+    }
+    info->kind = papyra__record_kind_of(obj);
+    info->has_timestamp = papyra__record_timestamp(obj, &info->timestamp);
+    info->typed = true;
+    r = papyra__record_classify(obj, why, whylen);
+    papyra__json_free(obj);
+    return r;
+}
+
 static char *
 dup_bytes(const char *s, size_t n)
 {
@@ -846,6 +1045,9 @@ papyra__record_decode(const papyra_json *obj, const char *default_system_id, pap
         return PAPYRA_ENOENT;
     tsv = papyra__json_object_get(obj, "timestamp");
     if (!is_number(tsv))
+        return PAPYRA_ECORRUPT;
+    /* A field our structs cannot hold is refused, never coerced to another value. */
+    if (papyra__record_classify(obj, NULL, 0) != PAPYRA__LINE_RECORD)
         return PAPYRA_ECORRUPT;
     r = papyra__json_number_as_double(tsv, &ts);
     if (r < 0)

@@ -396,6 +396,20 @@ list_entry(papyra__redis *r, list_walk *w, const redisReply *fields)
         papyra__json_free(obj);
         return 0;
     }
+    /*
+     * A field our structs cannot hold (record/codec.h): never coerced; it
+     * takes its place in retention by its timestamp and, when it would be
+     * listed, is skipped as an anomaly.
+     */
+    if (papyra__record_classify(obj, NULL, 0) == PAPYRA__LINE_MISTYPED) {
+        (void)papyra__record_timestamp(obj, &ts);
+        papyra__json_free(obj);
+        rc = papyra__retention_offer(w->ret, &w->st, ts, d->len);
+        w->done = rc < 0;
+        if (rc > 0 && !(w->opts && w->opts->has_since && !(ts >= w->opts->since)))
+            w->anomalies++;
+        return 0;
+    }
     rc = papyra__record_decode(obj, r->system_id, &rec);
     papyra__json_free(obj);
     if (rc == PAPYRA_ENOMEM)
