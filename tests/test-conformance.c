@@ -861,6 +861,55 @@ test_redis_unserialisable_record_in_a_large_batch(void **state)
     ctx_close(&c);
 }
 
+/*
+ * A record upstream wrote with a field of the wrong type: list skips it as
+ * an anomaly (never coerced), scan reports MISTYPED_RECORD, and neither
+ * repair nor compaction removes it; it does not make the recover fail.
+ */
+static void
+test_redis_mistyped_entries_are_reported_and_kept(void **state)
+{
+    static const papyra_recovery_options repair = {.mode = PAPYRA_RECOVER_REPAIR};
+    papyra_record ok = st_event(1, 1);
+    papyra_scan_report *sr = NULL;
+    papyra_recovery_report *rr = NULL;
+    papyra_compaction_report cr;
+    redisReply *reply;
+    ctx c;
+
+    redis_needed();
+    ctx_open(&c, REDIS_CASE, false);
+    assert_int_equal(papyra_store_write(c.s, &ok), 0);
+    observe(&c, PAPYRA_OPERATION_WRITE, (outcome){.records = 1});
+    redis_xadd(c.dir, "events", "data",
+               "{\"kind\": \"event\", \"event_type\": 5, \"timestamp\": 2}");
+    redis_xadd(c.dir, "events", "data", "{corrupt");
+    st_assert_count(c.s, PAPYRA_KIND_EVENT, 1);
+    observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 1, .anomalies = 2});
+
+    assert_int_equal(papyra_store_scan(c.s, &sr), 0);
+    assert_int_equal(sr->count, 2);
+    assert_int_equal(sr->anomalies[0].type, PAPYRA_ANOMALY_MISTYPED_RECORD);
+    assert_non_null(strstr(sr->anomalies[0].detail,
+                           ": field 'event_type' is an integer, a string is required"));
+    assert_int_equal(sr->anomalies[1].type, PAPYRA_ANOMALY_CORRUPTED_LINE);
+    papyra_scan_report_free(sr);
+    observe(&c, PAPYRA_OPERATION_SCAN, (outcome){.scans = 1, .anomalies = 2});
+
+    assert_int_equal(papyra_store_recover(c.s, &repair, &rr), 0);
+    assert_int_equal(rr->after->count, 1);
+    assert_int_equal(rr->after->anomalies[0].type, PAPYRA_ANOMALY_MISTYPED_RECORD);
+    observe(&c, PAPYRA_OPERATION_RECOVER, recovered(rr, 2, 3));
+    papyra_recovery_report_free(rr);
+    assert_int_equal(papyra_store_compact(c.s, &cr), 0);
+    assert_int_equal(cr.after_records, 2);
+    observe(&c, PAPYRA_OPERATION_COMPACT, compacted(&cr, 0, 0));
+    reply = redis_raw(&server, "XLEN %s:local:events", redis_prefix(c.dir));
+    assert_int_equal(reply->integer, 2);
+    freeReplyObject(reply);
+    ctx_close(&c);
+}
+
 /* Adds the three kinds of bad entry upstream's scan reports to the audits stream. */
 static void
 add_bad_audits(const char *dir)
@@ -962,6 +1011,7 @@ main(void)
         cmocka_unit_test(test_redis_wrong_key_type),
         cmocka_unit_test(test_redis_unserialisable_record_in_a_large_batch),
         cmocka_unit_test(test_redis_corrupt_entries),
+        cmocka_unit_test(test_redis_mistyped_entries_are_reported_and_kept),
 #endif
         cmocka_unit_test(test_every_fact_reported),
     };
