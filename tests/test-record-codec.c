@@ -2,7 +2,8 @@
 /*
  * Tests of the record codec: lines must be byte-identical to upstream
  * Papyra's (the expected lines come from upstream's reference document and
- * from python3's json.dumps()), and decoding must apply the lenient defaults.
+ * from python3's json.dumps()), and decoding must apply the defaults
+ * for missing fields and refuse, never coerce, fields of the wrong type.
  */
 #include <math.h>
 #include <setjmp.h>
