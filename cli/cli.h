@@ -148,6 +148,15 @@ int cli_recovery_mode(const char *s);
 /* Prints "✖ - TYPE: path (detail)" per anomaly. */
 void cli_print_anomalies(const cli_ctx *ctx, const papyra_scan_report *r);
 
+/*
+ * The anomalies of @p r that recovery should have removed: all but
+ * MISTYPED_RECORD, records upstream reads that recover keeps as they are.
+ */
+size_t cli_damage(const papyra_scan_report *r);
+
+/* Says how many records recover kept as they are (MISTYPED_RECORD), if any. */
+void cli_print_kept(const cli_ctx *ctx, const papyra_scan_report *r);
+
 /* Prints "ℹ repaired PATH" and "ℹ quarantined PATH" lines. */
 void cli_print_recovery(const cli_ctx *ctx, const papyra_recovery_report *r);
 

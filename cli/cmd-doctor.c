@@ -42,6 +42,28 @@ cli_print_anomalies(const cli_ctx *ctx, const papyra_scan_report *r)
     }
 }
 
+size_t
+cli_damage(const papyra_scan_report *r)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; r && i < r->count; i++)
+        n += r->anomalies[i].type != PAPYRA_ANOMALY_MISTYPED_RECORD;
+    return n;
+}
+
+void
+cli_print_kept(const cli_ctx *ctx, const papyra_scan_report *r)
+{
+    size_t kept = r ? r->count - cli_damage(r) : 0;
+
+    if (kept > 0)
+        cli_say(ctx, CLI_INFO,
+                "kept %zu records with fields of a type libpapyra cannot return "
+                "(upstream reads them; see persistence scan)",
+                kept);
+}
+
 void
 cli_print_recovery(const cli_ctx *ctx, const papyra_recovery_report *r)
 {
@@ -86,7 +108,7 @@ recover_and_verify(cli_ctx *ctx, papyra_store *s, const papyra_recovery_options 
         }
         after = verify;
     }
-    if (after && after->count > 0) {
+    if (after && cli_damage(after) > 0) {
         size_t orphans = 0;
         cli_say(ctx, CLI_BAD, "Recovery attempted but anomalies still exist: %zu remain",
                 after->count);
@@ -100,6 +122,7 @@ recover_and_verify(cli_ctx *ctx, papyra_store *s, const papyra_recovery_options 
                     "--recovery-mode quarantine --quarantine-dir DIR moves them away");
         rc = CLI_EXIT_ANOMALY;
     } else {
+        cli_print_kept(ctx, after);
         cli_say(ctx, CLI_INFO, "Recovery successful");
         rc = CLI_EXIT_OK;
     }
@@ -154,7 +177,9 @@ cli_check(cli_ctx *ctx,
         rc = cli_error(CLI_EXIT_FAIL, "scan failed: %s", papyra_store_errmsg(s));
         return cli_close_store(s, rc);
     }
-    if (scan->count == 0) {
+    /* Records upstream reads (MISTYPED_RECORD) are kept, not damage: no reason to stop. */
+    if (cli_damage(scan) == 0) {
+        cli_print_kept(ctx, scan);
         cli_say(ctx, CLI_INFO, "Persistence is healthy");
         papyra_scan_report_free(scan);
         return cli_close_store(s, CLI_EXIT_OK);

@@ -100,12 +100,13 @@ run_recover(cli_ctx *ctx, const char *const *vals)
         left = rep->after;
     else if (ro.mode == PAPYRA_RECOVER_IGNORE || rc == PAPYRA_EANOMALY)
         left = rep->scan;
-    if (left && left->count > 0) {
+    if (cli_damage(left) > 0) {
         cli_say(ctx, CLI_BAD, "%zu anomalies remain%s:", left->count,
                 ro.mode == PAPYRA_RECOVER_IGNORE ? " (mode ignore changes nothing)" : "");
         cli_print_anomalies(ctx, left);
         rc = CLI_EXIT_ANOMALY;
     } else {
+        cli_print_kept(ctx, left ? left : rep->scan);
         cli_say(ctx, CLI_OK, "Persistence is healthy.");
         rc = CLI_EXIT_OK;
     }

@@ -9,6 +9,9 @@
  *   cli-writer batch URL N [PER_CALL]
  *       the same with events, PER_CALL records per write call (default N:
  *       all of them in one papyra_store_write_batch call).
+ *   cli-writer copy SRC_URL DST_URL
+ *       lists every record of every kind from SRC_URL and writes them to
+ *       DST_URL, one batch per kind: what list returns must be writable.
  *   cli-writer counters PATH BACKEND NAME=N...
  *       creates (if needed) the shared metrics file PATH for BACKEND and adds
  *       N to each named counter, the way an application's store would.
@@ -111,6 +114,37 @@ write_records(const char *url, long n, long per_call, const char *kind)
     return rc < 0 ? fail("close", papyra_strerror(rc)) : 0;
 }
 
+/* Writes every record SRC lists to DST, one batch per kind. */
+static int
+copy_records(const char *src_url, const char *dst_url)
+{
+    papyra_error err = {0};
+    papyra_store *src = NULL, *dst = NULL;
+    int rc = 0;
+
+    if (papyra_store_open(&src, src_url, &err) < 0)
+        return fail(src_url, err.message);
+    if (papyra_store_open(&dst, dst_url, &err) < 0) {
+        papyra_store_close(src);
+        return fail(dst_url, err.message);
+    }
+    for (int k = 0; k < PAPYRA_KIND_MAX && rc == 0; k++) {
+        papyra_record_list *list = NULL;
+
+        if (papyra_store_list(src, (papyra_kind)k, NULL, &list) < 0) {
+            rc = fail("list", papyra_store_errmsg(src));
+            break;
+        }
+        if (list->count > 0 && papyra_store_write_batch(dst, list->records, list->count) < 0)
+            rc = fail("write", papyra_store_errmsg(dst));
+        papyra_record_list_free(list);
+    }
+    papyra_store_close(src);
+    if (papyra_store_close(dst) < 0 && rc == 0)
+        rc = fail("close", dst_url);
+    return rc;
+}
+
 static int
 add_counters(const char *path, const char *backend, int argc, char **argv)
 {
@@ -151,9 +185,11 @@ main(int argc, char **argv)
         return write_records(argv[2], n, argc > 4 ? strtol(argv[4], NULL, 10) : (n > 0 ? n : 1),
                              "event");
     }
+    if (argc == 4 && strcmp(argv[1], "copy") == 0)
+        return copy_records(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "counters") == 0)
         return add_counters(argv[2], argv[3], argc - 4, argv + 4);
     fprintf(stderr, "usage: cli-writer store URL N [KIND] | batch URL N [PER_CALL] |"
-                    " counters PATH BACKEND NAME=N...\n");
+                    " copy SRC_URL DST_URL | counters PATH BACKEND NAME=N...\n");
     return 1;
 }

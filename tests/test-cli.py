@@ -984,6 +984,190 @@ class OtherBackends(Base):
         self.assertEqual(rc, EXIT_FAIL, out + err)
 
 
+class UpstreamLines(Base):
+    """Lines upstream Papyra (Python's json) writes and reads: kept, listed, written back."""
+
+    SURROGATES = [
+        '{"kind": "event", "system_id": "s \\udfff", "actor_address": "\\ud800", '
+        '"event_type": "x \\ud800", "payload": {"k \\udc00": ["\\udbff \u00e9"]}, '
+        '"timestamp": 1.5}',
+        '{"kind": "audit", "system_id": "local", "timestamp": 2.0, "total_actors": 0, '
+        '"alive_actors": 0, "stopping_actors": 0, "restarting_actors": 0, "registry_size": 0, '
+        '"registry_orphans": ["\\udc00a"], "registry_dead": ["\\ud83d"], '
+        '"dead_letters_count": 0}',
+        '{"kind": "dead_letter", "system_id": "local", "target": null, '
+        '"message_type": "x \\ud800", "payload": "\\udfff", "timestamp": 3.0}',
+    ]
+
+    def lines(self, path):
+        with open(path, encoding="utf-8") as f:
+            return f.read().splitlines()
+
+    def store_lines(self, url):
+        """Every line of a json: file or of every file of a rotating: set."""
+        path = url.split(":", 1)[1]
+        if url.startswith("json:"):
+            return self.lines(path)
+        out = []
+        for name in sorted(os.listdir(os.path.dirname(path))):
+            full = os.path.join(os.path.dirname(path), name)
+            if full.startswith(path) and not full.endswith(".metrics"):
+                out += self.lines(full)
+        return out
+
+    def test_lone_surrogates_are_written_back_as_upstream_reads_them(self):
+        src = self.p("src.jsonl")
+        with open(src, "w", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in self.SURROGATES))
+        expected = sorted((json.loads(line) for line in self.SURROGATES), key=lambda d: json.dumps(d, sort_keys=True))
+        for url in ("json:" + self.p("dst.jsonl"), "rotating:" + self.p("dst.log")):
+            writer("copy", "json:" + src, url)
+            got = self.store_lines(url)
+            # Python's json reads every line back to the identical values.
+            self.assertEqual(sorted((json.loads(line) for line in got), key=lambda d: json.dumps(d, sort_keys=True)), expected, url)
+            for line in got:
+                self.assertNotIn("\ud800", line)  # never a raw (unencodable) surrogate
+            # encode(decode(line)) is stable: a second copy writes the same bytes.
+            again = url + ".again"
+            writer("copy", url, again)
+            self.assertEqual(self.store_lines(again), got, url)
+
+    def deep_line(self, depth, rotating):
+        """An event whose payload nests depth levels, exactly as json.dumps() writes it."""
+        payload = '{"a": [' * (depth // 2) + '"x"' + ']}' * (depth // 2)
+        if depth % 2:
+            payload = "[" + payload + "]"
+        fields = ('"system_id": "local", "actor_address": null, "event_type": "deep", '
+                  '"payload": %s, "timestamp": 7.5' % payload)
+        if rotating:
+            return "{" + fields + ', "kind": "event"}'
+        return '{"kind": "event", ' + fields + "}"
+
+    def test_deep_nesting_upstream_reads_is_listed_and_kept_by_scan_recover_compact(self):
+        import sys as _sys
+        # What upstream reads: the default recursion limit already allows ~994 levels,
+        # and an application may raise it.
+        old = _sys.getrecursionlimit()
+        _sys.setrecursionlimit(20000)
+        try:
+            check = json.loads(self.deep_line(5000, False))
+            self.assertEqual(json.dumps(check), self.deep_line(5000, False))
+        finally:
+            _sys.setrecursionlimit(old)
+        good = '{"kind": "event", "system_id": "local", "actor_address": null, ' \
+               '"event_type": "ok", "payload": {}, "timestamp": 1.0}'
+        for depth in (600, 1000, 5000, 100000):
+            for rotating in (False, True):
+                name = "deep%d.%s" % (depth, "log" if rotating else "jsonl")
+                path = self.p(name)
+                url = ("rotating:" if rotating else "json:") + path
+                line = self.deep_line(depth, rotating)
+                first = good if not rotating else \
+                    '{"system_id": "local", "actor_address": null, "event_type": "ok", ' \
+                    '"payload": {}, "timestamp": 1.0, "kind": "event"}'
+                data = (first + "\n" + line + "\n").encode()
+                with open(path, "wb") as f:
+                    f.write(data)
+                what = "%s depth %d" % (url, depth)
+                rc, out, err = run(["--persistence", url, "persistence", "scan"])
+                self.assertEqual(rc, EXIT_OK, (what, out, err))
+                # list returns it: a copy written from what list gave is the same line.
+                dst = self.p("copy-" + name + ".jsonl")
+                writer("copy", url, "json:" + dst)
+                self.assertEqual(self.lines(dst), [good, self.deep_line(depth, False)], what)
+                for op in ("recover", "compact"):
+                    rc, out, err = run(["--persistence", url, "persistence", op])
+                    self.assertEqual(rc, EXIT_OK, (what, op, out, err))
+                    with open(path, "rb") as f:
+                        self.assertEqual(f.read(), data, (what, op))
+
+    GOOD_EVENT = {"kind": "event", "system_id": "local", "actor_address": None,
+                  "event_type": "ok", "payload": {}, "timestamp": 1.0}
+    GOOD_AUDIT = {"kind": "audit", "system_id": "local", "timestamp": 2.0, "total_actors": 1,
+                  "alive_actors": 1, "stopping_actors": 0, "restarting_actors": 0,
+                  "registry_size": 1, "registry_orphans": ["a"], "registry_dead": [],
+                  "dead_letters_count": 0}
+
+    def mistyped(self):
+        """Records upstream writes and returns as they are, of types our structs cannot hold."""
+        big = dict(self.GOOD_AUDIT, total_actors=2 ** 70, timestamp=3.0)
+        orphans = dict(self.GOOD_AUDIT, registry_orphans="ab", timestamp=4.0)
+        event = dict(self.GOOD_EVENT, event_type=5, timestamp=5.0)
+        dead = {"kind": "dead_letter", "system_id": "local", "target": None,
+                "message_type": None, "payload": None, "timestamp": 6.0}
+        return [big, orphans, event, dead]
+
+    def upstream_line(self, rec, rotating):
+        """The line upstream's backend writes: "kind" first and UTF-8, or last and ASCII."""
+        if rotating:
+            rec = dict({k: v for k, v in rec.items() if k != "kind"}, kind=rec["kind"])
+            return json.dumps(rec, ensure_ascii=True)
+        return json.dumps(rec, ensure_ascii=False)
+
+    def test_wrong_typed_fields_are_never_coerced_and_kept_by_recover_and_compact(self):
+        records = [self.GOOD_EVENT, self.GOOD_AUDIT] + self.mistyped()
+        why = ["Line 3: field 'total_actors' is an integer beyond 64 bits, a 64-bit integer is required",
+               "Line 4: field 'registry_orphans' is a string, a list of strings is required",
+               "Line 5: field 'event_type' is an integer, a string is required",
+               "Line 6: field 'message_type' is null, a string is required"]
+        for rotating in (False, True):
+            name = "typed.log" if rotating else "typed.jsonl"
+            url = ("rotating:" if rotating else "json:") + self.p(name)
+            data = "".join(self.upstream_line(r, rotating) + "\n" for r in records).encode()
+            with open(self.p(name), "wb") as f:
+                f.write(data)
+            # list skips them, counted as anomalies, and returns nothing coerced.
+            dst = self.p("copy-" + name + ".jsonl")
+            writer("copy", url, "json:" + dst)
+            self.assertEqual([json.loads(line) for line in self.lines(dst)],
+                             [self.GOOD_EVENT, self.GOOD_AUDIT], url)
+            rc, out, err = run(["--persistence", url, "metrics", "persistence", "--json"])
+            self.assertEqual(json.loads(out)["anomaly_detected"], 4, (url, out, err))
+            # scan names the line, the field and the type.
+            rc, out, err = run(["--persistence", url, "persistence", "scan"])
+            self.assertEqual(rc, EXIT_ANOMALY, (url, out, err))
+            for w in why:
+                self.assertIn("MISTYPED_RECORD", out)
+                self.assertIn(w, out, url)
+            # not damage: a startup check does not stop the service for them.
+            for mode in ("fail_on_anomaly", "recover"):
+                rc, out, err = run(["--persistence", url, "persistence", "startup-check",
+                                    "--mode", mode])
+                self.assertEqual(rc, EXIT_OK, (url, mode, out, err))
+                self.assertIn("kept 4 records with fields of a type libpapyra cannot return", out)
+            # recover and compact keep every line byte for byte: upstream reads them.
+            for op in ("recover", "compact"):
+                rc, out, err = run(["--persistence", url, "persistence", op])
+                self.assertEqual(rc, EXIT_OK, (url, op, out, err))
+                with open(self.p(name), "rb") as f:
+                    self.assertEqual(f.read(), data, (url, op))
+            # retention goes by the timestamp: the oldest two go, whatever their fields.
+            rc, out, err = run(["--persistence", url + "?max_records=2", "persistence",
+                                "compact"])
+            self.assertEqual(rc, EXIT_OK, (url, out, err))
+            with open(self.p(name), "rb") as f:
+                kept = f.read().decode().splitlines()
+            self.assertEqual(kept, [self.upstream_line(r, rotating) for r in records
+                                    if r["timestamp"] != 2.0], url)
+
+    def test_recover_repairs_damage_and_keeps_wrong_typed_records(self):
+        mistyped = self.mistyped()
+        for rotating in (False, True):
+            name = "mixed.log" if rotating else "mixed.jsonl"
+            url = ("rotating:" if rotating else "json:") + self.p(name)
+            keep = [self.upstream_line(r, rotating) for r in [self.GOOD_EVENT] + mistyped]
+            with open(self.p(name), "w", encoding="utf-8") as f:
+                f.write(keep[0] + "\n" + "{not json\n" + "".join(k + "\n" for k in keep[1:]))
+            for args in (["persistence", "recover"],
+                         ["persistence", "startup-check", "--mode", "recover"]):
+                rc, out, err = run(["--persistence", url] + args)
+                self.assertEqual(rc, EXIT_OK, (url, args, out, err))
+                self.assertNotIn("remain", out, (url, args))
+                with open(self.p(name), encoding="utf-8") as f:
+                    self.assertEqual(f.read().splitlines(), keep, (url, args))
+                with open(self.p(name), "a", encoding="utf-8") as f:
+                    f.write("{torn")
+
 class StoreUrls(Base):
     """The CLI reads store URLs through the library's parser only."""
 

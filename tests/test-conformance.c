@@ -158,6 +158,78 @@ test_write(void **state)
     }
 }
 
+/*
+ * A refused record is named the same way on every backend, Redis included:
+ * its index in the batch, its kind, the field and the reason. Nothing of
+ * the batch is stored.
+ */
+static void
+test_write_rejections_name_the_record_the_field_and_the_reason(void **state)
+{
+    static const char *const dead[] = {"a", NULL};
+    static const struct {
+        size_t bad; /* the refused record */
+        const char *why;
+    } want[] = {
+        {2, "record 2 (event) cannot be serialised: field 'event_type' is not UTF-8 (invalid "
+            "byte at offset 5)"},
+        {1, "record 1 (event) cannot be serialised: field 'payload' is not valid JSON "
+            "(expected ',' or '}' at offset 8)"},
+        {0, "record 0 (event) cannot be serialised: field 'event_type' is NULL (a string is "
+            "required)"},
+        {1, "record 1 (audit) cannot be serialised: field 'registry_dead[1]' is NULL (a "
+            "string is required)"},
+        {2, "record 2 (dead_letter) cannot be serialised: field 'target' is not valid JSON "
+            "(invalid literal at offset 0)"},
+        {1, "record 1 cannot be serialised: kind 9 is not event, audit or dead_letter"},
+    };
+    size_t i, k;
+
+    for (i = 0; i < ncases; i++) {
+        ctx c;
+
+        ctx_open(&c, &cases[i], false);
+        for (k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+            papyra_record recs[3] = {st_event(1, 1), st_event(2, 2), st_event(3, 3)};
+            papyra_record *r = &recs[want[k].bad];
+
+            switch (k) {
+            case 0:
+                r->u.event.event_type = "Actor\xff";
+                break;
+            case 1:
+                r->u.event.payload = "{\"a\": 1 \"b\": 2}";
+                break;
+            case 2:
+                r->u.event.event_type = NULL;
+                break;
+            case 3:
+                *r = st_audit(1, 1);
+                r->u.audit.registry_dead = dead;
+                r->u.audit.n_registry_dead = 2;
+                break;
+            case 4:
+                *r = st_dead_letter("1", 1);
+                r->u.dead_letter.target = "nope";
+                break;
+            default:
+                r->kind = (papyra_kind)9;
+                break;
+            }
+            assert_int_equal(papyra_store_write_batch(c.s, recs, 3), PAPYRA_EINVAL);
+            if (strcmp(papyra_store_errmsg(c.s), want[k].why) != 0)
+                fail_msg("%s: message\n%s\nexpected\n%s", cases[i].name, papyra_store_errmsg(c.s),
+                         want[k].why);
+            observe(&c, PAPYRA_OPERATION_WRITE, (outcome){.failed = true});
+        }
+        st_assert_count(c.s, PAPYRA_KIND_EVENT, 0);
+        observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 0});
+        st_assert_count(c.s, PAPYRA_KIND_AUDIT, 0);
+        observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 0});
+        ctx_close(&c);
+    }
+}
+
 static void
 test_list(void **state)
 {
@@ -789,6 +861,55 @@ test_redis_unserialisable_record_in_a_large_batch(void **state)
     ctx_close(&c);
 }
 
+/*
+ * A record upstream wrote with a field of the wrong type: list skips it as
+ * an anomaly (never coerced), scan reports MISTYPED_RECORD, and neither
+ * repair nor compaction removes it; it does not make the recover fail.
+ */
+static void
+test_redis_mistyped_entries_are_reported_and_kept(void **state)
+{
+    static const papyra_recovery_options repair = {.mode = PAPYRA_RECOVER_REPAIR};
+    papyra_record ok = st_event(1, 1);
+    papyra_scan_report *sr = NULL;
+    papyra_recovery_report *rr = NULL;
+    papyra_compaction_report cr;
+    redisReply *reply;
+    ctx c;
+
+    redis_needed();
+    ctx_open(&c, REDIS_CASE, false);
+    assert_int_equal(papyra_store_write(c.s, &ok), 0);
+    observe(&c, PAPYRA_OPERATION_WRITE, (outcome){.records = 1});
+    redis_xadd(c.dir, "events", "data",
+               "{\"kind\": \"event\", \"event_type\": 5, \"timestamp\": 2}");
+    redis_xadd(c.dir, "events", "data", "{corrupt");
+    st_assert_count(c.s, PAPYRA_KIND_EVENT, 1);
+    observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 1, .anomalies = 2});
+
+    assert_int_equal(papyra_store_scan(c.s, &sr), 0);
+    assert_int_equal(sr->count, 2);
+    assert_int_equal(sr->anomalies[0].type, PAPYRA_ANOMALY_MISTYPED_RECORD);
+    assert_non_null(strstr(sr->anomalies[0].detail,
+                           ": field 'event_type' is an integer, a string is required"));
+    assert_int_equal(sr->anomalies[1].type, PAPYRA_ANOMALY_CORRUPTED_LINE);
+    papyra_scan_report_free(sr);
+    observe(&c, PAPYRA_OPERATION_SCAN, (outcome){.scans = 1, .anomalies = 2});
+
+    assert_int_equal(papyra_store_recover(c.s, &repair, &rr), 0);
+    assert_int_equal(rr->after->count, 1);
+    assert_int_equal(rr->after->anomalies[0].type, PAPYRA_ANOMALY_MISTYPED_RECORD);
+    observe(&c, PAPYRA_OPERATION_RECOVER, recovered(rr, 2, 3));
+    papyra_recovery_report_free(rr);
+    assert_int_equal(papyra_store_compact(c.s, &cr), 0);
+    assert_int_equal(cr.after_records, 2);
+    observe(&c, PAPYRA_OPERATION_COMPACT, compacted(&cr, 0, 0));
+    reply = redis_raw(&server, "XLEN %s:local:events", redis_prefix(c.dir));
+    assert_int_equal(reply->integer, 2);
+    freeReplyObject(reply);
+    ctx_close(&c);
+}
+
 /* Adds the three kinds of bad entry upstream's scan reports to the audits stream. */
 static void
 add_bad_audits(const char *dir)
@@ -874,6 +995,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write),
+        cmocka_unit_test(test_write_rejections_name_the_record_the_field_and_the_reason),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_scan),
         cmocka_unit_test(test_recover),
@@ -889,6 +1011,7 @@ main(void)
         cmocka_unit_test(test_redis_wrong_key_type),
         cmocka_unit_test(test_redis_unserialisable_record_in_a_large_batch),
         cmocka_unit_test(test_redis_corrupt_entries),
+        cmocka_unit_test(test_redis_mistyped_entries_are_reported_and_kept),
 #endif
         cmocka_unit_test(test_every_fact_reported),
     };

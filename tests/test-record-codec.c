@@ -2,7 +2,8 @@
 /*
  * Tests of the record codec: lines must be byte-identical to upstream
  * Papyra's (the expected lines come from upstream's reference document and
- * from python3's json.dumps()), and decoding must apply the lenient defaults.
+ * from python3's json.dumps()), and decoding must apply the defaults
+ * for missing fields and refuse, never coerce, fields of the wrong type.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -57,6 +58,16 @@ assert_encodes(const papyra_record *r, int style, const char *expected)
     assert_int_equal(papyra__record_encode(r, style, &b), 0);
     if (strcmp(b.data, expected) != 0)
         fail_msg("encoded\n%s\nexpected\n%s", b.data, expected);
+    papyra__buf_free(&b);
+}
+
+static void
+assert_encode_fails(const papyra_record *r, int style)
+{
+    papyra_buf b = {0};
+
+    assert_int_equal(papyra__record_encode(r, style, &b), PAPYRA_EINVAL);
+    assert_int_equal(b.len, 0);
     papyra__buf_free(&b);
 }
 
@@ -234,6 +245,135 @@ test_encode_should_reject_invalid_records_and_leave_the_buffer_alone(void **stat
     papyra__buf_free(&b);
 }
 
+/*
+ * A lone surrogate escape, which json.loads() accepts, decodes to WTF-8; the
+ * encoder must take that record back and write the surrogate as the same
+ * \udxxx escape in both styles (python3: json.loads() of the output gives the
+ * original string), and encode(decode(line)) is stable.
+ */
+/* Encodes r expecting PAPYRA_EINVAL and the message @p why. */
+static void
+assert_refused_with(const papyra_record *r, int style, const char *why)
+{
+    papyra__encode_error err;
+    papyra_buf b = {0};
+
+    memset(&err, 'x', sizeof(err));
+    assert_int_equal(papyra__record_encode_why(r, style, &b, &err), PAPYRA_EINVAL);
+    assert_int_equal(b.len, 0);
+    if (strcmp(err.text, why) != 0)
+        fail_msg("message\n%s\nexpected\n%s", err.text, why);
+    papyra__buf_free(&b);
+}
+
+/* A refused record is explained: which field, and why. */
+static void
+test_encode_should_name_the_field_and_the_reason_of_a_refusal(void **state)
+{
+    static const char *const names[] = {"ok", NULL, "b\xc3"};
+    papyra_record r = example_event(), a = {.kind = PAPYRA_KIND_AUDIT};
+    papyra_record d = {.kind = PAPYRA_KIND_DEAD_LETTER};
+    papyra__encode_error err;
+    papyra_buf b = {0};
+
+    r.u.event.event_type = "Actor\xff";
+    assert_refused_with(&r, PAPYRA_STYLE_JSON,
+                        "field 'event_type' is not UTF-8 (invalid byte at offset 5)");
+    r.u.event.event_type = NULL;
+    assert_refused_with(&r, PAPYRA_STYLE_ROTATING,
+                        "field 'event_type' is NULL (a string is required)");
+    r = example_event();
+    r.u.event.system_id = "\xed\xa0\x80\xed\xb0\x80";
+    assert_refused_with(&r, PAPYRA_STYLE_JSON,
+                        "field 'system_id' is not UTF-8 (invalid byte at offset 3)");
+    r = example_event();
+    r.u.event.payload = "{\"a\": }";
+    assert_refused_with(&r, PAPYRA_STYLE_JSON,
+                        "field 'payload' is not valid JSON (expected a value at offset 6)");
+    r = example_event();
+    r.u.event.actor_address = "";
+    assert_refused_with(&r, PAPYRA_STYLE_JSON,
+                        "field 'actor_address' is not valid JSON (empty text at offset 0)");
+    r = example_event();
+    r.u.event.actor_address = "[1, 2] x";
+    assert_refused_with(&r, PAPYRA_STYLE_ROTATING,
+                        "field 'actor_address' is not valid JSON "
+                        "(extra data after the value at offset 7)");
+    d.u.dead_letter.message_type = "m";
+    d.u.dead_letter.target = "\"\\x\"";
+    assert_refused_with(&d, PAPYRA_STYLE_JSON,
+                        "field 'target' is not valid JSON (invalid escape in string at offset 1)");
+    d.u.dead_letter.target = NULL;
+    d.u.dead_letter.message_type = NULL;
+    assert_refused_with(&d, PAPYRA_STYLE_JSON,
+                        "field 'message_type' is NULL (a string is required)");
+    a.u.audit.n_registry_dead = 2;
+    assert_refused_with(&a, PAPYRA_STYLE_JSON,
+                        "field 'registry_dead' is NULL but n_registry_dead is 2");
+    a.u.audit.registry_dead = names;
+    assert_refused_with(&a, PAPYRA_STYLE_JSON,
+                        "field 'registry_dead[1]' is NULL (a string is required)");
+    a.u.audit.registry_dead = names + 1;
+    a.u.audit.registry_orphans = names + 2;
+    a.u.audit.n_registry_orphans = 1;
+    assert_refused_with(&a, PAPYRA_STYLE_JSON,
+                        "field 'registry_orphans[0]' is not UTF-8 (invalid byte at offset 1)");
+    r = example_event();
+    r.kind = PAPYRA_KIND_MAX;
+    assert_refused_with(&r, PAPYRA_STYLE_JSON, "kind 3 is not event, audit or dead_letter");
+    r = example_event();
+    assert_refused_with(&r, 7, "unknown line style 7");
+    /* A record that is fine leaves no message and may pass a NULL err. */
+    memset(&err, 'x', sizeof(err));
+    assert_int_equal(papyra__record_encode_why(&r, PAPYRA_STYLE_JSON, &b, &err), 0);
+    assert_string_equal(err.text, "");
+    r.u.event.event_type = NULL;
+    assert_int_equal(papyra__record_encode_why(&r, PAPYRA_STYLE_JSON, &b, NULL), PAPYRA_EINVAL);
+    papyra__buf_free(&b);
+}
+
+static void
+test_records_with_lone_surrogates_should_be_written_back_as_the_same_escape(void **state)
+{
+    static const char dl_json[] =
+        "{\"kind\": \"dead_letter\", \"system_id\": \"s \\udfff\", \"target\": \"\\ud800\", "
+        "\"message_type\": \"x \\ud800\", \"payload\": [\"\\udbff \xc3\xa9\"], \"timestamp\": 1.5}";
+    static const char dl_rot[] =
+        "{\"system_id\": \"s \\udfff\", \"target\": \"\\ud800\", \"message_type\": \"x \\ud800\", "
+        "\"payload\": [\"\\udbff \\u00e9\"], \"timestamp\": 1.5, \"kind\": \"dead_letter\"}";
+    static const char audit_json[] =
+        "{\"kind\": \"audit\", \"system_id\": \"local\", \"timestamp\": 2.0, \"total_actors\": 0, "
+        "\"alive_actors\": 0, \"stopping_actors\": 0, \"restarting_actors\": 0, "
+        "\"registry_size\": 0, \"registry_orphans\": [\"\\udc00a\"], \"registry_dead\": "
+        "[\"\\ud83d\"], \"dead_letters_count\": 0}";
+    static const char ev_json[] = "{\"kind\": \"event\", \"system_id\": \"local\", "
+                                  "\"actor_address\": null, \"event_type\": \"\\ud800\\u00e9\", "
+                                  "\"payload\": {}, \"timestamp\": 3.0}";
+    papyra_record r;
+
+    assert_int_equal(decode_line(dl_json, NULL, &r), 0);
+    assert_string_equal(r.u.dead_letter.message_type, "x \xed\xa0\x80");
+    papyra__record_clear(&r);
+    assert_reencodes(dl_json, PAPYRA_STYLE_JSON, dl_json);
+    assert_reencodes(dl_json, PAPYRA_STYLE_ROTATING, dl_rot);
+    assert_reencodes(dl_rot, PAPYRA_STYLE_ROTATING, dl_rot);
+    assert_reencodes(audit_json, PAPYRA_STYLE_JSON, audit_json);
+    assert_reencodes(ev_json, PAPYRA_STYLE_JSON,
+                     "{\"kind\": \"event\", \"system_id\": \"local\", \"actor_address\": null, "
+                     "\"event_type\": \"\\ud800\xc3\xa9\", \"payload\": {}, \"timestamp\": 3.0}");
+
+    /* A high then a low surrogate is not WTF-8: "\ud800\udc00" would read back as U+10000. */
+    r = example_event();
+    r.u.event.event_type = "\xed\xa0\x80\xed\xb0\x80";
+    assert_encode_fails(&r, PAPYRA_STYLE_JSON);
+    assert_encode_fails(&r, PAPYRA_STYLE_ROTATING);
+    r.u.event.event_type = "\xed\xa0\x80x\xed\xb0\x80";
+    assert_encodes(&r, PAPYRA_STYLE_ROTATING,
+                   "{\"system_id\": \"local\", \"actor_address\": {\"system\": \"local\", "
+                   "\"actor_id\": 1}, \"event_type\": \"\\ud800x\\udc00\", \"payload\": {}, "
+                   "\"timestamp\": 4312.118907211, \"kind\": \"event\"}");
+}
+
 static void
 test_decode_should_read_every_field_of_the_upstream_lines(void **state)
 {
@@ -295,14 +435,82 @@ test_decode_should_fill_defaults_for_a_minimal_event(void **state)
     papyra__record_clear(&r);
 }
 
-static void
-test_decode_should_give_defaults_for_fields_of_the_wrong_type(void **state)
+/* Parses a line and classifies it; the message goes to why. */
+static int
+classify_line(const char *line, char *why, size_t n)
 {
-    papyra_record r;
+    papyra_json *v = NULL;
+    int r;
 
-    assert_int_equal(decode_line("{\"system_id\": 5, \"event_type\": [\"x\"], \"payload\": null, "
-                                 "\"actor_address\": null, \"extra\": 1, \"kind\": \"event\", "
-                                 "\"timestamp\": 2.5}",
+    assert_int_equal(papyra__json_parse(line, strlen(line), &v), 0);
+    r = papyra__record_classify(v, why, n);
+    papyra__json_free(v);
+    return r;
+}
+
+/*
+ * A field of the wrong JSON type is never coerced (upstream returns the
+ * value as it is): the record is MISTYPED, decode refuses it and the reason
+ * names the field and both types. A missing field takes its default.
+ */
+static void
+test_decode_should_refuse_fields_of_the_wrong_type_and_default_missing_ones(void **state)
+{
+    static const struct {
+        const char *line;
+        const char *why;
+    } cases[] = {
+        {"{\"system_id\": 5, \"kind\": \"event\", \"timestamp\": 2.5}",
+         "field 'system_id' is an integer, a string is required"},
+        {"{\"kind\": \"event\", \"event_type\": [\"x\"], \"timestamp\": 2.5}",
+         "field 'event_type' is a list, a string is required"},
+        {"{\"kind\": \"event\", \"event_type\": 5, \"timestamp\": 2.5}",
+         "field 'event_type' is an integer, a string is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"total_actors\": 2.0}",
+         "field 'total_actors' is a number, a 64-bit integer is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"alive_actors\": true}",
+         "field 'alive_actors' is a boolean, a 64-bit integer is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"stopping_actors\": \"1\"}",
+         "field 'stopping_actors' is a string, a 64-bit integer is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"restarting_actors\": 99999999999999999999}",
+         "field 'restarting_actors' is an integer beyond 64 bits, a 64-bit integer is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"registry_size\": null}",
+         "field 'registry_size' is null, a 64-bit integer is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"registry_orphans\": [\"a\", 1]}",
+         "field 'registry_orphans[1]' is an integer, a string is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"registry_dead\": \"ab\"}",
+         "field 'registry_dead' is a string, a list of strings is required"},
+        {"{\"kind\": \"audit\", \"timestamp\": 3, \"dead_letters_count\": {}}",
+         "field 'dead_letters_count' is an object, a 64-bit integer is required"},
+        {"{\"kind\": \"dead_letter\", \"timestamp\": 0, \"message_type\": null}",
+         "field 'message_type' is null, a string is required"},
+    };
+    papyra_record r;
+    char why[160];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(classify_line(cases[i].line, why, sizeof(why)), PAPYRA__LINE_MISTYPED);
+        if (strcmp(why, cases[i].why) != 0)
+            fail_msg("%s:\n%s\nexpected\n%s", cases[i].line, why, cases[i].why);
+        memset(&r, 0xa5, sizeof(r));
+        assert_int_equal(decode_line(cases[i].line, NULL, &r), PAPYRA_ECORRUPT);
+        assert_int_equal(((unsigned char *)&r)[0], 0xa5);
+    }
+    /* Fields that belong to another kind are not this kind's business. */
+    assert_int_equal(classify_line("{\"kind\": \"event\", \"timestamp\": 1, \"total_actors\": "
+                                   "\"x\", \"message_type\": 1, \"extra\": []}",
+                                   why, sizeof(why)),
+                     PAPYRA__LINE_RECORD);
+    assert_string_equal(why, "");
+    assert_int_equal(classify_line("{\"kind\": \"other\", \"timestamp\": 1, \"system_id\": 1}", why,
+                                   sizeof(why)),
+                     PAPYRA__LINE_OTHER);
+    assert_int_equal(classify_line("{\"kind\": \"audit\", \"system_id\": 1}", why, sizeof(why)),
+                     PAPYRA__LINE_OTHER);
+
+    assert_int_equal(decode_line("{\"payload\": null, \"actor_address\": null, \"extra\": 1, "
+                                 "\"kind\": \"event\", \"timestamp\": 2.5}",
                                  NULL, &r),
                      0);
     assert_string_equal(r.u.event.system_id, "local");
@@ -312,33 +520,71 @@ test_decode_should_give_defaults_for_fields_of_the_wrong_type(void **state)
     assert_string_equal(r.u.event.payload, "null");
     papyra__record_clear(&r);
 
-    assert_int_equal(decode_line("{\"kind\": \"audit\", \"timestamp\": 3, \"total_actors\": 2.0, "
-                                 "\"alive_actors\": true, \"stopping_actors\": \"1\", "
-                                 "\"restarting_actors\": 99999999999999999999, "
-                                 "\"registry_size\": 4, \"registry_orphans\": [\"a\", 1], "
-                                 "\"registry_dead\": \"ab\", \"dead_letters_count\": -2}",
+    assert_int_equal(decode_line("{\"kind\": \"audit\", \"timestamp\": 3, \"registry_size\": 4, "
+                                 "\"dead_letters_count\": -2, \"total_actors\": "
+                                 "-9223372036854775808}",
                                  NULL, &r),
                      0);
-    assert_int_equal(r.u.audit.total_actors, 0);
+    assert_true(r.u.audit.total_actors == INT64_MIN);
     assert_int_equal(r.u.audit.alive_actors, 0);
-    assert_int_equal(r.u.audit.stopping_actors, 0);
-    assert_int_equal(r.u.audit.restarting_actors, 0);
     assert_int_equal(r.u.audit.registry_size, 4);
     assert_int_equal(r.u.audit.dead_letters_count, -2);
     assert_int_equal(r.u.audit.n_registry_orphans, 0);
     assert_null(r.u.audit.registry_orphans);
-    assert_int_equal(r.u.audit.n_registry_dead, 0);
     papyra__record_clear(&r);
 
-    assert_int_equal(decode_line("{\"kind\": \"dead_letter\", \"timestamp\": 0, \"message_type\": "
-                                 "null, \"payload\": null}",
-                                 "sys", &r),
-                     0);
+    assert_int_equal(
+        decode_line("{\"kind\": \"dead_letter\", \"timestamp\": 0, \"payload\": null}", "sys", &r),
+        0);
     assert_string_equal(r.u.dead_letter.system_id, "sys");
     assert_null(r.u.dead_letter.target);
     assert_string_equal(r.u.dead_letter.message_type, "");
     assert_null(r.u.dead_letter.payload);
     papyra__record_clear(&r);
+}
+
+/*
+ * The normal-form fast path says when a line may hold a mistyped field, so
+ * that a scan parses exactly those; classify_line agrees with the tree.
+ */
+static void
+test_classify_line_should_agree_with_the_parsed_tree(void **state)
+{
+    static const struct {
+        const char *line;
+        int cls;
+    } cases[] = {
+        {EXAMPLE_EVENT_JSON, PAPYRA__LINE_RECORD},
+        {EXAMPLE_AUDIT_JSON, PAPYRA__LINE_RECORD},
+        {EXAMPLE_DEAD_LETTER_JSON, PAPYRA__LINE_RECORD},
+        {"{\"kind\": \"event\", \"event_type\": 5, \"timestamp\": 1.5}", PAPYRA__LINE_MISTYPED},
+        {"{\"event_type\": \"x\", \"timestamp\": 1.5, \"kind\": \"event\", \"system_id\": null}",
+         PAPYRA__LINE_MISTYPED},
+        {"{\"kind\": \"audit\", \"timestamp\": 1.5, \"registry_dead\": [\"a\", [\"b\"]]}",
+         PAPYRA__LINE_MISTYPED},
+        {"{\"kind\": \"audit\", \"timestamp\": 1.5, \"registry_dead\": [\"a\", \"b\"], "
+         "\"registry_orphans\": [], \"x\": [1, 2]}",
+         PAPYRA__LINE_RECORD},
+        {"{\"kind\": \"audit\", \"timestamp\": 1.5, \"total_actors\": 1.5}", PAPYRA__LINE_MISTYPED},
+        {"{\"kind\": \"audit\", \"timestamp\": 1.5, \"total_actors\": 12345678901234567890123}",
+         PAPYRA__LINE_MISTYPED},
+        {"{\"kind\": \"event\", \"timestamp\": \"1\"}", PAPYRA__LINE_OTHER},
+        {"{\"kind\": \"event\", \"timestamp\": 1.5", PAPYRA__LINE_CORRUPT},
+        {"[1]", PAPYRA__LINE_CORRUPT},
+        {"", PAPYRA__LINE_CORRUPT},
+    };
+    papyra__normal_info info;
+    char why[160];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *l = cases[i].line;
+        int got = papyra__record_classify_line(l, strlen(l), false, &info, why, sizeof(why));
+
+        if (got != cases[i].cls)
+            fail_msg("%s: class %d, expected %d", l, got, cases[i].cls);
+        assert_int_equal(why[0] != '\0', got == PAPYRA__LINE_MISTYPED);
+    }
 }
 
 static void
@@ -447,10 +693,15 @@ main(void)
         cmocka_unit_test(test_encode_should_apply_null_defaults_and_write_non_finite_timestamps),
         cmocka_unit_test(test_encode_should_append_after_existing_content_without_a_newline),
         cmocka_unit_test(test_encode_should_reject_invalid_records_and_leave_the_buffer_alone),
+        cmocka_unit_test(test_encode_should_name_the_field_and_the_reason_of_a_refusal),
+        cmocka_unit_test(
+            test_records_with_lone_surrogates_should_be_written_back_as_the_same_escape),
         cmocka_unit_test(test_decode_should_read_every_field_of_the_upstream_lines),
         cmocka_unit_test(test_decode_then_encode_should_reproduce_the_upstream_lines),
         cmocka_unit_test(test_decode_should_fill_defaults_for_a_minimal_event),
-        cmocka_unit_test(test_decode_should_give_defaults_for_fields_of_the_wrong_type),
+        cmocka_unit_test(
+            test_decode_should_refuse_fields_of_the_wrong_type_and_default_missing_ones),
+        cmocka_unit_test(test_classify_line_should_agree_with_the_parsed_tree),
         cmocka_unit_test(test_decode_should_normalise_json_text_fields_without_escaping_non_ascii),
         cmocka_unit_test(
             test_decode_should_refuse_unknown_kinds_and_bad_timestamps_without_touching_out),

@@ -210,8 +210,10 @@ test_small_contracts(void **state)
     assert_string_equal(papyra_anomaly_type_name(PAPYRA_ANOMALY_TRUNCATED_LINE), "TRUNCATED_LINE");
     assert_string_equal(papyra_anomaly_type_name(PAPYRA_ANOMALY_UNEXPECTED_FILE),
                         "UNEXPECTED_FILE");
+    assert_string_equal(papyra_anomaly_type_name(PAPYRA_ANOMALY_MISTYPED_RECORD),
+                        "MISTYPED_RECORD");
     assert_null(papyra_anomaly_type_name(0));
-    assert_null(papyra_anomaly_type_name(6));
+    assert_null(papyra_anomaly_type_name(7));
 }
 
 /* A parameter given twice is refused with one message by every entry point that reads a URL. */

@@ -222,6 +222,10 @@ PAPYRA_PUBLIC const char *papyra_store_metrics_warning(const papyra_store *s);
  * PAPYRA_EIO ("an earlier fsync of FILE failed; ...") until the store is
  * reopened or papyra_store_recover() or papyra_store_compact() has
  * rewritten its data (docs/store.md).
+ * A record that cannot be serialised fails the call with a message naming
+ * the record's index in the batch, its kind, the field and the reason, the
+ * same on every backend ("record 0 (event) cannot be serialised: field
+ * 'event_type' is NULL (a string is required)"; docs/store.md).
  * @returns 0, PAPYRA_EINVAL (a record that cannot be serialised),
  *          PAPYRA_ECLOSED, PAPYRA_EIO, PAPYRA_ENOSPC, PAPYRA_ECONNECT, ...
  */
@@ -261,13 +265,22 @@ PAPYRA_PUBLIC int papyra_store_list(papyra_store *s,
 /** Frees a list and every string in it. NULL is a no-op. */
 PAPYRA_PUBLIC void papyra_record_list_free(papyra_record_list *list);
 
-/** Anomaly types, with upstream's names and order. */
+/** Anomaly types, with upstream's names and order, then ours. */
 typedef enum papyra_anomaly_type {
     PAPYRA_ANOMALY_TRUNCATED_LINE = 1,
     PAPYRA_ANOMALY_PARTIAL_WRITE = 2,
     PAPYRA_ANOMALY_CORRUPTED_LINE = 3,
     PAPYRA_ANOMALY_ORPHANED_ROTATED_FILE = 4,
-    PAPYRA_ANOMALY_UNEXPECTED_FILE = 5
+    PAPYRA_ANOMALY_UNEXPECTED_FILE = 5,
+    /**
+     * A record upstream reads whose field has a type the record structs
+     * cannot hold ("total_actors" beyond int64, "event_type": 5): never
+     * coerced, so list skips it; recover and compact keep it byte for byte,
+     * and it does not make a recover fail (it is not damage). Detail:
+     * "Line 3: field 'event_type' is an integer, a string is required".
+     * @since 0.3
+     */
+    PAPYRA_ANOMALY_MISTYPED_RECORD = 6
 } papyra_anomaly_type;
 
 /** "TRUNCATED_LINE", ...; NULL outside the enum. */

@@ -25,6 +25,7 @@
 #include <papyra/store.h>
 
 #include "core/url.h"
+#include "util/buf.h"
 
 /* Retention, the same for every backend. A field of 0 means unset. */
 typedef struct papyra__retention {
@@ -123,6 +124,17 @@ void papyra__progress_add(uint64_t n);
  */
 int papyra__store_error(papyra_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Encodes record @p i of a batch in @p style (papyra__record_encode(), with
+ * PAPYRA_STYLE_* from record/codec.h) and appends it to @p out. On failure
+ * sets the one rejection message every backend gives, naming the record,
+ * its kind, the field and the reason ("record 2 (event) cannot be
+ * serialised: field 'event_type' is not UTF-8 (invalid byte at offset 5)"),
+ * and returns the error; out is left as it was.
+ */
+int papyra__store_encode(
+    papyra_store *s, const papyra_record *records, size_t i, int style, papyra_buf *out);
 
 /*
  * Closes the backend but keeps the handle: every later call fails with

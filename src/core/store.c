@@ -46,12 +46,13 @@ static const char *const anomaly_names[] = {
     [PAPYRA_ANOMALY_CORRUPTED_LINE] = "CORRUPTED_LINE",
     [PAPYRA_ANOMALY_ORPHANED_ROTATED_FILE] = "ORPHANED_ROTATED_FILE",
     [PAPYRA_ANOMALY_UNEXPECTED_FILE] = "UNEXPECTED_FILE",
+    [PAPYRA_ANOMALY_MISTYPED_RECORD] = "MISTYPED_RECORD",
 };
 
 PAPYRA_PUBLIC const char *
 papyra_anomaly_type_name(int type)
 {
-    if (type < PAPYRA_ANOMALY_TRUNCATED_LINE || type > PAPYRA_ANOMALY_UNEXPECTED_FILE)
+    if (type < PAPYRA_ANOMALY_TRUNCATED_LINE || type > PAPYRA_ANOMALY_MISTYPED_RECORD)
         return NULL;
     return anomaly_names[type];
 }
@@ -88,6 +89,22 @@ papyra__store_error(papyra_store *s, int code, const char *fmt, ...)
     papyra__errmsg_vset(&err_table, s, s->errgen, fmt, ap);
     va_end(ap);
     return code;
+}
+
+int
+papyra__store_encode(
+    papyra_store *s, const papyra_record *records, size_t i, int style, papyra_buf *out)
+{
+    papyra__encode_error why;
+    const char *kind = papyra_kind_name(records[i].kind);
+    int r = papyra__record_encode_why(&records[i], style, out, &why);
+
+    if (r == 0)
+        return 0;
+    if (kind)
+        return papyra__store_error(s, r, "record %zu (%s) cannot be serialised: %s", i, kind,
+                                   why.text);
+    return papyra__store_error(s, r, "record %zu cannot be serialised: %s", i, why.text);
 }
 
 /*
@@ -845,6 +862,20 @@ papyra_recovery_report_free(papyra_recovery_report *r)
     free(r);
 }
 
+/*
+ * The anomalies of a scan that are damage: all but MISTYPED_RECORD, a record
+ * upstream reads that recover keeps as it is (docs/decisions.md).
+ */
+static size_t
+damage(const papyra_scan_report *rep)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < rep->count; i++)
+        n += rep->anomalies[i].type != PAPYRA_ANOMALY_MISTYPED_RECORD;
+    return n;
+}
+
 /* The body of recover, without the attempt and failure counting. */
 static int
 recover(papyra_store *s,
@@ -860,7 +891,7 @@ recover(papyra_store *s,
         return papyra__store_error(s, PAPYRA_EINVAL, "unknown recovery mode %d", (int)opts->mode);
     r = do_scan(s, o, &rep->scan, "scan");
     if (r < 0 || opts->mode == PAPYRA_RECOVER_IGNORE ||
-        (rep->scan->count == 0 && !(s->ops->needs_repair && s->ops->needs_repair(s))))
+        (damage(rep->scan) == 0 && !(s->ops->needs_repair && s->ops->needs_repair(s))))
         return r;
     step_begin(s, &ps, "repair");
     r = s->ops->repair(s, opts, rep->scan, rep);
@@ -870,9 +901,9 @@ recover(papyra_store *s,
     r = do_scan(s, o, &rep->after, "verify");
     if (r < 0)
         return r;
-    if (rep->after->count > 0)
+    if (damage(rep->after) > 0)
         return papyra__store_error(s, PAPYRA_EANOMALY, "%zu anomalies remain after recovery",
-                                   rep->after->count);
+                                   damage(rep->after));
     return 0;
 }
 

@@ -241,10 +241,9 @@ encode(papyra_store *s, const papyra_record *records, size_t n, int style, papyr
     int r = 0;
 
     for (size_t i = 0; i < n; i++) {
-        r = papyra__record_encode(&records[i], style, b);
+        r = papyra__store_encode(s, records, i, style, b);
         if (r < 0)
-            return papyra__store_error(s, r, "record %zu cannot be serialised: %s", i,
-                                       papyra_strerror(r));
+            return r;
         r = papyra__buf_putc(b, '\n');
         if (r < 0)
             return papyra__store_error(s, r, "out of memory");

@@ -69,6 +69,39 @@ typedef struct papyra_json_root {
 #define PAPYRA_JSON_ALIGN _Alignof(papyra_json_member)
 
 /*
+ * The containers open above the value a walk is at, and for each the index
+ * of the next child to visit: the explicit stack that lets write and clone
+ * walk a tree of any depth without recursion (on the heap beyond a few
+ * levels). dst is the walk's own per-container pointer (clone: the copy).
+ */
+typedef struct papyra_json_cursor {
+    const papyra_json *v;
+    size_t i;
+    papyra_json *dst;
+} papyra_json_cursor;
+
+#define PAPYRA_JSON_PATH_INLINE 32
+
+typedef struct papyra_json_path {
+    papyra_json_cursor *c;
+    size_t len;
+    size_t cap;
+    papyra_json_cursor inline_c[PAPYRA_JSON_PATH_INLINE];
+} papyra_json_path;
+
+/* Starts an empty path. */
+void papyra__json_path_init(papyra_json_path *p);
+
+/* Opens container v (its next child: 0). Returns 0 or PAPYRA_ENOMEM. */
+int papyra__json_path_push(papyra_json_path *p, const papyra_json *v, papyra_json *dst);
+
+/* Releases what the path allocated. */
+void papyra__json_path_free(papyra_json_path *p);
+
+/* Whether v is an array or object with at least one child. */
+bool papyra__json_has_children(const papyra_json *v);
+
+/*
  * Creates a root of type NULL whose first chunk has at least room_hint free
  * bytes after the root itself. Returns NULL when memory runs out.
  */

@@ -472,47 +472,93 @@ papyra__json_object_set(papyra_json *obj, const char *key, size_t keylen, papyra
     return 0;
 }
 
-/* Counts the bytes a deep copy of v needs, or returns SIZE_MAX if too deep. */
-static size_t
-clone_size(const papyra_json *v, unsigned depth)
+void
+papyra__json_path_init(papyra_json_path *p)
 {
-    size_t total = 0, i, sub;
+    p->c = p->inline_c;
+    p->len = 0;
+    p->cap = PAPYRA_JSON_PATH_INLINE;
+}
+
+int
+papyra__json_path_push(papyra_json_path *p, const papyra_json *v, papyra_json *dst)
+{
+    if (p->len == p->cap) {
+        size_t cap = p->cap * 2;
+        papyra_json_cursor *c;
+
+        if (cap > SIZE_MAX / sizeof(*c))
+            return PAPYRA_ENOMEM;
+        c = p->c == p->inline_c ? malloc(cap * sizeof(*c)) : realloc(p->c, cap * sizeof(*c));
+        if (!c)
+            return PAPYRA_ENOMEM;
+        if (p->c == p->inline_c)
+            memcpy(c, p->inline_c, sizeof(p->inline_c));
+        p->c = c;
+        p->cap = cap;
+    }
+    p->c[p->len++] = (papyra_json_cursor){.v = v, .i = 0, .dst = dst};
+    return 0;
+}
+
+void
+papyra__json_path_free(papyra_json_path *p)
+{
+    if (p->c != p->inline_c)
+        free(p->c);
+    papyra__json_path_init(p);
+}
+
+bool
+papyra__json_has_children(const papyra_json *v)
+{
+    return (v->type == PAPYRA_JSON_ARRAY && v->u.a.n > 0) ||
+           (v->type == PAPYRA_JSON_OBJECT && v->u.o.n > 0);
+}
+
+/* Child i of a container (an array's element or an object member's value). */
+static const papyra_json *
+child_at(const papyra_json *v, size_t i)
+{
+    return v->type == PAPYRA_JSON_OBJECT ? &v->u.o.m[i].value : &v->u.a.items[i];
+}
+
+static size_t
+children(const papyra_json *v)
+{
+    return v->type == PAPYRA_JSON_OBJECT ? v->u.o.n : v->u.a.n;
+}
+
+/* The bytes a copy of v alone needs in an arena (its children not counted). */
+static size_t
+own_size(const papyra_json *v)
+{
     const size_t align = PAPYRA_JSON_ALIGN;
+    size_t total, i;
 
     switch (v->type) {
     case PAPYRA_JSON_STRING:
     case PAPYRA_JSON_BIGINT:
         return v->u.s.n + 1;
     case PAPYRA_JSON_ARRAY:
-        if (depth >= PAPYRA_JSON_MAX_DEPTH)
-            return SIZE_MAX;
-        total = v->u.a.n * sizeof(papyra_json) + align;
-        for (i = 0; i < v->u.a.n; i++) {
-            sub = clone_size(&v->u.a.items[i], depth + 1);
-            if (sub == SIZE_MAX)
-                return SIZE_MAX;
-            total += sub;
-        }
-        return total;
+        return v->u.a.n * sizeof(papyra_json) + align;
     case PAPYRA_JSON_OBJECT:
-        if (depth >= PAPYRA_JSON_MAX_DEPTH)
-            return SIZE_MAX;
         total = v->u.o.n * sizeof(papyra_json_member) + align;
-        for (i = 0; i < v->u.o.n; i++) {
-            sub = clone_size(&v->u.o.m[i].value, depth + 1);
-            if (sub == SIZE_MAX)
-                return SIZE_MAX;
-            total += sub + v->u.o.m[i].keylen + 1;
-        }
+        for (i = 0; i < v->u.o.n; i++)
+            total += v->u.o.m[i].keylen + 1;
         return total;
     default:
         return 0;
     }
 }
 
-/* Copies v into dst, taking storage from a; returns false on OOM. */
+/*
+ * Copies v alone into dst, taking storage from a: its string, or its child
+ * array with the keys (the children themselves are copied by the walk).
+ * Returns false on OOM.
+ */
 static bool
-clone_into(papyra_json_arena *a, const papyra_json *v, papyra_json *dst)
+copy_node(papyra_json_arena *a, const papyra_json *v, papyra_json *dst)
 {
     size_t i, n;
 
@@ -526,13 +572,7 @@ clone_into(papyra_json_arena *a, const papyra_json *v, papyra_json *dst)
         n = v->u.a.n;
         dst->u.a.cap = n;
         dst->u.a.items = papyra__json_arena_alloc(a, n * sizeof(papyra_json), PAPYRA_JSON_ALIGN);
-        if (!dst->u.a.items)
-            return false;
-        for (i = 0; i < n; i++) {
-            if (!clone_into(a, &v->u.a.items[i], &dst->u.a.items[i]))
-                return false;
-        }
-        return true;
+        return dst->u.a.items != NULL;
     case PAPYRA_JSON_OBJECT:
         n = v->u.o.n;
         dst->u.o.cap = n;
@@ -544,7 +584,7 @@ clone_into(papyra_json_arena *a, const papyra_json *v, papyra_json *dst)
 
             m->keylen = v->u.o.m[i].keylen;
             m->key = papyra__json_arena_strdup(a, v->u.o.m[i].key, m->keylen);
-            if (!m->key || !clone_into(a, &v->u.o.m[i].value, &m->value))
+            if (!m->key)
                 return false;
         }
         return true;
@@ -553,24 +593,63 @@ clone_into(papyra_json_arena *a, const papyra_json *v, papyra_json *dst)
     }
 }
 
+/*
+ * Visits every value of the tree at v in document order, without recursion:
+ * with a NULL arena it adds up the bytes a copy needs in *size, otherwise it
+ * copies each value into the arena, v itself into dst.
+ */
+static int
+clone_walk(const papyra_json *v, papyra_json_arena *a, papyra_json *dst, size_t *size)
+{
+    papyra_json_path path;
+    papyra_json_cursor *top;
+    int r = 0;
+
+    papyra__json_path_init(&path);
+    for (;;) {
+        if (a && !copy_node(a, v, dst)) {
+            r = PAPYRA_ENOMEM;
+            break;
+        }
+        if (!a)
+            *size += own_size(v);
+        if (papyra__json_has_children(v) && (r = papyra__json_path_push(&path, v, dst)) < 0)
+            break;
+        /* The next value: the next child of the innermost container not yet done. */
+        while (path.len > 0 && path.c[path.len - 1].i == children(path.c[path.len - 1].v))
+            path.len--;
+        if (path.len == 0)
+            break;
+        top = &path.c[path.len - 1];
+        v = child_at(top->v, top->i);
+        if (a)
+            dst = (papyra_json *)child_at(top->dst, top->i);
+        top->i++;
+    }
+    papyra__json_path_free(&path);
+    return r;
+}
+
 int
 papyra__json_clone(const papyra_json *v, papyra_json **ret)
 {
     papyra_json *root;
-    size_t size;
+    size_t size = 0;
+    int r;
 
     if (!v || !ret)
         return PAPYRA_EINVAL;
-    size = clone_size(v, 0);
-    if (size == SIZE_MAX)
-        return PAPYRA_EINVAL;
+    r = clone_walk(v, NULL, NULL, &size);
+    if (r < 0)
+        return r;
     /* One chunk sized for the whole copy, so cloning is a single malloc. */
     root = papyra__json_root_new(size);
     if (!root)
         return PAPYRA_ENOMEM;
-    if (!clone_into(papyra__json_arena_of(root), v, root)) {
+    r = clone_walk(v, papyra__json_arena_of(root), root, NULL);
+    if (r < 0) {
         papyra__json_free(root);
-        return PAPYRA_ENOMEM;
+        return r;
     }
     *ret = root;
     return 0;

@@ -4,6 +4,12 @@
  * module, so that lines we write are byte-identical to upstream Papyra's and
  * lines upstream accepts are the ones we accept.
  *
+ * Nesting has no limit but memory: parse, write and clone walk a tree with
+ * an explicit stack, never by recursion, and freeing a tree is a walk over
+ * its arena's chunks. Python's json reads as deep as its recursion limit
+ * allows (about 994 levels by default, more when an application raises it),
+ * and a line upstream reads must never look corrupt here.
+ *
  * Python compatibility rules:
  *
  * - Parsing follows json.loads(): the value may be surrounded by ' ', '\t',
@@ -38,11 +44,6 @@
 
 #include "util/buf.h"
 
-/* Deepest nesting of arrays and objects accepted by parse, write and clone. */
-#ifndef PAPYRA_JSON_MAX_DEPTH
-#define PAPYRA_JSON_MAX_DEPTH 512
-#endif
-
 /* Python refuses to convert integers with more digits than this. */
 #define PAPYRA_JSON_MAX_INT_DIGITS 4300
 
@@ -66,11 +67,23 @@ typedef struct papyra_json papyra_json;
 /*
  * Parses len bytes (no terminator needed) as one JSON document. On success
  * *ret receives a root to release with papyra__json_free(). Returns
- * PAPYRA_ECORRUPT for input json.loads() would reject (or that is nested
- * deeper than PAPYRA_JSON_MAX_DEPTH), PAPYRA_ENOMEM, or PAPYRA_EINVAL for
+ * PAPYRA_ECORRUPT for input json.loads() would reject, PAPYRA_ENOMEM (the
+ * only bound on nesting), or PAPYRA_EINVAL for
  * NULL arguments; *ret is untouched on failure.
  */
 int papyra__json_parse(const char *buf, size_t len, papyra_json **ret);
+
+/* Where and why papyra__json_parse_why() refused its input. */
+typedef struct papyra__json_error {
+    size_t offset;      /* of the offending byte in the input */
+    const char *reason; /* static text, e.g. "expected ',' or '}'" */
+} papyra__json_error;
+
+/*
+ * papyra__json_parse(), and on PAPYRA_ECORRUPT the reason and the offset in
+ * *err (which may be NULL).
+ */
+int papyra__json_parse_why(const char *buf, size_t len, papyra_json **ret, papyra__json_error *err);
 
 /*
  * The one rule for a stored line (both file backends, every operation):
@@ -82,8 +95,9 @@ int papyra__json_parse_object(const char *buf, size_t len, papyra_json **obj);
 
 /*
  * Appends what json.dumps(v) produces to out. Returns PAPYRA_EINVAL if a
- * string is not UTF-8 (lone surrogates in WTF-8 form are allowed) or the tree
- * is nested too deeply, PAPYRA_ENOMEM; on failure out is left as it was.
+ * string is not WTF-8 (papyra__utf8_invalid_at(): UTF-8 plus lone
+ * surrogates, but not a high surrogate directly followed by a low one),
+ * PAPYRA_ENOMEM; on failure out is left as it was.
  */
 int papyra__json_write(const papyra_json *v, unsigned flags, papyra_buf *out);
 
@@ -128,8 +142,7 @@ void papyra__json_free(papyra_json *v);
 
 /*
  * Deep-copies any value (a root or a view) into a new root. Returns
- * PAPYRA_EINVAL if it is nested too deeply, PAPYRA_ENOMEM; *ret is untouched
- * on failure.
+ * PAPYRA_ENOMEM; *ret is untouched on failure.
  */
 int papyra__json_clone(const papyra_json *v, papyra_json **ret);
 

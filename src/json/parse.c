@@ -35,8 +35,21 @@ typedef struct parser {
     size_t stack_len;
     size_t stack_cap;
     bool stack_on_heap;
-    unsigned depth;
+    const unsigned char *start; /* The first byte of the input, for offsets. */
+    const char *why;            /* Why the input was refused (first reason wins). */
+    size_t why_at;              /* Where: the offset of the offending byte. */
 } parser;
+
+/* Records why the input is refused at @p at, and returns PAPYRA_ECORRUPT. */
+static int
+bad(parser *ps, const unsigned char *at, const char *why)
+{
+    if (!ps->why) {
+        ps->why = why;
+        ps->why_at = (size_t)(at - ps->start);
+    }
+    return PAPYRA_ECORRUPT;
+}
 
 /* Byte classes inside strings: what stops the fast scan of plain bytes. */
 enum { CH_PLAIN = 0, CH_QUOTE, CH_ESCAPE, CH_CONTROL, CH_HIGH };
@@ -58,8 +71,6 @@ static const unsigned char char_class[256] = {
 /* clang-format on */
 #undef C16
 #undef H16
-
-static int parse_value(parser *ps, papyra_json *out);
 
 static void
 skip_ws(parser *ps)
@@ -85,7 +96,7 @@ next_in_container(parser *ps, char close)
         ps->p++;
         return 0;
     }
-    return PAPYRA_ECORRUPT;
+    return bad(ps, ps->p, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
 }
 
 static int
@@ -238,7 +249,7 @@ parse_string(parser *ps, char **ret, size_t *ret_len)
         while (s < end && char_class[*s] == CH_PLAIN)
             s++;
         if (s == end)
-            return PAPYRA_ECORRUPT;
+            return bad(ps, ps->p, "unterminated string");
         switch (char_class[*s]) {
         case CH_QUOTE:
             goto closed;
@@ -246,15 +257,15 @@ parse_string(parser *ps, char **ret, size_t *ret_len)
             /* Skip the escaped byte so that \" does not end the string. */
             escaped = true;
             if (end - s < 2)
-                return PAPYRA_ECORRUPT;
+                return bad(ps, ps->p, "unterminated string");
             s += 2;
             break;
         case CH_CONTROL:
-            return PAPYRA_ECORRUPT;
+            return bad(ps, s, "control character in string");
         default:
             k = papyra__utf8_decode(s, (size_t)(end - s), &cp, false);
             if (k == 0)
-                return PAPYRA_ECORRUPT;
+                return bad(ps, s, "invalid UTF-8 in string");
             s += k;
             break;
         }
@@ -283,7 +294,7 @@ closed:
         }
         k = decode_escape(q + 1, s, &d);
         if (k == 0)
-            return PAPYRA_ECORRUPT;
+            return bad(ps, q, "invalid escape in string");
         q += 1 + k;
     }
     *d = '\0';
@@ -320,7 +331,7 @@ store_integer(
     size_t i;
 
     if (n > PAPYRA_JSON_MAX_INT_DIGITS)
-        return PAPYRA_ECORRUPT;
+        return bad(ps, start, "integer with more than 4300 digits");
     if (n < 19 || (n == 19 && memcmp(digits, max_pos, 19) <= 0)) {
         for (i = 0; i < n; i++)
             u = u * 10 + (uint64_t)(digits[i] - '0');
@@ -368,7 +379,7 @@ parse_number(parser *ps, papyra_json *out)
         while (p < end && *p >= '0' && *p <= '9')
             p++;
     } else {
-        return PAPYRA_ECORRUPT;
+        return bad(ps, start, "invalid number");
     }
     int_end = p;
     if (end - p >= 2 && *p == '.' && p[1] >= '0' && p[1] <= '9') {
@@ -404,48 +415,6 @@ parse_number(parser *ps, papyra_json *out)
     out->type = PAPYRA_JSON_FLOAT;
     out->u.f = d;
     return 0;
-}
-
-static int
-parse_array(parser *ps, papyra_json *out)
-{
-    size_t base = ps->stack_len, n;
-    papyra_json item;
-    int r;
-
-    ps->p++;
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == ']') {
-        ps->p++;
-        out->type = PAPYRA_JSON_ARRAY;
-        out->u.a.items = NULL;
-        out->u.a.n = out->u.a.cap = 0;
-        return 0;
-    }
-    for (;;) {
-        r = parse_value(ps, &item);
-        if (r < 0)
-            goto fail;
-        r = stack_push(ps, &item, sizeof(item));
-        if (r < 0)
-            goto fail;
-        r = next_in_container(ps, ']');
-        if (r < 0)
-            goto fail;
-        if (r == 0)
-            break;
-    }
-    n = (ps->stack_len - base) / sizeof(papyra_json);
-    out->u.a.items = stack_pop_to_arena(ps, base);
-    if (!out->u.a.items)
-        return PAPYRA_ENOMEM;
-    out->type = PAPYRA_JSON_ARRAY;
-    out->u.a.n = out->u.a.cap = n;
-    return 0;
-
-fail:
-    ps->stack_len = base;
-    return r;
 }
 
 /*
@@ -546,37 +515,20 @@ find_key(
     return 0;
 }
 
-/* Parses one "key": value pair and adds it to the n members above base. */
+/* Adds member m to the n members above base: a repeated key keeps its first position. */
 static int
-parse_member(parser *ps, size_t base, size_t *n, key_index *ix)
+add_member(parser *ps, size_t base, size_t *n, key_index *ix, const papyra_json_member *m)
 {
-    papyra_json_member m;
     size_t found;
-    int r;
+    int r = find_key(ps, base, *n, ix, m->key, m->keylen, &found);
 
-    if (ps->p == ps->end || *ps->p != '"')
-        return PAPYRA_ECORRUPT;
-    r = parse_string(ps, &m.key, &m.keylen);
-    if (r < 0)
-        return r;
-    skip_ws(ps);
-    if (ps->p == ps->end || *ps->p != ':')
-        return PAPYRA_ECORRUPT;
-    ps->p++;
-    skip_ws(ps);
-    r = parse_value(ps, &m.value);
-    if (r < 0)
-        return r;
-
-    /* A repeated key keeps its first position and takes the new value. */
-    r = find_key(ps, base, *n, ix, m.key, m.keylen, &found);
     if (r < 0)
         return r;
     if (found != SIZE_MAX) {
-        member_at(ps, base, found)->value = m.value;
+        member_at(ps, base, found)->value = m->value;
         return 0;
     }
-    r = stack_push(ps, &m, sizeof(m));
+    r = stack_push(ps, m, sizeof(*m));
     if (r < 0)
         return r;
     if (ix->slots)
@@ -585,82 +537,33 @@ parse_member(parser *ps, size_t base, size_t *n, key_index *ix)
     return 0;
 }
 
+/* Parses a scalar (anything but an array or object) at ps->p. */
 static int
-parse_object(parser *ps, papyra_json *out)
+parse_scalar(parser *ps, papyra_json *out)
 {
-    size_t base = ps->stack_len, n = 0;
-    key_index ix = {NULL, 0};
-    int r;
+    const unsigned char *at = ps->p;
 
-    ps->p++;
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == '}') {
-        ps->p++;
-        out->type = PAPYRA_JSON_OBJECT;
-        out->u.o.m = NULL;
-        out->u.o.n = out->u.o.cap = 0;
-        return 0;
-    }
-    for (;;) {
-        r = parse_member(ps, base, &n, &ix);
-        if (r < 0)
-            goto fail;
-        r = next_in_container(ps, '}');
-        if (r < 0)
-            goto fail;
-        if (r == 0)
-            break;
-    }
-    free(ix.slots);
-    out->u.o.m = stack_pop_to_arena(ps, base);
-    if (!out->u.o.m)
-        return PAPYRA_ENOMEM;
-    out->type = PAPYRA_JSON_OBJECT;
-    out->u.o.n = out->u.o.cap = n;
-    return 0;
-
-fail:
-    free(ix.slots);
-    ps->stack_len = base;
-    return r;
-}
-
-static int
-parse_value(parser *ps, papyra_json *out)
-{
-    int r;
-
-    if (ps->p == ps->end)
-        return PAPYRA_ECORRUPT;
     switch (*ps->p) {
-    case '{':
-    case '[':
-        if (ps->depth >= PAPYRA_JSON_MAX_DEPTH)
-            return PAPYRA_ECORRUPT;
-        ps->depth++;
-        r = *ps->p == '{' ? parse_object(ps, out) : parse_array(ps, out);
-        ps->depth--;
-        return r;
     case '"':
         out->type = PAPYRA_JSON_STRING;
         return parse_string(ps, &out->u.s.p, &out->u.s.n);
     case 'n':
         out->type = PAPYRA_JSON_NULL;
-        return match_literal(ps, "null", 4) ? 0 : PAPYRA_ECORRUPT;
+        return match_literal(ps, "null", 4) ? 0 : bad(ps, at, "invalid literal");
     case 't':
         out->type = PAPYRA_JSON_TRUE;
-        return match_literal(ps, "true", 4) ? 0 : PAPYRA_ECORRUPT;
+        return match_literal(ps, "true", 4) ? 0 : bad(ps, at, "invalid literal");
     case 'f':
         out->type = PAPYRA_JSON_FALSE;
-        return match_literal(ps, "false", 5) ? 0 : PAPYRA_ECORRUPT;
+        return match_literal(ps, "false", 5) ? 0 : bad(ps, at, "invalid literal");
     case 'N':
         out->type = PAPYRA_JSON_FLOAT;
         out->u.f = NAN;
-        return match_literal(ps, "NaN", 3) ? 0 : PAPYRA_ECORRUPT;
+        return match_literal(ps, "NaN", 3) ? 0 : bad(ps, at, "invalid literal");
     case 'I':
         out->type = PAPYRA_JSON_FLOAT;
         out->u.f = INFINITY;
-        return match_literal(ps, "Infinity", 8) ? 0 : PAPYRA_ECORRUPT;
+        return match_literal(ps, "Infinity", 8) ? 0 : bad(ps, at, "invalid literal");
     case '-':
         if (match_literal(ps, "-Infinity", 9)) {
             out->type = PAPYRA_JSON_FLOAT;
@@ -671,12 +574,188 @@ parse_value(parser *ps, papyra_json *out)
     default:
         if (*ps->p >= '0' && *ps->p <= '9')
             return parse_number(ps, out);
-        return PAPYRA_ECORRUPT;
+        return bad(ps, at, "expected a value");
     }
 }
 
+/*
+ * One open array or object. The parse is a loop over an explicit stack of
+ * these (on the heap beyond a few levels), never a recursion, so nesting is
+ * bounded by memory alone: Python's json reads what its recursion limit
+ * allows, which an application can raise, and a line upstream reads must
+ * never look corrupt here.
+ */
+typedef struct frame {
+    bool is_obj;
+    size_t base;  /* scratch offset where its children start */
+    size_t n;     /* members so far (objects) */
+    key_index ix; /* duplicate-key index (large objects) */
+    char *key;    /* key of the member whose value is being parsed */
+    size_t keylen;
+} frame;
+
+/* Frames kept on the C stack before moving to the heap. */
+#define FRAMES_INLINE 32
+
+typedef struct frames {
+    frame *f;
+    size_t len, cap;
+    frame inline_f[FRAMES_INLINE];
+} frames;
+
+static int
+frames_push(frames *fs, bool is_obj, size_t base)
+{
+    if (fs->len == fs->cap) {
+        size_t cap = fs->cap * 2;
+        frame *f;
+
+        if (cap > SIZE_MAX / sizeof(frame))
+            return PAPYRA_ENOMEM;
+        f = fs->f == fs->inline_f ? malloc(cap * sizeof(frame))
+                                  : realloc(fs->f, cap * sizeof(frame));
+        if (!f)
+            return PAPYRA_ENOMEM;
+        if (fs->f == fs->inline_f)
+            memcpy(f, fs->inline_f, sizeof(fs->inline_f));
+        fs->f = f;
+        fs->cap = cap;
+    }
+    fs->f[fs->len++] = (frame){.is_obj = is_obj, .base = base};
+    return 0;
+}
+
+/* Parses a member's key and its ':' into the top frame. */
+static int
+parse_key(parser *ps, frame *top)
+{
+    int r;
+
+    if (ps->p == ps->end || *ps->p != '"')
+        return bad(ps, ps->p, "expected a string key");
+    r = parse_string(ps, &top->key, &top->keylen);
+    if (r < 0)
+        return r;
+    skip_ws(ps);
+    if (ps->p == ps->end || *ps->p != ':')
+        return bad(ps, ps->p, "expected ':'");
+    ps->p++;
+    skip_ws(ps);
+    return 0;
+}
+
+/* Closes the top frame into an exactly sized container in *out. */
+static int
+close_frame(parser *ps, frame *top, papyra_json *out)
+{
+    size_t n = top->is_obj ? top->n : (ps->stack_len - top->base) / sizeof(papyra_json);
+    void *items;
+
+    free(top->ix.slots);
+    top->ix.slots = NULL;
+    items = stack_pop_to_arena(ps, top->base);
+    if (!items)
+        return PAPYRA_ENOMEM;
+    if (top->is_obj) {
+        out->type = PAPYRA_JSON_OBJECT;
+        out->u.o.m = items;
+        out->u.o.n = out->u.o.cap = n;
+    } else {
+        out->type = PAPYRA_JSON_ARRAY;
+        out->u.a.items = items;
+        out->u.a.n = out->u.a.cap = n;
+    }
+    return 0;
+}
+
+/* Parses one value, however deeply nested, into *out. */
+static int
+parse_value(parser *ps, papyra_json *out)
+{
+    frames fs;
+    papyra_json item;
+    frame *top;
+    size_t i;
+    int r;
+
+    fs.f = fs.inline_f;
+    fs.len = 0;
+    fs.cap = FRAMES_INLINE;
+    for (;;) {
+        /* A value starts here. */
+        if (ps->p == ps->end) {
+            r = bad(ps, ps->p, "expected a value");
+            goto fail;
+        }
+        if (*ps->p == '{' || *ps->p == '[') {
+            bool is_obj = *ps->p == '{';
+
+            ps->p++;
+            skip_ws(ps);
+            if (ps->p < ps->end && *ps->p == (is_obj ? '}' : ']')) {
+                ps->p++;
+                memset(&item, 0, sizeof(item));
+                item.type = is_obj ? PAPYRA_JSON_OBJECT : PAPYRA_JSON_ARRAY;
+            } else {
+                r = frames_push(&fs, is_obj, ps->stack_len);
+                if (r == 0 && is_obj)
+                    r = parse_key(ps, &fs.f[fs.len - 1]);
+                if (r < 0)
+                    goto fail;
+                continue;
+            }
+        } else {
+            r = parse_scalar(ps, &item);
+            if (r < 0)
+                goto fail;
+        }
+
+        /* A complete value: it ends its containers as long as they close. */
+        for (;;) {
+            if (fs.len == 0) {
+                if (fs.f != fs.inline_f)
+                    free(fs.f);
+                *out = item;
+                return 0;
+            }
+            top = &fs.f[fs.len - 1];
+            if (top->is_obj) {
+                papyra_json_member m = {.key = top->key, .keylen = top->keylen, .value = item};
+
+                r = add_member(ps, top->base, &top->n, &top->ix, &m);
+            } else {
+                r = stack_push(ps, &item, sizeof(item));
+            }
+            if (r == 0)
+                r = next_in_container(ps, top->is_obj ? '}' : ']');
+            if (r < 0)
+                goto fail;
+            if (r == 1)
+                break;
+            r = close_frame(ps, top, &item);
+            fs.len--;
+            if (r < 0)
+                goto fail;
+        }
+        if (top->is_obj) {
+            r = parse_key(ps, top);
+            if (r < 0)
+                goto fail;
+        }
+    }
+
+fail:
+    for (i = 0; i < fs.len; i++)
+        free(fs.f[i].ix.slots);
+    if (fs.len > 0)
+        ps->stack_len = fs.f[0].base;
+    if (fs.f != fs.inline_f)
+        free(fs.f);
+    return r;
+}
+
 int
-papyra__json_parse(const char *buf, size_t len, papyra_json **ret)
+papyra__json_parse_why(const char *buf, size_t len, papyra_json **ret, papyra__json_error *err)
 {
     union {
         max_align_t align;
@@ -687,11 +766,18 @@ papyra__json_parse(const char *buf, size_t len, papyra_json **ret)
     size_t hint;
     int r;
 
+    if (err) {
+        err->offset = 0;
+        err->reason = NULL;
+    }
     if (!ret || (!buf && len > 0))
         return PAPYRA_EINVAL;
     /* Nothing at all is not a document (and NULL + 0 is not defined). */
-    if (len == 0)
+    if (len == 0) {
+        if (err)
+            err->reason = "empty text";
         return PAPYRA_ECORRUPT;
+    }
 
     /*
      * A tree takes a few times the bytes of its text; size the first chunk
@@ -709,24 +795,36 @@ papyra__json_parse(const char *buf, size_t len, papyra_json **ret)
     ps.stack_len = 0;
     ps.stack_cap = sizeof(scratch.bytes);
     ps.stack_on_heap = false;
-    ps.depth = 0;
+    ps.start = ps.p;
+    ps.why = NULL;
+    ps.why_at = 0;
 
     skip_ws(&ps);
     r = parse_value(&ps, &value);
     if (r == 0) {
         skip_ws(&ps);
         if (ps.p != ps.end)
-            r = PAPYRA_ECORRUPT;
+            r = bad(&ps, ps.p, "extra data after the value");
     }
     if (ps.stack_on_heap)
         free(ps.stack);
     if (r < 0) {
+        if (err && r == PAPYRA_ECORRUPT) {
+            err->offset = ps.why_at;
+            err->reason = ps.why ? ps.why : "invalid JSON";
+        }
         papyra__json_free(root);
         return r;
     }
     *root = value;
     *ret = root;
     return 0;
+}
+
+int
+papyra__json_parse(const char *buf, size_t len, papyra_json **ret)
+{
+    return papyra__json_parse_why(buf, len, ret, NULL);
 }
 
 int

@@ -78,8 +78,8 @@ put_ascii_escape(papyra_buf *out, unsigned char c)
 
 /*
  * Writes a string body. Runs of bytes that need no escape are copied in one
- * go. Non-ASCII input must be UTF-8, except that WTF-8 lone surrogates are
- * allowed; they are always escaped since UTF-8 cannot carry them.
+ * go. Non-ASCII input must be WTF-8 (papyra__utf8_invalid_at()): UTF-8 plus
+ * lone surrogates, which are always escaped since UTF-8 cannot carry them.
  */
 static int
 write_string_body(const unsigned char *s, size_t n, bool ascii, papyra_buf *out)
@@ -87,24 +87,28 @@ write_string_body(const unsigned char *s, size_t n, bool ascii, papyra_buf *out)
     size_t i = 0, run = 0, k;
     uint32_t cp;
     int r;
+    bool after_high = false; /* the last code point was a high surrogate */
 
     while (i < n) {
         unsigned char c = s[i];
 
         if (c < 0x80 && (c == 0x7f ? !ascii : ascii_escape[c] == 0)) {
             i++;
+            after_high = false;
             continue;
         }
         k = 1;
         cp = c;
         if (c >= 0x80) {
             k = papyra__utf8_decode(s + i, n - i, &cp, true);
-            if (k == 0)
+            /* Written as \udxxx\udxxx, a high and a low surrogate would read back as one. */
+            if (k == 0 || (after_high && cp >= 0xdc00 && cp <= 0xdfff))
                 return PAPYRA_EINVAL;
-            if (!ascii && (cp < 0xd800 || cp > 0xdfff)) {
-                i += k;
-                continue;
-            }
+        }
+        after_high = cp >= 0xd800 && cp <= 0xdbff;
+        if (c >= 0x80 && !ascii && (cp < 0xd800 || cp > 0xdfff)) {
+            i += k;
+            continue;
         }
         r = papyra__buf_append(out, s + run, i - run);
         if (r < 0)
@@ -357,38 +361,9 @@ write_int(int64_t i, papyra_buf *out)
     return papyra__buf_append(out, tmp + n, sizeof(tmp) - n);
 }
 
-static int write_value(const papyra_json *v, bool ascii, papyra_buf *out, unsigned depth);
-
+/* Writes a value that has no children (an empty array or object included). */
 static int
-write_container(const papyra_json *v, bool ascii, papyra_buf *out, unsigned depth)
-{
-    bool is_obj = v->type == PAPYRA_JSON_OBJECT;
-    size_t n = is_obj ? v->u.o.n : v->u.a.n, i;
-    int r;
-
-    if (depth >= PAPYRA_JSON_MAX_DEPTH)
-        return PAPYRA_EINVAL;
-    r = papyra__buf_putc(out, is_obj ? '{' : '[');
-    for (i = 0; r == 0 && i < n; i++) {
-        if (i > 0)
-            r = papyra__buf_append(out, ", ", 2);
-        if (r == 0 && is_obj) {
-            const papyra_json_member *m = &v->u.o.m[i];
-
-            r = write_string(m->key, m->keylen, ascii, out);
-            if (r == 0)
-                r = papyra__buf_append(out, ": ", 2);
-            if (r == 0)
-                r = write_value(&m->value, ascii, out, depth + 1);
-        } else if (r == 0) {
-            r = write_value(&v->u.a.items[i], ascii, out, depth + 1);
-        }
-    }
-    return r < 0 ? r : papyra__buf_putc(out, is_obj ? '}' : ']');
-}
-
-static int
-write_value(const papyra_json *v, bool ascii, papyra_buf *out, unsigned depth)
+write_leaf(const papyra_json *v, bool ascii, papyra_buf *out)
 {
     switch (v->type) {
     case PAPYRA_JSON_NULL:
@@ -406,10 +381,66 @@ write_value(const papyra_json *v, bool ascii, papyra_buf *out, unsigned depth)
     case PAPYRA_JSON_STRING:
         return write_string(v->u.s.p, v->u.s.n, ascii, out);
     case PAPYRA_JSON_ARRAY:
+        return papyra__buf_append(out, "[]", 2);
     case PAPYRA_JSON_OBJECT:
-        return write_container(v, ascii, out, depth);
+        return papyra__buf_append(out, "{}", 2);
     }
     return PAPYRA_EINVAL;
+}
+
+/*
+ * Writes a tree of any depth in document order with an explicit stack of
+ * open containers (papyra_json_path), never by recursion.
+ */
+static int
+write_value(const papyra_json *v, bool ascii, papyra_buf *out)
+{
+    papyra_json_path path;
+    papyra_json_cursor *top;
+    bool is_obj;
+    int r;
+
+    papyra__json_path_init(&path);
+    for (;;) {
+        if (papyra__json_has_children(v)) {
+            r = papyra__buf_putc(out, v->type == PAPYRA_JSON_OBJECT ? '{' : '[');
+            if (r == 0)
+                r = papyra__json_path_push(&path, v, NULL);
+        } else {
+            r = write_leaf(v, ascii, out);
+        }
+        /* Close the containers whose children are all written. */
+        while (r == 0 && path.len > 0) {
+            top = &path.c[path.len - 1];
+            is_obj = top->v->type == PAPYRA_JSON_OBJECT;
+            if (top->i < (is_obj ? top->v->u.o.n : top->v->u.a.n))
+                break;
+            r = papyra__buf_putc(out, is_obj ? '}' : ']');
+            path.len--;
+        }
+        if (r < 0 || path.len == 0)
+            break;
+        /* The next child of the innermost open container. */
+        top = &path.c[path.len - 1];
+        if (top->i > 0)
+            r = papyra__buf_append(out, ", ", 2);
+        if (top->v->type == PAPYRA_JSON_OBJECT) {
+            const papyra_json_member *m = &top->v->u.o.m[top->i];
+
+            if (r == 0)
+                r = write_string(m->key, m->keylen, ascii, out);
+            if (r == 0)
+                r = papyra__buf_append(out, ": ", 2);
+            v = &m->value;
+        } else {
+            v = &top->v->u.a.items[top->i];
+        }
+        top->i++;
+        if (r < 0)
+            break;
+    }
+    papyra__json_path_free(&path);
+    return r;
 }
 
 /* Undoes a partial write so that a failed call leaves out as it was. */
@@ -431,7 +462,7 @@ papyra__json_write(const papyra_json *v, unsigned flags, papyra_buf *out)
     if (!v || !out)
         return PAPYRA_EINVAL;
     old_len = out->len;
-    return finish(out, old_len, write_value(v, flags & PAPYRA_JSON_ENSURE_ASCII, out, 0));
+    return finish(out, old_len, write_value(v, flags & PAPYRA_JSON_ENSURE_ASCII, out));
 }
 
 int

@@ -7,8 +7,10 @@
 #include "record/codec.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,9 +40,33 @@ papyra_kind_name(papyra_kind kind)
 /* State of one line being encoded. */
 typedef struct encoder {
     papyra_buf *out;
-    unsigned flags; /* PAPYRA_JSON_ENSURE_ASCII or 0. */
-    bool first;     /* No member written yet. */
+    unsigned flags;            /* PAPYRA_JSON_ENSURE_ASCII or 0. */
+    bool first;                /* No member written yet. */
+    const char *field;         /* the key being written, for messages */
+    size_t index;              /* its element (name lists), or SIZE_MAX */
+    papyra__encode_error *err; /* may be NULL */
 } encoder;
+
+/* Explains a refusal of the current field: "field 'KEY[I]' " and the reason. */
+static int
+refuse(encoder *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (!e->err)
+        return code;
+    if (e->index == SIZE_MAX)
+        n = snprintf(e->err->text, sizeof(e->err->text), "field '%s' ", e->field);
+    else
+        n = snprintf(e->err->text, sizeof(e->err->text), "field '%s[%zu]' ", e->field, e->index);
+    if (n < 0 || (size_t)n >= sizeof(e->err->text))
+        return code;
+    va_start(ap, fmt);
+    (void)vsnprintf(e->err->text + n, sizeof(e->err->text) - (size_t)n, fmt, ap);
+    va_end(ap);
+    return code;
+}
 
 /* Writes the separator and "key": for a key that needs no escaping. */
 static int
@@ -53,6 +79,8 @@ put_key(encoder *e, const char *key)
     /* One reservation, then the bytes: this runs for every field of every record. */
     if (r < 0)
         return r;
+    e->field = key;
+    e->index = SIZE_MAX;
     p = e->out->data + e->out->len;
     len = 0;
     if (!e->first) {
@@ -74,12 +102,12 @@ put_key(encoder *e, const char *key)
 static int
 put_string_value(encoder *e, const char *s)
 {
-    size_t n = 0;
+    size_t n = 0, bad;
     char *p;
     int r;
 
     if (!s)
-        return PAPYRA_EINVAL;
+        return refuse(e, PAPYRA_EINVAL, "is NULL (a string is required)");
     /* Printable ASCII without '"' or '\\' is written as it is in either style. */
     while (s[n] >= 0x20 && s[n] < 0x7f && s[n] != '"' && s[n] != '\\')
         n++;
@@ -96,8 +124,10 @@ put_string_value(encoder *e, const char *s)
         return 0;
     }
     n += strlen(s + n);
-    if (!papyra__utf8_valid(s, n))
-        return PAPYRA_EINVAL;
+    /* What the decoder produces (WTF-8) is what the encoder takes back. */
+    bad = papyra__utf8_invalid_at(s, n, true);
+    if (bad != n)
+        return refuse(e, PAPYRA_EINVAL, "is not UTF-8 (invalid byte at offset %zu)", bad);
     return papyra__json_write_string(s, n, e->flags, e->out);
 }
 
@@ -291,6 +321,74 @@ kind_of_literal(const unsigned char *p, const unsigned char *q)
     return -1;
 }
 
+/* The JSON type a record field must have when it is present. */
+enum { FIELD_ANY = 0, FIELD_STRING, FIELD_INT, FIELD_NAMES };
+
+/*
+ * The fields of every kind whose type matters, with the type (a field of
+ * another kind, e.g. an event's "total_actors", is ignored by that kind).
+ */
+static const struct {
+    const char *key;
+    int type;
+    unsigned kinds; /* bit per papyra_kind */
+} typed_fields[] = {
+#define K(k) (1u << (k))
+    {"system_id", FIELD_STRING,
+     K(PAPYRA_KIND_EVENT) | K(PAPYRA_KIND_AUDIT) | K(PAPYRA_KIND_DEAD_LETTER)},
+    {"event_type", FIELD_STRING, K(PAPYRA_KIND_EVENT)},
+    {"message_type", FIELD_STRING, K(PAPYRA_KIND_DEAD_LETTER)},
+    {"total_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"alive_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"stopping_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"restarting_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"registry_size", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"registry_orphans", FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
+    {"registry_dead", FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
+    {"dead_letters_count", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+#undef K
+};
+
+/* The type a key of n bytes must have for some kind; FIELD_ANY for other keys. */
+static int
+field_type(const char *key, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(typed_fields) / sizeof(typed_fields[0]); i++) {
+        if (strlen(typed_fields[i].key) == n && memcmp(typed_fields[i].key, key, n) == 0)
+            return typed_fields[i].type;
+    }
+    return FIELD_ANY;
+}
+
+/*
+ * Whether the normal-form value starting at p may have the type (for the
+ * fast path; a name list's elements are checked one by one as they come).
+ */
+static bool
+value_may_be(const unsigned char *p, int type)
+{
+    const unsigned char *q;
+
+    switch (type) {
+    case FIELD_STRING:
+        return *p == '"';
+    case FIELD_NAMES:
+        return *p == '[';
+    case FIELD_INT:
+        /* An integer of at most 18 digits (longer ones are not normal form here). */
+        q = p + (*p == '-');
+        if (!(*q >= '0' && *q <= '9'))
+            return false;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        return *q != '.' && *q != 'e' && *q != 'E';
+    default:
+        return true;
+    }
+}
+
 size_t
 papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info)
 {
@@ -306,15 +404,28 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
     bool has_hi = false;
     /* A top-level key whose value info wants: 1 "kind", 2 "timestamp". */
     int pending = 0, want;
+    /*
+     * The type a top-level key's value must have (field_type()), and the
+     * depth of a name list whose elements must be strings (0: none).
+     */
+    int expect = FIELD_ANY, expecting;
+    unsigned names_depth = 0;
 
     if (info) {
         info->kind = -1;
         info->has_timestamp = false;
+        info->typed = true;
     }
     for (;;) {
         /* A value. */
         want = depth == 1 ? pending : 0;
         pending = 0;
+        expecting = depth == 1 ? expect : FIELD_ANY;
+        expect = FIELD_ANY;
+        if (names_depth > 0 && depth == names_depth)
+            expecting = FIELD_STRING; /* an element of a name list */
+        if (info && expecting != FIELD_ANY && !value_may_be(p, expecting))
+            info->typed = false;
         switch (*p) {
         case '{':
         case '[':
@@ -328,6 +439,8 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
                 depth--;
                 break;
             }
+            if (expecting == FIELD_NAMES)
+                names_depth = depth;
             if (stack[depth - 1] == '{')
                 goto key;
             continue;
@@ -382,6 +495,8 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
             if (*p != (stack[depth - 1] == '{' ? '}' : ']'))
                 return 0;
             p++;
+            if (depth == names_depth)
+                names_depth = 0;
             nkeys = key_base[--depth];
         }
         continue;
@@ -403,6 +518,7 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
                 pending = 1;
             else if (q - p == 10 && memcmp(p, "\"timestamp", 10) == 0)
                 pending = 2;
+            expect = field_type((const char *)p + 1, (size_t)(q - p) - 1);
         }
         p = q + 3;
     }
@@ -427,6 +543,7 @@ put_double(encoder *e, const char *key, double d)
 static int
 put_json_text(encoder *e, const char *key, const char *text, const char *if_null)
 {
+    papyra__json_error jerr;
     papyra_json *v;
     size_t n;
     int r = put_key(e, key);
@@ -438,9 +555,10 @@ put_json_text(encoder *e, const char *key, const char *text, const char *if_null
     n = strlen(text);
     if (n > 0 && papyra__json_normal_len(text, n, e->flags & PAPYRA_JSON_ENSURE_ASCII, NULL) == n)
         return papyra__buf_append(e->out, text, n);
-    r = papyra__json_parse(text, strlen(text), &v);
+    r = papyra__json_parse_why(text, n, &v, &jerr);
     if (r == PAPYRA_ECORRUPT)
-        return PAPYRA_EINVAL;
+        return refuse(e, PAPYRA_EINVAL, "is not valid JSON (%s at offset %zu)", jerr.reason,
+                      jerr.offset);
     if (r < 0)
         return r;
     r = papyra__json_write(v, e->flags, e->out);
@@ -455,10 +573,11 @@ put_names(encoder *e, const char *key, const char *const *names, size_t n)
     int r = put_key(e, key);
 
     if (r == 0 && n > 0 && !names)
-        r = PAPYRA_EINVAL;
+        r = refuse(e, PAPYRA_EINVAL, "is NULL but n_%s is %zu", key, n);
     if (r == 0)
         r = papyra__buf_putc(e->out, '[');
     for (i = 0; r == 0 && i < n; i++) {
+        e->index = i;
         if (i > 0)
             r = papyra__buf_append(e->out, ", ", 2);
         if (r == 0)
@@ -547,18 +666,32 @@ encode_fields(encoder *e, const papyra_record *rec)
 }
 
 int
-papyra__record_encode(const papyra_record *rec, int style, papyra_buf *out)
+papyra__record_encode_why(const papyra_record *rec,
+                          int style,
+                          papyra_buf *out,
+                          papyra__encode_error *err)
 {
-    encoder e = {.out = out, .first = true};
+    encoder e = {.out = out, .first = true, .index = SIZE_MAX, .err = err};
     const char *kind;
     size_t old_len;
     int r;
 
-    if (!rec || !out || (style != PAPYRA_STYLE_JSON && style != PAPYRA_STYLE_ROTATING))
+    if (err)
+        err->text[0] = '\0';
+    if (!rec || !out)
         return PAPYRA_EINVAL;
+    if (style != PAPYRA_STYLE_JSON && style != PAPYRA_STYLE_ROTATING) {
+        if (err)
+            snprintf(err->text, sizeof(err->text), "unknown line style %d", style);
+        return PAPYRA_EINVAL;
+    }
     kind = papyra_kind_name(rec->kind);
-    if (!kind)
+    if (!kind) {
+        if (err)
+            snprintf(err->text, sizeof(err->text), "kind %d is not event, audit or dead_letter",
+                     (int)rec->kind);
         return PAPYRA_EINVAL;
+    }
     e.flags = style == PAPYRA_STYLE_ROTATING ? PAPYRA_JSON_ENSURE_ASCII : 0;
     old_len = out->len;
 
@@ -576,7 +709,15 @@ papyra__record_encode(const papyra_record *rec, int style, papyra_buf *out)
         out->len = old_len;
         out->data[old_len] = '\0';
     }
+    if (r < 0 && err && err->text[0] == '\0')
+        snprintf(err->text, sizeof(err->text), "%s", papyra_strerror(r));
     return r;
+}
+
+int
+papyra__record_encode(const papyra_record *rec, int style, papyra_buf *out)
+{
+    return papyra__record_encode_why(rec, style, out, NULL);
 }
 
 int
@@ -610,6 +751,119 @@ papyra__record_timestamp(const papyra_json *obj, double *ts)
     const papyra_json *v = papyra__json_object_get(obj, "timestamp");
 
     return is_number(v) && papyra__json_number_as_double(v, ts) == 0;
+}
+
+/* How a message names the JSON type of v. */
+static const char *
+type_phrase(const papyra_json *v)
+{
+    switch (papyra__json_type(v)) {
+    case PAPYRA_JSON_NULL:
+        return "null";
+    case PAPYRA_JSON_FALSE:
+    case PAPYRA_JSON_TRUE:
+        return "a boolean";
+    case PAPYRA_JSON_INT:
+        return "an integer";
+    case PAPYRA_JSON_BIGINT:
+        return "an integer beyond 64 bits";
+    case PAPYRA_JSON_FLOAT:
+        return "a number";
+    case PAPYRA_JSON_STRING:
+        return "a string";
+    case PAPYRA_JSON_ARRAY:
+        return "a list";
+    default:
+        return "an object";
+    }
+}
+
+/* Whether v has the type, and if not, why (into why, whylen bytes). */
+static bool
+has_type(const papyra_json *v, int type, const char *key, char *why, size_t whylen)
+{
+    static const char *const required[] = {
+        [FIELD_STRING] = "a string",
+        [FIELD_INT] = "a 64-bit integer",
+        [FIELD_NAMES] = "a list of strings",
+    };
+    papyra_json_type t = papyra__json_type(v);
+    size_t i, n;
+
+    if ((type == FIELD_STRING && t == PAPYRA_JSON_STRING) ||
+        (type == FIELD_INT && t == PAPYRA_JSON_INT))
+        return true;
+    if (type == FIELD_NAMES && t == PAPYRA_JSON_ARRAY) {
+        n = papyra__json_array_len(v);
+        for (i = 0; i < n; i++) {
+            const papyra_json *e = papyra__json_array_get(v, i);
+
+            if (papyra__json_type(e) != PAPYRA_JSON_STRING) {
+                if (why)
+                    snprintf(why, whylen, "field '%s[%zu]' is %s, a string is required", key, i,
+                             type_phrase(e));
+                return false;
+            }
+        }
+        return true;
+    }
+    if (why)
+        snprintf(why, whylen, "field '%s' is %s, %s is required", key, type_phrase(v),
+                 required[type]);
+    return false;
+}
+
+int
+papyra__record_classify(const papyra_json *obj, char *why, size_t whylen)
+{
+    const papyra_json *v;
+    double ts;
+    size_t i;
+    int kind = papyra__record_kind_of(obj);
+
+    if (why && whylen > 0)
+        why[0] = '\0';
+    if (kind < 0 || !papyra__record_timestamp(obj, &ts))
+        return PAPYRA__LINE_OTHER;
+    for (i = 0; i < sizeof(typed_fields) / sizeof(typed_fields[0]); i++) {
+        if (!(typed_fields[i].kinds & (1u << kind)))
+            continue;
+        /* A missing field takes its default; a present one is never coerced. */
+        v = papyra__json_object_get(obj, typed_fields[i].key);
+        if (v && !has_type(v, typed_fields[i].type, typed_fields[i].key, why, whylen))
+            return PAPYRA__LINE_MISTYPED;
+    }
+    return PAPYRA__LINE_RECORD;
+}
+
+int
+papyra__record_classify_line(
+    const char *p, size_t len, bool ascii, papyra__normal_info *info, char *why, size_t whylen)
+{
+    papyra__normal_info local;
+    papyra_json *obj = NULL;
+    int r;
+
+    if (!info)
+        info = &local;
+    if (why && whylen > 0)
+        why[0] = '\0';
+    /* A line in normal form (what we write) needs no parse unless a field may be mistyped. */
+    if (len > 0 && p[0] == '{' && papyra__json_normal_len(p, len, ascii, info) == len &&
+        info->typed)
+        return info->kind >= 0 && info->has_timestamp ? PAPYRA__LINE_RECORD : PAPYRA__LINE_OTHER;
+    r = papyra__json_parse_object(p, len, &obj);
+    if (r <= 0) {
+        info->kind = -1;
+        info->has_timestamp = false;
+        return r < 0 ? r : PAPYRA__LINE_CORRUPT;
+    }
+    info->kind = papyra__record_kind_of(obj);
+    info->has_timestamp = papyra__record_timestamp(obj, &info->timestamp);
+    info->typed = true;
+    r = papyra__record_classify(obj, why, whylen);
+    papyra__json_free(obj);
+    return r;
 }
 
 static char *
@@ -791,6 +1045,9 @@ papyra__record_decode(const papyra_json *obj, const char *default_system_id, pap
         return PAPYRA_ENOENT;
     tsv = papyra__json_object_get(obj, "timestamp");
     if (!is_number(tsv))
+        return PAPYRA_ECORRUPT;
+    /* A field our structs cannot hold is refused, never coerced to another value. */
+    if (papyra__record_classify(obj, NULL, 0) != PAPYRA__LINE_RECORD)
         return PAPYRA_ECORRUPT;
     r = papyra__json_number_as_double(tsv, &ts);
     if (r < 0)

@@ -27,31 +27,80 @@ enum {
  * Appends the line for r, without a newline, to out. JSON-text fields are
  * parsed and written back in normal form; NULL means null, except that an
  * event's NULL payload means {} and a NULL system_id means "local".
+ * Strings may hold what the decoder produces: UTF-8 plus lone surrogates in
+ * their 3-byte WTF-8 form (papyra__utf8_invalid_at()), which are written as
+ * \udxxx escapes in both styles, as Python's json.dumps() writes them.
  * Returns PAPYRA_EINVAL for an unknown kind or style, a NULL event_type or
- * message_type, a NULL registry name, a string that is not UTF-8 or a
+ * message_type, a NULL registry name, a string that is not WTF-8 or a
  * JSON-text field that is not valid JSON; PAPYRA_ENOMEM. On failure out is
  * left as it was.
  */
 int papyra__record_encode(const papyra_record *r, int style, papyra_buf *out);
 
+/* Why papyra__record_encode_why() refused a record. */
+typedef struct papyra__encode_error {
+    /*
+     * "" on success; otherwise the field and the reason, e.g. "field
+     * 'event_type' is not UTF-8 (invalid byte at offset 5)", "field
+     * 'payload' is not valid JSON (expected a value at offset 6)", "field
+     * 'registry_dead[1]' is NULL (a string is required)".
+     */
+    char text[256];
+} papyra__encode_error;
+
+/* papyra__record_encode(), explaining a refusal in *err (which may be NULL). */
+int papyra__record_encode_why(const papyra_record *r,
+                              int style,
+                              papyra_buf *out,
+                              papyra__encode_error *err);
+
 /*
- * Builds a record from a parsed line, with one lenient rule for every
- * backend: unknown keys are ignored, and a missing field, or one of the wrong
- * JSON type, takes its default (system_id: default_system_id, or "local" if
+ * Builds a record from a parsed line, with one rule for every backend:
+ * unknown keys are ignored, a field of the wrong JSON type makes the record
+ * PAPYRA__LINE_MISTYPED (refused, PAPYRA_ECORRUPT: never coerced), and a
+ * missing field takes its default (system_id: default_system_id, or "local" if
  * that is NULL; event_type and message_type: ""; an event's payload: {};
  * actor_address, target and a dead letter's payload: null; counters: 0; name
- * lists: empty, also if any element is not a string). JSON-text fields come
+ * lists: empty). JSON-text fields come
  * back as normalised text (ensure_ascii=False), NULL for JSON null except an
  * event payload, which is always text. Every string of *out is malloc'd;
  * release them with papyra__record_clear().
  *
  * Returns PAPYRA_ENOENT when obj is not an object whose "kind" is "event",
  * "audit" or "dead_letter"; PAPYRA_ECORRUPT when "timestamp" is missing or
- * not a number (booleans are not numbers here); PAPYRA_ENOMEM. *out is
+ * not a number (booleans are not numbers here) or a field is mistyped;
+ * PAPYRA_ENOMEM. *out is
  * untouched on failure.
  */
 int
 papyra__record_decode(const papyra_json *obj, const char *default_system_id, papyra_record *out);
+
+/*
+ * What a stored line is, the one rule for list, scan, recover and compact of
+ * every backend (docs/decisions.md, "Records that upstream wrote"):
+ */
+enum {
+    /* Not a JSON object (invalid JSON or UTF-8, blank, an array, ...): an
+     * anomaly that list skips and counts, scan reports, recover and compact drop. */
+    PAPYRA__LINE_CORRUPT = 0,
+    /* A JSON object that is not a record we know (unknown "kind", no numeric
+     * "timestamp"): skipped by list, kept by recover and compact, outside retention. */
+    PAPYRA__LINE_OTHER = 1,
+    /* A record whose fields all have their type (or are missing: defaults). */
+    PAPYRA__LINE_RECORD = 2,
+    /* A record upstream reads, with a field the public structs cannot hold
+     * (e.g. "total_actors" beyond int64, "event_type": 5): never coerced;
+     * list skips it and counts an anomaly, scan reports it (MISTYPED_RECORD),
+     * recover and compact keep it byte for byte, retention goes by its timestamp. */
+    PAPYRA__LINE_MISTYPED = 3,
+};
+
+/*
+ * Classifies a parsed JSON object: PAPYRA__LINE_OTHER, _RECORD or
+ * _MISTYPED; for _MISTYPED @p why (may be NULL) gets "field 'KEY' is TYPE,
+ * TYPE is required".
+ */
+int papyra__record_classify(const papyra_json *obj, char *why, size_t whylen);
 
 /*
  * Frees the strings of a record filled by papyra__record_decode() and zeroes
@@ -82,6 +131,12 @@ typedef struct papyra__normal_info {
     int kind;           /* what papyra__record_kind_of() gives for the text */
     bool has_timestamp; /* what papyra__record_timestamp() gives */
     double timestamp;
+    /*
+     * false when a top-level field whose type matters to some kind (e.g.
+     * "event_type", "total_actors") may have another type: then only
+     * papyra__record_classify() on the parsed tree can tell.
+     */
+    bool typed;
 } papyra__normal_info;
 
 /*
@@ -90,5 +145,14 @@ typedef struct papyra__normal_info {
  * parsed tree, so that a normal-form line needs no parse at all.
  */
 size_t papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info);
+
+/*
+ * Classifies the @p len bytes of a line (without its newline): any
+ * PAPYRA__LINE_* or PAPYRA_ENOMEM. Lines in normal form (papyra__json_normal_len()
+ * with @p ascii) are not parsed unless a field may be mistyped. @p info (may
+ * be NULL) gets the kind and timestamp.
+ */
+int papyra__record_classify_line(
+    const char *p, size_t len, bool ascii, papyra__normal_info *info, char *why, size_t whylen);
 
 #endif /* PAPYRA_RECORD_CODEC_H */

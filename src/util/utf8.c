@@ -46,22 +46,33 @@ papyra__utf8_decode(const unsigned char *p, size_t n, uint32_t *cp, bool allow_s
     return len;
 }
 
-bool
-papyra__utf8_valid(const char *p, size_t n)
+size_t
+papyra__utf8_invalid_at(const char *p, size_t n, bool wtf8)
 {
     const unsigned char *s = (const unsigned char *)p;
     size_t i = 0, k;
-    uint32_t cp;
+    uint32_t cp, prev = 0;
 
     while (i < n) {
         if (s[i] < 0x80) {
             i++;
+            prev = 0;
             continue;
         }
-        k = papyra__utf8_decode(s + i, n - i, &cp, false);
+        k = papyra__utf8_decode(s + i, n - i, &cp, wtf8);
         if (k == 0)
-            return false;
+            return i;
+        /* A pair of surrogates is one code point: WTF-8 has only its 4-byte form. */
+        if (cp >= 0xdc00 && cp <= 0xdfff && prev >= 0xd800 && prev <= 0xdbff)
+            return i;
+        prev = cp;
         i += k;
     }
-    return true;
+    return n;
+}
+
+bool
+papyra__utf8_valid(const char *p, size_t n)
+{
+    return papyra__utf8_invalid_at(p, n, false) == n;
 }

@@ -93,12 +93,9 @@ mem_write(papyra_store *s, const papyra_record *records, size_t n, size_t *store
 
     for (i = 0; r == 0 && i < n; i++) {
         papyra__buf_reset(&b);
-        r = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, &b);
-        if (r < 0) {
-            r = papyra__store_error(s, r, "record %zu cannot be serialised: %s", i,
-                                    papyra_strerror(r));
+        r = papyra__store_encode(s, records, i, PAPYRA_STYLE_JSON, &b);
+        if (r < 0)
             break;
-        }
         e[i].len = b.len;
         e[i].timestamp = papyra__record_time(&records[i]);
         e[i].line = papyra__buf_steal(&b);

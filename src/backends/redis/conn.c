@@ -19,6 +19,7 @@
 #include "backends/redis/redis-private.h"
 #include "core/backend.h"
 #include "json/json.h"
+#include "record/codec.h"
 #include "util/buf.h"
 
 /* Query parameters of the Redis backend itself. */
@@ -682,6 +683,20 @@ papyra__redis_entry_problem(const redisReply *fields)
     is_object = papyra__json_type(obj) == PAPYRA_JSON_OBJECT;
     papyra__json_free(obj);
     return is_object ? NULL : "JSON payload is not an object/dict";
+}
+
+bool
+papyra__redis_entry_mistyped(const redisReply *fields, char *why, size_t whylen)
+{
+    const redisReply *d = papyra__redis_field(fields, "data");
+    papyra_json *obj = NULL;
+    bool mistyped;
+
+    if (!d || d->type != REDIS_REPLY_STRING || papyra__json_parse(d->str, d->len, &obj) < 0)
+        return false;
+    mistyped = papyra__record_classify(obj, why, whylen) == PAPYRA__LINE_MISTYPED;
+    papyra__json_free(obj);
+    return mistyped;
 }
 
 /* Whether a reply element is a well-formed stream entry: [id, fields-or-nil]. */

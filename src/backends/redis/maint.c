@@ -92,12 +92,19 @@ papyra__redis_scan(papyra_store *s, papyra_scan_report **ret)
             for (size_t i = 0; i < page->elements && rc == 0; i++) {
                 const redisReply *e = page->element[i];
                 const char *problem;
+                char why[160], detail[256];
                 if (!papyra__redis_entry_ok(e))
                     continue;
                 problem = papyra__redis_entry_problem(e->element[1]);
-                if (problem)
+                if (problem) {
                     rc = papyra__scan_report_add(rep, PAPYRA_ANOMALY_CORRUPTED_LINE, r->keys[k],
                                                  problem);
+                } else if (papyra__redis_entry_mistyped(e->element[1], why, sizeof(why))) {
+                    snprintf(detail, sizeof(detail), "Entry %.*s: %s", (int)e->element[0]->len,
+                             e->element[0]->str, why);
+                    rc = papyra__scan_report_add(rep, PAPYRA_ANOMALY_MISTYPED_RECORD, r->keys[k],
+                                                 detail);
+                }
                 papyra__redis_set_after(start, e->element[0]);
             }
             more = page->elements == PAPYRA_REDIS_PAGE;

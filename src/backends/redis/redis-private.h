@@ -145,6 +145,13 @@ const redisReply *papyra__redis_field(const redisReply *fields, const char *name
  */
 const char *papyra__redis_entry_problem(const redisReply *fields);
 
+/*
+ * Whether a well-formed entry holds a record with a field of the wrong type
+ * (record/codec.h, PAPYRA__LINE_MISTYPED): kept by repair, reported by scan;
+ * @p why gets the field and the types.
+ */
+bool papyra__redis_entry_mistyped(const redisReply *fields, char *why, size_t whylen);
+
 /* A growing, binary-safe argv of one command. */
 typedef struct papyra__redis_argv {
     int argc, cap;

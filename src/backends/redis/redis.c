@@ -260,11 +260,10 @@ append_xadd(papyra_store *s,
     papyra_kind kind = records[i].kind;
     int rc;
 
-    if ((int)kind < 0 || kind >= PAPYRA_KIND_MAX)
-        return papyra__store_error(s, PAPYRA_EINVAL, "record %zu: invalid kind", i);
     json->len = 0;
-    if ((rc = papyra__record_encode(&records[i], PAPYRA_STYLE_JSON, json)) < 0)
-        return papyra__store_error(s, rc, "record %zu cannot be serialised", i);
+    /* An unknown kind is refused here too, before it can index prefix[]. */
+    if ((rc = papyra__store_encode(s, records, i, PAPYRA_STYLE_JSON, json)) < 0)
+        return rc;
     /* An empty JSON text cannot happen: the encoder always writes an object. */
     if (prefix[kind].len == 0)
         rc = xadd_prefix(r, kind, &prefix[kind]);
@@ -395,6 +394,20 @@ list_entry(papyra__redis *r, list_walk *w, const redisReply *fields)
     /* Objects of another kind, or without a timestamp, are invisible (as upstream). */
     if (papyra__record_kind_of(obj) != (int)w->kind) {
         papyra__json_free(obj);
+        return 0;
+    }
+    /*
+     * A field our structs cannot hold (record/codec.h): never coerced; it
+     * takes its place in retention by its timestamp and, when it would be
+     * listed, is skipped as an anomaly.
+     */
+    if (papyra__record_classify(obj, NULL, 0) == PAPYRA__LINE_MISTYPED) {
+        (void)papyra__record_timestamp(obj, &ts);
+        papyra__json_free(obj);
+        rc = papyra__retention_offer(w->ret, &w->st, ts, d->len);
+        w->done = rc < 0;
+        if (rc > 0 && !(w->opts && w->opts->has_since && !(ts >= w->opts->since)))
+            w->anomalies++;
         return 0;
     }
     rc = papyra__record_decode(obj, r->system_id, &rec);

@@ -503,6 +503,25 @@ list_add(list_walk *w, const papyra_record *rec)
     return 0;
 }
 
+/*
+ * A mistyped record (record/codec.h) takes its place in retention by its
+ * timestamp like any record, and is an anomaly when it would be listed.
+ */
+static int
+list_mistyped(list_walk *w, double ts, const papyra__line *line)
+{
+    if (w->retain) {
+        int v = papyra__retention_offer(w->ret, &w->rs, ts, line->stored);
+        if (v <= 0) {
+            w->done = v < 0;
+            return 0;
+        }
+    }
+    if (!(w->opts->has_since && !(ts >= w->opts->since)))
+        w->anomalies++;
+    return 0;
+}
+
 /* Offers one line, newest first; sets w->done when nothing older can be listed. */
 static int
 list_line(list_walk *w, const papyra__line *line)
@@ -520,6 +539,12 @@ list_line(list_walk *w, const papyra__line *line)
     if (papyra__record_kind_of(obj) != (int)w->kind) {
         papyra__json_free(obj);
         return 0;
+    }
+    /* A field our structs cannot hold: skipped and counted, never coerced. */
+    if (papyra__record_classify(obj, NULL, 0) == PAPYRA__LINE_MISTYPED) {
+        (void)papyra__record_timestamp(obj, &ts);
+        papyra__json_free(obj);
+        return list_mistyped(w, ts, line);
     }
     memset(&rec, 0, sizeof(rec));
     e = papyra__record_decode(obj, NULL, &rec);
@@ -676,12 +701,11 @@ scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
 {
     papyra__line_reader rd;
     papyra__line line;
-    char detail[64];
+    char why[160], detail[224];
     int e;
 
     papyra__lines_init(&rd, fd, (off_t)size, PAPYRA__NL_UNIVERSAL);
     while ((e = papyra__lines_next(&rd, &line)) > 0) {
-        papyra_json *obj = NULL;
         int p;
 
         papyra__progress_add(line.stored);
@@ -690,18 +714,21 @@ scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
             e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_TRUNCATED_LINE, path, detail);
             break;
         }
-        p = papyra__json_parse_object(line.p, line.len, &obj);
-        papyra__json_free(obj);
+        /* The one rule for a line (record/codec.h). */
+        p = papyra__record_classify_line(line.p, line.len, false, NULL, why, sizeof(why));
         if (p < 0) {
             e = p;
             break;
         }
-        if (p == 0) {
+        if (p == PAPYRA__LINE_CORRUPT) {
             snprintf(detail, sizeof(detail), "Invalid JSON at line %" PRIu64, line.lineno);
             e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_CORRUPTED_LINE, path, detail);
-            if (e < 0)
-                break;
+        } else if (p == PAPYRA__LINE_MISTYPED) {
+            snprintf(detail, sizeof(detail), "Line %" PRIu64 ": %s", line.lineno, why);
+            e = papyra__scan_report_add(rep, PAPYRA_ANOMALY_MISTYPED_RECORD, path, detail);
         }
+        if (e < 0)
+            break;
     }
     papyra__lines_free(&rd);
     if (e < 0 && e != PAPYRA_ENOMEM)
