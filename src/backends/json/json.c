@@ -218,7 +218,8 @@ lock_for_append(jsonl *j)
             r = PAPYRA_EIO;
             break;
         }
-        if (c == '\n')
+        /* "\r" ends a line too (universal newlines, as upstream reads the file). */
+        if (c == '\n' || c == '\r')
             break;
         if (!excl) {
             excl = true;
@@ -475,7 +476,7 @@ jl_list(papyra_store *s,
         return r;
     }
     papyra__retention_begin(&s->retention, &st);
-    papyra__rlines_init(&rd, fd, (uint64_t)size, PAPYRA__NL_LF);
+    papyra__rlines_init(&rd, fd, (uint64_t)size, PAPYRA__NL_UNIVERSAL);
     while ((r = papyra__rlines_next(&rd, &l)) == 1) {
         r = list_line(s, &l, kind, opts, &st, list, &cap, &out->anomalies);
         if (r != 0)
@@ -502,7 +503,7 @@ scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
     char detail[64];
     int r;
 
-    papyra__lines_init(&rd, fd, size, PAPYRA__NL_LF);
+    papyra__lines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
     papyra__progress_total((uint64_t)size);
     while ((r = papyra__lines_next(&rd, &l)) == 1) {
         papyra__progress_add(l.stored);

@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Upstream Papyra on the same files: what libpapyra leaves, upstream reads.
+
+Usage: test_upstream.py PAPYRA CLI_WRITER
+
+Upstream Papyra (Python) and libpapyra may run on one store. These tests
+use the real `papyra` binary (and cli-writer as the application) on real
+files, and check the result with upstream's own algorithms, reimplemented
+here exactly as ../shared/reference/upstream-papyra.md documents them:
+
+  * json: line splitting is Python's universal newlines ("\\n", "\\r\\n" and a
+    lone "\\r" end a line): whatever upstream reads as a record, libpapyra
+    lists, scans as clean, and keeps through recover and compact, whatever
+    the readers' buffer boundaries;
+  * nothing libpapyra leaves next to a rotating set matches upstream's
+    orphan check (glob(base + "*") minus the expected set);
+  * a filter of `papyra inspect` runs while the records stream, in memory
+    that does not grow with the store.
+"""
+import glob
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+PAPYRA, WRITER = (os.path.abspath(a) for a in sys.argv[1:3])
+del sys.argv[1:3]
+
+# The line readers' buffer size (src/files/lines.c, CHUNK).
+CHUNK = 64 * 1024
+
+
+def base_env():
+    env = dict(os.environ)
+    env.pop("PAPYRA_PERSISTENCE", None)
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def run(args, cwd=None, timeout=300, preexec_fn=None):
+    return subprocess.run([PAPYRA] + args, cwd=cwd, env=base_env(), capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=preexec_fn)
+
+
+def upstream_json_records(path):
+    """Upstream's JsonFilePersistence._read_all: text mode, UTF-8, universal newlines."""
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path, "r", encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+    return out
+
+
+def upstream_json_scan(path):
+    """Upstream's JsonFilePersistence.scan: the anomalies it reports, as (type, detail)."""
+    found = []
+    with open(path, "r", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.endswith("\n"):
+                found.append(("TRUNCATED_LINE", "Line %d missing newline" % n))
+                break
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                found.append(("CORRUPTED_LINE", "Invalid JSON at line %d" % n))
+    return found
+
+
+LISTED = re.compile(r"\[(-?[0-9.]+)\] (\S+)")
+
+
+def listed_events(out):
+    """(timestamp text, event_type) of every line `papyra inspect events` printed."""
+    return [m.groups() for m in LISTED.finditer(out)]
+
+
+def event_line(i, pad=0):
+    rec = {"kind": "event", "system_id": "local", "actor_address": "local://%d" % i,
+           "event_type": "T%d" % i, "payload": {"pad": "x" * pad}, "timestamp": float(i)}
+    return json.dumps(rec)
+
+
+class JsonUniversalNewlines(unittest.TestCase):
+    """7c: json: files split lines as upstream's universal newlines."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="papyra-upstream-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def build(self, name, parts):
+        """Writes a file from (line, terminator) pairs; returns its path."""
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            for line, term in parts:
+                f.write(line.encode() + term)
+        return path
+
+    def placed(self, name, before, term, at, after):
+        """
+        A file of @before lines (each "\\n"), then a padded line whose
+        terminator @term starts at byte offset @at, then @after lines.
+        """
+        head = b"".join(event_line(i).encode() + b"\n" for i in range(before))
+        bare = len(event_line(before, 0).encode())
+        pad = at - len(head) - bare
+        self.assertGreaterEqual(pad, 0)
+        line = event_line(before, pad).encode()
+        self.assertEqual(len(head) + len(line), at)
+        tail = b"".join(event_line(before + 1 + i).encode() + b"\n" for i in range(after))
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(head + line + term + tail)
+        return path
+
+    def expected(self, path):
+        return [("%.3f" % r["timestamp"], r["event_type"])
+                for r in upstream_json_records(path) if r.get("kind") == "event"]
+
+    def check_all(self, path):
+        """list (all and the newest few), scan, recover and compact agree with upstream."""
+        want = self.expected(path)
+        self.assertGreater(len(want), 1)
+        self.assertEqual(upstream_json_scan(path), [], "the fixture must be clean for upstream")
+        p = run(["--path", path, "inspect", "events", "--limit", "0"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(listed_events(p.stdout), want)
+        for n in (1, 2, 3):
+            p = run(["--path", path, "inspect", "events", "--limit", str(n)])
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(listed_events(p.stdout), want[-n:], "limit %d" % n)
+        p = run(["--path", path, "persistence", "scan"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        # A compaction with a retention limit reads the file backwards, then forwards.
+        for op in (["persistence", "recover"], ["persistence", "compact"]):
+            keep = path + ".keep"
+            shutil.copyfile(path, keep)
+            p = run(["--path", keep] + op)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertEqual(self.expected(keep), want, op)
+            p = run(["--path", keep, "inspect", "events", "--limit", "0"])
+            self.assertEqual(listed_events(p.stdout), want, op)
+            os.unlink(keep)
+        keep = path + ".keep"
+        shutil.copyfile(path, keep)
+        url = "json:%s?max_records=%d" % (keep, len(want) - 1)
+        p = run(["--persistence", url, "persistence", "compact"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(self.expected(keep), want[1:])
+        os.unlink(keep)
+
+    def test_lone_cr_between_records(self):
+        path = self.build("cr.jsonl", [(event_line(0), b"\r"), (event_line(1), b"\n")])
+        self.check_all(path)
+
+    def test_crlf(self):
+        path = self.build("crlf.jsonl", [(event_line(i), b"\r\n") for i in range(4)])
+        self.check_all(path)
+
+    def test_mixed(self):
+        terms = [b"\n", b"\r", b"\r\n", b"\r", b"\n", b"\r\n"]
+        path = self.build("mixed.jsonl", [(event_line(i), t) for i, t in enumerate(terms)])
+        self.check_all(path)
+
+    def test_last_line_ends_in_cr(self):
+        path = self.build("last.jsonl", [(event_line(0), b"\n"), (event_line(1), b"\r")])
+        self.check_all(path)
+
+    def test_crlf_across_forward_buffer(self):
+        # "\r" last in the forward reader's first buffer, "\n" first in the next.
+        path = self.placed("fwd.jsonl", 3, b"\r\n", CHUNK - 1, 3)
+        self.check_all(path)
+
+    def test_lone_cr_at_forward_buffer_end(self):
+        path = self.placed("fwdcr.jsonl", 3, b"\r", CHUNK - 1, 3)
+        self.check_all(path)
+
+    def test_crlf_across_backward_buffer(self):
+        # The backward reader loads CHUNK bytes from the end: "\r" is the last
+        # byte before that chunk and "\n" its first, so the tail after the
+        # "\n" is CHUNK - 1 bytes: a padded record and three small ones.
+        head = b"".join(event_line(j).encode() + b"\n" for j in range(3))
+        small = b"".join(event_line(100 + i).encode() + b"\n" for i in range(3))
+        bare = len(event_line(99, 0).encode()) + 1
+        filler = event_line(99, CHUNK - 1 - len(small) - bare).encode() + b"\n"
+        data = head + event_line(3).encode() + b"\r\n" + filler + small
+        self.assertEqual(data[len(data) - CHUNK - 1:len(data) - CHUNK + 1], b"\r\n")
+        path = os.path.join(self.dir, "bwd.jsonl")
+        with open(path, "wb") as f:
+            f.write(data)
+        self.check_all(path)
+
+    def test_append_after_cr_tail(self):
+        # A file ending in "\r" is terminated: an append adds no newline and glues nothing.
+        path = self.build("append.jsonl", [(event_line(0), b"\r\n"), (event_line(1), b"\r")])
+        subprocess.run([WRITER, "store", "json:" + path, "1"], check=True, env=base_env())
+        with open(path, "rb") as f:
+            data = f.read()
+        self.assertTrue(data.startswith(event_line(0).encode() + b"\r\n" +
+                                        event_line(1).encode() + b"\r{"), data[:400])
+        self.assertEqual(len(upstream_json_records(path)), 3)
+        self.assertEqual(upstream_json_scan(path), [])
+        p = run(["--path", path, "persistence", "scan"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
