@@ -221,5 +221,134 @@ class JsonUniversalNewlines(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
 
+def upstream_orphans(base, max_files):
+    """Upstream's RotatingFilePersistence.scan, step 1: glob(base + "*") minus the set."""
+    expected = {base} | {"%s.%d" % (base, i) for i in range(1, max_files)}
+    return sorted(set(glob.glob(base + "*")) - expected)
+
+
+def metrics_json(url):
+    p = run(["--persistence", url, "metrics", "persistence", "--json"])
+    assert p.returncode == 0, p.stdout + p.stderr
+    return json.loads(p.stdout)
+
+
+def writer(*args, check=True):
+    p = subprocess.run([WRITER] + list(args), env=base_env(), capture_output=True, text=True,
+                       timeout=120)
+    if check and p.returncode != 0:
+        raise AssertionError("cli-writer %s: exit %d: %s" % (args, p.returncode, p.stderr))
+    return p
+
+
+class RotatingSideFiles(unittest.TestCase):
+    """7a: nothing libpapyra leaves next to a rotating set is an orphan to upstream."""
+
+    MAX_FILES = 3
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="papyra-upstream-")
+        self.base = os.path.join(self.dir, "r.log")
+        self.url = "rotating:%s?max_bytes=400&max_files=%d" % (self.base, self.MAX_FILES)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def assertNoOrphan(self, step):
+        self.assertEqual(upstream_orphans(self.base, self.MAX_FILES), [],
+                         "after %s: %s" % (step, sorted(os.listdir(self.dir))))
+
+    def cli(self, *args, ok=(0,)):
+        p = run(["--persistence", self.url] + list(args))
+        self.assertIn(p.returncode, ok, "%s: %s%s" % (args, p.stdout, p.stderr))
+        return p
+
+    def test_every_use_leaves_no_orphan(self):
+        writer("store", self.url, "20")
+        self.assertTrue(os.path.exists(self.base + ".2"), "the writes must rotate")
+        self.assertNoOrphan("writes with rotation")
+        self.assertEqual(metrics_json(self.url)["records_written"], 20)
+        self.assertNoOrphan("metrics persistence")
+        self.cli("metrics", "reset")
+        self.assertNoOrphan("metrics reset")
+        self.cli("persistence", "scan")
+        self.cli("inspect", "events", "--limit", "0")
+        self.assertNoOrphan("scan and inspect")
+        # Damage a rotated file; recover with the library's default quarantine place.
+        with open(self.base + ".1", "ab") as f:
+            f.write(b"not json\n")
+        self.cli("persistence", "scan", ok=(2,))
+        p = writer("recover", self.url, "quarantine")
+        quarantined = p.stdout.split()
+        self.assertTrue(quarantined, "recover must quarantine the damaged file")
+        for q in quarantined:
+            self.assertTrue(os.path.exists(q), q)
+            self.assertFalse(q.startswith(self.base), q)
+        self.assertNoOrphan("recover in quarantine mode")
+        with open(self.base + ".1", "ab") as f:
+            f.write(b"not json\n")
+        writer("recover", self.url, "repair")
+        self.assertNoOrphan("recover in repair mode")
+        self.cli("persistence", "recover")
+        self.cli("persistence", "compact")
+        self.assertNoOrphan("compact")
+        p = run(["--persistence", self.url + "&max_records=3", "persistence", "compact"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        writer("store", self.url, "20")
+        self.assertNoOrphan("compact with retention and more writes")
+        self.cli("persistence", "scan")
+        self.assertGreater(metrics_json(self.url)["records_written"], 0)
+
+    def test_old_metrics_file_is_migrated(self):
+        old = self.base + ".metrics"
+        writer("counters", old, "rotating", "records_written=7", "scan_operations=3")
+        # The CLI, which opens no store, finds the counters under the old name.
+        self.assertEqual(metrics_json(self.url)["records_written"], 7)
+        writer("store", self.url, "2")
+        self.assertFalse(os.path.exists(old), "the old metrics file must be gone")
+        self.assertNoOrphan("migration")
+        m = metrics_json(self.url)
+        self.assertEqual((m["records_written"], m["scan_operations"]), (9, 3))
+        hidden = [n for n in os.listdir(self.dir) if n.endswith(".metrics")]
+        self.assertEqual(hidden, [".r.log.metrics"])
+
+    def test_migration_by_processes_opening_at_once(self):
+        old = self.base + ".metrics"
+        for _ in range(5):
+            writer("counters", old, "rotating", "records_written=7")
+            procs = [subprocess.Popen([WRITER, "store", self.url, "3"], env=base_env())
+                     for _ in range(4)]
+            self.assertEqual([p.wait(timeout=120) for p in procs], [0] * 4)
+            self.assertFalse(os.path.exists(old))
+        self.assertEqual(metrics_json(self.url)["records_written"], 5 * (7 + 12))
+        self.assertNoOrphan("concurrent migration")
+
+    def test_old_and_new_metrics_files_are_folded(self):
+        writer("store", self.url, "4")
+        # An older libpapyra, started since, made the old name again and counted there.
+        old = self.base + ".metrics"
+        writer("counters", old, "rotating", "records_written=5", "write_errors=2")
+        writer("store", self.url, "1")
+        self.assertFalse(os.path.exists(old), "the old metrics file must be folded in and gone")
+        m = metrics_json(self.url)
+        self.assertEqual((m["records_written"], m["write_errors"]), (10, 2))
+        self.assertNoOrphan("fold")
+
+    def test_reset_counts_survive_migration(self):
+        old = self.base + ".metrics"
+        writer("counters", old, "rotating", "records_written=7")
+        p = run(["--persistence", self.url, "metrics", "reset"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        writer("counters", old, "rotating", "records_written=2")
+        writer("store", self.url, "1")
+        self.assertFalse(os.path.exists(old))
+        self.assertEqual(metrics_json(self.url)["records_written"], 3)
+        # The lifetime total keeps what was counted before the reset.
+        p = run(["--persistence", self.url, "metrics", "persistence", "--detail"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        c = json.loads(p.stdout)["counters"]["records_written"]
+        self.assertEqual((c["value"], c["total"]), (3, 10))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -87,6 +87,12 @@ typedef struct papyra__backend_ops {
                    uint64_t *removed);
     /* The default metrics-file path for this store, or NULL for private counters. */
     int (*default_metrics_path)(papyra_store *s, const papyra__url *url, char **ret);
+    /*
+     * NULL, or where older releases kept the default metrics file: opening the
+     * store moves (or folds) it into the default path, and readers that open
+     * no store find the counters there until then.
+     */
+    int (*legacy_metrics_path)(papyra_store *s, const papyra__url *url, char **ret);
     /* What its progress reports count: "bytes" or "entries" (papyra_progress.unit). */
     const char *progress_unit;
 } papyra__backend_ops;

@@ -204,7 +204,9 @@ papyra__rot_repair(papyra_store *s,
         return papyra__store_error(s, e, "rotating: cannot lock '%s': %s", r->lock_path,
                                    papyra_strerror(e));
     if (opts->mode == PAPYRA_RECOVER_QUARANTINE) {
-        e = quarantine(s, r, opts->quarantine_dir ? opts->quarantine_dir : r->dir, found, report);
+        /* By default a hidden directory, which upstream's orphan glob does not match. */
+        e = quarantine(s, r, opts->quarantine_dir ? opts->quarantine_dir : r->qdir_path, found,
+                       report);
         if (e < 0) {
             papyra__rot_writer_unlock(r);
             return e;

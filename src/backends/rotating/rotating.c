@@ -49,6 +49,7 @@ rot_free(papyra_store *s, papyra__rot *r)
     free(r->lock_path);
     free(r->stage_path);
     free(r->commit_path);
+    free(r->qdir_path);
     free(r);
     return e;
 }
@@ -73,8 +74,26 @@ rot_names(papyra__rot *r, const char *path)
         return PAPYRA_ENOMEM;
     if (papyra__asprintf(&r->lock_path, "%s/.%s.lock", r->dir, r->name) < 0 ||
         papyra__asprintf(&r->stage_path, "%s/.%s.rebuild", r->dir, r->name) < 0 ||
-        papyra__asprintf(&r->commit_path, "%s/COMMIT", r->stage_path) < 0)
+        papyra__asprintf(&r->commit_path, "%s/COMMIT", r->stage_path) < 0 ||
+        papyra__asprintf(&r->qdir_path, "%s/.%s.quarantine", r->dir, r->name) < 0)
         return PAPYRA_ENOMEM;
+    return 0;
+}
+
+/*
+ * The default metrics file: "<dir>/.<name>.metrics", hidden next to the lock
+ * file, so that upstream's orphan check (every "<name>*" in the directory
+ * outside the set) does not flag it. Older releases used "<name>.metrics"
+ * (legacy_metrics_path): opening the store migrates it.
+ */
+static int
+rot_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
+{
+    const char *slash = strrchr(url->path, '/');
+    int prefix = slash ? (int)(slash - url->path) + 1 : 0;
+
+    if (papyra__asprintf(ret, "%.*s.%s.metrics", prefix, url->path, url->path + prefix) < 0)
+        return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -762,6 +781,7 @@ const papyra__backend_ops papyra__backend_rotating = {
     .needs_repair = rot_needs_repair,
     .repair = papyra__rot_repair,
     .compact = papyra__rot_compact,
-    .default_metrics_path = papyra__file_metrics_path,
+    .default_metrics_path = rot_metrics_path,
+    .legacy_metrics_path = papyra__file_metrics_path,
     .progress_unit = "bytes",
 };
