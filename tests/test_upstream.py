@@ -350,5 +350,104 @@ class RotatingSideFiles(unittest.TestCase):
         self.assertEqual((c["value"], c["total"]), (3, 10))
 
 
+def sanitized(binary):
+    """Whether @binary runs under AddressSanitizer (RLIMIT_AS cannot bound it then)."""
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+# The address space the CLI gets in FilteredInspectStreams: a tiny store needs
+# under 8 MB here; listing the whole store below needs about 130 MB of heap.
+MEMORY_LIMIT = 64 << 20
+BIG_RECORDS = 400000
+RARE = {i for i in range(BIG_RECORDS) if i % 50000 == 7}
+
+
+def limit_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+class FilteredInspectStreams(unittest.TestCase):
+    """8: `inspect` with a filter streams the store: memory does not grow with it."""
+
+    @classmethod
+    def setUpClass(cls):
+        if sanitized(PAPYRA):
+            raise unittest.SkipTest("RLIMIT_AS cannot bound a sanitized binary")
+        cls.dir = tempfile.mkdtemp(prefix="papyra-upstream-")
+        cls.lines = []
+        for i in range(BIG_RECORDS):
+            if i % 1000 == 999:
+                rec = {"kind": "dead_letter", "system_id": "local",
+                       "target": "local://%d" % (i % 3), "message_type": "str",
+                       "payload": "p%d" % i, "timestamp": float(i)}
+            else:
+                rec = {"kind": "event", "system_id": "local", "actor_address": "local://%d" % i,
+                       "event_type": "Rare" if i in RARE else "ActorStarted",
+                       "payload": {"n": i}, "timestamp": float(i)}
+            cls.lines.append(json.dumps(rec))
+        cls.path = os.path.join(cls.dir, "big.jsonl")
+        with open(cls.path, "w") as f:
+            f.write("\n".join(cls.lines) + "\n")
+        # The same records as a rotating set of three files.
+        cls.rot = os.path.join(cls.dir, "r.log")
+        third = len(cls.lines) // 3
+        for name, part in ((".2", cls.lines[:third]), (".1", cls.lines[third:2 * third]),
+                           ("", cls.lines[2 * third:])):
+            with open(cls.rot + name, "w") as f:
+                f.write("\n".join(part) + "\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def inspect(self, url, *args):
+        p = run(["--persistence", url, "inspect"] + list(args), preexec_fn=limit_memory)
+        self.assertEqual(p.returncode, 0, p.stdout[-500:] + p.stderr)
+        return p.stdout
+
+    def rare_events(self):
+        return [("%.3f" % i, "Rare") for i in sorted(RARE)]
+
+    def test_json_limit_0(self):
+        out = self.inspect("json:" + self.path, "events", "--event-type", "Rare", "--limit", "0")
+        self.assertEqual(listed_events(out), self.rare_events())
+
+    def test_json_limit_n_keeps_the_newest_matches(self):
+        out = self.inspect("json:" + self.path, "events", "--event-type", "Rare", "--limit", "3")
+        self.assertEqual(listed_events(out), self.rare_events()[-3:])
+        out = self.inspect("json:" + self.path, "events", "--event-type", "Rare", "--limit", "2",
+                           "--reverse")
+        self.assertEqual(listed_events(out), self.rare_events()[-2:][::-1])
+        out = self.inspect("json:" + self.path, "events", "--event-type", "Rare", "--limit", "0",
+                           "--reverse")
+        self.assertEqual(listed_events(out), self.rare_events()[::-1])
+
+    def test_json_since_and_retention(self):
+        url = "json:%s?max_records=200000" % self.path
+        out = self.inspect(url, "events", "--event-type", "Rare", "--limit", "0",
+                           "--since", "150000")
+        # max_records keeps the newest 200000 events: those after 400000 - 200000 - 200 or so.
+        want = [r for r in self.rare_events() if float(r[0]) >= 150000]
+        kept = [json.loads(x) for x in self.lines if '"event"' in x][-200000:]
+        first = kept[0]["timestamp"]
+        self.assertEqual(listed_events(out), [r for r in want if float(r[0]) >= first])
+        out = self.inspect("json:" + self.path, "events", "--event-type", "Nothing")
+        self.assertIn("none match the filters", out)
+
+    def test_dead_letters_target(self):
+        out = self.inspect("json:" + self.path, "dead-letters", "--target", "local://1",
+                           "--limit", "0")
+        want = ["%.3f" % i for i in range(BIG_RECORDS) if i % 1000 == 999 and i % 3 == 1]
+        self.assertEqual(re.findall(r"\[([0-9.]+)\] target=local://1 ", out), want)
+
+    def test_rotating(self):
+        url = "rotating:%s?max_files=3&max_bytes=1000000000" % self.rot
+        out = self.inspect(url, "events", "--event-type", "Rare", "--limit", "0")
+        self.assertEqual(listed_events(out), self.rare_events())
+        out = self.inspect(url, "events", "--event-type", "Rare", "--limit", "2")
+        self.assertEqual(listed_events(out), self.rare_events()[-2:])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

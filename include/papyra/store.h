@@ -261,6 +261,46 @@ PAPYRA_PUBLIC int papyra_store_list(papyra_store *s,
 /** Frees a list and every string in it. NULL is a no-op. */
 PAPYRA_PUBLIC void papyra_record_list_free(papyra_record_list *list);
 
+/**
+ * What papyra_store_each() calls for each record. @p record and every string
+ * in it are valid only during the call (copy what you keep). Return 0 to go
+ * on; any other value ends the walk, and papyra_store_each() returns it.
+ * @since 0.3
+ */
+typedef int (*papyra_record_fn)(const papyra_record *record, void *ctx);
+
+/**
+ * Streams the records of one kind to @p fn, oldest to newest, one at a time:
+ * exactly the records papyra_store_list() would return with the same
+ * options (retention, then @p since, then @p limit: the newest N), in the
+ * same order, without building the list. Memory does not grow with the
+ * store: the file backends read their files through a line buffer (a first
+ * pass from the end finds where the records start when retention's count
+ * or size limit, or @p limit, cuts older ones; a second pass reads forwards
+ * from there), Redis pages through the stream, memory walks its array.
+ * Records appended after the call started are not delivered. @p fn may call
+ * other functions on @p s (no lock of the store is held while it runs).
+ *
+ * Counts like papyra_store_list(): records_read by the records delivered,
+ * anomaly_detected by the corrupt records passed over, read_errors +1 when
+ * the store fails (not when @p fn ends the walk).
+ *
+ * @param[in] opts NULL: no since, no limit.
+ * @returns 0 when every record was delivered; the non-zero value @p fn
+ *          returned; or a negative PAPYRA_E* code when the store failed
+ *          (PAPYRA_EINVAL: NULL @p s or @p fn, or an invalid kind;
+ *          PAPYRA_ECLOSED, PAPYRA_EIO, PAPYRA_ENOMEM, PAPYRA_ECONNECT, ...).
+ *          A value @p fn returns is never mistaken for the store's: a
+ *          negative one is returned as it is, so give your own codes
+ *          outside the PAPYRA_E* range if you need to tell them apart.
+ * @since 0.3
+ */
+PAPYRA_PUBLIC int papyra_store_each(papyra_store *s,
+                                    papyra_kind kind,
+                                    const papyra_list_options *opts,
+                                    papyra_record_fn fn,
+                                    void *ctx);
+
 /** Anomaly types, with upstream's names and order. */
 typedef enum papyra_anomaly_type {
     PAPYRA_ANOMALY_TRUNCATED_LINE = 1,

@@ -780,6 +780,50 @@ papyra_store_list(papyra_store *s,
 }
 
 int
+papyra__each_deliver(papyra__each *e, papyra_record *rec)
+{
+    int r = e->fn(rec, e->ctx);
+
+    papyra__record_clear(rec);
+    e->returned++;
+    if (r == 0)
+        return 0;
+    e->result = r;
+    return 1;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_each(papyra_store *s,
+                  papyra_kind kind,
+                  const papyra_list_options *opts,
+                  papyra_record_fn fn,
+                  void *ctx)
+{
+    static const papyra_list_options none = {0};
+    papyra__each e = {.fn = fn, .ctx = ctx};
+    papyra__outcome o;
+    int r;
+
+    if (!s)
+        return PAPYRA_EINVAL;
+    begin(s, &o, PAPYRA__OP_READ);
+    if (atomic_load(&s->closed))
+        r = closed_error(s);
+    else if (!fn || (unsigned)kind >= PAPYRA_KIND_MAX)
+        r = papyra__store_error(s, PAPYRA_EINVAL, "invalid kind or no function to call");
+    else
+        r = s->ops->each(s, kind, opts ? opts : &none, &e);
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_ANOMALIES, e.anomalies);
+    if (r < 0) {
+        papyra__outcome_end(&o, true);
+        return r;
+    }
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_RECORDS_RETURNED, e.returned);
+    papyra__outcome_end(&o, false);
+    return e.result;
+}
+
+int
 papyra__scan_report_new(const char *backend, papyra_scan_report **ret)
 {
     papyra_scan_report *r = calloc(1, sizeof(*r));

@@ -411,6 +411,32 @@ list_reverse(papyra_record_list *list)
 }
 
 /*
+ * The record of @p kind a line holds: 1 with *obj and its timestamp, 0 when
+ * it holds none (an anomaly counted in @p anomalies, or another kind), or an
+ * error.
+ */
+static int
+line_object(
+    const papyra__line *l, papyra_kind kind, papyra_json **obj, double *ts, uint64_t *anomalies)
+{
+    int r = papyra__jsonl_parse_line(l, obj);
+
+    if (r < 0)
+        return r;
+    if (!*obj) {
+        (*anomalies)++;
+        return 0;
+    }
+    /* Unknown kinds and objects without a timestamp are not records: skipped, not anomalies. */
+    if (papyra__record_kind_of(*obj) != (int)kind || !papyra__record_timestamp(*obj, ts)) {
+        papyra__json_free(*obj);
+        *obj = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+/*
  * Walks from the newest line. One line: 1 when the walk is over (retention
  * or limit reached), 0 to go on, or an error.
  */
@@ -428,18 +454,9 @@ list_line(papyra_store *s,
     double ts;
     int r, v;
 
-    r = papyra__jsonl_parse_line(l, &obj);
-    if (r < 0)
+    r = line_object(l, kind, &obj, &ts, anomalies);
+    if (r <= 0)
         return r;
-    if (!obj) {
-        (*anomalies)++;
-        return 0;
-    }
-    /* Unknown kinds and objects without a timestamp are not records: skipped, not anomalies. */
-    if (papyra__record_kind_of(obj) != (int)kind || !papyra__record_timestamp(obj, &ts)) {
-        papyra__json_free(obj);
-        return 0;
-    }
     v = papyra__retention_offer(&s->retention, st, ts, l->stored);
     if (v > 0 && !(opts->has_since && !(ts >= opts->since))) {
         r = list_add(list, cap, obj);
@@ -490,6 +507,104 @@ jl_list(papyra_store *s,
     }
     list_reverse(list);
     out->list = list;
+    return 0;
+}
+
+/*
+ * Where papyra_store_each() starts reading forwards: the offset of the oldest
+ * record that list would return, found walking from the end as list does
+ * (only when retention's count or size limit, or a limit, can cut older
+ * records). *none: nothing is returned at all.
+ */
+static int
+each_start(papyra_store *s,
+           int fd,
+           off_t size,
+           papyra_kind kind,
+           const papyra_list_options *opts,
+           const papyra__retention_state *begun,
+           off_t *start,
+           bool *none)
+{
+    papyra__retention_state st = *begun;
+    papyra__rline_reader rd;
+    papyra__line l;
+    uint64_t kept = 0, ignored = 0;
+    int r, v = 1;
+
+    *start = 0;
+    *none = false;
+    if (!(s->retention.max_records > 0 || s->retention.max_total_bytes > 0 || opts->limit > 0))
+        return 0;
+    papyra__rlines_init(&rd, fd, (uint64_t)size, PAPYRA__NL_UNIVERSAL);
+    while (v >= 0 && (r = papyra__rlines_next(&rd, &l)) == 1) {
+        papyra_json *obj;
+        double ts;
+
+        r = line_object(&l, kind, &obj, &ts, &ignored);
+        if (r < 0)
+            break;
+        if (r == 0)
+            continue;
+        papyra__json_free(obj);
+        v = papyra__retention_offer(&s->retention, &st, ts, l.stored);
+        if (v > 0 && !(opts->has_since && !(ts >= opts->since))) {
+            *start = (off_t)rd.hi;
+            if (++kept == opts->limit)
+                v = -1;
+        }
+    }
+    papyra__rlines_free(&rd);
+    if (r < 0)
+        return r;
+    /* Stopped before keeping anything: nothing is returned. */
+    *none = v < 0 && kept == 0;
+    return 0;
+}
+
+static int
+jl_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papyra__each *e)
+{
+    jsonl *j = s->impl;
+    papyra__retention_state st;
+    papyra__line_reader rd;
+    papyra__line l;
+    off_t size = 0, start;
+    bool none;
+    int fd = -1, r;
+
+    r = open_read(s, j, &fd, &size);
+    if (r <= 0)
+        return r;
+    papyra__retention_begin(&s->retention, &st);
+    r = each_start(s, fd, size, kind, opts, &st, &start, &none);
+    if (r == 0 && !none) {
+        papyra__lines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
+        rd.off = start;
+        while ((r = papyra__lines_next(&rd, &l)) == 1) {
+            papyra_record rec;
+            papyra_json *obj;
+            double ts;
+
+            r = line_object(&l, kind, &obj, &ts, &e->anomalies);
+            if (r < 0)
+                break;
+            if (r == 0 || (st.has_cutoff && !(ts >= st.cutoff)) ||
+                (opts->has_since && !(ts >= opts->since))) {
+                papyra__json_free(obj);
+                continue;
+            }
+            memset(&rec, 0, sizeof(rec));
+            r = papyra__record_decode(obj, NULL, &rec);
+            papyra__json_free(obj);
+            if (r < 0 || papyra__each_deliver(e, &rec))
+                break;
+        }
+        papyra__lines_free(&rd);
+    }
+    close(fd);
+    if (r < 0)
+        return papyra__jsonl_error(s, r, "cannot read", j->file.path);
     return 0;
 }
 
@@ -606,6 +721,7 @@ const papyra__backend_ops papyra__backend_jsonl = {
     .close = jl_close,
     .write = jl_write,
     .list = jl_list,
+    .each = jl_each,
     .scan = jl_scan,
     .needs_repair = jl_needs_repair,
     .repair = papyra__jsonl_repair,

@@ -517,13 +517,15 @@ list_add(list_walk *w, const papyra_record *rec)
     return 0;
 }
 
-/* Offers one line, newest first; sets w->done when nothing older can be listed. */
+/*
+ * The record of w->kind a line holds: 1 with *rec decoded, 0 when it holds
+ * none (an anomaly counted in w->anomalies, another kind, or a record that
+ * cannot be decoded), or an error.
+ */
 static int
-list_line(list_walk *w, const papyra__line *line)
+line_record(list_walk *w, const papyra__line *line, papyra_record *rec)
 {
     papyra_json *obj = NULL;
-    papyra_record rec;
-    double ts;
     /* A torn last line is an anomaly for list as for scan, recover and compact. */
     int e = line->terminated ? papyra__json_parse_object(line->p, line->len, &obj) : 0;
 
@@ -535,11 +537,24 @@ list_line(list_walk *w, const papyra__line *line)
         papyra__json_free(obj);
         return 0;
     }
-    memset(&rec, 0, sizeof(rec));
-    e = papyra__record_decode(obj, NULL, &rec);
+    memset(rec, 0, sizeof(*rec));
+    e = papyra__record_decode(obj, NULL, rec);
     papyra__json_free(obj);
     if (e < 0)
         return e == PAPYRA_ENOMEM ? e : 0;
+    return 1;
+}
+
+/* Offers one line, newest first; sets w->done when nothing older can be listed. */
+static int
+list_line(list_walk *w, const papyra__line *line)
+{
+    papyra_record rec;
+    double ts;
+    int e = line_record(w, line, &rec);
+
+    if (e <= 0)
+        return e;
     ts = papyra__record_time(&rec);
     if (w->retain) {
         int v = papyra__retention_offer(w->ret, &w->rs, ts, line->stored);
@@ -627,6 +642,135 @@ rot_list(papyra_store *s,
     }
     out->list = w.list;
     out->anomalies += w.anomalies;
+    return 0;
+}
+
+/*
+ * Where papyra_store_each() starts reading forwards: the file (*sk) and
+ * offset (*soff) of the oldest record list would return, found walking
+ * from the newest as list does (only when retention's count or size limit,
+ * or a limit, can cut older records). *none: nothing is returned at all.
+ */
+static int
+each_start(papyra__rot *r,
+           papyra__rot_snap *snap,
+           const list_walk *fw,
+           int64_t *sk,
+           uint64_t *soff,
+           bool *none)
+{
+    list_walk w = *fw;
+    uint64_t kept = 0;
+    bool stop = false;
+    int e = 0;
+
+    *sk = r->max_files - 1;
+    *soff = 0;
+    *none = false;
+    if (!(w.ret->max_records > 0 || w.ret->max_total_bytes > 0 || w.opts->limit > 0))
+        return 0;
+    for (int64_t k = 0; k < r->max_files && e == 0 && !stop; k++) {
+        papyra__rline_reader rd;
+        papyra__line line;
+        papyra_record rec;
+        uint64_t size;
+        int fd, g = papyra__rot_snap_get(snap, k, &fd, &size);
+
+        if (g <= 0) {
+            e = g == PAPYRA_ENOMEM ? g : 0;
+            continue;
+        }
+        papyra__rlines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
+        while (e == 0 && !stop && (g = papyra__rlines_next(&rd, &line)) > 0) {
+            double ts;
+            int v = 1;
+
+            e = line_record(&w, &line, &rec);
+            if (e <= 0)
+                continue;
+            e = 0;
+            ts = papyra__record_time(&rec);
+            papyra__record_clear(&rec);
+            if (w.retain)
+                v = papyra__retention_offer(w.ret, &w.rs, ts, line.stored);
+            stop = v < 0;
+            if (v > 0 && !(w.opts->has_since && !(ts >= w.opts->since))) {
+                *sk = k;
+                *soff = rd.hi;
+                stop = ++kept == w.opts->limit;
+            }
+        }
+        if (e == 0 && g == PAPYRA_ENOMEM)
+            e = g;
+        papyra__rlines_free(&rd);
+    }
+    *none = stop && kept == 0;
+    return e;
+}
+
+static int
+rot_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papyra__each *ev)
+{
+    papyra__rot *r = s->impl;
+    papyra__rot_snap snap;
+    list_walk w = {0};
+    uint64_t soff;
+    int64_t sk;
+    bool none, stop = false;
+    int e;
+
+    w.kind = kind;
+    w.ret = &s->retention;
+    w.retain = papyra__retention_any(&s->retention);
+    papyra__retention_begin(&s->retention, &w.rs);
+    w.opts = opts;
+    e = papyra__rot_snap_take(r, &snap);
+    if (e < 0)
+        return papyra__store_error(s, e, "rotating: cannot read '%s': %s", r->path,
+                                   papyra_strerror(e));
+    e = each_start(r, &snap, &w, &sk, &soff, &none);
+    /* Oldest file first, from the start found. */
+    for (int64_t k = sk; k >= 0 && e == 0 && !none && !stop; k--) {
+        papyra__line_reader rd;
+        papyra__line line;
+        papyra_record rec;
+        uint64_t size;
+        int fd, g = papyra__rot_snap_get(&snap, k, &fd, &size);
+
+        if (g <= 0) {
+            /* An unreadable file is skipped and counted, like a corrupt line. */
+            ev->anomalies += g < 0 && g != PAPYRA_ENOMEM;
+            e = g == PAPYRA_ENOMEM ? g : 0;
+            continue;
+        }
+        papyra__lines_init(&rd, fd, (off_t)size, PAPYRA__NL_UNIVERSAL);
+        rd.off = k == sk ? (off_t)soff : 0;
+        while (e == 0 && !stop && (g = papyra__lines_next(&rd, &line)) > 0) {
+            double ts;
+
+            e = line_record(&w, &line, &rec);
+            if (e <= 0)
+                continue;
+            e = 0;
+            ts = papyra__record_time(&rec);
+            if ((w.retain && w.rs.has_cutoff && !(ts >= w.rs.cutoff)) ||
+                (opts->has_since && !(ts >= opts->since))) {
+                papyra__record_clear(&rec);
+                continue;
+            }
+            stop = papyra__each_deliver(ev, &rec) != 0;
+        }
+        if (e == 0 && g < 0) {
+            w.anomalies++;
+            e = g == PAPYRA_ENOMEM ? g : 0;
+        }
+        papyra__lines_free(&rd);
+    }
+    papyra__rot_snap_release(&snap);
+    ev->anomalies += w.anomalies;
+    if (e < 0)
+        return papyra__store_error(s, e, "rotating: cannot list '%s': %s", r->path,
+                                   papyra_strerror(e));
     return 0;
 }
 
@@ -777,6 +921,7 @@ const papyra__backend_ops papyra__backend_rotating = {
     .close = rot_close,
     .write = rot_write,
     .list = rot_list,
+    .each = rot_each,
     .scan = rot_scan,
     .needs_repair = rot_needs_repair,
     .repair = papyra__rot_repair,
