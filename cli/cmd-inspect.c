@@ -158,7 +158,7 @@ typedef struct stream_ctx {
     char **lines; /* held lines: a ring of @c limit, or a growing array */
     size_t cap;   /* slots in lines */
     size_t next;  /* ring: the slot the next line goes to */
-    size_t n;     /* matches seen */
+    size_t n;     /* matches seen (and held, up to limit) */
 } stream_ctx;
 
 #define STREAM_ENOMEM 1
@@ -171,21 +171,29 @@ stream_record(const papyra_record *r, void *p)
 
     if (!matches(c->kind, r, c->a))
         return 0;
-    c->n++;
-    if (!c->hold)
+    if (!c->hold) {
+        c->n++;
         return print_record(c->ctx, r) ? 0 : STREAM_ENOMEM;
+    }
     line = record_line(r);
     if (!line)
         return STREAM_ENOMEM;
-    if (c->limit > 0) {
+    /* A full ring: the oldest held line makes room. */
+    if (c->limit > 0 && c->n >= c->limit) {
         free(c->lines[c->next]);
         c->lines[c->next] = line;
         c->next = (c->next + 1) % c->limit;
+        c->n++;
         return 0;
     }
-    if (c->n > c->cap) {
+    /* Otherwise the array grows (up to --limit lines when there is one). */
+    if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 64;
-        char **nl = realloc(c->lines, nc * sizeof(*nl));
+        char **nl;
+
+        if (c->limit > 0 && nc > c->limit)
+            nc = c->limit;
+        nl = realloc(c->lines, nc * sizeof(*nl));
         if (!nl) {
             free(line);
             return STREAM_ENOMEM;
@@ -193,7 +201,9 @@ stream_record(const papyra_record *r, void *p)
         c->lines = nl;
         c->cap = nc;
     }
-    c->lines[c->n - 1] = line;
+    c->lines[c->n++] = line;
+    if (c->limit > 0)
+        c->next = c->n % c->limit;
     return 0;
 }
 
@@ -224,12 +234,6 @@ run_stream(cli_ctx *ctx,
     int rc;
 
     c.hold = limit > 0 || a->reverse;
-    if (limit > 0) {
-        c.lines = calloc(limit, sizeof(*c.lines));
-        if (!c.lines)
-            return cli_close_store(s, cli_error(CLI_EXIT_FAIL, "out of memory"));
-        c.cap = limit;
-    }
     rc = papyra_store_each(s, kind, lo, stream_record, &c);
     kept = c.limit > 0 && c.n > c.limit ? c.limit : c.n;
     if (rc == 0 && c.hold) {
@@ -238,7 +242,7 @@ run_stream(cli_ctx *ctx,
     }
     if (rc == 0 && c.n == 0)
         cli_say(ctx, CLI_INFO, "%s (none match the filters)", empty);
-    for (i = 0; i < (c.limit > 0 ? c.limit : c.n) && c.lines; i++)
+    for (i = 0; c.lines && i < kept; i++)
         free(c.lines[i]);
     free(c.lines);
     if (rc == STREAM_ENOMEM)

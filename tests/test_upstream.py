@@ -422,6 +422,10 @@ class FilteredInspectStreams(unittest.TestCase):
         out = self.inspect("json:" + self.path, "events", "--event-type", "Rare", "--limit", "0",
                            "--reverse")
         self.assertEqual(listed_events(out), self.rare_events()[::-1])
+        # A limit far above the matches holds only the matches.
+        out = self.inspect("json:" + self.path, "events", "--event-type", "Rare", "--limit",
+                           "1000000000")
+        self.assertEqual(listed_events(out), self.rare_events())
 
     def test_json_since_and_retention(self):
         url = "json:%s?max_records=200000" % self.path
