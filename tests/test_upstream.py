@@ -271,6 +271,13 @@ class RotatingSideFiles(unittest.TestCase):
         self.assertNoOrphan("metrics persistence")
         self.cli("metrics", "reset")
         self.assertNoOrphan("metrics reset")
+        # A damaged metrics file is set aside and made again.
+        hidden = os.path.join(self.dir, ".r.log.metrics")
+        with open(hidden, "r+b") as f:
+            f.truncate(7)
+        self.cli("metrics", "reset", "--recreate")
+        self.assertTrue(any(".metrics.invalid." in n for n in os.listdir(self.dir)))
+        self.assertNoOrphan("metrics reset --recreate")
         self.cli("persistence", "scan")
         self.cli("inspect", "events", "--limit", "0")
         self.assertNoOrphan("scan and inspect")

@@ -13,8 +13,10 @@
  * Every form also takes the retention parameters max_records=N,
  * max_age_seconds=X and max_total_bytes=N (each > 0; a limit of 0 or below is
  * an error, not "unlimited"), and metrics=PATH (where the shared metrics file
- * lives; file backends default to "<PATH>.metrics") or metrics=none (private
- * counters). unix:SOCKET is Redis over a socket; rediss:// (TLS) names Redis
+ * lives; json: defaults to "<PATH>.metrics", rotating: to the hidden
+ * "<dir>/.<name>.metrics", which upstream's orphan check does not match; an
+ * older release's "<PATH>.metrics" is moved or folded into it on open) or
+ * metrics=none (private counters). unix:SOCKET is Redis over a socket; rediss:// (TLS) names Redis
  * too, but is refused with PAPYRA_EUNSUPPORTED.
  * Paths and values are %-decoded; papyra_store_url_for_path() encodes one.
  *
@@ -78,7 +80,10 @@ PAPYRA_PUBLIC papyra_metrics *papyra_store_metrics(papyra_store *s);
 /**
  * Where a store's shared metrics file is, without opening the store: no
  * connection is made and nothing is created. For readers such as the CLI,
- * which must show a Redis store's counters while its server is down.
+ * which must show a Redis store's counters while its server is down. A
+ * rotating: store whose default metrics file does not exist (access(2)) but
+ * whose older "<PATH>.metrics" does gives the older one: its counters until
+ * the store is next opened and migrates them.
  *
  * @param[in]  url         a store URL, as papyra_store_open() takes.
  * @param[out] ret_path    the path, released with papyra_free(); NULL when the
@@ -100,7 +105,8 @@ enum {
      * Create no metrics file for a file store that does not exist yet: when
      * a json: or rotating: store is opened with no metrics= (neither in the
      * URL nor in papyra_open_options.metrics_path) and neither its data file
-     * nor its default metrics file "<PATH>.metrics" exists, it opens as with
+     * nor its default metrics file (see the URL forms above; for rotating:
+     * also the older "<PATH>.metrics") exists, it opens as with
      * metrics=none: private counters, no papyra_store_metrics_warning().
      * For readers that must leave nothing behind on a mistyped path, such as
      * the CLI: a json: store then creates nothing at all (a rotating: store
