@@ -12,8 +12,10 @@
  *   layer does per write call, timed apart on a shared metrics file, and the
  *   whole write with a shared metrics file against metrics=none;
  * - list of the newest record (reads the tail only) against a full list;
- * - with --big: scan and compact of a large file against a plain read(2) of
- *   it (MB/s, records/s), and the peak RSS of scan and of compact, each in a
+ * - with --big: scan, compact and a filtered papyra_store_each() (what
+ *   `papyra inspect events --event-type X --limit 0` does) of a large file
+ *   against a plain read(2) of it (MB/s, records/s), and the peak RSS of
+ *   each, each in a
  *   new process (fork and exec) so that the peaks are separate, at two file
  *   sizes (a tenth and all of SIZE_MB) to show that memory does not grow
  *   with the file.
@@ -220,7 +222,7 @@ struct measure {
     int status;
 };
 
-enum { OP_READ, OP_SCAN, OP_COMPACT };
+enum { OP_READ, OP_SCAN, OP_COMPACT, OP_EACH };
 
 /* One of the threads of bench_threads(): @p count records, one per call. */
 struct thread_arg {
@@ -344,6 +346,17 @@ bench_backends(const char *dir, const char *path, double base)
     }
 }
 
+/* OP_EACH: what a filter of `papyra inspect` does with each record (matches nothing). */
+static int
+each_filter(const papyra_record *r, void *ctx)
+{
+    long *matched = ctx;
+
+    if (r->u.event.event_type && strcmp(r->u.event.event_type, "NoSuchType") == 0)
+        (*matched)++;
+    return 0;
+}
+
 static int
 run_op(int op, const char *path, struct measure *m)
 {
@@ -371,6 +384,16 @@ run_op(int op, const char *path, struct measure *m)
         }
         close(fd);
         r = k < 0 ? -1 : 0;
+    } else if (op == OP_EACH) {
+        long matched = 0;
+        uint64_t before = 0, after = 0;
+        papyra_metrics_snapshot snap;
+        if (papyra_metrics_read(papyra_store_metrics(s), &snap) == 0)
+            before = snap.value[papyra_metric_by_name("records_read")];
+        r = papyra_store_each(s, PAPYRA_KIND_EVENT, NULL, each_filter, &matched);
+        if (papyra_metrics_read(papyra_store_metrics(s), &snap) == 0)
+            after = snap.value[papyra_metric_by_name("records_read")];
+        m->records = after - before;
     } else if (op == OP_SCAN) {
         papyra_scan_report *rep = NULL;
         r = papyra_store_scan(s, &rep);
@@ -490,7 +513,7 @@ make_big(const char *path, long mb)
 static int
 bench_big(const char *path, long mb)
 {
-    struct measure rd, sc, cp;
+    struct measure rd, sc, cp, ea;
     struct stat st;
     double size_mb;
 
@@ -499,7 +522,8 @@ bench_big(const char *path, long mb)
     size_mb = (double)st.st_size / 1048576.0;
     /* Warm the page cache, then the baseline and the two operations on the same cached file. */
     if (in_child(OP_READ, path, &rd) < 0 || in_child(OP_READ, path, &rd) < 0 ||
-        in_child(OP_SCAN, path, &sc) < 0 || in_child(OP_COMPACT, path, &cp) < 0)
+        in_child(OP_SCAN, path, &sc) < 0 || in_child(OP_COMPACT, path, &cp) < 0 ||
+        in_child(OP_EACH, path, &ea) < 0)
         return -1;
     add_row("MB/s", size_mb / rd.seconds, 1.0, "read(2) %.0f MB (baseline)", size_mb);
     add_row("MB/s", size_mb / sc.seconds, rd.seconds / sc.seconds, "scan %.0f MB", size_mb);
@@ -508,11 +532,17 @@ bench_big(const char *path, long mb)
     add_row("MB/s", size_mb / cp.seconds, rd.seconds / cp.seconds, "compact %.0f MB", size_mb);
     add_row("rec/s", (double)cp.records / cp.seconds, rd.seconds / cp.seconds,
             "compact %.0f MB (records/s)", size_mb);
+    add_row("MB/s", size_mb / ea.seconds, rd.seconds / ea.seconds, "filtered each %.0f MB",
+            size_mb);
+    add_row("rec/s", (double)ea.records / ea.seconds, rd.seconds / ea.seconds,
+            "filtered each %.0f MB (records/s)", size_mb);
     add_row("KiB", (double)rd.maxrss_kb, 1.0, "peak RSS read(2) %.0f MB", size_mb);
     add_row("KiB", (double)sc.maxrss_kb, (double)sc.maxrss_kb / (double)rd.maxrss_kb,
             "peak RSS scan %.0f MB", size_mb);
     add_row("KiB", (double)cp.maxrss_kb, (double)cp.maxrss_kb / (double)rd.maxrss_kb,
             "peak RSS compact %.0f MB", size_mb);
+    add_row("KiB", (double)ea.maxrss_kb, (double)ea.maxrss_kb / (double)rd.maxrss_kb,
+            "peak RSS filtered each %.0f MB", size_mb);
     unlink(path);
     return 0;
 }

@@ -6,6 +6,12 @@
  * Filters (--event-type, --target) are applied before --limit, so --limit N
  * shows the newest N records that match; upstream limited first and could
  * show nothing. An empty result always says so, --reverse included.
+ *
+ * With a filter the records stream (papyra_store_each()) and are filtered
+ * one at a time, so memory does not grow with the store: --limit 0 prints
+ * each match as it comes, --limit N keeps the newest N matched lines in a
+ * ring. Only --reverse --limit 0 holds every match, to print them newest
+ * first.
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -14,6 +20,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "util/fs.h"
 
 #define DEFAULT_LIMIT 100
 
@@ -89,37 +96,161 @@ matches(papyra_kind kind, const papyra_record *r, const list_args *a)
     return true;
 }
 
-static void
-print_record(const cli_ctx *ctx, const papyra_record *r)
+/* The line a record prints as (without the mark), or NULL when out of memory. Caller frees. */
+static char *
+record_line(const papyra_record *r)
 {
+    char *line = NULL;
+
     switch (r->kind) {
     case PAPYRA_KIND_EVENT: {
         char *addr = display_json(r->u.event.actor_address);
-        cli_say(ctx, CLI_INFO, "[%.3f] %s %s", r->u.event.timestamp,
-                r->u.event.event_type ? r->u.event.event_type : "", addr ? addr : "?");
+        (void)papyra__asprintf(&line, "[%.3f] %s %s", r->u.event.timestamp,
+                               r->u.event.event_type ? r->u.event.event_type : "",
+                               addr ? addr : "?");
         free(addr);
         break;
     }
     case PAPYRA_KIND_AUDIT:
-        cli_say(ctx, CLI_INFO,
-                "[%.3f] total=%" PRId64 " alive=%" PRId64 " stopping=%" PRId64
-                " restarting=%" PRId64 " dead_letters=%" PRId64,
-                r->u.audit.timestamp, r->u.audit.total_actors, r->u.audit.alive_actors,
-                r->u.audit.stopping_actors, r->u.audit.restarting_actors,
-                r->u.audit.dead_letters_count);
+        (void)papyra__asprintf(&line,
+                               "[%.3f] total=%" PRId64 " alive=%" PRId64 " stopping=%" PRId64
+                               " restarting=%" PRId64 " dead_letters=%" PRId64,
+                               r->u.audit.timestamp, r->u.audit.total_actors,
+                               r->u.audit.alive_actors, r->u.audit.stopping_actors,
+                               r->u.audit.restarting_actors, r->u.audit.dead_letters_count);
         break;
     case PAPYRA_KIND_DEAD_LETTER: {
         char *target = display_json(r->u.dead_letter.target);
-        cli_say(ctx, CLI_INFO, "[%.3f] target=%s type=%s payload=%s", r->u.dead_letter.timestamp,
-                target ? target : "?",
-                r->u.dead_letter.message_type ? r->u.dead_letter.message_type : "",
-                r->u.dead_letter.payload ? r->u.dead_letter.payload : "null");
+        (void)papyra__asprintf(&line, "[%.3f] target=%s type=%s payload=%s",
+                               r->u.dead_letter.timestamp, target ? target : "?",
+                               r->u.dead_letter.message_type ? r->u.dead_letter.message_type : "",
+                               r->u.dead_letter.payload ? r->u.dead_letter.payload : "null");
         free(target);
         break;
     }
     default:
+        (void)papyra__asprintf(&line, "?");
         break;
     }
+    return line;
+}
+
+/* Prints one record; false when out of memory. */
+static bool
+print_record(const cli_ctx *ctx, const papyra_record *r)
+{
+    char *line = record_line(r);
+
+    if (!line)
+        return false;
+    cli_say(ctx, CLI_INFO, "%s", line);
+    free(line);
+    return true;
+}
+
+/* A filtered listing while the records stream (papyra_store_each()). */
+typedef struct stream_ctx {
+    const cli_ctx *ctx;
+    const list_args *a;
+    papyra_kind kind;
+    size_t limit; /* 0: every match */
+    bool hold;    /* keep the lines (ring of limit, or every match for --reverse) */
+    char **lines; /* held lines: a ring of @c limit, or a growing array */
+    size_t cap;   /* slots in lines */
+    size_t next;  /* ring: the slot the next line goes to */
+    size_t n;     /* matches seen (and held, up to limit) */
+} stream_ctx;
+
+#define STREAM_ENOMEM 1
+
+static int
+stream_record(const papyra_record *r, void *p)
+{
+    stream_ctx *c = p;
+    char *line;
+
+    if (!matches(c->kind, r, c->a))
+        return 0;
+    if (!c->hold) {
+        c->n++;
+        return print_record(c->ctx, r) ? 0 : STREAM_ENOMEM;
+    }
+    line = record_line(r);
+    if (!line)
+        return STREAM_ENOMEM;
+    /* A full ring: the oldest held line makes room. */
+    if (c->limit > 0 && c->n >= c->limit) {
+        free(c->lines[c->next]);
+        c->lines[c->next] = line;
+        c->next = (c->next + 1) % c->limit;
+        c->n++;
+        return 0;
+    }
+    /* Otherwise the array grows (up to --limit lines when there is one). */
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        char **nl;
+
+        if (c->limit > 0 && nc > c->limit)
+            nc = c->limit;
+        nl = realloc(c->lines, nc * sizeof(*nl));
+        if (!nl) {
+            free(line);
+            return STREAM_ENOMEM;
+        }
+        c->lines = nl;
+        c->cap = nc;
+    }
+    c->lines[c->n++] = line;
+    if (c->limit > 0)
+        c->next = c->n % c->limit;
+    return 0;
+}
+
+/* The held line @p i of the matches kept, 0 the oldest. */
+static const char *
+held_line(const stream_ctx *c, size_t i)
+{
+    size_t first = c->limit > 0 && c->n > c->limit ? c->next : 0;
+
+    return c->lines[c->limit > 0 ? (first + i) % c->limit : i];
+}
+
+/*
+ * Lists with a filter while streaming: memory holds at most --limit lines
+ * (every match only for --reverse --limit 0), however large the store.
+ */
+static int
+run_stream(cli_ctx *ctx,
+           papyra_store *s,
+           const list_args *a,
+           papyra_kind kind,
+           const papyra_list_options *lo,
+           size_t limit,
+           const char *empty)
+{
+    stream_ctx c = {.ctx = ctx, .a = a, .kind = kind, .limit = limit};
+    size_t kept, i;
+    int rc;
+
+    c.hold = limit > 0 || a->reverse;
+    rc = papyra_store_each(s, kind, lo, stream_record, &c);
+    kept = c.limit > 0 && c.n > c.limit ? c.limit : c.n;
+    if (rc == 0 && c.hold) {
+        for (i = 0; i < kept; i++)
+            cli_say(ctx, CLI_INFO, "%s", held_line(&c, a->reverse ? kept - 1 - i : i));
+    }
+    if (rc == 0 && c.n == 0)
+        cli_say(ctx, CLI_INFO, "%s (none match the filters)", empty);
+    for (i = 0; c.lines && i < kept; i++)
+        free(c.lines[i]);
+    free(c.lines);
+    if (rc == STREAM_ENOMEM)
+        return cli_close_store(s, cli_error(CLI_EXIT_FAIL, "out of memory"));
+    if (rc < 0)
+        return cli_close_store(s, cli_error(CLI_EXIT_FAIL, "cannot read the %s records: %s",
+                                            papyra_kind_name(kind), papyra_store_errmsg(s)));
+    return cli_close_store(s, CLI_EXIT_OK);
 }
 
 static int
@@ -146,6 +277,8 @@ run_list(cli_ctx *ctx, const list_args *a, papyra_kind kind, const char *empty)
     rc = cli_open_store(ctx, &s);
     if (rc)
         return rc;
+    if (filtered)
+        return run_stream(ctx, s, a, kind, &lo, limit, empty);
     rc = papyra_store_list(s, kind, &lo, &l);
     if (rc < 0)
         return cli_close_store(s, cli_error(CLI_EXIT_FAIL, "cannot read the %s records: %s",

@@ -521,8 +521,9 @@ metrics_extra_help(void)
 static const cli_cmd metrics_cmds[] = {
     {"persistence", "Show the store's persistence counters.",
      "Show the store's persistence counters, read from its shared metrics file\n"
-     "  (\"<PATH>.metrics\" for file stores unless metrics= says otherwise). Nothing is\n"
-     "  created: a store that no application has opened has no metrics yet (exit 1).",
+     "  (\"<PATH>.metrics\" for json:, \"<dir>/.<name>.metrics\" for rotating:, unless\n"
+     "  metrics= says otherwise). Nothing is created: a store that no application has\n"
+     "  opened has no metrics yet (exit 1).",
      persistence_opts, run_persistence},
     {"reset", "Reset the counters to zero and print what was cleared.",
      "Reset the store's counters to zero (every counter, errors included) and print\n"

@@ -15,6 +15,10 @@
  *   cli-writer counters PATH BACKEND NAME=N...
  *       creates (if needed) the shared metrics file PATH for BACKEND and adds
  *       N to each named counter, the way an application's store would.
+ *   cli-writer recover URL MODE
+ *       opens the store and recovers it in MODE (repair, quarantine) with the
+ *       library's default quarantine directory, as an application would;
+ *       prints each quarantined path. Exit 2 when anomalies remain.
  *
  * A failed write call is reported as "cli-writer: write: MESSAGE (write call
  * C of M failed; R records acknowledged)", so that a test knows exactly which
@@ -175,6 +179,32 @@ add_counters(const char *path, const char *backend, int argc, char **argv)
     return rc;
 }
 
+static int
+recover(const char *url, const char *mode)
+{
+    papyra_recovery_options o = {.mode = strcmp(mode, "quarantine") == 0 ? PAPYRA_RECOVER_QUARANTINE
+                                                                         : PAPYRA_RECOVER_REPAIR};
+    papyra_recovery_report *rep = NULL;
+    papyra_error err = {0};
+    papyra_store *s = NULL;
+    int rc;
+
+    if (papyra_store_open(&s, url, &err) < 0)
+        return fail(url, err.message);
+    rc = papyra_store_recover(s, &o, &rep);
+    if (rc < 0 && (rc != PAPYRA_EANOMALY || !rep)) {
+        rc = fail("recover", papyra_store_errmsg(s));
+        papyra_store_close(s);
+        return rc;
+    }
+    for (size_t i = 0; i < rep->n_quarantined; i++)
+        printf("%s\n", rep->quarantined[i]);
+    rc = rep->after && rep->after->count > 0 ? 2 : 0;
+    papyra_recovery_report_free(rep);
+    papyra_store_close(s);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -189,7 +219,9 @@ main(int argc, char **argv)
         return copy_records(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "counters") == 0)
         return add_counters(argv[2], argv[3], argc - 4, argv + 4);
+    if (argc == 4 && strcmp(argv[1], "recover") == 0)
+        return recover(argv[2], argv[3]);
     fprintf(stderr, "usage: cli-writer store URL N [KIND] | batch URL N [PER_CALL] |"
-                    " copy SRC_URL DST_URL | counters PATH BACKEND NAME=N...\n");
+                    " copy SRC_URL DST_URL | counters PATH BACKEND NAME=N... | recover URL MODE\n");
     return 1;
 }

@@ -892,7 +892,7 @@ class OtherBackends(Base):
     def test_rotating_metrics_next_to_the_data(self):
         url = "rotating:%s?max_bytes=300&max_files=3" % self.p("rot.log")
         writer("store", url, "10")
-        self.assertTrue(os.path.exists(self.p("rot.log.metrics")))
+        self.assertTrue(os.path.exists(self.p(".rot.log.metrics")))
         rc, out, err = run(["--persistence", url, "metrics", "persistence", "--json"])
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out)["records_written"], 10)

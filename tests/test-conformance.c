@@ -86,6 +86,20 @@ call_list(papyra_store *s)
 }
 
 static int
+call_each_none(const papyra_record *r, void *p)
+{
+    (void)r;
+    (void)p;
+    return 0;
+}
+
+static int
+call_each(papyra_store *s)
+{
+    return papyra_store_each(s, PAPYRA_KIND_EVENT, NULL, call_each_none, NULL);
+}
+
+static int
 call_scan(papyra_store *s)
 {
     papyra_scan_report *rep = NULL;
@@ -250,6 +264,122 @@ test_list(void **state)
         observe(&c, PAPYRA_OPERATION_READ, (outcome){.failed = true});
         ctx_close(&c);
         expect_fault(&cases[i], call_list, PAPYRA_OPERATION_READ, (outcome){.failed = true});
+    }
+}
+
+static double
+rec_ts(const papyra_record *r)
+{
+    return r->kind == PAPYRA_KIND_EVENT   ? r->u.event.timestamp
+           : r->kind == PAPYRA_KIND_AUDIT ? r->u.audit.timestamp
+                                          : r->u.dead_letter.timestamp;
+}
+
+/* What papyra_store_each() delivered: timestamps and actor addresses, in order. */
+typedef struct each_seen {
+    size_t n, stop_after;
+    double ts[128];
+    char addr[128][32];
+} each_seen;
+
+static int
+each_collect(const papyra_record *r, void *p)
+{
+    each_seen *e = p;
+
+    assert_true(e->n < 128);
+    e->ts[e->n] = rec_ts(r);
+    snprintf(e->addr[e->n], sizeof(e->addr[0]), "%s",
+             r->kind == PAPYRA_KIND_EVENT && r->u.event.actor_address ? r->u.event.actor_address
+                                                                      : "");
+    e->n++;
+    return e->stop_after && e->n == e->stop_after ? 42 : 0;
+}
+
+/* papyra_store_each() delivers exactly what papyra_store_list() returns, in order. */
+static void
+expect_each_is_list(papyra_store *s, papyra_kind kind, const papyra_list_options *o)
+{
+    papyra_record_list *l = NULL;
+    each_seen e = {0};
+
+    assert_int_equal(papyra_store_list(s, kind, o, &l), 0);
+    assert_int_equal(papyra_store_each(s, kind, o, each_collect, &e), 0);
+    assert_int_equal(e.n, l->count);
+    for (size_t i = 0; i < l->count; i++) {
+        const papyra_record *r = &l->records[i];
+        assert_true(e.ts[i] == rec_ts(r));
+        if (kind == PAPYRA_KIND_EVENT)
+            assert_string_equal(e.addr[i], r->u.event.actor_address);
+    }
+    papyra_record_list_free(l);
+}
+
+static void
+expect_each_is_list_all(papyra_store *s)
+{
+    const papyra_list_options opts[] = {
+        {0},
+        {.limit = 1},
+        {.limit = 3},
+        {.limit = 100},
+        {.has_since = true, .since = 20.0},
+        {.has_since = true, .since = 20.0, .limit = 2},
+        {.has_since = true, .since = 1000.0},
+    };
+
+    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+        expect_each_is_list(s, PAPYRA_KIND_EVENT, &opts[k]);
+        expect_each_is_list(s, PAPYRA_KIND_AUDIT, &opts[k]);
+        expect_each_is_list(s, PAPYRA_KIND_DEAD_LETTER, &opts[k]);
+    }
+}
+
+static void
+test_each(void **state)
+{
+    static const char *const retention[] = {"max_records=7", "max_total_bytes=900",
+                                            "max_age_seconds=3e9", "max_records=1"};
+
+    for (size_t i = 0; i < ncases; i++) {
+        char url[1024], rurl[1200];
+        each_seen e = {.stop_after = 2};
+        ctx c;
+
+        ctx_open(&c, &cases[i], false);
+        for (int n = 0; n < 40; n++) {
+            papyra_record r = n % 5 == 4 ? st_audit(n, n) : st_event(n, n);
+            assert_int_equal(papyra_store_write(c.s, &r), 0);
+        }
+        st_counters(c.s, c.before);
+        expect_each_is_list_all(c.s);
+        /* Counted as a read: records_read by what was delivered. */
+        st_counters(c.s, c.before);
+        assert_int_equal(papyra_store_each(c.s, PAPYRA_KIND_EVENT, NULL, each_collect, &e), 42);
+        assert_int_equal(e.n, 2);
+        assert_true(e.ts[0] == 0.0 && e.ts[1] == 1.0);
+        observe(&c, PAPYRA_OPERATION_READ, (outcome){.records = 2});
+        assert_int_equal(papyra_store_each(c.s, (papyra_kind)7, NULL, each_collect, &e),
+                         PAPYRA_EINVAL);
+        observe(&c, PAPYRA_OPERATION_READ, (outcome){.failed = true});
+        assert_int_equal(papyra_store_each(c.s, PAPYRA_KIND_EVENT, NULL, NULL, NULL),
+                         PAPYRA_EINVAL);
+        observe(&c, PAPYRA_OPERATION_READ, (outcome){.failed = true});
+        /* Retention: the same records as list, whichever limit cuts. */
+        cases[i].url(c.dir, url, sizeof(url));
+        for (size_t k = 0; k < sizeof(retention) / sizeof(retention[0]); k++) {
+            papyra_store *s = NULL;
+            snprintf(rurl, sizeof(rurl), "%s%c%s", url, strchr(url, '?') ? '&' : '?', retention[k]);
+            assert_int_equal(papyra_store_open(&s, rurl, NULL), 0);
+            expect_each_is_list_all(s);
+            papyra_store_close(s);
+        }
+        if (cases[i].corrupt) {
+            cases[i].corrupt(c.dir);
+            expect_each_is_list_all(c.s);
+        }
+        ctx_close(&c);
+        expect_fault(&cases[i], call_each, PAPYRA_OPERATION_READ, (outcome){.failed = true});
     }
 }
 
@@ -997,6 +1127,7 @@ main(void)
         cmocka_unit_test(test_write),
         cmocka_unit_test(test_write_rejections_name_the_record_the_field_and_the_reason),
         cmocka_unit_test(test_list),
+        cmocka_unit_test(test_each),
         cmocka_unit_test(test_scan),
         cmocka_unit_test(test_recover),
         cmocka_unit_test(test_compact),

@@ -481,11 +481,15 @@ test_torn_tail_of_another_writer(void **state)
     free(p);
 }
 
-/* Quarantine into the data directory: the copies are not orphans, so recovery ends clean. */
+/*
+ * Quarantine by default into the hidden ".rot.log.quarantine/" next to the
+ * set (upstream's orphan glob does not match it), so recovery ends clean.
+ */
 static void
 test_quarantine_default_dir(void **state)
 {
     char *p = papyra_test_path(*state, "rot.log"), *p1 = papyra_test_path(*state, "rot.log.1");
+    char *qdir = papyra_test_path(*state, ".rot.log.quarantine");
     const char *good = "{\"timestamp\": 1.0, \"kind\": \"event\"}\n";
     papyra_recovery_options o = {.mode = PAPYRA_RECOVER_QUARANTINE};
     papyra_recovery_report *rep = NULL;
@@ -499,10 +503,12 @@ test_quarantine_default_dir(void **state)
     assert_int_equal(rep->n_quarantined, 1);
     assert_int_equal(rep->after->count, 0);
     papyra_recovery_report_free(rep);
-    assert_int_equal(papyra_test_count_prefix(*state, "rot.log.1.quarantine."), 1);
+    assert_int_equal(papyra_test_count_prefix(*state, "rot.log.1.quarantine."), 0);
+    assert_int_equal(papyra_test_count_prefix(qdir, "rot.log.1.quarantine."), 1);
     st_assert_scan(s, 0);
     st_assert_count(s, PAPYRA_KIND_EVENT, 1);
     papyra_store_close(s);
+    free(qdir);
     free(p);
     free(p1);
 }
@@ -556,7 +562,8 @@ static void
 test_quarantine_only_orphans(void **state)
 {
     char *p = papyra_test_path(*state, "rot.log"),
-         *orphan = papyra_test_path(*state, "rot.log.bak");
+         *orphan = papyra_test_path(*state, "rot.log.bak"),
+         *qdir = papyra_test_path(*state, ".rot.log.quarantine");
     const char *text = "{\"kind\":\"event\",\"timestamp\":1}\n";
     papyra_recovery_options o = {.mode = PAPYRA_RECOVER_QUARANTINE};
     papyra_recovery_report *rep = NULL;
@@ -570,10 +577,11 @@ test_quarantine_only_orphans(void **state)
     assert_int_equal(rep->n_quarantined, 1);
     assert_int_equal(rep->after->count, 0);
     assert_false(papyra_test_exists(*state, "rot.log.bak"));
-    assert_int_equal(papyra_test_count_prefix(*state, "rot.log.bak.quarantine."), 1);
+    assert_int_equal(papyra_test_count_prefix(qdir, "rot.log.bak.quarantine."), 1);
     papyra_test_assert_file(p, text, strlen(text));
     papyra_recovery_report_free(rep);
     papyra_store_close(s);
+    free(qdir);
     free(p);
     free(orphan);
 }

@@ -402,7 +402,9 @@ test_metrics_counted(void **state)
     papyra_store *s = st_open("rotating:%s/rot.log", (char *)*state);
     papyra_compaction_report rep;
 
-    assert_true(papyra_test_exists(*state, "rot.log.metrics"));
+    /* Hidden: upstream's orphan glob ("rot.log*") does not match it. */
+    assert_true(papyra_test_exists(*state, ".rot.log.metrics"));
+    assert_false(papyra_test_exists(*state, "rot.log.metrics"));
     assert_int_equal(papyra_store_compact(s, &rep), 0);
     st_write_event(s, 1, 1);
     assert_int_equal(st_counter(s, papyra_metric_by_name("records_written")), 1);

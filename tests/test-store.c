@@ -295,7 +295,7 @@ test_describe_file_stores(void **state)
     info = describe("rotating:rel/r.log");
     assert_int_equal(info->backend, PAPYRA_BACKEND_ROTATING);
     assert_string_equal(info->data_path, "rel/r.log");
-    assert_string_equal(info->metrics_path, "rel/r.log.metrics");
+    assert_string_equal(info->metrics_path, "rel/.r.log.metrics");
     assert_int_equal(info->nparams, 0);
     papyra_url_info_free(info);
 
@@ -489,6 +489,7 @@ test_open_with_no_create_and_metrics_path(void **state)
     s = open_with(url, &nc);
     assert_null(papyra_metrics_path(papyra_store_metrics(s)));
     papyra_store_close(s);
+    assert_false(papyra_test_exists(dir, "rot/.r.log.metrics"));
     assert_false(papyra_test_exists(dir, "rot/r.log.metrics"));
 
     /* The metrics file alone: it is used. */

@@ -242,7 +242,9 @@ class WrongType(Base):
                     data = os.path.join(d, name)
                     with open(data, "w") as f:
                         f.write(json.dumps(event(1)) + "\n")
-                    make(data + ".metrics")
+                    # rotating: hides its metrics file from upstream's orphan glob.
+                    make(os.path.join(d, "." + name + ".metrics") if scheme == "rotating"
+                         else data + ".metrics")
                     url = "%s:%s" % (scheme, data)
                     for cmd in (("metrics", "persistence"), ("metrics", "persistence", "--json"),
                                 ("metrics", "reset"), ("metrics", "reset", "--recreate")):
@@ -434,6 +436,10 @@ class Symlinks(Base):
                 self.assertEqual(len(events_seen(url % link)), 13)
                 rc, out, err = papyra(url % target, "persistence", "scan")
                 self.assertEqual(rc, EXIT_OK, out + err)
+                # One metrics file, the target's (hidden from upstream's glob).
+                self.assertTrue(os.path.exists(self.p("data", ".target.log.metrics")))
+                self.assertFalse(os.path.exists(self.p(".link.log.metrics")))
+                self.assertFalse(os.path.exists(self.p("link.log.metrics")))
 
 
 if __name__ == "__main__":

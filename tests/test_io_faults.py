@@ -340,7 +340,8 @@ def damaged_json(d, url):
 
 def damaged_rotating(d, url):
     base = rotating_set(d, 3, 3, lambda n, i: i == 1 and n == 1, torn_active=True)
-    run([WRITER, "counters", base + ".metrics", "rotating"])
+    hidden = os.path.join(os.path.dirname(base), "." + os.path.basename(base) + ".metrics")
+    run([WRITER, "counters", hidden, "rotating"])
     run([PAPYRA, "--persistence", url, "persistence", "scan"])  # makes the lock file
 
 

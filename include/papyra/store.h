@@ -13,8 +13,10 @@
  * Every form also takes the retention parameters max_records=N,
  * max_age_seconds=X and max_total_bytes=N (each > 0; a limit of 0 or below is
  * an error, not "unlimited"), and metrics=PATH (where the shared metrics file
- * lives; file backends default to "<PATH>.metrics") or metrics=none (private
- * counters). unix:SOCKET is Redis over a socket; rediss:// (TLS) names Redis
+ * lives; json: defaults to "<PATH>.metrics", rotating: to the hidden
+ * "<dir>/.<name>.metrics", which upstream's orphan check does not match; an
+ * older release's "<PATH>.metrics" is moved or folded into it on open) or
+ * metrics=none (private counters). unix:SOCKET is Redis over a socket; rediss:// (TLS) names Redis
  * too, but is refused with PAPYRA_EUNSUPPORTED.
  * Paths and values are %-decoded; papyra_store_url_for_path() encodes one.
  *
@@ -78,7 +80,10 @@ PAPYRA_PUBLIC papyra_metrics *papyra_store_metrics(papyra_store *s);
 /**
  * Where a store's shared metrics file is, without opening the store: no
  * connection is made and nothing is created. For readers such as the CLI,
- * which must show a Redis store's counters while its server is down.
+ * which must show a Redis store's counters while its server is down. A
+ * rotating: store whose default metrics file does not exist (access(2)) but
+ * whose older "<PATH>.metrics" does gives the older one: its counters until
+ * the store is next opened and migrates them.
  *
  * @param[in]  url         a store URL, as papyra_store_open() takes.
  * @param[out] ret_path    the path, released with papyra_free(); NULL when the
@@ -100,7 +105,8 @@ enum {
      * Create no metrics file for a file store that does not exist yet: when
      * a json: or rotating: store is opened with no metrics= (neither in the
      * URL nor in papyra_open_options.metrics_path) and neither its data file
-     * nor its default metrics file "<PATH>.metrics" exists, it opens as with
+     * nor its default metrics file (see the URL forms above; for rotating:
+     * also the older "<PATH>.metrics") exists, it opens as with
      * metrics=none: private counters, no papyra_store_metrics_warning().
      * For readers that must leave nothing behind on a mistyped path, such as
      * the CLI: a json: store then creates nothing at all (a rotating: store
@@ -264,6 +270,46 @@ PAPYRA_PUBLIC int papyra_store_list(papyra_store *s,
 
 /** Frees a list and every string in it. NULL is a no-op. */
 PAPYRA_PUBLIC void papyra_record_list_free(papyra_record_list *list);
+
+/**
+ * What papyra_store_each() calls for each record. @p record and every string
+ * in it are valid only during the call (copy what you keep). Return 0 to go
+ * on; any other value ends the walk, and papyra_store_each() returns it.
+ * @since 0.3
+ */
+typedef int (*papyra_record_fn)(const papyra_record *record, void *ctx);
+
+/**
+ * Streams the records of one kind to @p fn, oldest to newest, one at a time:
+ * exactly the records papyra_store_list() would return with the same
+ * options (retention, then @p since, then @p limit: the newest N), in the
+ * same order, without building the list. Memory does not grow with the
+ * store: the file backends read their files through a line buffer (a first
+ * pass from the end finds where the records start when retention's count
+ * or size limit, or @p limit, cuts older ones; a second pass reads forwards
+ * from there), Redis pages through the stream, memory walks its array.
+ * Records appended after the call started are not delivered. @p fn may call
+ * other functions on @p s (no lock of the store is held while it runs).
+ *
+ * Counts like papyra_store_list(): records_read by the records delivered,
+ * anomaly_detected by the corrupt records passed over, read_errors +1 when
+ * the store fails (not when @p fn ends the walk).
+ *
+ * @param[in] opts NULL: no since, no limit.
+ * @returns 0 when every record was delivered; the non-zero value @p fn
+ *          returned; or a negative PAPYRA_E* code when the store failed
+ *          (PAPYRA_EINVAL: NULL @p s or @p fn, or an invalid kind;
+ *          PAPYRA_ECLOSED, PAPYRA_EIO, PAPYRA_ENOMEM, PAPYRA_ECONNECT, ...).
+ *          A value @p fn returns is never mistaken for the store's: a
+ *          negative one is returned as it is, so give your own codes
+ *          outside the PAPYRA_E* range if you need to tell them apart.
+ * @since 0.3
+ */
+PAPYRA_PUBLIC int papyra_store_each(papyra_store *s,
+                                    papyra_kind kind,
+                                    const papyra_list_options *opts,
+                                    papyra_record_fn fn,
+                                    void *ctx);
 
 /** Anomaly types, with upstream's names and order, then ours. */
 typedef enum papyra_anomaly_type {

@@ -34,6 +34,26 @@ typedef struct papyra__retention {
     int64_t max_total_bytes;
 } papyra__retention;
 
+/*
+ * One papyra_store_each() call: the caller's function, and what the walk
+ * delivered and passed over. Backends hand each record to
+ * papyra__each_deliver().
+ */
+typedef struct papyra__each {
+    papyra_record_fn fn;
+    void *ctx;
+    int result;         /* fn's non-zero return, which ended the walk */
+    uint64_t returned;  /* records delivered */
+    uint64_t anomalies; /* corrupt or torn records passed over */
+} papyra__each;
+
+/*
+ * Hands @p rec to the caller's function and clears it. Returns 0 to go on,
+ * or 1 when the function ended the walk (the backend then stops and
+ * returns 0).
+ */
+int papyra__each_deliver(papyra__each *e, papyra_record *rec);
+
 /* What a list call returns to the generic layer, besides the records. */
 typedef struct papyra__list_result {
     papyra_record_list *list; /* set by the backend on success */
@@ -65,6 +85,16 @@ typedef struct papyra__backend_ops {
                 papyra_kind kind,
                 const papyra_list_options *opts,
                 papyra__list_result *out);
+    /*
+     * Streams one kind oldest first to papyra__each_deliver(): what list
+     * would return with the same options, in the same order, in memory that
+     * does not grow with the store. Holds no lock of the store while a
+     * record is delivered.
+     */
+    int (*each)(papyra_store *s,
+                papyra_kind kind,
+                const papyra_list_options *opts,
+                papyra__each *e);
     int (*scan)(papyra_store *s, papyra_scan_report **ret);
     /*
      * NULL, or whether a recover must repair although its scan found
@@ -88,6 +118,12 @@ typedef struct papyra__backend_ops {
                    uint64_t *removed);
     /* The default metrics-file path for this store, or NULL for private counters. */
     int (*default_metrics_path)(papyra_store *s, const papyra__url *url, char **ret);
+    /*
+     * NULL, or where older releases kept the default metrics file: opening the
+     * store moves (or folds) it into the default path, and readers that open
+     * no store find the counters there until then.
+     */
+    int (*legacy_metrics_path)(papyra_store *s, const papyra__url *url, char **ret);
     /* What its progress reports count: "bytes" or "entries" (papyra_progress.unit). */
     const char *progress_unit;
 } papyra__backend_ops;

@@ -6,10 +6,13 @@
  * for the counters the backend supports.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/backend.h"
@@ -154,8 +157,34 @@ parse_retention(papyra_store *s, const papyra__url *url)
  * default, or NULL for private counters (metrics=none, memory without
  * metrics=). Connects to nothing and creates nothing.
  */
+static bool path_absent(const char *path);
+
+/*
+ * metrics_path_for() for a reader that opens no store: the default path, or
+ * the backend's legacy path when only that one exists (not migrated yet).
+ */
 static int
-metrics_path_for(papyra_store *s, const papyra__url *url, char **ret)
+metrics_path_found(papyra_store *s, const papyra__url *url, char **ret)
+{
+    char *old = NULL;
+    int r = s->ops->default_metrics_path(s, url, ret);
+
+    if (r < 0 || !*ret || !s->ops->legacy_metrics_path || !path_absent(*ret))
+        return r;
+    r = s->ops->legacy_metrics_path(s, url, &old);
+    if (r < 0 || !old)
+        return r;
+    if (path_absent(old)) {
+        free(old);
+        return 0;
+    }
+    free(*ret);
+    *ret = old;
+    return 0;
+}
+
+static int
+metrics_path_for(papyra_store *s, const papyra__url *url, bool finding, char **ret)
 {
     const char *want = papyra__url_param(url, "metrics");
 
@@ -169,7 +198,121 @@ metrics_path_for(papyra_store *s, const papyra__url *url, char **ret)
         *ret = strdup(want);
         return *ret ? 0 : papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     }
-    return s->ops->default_metrics_path ? s->ops->default_metrics_path(s, url, ret) : 0;
+    if (!s->ops->default_metrics_path)
+        return 0;
+    return finding ? metrics_path_found(s, url, ret) : s->ops->default_metrics_path(s, url, ret);
+}
+
+/*
+ * Opens the metrics file of an older release at @p old, locked exclusively
+ * (flock: every opener that migrates takes it, so one at a time) and still
+ * linked under that name: its descriptor, or -1 when there is none, or it
+ * is not a regular file (left alone). O_NONBLOCK: a FIFO never blocks.
+ */
+static int
+lock_legacy(const char *old)
+{
+    for (int round = 0; round < 8; round++) {
+        int fd = open(old, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        struct stat a, b;
+
+        if (fd < 0)
+            return -1;
+        if (fstat(fd, &a) < 0 || !S_ISREG(a.st_mode) || flock(fd, LOCK_EX) < 0) {
+            close(fd);
+            return -1;
+        }
+        if (stat(old, &b) == 0 && b.st_dev == a.st_dev && b.st_ino == a.st_ino)
+            return fd;
+        /* Migrated by another opener meanwhile, or made again: look again. */
+        close(fd);
+    }
+    return -1;
+}
+
+/* Whether @p path names the file open at @p fd. */
+static bool
+same_file(int fd, const char *path)
+{
+    struct stat a, b;
+
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+/*
+ * Before the metrics file is opened: when only the old name exists, it takes
+ * the new one (link, then unlink the old: a file already at the new name is
+ * never replaced). Processes of an older release that have it mapped keep
+ * counting into the same file. Best effort: what is left is folded later.
+ */
+static void
+migrate_rename(const char *old, const char *path)
+{
+    int fd = lock_legacy(old);
+
+    if (fd < 0)
+        return;
+    if (link(old, path) == 0 || (errno == EEXIST && same_file(fd, path))) {
+        /* A crash between link and unlink leaves two names of one file: the next open ends it. */
+        if (unlink(old) == 0)
+            (void)papyra__fsync_parent(path);
+    }
+    close(fd);
+}
+
+/*
+ * After the metrics file at the default path is open: a file still at the
+ * old name (an older release made it again, or it could not be moved) has
+ * its counters added to ours, lifetime totals and values since its last
+ * reset alike, and is removed. Done under the old file's lock, once. A crash
+ * between the addition and the removal would count the old file twice on
+ * the next open; it never loses a count. A file that cannot be read is left
+ * where it is, and said in the metrics warning.
+ */
+static int
+migrate_fold(papyra_store *s, const char *old)
+{
+    papyra_metrics_options o = {.flags = PAPYRA_METRICS_READONLY, .backend = s->ops->id};
+    papyra_metrics_snapshot snap;
+    papyra_metrics *om = NULL;
+    papyra_error e = {0};
+    int fd = lock_legacy(old), r;
+
+    if (fd < 0)
+        return 0;
+    if (same_file(fd, papyra_metrics_path(s->metrics))) {
+        (void)unlink(old);
+        close(fd);
+        return 0;
+    }
+    r = papyra_metrics_open(&om, old, &o, &e);
+    if (r == 0)
+        r = papyra_metrics_read(om, &snap);
+    papyra_metrics_close(om);
+    if (r < 0) {
+        close(fd);
+        free(s->metrics_warning);
+        s->metrics_warning = NULL;
+        if (papyra__asprintf(&s->metrics_warning,
+                             "the metrics file of an older release, %s, cannot be read (%s); "
+                             "it is left in place and its counts are not included",
+                             old, e.message[0] ? e.message : papyra_strerror(r)) < 0)
+            return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
+        return 0;
+    }
+    for (int id = 0; id < PAPYRA_METRIC_COUNT; id++) {
+        if (snap.state[id] != PAPYRA_METRIC_OK)
+            continue;
+        /* The total first, so that a reader never sees a value below what it was. */
+        atomic_fetch_add_explicit(s->metrics->live[id], snap.total[id], memory_order_relaxed);
+        atomic_fetch_add_explicit(s->metrics->base[id], snap.total[id] - snap.value[id],
+                                  memory_order_relaxed);
+    }
+    if (unlink(old) == 0)
+        (void)papyra__fsync_parent(old);
+    close(fd);
+    return 0;
 }
 
 /*
@@ -182,11 +325,17 @@ open_metrics(papyra_store *s, const papyra__url *url)
 {
     papyra_metrics_options o = {0};
     papyra_error e = {0};
-    char *path = NULL;
-    int r = metrics_path_for(s, url, &path);
+    char *path = NULL, *old = NULL;
+    int r = metrics_path_for(s, url, false, &path);
 
-    if (r < 0)
+    if (r == 0 && path && !papyra__url_param(url, "metrics") && s->ops->legacy_metrics_path)
+        r = s->ops->legacy_metrics_path(s, url, &old);
+    if (r < 0) {
+        free(path);
         return r;
+    }
+    if (old)
+        migrate_rename(old, path);
     if (path) {
         o.flags = PAPYRA_METRICS_CREATE;
         o.backend = s->ops->id;
@@ -202,6 +351,11 @@ open_metrics(papyra_store *s, const papyra__url *url)
         }
         free(path);
     }
+    /* Folded only into a shared file: private counters would lose the old counts. */
+    r = old && s->metrics && s->metrics->shared && !path_absent(old) ? migrate_fold(s, old) : 0;
+    free(old);
+    if (r < 0)
+        return r;
     if (!s->metrics) {
         r = papyra_metrics_new_private(&s->metrics, s->ops->id);
         if (r < 0)
@@ -281,7 +435,7 @@ locate(const char *url_text,
         r = papyra__store_error(&s, PAPYRA_EINVAL, "%s: needs a file path (%s:PATH)", s.ops->name,
                                 s.ops->name);
     if (r == 0)
-        r = metrics_path_for(&s, url, metrics);
+        r = metrics_path_for(&s, url, true, metrics);
     if (r < 0) {
         open_error(reterr, r, papyra_store_errmsg(&s));
         err_forget(&s);
@@ -432,6 +586,15 @@ no_create(papyra_store *s, papyra__url *url)
         return r;
     absent = !mpath || path_absent(mpath);
     free(mpath);
+    mpath = NULL;
+    /* Counters under an older release's name are a store's too (migrated on open). */
+    if (absent && s->ops->legacy_metrics_path) {
+        r = s->ops->legacy_metrics_path(s, url, &mpath);
+        if (r < 0)
+            return r;
+        absent = !mpath || path_absent(mpath);
+        free(mpath);
+    }
     if (absent && papyra__url_set(url, "metrics", "none") < 0)
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     return 0;
@@ -634,6 +797,50 @@ papyra_store_list(papyra_store *s,
     papyra__outcome_end(&o, false);
     *ret = out.list;
     return 0;
+}
+
+int
+papyra__each_deliver(papyra__each *e, papyra_record *rec)
+{
+    int r = e->fn(rec, e->ctx);
+
+    papyra__record_clear(rec);
+    e->returned++;
+    if (r == 0)
+        return 0;
+    e->result = r;
+    return 1;
+}
+
+PAPYRA_PUBLIC int
+papyra_store_each(papyra_store *s,
+                  papyra_kind kind,
+                  const papyra_list_options *opts,
+                  papyra_record_fn fn,
+                  void *ctx)
+{
+    static const papyra_list_options none = {0};
+    papyra__each e = {.fn = fn, .ctx = ctx};
+    papyra__outcome o;
+    int r;
+
+    if (!s)
+        return PAPYRA_EINVAL;
+    begin(s, &o, PAPYRA__OP_READ);
+    if (atomic_load(&s->closed))
+        r = closed_error(s);
+    else if (!fn || (unsigned)kind >= PAPYRA_KIND_MAX)
+        r = papyra__store_error(s, PAPYRA_EINVAL, "invalid kind or no function to call");
+    else
+        r = s->ops->each(s, kind, opts ? opts : &none, &e);
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_ANOMALIES, e.anomalies);
+    if (r < 0) {
+        papyra__outcome_end(&o, true);
+        return r;
+    }
+    papyra__outcome_add(&o, PAPYRA_COUNT_BY_RECORDS_RETURNED, e.returned);
+    papyra__outcome_end(&o, false);
+    return e.result;
 }
 
 int

@@ -223,7 +223,8 @@ lock_for_append(jsonl *j)
             r = PAPYRA_EIO;
             break;
         }
-        if (c == '\n')
+        /* "\r" ends a line too (universal newlines, as upstream reads the file). */
+        if (c == '\n' || c == '\r')
             break;
         if (!excl) {
             excl = true;
@@ -417,6 +418,32 @@ list_reverse(papyra_record_list *list)
 }
 
 /*
+ * The record of @p kind a line holds: 1 with *obj and its timestamp, 0 when
+ * it holds none (an anomaly counted in @p anomalies, or another kind), or an
+ * error.
+ */
+static int
+line_object(
+    const papyra__line *l, papyra_kind kind, papyra_json **obj, double *ts, uint64_t *anomalies)
+{
+    int r = papyra__jsonl_parse_line(l, obj);
+
+    if (r < 0)
+        return r;
+    if (!*obj) {
+        (*anomalies)++;
+        return 0;
+    }
+    /* Unknown kinds and objects without a timestamp are not records: skipped, not anomalies. */
+    if (papyra__record_kind_of(*obj) != (int)kind || !papyra__record_timestamp(*obj, ts)) {
+        papyra__json_free(*obj);
+        *obj = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+/*
  * Walks from the newest line. One line: 1 when the walk is over (retention
  * or limit reached), 0 to go on, or an error.
  */
@@ -434,18 +461,9 @@ list_line(papyra_store *s,
     double ts;
     int r, v;
 
-    r = papyra__jsonl_parse_line(l, &obj);
-    if (r < 0)
+    r = line_object(l, kind, &obj, &ts, anomalies);
+    if (r <= 0)
         return r;
-    if (!obj) {
-        (*anomalies)++;
-        return 0;
-    }
-    /* Unknown kinds and objects without a timestamp are not records: skipped, not anomalies. */
-    if (papyra__record_kind_of(obj) != (int)kind || !papyra__record_timestamp(obj, &ts)) {
-        papyra__json_free(obj);
-        return 0;
-    }
     v = papyra__retention_offer(&s->retention, st, ts, l->stored);
     if (v > 0 && !(opts->has_since && !(ts >= opts->since))) {
         /* A field our structs cannot hold: skipped and counted, never coerced. */
@@ -488,7 +506,7 @@ jl_list(papyra_store *s,
         return r;
     }
     papyra__retention_begin(&s->retention, &st);
-    papyra__rlines_init(&rd, fd, (uint64_t)size, PAPYRA__NL_LF);
+    papyra__rlines_init(&rd, fd, (uint64_t)size, PAPYRA__NL_UNIVERSAL);
     while ((r = papyra__rlines_next(&rd, &l)) == 1) {
         r = list_line(s, &l, kind, opts, &st, list, &cap, &out->anomalies);
         if (r != 0)
@@ -505,6 +523,115 @@ jl_list(papyra_store *s,
     return 0;
 }
 
+/*
+ * Where papyra_store_each() starts reading forwards: the offset of the oldest
+ * record that list would return, found walking from the end as list does
+ * (only when retention's count or size limit, or a limit, can cut older
+ * records). *none: nothing is returned at all.
+ */
+static int
+each_start(papyra_store *s,
+           int fd,
+           off_t size,
+           papyra_kind kind,
+           const papyra_list_options *opts,
+           const papyra__retention_state *begun,
+           off_t *start,
+           bool *none)
+{
+    papyra__retention_state st = *begun;
+    papyra__rline_reader rd;
+    papyra__line l;
+    uint64_t kept = 0, seen = 0, ignored = 0;
+    int r, v = 1;
+
+    *start = 0;
+    *none = false;
+    if (!(s->retention.max_records > 0 || s->retention.max_total_bytes > 0 || opts->limit > 0))
+        return 0;
+    papyra__rlines_init(&rd, fd, (uint64_t)size, PAPYRA__NL_UNIVERSAL);
+    while (v >= 0 && (r = papyra__rlines_next(&rd, &l)) == 1) {
+        papyra_json *obj;
+        double ts;
+
+        bool mistyped;
+
+        r = line_object(&l, kind, &obj, &ts, &ignored);
+        if (r < 0)
+            break;
+        if (r == 0)
+            continue;
+        mistyped = papyra__record_classify(obj, NULL, 0) == PAPYRA__LINE_MISTYPED;
+        papyra__json_free(obj);
+        v = papyra__retention_offer(&s->retention, &st, ts, l.stored);
+        if (v > 0 && !(opts->has_since && !(ts >= opts->since))) {
+            /* A mistyped record is read (and counted) too, but not delivered. */
+            *start = (off_t)rd.hi;
+            seen += mistyped;
+            if (!mistyped && ++kept == opts->limit)
+                v = -1;
+        }
+    }
+    papyra__rlines_free(&rd);
+    if (r < 0)
+        return r;
+    /* Stopped before keeping anything: nothing is returned. */
+    *none = v < 0 && kept == 0 && seen == 0;
+    return 0;
+}
+
+static int
+jl_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papyra__each *e)
+{
+    jsonl *j = s->impl;
+    papyra__retention_state st;
+    papyra__line_reader rd;
+    papyra__line l;
+    off_t size = 0, start;
+    bool none;
+    int fd = -1, r;
+
+    r = open_read(s, j, &fd, &size);
+    if (r <= 0)
+        return r;
+    papyra__retention_begin(&s->retention, &st);
+    r = each_start(s, fd, size, kind, opts, &st, &start, &none);
+    if (r == 0 && !none) {
+        papyra__lines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
+        rd.off = start;
+        while ((r = papyra__lines_next(&rd, &l)) == 1) {
+            papyra_record rec;
+            papyra_json *obj;
+            double ts;
+
+            r = line_object(&l, kind, &obj, &ts, &e->anomalies);
+            if (r < 0)
+                break;
+            if (r == 0 || (st.has_cutoff && !(ts >= st.cutoff)) ||
+                (opts->has_since && !(ts >= opts->since))) {
+                papyra__json_free(obj);
+                continue;
+            }
+            /* A field our structs cannot hold: skipped and counted, never coerced. */
+            if (papyra__record_classify(obj, NULL, 0) == PAPYRA__LINE_MISTYPED) {
+                e->anomalies++;
+                papyra__json_free(obj);
+                continue;
+            }
+            memset(&rec, 0, sizeof(rec));
+            r = papyra__record_decode(obj, NULL, &rec);
+            papyra__json_free(obj);
+            if (r < 0 || papyra__each_deliver(e, &rec))
+                break;
+        }
+        papyra__lines_free(&rd);
+    }
+    close(fd);
+    if (r < 0)
+        return papyra__jsonl_error(s, r, "cannot read", j->file.path);
+    return 0;
+}
+
 /* Scans the first @p size bytes of an open file into @p rep. */
 static int
 scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
@@ -514,7 +641,7 @@ scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
     char why[160], detail[224];
     int r;
 
-    papyra__lines_init(&rd, fd, size, PAPYRA__NL_LF);
+    papyra__lines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
     papyra__progress_total((uint64_t)size);
     while ((r = papyra__lines_next(&rd, &l)) == 1) {
         papyra__progress_add(l.stored);
@@ -619,6 +746,7 @@ const papyra__backend_ops papyra__backend_jsonl = {
     .close = jl_close,
     .write = jl_write,
     .list = jl_list,
+    .each = jl_each,
     .scan = jl_scan,
     .needs_repair = jl_needs_repair,
     .repair = papyra__jsonl_repair,

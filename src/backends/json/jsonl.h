@@ -2,9 +2,10 @@
 /*
  * Internals of the JSON-lines backend ("json:PATH"): its state, shared by
  * json.c (open, write, list, scan) and rewrite.c (recover, compact). Its
- * files are read with the files/ line readers, lines ending at '\n' only
- * (PAPYRA__NL_LF): a '\r' before it stays in the line (the JSON parser
- * takes it as whitespace) and counts in the stored size.
+ * files are read with the files/ line readers as upstream reads them, with
+ * Python's universal newlines (PAPYRA__NL_UNIVERSAL): "\n", "\r\n" and a
+ * lone "\r" each end a line, and a record's stored size counts its
+ * terminator.
  */
 #ifndef PAPYRA_JSONL_H
 #define PAPYRA_JSONL_H

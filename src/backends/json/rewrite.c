@@ -185,7 +185,7 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
         temp_abort(&t);
         return r;
     }
-    papyra__lines_init(&rd, j->file.fd, -1, PAPYRA__NL_LF);
+    papyra__lines_init(&rd, j->file.fd, -1, PAPYRA__NL_UNIVERSAL);
     while ((r = papyra__lines_next(&rd, &l)) == 1) {
         papyra__normal_info ni;
         double ts = 0;
@@ -374,7 +374,7 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
 
     for (k = 0; k < PAPYRA_KIND_MAX; k++)
         st[k] = c->st;
-    papyra__rlines_init(&rd, j->file.fd, (uint64_t)size, PAPYRA__NL_LF);
+    papyra__rlines_init(&rd, j->file.fd, (uint64_t)size, PAPYRA__NL_UNIVERSAL);
     while ((r = papyra__rlines_next(&rd, &l)) == 1) {
         papyra__normal_info ni;
         bool has_ts;

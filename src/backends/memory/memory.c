@@ -202,6 +202,58 @@ mem_list(papyra_store *s,
     return 0;
 }
 
+/*
+ * Walks the array: from the newest to find the oldest record list would
+ * return (as mem_list does), then forwards from there, one record decoded
+ * at a time under the lock and delivered without it. Records only ever get
+ * appended, so the indexes stay valid while the lock is dropped.
+ */
+static int
+mem_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papyra__each *ev)
+{
+    mem_store *m = s->impl;
+    papyra__retention_state st;
+    mem_kind *mk = &m->kinds[kind];
+    size_t i, first, n, kept = 0;
+    int r = 0;
+
+    papyra__retention_begin(&s->retention, &st);
+    pthread_mutex_lock(&m->mu);
+    n = mk->n;
+    first = n;
+    for (i = n; i-- > 0;) {
+        const mem_entry *e = &mk->v[i];
+        int keep = papyra__retention_offer(&s->retention, &st, e->timestamp, e->len + 1);
+
+        if (keep < 0)
+            break;
+        if (keep == 0 || (opts->has_since && !(e->timestamp >= opts->since)))
+            continue;
+        first = i;
+        if (++kept == opts->limit)
+            break;
+    }
+    pthread_mutex_unlock(&m->mu);
+    for (i = first; i < n && r == 0; i++) {
+        papyra_record rec;
+        double ts;
+
+        memset(&rec, 0, sizeof(rec));
+        pthread_mutex_lock(&m->mu);
+        ts = mk->v[i].timestamp;
+        bool want =
+            !(st.has_cutoff && !(ts >= st.cutoff)) && !(opts->has_since && !(ts >= opts->since));
+        r = want ? decode_line(&mk->v[i], &rec) : 0;
+        pthread_mutex_unlock(&m->mu);
+        if (r < 0)
+            return papyra__store_error(s, r, "cannot decode a stored record: %s",
+                                       papyra_strerror(r));
+        if (want && papyra__each_deliver(ev, &rec))
+            break;
+    }
+    return 0;
+}
+
 static int
 mem_scan(papyra_store *s, papyra_scan_report **ret)
 {
@@ -227,6 +279,7 @@ const papyra__backend_ops papyra__backend_memory = {
     .close = mem_close,
     .write = mem_write,
     .list = mem_list,
+    .each = mem_each,
     .scan = mem_scan,
     .repair = mem_repair,
     .compact = NULL,

@@ -364,62 +364,100 @@ typedef struct list_walk {
     papyra_record *recs; /* newest first */
     size_t count, cap;
     uint64_t anomalies;
+    /* papyra_store_each(): count what list would keep instead of keeping it. */
+    bool find_start;
+    bool kept; /* the entry just handled is kept */
 } list_walk;
 
-/* Handles one entry of the backward walk; returns 0 or PAPYRA_ENOMEM. */
+/*
+ * The record of @p kind an entry holds: 1 with *rec decoded and *len the
+ * size of its data, 0 when it holds none (an anomaly counted in
+ * @p anomalies, another kind, a record that cannot be decoded), or
+ * PAPYRA_ENOMEM.
+ */
 static int
-list_entry(papyra__redis *r, list_walk *w, const redisReply *fields)
+entry_record(papyra__redis *r,
+             papyra_kind kind,
+             const redisReply *fields,
+             papyra_record *rec,
+             size_t *len,
+             double *ts,
+             uint64_t *anomalies)
 {
     const redisReply *d = papyra__redis_field(fields, "data");
     papyra_json *obj = NULL;
-    papyra_record rec;
-    double ts;
     int rc;
 
     if (!d || d->type != REDIS_REPLY_STRING) {
-        w->anomalies++;
+        (*anomalies)++;
         return 0;
     }
     if ((rc = papyra__json_parse(d->str, d->len, &obj)) < 0) {
         if (rc == PAPYRA_ENOMEM)
             return rc;
-        w->anomalies++;
+        (*anomalies)++;
         return 0;
     }
     if (papyra__json_type(obj) != PAPYRA_JSON_OBJECT) {
         papyra__json_free(obj);
-        w->anomalies++;
+        (*anomalies)++;
         return 0;
     }
     /* Objects of another kind, or without a timestamp, are invisible (as upstream). */
-    if (papyra__record_kind_of(obj) != (int)w->kind) {
+    if (papyra__record_kind_of(obj) != (int)kind) {
         papyra__json_free(obj);
         return 0;
     }
     /*
-     * A field our structs cannot hold (record/codec.h): never coerced; it
-     * takes its place in retention by its timestamp and, when it would be
-     * listed, is skipped as an anomaly.
+     * A field our structs cannot hold (record/codec.h): never coerced; 2
+     * with its timestamp, for the caller to place in retention and, when it
+     * would be listed, to skip as an anomaly.
      */
     if (papyra__record_classify(obj, NULL, 0) == PAPYRA__LINE_MISTYPED) {
-        (void)papyra__record_timestamp(obj, &ts);
+        *ts = 0;
+        (void)papyra__record_timestamp(obj, ts);
         papyra__json_free(obj);
-        rc = papyra__retention_offer(w->ret, &w->st, ts, d->len);
-        w->done = rc < 0;
-        if (rc > 0 && !(w->opts && w->opts->has_since && !(ts >= w->opts->since)))
-            w->anomalies++;
-        return 0;
+        *len = d->len;
+        return 2;
     }
-    rc = papyra__record_decode(obj, r->system_id, &rec);
+    memset(rec, 0, sizeof(*rec));
+    rc = papyra__record_decode(obj, r->system_id, rec);
     papyra__json_free(obj);
     if (rc == PAPYRA_ENOMEM)
         return rc;
     if (rc < 0)
         return 0;
-    ts = papyra__record_time(&rec);
+    *len = d->len;
+    *ts = papyra__record_time(rec);
+    return 1;
+}
+
+/* Handles one entry of the backward walk; returns 0 or PAPYRA_ENOMEM. */
+static int
+list_entry(papyra__redis *r, list_walk *w, const redisReply *fields)
+{
+    papyra_record rec;
+    size_t len;
+    double ts;
+    int rc = entry_record(r, w->kind, fields, &rec, &len, &ts, &w->anomalies);
+
+    w->kept = false;
+    if (rc <= 0)
+        return rc;
+    if (rc == 2) {
+        /* Mistyped: a place in retention, an anomaly when it would be listed. */
+        int v = papyra__retention_offer(w->ret, &w->st, ts, len);
+        w->done = v < 0;
+        if (v > 0 && !(w->opts && w->opts->has_since && !(ts >= w->opts->since))) {
+            w->anomalies++;
+            /* papyra_store_each() starts at or before it, and counts it there. */
+            w->kept = w->find_start;
+        }
+        return 0;
+    }
 
     /* Retention (the rule every backend shares), then since, then limit. */
-    switch (papyra__retention_offer(w->ret, &w->st, ts, d->len)) {
+    switch (papyra__retention_offer(w->ret, &w->st, ts, len)) {
     case 0:
         goto skip;
     case -1:
@@ -429,6 +467,15 @@ list_entry(papyra__redis *r, list_walk *w, const redisReply *fields)
     }
     if (w->opts && w->opts->has_since && !(ts >= w->opts->since))
         goto skip;
+    if (w->find_start) {
+        /* papyra_store_each(): only where the records to deliver start. */
+        papyra__record_clear(&rec);
+        w->count++;
+        w->kept = true;
+        if (w->opts && w->opts->limit > 0 && w->count >= w->opts->limit)
+            w->done = true;
+        return 0;
+    }
     if (w->count == w->cap) {
         size_t ncap = w->cap ? w->cap * 2 : 64;
         papyra_record *nr = realloc(w->recs, ncap * sizeof(*nr));
@@ -621,6 +668,124 @@ redis_list(papyra_store *s,
     return 0;
 }
 
+/* Copies entry id @p idrep into @p buf (PAPYRA_REDIS_ID_MAX bytes). */
+static void
+set_id(char *buf, const redisReply *idrep)
+{
+    (void)snprintf(buf, PAPYRA_REDIS_ID_MAX, "%.*s", (int)idrep->len, idrep->str);
+}
+
+/*
+ * papyra_store_each(): a backward walk as list's (only when retention's count
+ * or size limit, or a limit, can cut older records) finds the id of the
+ * oldest entry list would return; then XRANGE pages forwards from there to
+ * the newest entry at the start of the call. The connection is held for one
+ * page at a time, never while a record is delivered.
+ */
+static int
+redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papyra__each *ev)
+{
+    papyra__redis *r = s->impl;
+    list_walk w = {.kind = kind, .ret = &s->retention, .opts = opts, .find_start = true};
+    char lo[PAPYRA_REDIS_ID_MAX], from[PAPYRA_REDIS_ID_MAX];
+    char to[PAPYRA_REDIS_ID_MAX] = "+", end[PAPYRA_REDIS_ID_MAX] = "+";
+    const char *key = papyra__redis_key(r, kind);
+    bool cut = s->retention.max_records > 0 || s->retention.max_total_bytes > 0 || opts->limit > 0;
+    bool first = true, none = false, stop = false, started = false;
+    int rc = 0;
+
+    if (!key)
+        return papyra__store_error(s, PAPYRA_EINVAL, "invalid record kind");
+    papyra__retention_begin(&s->retention, &w.st);
+    since_bound(opts, lo, sizeof(lo));
+    (void)snprintf(from, sizeof(from), "%s", lo);
+    (void)pthread_mutex_lock(&r->lock);
+    while (!w.done) {
+        redisReply *page = NULL;
+        size_t n;
+
+        rc = papyra__redis_fetch_page(s, r, true, key, lo, end, &page);
+        if (rc < 0)
+            break;
+        n = page->elements;
+        if (first) {
+            /* The newest entry now: what is appended later is not delivered. */
+            if (n > 0 && papyra__redis_entry_ok(page->element[0]))
+                set_id(to, page->element[0]->element[0]);
+            none = n == 0;
+            first = false;
+            if (!cut)
+                w.done = true;
+        }
+        for (size_t i = 0; i < n && !w.done && rc == 0; i++) {
+            const redisReply *e = page->element[i];
+            if (!papyra__redis_entry_ok(e))
+                continue;
+            rc = list_entry(r, &w, e->element[1]);
+            if (w.kept) {
+                set_id(from, e->element[0]);
+                started = true;
+            }
+            papyra__redis_set_after(end, e->element[0]);
+        }
+        if (n < PAPYRA_REDIS_PAGE)
+            w.done = true;
+        freeReplyObject(page);
+    }
+    (void)pthread_mutex_unlock(&r->lock);
+    if (cut && !started)
+        none = true;
+    while (rc == 0 && !none && !stop) {
+        redisReply *page = NULL;
+        size_t n;
+
+        (void)pthread_mutex_lock(&r->lock);
+        rc = papyra__redis_fetch_page(s, r, false, key, from, to, &page);
+        (void)pthread_mutex_unlock(&r->lock);
+        if (rc < 0)
+            break;
+        n = page->elements;
+        for (size_t i = 0; i < n && !stop && rc == 0; i++) {
+            const redisReply *e = page->element[i];
+            papyra_record rec;
+            size_t len;
+            double ts;
+
+            if (!papyra__redis_entry_ok(e)) {
+                ev->anomalies++;
+                continue;
+            }
+            papyra__redis_set_after(from, e->element[0]);
+            rc = entry_record(r, kind, e->element[1], &rec, &len, &ts, &ev->anomalies);
+            if (rc <= 0)
+                continue;
+            if ((w.st.has_cutoff && !(ts >= w.st.cutoff)) ||
+                (opts->has_since && !(ts >= opts->since))) {
+                if (rc == 1)
+                    papyra__record_clear(&rec);
+                rc = 0;
+                continue;
+            }
+            if (rc == 2) {
+                ev->anomalies++;
+                rc = 0;
+                continue;
+            }
+            rc = 0;
+            stop = papyra__each_deliver(ev, &rec) != 0;
+        }
+        freeReplyObject(page);
+        if (n < PAPYRA_REDIS_PAGE)
+            break;
+    }
+    for (size_t i = 0; i < w.count && w.recs; i++)
+        papyra__record_clear(&w.recs[i]);
+    free(w.recs);
+    if (rc == PAPYRA_ENOMEM)
+        return papyra__store_error(s, rc, "redis list: out of memory");
+    return rc < 0 ? rc : 0;
+}
+
 /*
  * Makes @p in a file name: characters outside [A-Za-z0-9._:-] become %XX,
  * so different prefixes (a:b and a_b) never share a file. Returns a new
@@ -717,6 +882,7 @@ const papyra__backend_ops papyra__backend_redis = {
     .close = redis_close,
     .write = redis_write,
     .list = redis_list,
+    .each = redis_each,
     .scan = papyra__redis_scan,
     .repair = papyra__redis_repair,
     .compact = papyra__redis_compact,

@@ -204,7 +204,9 @@ papyra__rot_repair(papyra_store *s,
     if (e < 0)
         return papyra__rot_error(s, e, "cannot lock", r->lock_path);
     if (opts->mode == PAPYRA_RECOVER_QUARANTINE) {
-        e = quarantine(s, r, opts->quarantine_dir ? opts->quarantine_dir : r->dir, found, report);
+        /* By default a hidden directory, which upstream's orphan glob does not match. */
+        e = quarantine(s, r, opts->quarantine_dir ? opts->quarantine_dir : r->qdir_path, found,
+                       report);
         if (e < 0) {
             papyra__rot_writer_unlock(r);
             return e;

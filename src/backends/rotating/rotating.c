@@ -49,6 +49,7 @@ rot_free(papyra_store *s, papyra__rot *r)
     free(r->lock_path);
     free(r->stage_path);
     free(r->commit_path);
+    free(r->qdir_path);
     free(r);
     return e;
 }
@@ -73,9 +74,32 @@ rot_names(papyra__rot *r, const char *path)
         return PAPYRA_ENOMEM;
     if (papyra__asprintf(&r->lock_path, "%s/.%s.lock", r->dir, r->name) < 0 ||
         papyra__asprintf(&r->stage_path, "%s/.%s.rebuild", r->dir, r->name) < 0 ||
-        papyra__asprintf(&r->commit_path, "%s/COMMIT", r->stage_path) < 0)
+        papyra__asprintf(&r->commit_path, "%s/COMMIT", r->stage_path) < 0 ||
+        papyra__asprintf(&r->qdir_path, "%s/.%s.quarantine", r->dir, r->name) < 0)
         return PAPYRA_ENOMEM;
     return 0;
+}
+
+/*
+ * The default metrics file: "<dir>/.<name>.metrics", hidden next to the lock
+ * file, so that upstream's orphan check (every "<name>*" in the directory
+ * outside the set) does not flag it. Older releases used "<name>.metrics"
+ * (legacy_metrics_path): opening the store migrates it.
+ */
+static int
+rot_metrics_path(papyra_store *s, const papyra__url *url, char **ret)
+{
+    char *path = NULL;
+    /* Next to the set, after following a symlinked data path, as the lock file. */
+    int r = papyra__follow_links(url->path, &path);
+
+    if (r == 0) {
+        const char *slash = strrchr(path, '/');
+        int prefix = slash ? (int)(slash - path) + 1 : 0;
+        r = papyra__asprintf(ret, "%.*s.%s.metrics", prefix, path, path + prefix);
+    }
+    free(path);
+    return r < 0 ? papyra__store_error(s, PAPYRA_ENOMEM, "out of memory") : 0;
 }
 
 static int
@@ -522,13 +546,16 @@ list_mistyped(list_walk *w, double ts, const papyra__line *line)
     return 0;
 }
 
-/* Offers one line, newest first; sets w->done when nothing older can be listed. */
+/*
+ * The record of w->kind a line holds: 1 with *rec decoded; 2 for a record
+ * whose fields our structs cannot hold (never coerced), with its timestamp
+ * in *ts; 0 when it holds none (an anomaly counted in w->anomalies, another
+ * kind, or a record that cannot be decoded); or an error.
+ */
 static int
-list_line(list_walk *w, const papyra__line *line)
+line_record(list_walk *w, const papyra__line *line, papyra_record *rec, double *ts)
 {
     papyra_json *obj = NULL;
-    papyra_record rec;
-    double ts;
     /* A torn last line is an anomaly for list as for scan, recover and compact. */
     int e = line->terminated ? papyra__json_parse_object(line->p, line->len, &obj) : 0;
 
@@ -540,18 +567,33 @@ list_line(list_walk *w, const papyra__line *line)
         papyra__json_free(obj);
         return 0;
     }
-    /* A field our structs cannot hold: skipped and counted, never coerced. */
     if (papyra__record_classify(obj, NULL, 0) == PAPYRA__LINE_MISTYPED) {
-        (void)papyra__record_timestamp(obj, &ts);
+        *ts = 0;
+        (void)papyra__record_timestamp(obj, ts);
         papyra__json_free(obj);
-        return list_mistyped(w, ts, line);
+        return 2;
     }
-    memset(&rec, 0, sizeof(rec));
-    e = papyra__record_decode(obj, NULL, &rec);
+    memset(rec, 0, sizeof(*rec));
+    e = papyra__record_decode(obj, NULL, rec);
     papyra__json_free(obj);
     if (e < 0)
         return e == PAPYRA_ENOMEM ? e : 0;
-    ts = papyra__record_time(&rec);
+    *ts = papyra__record_time(rec);
+    return 1;
+}
+
+/* Offers one line, newest first; sets w->done when nothing older can be listed. */
+static int
+list_line(list_walk *w, const papyra__line *line)
+{
+    papyra_record rec;
+    double ts;
+    int e = line_record(w, line, &rec, &ts);
+
+    if (e <= 0)
+        return e;
+    if (e == 2)
+        return list_mistyped(w, ts, line);
     if (w->retain) {
         int v = papyra__retention_offer(w->ret, &w->rs, ts, line->stored);
         if (v <= 0) {
@@ -651,6 +693,145 @@ rot_list(papyra_store *s,
     }
     out->list = w.list;
     out->anomalies += w.anomalies;
+    return 0;
+}
+
+/*
+ * Where papyra_store_each() starts reading forwards: the file (*sk) and
+ * offset (*soff) of the oldest record list would return, found walking
+ * from the newest as list does (only when retention's count or size limit,
+ * or a limit, can cut older records). *none: nothing is returned at all.
+ */
+static int
+each_start(papyra__rot *r,
+           papyra__rot_snap *snap,
+           const list_walk *fw,
+           int64_t *sk,
+           uint64_t *soff,
+           bool *none)
+{
+    list_walk w = *fw;
+    uint64_t kept = 0, mistyped = 0;
+    bool stop = false;
+    int e = 0;
+
+    *sk = r->max_files - 1;
+    *soff = 0;
+    *none = false;
+    if (!(w.ret->max_records > 0 || w.ret->max_total_bytes > 0 || w.opts->limit > 0))
+        return 0;
+    for (int64_t k = 0; k < r->max_files && e == 0 && !stop; k++) {
+        papyra__rline_reader rd;
+        papyra__line line;
+        papyra_record rec;
+        uint64_t size;
+        int fd, g = papyra__rot_snap_get(snap, k, &fd, &size);
+
+        if (g <= 0) {
+            e = g == PAPYRA_ENOMEM ? g : 0;
+            continue;
+        }
+        papyra__rlines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
+        while (e == 0 && !stop && (g = papyra__rlines_next(&rd, &line)) > 0) {
+            double ts;
+            int v = 1;
+
+            int m = line_record(&w, &line, &rec, &ts);
+
+            if (m <= 0) {
+                e = m;
+                continue;
+            }
+            if (m == 1)
+                papyra__record_clear(&rec);
+            if (w.retain)
+                v = papyra__retention_offer(w.ret, &w.rs, ts, line.stored);
+            stop = v < 0;
+            if (v > 0 && !(w.opts->has_since && !(ts >= w.opts->since))) {
+                /* A mistyped record is read (and counted) too, but not delivered. */
+                *sk = k;
+                *soff = rd.hi;
+                mistyped += m == 2;
+                stop = m == 1 && ++kept == w.opts->limit;
+            }
+        }
+        if (e == 0 && g == PAPYRA_ENOMEM)
+            e = g;
+        papyra__rlines_free(&rd);
+    }
+    *none = stop && kept == 0 && mistyped == 0;
+    return e;
+}
+
+static int
+rot_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papyra__each *ev)
+{
+    papyra__rot *r = s->impl;
+    papyra__rot_snap snap;
+    list_walk w = {0};
+    uint64_t soff;
+    int64_t sk;
+    bool none, stop = false;
+    int e;
+
+    w.kind = kind;
+    w.ret = &s->retention;
+    w.retain = papyra__retention_any(&s->retention);
+    papyra__retention_begin(&s->retention, &w.rs);
+    w.opts = opts;
+    e = papyra__rot_snap_take(r, &snap);
+    if (e < 0)
+        return papyra__store_error(s, e, "rotating: cannot read '%s': %s", r->path,
+                                   papyra_strerror(e));
+    e = each_start(r, &snap, &w, &sk, &soff, &none);
+    /* Oldest file first, from the start found. */
+    for (int64_t k = sk; k >= 0 && e == 0 && !none && !stop; k--) {
+        papyra__line_reader rd;
+        papyra__line line;
+        papyra_record rec;
+        uint64_t size;
+        int fd, g = papyra__rot_snap_get(&snap, k, &fd, &size);
+
+        if (g <= 0) {
+            /* An unreadable file is skipped and counted, like a corrupt line. */
+            ev->anomalies += g < 0 && g != PAPYRA_ENOMEM;
+            e = g == PAPYRA_ENOMEM ? g : 0;
+            continue;
+        }
+        papyra__lines_init(&rd, fd, (off_t)size, PAPYRA__NL_UNIVERSAL);
+        rd.off = k == sk ? (off_t)soff : 0;
+        while (e == 0 && !stop && (g = papyra__lines_next(&rd, &line)) > 0) {
+            double ts;
+
+            int m = line_record(&w, &line, &rec, &ts);
+
+            if (m <= 0) {
+                e = m;
+                continue;
+            }
+            if ((w.retain && w.rs.has_cutoff && !(ts >= w.rs.cutoff)) ||
+                (opts->has_since && !(ts >= opts->since))) {
+                if (m == 1)
+                    papyra__record_clear(&rec);
+                continue;
+            }
+            if (m == 2) {
+                w.anomalies++;
+                continue;
+            }
+            stop = papyra__each_deliver(ev, &rec) != 0;
+        }
+        if (e == 0 && g < 0) {
+            w.anomalies++;
+            e = g == PAPYRA_ENOMEM ? g : 0;
+        }
+        papyra__lines_free(&rd);
+    }
+    papyra__rot_snap_release(&snap);
+    ev->anomalies += w.anomalies;
+    if (e < 0)
+        return papyra__store_error(s, e, "rotating: cannot list '%s': %s", r->path,
+                                   papyra_strerror(e));
     return 0;
 }
 
@@ -851,10 +1032,12 @@ const papyra__backend_ops papyra__backend_rotating = {
     .close = rot_close,
     .write = rot_write,
     .list = rot_list,
+    .each = rot_each,
     .scan = rot_scan,
     .needs_repair = rot_needs_repair,
     .repair = papyra__rot_repair,
     .compact = papyra__rot_compact,
-    .default_metrics_path = papyra__file_metrics_path,
+    .default_metrics_path = rot_metrics_path,
+    .legacy_metrics_path = papyra__file_metrics_path,
     .progress_unit = "bytes",
 };

@@ -42,6 +42,7 @@ typedef struct papyra__rot {
     char *lock_path;   /* "<dir>/.<name>.lock" */
     char *stage_path;  /* "<dir>/.<name>.rebuild": staging directory of a new set */
     char *commit_path; /* "<stage>/COMMIT": present once a new set is complete */
+    char *qdir_path;   /* "<dir>/.<name>.quarantine": recover's default quarantine directory */
     int64_t max_bytes;
     int64_t max_files;
     /* The active file: its descriptor (-1 until the first write) and durability. */
