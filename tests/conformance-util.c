@@ -68,6 +68,31 @@ json_corrupt(const char *dir)
     free(path);
 }
 
+/* An event line upstream reads whose event_type is an integer. */
+static int
+mistyped_event(char *buf, size_t n, double ts)
+{
+    return snprintf(buf, n,
+                    "{\"kind\": \"event\", \"system_id\": \"local\", \"actor_address\": null, "
+                    "\"event_type\": 5, \"payload\": {}, \"timestamp\": %.17g}",
+                    ts);
+}
+
+static void
+json_mistype(const char *dir, double ts)
+{
+    char *path = papyra_test_path(dir, "data.jsonl");
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    char line[256];
+    int n = mistyped_event(line, sizeof(line) - 1, ts);
+
+    line[n++] = '\n';
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, line, (size_t)n), n);
+    close(fd);
+    free(path);
+}
+
 static void
 rotating_url(const char *dir, char *buf, size_t n)
 {
@@ -144,20 +169,30 @@ redis_corrupt(const char *dir)
 {
     redis_xadd(dir, "audits", "data", "{corrupt");
 }
+
+static void
+redis_mistype(const char *dir, double ts)
+{
+    char line[256];
+
+    (void)mistyped_event(line, sizeof(line), ts);
+    redis_xadd(dir, "events", "data", line);
+}
 #endif
 
 const backend_case cases[] = {
-    {"memory", PAPYRA_BACKEND_MEMORY, memory_url, NULL, NULL},
-    {"json", PAPYRA_BACKEND_JSON, json_url, json_fault_url, json_corrupt},
+    {"memory", PAPYRA_BACKEND_MEMORY, memory_url, NULL, NULL, NULL},
+    {"json", PAPYRA_BACKEND_JSON, json_url, json_fault_url, json_corrupt, json_mistype},
     /* The active file has the same name and line format as the JSON backend's file. */
-    {"rotating", PAPYRA_BACKEND_ROTATING, rotating_url, rotating_fault_url, json_corrupt},
+    {"rotating", PAPYRA_BACKEND_ROTATING, rotating_url, rotating_fault_url, json_corrupt,
+     json_mistype},
 #ifdef PAPYRA_HAVE_REDIS
     /*
      * Last, so that it can be left out when no server runs. Its open connects,
      * so no URL makes its I/O fail after a successful open: the failure cases
      * (server stopped, restarted, wrong password, wrong key type) follow below.
      */
-    {"redis", PAPYRA_BACKEND_REDIS, redis_url, NULL, redis_corrupt},
+    {"redis", PAPYRA_BACKEND_REDIS, redis_url, NULL, redis_corrupt, redis_mistype},
 #endif
 };
 const size_t ncases_all = sizeof(cases) / sizeof(cases[0]);

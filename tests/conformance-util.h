@@ -29,6 +29,8 @@ typedef struct backend_case {
     void (*fault_url)(const char *dir, char *buf, size_t n);
     /* Stores one corrupt record; NULL when the backend cannot hold one. */
     void (*corrupt)(const char *dir);
+    /* Stores an event whose event_type is a number (upstream reads it); NULL: cannot. */
+    void (*mistype)(const char *dir, double ts);
 } backend_case;
 
 /* Every backend; Redis, when built, is the last. */

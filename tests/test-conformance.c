@@ -302,9 +302,17 @@ expect_each_is_list(papyra_store *s, papyra_kind kind, const papyra_list_options
 {
     papyra_record_list *l = NULL;
     each_seen e = {0};
+    int anomaly = papyra_metric_by_name("anomaly_detected");
+    uint64_t a0, a1, a2;
 
+    assert_true(anomaly >= 0);
+    a0 = st_counter(s, anomaly);
     assert_int_equal(papyra_store_list(s, kind, o, &l), 0);
+    a1 = st_counter(s, anomaly);
     assert_int_equal(papyra_store_each(s, kind, o, each_collect, &e), 0);
+    a2 = st_counter(s, anomaly);
+    /* The same anomalies passed over, counted the same. */
+    assert_int_equal(a2 - a1, a1 - a0);
     assert_int_equal(e.n, l->count);
     for (size_t i = 0; i < l->count; i++) {
         const papyra_record *r = &l->records[i];
@@ -377,6 +385,20 @@ test_each(void **state)
         if (cases[i].corrupt) {
             cases[i].corrupt(c.dir);
             expect_each_is_list_all(c.s);
+        }
+        if (cases[i].mistype) {
+            /* Records upstream reads that our structs cannot hold: skipped alike. */
+            cases[i].mistype(c.dir, 10.5);
+            cases[i].mistype(c.dir, 40.5);
+            expect_each_is_list_all(c.s);
+            for (size_t k = 0; k < sizeof(retention) / sizeof(retention[0]); k++) {
+                papyra_store *s = NULL;
+                snprintf(rurl, sizeof(rurl), "%s%c%s", url, strchr(url, '?') ? '&' : '?',
+                         retention[k]);
+                assert_int_equal(papyra_store_open(&s, rurl, NULL), 0);
+                expect_each_is_list_all(s);
+                papyra_store_close(s);
+            }
         }
         ctx_close(&c);
         expect_fault(&cases[i], call_each, PAPYRA_OPERATION_READ, (outcome){.failed = true});

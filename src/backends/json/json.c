@@ -537,18 +537,23 @@ each_start(papyra_store *s,
            const papyra_list_options *opts,
            const papyra__retention_state *begun,
            off_t *start,
-           bool *none)
+           bool *none,
+           uint64_t *anomalies,
+           bool *walked)
 {
     papyra__retention_state st = *begun;
     papyra__rline_reader rd;
     papyra__line l;
-    uint64_t kept = 0, seen = 0, ignored = 0;
+    uint64_t kept = 0, seen = 0;
     int r, v = 1;
 
     *start = 0;
     *none = false;
+    *walked = false;
     if (!(s->retention.max_records > 0 || s->retention.max_total_bytes > 0 || opts->limit > 0))
         return 0;
+    /* This walk is list's: it counts the anomalies list would pass over. */
+    *walked = true;
     papyra__rlines_init(&rd, fd, (uint64_t)size, PAPYRA__NL_UNIVERSAL);
     while (v >= 0 && (r = papyra__rlines_next(&rd, &l)) == 1) {
         papyra_json *obj;
@@ -556,7 +561,7 @@ each_start(papyra_store *s,
 
         bool mistyped;
 
-        r = line_object(&l, kind, &obj, &ts, &ignored);
+        r = line_object(&l, kind, &obj, &ts, anomalies);
         if (r < 0)
             break;
         if (r == 0)
@@ -568,6 +573,7 @@ each_start(papyra_store *s,
             /* A mistyped record is read (and counted) too, but not delivered. */
             *start = (off_t)rd.hi;
             seen += mistyped;
+            *anomalies += mistyped;
             if (!mistyped && ++kept == opts->limit)
                 v = -1;
         }
@@ -588,14 +594,17 @@ jl_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papy
     papyra__line_reader rd;
     papyra__line l;
     off_t size = 0, start;
-    bool none;
+    bool none, walked;
+    uint64_t ignored = 0, *seen;
     int fd = -1, r;
 
     r = open_read(s, j, &fd, &size);
     if (r <= 0)
         return r;
     papyra__retention_begin(&s->retention, &st);
-    r = each_start(s, fd, size, kind, opts, &st, &start, &none);
+    r = each_start(s, fd, size, kind, opts, &st, &start, &none, &e->anomalies, &walked);
+    /* Anomalies the first walk counted are not counted again. */
+    seen = walked ? &ignored : &e->anomalies;
     if (r == 0 && !none) {
         papyra__lines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
         rd.off = start;
@@ -604,7 +613,7 @@ jl_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papy
             papyra_json *obj;
             double ts;
 
-            r = line_object(&l, kind, &obj, &ts, &e->anomalies);
+            r = line_object(&l, kind, &obj, &ts, seen);
             if (r < 0)
                 break;
             if (r == 0 || (st.has_cutoff && !(ts >= st.cutoff)) ||
@@ -614,7 +623,7 @@ jl_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papy
             }
             /* A field our structs cannot hold: skipped and counted, never coerced. */
             if (papyra__record_classify(obj, NULL, 0) == PAPYRA__LINE_MISTYPED) {
-                e->anomalies++;
+                (*seen)++;
                 papyra__json_free(obj);
                 continue;
             }

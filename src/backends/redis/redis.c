@@ -692,6 +692,7 @@ redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, p
     const char *key = papyra__redis_key(r, kind);
     bool cut = s->retention.max_records > 0 || s->retention.max_total_bytes > 0 || opts->limit > 0;
     bool first = true, none = false, stop = false, started = false;
+    uint64_t ignored = 0, *seen;
     int rc = 0;
 
     if (!key)
@@ -719,8 +720,10 @@ redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, p
         }
         for (size_t i = 0; i < n && !w.done && rc == 0; i++) {
             const redisReply *e = page->element[i];
-            if (!papyra__redis_entry_ok(e))
+            if (!papyra__redis_entry_ok(e)) {
+                w.anomalies++;
                 continue;
+            }
             rc = list_entry(r, &w, e->element[1]);
             if (w.kept) {
                 set_id(from, e->element[0]);
@@ -735,6 +738,13 @@ redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, p
     (void)pthread_mutex_unlock(&r->lock);
     if (cut && !started)
         none = true;
+    /*
+     * The backward walk passed over exactly the anomalies list would: they
+     * are the count, and the forward pages count none again.
+     */
+    if (cut)
+        ev->anomalies += w.anomalies;
+    seen = cut ? &ignored : &ev->anomalies;
     while (rc == 0 && !none && !stop) {
         redisReply *page = NULL;
         size_t n;
@@ -752,11 +762,11 @@ redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, p
             double ts;
 
             if (!papyra__redis_entry_ok(e)) {
-                ev->anomalies++;
+                (*seen)++;
                 continue;
             }
             papyra__redis_set_after(from, e->element[0]);
-            rc = entry_record(r, kind, e->element[1], &rec, &len, &ts, &ev->anomalies);
+            rc = entry_record(r, kind, e->element[1], &rec, &len, &ts, seen);
             if (rc <= 0)
                 continue;
             if ((w.st.has_cutoff && !(ts >= w.st.cutoff)) ||
@@ -767,7 +777,7 @@ redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, p
                 continue;
             }
             if (rc == 2) {
-                ev->anomalies++;
+                (*seen)++;
                 rc = 0;
                 continue;
             }

@@ -708,7 +708,9 @@ each_start(papyra__rot *r,
            const list_walk *fw,
            int64_t *sk,
            uint64_t *soff,
-           bool *none)
+           bool *none,
+           uint64_t *anomalies,
+           bool *walked)
 {
     list_walk w = *fw;
     uint64_t kept = 0, mistyped = 0;
@@ -718,8 +720,11 @@ each_start(papyra__rot *r,
     *sk = r->max_files - 1;
     *soff = 0;
     *none = false;
+    *walked = false;
     if (!(w.ret->max_records > 0 || w.ret->max_total_bytes > 0 || w.opts->limit > 0))
         return 0;
+    /* This walk is list's: it counts the anomalies list would pass over. */
+    *walked = true;
     for (int64_t k = 0; k < r->max_files && e == 0 && !stop; k++) {
         papyra__rline_reader rd;
         papyra__line line;
@@ -728,6 +733,7 @@ each_start(papyra__rot *r,
         int fd, g = papyra__rot_snap_get(snap, k, &fd, &size);
 
         if (g <= 0) {
+            w.anomalies += g < 0 && g != PAPYRA_ENOMEM;
             e = g == PAPYRA_ENOMEM ? g : 0;
             continue;
         }
@@ -752,14 +758,18 @@ each_start(papyra__rot *r,
                 *sk = k;
                 *soff = rd.hi;
                 mistyped += m == 2;
+                w.anomalies += m == 2;
                 stop = m == 1 && ++kept == w.opts->limit;
             }
         }
-        if (e == 0 && g == PAPYRA_ENOMEM)
-            e = g;
+        if (e == 0 && g < 0) {
+            w.anomalies++;
+            e = g == PAPYRA_ENOMEM ? g : 0;
+        }
         papyra__rlines_free(&rd);
     }
     *none = stop && kept == 0 && mistyped == 0;
+    *anomalies += w.anomalies - fw->anomalies;
     return e;
 }
 
@@ -771,7 +781,7 @@ rot_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, pap
     list_walk w = {0};
     uint64_t soff;
     int64_t sk;
-    bool none, stop = false;
+    bool none, walked, stop = false;
     int e;
 
     w.kind = kind;
@@ -783,7 +793,7 @@ rot_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, pap
     if (e < 0)
         return papyra__store_error(s, e, "rotating: cannot read '%s': %s", r->path,
                                    papyra_strerror(e));
-    e = each_start(r, &snap, &w, &sk, &soff, &none);
+    e = each_start(r, &snap, &w, &sk, &soff, &none, &ev->anomalies, &walked);
     /* Oldest file first, from the start found. */
     for (int64_t k = sk; k >= 0 && e == 0 && !none && !stop; k--) {
         papyra__line_reader rd;
@@ -794,7 +804,7 @@ rot_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, pap
 
         if (g <= 0) {
             /* An unreadable file is skipped and counted, like a corrupt line. */
-            ev->anomalies += g < 0 && g != PAPYRA_ENOMEM;
+            w.anomalies += g < 0 && g != PAPYRA_ENOMEM;
             e = g == PAPYRA_ENOMEM ? g : 0;
             continue;
         }
@@ -828,7 +838,9 @@ rot_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, pap
         papyra__lines_free(&rd);
     }
     papyra__rot_snap_release(&snap);
-    ev->anomalies += w.anomalies;
+    /* Anomalies the first walk counted are not counted again. */
+    if (!walked)
+        ev->anomalies += w.anomalies;
     if (e < 0)
         return papyra__store_error(s, e, "rotating: cannot list '%s': %s", r->path,
                                    papyra_strerror(e));
