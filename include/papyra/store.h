@@ -300,9 +300,9 @@ typedef int (*papyra_record_fn)(const papyra_record *record, void *ctx);
  *          returned; or a negative PAPYRA_E* code when the store failed
  *          (PAPYRA_EINVAL: NULL @p s or @p fn, or an invalid kind;
  *          PAPYRA_ECLOSED, PAPYRA_EIO, PAPYRA_ENOMEM, PAPYRA_ECONNECT, ...).
- *          A value @p fn returns is never mistaken for the store's: a
- *          negative one is returned as it is, so give your own codes
- *          outside the PAPYRA_E* range if you need to tell them apart.
+ *          A value @p fn returns is passed back as it is, a negative one
+ *          too: give your own codes outside the PAPYRA_E* range if you need
+ *          to tell them from the store's.
  * @since 0.3
  */
 PAPYRA_PUBLIC int papyra_store_each(papyra_store *s,
