@@ -160,8 +160,11 @@ void cli_print_kept(const cli_ctx *ctx, const papyra_scan_report *r);
 /* Prints "ℹ repaired PATH" and "ℹ quarantined PATH" lines. */
 void cli_print_recovery(const cli_ctx *ctx, const papyra_recovery_report *r);
 
-/* Creates a directory and its parents (mkdir -p); 0 or an errno value. */
-int cli_make_dirs(const char *path);
+/*
+ * Creates a directory and its parents (mkdir -p), no wider than the data
+ * file of the store @p ctx names; 0 or an errno value.
+ */
+int cli_make_dirs(const cli_ctx *ctx, const char *path);
 
 /*
  * The startup check shared by `persistence startup-check` and `doctor run`:

@@ -74,9 +74,19 @@ cli_print_recovery(const cli_ctx *ctx, const papyra_recovery_report *r)
 }
 
 int
-cli_make_dirs(const char *path)
+cli_make_dirs(const cli_ctx *ctx, const char *path)
 {
-    return papyra__mkdir_p(path, 0777) < 0 ? errno : 0;
+    /* No wider than the store's data file (search where it has read), as the library does. */
+    const char *url = cli_store_url(ctx);
+    papyra_url_info *info = NULL;
+    mode_t mode = 0777;
+
+    if (url && papyra_store_url_describe(url, &info, NULL) == 0 && info->data_path) {
+        mode_t m = papyra__mode_like(info->data_path, 0666);
+        mode = m | ((m & 0444) >> 2);
+    }
+    papyra_url_info_free(info);
+    return papyra__mkdir_p(path, mode) < 0 ? errno : 0;
 }
 
 /* Runs the recovery and its verifying scan; prints the outcome; returns the exit code. */
@@ -208,7 +218,7 @@ cli_check(cli_ctx *ctx,
                                                        : "repair");
         cli_print_anomalies(ctx, scan);
         if (quarantine_dir && ro.mode == PAPYRA_RECOVER_QUARANTINE) {
-            int e = cli_make_dirs(quarantine_dir);
+            int e = cli_make_dirs(ctx, quarantine_dir);
             if (e) {
                 rc = cli_error(CLI_EXIT_FAIL, "cannot create quarantine directory %s: %s",
                                quarantine_dir, strerror(e));

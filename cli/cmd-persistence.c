@@ -79,7 +79,7 @@ run_recover(cli_ctx *ctx, const char *const *vals)
     if (rc)
         return rc;
     if (ro.mode == PAPYRA_RECOVER_QUARANTINE) {
-        int e = cli_make_dirs(ro.quarantine_dir);
+        int e = cli_make_dirs(ctx, ro.quarantine_dir);
         if (e)
             return cli_close_store(s, cli_error(CLI_EXIT_FAIL,
                                                 "cannot create quarantine directory %s: %s",

@@ -285,8 +285,10 @@ def modes_under(d):
 class Permissions(Base):
     """Item 3: nothing a store creates is more permissive than its data file or the umask."""
 
-    def check(self, umask, data_mode, store_dir):
+    def check(self, umask, data_mode, store_dir, created_dirs=()):
         allowed = 0o777 & ~umask
+        # A directory the store made may add search (x) where the data file has read.
+        dir_mode = data_mode | ((data_mode & 0o444) >> 2)
         files = modes_under(store_dir)
         self.assertTrue(files)
         for p, mode, is_dir in files:
@@ -294,6 +296,10 @@ class Permissions(Base):
             if not is_dir:
                 self.assertEqual(mode & ~data_mode, 0,
                                  "%s: %o more permissive than the data file's %o"
+                                 % (p, mode, data_mode))
+            elif os.path.basename(p) in created_dirs:
+                self.assertEqual(mode & ~dir_mode, 0,
+                                 "%s: directory %o more permissive than the data file's %o"
                                  % (p, mode, data_mode))
 
     def corrupt(self, path):
@@ -367,7 +373,14 @@ class Permissions(Base):
                                 "--quarantine-dir", d, umask=0o002)[0], 0)
         self.assertEqual(papyra(url + "&max_records=2", "persistence", "compact",
                                 umask=0o002)[0], 0)
-        self.check(0o002, 0o600, d)
+        # Recover's default quarantine directory, and one named on the command line.
+        self.corrupt(data)
+        self.assertEqual(run([WRITER, "recover", url, "quarantine"], umask=0o002)[0], 0)
+        self.corrupt(data)
+        self.assertEqual(papyra(url, "persistence", "recover", "--mode", "quarantine",
+                                "--quarantine-dir", os.path.join(d, "q"), umask=0o002)[0], 0)
+        self.assertTrue(os.path.isdir(os.path.join(d, ".r.log.quarantine")))
+        self.check(0o002, 0o600, d, created_dirs=(".r.log.quarantine", "q"))
 
 
 class Symlinks(Base):

@@ -465,12 +465,22 @@ papyra__files_install(int fd, const char *tmp, const char *dst, bool *renamed)
     return papyra__fsync_parent(dst);
 }
 
+/*
+ * A quarantine directory (and any parent it needs) no wider than the data
+ * file of mode @p mode: its bits, with search where it has read.
+ */
+static int
+quarantine_dir(const char *qdir, mode_t mode)
+{
+    return papyra__mkdir_p(qdir, (mode & 0666) | ((mode & 0444) >> 2));
+}
+
 int
 papyra__files_quarantine_copy(
     int fd, const char *path, const char *qdir, long long ms, mode_t mode, char **ret)
 {
     char *q = NULL;
-    int r = papyra__files_mkdir_p(qdir);
+    int r = quarantine_dir(qdir, mode);
 
     if (r == 0)
         r = papyra__quarantine_path(qdir, path, ms, &q);
@@ -490,7 +500,7 @@ int
 papyra__files_quarantine_move(const char *path, const char *qdir, long long ms, char **ret)
 {
     char *q = NULL;
-    int r = papyra__files_mkdir_p(qdir), in;
+    int r = quarantine_dir(qdir, papyra__mode_like(path, 0666)), in;
 
     if (r == 0)
         r = papyra__quarantine_path(qdir, path, ms, &q);
