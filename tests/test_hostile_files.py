@@ -176,6 +176,8 @@ KINDS = {"FIFO": fifo, "directory": directory, "character device": chardev,
 JSON_CMDS = [
     ("persistence", "scan"),
     ("inspect", "events"),
+    # A filter streams (papyra_store_each()): the same error as list.
+    ("inspect", "events", "--event-type", "ActorStarted"),
     ("inspect", "summary"),
     ("persistence", "compact"),
     ("persistence", "recover", "--mode", "repair"),

@@ -616,6 +616,64 @@ list_line(list_walk *w, const papyra__line *line)
 }
 
 /*
+ * Begins a walk of one kind for list or each: the state they share and a
+ * snapshot of the set. 0, or an error already reported on @p s.
+ */
+static int
+walk_begin(papyra_store *s,
+           papyra_kind kind,
+           const papyra_list_options *opts,
+           list_walk *w,
+           papyra__rot_snap *snap)
+{
+    papyra__rot *r = s->impl;
+    int e;
+
+    w->kind = kind;
+    w->ret = &s->retention;
+    w->retain = papyra__retention_any(&s->retention);
+    papyra__retention_begin(&s->retention, &w->rs);
+    w->opts = opts;
+    e = papyra__rot_snap_take(r, snap);
+    if (e == PAPYRA_ENOTREG)
+        return papyra__rot_not_regular_in_set(s, r);
+    if (e < 0)
+        return papyra__store_error(s, e, "rotating: cannot read '%s': %s", r->path,
+                                   papyra_strerror(e));
+    return 0;
+}
+
+/*
+ * File @p k of a walk's snapshot: 1 with *fd and *size; 0 when it is absent
+ * or unreadable (counted in @p anomalies, like a corrupt line);
+ * PAPYRA_ENOMEM; or PAPYRA_ENOTREG, reported on @p s (a file of the wrong
+ * type is an error, never an anomaly).
+ */
+static int
+walk_file(papyra_store *s,
+          papyra__rot_snap *snap,
+          int64_t k,
+          int *fd,
+          uint64_t *size,
+          uint64_t *anomalies)
+{
+    int g = papyra__rot_snap_get(snap, k, fd, size);
+
+    if (g == PAPYRA_ENOTREG) {
+        char *p = papyra__rot_file(s->impl, k);
+
+        g = p ? papyra__rot_not_regular(s, p) : PAPYRA_ENOMEM;
+        free(p);
+        return g;
+    }
+    if (g < 0 && g != PAPYRA_ENOMEM) {
+        (*anomalies)++;
+        return 0;
+    }
+    return g;
+}
+
+/*
  * Lists newest first, reading each file from its end, so that a limit or a
  * retention cut reads only the newest part of the set; the result is then
  * put back in oldest-to-newest order.
@@ -635,40 +693,24 @@ rot_list(papyra_store *s,
     w.list = calloc(1, sizeof(*w.list));
     if (!w.list)
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
-    w.kind = kind;
-    w.ret = &s->retention;
-    w.retain = papyra__retention_any(&s->retention);
-    papyra__retention_begin(&s->retention, &w.rs);
-    w.opts = opts;
-    e = papyra__rot_snap_take(r, &snap);
-    if (e == PAPYRA_ENOTREG) {
-        free(w.list);
-        return papyra__rot_not_regular_in_set(s, r);
-    }
+    e = walk_begin(s, kind, opts, &w, &snap);
     if (e < 0) {
         free(w.list);
-        return papyra__store_error(s, e, "rotating: cannot read '%s': %s", r->path,
-                                   papyra_strerror(e));
+        return e;
     }
     for (int64_t k = 0; k < r->max_files && e == 0 && !w.done; k++) {
         papyra__rline_reader rd;
         papyra__line line;
         uint64_t size;
-        int fd, g = papyra__rot_snap_get(&snap, k, &fd, &size);
+        int fd, g = walk_file(s, &snap, k, &fd, &size, &w.anomalies);
 
         if (g == PAPYRA_ENOTREG) {
-            char *p = papyra__rot_file(r, k);
-
             papyra__rot_snap_release(&snap);
             papyra_record_list_free(w.list);
-            e = p ? papyra__rot_not_regular(s, p) : papyra__store_error(s, g, "out of memory");
-            free(p);
-            return e;
+            return g;
         }
         if (g <= 0) {
-            /* An unreadable file is skipped and counted, like a corrupt line. */
-            w.anomalies += g < 0 && g != PAPYRA_ENOMEM;
-            e = g == PAPYRA_ENOMEM ? g : 0;
+            e = g;
             continue;
         }
         papyra__rlines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
@@ -703,7 +745,7 @@ rot_list(papyra_store *s,
  * or a limit, can cut older records). *none: nothing is returned at all.
  */
 static int
-each_start(papyra__rot *r,
+each_start(papyra_store *s,
            papyra__rot_snap *snap,
            const list_walk *fw,
            int64_t *sk,
@@ -712,6 +754,7 @@ each_start(papyra__rot *r,
            uint64_t *anomalies,
            bool *walked)
 {
+    papyra__rot *r = s->impl;
     list_walk w = *fw;
     uint64_t kept = 0, mistyped = 0;
     bool stop = false;
@@ -730,11 +773,10 @@ each_start(papyra__rot *r,
         papyra__line line;
         papyra_record rec;
         uint64_t size;
-        int fd, g = papyra__rot_snap_get(snap, k, &fd, &size);
+        int fd, g = walk_file(s, snap, k, &fd, &size, &w.anomalies);
 
         if (g <= 0) {
-            w.anomalies += g < 0 && g != PAPYRA_ENOMEM;
-            e = g == PAPYRA_ENOMEM ? g : 0;
+            e = g;
             continue;
         }
         papyra__rlines_init(&rd, fd, size, PAPYRA__NL_UNIVERSAL);
@@ -784,28 +826,20 @@ rot_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, pap
     bool none, walked, stop = false;
     int e;
 
-    w.kind = kind;
-    w.ret = &s->retention;
-    w.retain = papyra__retention_any(&s->retention);
-    papyra__retention_begin(&s->retention, &w.rs);
-    w.opts = opts;
-    e = papyra__rot_snap_take(r, &snap);
+    e = walk_begin(s, kind, opts, &w, &snap);
     if (e < 0)
-        return papyra__store_error(s, e, "rotating: cannot read '%s': %s", r->path,
-                                   papyra_strerror(e));
-    e = each_start(r, &snap, &w, &sk, &soff, &none, &ev->anomalies, &walked);
+        return e;
+    e = each_start(s, &snap, &w, &sk, &soff, &none, &ev->anomalies, &walked);
     /* Oldest file first, from the start found. */
     for (int64_t k = sk; k >= 0 && e == 0 && !none && !stop; k--) {
         papyra__line_reader rd;
         papyra__line line;
         papyra_record rec;
         uint64_t size;
-        int fd, g = papyra__rot_snap_get(&snap, k, &fd, &size);
+        int fd, g = walk_file(s, &snap, k, &fd, &size, &w.anomalies);
 
         if (g <= 0) {
-            /* An unreadable file is skipped and counted, like a corrupt line. */
-            w.anomalies += g < 0 && g != PAPYRA_ENOMEM;
-            e = g == PAPYRA_ENOMEM ? g : 0;
+            e = g;
             continue;
         }
         papyra__lines_init(&rd, fd, (off_t)size, PAPYRA__NL_UNIVERSAL);
@@ -841,6 +875,8 @@ rot_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, pap
     /* Anomalies the first walk counted are not counted again. */
     if (!walked)
         ev->anomalies += w.anomalies;
+    if (e == PAPYRA_ENOTREG)
+        return e; /* reported by walk_file() */
     if (e < 0)
         return papyra__store_error(s, e, "rotating: cannot list '%s': %s", r->path,
                                    papyra_strerror(e));
