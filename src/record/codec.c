@@ -48,6 +48,8 @@ typedef struct encoder {
 } encoder;
 
 /* Explains a refusal of the current field: "field 'KEY[I]' " and the reason. */
+static int refuse(encoder *e, int code, const char *fmt, ...) PAPYRA__PRINTF(3, 4);
+
 static int
 refuse(encoder *e, int code, const char *fmt, ...)
 {
