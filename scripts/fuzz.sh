@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-papyra_install_deps
+papyra_install_fuzz_deps
 
 seconds=${1:-60}
 shift || true
@@ -56,10 +56,14 @@ run_target() {
     local name=$1 dir="$work/$1"
     mkdir -p "$dir/corpus" "$dir/tmp" "$dir/artifacts"
     cp fuzz/corpus/"$name"/* "$dir/corpus/"
+    # Tokens the mutations insert: fuzz/dict/url.dict, records.dict for the others.
+    local dict=fuzz/dict/records.dict
+    [ "$name" != url ] || dict=fuzz/dict/url.dict
+    [ "$name" != metrics-file ] || dict=
     # The targets make their private directories under TMPDIR.
     if TMPDIR="$dir/tmp" "$build/fuzz/fuzz-$name" -max_total_time="$seconds" -rss_limit_mb=2048 \
         -timeout=30 -max_len=65536 -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
-        "$dir/corpus" >"$dir/log" 2>&1; then
+        ${dict:+-dict="$dict"} "$dir/corpus" >"$dir/log" 2>&1; then
         echo "fuzz-$name: $(find "$dir/corpus" -type f | wc -l) inputs in its corpus, no finding" \
             "($(grep -E '^stat::number_of_executed_units' "$dir/log" | awk '{print $2}') runs)"
         return 0
