@@ -4,8 +4,8 @@
  * connecting anywhere: papyra_store_url_describe(), _redact(),
  * _metrics_location(), _url_for_path(), and opening a memory:, json: or
  * rotating: store with PAPYRA_OPEN_NO_CREATE inside this process's private
- * directory. Properties: no crash and no leak; every refusal comes with its
- * code and a message; the readers agree with each other; a path written by
+ * directory, and scanning the (empty) file store. Properties: no crash and no leak; every refusal
+ * comes with its code and a message; the readers agree with each other; a path written by
  * papyra_store_url_for_path() reads back as the same path; redacting twice
  * changes nothing.
  */
@@ -75,6 +75,14 @@ try_open(const char *url, const papyra_url_info *info)
         PAPYRA_FUZZ_CHECK(strcmp(papyra_store_backend(s), papyra_backend_name(info->backend)) == 0,
                           "opened a %s store, described a %s one: %s", papyra_store_backend(s),
                           papyra_backend_name(info->backend), url);
+        /* An empty store: a scan is cheap, whatever sizes the URL gives. */
+        if (info->backend != PAPYRA_BACKEND_MEMORY) {
+            papyra_scan_report *rep = NULL;
+            r = papyra_store_scan(s, &rep);
+            PAPYRA_FUZZ_CHECK(r == 0 || papyra_store_errmsg(s)[0] != '\0',
+                              "scan of %s failed (%d) without a message", url, r);
+            papyra_scan_report_free(rep);
+        }
         (void)papyra_store_close(s);
     }
     PAPYRA_FUZZ_CHECK(fchdir(cwd) == 0, "cannot go back to the working directory");
