@@ -54,6 +54,7 @@ findings="$build/findings"
 # Runs one target over a copy of its corpus (what it learns is not committed).
 run_target() {
     local name=$1 dir="$work/$1"
+    rm -rf "${findings:?}/$name" # what an earlier run found
     mkdir -p "$dir/corpus" "$dir/tmp" "$dir/artifacts"
     cp fuzz/corpus/"$name"/* "$dir/corpus/"
     # Tokens the mutations insert: fuzz/dict/url.dict, records.dict for the others.
