@@ -11,20 +11,32 @@ PAPYRA_PACKAGES=(
     redis-server redis-tools strace
 )
 
+# Prints the packages of "$@" (default: PAPYRA_PACKAGES) that are not installed.
 papyra_missing_packages() {
     local p
-    for p in "${PAPYRA_PACKAGES[@]}"; do
+    [ $# -gt 0 ] || set -- "${PAPYRA_PACKAGES[@]}"
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
     done
 }
 
+# Installs the packages of "$@" (default: PAPYRA_PACKAGES) that are missing.
 papyra_install_deps() {
     local missing sudo=()
-    missing=$(papyra_missing_packages)
+    missing=$(papyra_missing_packages "$@")
     [ -z "$missing" ] && return 0
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     echo "Installing: $(echo $missing)" >&2
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     # shellcheck disable=SC2086
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# scripts/fuzz.sh: libFuzzer is in the compiler-rt package of the installed
+# clang's major version (libclang-rt-14-dev for clang 14).
+papyra_install_fuzz_deps() {
+    local major
+    papyra_install_deps
+    major=$(clang -dumpversion | cut -d. -f1)
+    papyra_install_deps "libclang-rt-$major-dev"
 }
