@@ -768,6 +768,32 @@ papyra_record_list_free(papyra_record_list *list)
     free(list);
 }
 
+/* The start of list and each: a read begun, the handle and the arguments checked. */
+static int
+read_begin(papyra_store *s, papyra__outcome *o, bool args_ok, const char *bad_args)
+{
+    begin(s, o, PAPYRA__OP_READ);
+    if (atomic_load(&s->closed))
+        return closed_error(s);
+    if (!args_ok)
+        return papyra__store_error(s, PAPYRA_EINVAL, "%s", bad_args);
+    return 0;
+}
+
+/* The end of list and each: the anomalies passed over always, the records on success. */
+static int
+read_end(papyra__outcome *o, int r, uint64_t anomalies, uint64_t returned)
+{
+    papyra__outcome_add(o, PAPYRA_COUNT_BY_ANOMALIES, anomalies);
+    if (r < 0) {
+        papyra__outcome_end(o, true);
+        return r;
+    }
+    papyra__outcome_add(o, PAPYRA_COUNT_BY_RECORDS_RETURNED, returned);
+    papyra__outcome_end(o, false);
+    return 0;
+}
+
 PAPYRA_PUBLIC int
 papyra_store_list(papyra_store *s,
                   papyra_kind kind,
@@ -781,22 +807,14 @@ papyra_store_list(papyra_store *s,
 
     if (!s)
         return PAPYRA_EINVAL;
-    begin(s, &o, PAPYRA__OP_READ);
-    if (atomic_load(&s->closed))
-        r = closed_error(s);
-    else if (!ret || (unsigned)kind >= PAPYRA_KIND_MAX)
-        r = papyra__store_error(s, PAPYRA_EINVAL, "invalid kind or no place for the list");
-    else
+    r = read_begin(s, &o, ret && (unsigned)kind < PAPYRA_KIND_MAX,
+                   "invalid kind or no place for the list");
+    if (r == 0)
         r = s->ops->list(s, kind, opts ? opts : &none, &out);
-    papyra__outcome_add(&o, PAPYRA_COUNT_BY_ANOMALIES, out.anomalies);
-    if (r < 0) {
-        papyra__outcome_end(&o, true);
-        return r;
-    }
-    papyra__outcome_add(&o, PAPYRA_COUNT_BY_RECORDS_RETURNED, out.list->count);
-    papyra__outcome_end(&o, false);
-    *ret = out.list;
-    return 0;
+    r = read_end(&o, r, out.anomalies, r < 0 ? 0 : out.list->count);
+    if (r == 0)
+        *ret = out.list;
+    return r;
 }
 
 int
@@ -826,21 +844,12 @@ papyra_store_each(papyra_store *s,
 
     if (!s)
         return PAPYRA_EINVAL;
-    begin(s, &o, PAPYRA__OP_READ);
-    if (atomic_load(&s->closed))
-        r = closed_error(s);
-    else if (!fn || (unsigned)kind >= PAPYRA_KIND_MAX)
-        r = papyra__store_error(s, PAPYRA_EINVAL, "invalid kind or no function to call");
-    else
+    r = read_begin(s, &o, fn && (unsigned)kind < PAPYRA_KIND_MAX,
+                   "invalid kind or no function to call");
+    if (r == 0)
         r = s->ops->each(s, kind, opts ? opts : &none, &e);
-    papyra__outcome_add(&o, PAPYRA_COUNT_BY_ANOMALIES, e.anomalies);
-    if (r < 0) {
-        papyra__outcome_end(&o, true);
-        return r;
-    }
-    papyra__outcome_add(&o, PAPYRA_COUNT_BY_RECORDS_RETURNED, e.returned);
-    papyra__outcome_end(&o, false);
-    return e.result;
+    r = read_end(&o, r, e.anomalies, e.returned);
+    return r < 0 ? r : e.result;
 }
 
 int
