@@ -104,8 +104,10 @@ round_to_odd(const uint64_t g[2], uint64_t cp)
 }
 
 /*
- * The shortest decimal of c * 2^q (c > 0; c < 2^53 if q > -1074, the
- * exponent's field is then nonzero): *m * 10^*e10.
+ * The shortest decimal *m * 10^*e10 that reads back as c * 2^q (0 < c <
+ * 2^53), the nearest to it of equally short ones. lower_closer: c = 2^52
+ * and the double below is nearer than the one above (a power of two above
+ * the smallest normal).
  */
 static void
 schubfach(uint64_t c, int q, bool lower_closer, uint64_t *m, int *e10)
