@@ -107,6 +107,17 @@ int papyra__json_write_string(const char *s, size_t n, unsigned flags, papyra_bu
 /* Appends a double as json.dumps() writes a float. */
 int papyra__json_write_double(double d, papyra_buf *out);
 
+/* Room for any double as papyra__json_format_double() writes it. */
+#define PAPYRA__JSON_DOUBLE_MAX 32
+
+/*
+ * Writes d as repr(float) and json.dumps() do (the shortest digits that read
+ * back as d; "NaN", "Infinity", "-0.0", "1e-05", "1e+16") to text, which
+ * has room for PAPYRA__JSON_DOUBLE_MAX bytes, without a terminating NUL.
+ * Returns the length. The one formatter of doubles (src/json/dtoa.c).
+ */
+size_t papyra__json_format_double(double d, char *text);
+
 /*
  * Constructors. Each returns a new root, or NULL when memory runs out.
  * new_string copies n bytes (which may include NUL bytes); new_bigint copies

@@ -150,74 +150,13 @@ put_int(encoder *e, const char *key, int64_t i)
 }
 
 /*
- * Fast path of repr(float) for 1e-4 <= |d| < 1e15 with at most 15
- * significant digits (timestamps): the fewest decimals k for which an
- * integer m makes m / 10^k read back as d. With m < 2^53 and 10^k exact,
- * the division is correctly rounded, so the check is exact; with at most 15
- * digits only one m per k can read back (decimals are further apart than
- * doubles), and m-1, m, m+1 cover the rounding of d * 10^k. repr() writes
- * the shortest such digits in fixed notation there, as this does. Returns
- * the length written to @p text, or 0 to take the general path.
- */
-static size_t
-fast_double(double d, char *text)
-{
-    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
-                                   1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
-    double x = d < 0 ? -d : d, m0;
-    char digits[24];
-    uint64_t m = 0, ip, fp;
-    size_t len = 0, n, i;
-    int k, found = 0, t;
-
-    if (!(x >= 1e-4 && x < 1e15))
-        return 0;
-    for (k = 0; k < (int)(sizeof(pow10) / sizeof(pow10[0])) && !found; k++) {
-        m0 = nearbyint(x * pow10[k]);
-        if (m0 >= 1e15)
-            return 0;
-        for (t = 0; t < 3 && !found; t++) {
-            double c = m0 + (t == 0 ? 0 : t == 1 ? -1 : 1);
-            if (c > 0 && c / pow10[k] == x) {
-                m = (uint64_t)c;
-                found = 1;
-            }
-        }
-    }
-    if (!found)
-        return 0;
-    k--;
-    ip = m / (uint64_t)pow10[k];
-    fp = m % (uint64_t)pow10[k];
-    if (d < 0)
-        text[len++] = '-';
-    n = 0;
-    do {
-        digits[n++] = (char)('0' + ip % 10);
-        ip /= 10;
-    } while (ip > 0);
-    while (n > 0)
-        text[len++] = digits[--n];
-    text[len++] = '.';
-    if (k == 0) {
-        text[len++] = '0';
-        return len;
-    }
-    for (i = (size_t)k; i > 0; i--) {
-        text[len + i - 1] = (char)('0' + fp % 10);
-        fp /= 10;
-    }
-    return len + (size_t)k;
-}
-
-/*
  * The normal-form check (see jsonl.h): whether parsing a JSON text and
  * writing the tree back would give the same bytes. Accepted: objects and
  * arrays with exactly the ", " and ": " separators and no other whitespace,
  * no duplicate keys, at most FAST_DEPTH deep; strings without \/ or \u
  * escapes, raw control characters or (with ensure_ascii) anything outside
  * printable ASCII, and only valid UTF-8; integers without leading zeros or
- * "-0", of at most 18 digits; floats exactly as fast_double() writes them;
+ * "-0", of at most 18 digits; floats exactly as repr() writes them;
  * true, false and null. Anything else is "not sure", and the caller takes
  * the general path.
  */
@@ -292,7 +231,7 @@ fast_number(const unsigned char *p, double *v)
         }
         return q;
     }
-    /* A float: normal only as repr() writes it, which fast_double() knows for most. */
+    /* A float: normal only as repr() writes it. */
     while ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' || *q == '+' ||
            *q == '-')
         q++;
@@ -302,7 +241,7 @@ fast_number(const unsigned char *p, double *v)
     memcpy(tok, p, n);
     tok[n] = '\0';
     f = strtod(tok, &end);
-    if (end != tok + n || fast_double(f, out) != n || memcmp(out, tok, n) != 0)
+    if (end != tok + n || papyra__json_format_double(f, out) != n || memcmp(out, tok, n) != 0)
         return NULL;
     if (v)
         *v = f;
@@ -529,16 +468,9 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
 static int
 put_double(encoder *e, const char *key, double d)
 {
-    char text[48];
-    size_t n;
     int r = put_key(e, key);
 
-    if (r < 0)
-        return r;
-    n = fast_double(d, text);
-    if (n > 0)
-        return papyra__buf_append(e->out, text, n);
-    return papyra__json_write_double(d, e->out);
+    return r < 0 ? r : papyra__json_write_double(d, e->out);
 }
 
 /* Writes a JSON-text field, or if_null when text is NULL. */
