@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -587,6 +588,119 @@ test_classify_line_should_agree_with_the_parsed_tree(void **state)
     }
 }
 
+/*
+ * The fast path on a "timestamp" of text @p num: it says normal form only
+ * when parsing and writing back gives the same bytes (else "not sure" is
+ * its answer), and then reads the value strtod() reads. Returns whether it
+ * said normal form.
+ */
+static bool
+check_number(const char *num)
+{
+    char line[128];
+    papyra__normal_info info;
+    papyra_json *v = NULL;
+    papyra_buf out = {0};
+    size_t n =
+        (size_t)snprintf(line, sizeof(line), "{\"kind\": \"event\", \"timestamp\": %s}", num);
+    bool normal = papyra__json_normal_len(line, n, false, &info) == n, same;
+
+    assert_true(n < sizeof(line));
+    same = papyra__json_parse(line, n, &v) == 0 && papyra__json_write(v, 0, &out) == 0 &&
+           out.len == n && memcmp(out.data, line, n) == 0;
+    if (normal && !same)
+        fail_msg("%s: the fast path takes what parse and write change", num);
+    if (normal && !(info.has_timestamp && info.timestamp == strtod(num, NULL)))
+        fail_msg("%s: fast path reads %.17g", num, info.timestamp);
+    papyra__buf_free(&out);
+    papyra__json_free(v);
+    return normal;
+}
+
+/*
+ * Floats as the writer writes them, of every digit count from 1 to 17 and
+ * every magnitude of fixed notation, are normal form without a parse
+ * (upstream's time.time() stamps have 16 or 17 digits); the fast path never
+ * takes the same digits with a trailing zero, one digit less or more, a
+ * leading zero or an exponent unless parse and write give them back.
+ */
+static void
+test_normal_form_should_take_written_floats_of_every_length(void **state)
+{
+    unsigned seed = 13;
+    int taken = 0;
+
+    (void)state;
+    for (int i = 0; i < 20000; i++) {
+        int digits = 1 + i % 17, e10 = -4 + (i / 17) % 20;
+        double mant = 0;
+        papyra_buf b = {0};
+        char var[64];
+        size_t n;
+
+        for (int d = 0; d < digits; d++)
+            mant = mant * 10 + (double)(1 + (unsigned)rand_r(&seed) % 9);
+        mant = mant / pow(10, digits - 1) * pow(10, e10);
+        if (i % 3 == 0)
+            mant = -mant;
+        assert_int_equal(papyra__json_write_double(mant, &b), 0);
+        /* Every written float in fixed notation is taken. */
+        if (strchr(b.data, 'e') == NULL)
+            assert_true(check_number(b.data));
+        else
+            check_number(b.data);
+        taken++;
+        n = b.len;
+        snprintf(var, sizeof(var), "%s0", b.data);
+        check_number(var);
+        if (n > 3) {
+            snprintf(var, sizeof(var), "%.*s", (int)n - 1, b.data);
+            check_number(var);
+            snprintf(var, sizeof(var), "%s%d", b.data, i % 10);
+            check_number(var);
+            memcpy(var, b.data, n + 1);
+            var[n - 1] = (char)('0' + (var[n - 1] - '0' + 1) % 10);
+            check_number(var);
+        }
+        snprintf(var, sizeof(var), "0%s", b.data);
+        check_number(var);
+        snprintf(var, sizeof(var), "%se0", b.data);
+        check_number(var);
+        papyra__buf_free(&b);
+    }
+    assert_int_equal(taken, 20000);
+    static const char *const edges[] = {"0.0",
+                                        "-0.0",
+                                        "0.0001",
+                                        "0.00001",
+                                        "0.00012",
+                                        "1e-05",
+                                        "1.0",
+                                        "-1.5",
+                                        "10.0",
+                                        "1.50",
+                                        "00.5",
+                                        "-0",
+                                        "-01.5",
+                                        "1.",
+                                        ".5",
+                                        "1.5.5",
+                                        "1e16",
+                                        "1e+16",
+                                        "9999999999999998.0",
+                                        "1e+22",
+                                        "123456789012345.6",
+                                        "1234567890123456.7",
+                                        "0.1",
+                                        "0.30000000000000004",
+                                        "5e-324",
+                                        "1.7976931348623157e+308"};
+    for (size_t k = 0; k < sizeof(edges) / sizeof(edges[0]); k++)
+        check_number(edges[k]);
+    assert_true(check_number("1764512345.1343641"));
+    assert_true(check_number("0.30000000000000004"));
+}
+
 static void
 test_decode_should_normalise_json_text_fields_without_escaping_non_ascii(void **state)
 {
@@ -702,6 +816,7 @@ main(void)
         cmocka_unit_test(
             test_decode_should_refuse_fields_of_the_wrong_type_and_default_missing_ones),
         cmocka_unit_test(test_classify_line_should_agree_with_the_parsed_tree),
+        cmocka_unit_test(test_normal_form_should_take_written_floats_of_every_length),
         cmocka_unit_test(test_decode_should_normalise_json_text_fields_without_escaping_non_ascii),
         cmocka_unit_test(
             test_decode_should_refuse_unknown_kinds_and_bad_timestamps_without_touching_out),

@@ -259,15 +259,52 @@ fast_word(const unsigned char *p, const char *word)
     return true;
 }
 
-/* The end of a number in normal form at p, or NULL; *v its value when v is not NULL. */
+/*
+ * A float of more than 15 significant digits in fixed notation, [p, p + n):
+ * normal exactly when the writer of every double writes its value back as
+ * these bytes. 1 and *v its value, or 0.
+ */
+static int
+slow_float(const unsigned char *p, size_t n, double *v)
+{
+    char tok[40], *end;
+    papyra_buf out = {0};
+    double f;
+    int ok;
+
+    if (n >= sizeof(tok))
+        return 0;
+    memcpy(tok, p, n);
+    tok[n] = '\0';
+    f = strtod(tok, &end);
+    ok = end == tok + n && papyra__json_write_double(f, &out) == 0 && out.len == n &&
+         memcmp(out.data, tok, n) == 0;
+    papyra__buf_free(&out);
+    *v = f;
+    return ok;
+}
+
+/*
+ * The end of a number in normal form at p, or NULL; *v its value when v is
+ * not NULL. A float is normal only as repr() writes it. In fixed notation
+ * (1e-4 <= |x| < 1e16), without trailing zeros but the one of "X.0", with at
+ * most 15 significant digits, it is: decimals of at most 15 digits (DBL_DIG)
+ * each read back from a double of their own, so no shorter one reads as the
+ * same double, and these digits are the shortest. Their value is then
+ * m / 10^k with both exact doubles (m < 10^15), which one correctly rounded
+ * division gives as strtod() would. Longer floats ask the writer itself;
+ * exponents and zero take the general path.
+ */
 static const unsigned char *
 fast_number(const unsigned char *p, double *v)
 {
-    const unsigned char *q = p + (*p == '-'), *d;
-    char tok[40], out[48];
-    size_t n;
-    char *end;
-    double f;
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const unsigned char *q = p + (*p == '-'), *d = q, *f;
+    uint64_t m = 0;
+    unsigned sig = 0, lead = 0;
+    double x;
 
     if (*q == '0') {
         if (q != p && q[1] != '.')
@@ -276,36 +313,45 @@ fast_number(const unsigned char *p, double *v)
         if (*q >= '0' && *q <= '9')
             return NULL; /* a leading zero */
     } else {
-        d = q;
         while (*q >= '0' && *q <= '9')
-            q++;
+            m = m * 10 + (uint64_t)(*q++ - '0');
         if (q == d || q - d > 18)
             return NULL;
     }
-    if (*q != '.' && *q != 'e' && *q != 'E') {
+    if (*q != '.') {
+        if (*q == 'e' || *q == 'E')
+            return NULL;
         /* An integer of at most 18 digits: exact in int64, rounded once to a double. */
-        if (v) {
-            n = (size_t)(q - p);
-            memcpy(tok, p, n);
-            tok[n] = '\0';
-            *v = strtod(tok, NULL);
-        }
+        if (v)
+            *v = p != d ? -(double)m : (double)m;
         return q;
     }
-    /* A float: normal only as repr() writes it, which fast_double() knows for most. */
-    while ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' || *q == '+' ||
-           *q == '-')
-        q++;
-    n = (size_t)(q - p);
-    if (n >= sizeof(tok))
+    sig = m ? (unsigned)(q - d) : 0;
+    f = ++q;
+    for (; *q >= '0' && *q <= '9'; q++) {
+        if (sig == 0 && *q == '0') {
+            lead++;
+            continue;
+        }
+        if (++sig <= 15)
+            m = m * 10 + (uint64_t)(*q - '0');
+    }
+    if (q == f || *q == 'e' || *q == 'E')
         return NULL;
-    memcpy(tok, p, n);
-    tok[n] = '\0';
-    f = strtod(tok, &end);
-    if (end != tok + n || fast_double(f, out) != n || memcmp(out, tok, n) != 0)
-        return NULL;
+    if (q[-1] == '0' && q - f > 1)
+        return NULL; /* a trailing zero */
+    if (sig == 0 || (d[0] == '0' && lead > 3) || q - f > 22 || f - d > 17)
+        return NULL; /* zero, below 1e-4 or from 1e16 on: not fixed notation */
+    if (sig > 15) {
+        if (!slow_float(p, (size_t)(q - p), &x))
+            return NULL;
+    } else {
+        x = (double)m / pow10[q - f];
+        if (p != d)
+            x = -x;
+    }
     if (v)
-        *v = f;
+        *v = x;
     return q;
 }
 
