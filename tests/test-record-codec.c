@@ -697,6 +697,37 @@ test_normal_form_should_take_written_floats_of_every_length(void **state)
                                         "1.7976931348623157e+308"};
     for (size_t k = 0; k < sizeof(edges) / sizeof(edges[0]); k++)
         check_number(edges[k]);
+    /* Doubles of random bits through fixed notation's range, and time.time() stamps. */
+    for (int i = 0; i < 200000; i++) {
+        uint64_t bits = ((uint64_t)rand_r(&seed) << 33) ^ ((uint64_t)rand_r(&seed) << 11) ^
+                        (uint64_t)rand_r(&seed);
+        double x;
+        papyra_buf b = {0};
+        char var[64];
+        size_t n;
+
+        bits = (bits & (((uint64_t)1 << 52) - 1)) |
+               ((uint64_t)(1023 - 14 + (i % 68)) << 52); /* 2^-14 .. 2^53 */
+        memcpy(&x, &bits, sizeof(x));
+        if (i % 4 == 1)
+            x = 1.7e9 + (double)(bits % 1000000000u) / 1e9 * 1e8;
+        assert_int_equal(papyra__json_write_double(x, &b), 0);
+        if (strchr(b.data, 'e') == NULL && x >= 1e-4)
+            assert_true(check_number(b.data));
+        n = b.len;
+        for (int delta = -2; delta <= 2; delta += 1) {
+            memcpy(var, b.data, n + 1);
+            if (var[n - 1] >= '0' && var[n - 1] <= '9' && delta != 0) {
+                var[n - 1] = (char)('0' + (var[n - 1] - '0' + 10 + delta) % 10);
+                check_number(var);
+            }
+        }
+        snprintf(var, sizeof(var), "%s%d", b.data, i % 10);
+        check_number(var);
+        snprintf(var, sizeof(var), "%.*s", (int)n - 1, b.data);
+        check_number(var);
+        papyra__buf_free(&b);
+    }
     assert_true(check_number("1764512345.1343641"));
     assert_true(check_number("0.30000000000000004"));
 }

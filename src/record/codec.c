@@ -284,6 +284,86 @@ slow_float(const unsigned char *p, size_t n, double *v)
     return ok;
 }
 
+#if defined(__SIZEOF_INT128__)
+/*
+ * 16 or 17 significant digits m / 10^k (m < 10^17, 1 <= k <= 22, the last
+ * digit not 0) in exact integers: 1 when they are repr() of the double they
+ * read as (*v), 0 when they are not, -1 when this cannot tell (ties, the
+ * bottom of a binade, values from 2^53 on) and the writer must be asked.
+ * repr() writes the shortest digits that read back, the nearest to the
+ * value among those: so these are repr() when they are the nearest n-digit
+ * decimal and neither (n-1)-digit decimal around them reads back.
+ * Everything is scaled by S = 2 * 10^k * 2^F (value M * 2^-F): the digits
+ * are 2m * 2^F, the double 2M * 10^k, half its ulp 10^k, half a unit of
+ * the last digit 2^F (at most 2^127 for values from 1e-4 on).
+ */
+static int
+repr_digits(uint64_t m, int k, double *v)
+{
+    __extension__ typedef unsigned __int128 u128;
+    static const uint64_t p10[] = {1u,
+                                   10u,
+                                   100u,
+                                   1000u,
+                                   10000u,
+                                   100000u,
+                                   1000000u,
+                                   10000000u,
+                                   100000000u,
+                                   1000000000u,
+                                   10000000000u,
+                                   100000000000u,
+                                   1000000000000u,
+                                   10000000000000u,
+                                   100000000000000u,
+                                   1000000000000000u,
+                                   10000000000000000u,
+                                   100000000000000000u,
+                                   1000000000000000000u,
+                                   10000000000000000000u};
+    u128 t, a, b, h, c, d;
+    uint64_t mm = 0;
+    int e = 0, f = 0, tries;
+    double x;
+
+    if (k > 19)
+        return -1;
+    t = p10[k];
+    x = (double)m / (double)p10[k];
+    for (tries = 0;; tries++) {
+        if (tries == 4)
+            return -1;
+        mm = (uint64_t)ldexp(frexp(x, &e), 53);
+        f = 53 - e;
+        if (f < 1 || f > 70 || mm == (uint64_t)1 << 52)
+            return -1;
+        a = (u128)m << (f + 1);
+        b = (u128)mm * t * 2;
+        h = t;
+        d = a > b ? a - b : b - a;
+        if (d == h)
+            return -1; /* halfway between two doubles */
+        if (d < h)
+            break;
+        x = nextafter(x, a > b ? HUGE_VAL : 0.0);
+    }
+    *v = x;
+    /* The nearest decimal of these many digits (a tie: ask the writer). */
+    if (d >= (u128)1 << f)
+        return d == (u128)1 << f ? -1 : 0;
+    /* No decimal of one digit less reads back. */
+    for (int side = 0; side < 2; side++) {
+        c = ((u128)(m / 10 + (uint64_t)side) * 10) << (f + 1);
+        d = c > b ? c - b : b - c;
+        if (d < h)
+            return 0;
+        if (d == h)
+            return -1;
+    }
+    return 1;
+}
+#endif
+
 /*
  * The end of a number in normal form at p, or NULL; *v its value when v is
  * not NULL. A float is normal only as repr() writes it. In fixed notation
@@ -333,7 +413,7 @@ fast_number(const unsigned char *p, double *v)
             lead++;
             continue;
         }
-        if (++sig <= 15)
+        if (++sig <= 17)
             m = m * 10 + (uint64_t)(*q - '0');
     }
     if (q == f || *q == 'e' || *q == 'E')
@@ -342,9 +422,20 @@ fast_number(const unsigned char *p, double *v)
         return NULL; /* a trailing zero */
     if (sig == 0 || (d[0] == '0' && lead > 3) || q - f > 22 || f - d > 17)
         return NULL; /* zero, below 1e-4 or from 1e16 on: not fixed notation */
+    if (sig > 17)
+        return NULL; /* repr() writes at most 17 */
     if (sig > 15) {
-        if (!slow_float(p, (size_t)(q - p), &x))
+        int r = -1;
+#if defined(__SIZEOF_INT128__)
+        if (q - f > 1 || *f != '0')
+            r = repr_digits(m, (int)(q - f), &x);
+#endif
+        if (r == 0)
             return NULL;
+        if (r > 0 && p != d)
+            x = -x;
+        if (r < 0 && !slow_float(p, (size_t)(q - p), &x))
+            return NULL; /* its sign and all */
     } else {
         x = (double)m / pow10[q - f];
         if (p != d)
