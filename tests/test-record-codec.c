@@ -732,6 +732,67 @@ test_normal_form_should_take_written_floats_of_every_length(void **state)
     assert_true(check_number("0.30000000000000004"));
 }
 
+/*
+ * The fast path on @p line in one style: normal form only when parse and
+ * write give the same bytes. Returns whether it said normal form.
+ */
+static bool
+check_line(const char *line, size_t n, bool ascii)
+{
+    papyra_json *v = NULL;
+    papyra_buf out = {0};
+    bool normal = papyra__json_normal_len(line, n, ascii, NULL) == n, same;
+
+    same = papyra__json_parse(line, n, &v) == 0 &&
+           papyra__json_write(v, ascii ? PAPYRA_JSON_ENSURE_ASCII : 0, &out) == 0 && out.len == n &&
+           memcmp(out.data, line, n) == 0;
+    if (normal && !same)
+        fail_msg("%s (ascii %d): the fast path takes what parse and write change", line, ascii);
+    papyra__buf_free(&out);
+    papyra__json_free(v);
+    return normal;
+}
+
+/*
+ * Strings are looked at 16 bytes at a time: a byte that needs a look (an
+ * escape, a control, 0x7f, UTF-8 or not) at every position of strings of
+ * every length up to 40, before and after the blocks, is judged as parse
+ * and write judge it, and plain strings are normal form.
+ */
+static void
+test_normal_form_should_see_every_byte_of_a_string(void **state)
+{
+    static const char *const specials[] = {"\\\"", "\\\\", "\\n",      "\\u0041", "\\/", "\x01",
+                                           "\x1f", "\x7f", "\xc3\xa9", "\xff",    "\"",  "\\"};
+    char str[64], line[160];
+
+    (void)state;
+    for (size_t len = 0; len <= 40; len++) {
+        for (size_t at = 0; at <= len; at++) {
+            for (size_t k = 0; k <= sizeof(specials) / sizeof(specials[0]); k++) {
+                size_t n;
+
+                memset(str, 'a', len);
+                str[len] = '\0';
+                if (k < sizeof(specials) / sizeof(specials[0])) {
+                    if (at == len)
+                        continue;
+                    snprintf(str + at, sizeof(str) - at, "%s%.*s", specials[k], (int)(len - at),
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+                }
+                n = (size_t)snprintf(line, sizeof(line),
+                                     "{\"kind\": \"event\", \"s\": \"%s\", \"timestamp\": 1.5}",
+                                     str);
+                for (int ascii = 0; ascii < 2; ascii++) {
+                    bool normal = check_line(line, n, ascii);
+                    if (k == sizeof(specials) / sizeof(specials[0]) || k < 3)
+                        assert_true(normal);
+                }
+            }
+        }
+    }
+}
+
 static void
 test_decode_should_normalise_json_text_fields_without_escaping_non_ascii(void **state)
 {
@@ -848,6 +909,7 @@ main(void)
             test_decode_should_refuse_fields_of_the_wrong_type_and_default_missing_ones),
         cmocka_unit_test(test_classify_line_should_agree_with_the_parsed_tree),
         cmocka_unit_test(test_normal_form_should_take_written_floats_of_every_length),
+        cmocka_unit_test(test_normal_form_should_see_every_byte_of_a_string),
         cmocka_unit_test(test_decode_should_normalise_json_text_fields_without_escaping_non_ascii),
         cmocka_unit_test(
             test_decode_should_refuse_unknown_kinds_and_bad_timestamps_without_touching_out),

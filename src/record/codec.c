@@ -224,13 +224,46 @@ fast_double(double d, char *text)
 #define FAST_DEPTH 16
 #define FAST_KEYS 32
 
-/* The end of a normal-form string starting at p (after its '"'), or NULL. */
-static const unsigned char *
-fast_string(const unsigned char *p, bool ascii, bool *hi)
-{
-    for (;; p++) {
-        unsigned char c = *p;
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
+/*
+ * The end of a normal-form string starting at p (after its '"'), or NULL;
+ * @p end is the end of the text, before which it may read 16 bytes at a
+ * time to skip what needs no look (SSE2): bytes other than '"', '\\',
+ * controls and 0x7f and above.
+ */
+static const unsigned char *
+fast_string(const unsigned char *p, const unsigned char *end, bool ascii, bool *hi)
+{
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20), top = _mm_set1_epi8(0x7e);
+#endif
+
+    for (;; p++) {
+        unsigned char c;
+
+#if defined(__SSE2__)
+        while (p + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            /* Signed compares: 0x80..0xff are negative, below 0x20. */
+            __m128i stop =
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                             _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpgt_epi8(v, top)));
+            unsigned m = (unsigned)_mm_movemask_epi8(stop);
+
+            if (m) {
+                p += __builtin_ctz(m);
+                break;
+            }
+            p += 16;
+        }
+#else
+        (void)end;
+#endif
+        c = *p;
         if (c == '"')
             break;
         if (c == '\\') {
@@ -469,22 +502,23 @@ enum { FIELD_ANY = 0, FIELD_STRING, FIELD_INT, FIELD_NAMES };
  */
 static const struct {
     const char *key;
+    size_t len; /* strlen(key) */
     int type;
     unsigned kinds; /* bit per papyra_kind */
 } typed_fields[] = {
 #define K(k) (1u << (k))
-    {"system_id", FIELD_STRING,
+    {"system_id", sizeof("system_id") - 1, FIELD_STRING,
      K(PAPYRA_KIND_EVENT) | K(PAPYRA_KIND_AUDIT) | K(PAPYRA_KIND_DEAD_LETTER)},
-    {"event_type", FIELD_STRING, K(PAPYRA_KIND_EVENT)},
-    {"message_type", FIELD_STRING, K(PAPYRA_KIND_DEAD_LETTER)},
-    {"total_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
-    {"alive_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
-    {"stopping_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
-    {"restarting_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
-    {"registry_size", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
-    {"registry_orphans", FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
-    {"registry_dead", FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
-    {"dead_letters_count", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"event_type", sizeof("event_type") - 1, FIELD_STRING, K(PAPYRA_KIND_EVENT)},
+    {"message_type", sizeof("message_type") - 1, FIELD_STRING, K(PAPYRA_KIND_DEAD_LETTER)},
+    {"total_actors", sizeof("total_actors") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"alive_actors", sizeof("alive_actors") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"stopping_actors", sizeof("stopping_actors") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"restarting_actors", sizeof("restarting_actors") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"registry_size", sizeof("registry_size") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"registry_orphans", sizeof("registry_orphans") - 1, FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
+    {"registry_dead", sizeof("registry_dead") - 1, FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
+    {"dead_letters_count", sizeof("dead_letters_count") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
 #undef K
 };
 
@@ -495,7 +529,7 @@ field_type(const char *key, size_t n)
     size_t i;
 
     for (i = 0; i < sizeof(typed_fields) / sizeof(typed_fields[0]); i++) {
-        if (strlen(typed_fields[i].key) == n && memcmp(typed_fields[i].key, key, n) == 0)
+        if (typed_fields[i].len == n && memcmp(typed_fields[i].key, key, n) == 0)
             return typed_fields[i].type;
     }
     return FIELD_ANY;
@@ -584,7 +618,7 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
                 goto key;
             continue;
         case '"':
-            q = fast_string(p + 1, ascii, &has_hi);
+            q = fast_string(p + 1, end, ascii, &has_hi);
             if (!q)
                 return 0;
             if (want == 1)
@@ -643,7 +677,7 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
         /* A key, unique in its object, then ": ". */
         if (*p != '"' || nkeys == FAST_KEYS)
             return 0;
-        q = fast_string(p + 1, ascii, &has_hi);
+        q = fast_string(p + 1, end, ascii, &has_hi);
         if (!q || q[1] != ':' || q[2] != ' ')
             return 0;
         for (i = key_base[depth - 1]; i < nkeys; i++) {
