@@ -793,6 +793,38 @@ test_normal_form_should_see_every_byte_of_a_string(void **state)
     }
 }
 
+/*
+ * Keys are told apart by a print before a memcmp: a duplicate key of every
+ * length up to 24 is never normal form, and keys that differ in one byte
+ * anywhere (the print's blind middle included) are.
+ */
+static void
+test_normal_form_should_find_duplicate_keys_of_every_length(void **state)
+{
+    char k1[32], k2[32], line[160];
+
+    (void)state;
+    for (size_t n = 1; n <= 24; n++) {
+        for (size_t at = 0; at < n; at++) {
+            size_t len;
+
+            memset(k1, 'k', n);
+            k1[n] = '\0';
+            memcpy(k2, k1, n + 1);
+            k2[at] = 'j';
+            len = (size_t)snprintf(line, sizeof(line),
+                                   "{\"kind\": \"event\", \"%s\": 1, \"x\": {\"%s\": 2}, "
+                                   "\"%s\": 3, \"timestamp\": 1.5}",
+                                   k1, k1, k2);
+            assert_true(check_line(line, len, false));
+            len = (size_t)snprintf(
+                line, sizeof(line),
+                "{\"kind\": \"event\", \"%s\": 1, \"%s\": 3, \"timestamp\": 1.5}", k2, k2);
+            assert_false(check_line(line, len, false));
+        }
+    }
+}
+
 static void
 test_decode_should_normalise_json_text_fields_without_escaping_non_ascii(void **state)
 {
@@ -910,6 +942,7 @@ main(void)
         cmocka_unit_test(test_classify_line_should_agree_with_the_parsed_tree),
         cmocka_unit_test(test_normal_form_should_take_written_floats_of_every_length),
         cmocka_unit_test(test_normal_form_should_see_every_byte_of_a_string),
+        cmocka_unit_test(test_normal_form_should_find_duplicate_keys_of_every_length),
         cmocka_unit_test(test_decode_should_normalise_json_text_fields_without_escaping_non_ascii),
         cmocka_unit_test(
             test_decode_should_refuse_unknown_kinds_and_bad_timestamps_without_touching_out),

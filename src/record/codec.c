@@ -366,8 +366,11 @@ repr_digits(uint64_t m, int k, double *v)
     for (tries = 0;; tries++) {
         if (tries == 4)
             return -1;
-        mm = (uint64_t)ldexp(frexp(x, &e), 53);
-        f = 53 - e;
+        /* x = mm * 2^-f, from its bits (x is a normal double here). */
+        memcpy(&mm, &x, sizeof(mm));
+        e = (int)(mm >> 52 & 0x7ff);
+        mm = (mm & (((uint64_t)1 << 52) - 1)) | (uint64_t)1 << 52;
+        f = 1075 - e;
         if (f < 1 || f > 70 || mm == (uint64_t)1 << 52)
             return -1;
         a = (u128)m << (f + 1);
@@ -562,6 +565,26 @@ value_may_be(const unsigned char *p, int type)
     }
 }
 
+/*
+ * A print of the key [p, q) (its opening quote included) that tells most
+ * different keys apart without a memcmp: its length and its first and last
+ * eight bytes, or all of it when shorter.
+ */
+static uint64_t
+key_print(const unsigned char *p, const unsigned char *q)
+{
+    size_t n = (size_t)(q - p);
+    uint64_t a = 0, b = 0;
+
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, q - 8, 8);
+    } else {
+        memcpy(&a, p, n);
+    }
+    return (a ^ (b * 0x9e3779b97f4a7c15u)) + n;
+}
+
 size_t
 papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info)
 {
@@ -572,8 +595,10 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
     struct {
         const unsigned char *p;
         size_t n;
+        uint64_t fp; /* key_print(): equal keys have equal prints */
     } keys[FAST_KEYS];
     unsigned depth = 0, nkeys = 0, i;
+    uint64_t fp;
     bool has_hi = false;
     /* A top-level key whose value info wants: 1 "kind", 2 "timestamp". */
     int pending = 0, want;
@@ -680,11 +705,14 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
         q = fast_string(p + 1, end, ascii, &has_hi);
         if (!q || q[1] != ':' || q[2] != ' ')
             return 0;
+        fp = key_print(p, q);
         for (i = key_base[depth - 1]; i < nkeys; i++) {
-            if (keys[i].n == (size_t)(q - p) && memcmp(keys[i].p, p, keys[i].n) == 0)
+            if (keys[i].fp == fp && keys[i].n == (size_t)(q - p) &&
+                memcmp(keys[i].p, p, keys[i].n) == 0)
                 return 0;
         }
         keys[nkeys].p = p;
+        keys[nkeys].fp = fp;
         keys[nkeys++].n = (size_t)(q - p);
         if (info && depth == 1) {
             if (q - p == 5 && memcmp(p, "\"kind", 5) == 0)
