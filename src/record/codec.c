@@ -234,7 +234,7 @@ fast_double(double d, char *text)
  * time to skip what needs no look (SSE2): bytes other than '"', '\\',
  * controls and 0x7f and above.
  */
-static const unsigned char *
+static inline const unsigned char *
 fast_string(const unsigned char *p, const unsigned char *end, bool ascii, bool *hi)
 {
 #if defined(__SSE2__)
@@ -381,7 +381,10 @@ repr_digits(uint64_t m, int k, double *v)
             return -1; /* halfway between two doubles */
         if (d < h)
             break;
-        x = nextafter(x, a > b ? HUGE_VAL : 0.0);
+        /* The next double up or down (x is positive and normal: its bits count). */
+        memcpy(&mm, &x, sizeof(mm));
+        mm = a > b ? mm + 1 : mm - 1;
+        memcpy(&x, &mm, sizeof(x));
     }
     *v = x;
     /* The nearest decimal of these many digits (a tie: ask the writer). */
@@ -532,7 +535,8 @@ field_type(const char *key, size_t n)
     size_t i;
 
     for (i = 0; i < sizeof(typed_fields) / sizeof(typed_fields[0]); i++) {
-        if (typed_fields[i].len == n && memcmp(typed_fields[i].key, key, n) == 0)
+        if (typed_fields[i].len == n && typed_fields[i].key[0] == key[0] &&
+            typed_fields[i].key[n - 1] == key[n - 1] && memcmp(typed_fields[i].key, key, n) == 0)
             return typed_fields[i].type;
     }
     return FIELD_ANY;
@@ -568,10 +572,11 @@ value_may_be(const unsigned char *p, int type)
 /*
  * A print of the key [p, q) (its opening quote included) that tells most
  * different keys apart without a memcmp: its length and its first and last
- * eight bytes, or all of it when shorter.
+ * eight bytes, or all of it when shorter. @p end: where the text ends (a
+ * short key is loaded as eight bytes when they lie before it).
  */
 static uint64_t
-key_print(const unsigned char *p, const unsigned char *q)
+key_print(const unsigned char *p, const unsigned char *q, const unsigned char *end)
 {
     size_t n = (size_t)(q - p);
     uint64_t a = 0, b = 0;
@@ -579,8 +584,14 @@ key_print(const unsigned char *p, const unsigned char *q)
     if (n >= 8) {
         memcpy(&a, p, 8);
         memcpy(&b, q - 8, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    } else if (p + 8 <= end) {
+        memcpy(&a, p, 8);
+        a &= ((uint64_t)1 << (8 * n)) - 1; /* the key's n bytes only */
+#endif
     } else {
-        memcpy(&a, p, n);
+        for (size_t i = 0; i < n; i++)
+            a |= (uint64_t)p[i] << (8 * i);
     }
     return (a ^ (b * 0x9e3779b97f4a7c15u)) + n;
 }
@@ -592,13 +603,15 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
     /* Per open container: '{' or '[', and where its keys start in keys[]. */
     char stack[FAST_DEPTH];
     unsigned key_base[FAST_DEPTH];
+    /* Per open object, one of 64 bits per key print seen: no bit, no duplicate. */
+    uint64_t key_bits[FAST_DEPTH];
     struct {
         const unsigned char *p;
         size_t n;
         uint64_t fp; /* key_print(): equal keys have equal prints */
     } keys[FAST_KEYS];
     unsigned depth = 0, nkeys = 0, i;
-    uint64_t fp;
+    uint64_t fp, bit;
     bool has_hi = false;
     /* A top-level key whose value info wants: 1 "kind", 2 "timestamp". */
     int pending = 0, want;
@@ -630,6 +643,7 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
             if (depth == FAST_DEPTH)
                 return 0;
             stack[depth] = (char)*p;
+            key_bits[depth] = 0;
             key_base[depth++] = nkeys;
             p++;
             if (*p == (stack[depth - 1] == '{' ? '}' : ']')) {
@@ -705,12 +719,16 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
         q = fast_string(p + 1, end, ascii, &has_hi);
         if (!q || q[1] != ':' || q[2] != ' ')
             return 0;
-        fp = key_print(p, q);
-        for (i = key_base[depth - 1]; i < nkeys; i++) {
-            if (keys[i].fp == fp && keys[i].n == (size_t)(q - p) &&
-                memcmp(keys[i].p, p, keys[i].n) == 0)
-                return 0;
+        fp = key_print(p, q, end);
+        bit = (uint64_t)1 << ((fp * 0x9e3779b97f4a7c15u) >> 58);
+        if (key_bits[depth - 1] & bit) {
+            for (i = key_base[depth - 1]; i < nkeys; i++) {
+                if (keys[i].fp == fp && keys[i].n == (size_t)(q - p) &&
+                    memcmp(keys[i].p, p, keys[i].n) == 0)
+                    return 0;
+            }
         }
+        key_bits[depth - 1] |= bit;
         keys[nkeys].p = p;
         keys[nkeys].fp = fp;
         keys[nkeys++].n = (size_t)(q - p);
