@@ -8,7 +8,9 @@ Measures, in one run, the median wall time of:
   - /bin/true (the baseline: fork + exec + exit of a trivial program);
   - papyra metrics persistence (table) and --json on a store with counters;
   - papyra persistence scan of a large JSON-lines file, as MB/s, against a
-    plain read of the same file (cat > /dev/null) measured right before it.
+    plain read of the same file (cat > /dev/null) measured right before it,
+    and the scan's peak RSS. The file holds lines as upstream's json.dumps()
+    writes them, with time.time()-like stamps of 16 and 17 digits.
 Prints a table and a JSON line.
 """
 
@@ -40,6 +42,29 @@ def median_seconds(cmd, runs, env=None):
     return statistics.median(times)
 
 
+def peak_rss_kib(cmd):
+    """The peak RSS of cmd, started by /usr/bin/time (a child of this large process would
+    inherit its high-water mark through fork): KiB, or None without /usr/bin/time."""
+    if not os.access("/usr/bin/time", os.X_OK):
+        return None
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, check=False)
+    return int(r.stderr.strip().splitlines()[-1])
+
+
+def upstream_lines(count):
+    """Event lines as upstream writes them: json.dumps() of a dict, repr() of a float stamp."""
+    stamp = 1764512345.0
+    out = []
+    for i in range(count):
+        stamp += 0.1234567 + (i % 7) * 1e-7
+        out.append(json.dumps({"kind": "event", "system_id": "local",
+                               "actor_address": {"system": "local", "actor_id": i},
+                               "event_type": "ActorStarted", "payload": {"n": i},
+                               "timestamp": stamp}) + "\n")
+    return "".join(out)
+
+
 def main():
     rows = []
     with tempfile.TemporaryDirectory() as d:
@@ -61,17 +86,26 @@ def main():
             rows.append((name, s * 1e3, "ms", s / true_s))
 
         big = os.path.join(d, "big.jsonl")
-        chunk = "".join(LINE % (i, i) for i in range(10000)).encode()
+        chunk = upstream_lines(10000).encode()
         with open(big, "wb") as f:
             while f.tell() < SCAN_MB * 1024 * 1024:
                 f.write(chunk)
         size_mb = os.path.getsize(big) / 1e6
-        cat_s = median_seconds(["sh", "-c", "cat '%s' > /dev/null" % big], 3)
+        cat_s = median_seconds(["cat", big], 3)
         scan_s = median_seconds([PAPYRA, "--persistence", "json:" + big + "?metrics=none",
                                  "persistence", "scan"], 3)
         rows.append(("read the file (cat, baseline)", size_mb / cat_s, "MB/s", 1.0))
         rows.append(("persistence scan", size_mb / scan_s, "MB/s", (size_mb / scan_s) /
                      (size_mb / cat_s)))
+        # As a user runs it: the default shared metrics file beside the data file.
+        user_scan = [PAPYRA, "--persistence", "json:" + big, "persistence", "scan"]
+        user_s = median_seconds(user_scan, 3)
+        rows.append(("persistence scan (default metrics)", size_mb / user_s, "MB/s",
+                     (size_mb / user_s) / (size_mb / cat_s)))
+        cat_rss, scan_rss = peak_rss_kib(["cat", big]), peak_rss_kib(user_scan)
+        if cat_rss and scan_rss:
+            rows.append(("peak RSS cat (baseline)", cat_rss, "KiB", 1.0))
+            rows.append(("peak RSS persistence scan", scan_rss, "KiB", scan_rss / cat_rss))
 
     print("%-36s %12s %6s %8s" % ("measure", "value", "unit", "ratio"))
     for name, value, unit, ratio in rows:

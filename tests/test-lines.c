@@ -153,10 +153,81 @@ test_ends_at_read_boundaries(void **state)
     free(data);
 }
 
+/* The first line end in p[0..n) by the policy, one byte at a time. */
+static size_t
+ref_end(const char *p, size_t n, papyra__newlines nl)
+{
+    size_t i = 0;
+
+    while (i < n && p[i] != '\n' && !(nl == PAPYRA__NL_UNIVERSAL && p[i] == '\r'))
+        i++;
+    return i;
+}
+
+/*
+ * The line-end search alone: one or two of "\n", "\r" (and bytes that differ
+ * from them by one bit, which a word-at-a-time search must not take for them)
+ * at every pair of positions of a 64-byte window, at every alignment, with
+ * every length that ends the window early; bytes past the length are line
+ * ends that must not be found.
+ */
+static void
+test_line_end_every_position(void **state)
+{
+    static const unsigned char ends[] = {'\n', '\r', '\n' ^ 0x80, '\r' ^ 1, '\n' ^ 1, 0};
+    char mem[64 + 16 + 16];
+
+    (void)state;
+    for (size_t align = 0; align < 16; align++) {
+        char *w = mem + align;
+        for (size_t a = 0; a <= 64; a++) {
+            for (size_t b = a; b <= 64; b++) {
+                for (size_t ea = 0; ea < sizeof(ends); ea++) {
+                    for (size_t eb = 0; eb < 2; eb++) {
+                        memset(mem, '\n', sizeof(mem));
+                        memset(w, 'x', 64);
+                        if (a < 64)
+                            w[a] = (char)ends[ea];
+                        if (b < 64 && b > a)
+                            w[b] = (char)ends[eb];
+                        for (size_t n = a; n <= 64; n += n < a + 17 ? 1 : 7) {
+                            for (int nl = 0; nl < 2; nl++) {
+                                assert_int_equal(papyra__line_end(w, n, (papyra__newlines)nl),
+                                                 ref_end(w, n, (papyra__newlines)nl));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Every byte value, alone in a window, is a line end exactly when the policy says. */
+static void
+test_line_end_every_byte(void **state)
+{
+    char w[40];
+
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        for (size_t at = 0; at < sizeof(w); at++) {
+            memset(w, 'x', sizeof(w));
+            w[at] = (char)c;
+            for (int nl = 0; nl < 2; nl++) {
+                assert_int_equal(papyra__line_end(w, sizeof(w), (papyra__newlines)nl),
+                                 ref_end(w, sizeof(w), (papyra__newlines)nl));
+            }
+        }
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_line_end_every_position),
+        cmocka_unit_test(test_line_end_every_byte),
         PAPYRA_TEST_IN_TMPDIR(test_random_files),
         PAPYRA_TEST_IN_TMPDIR(test_ends_at_read_boundaries),
     };

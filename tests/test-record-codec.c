@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -587,6 +588,243 @@ test_classify_line_should_agree_with_the_parsed_tree(void **state)
     }
 }
 
+/*
+ * The fast path on a "timestamp" of text @p num: it says normal form only
+ * when parsing and writing back gives the same bytes (else "not sure" is
+ * its answer), and then reads the value strtod() reads. Returns whether it
+ * said normal form.
+ */
+static bool
+check_number(const char *num)
+{
+    char line[128];
+    papyra__normal_info info;
+    papyra_json *v = NULL;
+    papyra_buf out = {0};
+    size_t n =
+        (size_t)snprintf(line, sizeof(line), "{\"kind\": \"event\", \"timestamp\": %s}", num);
+    bool normal = papyra__json_normal_len(line, n, false, &info) == n, same;
+
+    assert_true(n < sizeof(line));
+    same = papyra__json_parse(line, n, &v) == 0 && papyra__json_write(v, 0, &out) == 0 &&
+           out.len == n && memcmp(out.data, line, n) == 0;
+    if (normal && !same)
+        fail_msg("%s: the fast path takes what parse and write change", num);
+    if (normal && !(info.has_timestamp && info.timestamp == strtod(num, NULL)))
+        fail_msg("%s: fast path reads %.17g", num, info.timestamp);
+    papyra__buf_free(&out);
+    papyra__json_free(v);
+    return normal;
+}
+
+/*
+ * Floats as the writer writes them, of every digit count from 1 to 17 and
+ * every magnitude of fixed notation, are normal form without a parse
+ * (upstream's time.time() stamps have 16 or 17 digits); the fast path never
+ * takes the same digits with a trailing zero, one digit less or more, a
+ * leading zero or an exponent unless parse and write give them back.
+ */
+static void
+test_normal_form_should_take_written_floats_of_every_length(void **state)
+{
+    unsigned seed = 13;
+    int taken = 0;
+
+    (void)state;
+    for (int i = 0; i < 20000; i++) {
+        int digits = 1 + i % 17, e10 = -4 + (i / 17) % 20;
+        double mant = 0;
+        papyra_buf b = {0};
+        char var[64];
+        size_t n;
+
+        for (int d = 0; d < digits; d++)
+            mant = mant * 10 + (double)(1 + (unsigned)rand_r(&seed) % 9);
+        mant = mant / pow(10, digits - 1) * pow(10, e10);
+        if (i % 3 == 0)
+            mant = -mant;
+        assert_int_equal(papyra__json_write_double(mant, &b), 0);
+        /* Every written float in fixed notation is taken. */
+        if (strchr(b.data, 'e') == NULL)
+            assert_true(check_number(b.data));
+        else
+            check_number(b.data);
+        taken++;
+        n = b.len;
+        snprintf(var, sizeof(var), "%s0", b.data);
+        check_number(var);
+        if (n > 3) {
+            snprintf(var, sizeof(var), "%.*s", (int)n - 1, b.data);
+            check_number(var);
+            snprintf(var, sizeof(var), "%s%d", b.data, i % 10);
+            check_number(var);
+            memcpy(var, b.data, n + 1);
+            var[n - 1] = (char)('0' + (var[n - 1] - '0' + 1) % 10);
+            check_number(var);
+        }
+        snprintf(var, sizeof(var), "0%s", b.data);
+        check_number(var);
+        snprintf(var, sizeof(var), "%se0", b.data);
+        check_number(var);
+        papyra__buf_free(&b);
+    }
+    assert_int_equal(taken, 20000);
+    static const char *const edges[] = {"0.0",
+                                        "-0.0",
+                                        "0.0001",
+                                        "0.00001",
+                                        "0.00012",
+                                        "1e-05",
+                                        "1.0",
+                                        "-1.5",
+                                        "10.0",
+                                        "1.50",
+                                        "00.5",
+                                        "-0",
+                                        "-01.5",
+                                        "1.",
+                                        ".5",
+                                        "1.5.5",
+                                        "1e16",
+                                        "1e+16",
+                                        "9999999999999998.0",
+                                        "1e+22",
+                                        "123456789012345.6",
+                                        "1234567890123456.7",
+                                        "0.1",
+                                        "0.30000000000000004",
+                                        "5e-324",
+                                        "1.7976931348623157e+308"};
+    for (size_t k = 0; k < sizeof(edges) / sizeof(edges[0]); k++)
+        check_number(edges[k]);
+    /* Doubles of random bits through fixed notation's range, and time.time() stamps. */
+    for (int i = 0; i < 200000; i++) {
+        uint64_t bits = ((uint64_t)rand_r(&seed) << 33) ^ ((uint64_t)rand_r(&seed) << 11) ^
+                        (uint64_t)rand_r(&seed);
+        double x;
+        papyra_buf b = {0};
+        char var[64];
+        size_t n;
+
+        bits = (bits & (((uint64_t)1 << 52) - 1)) |
+               ((uint64_t)(1023 - 14 + (i % 68)) << 52); /* 2^-14 .. 2^53 */
+        memcpy(&x, &bits, sizeof(x));
+        if (i % 4 == 1)
+            x = 1.7e9 + (double)(bits % 1000000000u) / 1e9 * 1e8;
+        assert_int_equal(papyra__json_write_double(x, &b), 0);
+        if (strchr(b.data, 'e') == NULL && x >= 1e-4)
+            assert_true(check_number(b.data));
+        n = b.len;
+        for (int delta = -2; delta <= 2; delta += 1) {
+            memcpy(var, b.data, n + 1);
+            if (var[n - 1] >= '0' && var[n - 1] <= '9' && delta != 0) {
+                var[n - 1] = (char)('0' + (var[n - 1] - '0' + 10 + delta) % 10);
+                check_number(var);
+            }
+        }
+        snprintf(var, sizeof(var), "%s%d", b.data, i % 10);
+        check_number(var);
+        snprintf(var, sizeof(var), "%.*s", (int)n - 1, b.data);
+        check_number(var);
+        papyra__buf_free(&b);
+    }
+    assert_true(check_number("1764512345.1343641"));
+    assert_true(check_number("0.30000000000000004"));
+}
+
+/*
+ * The fast path on @p line in one style: normal form only when parse and
+ * write give the same bytes. Returns whether it said normal form.
+ */
+static bool
+check_line(const char *line, size_t n, bool ascii)
+{
+    papyra_json *v = NULL;
+    papyra_buf out = {0};
+    bool normal = papyra__json_normal_len(line, n, ascii, NULL) == n, same;
+
+    same = papyra__json_parse(line, n, &v) == 0 &&
+           papyra__json_write(v, ascii ? PAPYRA_JSON_ENSURE_ASCII : 0, &out) == 0 && out.len == n &&
+           memcmp(out.data, line, n) == 0;
+    if (normal && !same)
+        fail_msg("%s (ascii %d): the fast path takes what parse and write change", line, ascii);
+    papyra__buf_free(&out);
+    papyra__json_free(v);
+    return normal;
+}
+
+/*
+ * Strings are looked at 16 bytes at a time: a byte that needs a look (an
+ * escape, a control, 0x7f, UTF-8 or not) at every position of strings of
+ * every length up to 40, before and after the blocks, is judged as parse
+ * and write judge it, and plain strings are normal form.
+ */
+static void
+test_normal_form_should_see_every_byte_of_a_string(void **state)
+{
+    static const char *const specials[] = {"\\\"", "\\\\", "\\n",      "\\u0041", "\\/", "\x01",
+                                           "\x1f", "\x7f", "\xc3\xa9", "\xff",    "\"",  "\\"};
+    char str[64], line[160];
+
+    (void)state;
+    for (size_t len = 0; len <= 40; len++) {
+        for (size_t at = 0; at <= len; at++) {
+            for (size_t k = 0; k <= sizeof(specials) / sizeof(specials[0]); k++) {
+                size_t n;
+
+                memset(str, 'a', len);
+                str[len] = '\0';
+                if (k < sizeof(specials) / sizeof(specials[0])) {
+                    if (at == len)
+                        continue;
+                    snprintf(str + at, sizeof(str) - at, "%s%.*s", specials[k], (int)(len - at),
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+                }
+                n = (size_t)snprintf(line, sizeof(line),
+                                     "{\"kind\": \"event\", \"s\": \"%s\", \"timestamp\": 1.5}",
+                                     str);
+                for (int ascii = 0; ascii < 2; ascii++) {
+                    bool normal = check_line(line, n, ascii);
+                    if (k == sizeof(specials) / sizeof(specials[0]) || k < 3)
+                        assert_true(normal);
+                }
+            }
+        }
+    }
+}
+
+/*
+ * Keys are told apart by a print before a memcmp: a duplicate key of every
+ * length up to 24 is never normal form, and keys that differ in one byte
+ * anywhere (the print's blind middle included) are.
+ */
+static void
+test_normal_form_should_find_duplicate_keys_of_every_length(void **state)
+{
+    char k1[32], k2[32], line[160];
+
+    (void)state;
+    for (size_t n = 1; n <= 24; n++) {
+        for (size_t at = 0; at < n; at++) {
+            size_t len;
+
+            memset(k1, 'k', n);
+            k1[n] = '\0';
+            memcpy(k2, k1, n + 1);
+            k2[at] = 'j';
+            len = (size_t)snprintf(line, sizeof(line),
+                                   "{\"kind\": \"event\", \"%s\": 1, \"x\": {\"%s\": 2}, "
+                                   "\"%s\": 3, \"timestamp\": 1.5}",
+                                   k1, k1, k2);
+            assert_true(check_line(line, len, false));
+            len = (size_t)snprintf(
+                line, sizeof(line),
+                "{\"kind\": \"event\", \"%s\": 1, \"%s\": 3, \"timestamp\": 1.5}", k2, k2);
+            assert_false(check_line(line, len, false));
+        }
+    }
+}
+
 static void
 test_decode_should_normalise_json_text_fields_without_escaping_non_ascii(void **state)
 {
@@ -702,6 +940,9 @@ main(void)
         cmocka_unit_test(
             test_decode_should_refuse_fields_of_the_wrong_type_and_default_missing_ones),
         cmocka_unit_test(test_classify_line_should_agree_with_the_parsed_tree),
+        cmocka_unit_test(test_normal_form_should_take_written_floats_of_every_length),
+        cmocka_unit_test(test_normal_form_should_see_every_byte_of_a_string),
+        cmocka_unit_test(test_normal_form_should_find_duplicate_keys_of_every_length),
         cmocka_unit_test(test_decode_should_normalise_json_text_fields_without_escaping_non_ascii),
         cmocka_unit_test(
             test_decode_should_refuse_unknown_kinds_and_bad_timestamps_without_touching_out),

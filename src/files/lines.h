@@ -35,6 +35,13 @@ typedef struct papyra__line {
     uint64_t lineno; /* 1-based; forward reader only (0 backward) */
 } papyra__line;
 
+/*
+ * The offset of the first line end in p[0..n) ("\n", or "\n" or "\r" with
+ * universal newlines), or n when there is none. A "\r\n" is the reader's to
+ * see: this finds its "\r".
+ */
+size_t papyra__line_end(const char *p, size_t n, papyra__newlines nl);
+
 /* Oldest line first. */
 typedef struct papyra__line_reader {
     int fd;

@@ -163,13 +163,46 @@ put_int(encoder *e, const char *key, int64_t i)
 #define FAST_DEPTH 16
 #define FAST_KEYS 32
 
-/* The end of a normal-form string starting at p (after its '"'), or NULL. */
-static const unsigned char *
-fast_string(const unsigned char *p, bool ascii, bool *hi)
-{
-    for (;; p++) {
-        unsigned char c = *p;
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
+/*
+ * The end of a normal-form string starting at p (after its '"'), or NULL;
+ * @p end is the end of the text, before which it may read 16 bytes at a
+ * time to skip what needs no look (SSE2): bytes other than '"', '\\',
+ * controls and 0x7f and above.
+ */
+static inline const unsigned char *
+fast_string(const unsigned char *p, const unsigned char *end, bool ascii, bool *hi)
+{
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20), top = _mm_set1_epi8(0x7e);
+#endif
+
+    for (;; p++) {
+        unsigned char c;
+
+#if defined(__SSE2__)
+        while (p + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            /* Signed compares: 0x80..0xff are negative, below 0x20. */
+            __m128i stop =
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                             _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpgt_epi8(v, top)));
+            unsigned m = (unsigned)_mm_movemask_epi8(stop);
+
+            if (m) {
+                p += __builtin_ctz(m);
+                break;
+            }
+            p += 16;
+        }
+#else
+        (void)end;
+#endif
+        c = *p;
         if (c == '"')
             break;
         if (c == '\\') {
@@ -198,15 +231,133 @@ fast_word(const unsigned char *p, const char *word)
     return true;
 }
 
-/* The end of a number in normal form at p, or NULL; *v its value when v is not NULL. */
+/*
+ * A float of more than 15 significant digits in fixed notation, [p, p + n):
+ * normal exactly when the writer of every double writes its value back as
+ * these bytes. 1 and *v its value, or 0.
+ */
+static int
+slow_float(const unsigned char *p, size_t n, double *v)
+{
+    char tok[40], out[PAPYRA__JSON_DOUBLE_MAX], *end;
+    double f;
+
+    if (n >= sizeof(tok))
+        return 0;
+    memcpy(tok, p, n);
+    tok[n] = '\0';
+    f = strtod(tok, &end);
+    *v = f;
+    return end == tok + n && papyra__json_format_double(f, out) == n && memcmp(out, tok, n) == 0;
+}
+
+#if defined(__SIZEOF_INT128__)
+/*
+ * 16 or 17 significant digits m / 10^k (m < 10^17, 1 <= k <= 22, the last
+ * digit not 0) in exact integers: 1 when they are repr() of the double they
+ * read as (*v), 0 when they are not, -1 when this cannot tell (ties, the
+ * bottom of a binade, values from 2^53 on) and the writer must be asked.
+ * repr() writes the shortest digits that read back, the nearest to the
+ * value among those: so these are repr() when they are the nearest n-digit
+ * decimal and neither (n-1)-digit decimal around them reads back.
+ * Everything is scaled by S = 2 * 10^k * 2^F (value M * 2^-F): the digits
+ * are 2m * 2^F, the double 2M * 10^k, half its ulp 10^k, half a unit of
+ * the last digit 2^F (at most 2^127 for values from 1e-4 on).
+ */
+static int
+repr_digits(uint64_t m, int k, double *v)
+{
+    __extension__ typedef unsigned __int128 u128;
+    static const uint64_t p10[] = {1u,
+                                   10u,
+                                   100u,
+                                   1000u,
+                                   10000u,
+                                   100000u,
+                                   1000000u,
+                                   10000000u,
+                                   100000000u,
+                                   1000000000u,
+                                   10000000000u,
+                                   100000000000u,
+                                   1000000000000u,
+                                   10000000000000u,
+                                   100000000000000u,
+                                   1000000000000000u,
+                                   10000000000000000u,
+                                   100000000000000000u,
+                                   1000000000000000000u,
+                                   10000000000000000000u};
+    u128 t, a, b, h, c, d;
+    uint64_t mm = 0;
+    int e = 0, f = 0, tries;
+    double x;
+
+    if (k > 19)
+        return -1;
+    t = p10[k];
+    x = (double)m / (double)p10[k];
+    for (tries = 0;; tries++) {
+        if (tries == 4)
+            return -1;
+        /* x = mm * 2^-f, from its bits (x is a normal double here). */
+        memcpy(&mm, &x, sizeof(mm));
+        e = (int)(mm >> 52 & 0x7ff);
+        mm = (mm & (((uint64_t)1 << 52) - 1)) | (uint64_t)1 << 52;
+        f = 1075 - e;
+        if (f < 1 || f > 70 || mm == (uint64_t)1 << 52)
+            return -1;
+        a = (u128)m << (f + 1);
+        b = (u128)mm * t * 2;
+        h = t;
+        d = a > b ? a - b : b - a;
+        if (d == h)
+            return -1; /* halfway between two doubles */
+        if (d < h)
+            break;
+        /* The next double up or down (x is positive and normal: its bits count). */
+        memcpy(&mm, &x, sizeof(mm));
+        mm = a > b ? mm + 1 : mm - 1;
+        memcpy(&x, &mm, sizeof(x));
+    }
+    *v = x;
+    /* The nearest decimal of these many digits (a tie: ask the writer). */
+    if (d >= (u128)1 << f)
+        return d == (u128)1 << f ? -1 : 0;
+    /* No decimal of one digit less reads back. */
+    for (int side = 0; side < 2; side++) {
+        c = ((u128)(m / 10 + (uint64_t)side) * 10) << (f + 1);
+        d = c > b ? c - b : b - c;
+        if (d < h)
+            return 0;
+        if (d == h)
+            return -1;
+    }
+    return 1;
+}
+#endif
+
+/*
+ * The end of a number in normal form at p, or NULL; *v its value when v is
+ * not NULL. A float is normal only as repr() writes it. In fixed notation
+ * (1e-4 <= |x| < 1e16), without trailing zeros but the one of "X.0", with at
+ * most 15 significant digits, it is: decimals of at most 15 digits (DBL_DIG)
+ * each read back from a double of their own, so no shorter one reads as the
+ * same double, and these digits are the shortest. Their value is then
+ * m / 10^k with both exact doubles (m < 10^15), which one correctly rounded
+ * division gives as strtod() would. Longer floats ask the writer itself;
+ * exponents and zero take the general path.
+ */
 static const unsigned char *
 fast_number(const unsigned char *p, double *v)
 {
-    const unsigned char *q = p + (*p == '-'), *d;
-    char tok[40], out[48];
-    size_t n;
-    char *end;
-    double f;
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const unsigned char *q = p + (*p == '-'), *d = q, *f;
+    uint64_t m = 0;
+    unsigned sig = 0, lead = 0;
+    double x;
 
     if (*q == '0') {
         if (q != p && q[1] != '.')
@@ -215,36 +366,56 @@ fast_number(const unsigned char *p, double *v)
         if (*q >= '0' && *q <= '9')
             return NULL; /* a leading zero */
     } else {
-        d = q;
         while (*q >= '0' && *q <= '9')
-            q++;
+            m = m * 10 + (uint64_t)(*q++ - '0');
         if (q == d || q - d > 18)
             return NULL;
     }
-    if (*q != '.' && *q != 'e' && *q != 'E') {
+    if (*q != '.') {
+        if (*q == 'e' || *q == 'E')
+            return NULL;
         /* An integer of at most 18 digits: exact in int64, rounded once to a double. */
-        if (v) {
-            n = (size_t)(q - p);
-            memcpy(tok, p, n);
-            tok[n] = '\0';
-            *v = strtod(tok, NULL);
-        }
+        if (v)
+            *v = p != d ? -(double)m : (double)m;
         return q;
     }
-    /* A float: normal only as repr() writes it. */
-    while ((*q >= '0' && *q <= '9') || *q == '.' || *q == 'e' || *q == 'E' || *q == '+' ||
-           *q == '-')
-        q++;
-    n = (size_t)(q - p);
-    if (n >= sizeof(tok))
+    sig = m ? (unsigned)(q - d) : 0;
+    f = ++q;
+    for (; *q >= '0' && *q <= '9'; q++) {
+        if (sig == 0 && *q == '0') {
+            lead++;
+            continue;
+        }
+        if (++sig <= 17)
+            m = m * 10 + (uint64_t)(*q - '0');
+    }
+    if (q == f || *q == 'e' || *q == 'E')
         return NULL;
-    memcpy(tok, p, n);
-    tok[n] = '\0';
-    f = strtod(tok, &end);
-    if (end != tok + n || papyra__json_format_double(f, out) != n || memcmp(out, tok, n) != 0)
-        return NULL;
+    if (q[-1] == '0' && q - f > 1)
+        return NULL; /* a trailing zero */
+    if (sig == 0 || (d[0] == '0' && lead > 3) || q - f > 22 || f - d > 17)
+        return NULL; /* zero, below 1e-4 or from 1e16 on: not fixed notation */
+    if (sig > 17)
+        return NULL; /* repr() writes at most 17 */
+    if (sig > 15) {
+        int r = -1;
+#if defined(__SIZEOF_INT128__)
+        if (q - f > 1 || *f != '0')
+            r = repr_digits(m, (int)(q - f), &x);
+#endif
+        if (r == 0)
+            return NULL;
+        if (r > 0 && p != d)
+            x = -x;
+        if (r < 0 && !slow_float(p, (size_t)(q - p), &x))
+            return NULL; /* its sign and all */
+    } else {
+        x = (double)m / pow10[q - f];
+        if (p != d)
+            x = -x;
+    }
     if (v)
-        *v = f;
+        *v = x;
     return q;
 }
 
@@ -271,22 +442,23 @@ enum { FIELD_ANY = 0, FIELD_STRING, FIELD_INT, FIELD_NAMES };
  */
 static const struct {
     const char *key;
+    size_t len; /* strlen(key) */
     int type;
     unsigned kinds; /* bit per papyra_kind */
 } typed_fields[] = {
 #define K(k) (1u << (k))
-    {"system_id", FIELD_STRING,
+    {"system_id", sizeof("system_id") - 1, FIELD_STRING,
      K(PAPYRA_KIND_EVENT) | K(PAPYRA_KIND_AUDIT) | K(PAPYRA_KIND_DEAD_LETTER)},
-    {"event_type", FIELD_STRING, K(PAPYRA_KIND_EVENT)},
-    {"message_type", FIELD_STRING, K(PAPYRA_KIND_DEAD_LETTER)},
-    {"total_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
-    {"alive_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
-    {"stopping_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
-    {"restarting_actors", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
-    {"registry_size", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
-    {"registry_orphans", FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
-    {"registry_dead", FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
-    {"dead_letters_count", FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"event_type", sizeof("event_type") - 1, FIELD_STRING, K(PAPYRA_KIND_EVENT)},
+    {"message_type", sizeof("message_type") - 1, FIELD_STRING, K(PAPYRA_KIND_DEAD_LETTER)},
+    {"total_actors", sizeof("total_actors") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"alive_actors", sizeof("alive_actors") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"stopping_actors", sizeof("stopping_actors") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"restarting_actors", sizeof("restarting_actors") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"registry_size", sizeof("registry_size") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
+    {"registry_orphans", sizeof("registry_orphans") - 1, FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
+    {"registry_dead", sizeof("registry_dead") - 1, FIELD_NAMES, K(PAPYRA_KIND_AUDIT)},
+    {"dead_letters_count", sizeof("dead_letters_count") - 1, FIELD_INT, K(PAPYRA_KIND_AUDIT)},
 #undef K
 };
 
@@ -297,7 +469,8 @@ field_type(const char *key, size_t n)
     size_t i;
 
     for (i = 0; i < sizeof(typed_fields) / sizeof(typed_fields[0]); i++) {
-        if (strlen(typed_fields[i].key) == n && memcmp(typed_fields[i].key, key, n) == 0)
+        if (typed_fields[i].len == n && typed_fields[i].key[0] == key[0] &&
+            typed_fields[i].key[n - 1] == key[n - 1] && memcmp(typed_fields[i].key, key, n) == 0)
             return typed_fields[i].type;
     }
     return FIELD_ANY;
@@ -330,6 +503,33 @@ value_may_be(const unsigned char *p, int type)
     }
 }
 
+/*
+ * A print of the key [p, q) (its opening quote included) that tells most
+ * different keys apart without a memcmp: its length and its first and last
+ * eight bytes, or all of it when shorter. @p end: where the text ends (a
+ * short key is loaded as eight bytes when they lie before it).
+ */
+static uint64_t
+key_print(const unsigned char *p, const unsigned char *q, const unsigned char *end)
+{
+    size_t n = (size_t)(q - p);
+    uint64_t a = 0, b = 0;
+
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, q - 8, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    } else if (p + 8 <= end) {
+        memcpy(&a, p, 8);
+        a &= ((uint64_t)1 << (8 * n)) - 1; /* the key's n bytes only */
+#endif
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a |= (uint64_t)p[i] << (8 * i);
+    }
+    return (a ^ (b * 0x9e3779b97f4a7c15u)) + n;
+}
+
 size_t
 papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info)
 {
@@ -337,11 +537,15 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
     /* Per open container: '{' or '[', and where its keys start in keys[]. */
     char stack[FAST_DEPTH];
     unsigned key_base[FAST_DEPTH];
+    /* Per open object, one of 64 bits per key print seen: no bit, no duplicate. */
+    uint64_t key_bits[FAST_DEPTH];
     struct {
         const unsigned char *p;
         size_t n;
+        uint64_t fp; /* key_print(): equal keys have equal prints */
     } keys[FAST_KEYS];
     unsigned depth = 0, nkeys = 0, i;
+    uint64_t fp, bit;
     bool has_hi = false;
     /* A top-level key whose value info wants: 1 "kind", 2 "timestamp". */
     int pending = 0, want;
@@ -373,6 +577,7 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
             if (depth == FAST_DEPTH)
                 return 0;
             stack[depth] = (char)*p;
+            key_bits[depth] = 0;
             key_base[depth++] = nkeys;
             p++;
             if (*p == (stack[depth - 1] == '{' ? '}' : ']')) {
@@ -386,7 +591,7 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
                 goto key;
             continue;
         case '"':
-            q = fast_string(p + 1, ascii, &has_hi);
+            q = fast_string(p + 1, end, ascii, &has_hi);
             if (!q)
                 return 0;
             if (want == 1)
@@ -445,14 +650,21 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
         /* A key, unique in its object, then ": ". */
         if (*p != '"' || nkeys == FAST_KEYS)
             return 0;
-        q = fast_string(p + 1, ascii, &has_hi);
+        q = fast_string(p + 1, end, ascii, &has_hi);
         if (!q || q[1] != ':' || q[2] != ' ')
             return 0;
-        for (i = key_base[depth - 1]; i < nkeys; i++) {
-            if (keys[i].n == (size_t)(q - p) && memcmp(keys[i].p, p, keys[i].n) == 0)
-                return 0;
+        fp = key_print(p, q, end);
+        bit = (uint64_t)1 << ((fp * 0x9e3779b97f4a7c15u) >> 58);
+        if (key_bits[depth - 1] & bit) {
+            for (i = key_base[depth - 1]; i < nkeys; i++) {
+                if (keys[i].fp == fp && keys[i].n == (size_t)(q - p) &&
+                    memcmp(keys[i].p, p, keys[i].n) == 0)
+                    return 0;
+            }
         }
+        key_bits[depth - 1] |= bit;
         keys[nkeys].p = p;
+        keys[nkeys].fp = fp;
         keys[nkeys++].n = (size_t)(q - p);
         if (info && depth == 1) {
             if (q - p == 5 && memcmp(p, "\"kind", 5) == 0)
