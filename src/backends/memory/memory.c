@@ -151,7 +151,42 @@ decode_line(const mem_entry *e, papyra_record *out)
     return r;
 }
 
-/* Walks newest first: retention, since, limit; then returns oldest first. */
+/*
+ * The records list returns: from the newest, retention, then since, then
+ * limit find the oldest of them (*first; n when there is none); the caller
+ * holds the lock. Below *first only age retention and since can still skip
+ * one (keep()).
+ */
+static size_t
+select_first(papyra_store *s,
+             const mem_kind *mk,
+             const papyra_list_options *opts,
+             papyra__retention_state *st)
+{
+    size_t i, first = mk->n, kept = 0;
+
+    for (i = mk->n; i-- > 0;) {
+        const mem_entry *e = &mk->v[i];
+        int keep = papyra__retention_offer(&s->retention, st, e->timestamp, e->len + 1);
+
+        if (keep < 0)
+            break;
+        if (keep == 0 || (opts->has_since && !(e->timestamp >= opts->since)))
+            continue;
+        first = i;
+        if (++kept == opts->limit)
+            break;
+    }
+    return first;
+}
+
+/* Whether an entry at or after select_first()'s is returned. */
+static bool
+keep(const papyra__retention_state *st, const papyra_list_options *opts, double ts)
+{
+    return !(st->has_cutoff && !(ts >= st->cutoff)) && !(opts->has_since && !(ts >= opts->since));
+}
+
 static int
 mem_list(papyra_store *s,
          papyra_kind kind,
@@ -162,51 +197,39 @@ mem_list(papyra_store *s,
     papyra__retention_state st;
     papyra_record_list *list = calloc(1, sizeof(*list));
     mem_kind *mk = &m->kinds[kind];
-    size_t i, j, n;
+    size_t i, first;
     int r = 0;
 
     if (!list)
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     papyra__retention_begin(&s->retention, &st);
     pthread_mutex_lock(&m->mu);
-    /* At most limit records come back; a walk never holds more than that. */
-    n = opts->limit && opts->limit < mk->n ? opts->limit : mk->n;
-    list->records = calloc(n ? n : 1, sizeof(*list->records));
+    first = select_first(s, mk, opts, &st);
+    list->records = calloc(mk->n > first ? mk->n - first : 1, sizeof(*list->records));
     if (!list->records)
         r = papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
-    for (i = mk->n; r == 0 && i-- > 0;) {
-        const mem_entry *e = &mk->v[i];
-        int keep = papyra__retention_offer(&s->retention, &st, e->timestamp, e->len + 1);
-
-        if (keep < 0)
-            break;
-        if (keep == 0 || (opts->has_since && !(e->timestamp >= opts->since)))
+    for (i = first; r == 0 && i < mk->n; i++) {
+        if (!keep(&st, opts, mk->v[i].timestamp))
             continue;
-        r = decode_line(e, &list->records[list->count]);
+        r = decode_line(&mk->v[i], &list->records[list->count]);
         if (r < 0)
             r = papyra__store_error(s, r, "cannot decode a stored record: %s", papyra_strerror(r));
-        else if (++list->count == opts->limit)
-            break;
+        else
+            list->count++;
     }
     pthread_mutex_unlock(&m->mu);
     if (r < 0) {
         papyra_record_list_free(list);
         return r;
     }
-    for (i = 0, j = list->count; i + 1 < j; i++, j--) {
-        papyra_record t = list->records[i];
-        list->records[i] = list->records[j - 1];
-        list->records[j - 1] = t;
-    }
     out->list = list;
     return 0;
 }
 
 /*
- * Walks the array: from the newest to find the oldest record list would
- * return (as mem_list does), then forwards from there, one record decoded
- * at a time under the lock and delivered without it. Records only ever get
- * appended, so the indexes stay valid while the lock is dropped.
+ * As list, one record decoded at a time under the lock and delivered
+ * without it. Records only ever get appended, so the indexes stay valid
+ * while the lock is dropped.
  */
 static int
 mem_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papyra__each *ev)
@@ -214,35 +237,21 @@ mem_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, pap
     mem_store *m = s->impl;
     papyra__retention_state st;
     mem_kind *mk = &m->kinds[kind];
-    size_t i, first, n, kept = 0;
+    size_t i, first, n;
     int r = 0;
 
     papyra__retention_begin(&s->retention, &st);
     pthread_mutex_lock(&m->mu);
     n = mk->n;
-    first = n;
-    for (i = n; i-- > 0;) {
-        const mem_entry *e = &mk->v[i];
-        int keep = papyra__retention_offer(&s->retention, &st, e->timestamp, e->len + 1);
-
-        if (keep < 0)
-            break;
-        if (keep == 0 || (opts->has_since && !(e->timestamp >= opts->since)))
-            continue;
-        first = i;
-        if (++kept == opts->limit)
-            break;
-    }
+    first = select_first(s, mk, opts, &st);
     pthread_mutex_unlock(&m->mu);
-    for (i = first; i < n && r == 0; i++) {
+    for (i = first; i < n; i++) {
         papyra_record rec;
-        double ts;
+        bool want;
 
         memset(&rec, 0, sizeof(rec));
         pthread_mutex_lock(&m->mu);
-        ts = mk->v[i].timestamp;
-        bool want =
-            !(st.has_cutoff && !(ts >= st.cutoff)) && !(opts->has_since && !(ts >= opts->since));
+        want = keep(&st, opts, mk->v[i].timestamp);
         r = want ? decode_line(&mk->v[i], &rec) : 0;
         pthread_mutex_unlock(&m->mu);
         if (r < 0)
