@@ -326,6 +326,16 @@ papyra__file_kind(const char *path)
     return "not a regular file";
 }
 
+const char *
+papyra__path_strerror(int code, const char *path, char *buf, size_t n)
+{
+    if (code == PAPYRA_ENOTREG)
+        (void)snprintf(buf, n, "not a regular file (%s)", papyra__file_kind(path));
+    else
+        (void)snprintf(buf, n, "%s", papyra_strerror(code));
+    return buf;
+}
+
 mode_t
 papyra__mode_like(const char *data, mode_t dflt)
 {

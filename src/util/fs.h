@@ -77,6 +77,13 @@ int papyra__open_regular(const char *path, int flags, mode_t mode);
 const char *papyra__file_kind(const char *path);
 
 /*
+ * Why @p code failed on @p path, for a message: "not a regular file (a
+ * FIFO)" for PAPYRA_ENOTREG, else papyra_strerror(). Written to @p buf (@p n
+ * bytes), which is returned.
+ */
+const char *papyra__path_strerror(int code, const char *path, char *buf, size_t n);
+
+/*
  * The creation mode of a new file that belongs with @p data: the data file's
  * (or directory's) permission bits & 0666 when it exists, else @p dflt. open() then takes
  * the umask off, so a new file is never more permissive than its data file

@@ -55,10 +55,10 @@ typedef papyra__jsonl jsonl;
 int
 papyra__jsonl_error(papyra_store *s, int code, const char *what, const char *path)
 {
-    if (code == PAPYRA_ENOTREG)
-        return papyra__store_error(s, code, "%s %s: not a regular file (%s)", what, path,
-                                   papyra__file_kind(path));
-    return papyra__store_error(s, code, "%s %s: %s", what, path, papyra_strerror(code));
+    char why[128];
+
+    return papyra__store_error(s, code, "%s %s: %s", what, path,
+                               papyra__path_strerror(code, path, why, sizeof(why)));
 }
 
 static int

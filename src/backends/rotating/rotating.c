@@ -969,17 +969,19 @@ scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
 int
 papyra__rot_error(papyra_store *s, int e, const char *what, const char *path)
 {
-    if (e == PAPYRA_ENOTREG)
-        return papyra__store_error(s, e, "rotating: %s '%s': not a regular file (%s)", what, path,
-                                   papyra__file_kind(path));
-    return papyra__store_error(s, e, "rotating: %s '%s': %s", what, path, papyra_strerror(e));
+    char why[128];
+
+    return papyra__store_error(s, e, "rotating: %s '%s': %s", what, path,
+                               papyra__path_strerror(e, path, why, sizeof(why)));
 }
 
 int
 papyra__rot_not_regular(papyra_store *s, const char *path)
 {
-    return papyra__store_error(s, PAPYRA_ENOTREG, "rotating: %s: not a regular file (%s)", path,
-                               papyra__file_kind(path));
+    char why[128];
+
+    return papyra__store_error(s, PAPYRA_ENOTREG, "rotating: %s: %s", path,
+                               papyra__path_strerror(PAPYRA_ENOTREG, path, why, sizeof(why)));
 }
 
 int
