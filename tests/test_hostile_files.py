@@ -403,15 +403,21 @@ class Symlinks(Base):
         self.assertTrue(os.path.islink(link), "%s is no longer a symbolic link" % link)
         self.assertEqual(os.path.realpath(link), os.path.realpath(target))
 
+    def link_ops(self):
+        """Compact, recover and recover in quarantine: what must leave a link a link."""
+        return (("persistence", "compact"), ("persistence", "recover"),
+                ("persistence", "recover", "--mode", "quarantine", "--quarantine-dir",
+                 self.p("q")))
+
+    def fresh_link(self, target_name, link_name, n):
+        shutil.rmtree(self.dir)
+        os.mkdir(self.dir)
+        return self.setup_link(target_name, link_name, n)
+
     def test_json_compact_and_recover_follow_the_link(self):
-        for op in (("persistence", "compact"), ("persistence", "recover"),
-                   ("persistence", "recover", "--mode", "quarantine", "--quarantine-dir",
-                    "QDIR")):
+        for op in self.link_ops():
             with self.subTest(op=op):
-                shutil.rmtree(self.dir)
-                os.mkdir(self.dir)
-                target, link = self.setup_link("target.jsonl", "link.jsonl", 4)
-                op = [self.p("q") if a == "QDIR" else a for a in op]
+                target, link = self.fresh_link("target.jsonl", "link.jsonl", 4)
                 rc, out, err = papyra("json:" + link, *op)
                 self.assertEqual(rc, EXIT_OK, out + err)
                 self.check_link(link, target)
@@ -426,14 +432,9 @@ class Symlinks(Base):
                 self.assertFalse(os.path.exists(link + ".metrics"))
 
     def test_rotating_compact_recover_and_rotation_follow_the_link(self):
-        for op in (("persistence", "compact"), ("persistence", "recover"),
-                   ("persistence", "recover", "--mode", "quarantine", "--quarantine-dir",
-                    "QDIR")):
+        for op in self.link_ops():
             with self.subTest(op=op):
-                shutil.rmtree(self.dir)
-                os.mkdir(self.dir)
-                target, link = self.setup_link("target.log", "link.log", 3)
-                op = [self.p("q") if a == "QDIR" else a for a in op]
+                target, link = self.fresh_link("target.log", "link.log", 3)
                 url = "rotating:%s?max_bytes=1000&max_files=10"
                 rc, out, err = papyra(url % link, *op)
                 self.assertEqual(rc, EXIT_OK, out + err)
