@@ -1288,9 +1288,15 @@ normal_value_end(const char *p)
     do {
         switch (*p++) {
         case '"':
-            while (*p != '"')
-                p += *p == '\\' ? 2 : 1;
-            p++;
+            /* To the closing quote: one not escaped by an odd run of backslashes. */
+            for (;;) {
+                const char *q = strchr(p, '"'), *b = q;
+                while (b > p && b[-1] == '\\')
+                    b--;
+                p = q + 1;
+                if ((q - b) % 2 == 0)
+                    break;
+            }
             break;
         case '{':
         case '[':
