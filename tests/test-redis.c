@@ -535,9 +535,27 @@ test_redis_reads_should_page_through_streams_around_the_page_size(void **state)
     papyra_store_close(s);
 }
 
+/* The bytes the server has sent to its clients. */
+static long long
+server_output_bytes(void)
+{
+    redisReply *r = rawcmd("INFO stats");
+    const char *p;
+    long long n = -1;
+
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    p = strstr(r->str, "total_net_output_bytes:");
+    if (p)
+        n = atoll(p + strlen("total_net_output_bytes:"));
+    freeReplyObject(r);
+    assert_true(n >= 0);
+    return n;
+}
+
 /*
  * A limit that ends on a page boundary fetches no page beyond it: the
- * request for the next page is sent ahead only when the records may be needed.
+ * request for the next page is sent ahead only when the records may be
+ * needed, and a small limit asks for a small page.
  */
 static void
 test_redis_limit_on_a_page_boundary_should_fetch_no_further_page(void **state)
@@ -546,7 +564,7 @@ test_redis_limit_on_a_page_boundary_should_fetch_no_further_page(void **state)
         size_t limit;
         long long calls;
     } cases[] = {
-        {PAGE, 1}, {PAGE - 1, 1}, {PAGE + 1, 2}, {2 * PAGE, 2}, {2 * PAGE + 1, 3}, {0, 3},
+        {PAGE, 1}, {PAGE - 1, 1}, {PAGE + 1, 2}, {2 * PAGE, 2}, {2 * PAGE + 1, 3}, {0, 3}, {10, 1},
     };
     papyra_store *s = open_store(NULL);
     stamps *st = calloc(1, sizeof(*st));
@@ -556,11 +574,15 @@ test_redis_limit_on_a_page_boundary_should_fetch_no_further_page(void **state)
     fill_events(s, 1, n);
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         size_t want = cases[k].limit ? cases[k].limit : (size_t)n;
-        long long before = xrevrange_calls(), calls;
+        long long bytes = server_output_bytes(), before = xrevrange_calls(), calls;
         papyra_record_list *l = st_list(s, PAPYRA_KIND_EVENT, -1, cases[k].limit);
         papyra_list_options o = {.limit = cases[k].limit};
 
+        bytes = server_output_bytes() - bytes;
         calls = xrevrange_calls() - before;
+        /* The newest 10 cost PAPYRA_REDIS_LIST_LEAST entries of about 200 bytes, not a page. */
+        if (cases[k].limit == 10 && bytes > 200 * PAPYRA_REDIS_LIST_LEAST + 4096)
+            fail_msg("limit 10: the server sent %lld bytes", bytes);
         assert_stamps(l, n - (int)want + 1, want);
         papyra_record_list_free(l);
         if (calls != cases[k].calls)

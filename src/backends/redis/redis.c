@@ -892,22 +892,39 @@ since_bound(const papyra_list_options *opts, char *buf, size_t size)
 }
 
 /*
+ * How many entries to ask for once @p ahead more may be kept: a page, or
+ * what `limit` still wants when that is less (at least
+ * PAPYRA_REDIS_LIST_LEAST, since entries that are not kept take their place).
+ */
+static long
+page_count(const list_walk *w, size_t ahead)
+{
+    const size_t page = PAPYRA_REDIS_LIST_PAGE, least = PAPYRA_REDIS_LIST_LEAST;
+    size_t left;
+
+    if (!w->opts || w->opts->limit == 0 || w->count + ahead >= w->opts->limit)
+        return (long)page;
+    left = w->opts->limit - w->count - ahead;
+    return (long)(left >= page ? page : left > least ? left : least);
+}
+
+/*
  * The backward walk of list (and of each, to find where to start): pages of
- * XREVRANGE key end start COUNT PAPYRA_REDIS_LIST_PAGE from the newest entry
- * down to @p start, every entry handed to list_entry() until the walk is
- * done, the connection held throughout. The request for the next page is
- * sent before the current one is decoded, so the server prepares and sends
- * it meanwhile; not when `limit` may end the walk within the current page (a
- * stop by retention reads at most that one page more).
+ * XREVRANGE key end start COUNT n from the newest entry down to @p start,
+ * every entry handed to list_entry() until the walk is done, the connection
+ * held throughout. The request for the next page is sent before the current
+ * one is decoded, so the server prepares and sends it meanwhile; not when
+ * `limit` may end the walk within the current page (a stop by retention
+ * reads at most that one page more).
  */
 static int
 walk_back(papyra_store *s, papyra__redis *r, const char *key, const char *start, list_walk *w)
 {
-    const long page = PAPYRA_REDIS_LIST_PAGE;
     page_reader rd = {0};
     char end[PAPYRA_REDIS_ID_MAX] = "+";
     bool pending = false; /* a request for the next page is on the wire */
     bool first = true;
+    long asked = 0, next = 0; /* the entries asked for by the page read, by the pending one */
     int rc = 0;
 
     while (!w->done) {
@@ -917,22 +934,26 @@ walk_back(papyra_store *s, papyra__redis *r, const char *key, const char *start,
         rc = 1;
         if (pending) {
             pending = false;
+            asked = next;
             rc = read_page(s, r, &rd, "XREVRANGE", key);
             if (rc < 0 && rc != PAPYRA_ENOMEM && rc != PAPYRA_EPROTO)
                 rc = 1; /* lost on the wire: asked again, as any idempotent command */
         }
-        if (rc == 1)
-            rc = fetch_page(s, r, &rd, "XREVRANGE", key, end, start, page);
+        if (rc == 1) {
+            asked = page_count(w, 0);
+            rc = fetch_page(s, r, &rd, "XREVRANGE", key, end, start, asked);
+        }
         if (rc < 0)
             break;
         stop = rd.buf + rd.end;
-        if (rd.n == (size_t)page &&
+        if (rd.n == (size_t)asked &&
             !(w->opts && w->opts->limit > 0 && w->count + rd.n >= w->opts->limit)) {
-            char next[PAPYRA_REDIS_ID_MAX];
+            char after[PAPYRA_REDIS_ID_MAX];
             (void)entry_parse(rd.buf + rd.last, stop, &e);
             if (e.ok) {
-                id_after(next, &e);
-                pending = send_page_request(s, r, "XREVRANGE", key, next, start, page) == 0;
+                id_after(after, &e);
+                next = page_count(w, rd.n);
+                pending = send_page_request(s, r, "XREVRANGE", key, after, start, next) == 0;
             }
         }
         p = rd.buf + rd.body;
@@ -955,8 +976,8 @@ walk_back(papyra_store *s, papyra__redis *r, const char *key, const char *start,
             id_after(end, &e);
         }
         first = false;
-        if (rd.n < (size_t)page)
-            w->done = true;
+        if (rd.n < (size_t)asked)
+            w->done = true; /* a short page is the oldest */
     }
     if (pending) {
         /* The walk stopped early: the connection must not keep a reply nobody reads. */
