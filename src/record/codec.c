@@ -1272,11 +1272,44 @@ papyra__record_time(const papyra_record *r)
 }
 
 /*
- * The end of the normal-form value at @p p: after its closing quote or
- * bracket, or at the ", " or '}' that ends a number or literal.
+ * The closing quote of the normal-form string whose first byte (after the
+ * opening quote) is at @p p; @p end: where the text ends (16 bytes are
+ * loaded at a time only before it).
  */
 static const char *
-normal_value_end(const char *p)
+normal_string_end(const char *p, const char *end)
+{
+    for (;;) {
+#if defined(__SSE2__)
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+
+        while (p + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+
+            if (m) {
+                p += __builtin_ctz(m);
+                break;
+            }
+            p += 16;
+        }
+#else
+        (void)end;
+#endif
+        if (*p == '"')
+            return p;
+        p += *p == '\\' ? 2 : 1;
+    }
+}
+
+/*
+ * The end of the normal-form value at @p p (before @p end): after its
+ * closing quote or bracket, or at the ", " or '}' that ends a number or
+ * literal.
+ */
+static const char *
+normal_value_end(const char *p, const char *end)
 {
     unsigned depth = 0;
 
@@ -1288,15 +1321,7 @@ normal_value_end(const char *p)
     do {
         switch (*p++) {
         case '"':
-            /* To the closing quote: one not escaped by an odd run of backslashes. */
-            for (;;) {
-                const char *q = strchr(p, '"'), *b = q;
-                while (b > p && b[-1] == '\\')
-                    b--;
-                p = q + 1;
-                if ((q - b) % 2 == 0)
-                    break;
-            }
+            p = normal_string_end(p, end) + 1;
             break;
         case '{':
         case '[':
@@ -1378,11 +1403,11 @@ normal_names_dup(const char *p, const char *q, const char *const **ret, size_t *
     if (q - p == 2)
         return 0; /* [] */
     for (s = p + 1; s < q - 1; n++)
-        s = normal_value_end(s) + 2;
+        s = normal_value_end(s, q) + 2;
     if (!(names = calloc(n, sizeof(*names))))
         return PAPYRA_ENOMEM;
     for (s = p + 1, i = 0; i < n; i++) {
-        const char *e = normal_value_end(s);
+        const char *e = normal_value_end(s, q);
         if (!(names[i] = normal_string_dup(s, e))) {
             free_names((const char *const *)names, i);
             return PAPYRA_ENOMEM;
@@ -1425,7 +1450,7 @@ papyra__record_decode_normal(const char *text,
                              const char *default_system_id,
                              papyra_record *out)
 {
-    const char *p = text + 1, *k, *kq, *v, *vq;
+    const char *p = text + 1, *end = text + len, *k, *kq, *v, *vq;
     const char *sys = NULL;
     papyra_record rec;
     int r = 0;
@@ -1438,9 +1463,9 @@ papyra__record_decode_normal(const char *text,
     while (r == 0 && *p == '"') {
         /* A key (no escape can make it a field's name), ": ", its value, then ", " or '}'. */
         k = p;
-        kq = normal_value_end(k);
+        kq = normal_value_end(k, end);
         v = kq + 2;
-        vq = normal_value_end(v);
+        vq = normal_value_end(v, end);
         p = *vq == ',' ? vq + 2 : vq;
         if (KEY_IS("system_id")) {
             if (!(sys = normal_string_dup(v, vq)))

@@ -442,6 +442,35 @@ resp_num(const char *p, const char *q, long long *ret)
     return true;
 }
 
+/*
+ * Reads the length of a RESP header whose digits start at @p p: returns
+ * where its line ends, past "\r\n"; NULL when it is not all read, or with
+ * *bad set when it is not a number.
+ */
+static const char *
+resp_header(const char *p, const char *end, long long *ret, bool *bad)
+{
+    bool neg = p < end && *p == '-';
+    long long v = 0;
+    int digits = 0;
+
+    for (p += neg; p < end && *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (*p - '0');
+        if (++digits > 18) {
+            *bad = true;
+            return NULL;
+        }
+    }
+    if (end - p < 2)
+        return NULL;
+    if (digits == 0 || p[0] != '\r' || p[1] != '\n') {
+        *bad = true;
+        return NULL;
+    }
+    *ret = neg ? -v : v;
+    return p + 2;
+}
+
 /* Deepest RESP nesting accepted (an entry is three levels into a page). */
 #define RESP_DEPTH 8
 
@@ -452,36 +481,41 @@ resp_num(const char *p, const char *q, long long *ret)
 static const char *
 resp_skip(const char *p, const char *end, int depth, bool *bad)
 {
-    const char *q = resp_eol(p + 1, end);
+    const char *q;
     long long n;
 
-    if (!q)
+    if (p >= end)
         return NULL;
     switch (*p) {
     case '+':
     case '-':
     case ':':
-        return q + 2;
+        q = resp_eol(p + 1, end);
+        return q ? q + 2 : NULL;
     case '$':
-        if (!resp_num(p + 1, q, &n) || n < -1) {
+        if (!(q = resp_header(p + 1, end, &n, bad)))
+            return NULL;
+        if (n < -1) {
             *bad = true;
             return NULL;
         }
-        if (n < 0)
-            return q + 2;
-        if ((size_t)(end - (q + 2)) < (size_t)n + 2)
+        if (n == -1)
+            return q;
+        if ((size_t)(end - q) < (size_t)n + 2)
             return NULL;
-        if (q[2 + n] != '\r' || q[3 + n] != '\n') {
+        if (q[n] != '\r' || q[n + 1] != '\n') {
             *bad = true;
             return NULL;
         }
-        return q + 4 + n;
+        return q + n + 2;
     case '*':
-        if (!resp_num(p + 1, q, &n) || n < -1 || depth >= RESP_DEPTH) {
+        if (!(q = resp_header(p + 1, end, &n, bad)))
+            return NULL;
+        if (n < -1 || depth >= RESP_DEPTH) {
             *bad = true;
             return NULL;
         }
-        for (p = q + 2; n > 0 && p; n--)
+        for (p = q; n > 0 && p; n--)
             p = resp_skip(p, end, depth + 1, bad);
         return p;
     default:
@@ -492,14 +526,14 @@ resp_skip(const char *p, const char *end, int depth, bool *bad)
 
 /* The bytes of the bulk string at @p p (a complete value): false for another value. */
 static bool
-resp_bulk_at(const char *p, const char **str, size_t *len)
+resp_bulk_at(const char *p, const char *end, const char **str, size_t *len)
 {
-    const char *q;
+    bool bad = false;
     long long n;
 
-    if (*p != '$' || !(q = strchr(p, '\r')) || !resp_num(p + 1, q, &n) || n < 0)
+    if (*p != '$' || !(p = resp_header(p + 1, end, &n, &bad)) || n < 0)
         return false;
-    *str = q + 2;
+    *str = p;
     *len = (size_t)n;
     return true;
 }
@@ -530,22 +564,19 @@ entry_parse(const char *p, const char *end, raw_entry *e)
 
     e->ok = false;
     e->data = NULL;
-    q = strchr(p, '\r');
-    if (*p != '*' || !resp_num(p + 1, q, &n) || n != 2)
+    if (*p != '*' || !(q = resp_header(p + 1, end, &n, &bad)) || n != 2)
         return resp_skip(start, end, 0, &bad);
-    p = q + 2;
-    if (!resp_bulk_at(p, &e->id, &e->idlen) || e->idlen >= PAPYRA_REDIS_ID_MAX - 2)
+    if (!resp_bulk_at(q, end, &e->id, &e->idlen) || e->idlen >= PAPYRA_REDIS_ID_MAX - 2)
         return resp_skip(start, end, 0, &bad);
     p = e->id + e->idlen + 2;
     e->ok = true;
-    q = strchr(p, '\r');
-    if (*p != '*' || !resp_num(p + 1, q, &n) || n < 0)
+    if (*p != '*' || !(q = resp_header(p + 1, end, &n, &bad)) || n < 0)
         return resp_skip(p, end, 0, &bad); /* no fields (nil): no data */
-    p = q + 2;
+    p = q;
     for (long long i = 0; i < n && p; i++) {
         const char *v = NULL;
         size_t vlen = 0;
-        bool bulk = resp_bulk_at(p, &v, &vlen);
+        bool bulk = resp_bulk_at(p, end, &v, &vlen);
 
         /* The field names, and the values after them: the last `data` wins. */
         if (i % 2 == 0) {
