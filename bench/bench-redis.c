@@ -34,6 +34,7 @@
 
 #include <papyra/store.h>
 
+#include "backends/redis/redis-private.h"
 #include "bench-util.h"
 #include "record/codec.h"
 #include "redis-harness.h"
@@ -45,6 +46,9 @@ static long n_single = 50000;
 static long n_batch = 1000000;
 static long n_read = 1000000;
 static bool quiet;
+
+/* The stream that the read benchmarks fill and read. */
+#define READ_KEY "bench-read:local:events"
 
 /* The benchmark record, numbered @p i. */
 static papyra_record
@@ -173,38 +177,114 @@ bench_list(const char *prefix, long n)
     return (double)n / t;
 }
 
+static int
+count_record(const papyra_record *r, void *arg)
+{
+    (void)r;
+    (*(long *)arg)++;
+    return 0;
+}
+
+/* papyra_store_each() over the whole stream of @p prefix; returns records per second. */
+static double
+bench_each(const char *prefix, long n)
+{
+    papyra_store *s = open_store(prefix);
+    long seen = 0;
+    double t0, t;
+
+    t0 = bench_now_s();
+    if (papyra_store_each(s, PAPYRA_KIND_EVENT, NULL, count_record, &seen) != 0) {
+        fprintf(stderr, "bench-redis: each: %s\n", papyra_store_errmsg(s));
+        exit(1);
+    }
+    t = bench_now_s() - t0;
+    if (seen != n) {
+        fprintf(stderr, "bench-redis: each delivered %ld records, expected %ld\n", seen, n);
+        exit(1);
+    }
+    papyra_store_close(s);
+    return (double)n / t;
+}
+
 /*
- * Runs redis-benchmark -P @p pipeline -c @p clients with the same XADD and
- * returns its "requests per second" (the last figure it prints), or -1.
+ * The limit of a whole-stream read: hiredis alone pages through the same
+ * stream newest first with XREVRANGE key (lastid - COUNT @p page, the
+ * request for the next page sent before the current reply is freed, and
+ * decodes nothing. Returns entries per second.
  */
 static double
-bench_baseline(const char *value, long n, int pipeline, int clients)
+bench_raw_pages(const char *key, long n, long page)
+{
+    redisContext *c = redisConnect(host, port);
+    char end[64] = "+", next[64];
+    long seen = 0;
+    bool pending = false;
+    double t0, t;
+
+    if (!c || c->err) {
+        fprintf(stderr, "bench-redis: cannot connect for the raw baseline\n");
+        exit(1);
+    }
+    c->reader->maxbuf = 0; /* as the backend's connections (src/backends/redis/conn.c) */
+    t0 = bench_now_s();
+    for (;;) {
+        void *v = NULL;
+        redisReply *rep;
+        const redisReply *last;
+
+        if (!pending)
+            redisAppendCommand(c, "XREVRANGE %s %s - COUNT %ld", key, end, page);
+        if (redisGetReply(c, &v) != REDIS_OK || !v ||
+            ((redisReply *)v)->type != REDIS_REPLY_ARRAY) {
+            fprintf(stderr, "bench-redis: raw XREVRANGE failed\n");
+            exit(1);
+        }
+        rep = v;
+        seen += (long)rep->elements;
+        pending = false;
+        if ((long)rep->elements == page) {
+            last = rep->element[rep->elements - 1];
+            snprintf(next, sizeof(next), "(%.*s", (int)last->element[0]->len,
+                     last->element[0]->str);
+            redisAppendCommand(c, "XREVRANGE %s %s - COUNT %ld", key, next, page);
+            pending = true;
+            memcpy(end, next, sizeof(end));
+        }
+        freeReplyObject(rep);
+        if (!pending)
+            break;
+    }
+    t = bench_now_s() - t0;
+    redisFree(c);
+    if (seen != n) {
+        fprintf(stderr, "bench-redis: raw paging read %ld entries, expected %ld\n", seen, n);
+        exit(1);
+    }
+    return (double)n / t;
+}
+
+/*
+ * Runs redis-benchmark -P @p pipeline -c @p clients -n @p n with the command
+ * @p cmd (NULL-terminated) and returns its "requests per second" (the last
+ * figure it prints), or -1.
+ */
+static double
+redis_benchmark(const char *const *cmd, long n, int pipeline, int clients)
 {
     char portbuf[16], nbuf[32], pbuf[16], cbuf[16];
-    const char *argv[] = {"redis-benchmark",
-                          "-h",
-                          host,
-                          "-p",
-                          portbuf,
-                          "-n",
-                          nbuf,
-                          "-P",
-                          pbuf,
-                          "-c",
-                          cbuf,
-                          "-q",
-                          "XADD",
-                          "bench-base:local:events",
-                          "*",
-                          "data",
-                          value,
-                          NULL};
+    const char *argv[32] = {
+        "redis-benchmark", "-h", host, "-p", portbuf, "-n", nbuf, "-P", pbuf, "-c", cbuf, "-q"};
+    int argc = 12;
     char out[65536];
     size_t len = 0;
     double rps = -1;
     int fds[2];
     pid_t pid;
 
+    for (; *cmd && argc < 31; cmd++)
+        argv[argc++] = *cmd;
+    argv[argc] = NULL;
     snprintf(portbuf, sizeof(portbuf), "%d", port);
     snprintf(nbuf, sizeof(nbuf), "%ld", n);
     snprintf(pbuf, sizeof(pbuf), "%d", pipeline);
@@ -244,6 +324,32 @@ bench_baseline(const char *value, long n, int pipeline, int clients)
     return rps;
 }
 
+/* redis-benchmark sending the backend's XADD (same key shape and value). */
+static double
+bench_baseline(const char *value, long n, int pipeline, int clients)
+{
+    const char *cmd[] = {"XADD", "bench-base:local:events", "*", "data", value, NULL};
+    return redis_benchmark(cmd, n, pipeline, clients);
+}
+
+/*
+ * redis-benchmark reading the newest @p page entries of @p key over and over
+ * (it cannot page: every request asks for the same range) from one client;
+ * returns entries per second.
+ */
+static double
+bench_baseline_read(const char *key, long n, long page)
+{
+    char count[24];
+    const char *cmd[] = {"XREVRANGE", key, "+", "-", "COUNT", count, NULL};
+    long requests = n / page > 20 ? n / page : 20;
+    double rps;
+
+    snprintf(count, sizeof(count), "%ld", page);
+    rps = redis_benchmark(cmd, requests, 1, 1);
+    return rps > 0 ? rps * (double)page : -1;
+}
+
 struct row {
     const char *name;
     long count;
@@ -252,28 +358,51 @@ struct row {
     double base1; /* redis-benchmark -c 1, the same one connection as ours, or 0 */
 };
 
+/* A whole-stream read, newest first, against the two read baselines. */
+struct read_row {
+    const char *name;
+    double per_s; /* best of the rounds */
+};
+
 static double
 max2(double a, double b)
 {
     return a > b ? a : b;
 }
 
+static void
+usage(void)
+{
+    fprintf(stderr, "usage: bench-redis [--quick] [--json-only] [--reads-only] [--page-sweep] "
+                    "[--server HOST:PORT] [--read-count N] [--rounds N]\n");
+}
+
 int
 main(int argc, char **argv)
 {
     papyra_test_redis server = {0};
-    bool json_only = false, own = false;
+    bool json_only = false, own = false, reads_only = false, sweep = false;
     const char *given = NULL;
     papyra_record one = event(0);
     papyra_buf value = {0};
-    enum { SINGLE, BATCH64, BATCH256, THREADS64, LIST, NROWS };
+    enum { SINGLE, BATCH64, BATCH256, THREADS64, NROWS };
     struct row rows[NROWS] = {
         [SINGLE] = {"write, 1 record/call", 0, 0, 0, 0},
         [BATCH64] = {"write_batch, 64/call", 0, 0, 0, 0},
         [BATCH256] = {"write_batch, 256/call", 0, 0, 0, 0},
         [THREADS64] = {"write_batch, 64/call, 4 threads", 0, 0, 0, 0},
-        [LIST] = {"list, whole stream", 0, 0, 0, 0},
     };
+    enum { RAW, LIST, EACH, BENCH_READ, NREADS };
+    struct read_row reads[NREADS] = {
+        [RAW] = {"raw XREVRANGE paging (hiredis)", 0},
+        [LIST] = {"list, whole stream", 0},
+        [EACH] = {"each, whole stream", 0},
+        [BENCH_READ] = {"redis-benchmark XREVRANGE -c 1", 0},
+    };
+    static const long sweep_pages[] = {100, 300, 1000, 3000, 10000};
+    enum { NSWEEP = sizeof(sweep_pages) / sizeof(sweep_pages[0]) };
+    double sweep_raw[NSWEEP] = {0};
+    const long page = PAPYRA_REDIS_LIST_PAGE;
     int rounds = 3;
 
     for (int i = 1; i < argc; i++) {
@@ -284,6 +413,10 @@ main(int argc, char **argv)
             rounds = 1;
         } else if (strcmp(argv[i], "--json-only") == 0) {
             json_only = quiet = true;
+        } else if (strcmp(argv[i], "--reads-only") == 0) {
+            reads_only = true;
+        } else if (strcmp(argv[i], "--page-sweep") == 0) {
+            sweep = true;
         } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
             given = argv[++i];
         } else if (strcmp(argv[i], "--read-count") == 0 && i + 1 < argc) {
@@ -291,8 +424,7 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             rounds = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench-redis [--quick] [--json-only] [--server HOST:PORT] "
-                            "[--read-count N] [--rounds N]\n");
+            usage();
             return 2;
         }
     }
@@ -319,7 +451,6 @@ main(int argc, char **argv)
         return 1;
     rows[SINGLE].count = n_single;
     rows[BATCH64].count = rows[BATCH256].count = rows[THREADS64].count = n_batch;
-    rows[LIST].count = n_read;
     cleanup_keys();
 
     /*
@@ -327,7 +458,7 @@ main(int argc, char **argv)
      * run to the next: each figure is the best of the rounds, and each
      * round measures the baseline and ours back to back.
      */
-    for (int round = 0; round < rounds; round++) {
+    for (int round = 0; round < rounds && !reads_only; round++) {
         progress("redis-benchmark -P 1 (50 clients, then 1)");
         rows[SINGLE].base = max2(rows[SINGLE].base, bench_baseline(value.data, n_single, 1, 50));
         rows[SINGLE].base1 = max2(rows[SINGLE].base1, bench_baseline(value.data, n_single, 1, 1));
@@ -354,55 +485,80 @@ main(int argc, char **argv)
     }
     rows[BATCH256].base = rows[THREADS64].base = rows[BATCH64].base;
     rows[BATCH256].base1 = rows[THREADS64].base1 = rows[BATCH64].base1;
+
+    /*
+     * Reads: the same stream, newest first, by hiredis alone (the limit),
+     * by redis-benchmark where it can (the newest page over and over), and
+     * by the store, back to back in every round.
+     */
     progress("filling the stream to read");
     (void)bench_write("bench-read", n_read, 1000, 1);
     for (int round = 0; round < rounds; round++) {
+        progress("raw XREVRANGE paging, then redis-benchmark XREVRANGE");
+        reads[RAW].per_s = max2(reads[RAW].per_s, bench_raw_pages(READ_KEY, n_read, page));
+        reads[BENCH_READ].per_s =
+            max2(reads[BENCH_READ].per_s, bench_baseline_read(READ_KEY, n_read, page));
         progress("list of the whole stream");
-        rows[LIST].per_s = max2(rows[LIST].per_s, bench_list("bench-read", n_read));
+        reads[LIST].per_s = max2(reads[LIST].per_s, bench_list("bench-read", n_read));
+        progress("each over the whole stream");
+        reads[EACH].per_s = max2(reads[EACH].per_s, bench_each("bench-read", n_read));
+        for (int k = 0; k < NSWEEP && sweep; k++)
+            sweep_raw[k] = max2(sweep_raw[k], bench_raw_pages(READ_KEY, n_read, sweep_pages[k]));
     }
     cleanup_keys();
 
     if (!json_only) {
-        printf("redis 127.0.0.1:%d, data %zu bytes, best of %d round(s); baseline: redis-benchmark "
-               "XADD, same key shape and value, 50 clients (its default) and 1\n",
-               port, value.len, rounds);
-        printf("%-32s %9s %11s %11s %7s %11s %7s\n", "operation", "records", "ours/s",
-               "base(c50)/s", "ratio", "base(c1)/s", "ratio");
-        for (int i = 0; i < NROWS; i++) {
-            if (rows[i].base > 0)
+        if (!reads_only) {
+            printf("redis 127.0.0.1:%d, data %zu bytes, best of %d round(s); baseline: "
+                   "redis-benchmark XADD, same key shape and value, 50 clients (its default) "
+                   "and 1\n",
+                   port, value.len, rounds);
+            printf("%-32s %9s %11s %11s %7s %11s %7s\n", "operation", "records", "ours/s",
+                   "base(c50)/s", "ratio", "base(c1)/s", "ratio");
+            for (int i = 0; i < NROWS; i++)
                 printf("%-32s %9ld %11.0f %11.0f %7.2f %11.0f %7.2f\n", rows[i].name, rows[i].count,
                        rows[i].per_s, rows[i].base, rows[i].per_s / rows[i].base, rows[i].base1,
                        rows[i].per_s / rows[i].base1);
-            else
-                printf("%-32s %9ld %11.0f %11s %7s %11s %7s\n", rows[i].name, rows[i].count,
-                       rows[i].per_s, "-", "-", "-", "-");
+            /*
+             * redis-benchmark's 50 clients keep the server busy while each
+             * waits for its replies; one synchronous writer cannot, whatever
+             * its client (redis-benchmark's own -c 1 is the like-for-like
+             * figure). Writers sharing a store overlap through its spare
+             * connections.
+             */
+            printf("target: 64/call, 4 threads on one store >= 0.70 x redis-benchmark -P 64 "
+                   "(50 clients): %s\n",
+                   rows[THREADS64].per_s >= 0.7 * rows[BATCH64].base ? "met" : "NOT met");
+            printf("one writer, 64/call: %.2f x redis-benchmark -P 64 -c 1, whose own -c 1 is "
+                   "%.2f x its -c 50\n\n",
+                   rows[BATCH64].per_s / rows[BATCH64].base1,
+                   rows[BATCH64].base1 / rows[BATCH64].base);
         }
-        /*
-         * redis-benchmark's 50 clients keep the server busy while each waits
-         * for its replies; one synchronous writer cannot, whatever its client
-         * (redis-benchmark's own -c 1 is the like-for-like figure). Writers
-         * sharing a store overlap through its spare connections.
-         */
-        printf("targets: 64/call, 4 threads on one store >= 0.70 x redis-benchmark -P 64 "
-               "(50 clients): %s; list >= 500000/s: %s\n",
-               rows[THREADS64].per_s >= 0.7 * rows[BATCH64].base ? "met" : "NOT met",
-               rows[LIST].per_s >= 500000 ? "met" : "NOT met");
-        printf("one writer, 64/call: %.2f x redis-benchmark -P 64 -c 1, whose own -c 1 is %.2f x "
-               "its -c 50\n",
-               rows[BATCH64].per_s / rows[BATCH64].base1, rows[BATCH64].base1 / rows[BATCH64].base);
+        printf("reads of a %ld-entry stream, newest first, pages of %ld, best of %d round(s); "
+               "limit: hiredis alone paging through it\n",
+               n_read, page, rounds);
+        printf("%-32s %11s %9s\n", "read", "entries/s", "vs raw");
+        for (int i = 0; i < NREADS; i++)
+            printf("%-32s %11.0f %9.2f\n", reads[i].name, reads[i].per_s,
+                   reads[i].per_s / reads[RAW].per_s);
+        for (int k = 0; k < NSWEEP && sweep; k++)
+            printf("raw paging, pages of %-11ld %11.0f %9.2f\n", sweep_pages[k], sweep_raw[k],
+                   sweep_raw[k] / reads[RAW].per_s);
+        printf("target: list >= 1000000 records/s: %s\n",
+               reads[LIST].per_s >= 1000000 ? "met" : "NOT met");
     }
     printf("{\"server\": \"%s:%d\", \"data_bytes\": %zu, \"rounds\": %d, \"results\": [", host,
            port, value.len, rounds);
-    for (int i = 0; i < NROWS; i++) {
-        printf("%s{\"name\": \"%s\", \"records\": %ld, \"per_second\": %.1f", i ? ", " : "",
-               rows[i].name, rows[i].count, rows[i].per_s);
-        if (rows[i].base > 0)
-            printf(", \"baseline_c50\": %.1f, \"ratio\": %.3f, \"baseline_c1\": %.1f, "
-                   "\"ratio_c1\": %.3f",
-                   rows[i].base, rows[i].per_s / rows[i].base, rows[i].base1,
-                   rows[i].per_s / rows[i].base1);
-        printf("}");
-    }
+    for (int i = 0; i < NROWS && !reads_only; i++)
+        printf("%s{\"name\": \"%s\", \"records\": %ld, \"per_second\": %.1f, \"baseline_c50\": "
+               "%.1f, \"ratio\": %.3f, \"baseline_c1\": %.1f, \"ratio_c1\": %.3f}",
+               i ? ", " : "", rows[i].name, rows[i].count, rows[i].per_s, rows[i].base,
+               rows[i].per_s / rows[i].base, rows[i].base1, rows[i].per_s / rows[i].base1);
+    for (int i = 0; i < NREADS; i++)
+        printf("%s{\"name\": \"%s\", \"records\": %ld, \"page\": %ld, \"per_second\": %.1f, "
+               "\"baseline_raw\": %.1f, \"ratio_raw\": %.3f}",
+               i || !reads_only ? ", " : "", reads[i].name, n_read, page, reads[i].per_s,
+               reads[RAW].per_s, reads[i].per_s / reads[RAW].per_s);
     printf("]}\n");
     papyra__buf_free(&value);
     if (own)

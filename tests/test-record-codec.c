@@ -917,6 +917,227 @@ test_clear_should_accept_null_and_cleared_records(void **state)
     papyra__record_clear(&r);
 }
 
+/* Whether two strings are both NULL or equal. */
+static bool
+same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
+same_names(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+    if (na != nb || (!a) != (!b))
+        return false;
+    for (size_t i = 0; i < na; i++) {
+        if (!same_str(a[i], b[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Whether two decoded records are the same, field by field (NULLs included). */
+static bool
+same_record(const papyra_record *a, const papyra_record *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case PAPYRA_KIND_EVENT:
+        return same_str(a->u.event.system_id, b->u.event.system_id) &&
+               same_str(a->u.event.actor_address, b->u.event.actor_address) &&
+               same_str(a->u.event.event_type, b->u.event.event_type) &&
+               same_str(a->u.event.payload, b->u.event.payload) &&
+               memcmp(&a->u.event.timestamp, &b->u.event.timestamp, sizeof(double)) == 0;
+    case PAPYRA_KIND_AUDIT:
+        return same_str(a->u.audit.system_id, b->u.audit.system_id) &&
+               a->u.audit.total_actors == b->u.audit.total_actors &&
+               a->u.audit.alive_actors == b->u.audit.alive_actors &&
+               a->u.audit.stopping_actors == b->u.audit.stopping_actors &&
+               a->u.audit.restarting_actors == b->u.audit.restarting_actors &&
+               a->u.audit.registry_size == b->u.audit.registry_size &&
+               a->u.audit.dead_letters_count == b->u.audit.dead_letters_count &&
+               same_names(a->u.audit.registry_orphans, a->u.audit.n_registry_orphans,
+                          b->u.audit.registry_orphans, b->u.audit.n_registry_orphans) &&
+               same_names(a->u.audit.registry_dead, a->u.audit.n_registry_dead,
+                          b->u.audit.registry_dead, b->u.audit.n_registry_dead) &&
+               memcmp(&a->u.audit.timestamp, &b->u.audit.timestamp, sizeof(double)) == 0;
+    default:
+        return same_str(a->u.dead_letter.system_id, b->u.dead_letter.system_id) &&
+               same_str(a->u.dead_letter.target, b->u.dead_letter.target) &&
+               same_str(a->u.dead_letter.message_type, b->u.dead_letter.message_type) &&
+               same_str(a->u.dead_letter.payload, b->u.dead_letter.payload) &&
+               memcmp(&a->u.dead_letter.timestamp, &b->u.dead_letter.timestamp, sizeof(double)) ==
+                   0;
+    }
+}
+
+/*
+ * Decodes @p l with papyra__record_decode_normal() when the normal-form
+ * check lets it, and with papyra__record_decode() on the parsed tree, and
+ * fails unless both give the same record. Returns whether the fast path
+ * decoded it.
+ */
+static bool
+check_decode_normal(const char *l, size_t n)
+{
+    papyra__normal_info info;
+    papyra_record a, b;
+    papyra_json *obj = NULL;
+    int ra, rb;
+
+    if (papyra__json_parse(l, n, &obj) != 0)
+        fail_msg("%s: not JSON", l);
+    rb = papyra__record_decode(obj, "sys", &b);
+    papyra__json_free(obj);
+    ra = 1;
+    /* Only for what the normal-form check accepts: otherwise the caller parses. */
+    if (papyra__json_normal_len(l, n, false, &info) == n && info.typed && info.kind >= 0 &&
+        info.has_timestamp)
+        ra = papyra__record_decode_normal(l, n, &info, "sys", &a);
+    if (ra == 0) {
+        if (rb != 0)
+            fail_msg("%s: decode_normal 0, decode %d", l, rb);
+        if (!same_record(&a, &b))
+            fail_msg("%s: decode_normal and decode differ", l);
+        papyra__record_clear(&a);
+    } else if (ra != 1) {
+        fail_msg("%s: decode_normal %d", l, ra);
+    }
+    if (rb == 0)
+        papyra__record_clear(&b);
+    return ra == 0;
+}
+
+/*
+ * Decoding a normal-form line straight from its text (the Redis backend's
+ * reads) gives exactly the record the parsed tree gives: defaults, nulls,
+ * escapes, nested JSON text, non-ASCII, unknown keys and any key order.
+ */
+static void
+test_decode_normal_should_agree_with_the_parsed_tree(void **state)
+{
+    static const char *const lines[] = {
+        EXAMPLE_EVENT_JSON,
+        EXAMPLE_AUDIT_JSON,
+        EXAMPLE_DEAD_LETTER_JSON,
+        "{\"kind\": \"event\", \"timestamp\": 1.5}",
+        "{\"timestamp\": 2, \"kind\": \"event\", \"payload\": null, \"actor_address\": null}",
+        "{\"kind\": \"event\", \"system_id\": \"s\\\"q\\\\b\\n\\r\\t\\b\\f\", \"timestamp\": 1.5, "
+        "\"event_type\": \"e\"}",
+        "{\"kind\": \"event\", \"event_type\": \"\\u00e9\", \"timestamp\": 1.5}",
+        "{\"kind\": \"event\", \"system_id\": \"caf\xc3\xa9\", \"timestamp\": -1.25, "
+        "\"actor_address\": {\"a\": [1, {\"b\": \"}]\\\"\"}], \"c\": null}, \"event_type\": "
+        "\"T\\\\\", \"payload\": [\"x, y\", {}, [], 1.5, true, false], \"extra\": {\"k\": 1}}",
+        "{\"kind\": \"event\", \"payload\": \"\\\"\", \"timestamp\": 1700000000.1234567, "
+        "\"event_type\": \"\"}",
+        "{\"kind\": \"audit\", \"timestamp\": 1.5}",
+        "{\"kind\": \"audit\", \"timestamp\": 3, \"total_actors\": -123456789012345678, "
+        "\"alive_actors\": 0, \"stopping_actors\": 1, \"restarting_actors\": 2, "
+        "\"registry_size\": 3, \"dead_letters_count\": 4, \"registry_orphans\": [], "
+        "\"registry_dead\": [\"a\\\"b\", \"\", \"c, d\", \"\xc3\xa9\"], \"system_id\": \"s\"}",
+        "{\"kind\": \"audit\", \"timestamp\": 1.5, \"total_actors\": 1234567890123456789}",
+        "{\"kind\": \"dead_letter\", \"timestamp\": 1.5}",
+        "{\"kind\": \"dead_letter\", \"target\": null, \"payload\": null, \"message_type\": "
+        "\"m\\tn\", \"timestamp\": 0.5, \"system_id\": \"\"}",
+        "{\"kind\": \"dead_letter\", \"target\": \"t\", \"payload\": {\"p\": [null]}, "
+        "\"timestamp\": 2.5}",
+        "{\"message_type\": 5, \"kind\": \"event\", \"timestamp\": 1.5}",
+    };
+    size_t i, fast = 0;
+
+    for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        fast += check_decode_normal(lines[i], strlen(lines[i]));
+    /* All but three take the fast path: a \u escape, 19 digits and a mistyped field do not. */
+    assert_int_equal(fast, sizeof(lines) / sizeof(lines[0]) - 3);
+}
+
+/* A random string of up to 12 characters, escapes and non-ASCII among them. */
+static char *
+random_string(unsigned *seed)
+{
+    static const char *const parts[] = {
+        "a",    "Z",    "0",  " ",  "\"", "\\",       "\n",
+        "\t",   "\b",   "\f", "\r", "/",  "\xc3\xa9", "\xe2\x82\xac",
+        "\x01", "kind", "{",  "]",  ",",  ":"};
+    char *out = calloc(1, 64);
+    int n = rand_r(seed) % 13;
+
+    assert_non_null(out);
+    for (int i = 0; i < n; i++)
+        strcat(out, parts[rand_r(seed) % (sizeof(parts) / sizeof(parts[0]))]);
+    return out;
+}
+
+/*
+ * Records of every kind with random strings, JSON-text fields and numbers,
+ * encoded as we write them, decode the same from the text as from the tree.
+ */
+static void
+test_decode_normal_should_agree_with_the_parser_on_random_records(void **state)
+{
+    static const char *const texts[] = {NULL,
+                                        "null",
+                                        "1",
+                                        "-2.5",
+                                        "\"s\\\\t\\\"r\"",
+                                        "{}",
+                                        "[]",
+                                        "{\"a\": [1, {\"b\": null}]}",
+                                        "[\"x, y\", \"]\", {\"}\": \"{\"}]",
+                                        "\"\xc3\xa9\"",
+                                        "true",
+                                        "1e+300"};
+    enum { N_TEXTS = sizeof(texts) / sizeof(texts[0]) };
+    unsigned seed = 20261130;
+    size_t fast = 0, total = 2000;
+
+    for (size_t i = 0; i < total; i++) {
+        papyra_record r = {.kind = (papyra_kind)(rand_r(&seed) % PAPYRA_KIND_MAX)};
+        char *strs[4] = {random_string(&seed), random_string(&seed), random_string(&seed),
+                         random_string(&seed)};
+        const char *names[3] = {strs[1], strs[2], strs[3]};
+        double ts = (double)(rand_r(&seed) % 2000000000) + (double)(rand_r(&seed) % 1000) / 1000.0;
+        papyra_buf line = {0};
+
+        switch (r.kind) {
+        case PAPYRA_KIND_EVENT:
+            r.u.event.system_id = rand_r(&seed) % 4 ? strs[0] : NULL;
+            r.u.event.actor_address = texts[rand_r(&seed) % N_TEXTS];
+            r.u.event.event_type = strs[1];
+            r.u.event.payload = texts[rand_r(&seed) % N_TEXTS];
+            r.u.event.timestamp = ts;
+            break;
+        case PAPYRA_KIND_AUDIT:
+            r.u.audit.system_id = strs[0];
+            r.u.audit.timestamp = ts;
+            r.u.audit.total_actors = (int64_t)rand_r(&seed) * (rand_r(&seed) % 2 ? -1 : 1);
+            r.u.audit.alive_actors = rand_r(&seed) % 3;
+            r.u.audit.registry_size = INT64_C(999999999999999999);
+            r.u.audit.dead_letters_count = INT64_C(-999999999999999999);
+            r.u.audit.registry_orphans = names;
+            r.u.audit.n_registry_orphans = (size_t)(rand_r(&seed) % 4);
+            r.u.audit.registry_dead = names + 1;
+            r.u.audit.n_registry_dead = (size_t)(rand_r(&seed) % 3);
+            break;
+        default:
+            r.u.dead_letter.system_id = strs[0];
+            r.u.dead_letter.target = texts[rand_r(&seed) % N_TEXTS];
+            r.u.dead_letter.message_type = strs[2];
+            r.u.dead_letter.payload = texts[rand_r(&seed) % N_TEXTS];
+            r.u.dead_letter.timestamp = ts;
+            break;
+        }
+        assert_int_equal(papyra__record_encode(&r, PAPYRA_STYLE_JSON, &line), 0);
+        fast += check_decode_normal(line.data, line.len);
+        papyra__buf_free(&line);
+        for (int k = 0; k < 4; k++)
+            free(strs[k]);
+    }
+    /* Those with \u0001 or 1e+300 are not in normal form: the parser decodes them. */
+    assert_true(fast > total / 3); /* about half here */
+}
+
 int
 main(void)
 {
@@ -948,6 +1169,8 @@ main(void)
             test_decode_should_refuse_unknown_kinds_and_bad_timestamps_without_touching_out),
         cmocka_unit_test(test_kind_helpers_should_name_and_find_kinds),
         cmocka_unit_test(test_clear_should_accept_null_and_cleared_records),
+        cmocka_unit_test(test_decode_normal_should_agree_with_the_parsed_tree),
+        cmocka_unit_test(test_decode_normal_should_agree_with_the_parser_on_random_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

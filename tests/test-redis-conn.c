@@ -25,6 +25,7 @@
 #include <papyra/redis.h>
 #include <papyra/store.h>
 
+#include "backends/redis/redis-private.h"
 #include "redis-testutil.h"
 #include "store-testutil.h"
 #include "testutil.h"
@@ -165,6 +166,69 @@ test_redis_timeout_should_be_reported_and_the_next_call_reconnect(void **state)
     papyra_record_list_free(l);
     assert_int_equal(papyra_store_write(s, &e), 0);
     papyra_store_close(s);
+}
+
+static int
+count_event(const papyra_record *r, void *arg)
+{
+    (void)r;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* each(): kills the store's connection (every client but the tests' own) after the 1500th. */
+static int
+kill_after_a_page(const papyra_record *r, void *arg)
+{
+    if (++*(size_t *)arg == 1500) {
+        redisReply *k = rawcmd("CLIENT KILL TYPE normal SKIPME yes");
+        assert_int_equal(k->type, REDIS_REPLY_INTEGER);
+        assert_true(k->integer >= 1); /* the store's connection */
+        freeReplyObject(k);
+    }
+    (void)r;
+    return 0;
+}
+
+/*
+ * Reads time out like any command (the page is read from the socket, past
+ * hiredis), and a connection killed between two pages of each() is
+ * reconnected for the next one.
+ */
+static void
+test_redis_reads_should_time_out_and_reconnect_between_pages(void **state)
+{
+    enum { N = 3 * PAPYRA_REDIS_LIST_PAGE + 7 };
+    papyra_store *s;
+    papyra_record_list *l = NULL;
+    papyra_record *recs = calloc(N, sizeof(*recs));
+    size_t seen = 0;
+
+    if (!own_server)
+        skip(); /* CLIENT PAUSE and CLIENT KILL would hit everyone on a shared server */
+    assert_non_null(recs);
+    s = open_store("timeout_ms=200");
+    for (int i = 0; i < N; i++)
+        recs[i] = st_event(i, i);
+    assert_int_equal(papyra_store_write_batch(s, recs, N), 0);
+
+    freeReplyObject(rawcmd("CLIENT PAUSE 1500 ALL"));
+    assert_int_equal(papyra_store_list(s, PAPYRA_KIND_EVENT, NULL, &l), PAPYRA_ETIMEDOUT);
+    assert_null(l);
+    assert_non_null(strstr(papyra_store_errmsg(s), "timed out"));
+    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, NULL, count_event, &seen),
+                     PAPYRA_ETIMEDOUT);
+    assert_int_equal(seen, 0);
+    freeReplyObject(rawcmd("CLIENT UNPAUSE"));
+    raw_connect();
+
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, N);
+    papyra_record_list_free(l);
+    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, NULL, kill_after_a_page, &seen), 0);
+    assert_int_equal(seen, N);
+    papyra_store_close(s);
+    free(recs);
 }
 
 static void
@@ -544,6 +608,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         REDIS_TEST(test_redis_wrong_password_should_fail_open_clearly),
         REDIS_TEST(test_redis_timeout_should_be_reported_and_the_next_call_reconnect),
+        REDIS_TEST(test_redis_reads_should_time_out_and_reconnect_between_pages),
         REDIS_TEST(test_redis_bad_urls_should_be_rejected),
         REDIS_TEST(test_redis_unix_socket_and_db_should_work),
         REDIS_TEST(test_redis_ipv6_url_should_parse),

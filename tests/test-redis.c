@@ -7,6 +7,7 @@
  * test-redis-conn.c; server and keys: redis-testutil.h.
  */
 #include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #include <papyra/redis.h>
 #include <papyra/store.h>
 
+#include "backends/redis/redis-private.h"
 #include "redis-testutil.h"
 #include "store-testutil.h"
 #include "testutil.h"
@@ -429,6 +431,330 @@ test_redis_since_hint_should_not_hide_matching_records(void **state)
     papyra_store_close(s);
 }
 
+/* ---- whole-stream reads: pages ---- */
+
+enum { PAGE = PAPYRA_REDIS_LIST_PAGE };
+
+/* Appends events stamped first .. first + count - 1, in batches. */
+static void
+fill_events(papyra_store *s, int first, int count)
+{
+    papyra_record recs[250];
+
+    while (count > 0) {
+        int k = count < 250 ? count : 250;
+        for (int i = 0; i < k; i++)
+            recs[i] = st_event(first + i, first + i);
+        assert_int_equal(papyra_store_write_batch(s, recs, (size_t)k), 0);
+        first += k;
+        count -= k;
+    }
+}
+
+/* Timestamps that papyra_store_each() delivered. */
+typedef struct stamps {
+    double ts[4 * PAGE];
+    size_t n;
+    /* When set: called with the stamps so far after each delivery. */
+    void (*hook)(struct stamps *st);
+    char **ids; /* the hook's: entry ids by stamp - 1 */
+} stamps;
+
+static int
+collect(const papyra_record *r, void *arg)
+{
+    stamps *st = arg;
+
+    assert_true(st->n < sizeof(st->ts) / sizeof(st->ts[0]));
+    st->ts[st->n++] = r->u.event.timestamp;
+    if (st->hook)
+        st->hook(st);
+    return 0;
+}
+
+/* Asserts that @p l holds the events stamped first .. first + n - 1 in order. */
+static void
+assert_stamps(const papyra_record_list *l, int first, size_t n)
+{
+    assert_int_equal(l->count, n);
+    for (size_t i = 0; i < n; i++) {
+        if (l->records[i].u.event.timestamp != (double)first + (double)i)
+            fail_msg("record %zu is stamped %.17g, expected %d", i, l->records[i].u.event.timestamp,
+                     first + (int)i);
+    }
+}
+
+/* How many XREVRANGE commands the server has run. */
+static long long
+xrevrange_calls(void)
+{
+    redisReply *r = rawcmd("INFO commandstats");
+    const char *p;
+    long long n = 0;
+
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    p = strstr(r->str, "cmdstat_xrevrange:calls=");
+    if (p)
+        n = atoll(p + strlen("cmdstat_xrevrange:calls="));
+    freeReplyObject(r);
+    return n;
+}
+
+/*
+ * Streams one entry short of a page, a page, one more, and the same around
+ * two pages: list and each return every record once, oldest to newest.
+ */
+static void
+test_redis_reads_should_page_through_streams_around_the_page_size(void **state)
+{
+    static const int sizes[] = {PAGE - 1, PAGE, PAGE + 1, 2 * PAGE - 1, 2 * PAGE, 2 * PAGE + 1};
+    papyra_store *s = open_store(NULL);
+    stamps *st = calloc(1, sizeof(*st));
+    int have = 0;
+
+    assert_non_null(st);
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        papyra_record_list *l;
+
+        fill_events(s, have + 1, sizes[k] - have);
+        have = sizes[k];
+        l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+        assert_stamps(l, 1, (size_t)have);
+        papyra_record_list_free(l);
+        /* The newest page exactly, and one record more. */
+        l = st_list(s, PAPYRA_KIND_EVENT, -1, PAGE);
+        assert_stamps(l, have > PAGE ? have - PAGE + 1 : 1, (size_t)(have < PAGE ? have : PAGE));
+        papyra_record_list_free(l);
+        st->n = 0;
+        assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, NULL, collect, st), 0);
+        assert_int_equal(st->n, (size_t)have);
+        for (size_t i = 0; i < st->n; i++)
+            assert_true(st->ts[i] == (double)(i + 1));
+    }
+    free(st);
+    papyra_store_close(s);
+}
+
+/* The bytes the server has sent to its clients. */
+static long long
+server_output_bytes(void)
+{
+    redisReply *r = rawcmd("INFO stats");
+    const char *p;
+    long long n = -1;
+
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    p = strstr(r->str, "total_net_output_bytes:");
+    if (p)
+        n = atoll(p + strlen("total_net_output_bytes:"));
+    freeReplyObject(r);
+    assert_true(n >= 0);
+    return n;
+}
+
+/*
+ * A limit that ends on a page boundary fetches no page beyond it: the
+ * request for the next page is sent ahead only when the records may be
+ * needed, and a small limit asks for a small page.
+ */
+static void
+test_redis_limit_on_a_page_boundary_should_fetch_no_further_page(void **state)
+{
+    static const struct {
+        size_t limit;
+        long long calls;
+    } cases[] = {
+        {PAGE, 1}, {PAGE - 1, 1}, {PAGE + 1, 2}, {2 * PAGE, 2}, {2 * PAGE + 1, 3}, {0, 3}, {10, 1},
+    };
+    papyra_store *s = open_store(NULL);
+    stamps *st = calloc(1, sizeof(*st));
+    const int n = 2 * PAGE + 5;
+
+    assert_non_null(st);
+    fill_events(s, 1, n);
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        size_t want = cases[k].limit ? cases[k].limit : (size_t)n;
+        long long bytes = server_output_bytes(), before = xrevrange_calls(), calls;
+        papyra_record_list *l = st_list(s, PAPYRA_KIND_EVENT, -1, cases[k].limit);
+        papyra_list_options o = {.limit = cases[k].limit};
+
+        bytes = server_output_bytes() - bytes;
+        calls = xrevrange_calls() - before;
+        /* The newest 10 cost PAPYRA_REDIS_LIST_LEAST entries of about 200 bytes, not a page. */
+        if (cases[k].limit == 10 && bytes > 200 * PAPYRA_REDIS_LIST_LEAST + 4096)
+            fail_msg("limit 10: the server sent %lld bytes", bytes);
+        assert_stamps(l, n - (int)want + 1, want);
+        papyra_record_list_free(l);
+        if (calls != cases[k].calls)
+            fail_msg("limit %zu: %lld XREVRANGE, expected %lld", cases[k].limit, calls,
+                     cases[k].calls);
+        /* each() finds where to start with the same walk. */
+        st->n = 0;
+        before = xrevrange_calls();
+        assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, &o, collect, st), 0);
+        calls = xrevrange_calls() - before;
+        assert_int_equal(st->n, want);
+        assert_true(st->ts[0] == (double)(n - (int)want + 1));
+        assert_true(cases[k].limit ? calls == cases[k].calls : calls == 1);
+    }
+    free(st);
+    papyra_store_close(s);
+}
+
+/* After record PAGE (the end of each's first page): drops it, the next one and the 2*PAGE-th. */
+static void
+delete_ahead(stamps *st)
+{
+    if (st->n != PAGE)
+        return;
+    freeReplyObject(rawcmd("XDEL %s %s %s %s", key_of("events"), st->ids[PAGE - 1], st->ids[PAGE],
+                           st->ids[2 * PAGE - 1]));
+}
+
+/* The ids of the @p n entries of the events stream, oldest first (malloc'd). */
+static char **
+event_ids(size_t n)
+{
+    redisReply *r = rawcmd("XRANGE %s - +", key_of("events"));
+    char **ids = calloc(n, sizeof(*ids));
+
+    assert_non_null(ids);
+    assert_int_equal(r->elements, n);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = strdup(r->element[i]->element[0]->str);
+    freeReplyObject(r);
+    return ids;
+}
+
+static void
+free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* What deleter() deletes: every third entry of the stream, oldest first. */
+typedef struct deletion {
+    char **ids;
+    size_t n;
+} deletion;
+
+static void *
+deleter(void *arg)
+{
+    const deletion *d = arg;
+    struct timeval tv = {.tv_sec = 5};
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
+
+    if (!c || c->err)
+        return (void *)1;
+    freeReplyObject(redisCommand(c, "SELECT %d", dbnum));
+    for (size_t i = 0; i < d->n; i += 3)
+        freeReplyObject(redisCommand(c, "XDEL %s %s", key_of("events"), d->ids[i]));
+    redisFree(c);
+    return NULL;
+}
+
+/*
+ * Entries deleted by another client between two pages, the one a page
+ * resumes from among them, are neither repeated nor a reason to stop early.
+ */
+static void
+test_redis_entries_deleted_between_pages_should_neither_repeat_nor_stop_the_read(void **state)
+{
+    papyra_store *s = open_store(NULL);
+    stamps *st = calloc(1, sizeof(*st));
+    const size_t n = 2 * PAGE + 10, big = 4 * PAGE;
+    deletion d;
+    pthread_t th;
+    papyra_record_list *l;
+    void *res = NULL;
+    size_t j = 0;
+
+    assert_non_null(st);
+    fill_events(s, 1, (int)n);
+    st->ids = event_ids(n);
+    st->hook = delete_ahead;
+    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, NULL, collect, st), 0);
+    /* Record PAGE was delivered before it went; PAGE + 1 and 2 * PAGE were not. */
+    assert_int_equal(st->n, n - 2);
+    for (size_t i = 0; i < n; i++) {
+        if (i + 1 == PAGE + 1 || i + 1 == 2 * PAGE)
+            continue;
+        assert_true(st->ts[j++] == (double)(i + 1));
+    }
+    free_ids(st->ids, n);
+
+    /* list while another client deletes every third entry: a subset, in order, no repeats. */
+    freeReplyObject(rawcmd("DEL %s", key_of("events")));
+    fill_events(s, 1, (int)big);
+    d.ids = event_ids(big);
+    d.n = big;
+    assert_int_equal(pthread_create(&th, NULL, deleter, &d), 0);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(pthread_join(th, &res), 0);
+    assert_null(res);
+    for (size_t i = 0, k = 0; i < big; i++) {
+        bool listed = k < l->count && l->records[k].u.event.timestamp == (double)(i + 1);
+        if (i % 3 != 0 && !listed)
+            fail_msg("record %zu, never deleted, is missing", i + 1);
+        k += listed;
+        if (i + 1 == big)
+            assert_int_equal(k, l->count); /* nothing else, nothing twice */
+    }
+    papyra_record_list_free(l);
+    free_ids(d.ids, big);
+    st_assert_count(s, PAPYRA_KIND_EVENT, big - (big + 2) / 3);
+    free(st);
+    papyra_store_close(s);
+}
+
+/*
+ * Malformed entries in the second page are skipped and counted once by list
+ * and by each; entries that are not in normal form, or hold more fields,
+ * are read as before.
+ */
+static void
+test_redis_malformed_entries_in_the_second_page_should_be_counted_once(void **state)
+{
+    papyra_store *s = open_store(NULL);
+    const char *key = key_of("events");
+    stamps *st = calloc(1, sizeof(*st));
+    uint64_t before;
+    papyra_record_list *l;
+
+    assert_non_null(st);
+    /* The oldest entries: the second page of a backward walk. */
+    freeReplyObject(rawcmd("XADD %s * other x", key));
+    freeReplyObject(rawcmd("XADD %s * data {not-json", key));
+    freeReplyObject(rawcmd("XADD %s * data x data [1,2]", key)); /* the last data counts */
+    freeReplyObject(rawcmd("XADD %s * data %s", key,
+                           "{\"timestamp\":0.5,\"kind\":\"event\",\"event_type\":\"\\u00e9\"}"));
+    freeReplyObject(rawcmd("XADD %s * data [1,2] data %s other y", key,
+                           "{\"kind\": \"event\", \"timestamp\": 0.75}"));
+    fill_events(s, 1, PAGE + 2);
+
+    before = st_counter(s, PAPYRA_METRIC_ANOMALY_DETECTED);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_ANOMALY_DETECTED) - before, 3);
+    assert_int_equal(l->count, PAGE + 4);
+    assert_true(l->records[0].u.event.timestamp == 0.5);
+    assert_string_equal(l->records[0].u.event.event_type, "\xc3\xa9");
+    assert_string_equal(l->records[0].u.event.payload, "{}");
+    assert_true(l->records[1].u.event.timestamp == 0.75);
+    assert_true(l->records[2].u.event.timestamp == 1.0);
+    assert_true(l->records[PAGE + 3].u.event.timestamp == PAGE + 2);
+    papyra_record_list_free(l);
+
+    before = st_counter(s, PAPYRA_METRIC_ANOMALY_DETECTED);
+    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, NULL, collect, st), 0);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_ANOMALY_DETECTED) - before, 3);
+    assert_int_equal(st->n, PAGE + 4);
+    free(st);
+    papyra_store_close(s);
+}
+
 int
 main(void)
 {
@@ -447,6 +773,11 @@ main(void)
         REDIS_TEST(test_redis_batch_should_be_one_transaction),
         REDIS_TEST(test_redis_wrong_key_type_should_be_an_error),
         REDIS_TEST(test_redis_since_hint_should_not_hide_matching_records),
+        REDIS_TEST(test_redis_reads_should_page_through_streams_around_the_page_size),
+        REDIS_TEST(test_redis_limit_on_a_page_boundary_should_fetch_no_further_page),
+        REDIS_TEST(
+            test_redis_entries_deleted_between_pages_should_neither_repeat_nor_stop_the_read),
+        REDIS_TEST(test_redis_malformed_entries_in_the_second_page_should_be_counted_once),
     };
 
     return redis_run_tests("redis", tests, sizeof(tests) / sizeof(tests[0]));

@@ -1270,3 +1270,296 @@ papyra__record_time(const papyra_record *r)
         return NAN;
     }
 }
+
+/*
+ * The closing quote of the normal-form string whose first byte (after the
+ * opening quote) is at @p p; @p end: where the text ends (16 bytes are
+ * loaded at a time only before it).
+ */
+static const char *
+normal_string_end(const char *p, const char *end)
+{
+    for (;;) {
+#if defined(__SSE2__)
+        const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+
+        while (p + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+
+            if (m) {
+                p += __builtin_ctz(m);
+                break;
+            }
+            p += 16;
+        }
+#else
+        (void)end;
+#endif
+        if (*p == '"')
+            return p;
+        p += *p == '\\' ? 2 : 1;
+    }
+}
+
+/*
+ * The end of the normal-form value at @p p (before @p end): after its
+ * closing quote or bracket, or at the ", " or '}' that ends a number or
+ * literal.
+ */
+static const char *
+normal_value_end(const char *p, const char *end)
+{
+    unsigned depth = 0;
+
+    if (*p != '"' && *p != '{' && *p != '[') {
+        while (*p != ',' && *p != '}' && *p != ']')
+            p++;
+        return p;
+    }
+    do {
+        switch (*p++) {
+        case '"':
+            p = normal_string_end(p, end) + 1;
+            break;
+        case '{':
+        case '[':
+            depth++;
+            break;
+        case '}':
+        case ']':
+            depth--;
+            break;
+        default:
+            break;
+        }
+    } while (depth > 0);
+    return p;
+}
+
+/*
+ * Copies the normal-form string literal [p, q) (quotes included), undoing
+ * the only escapes normal form has (\" \\ \n \r \t \b \f: fast_string()).
+ */
+static char *
+normal_string_dup(const char *p, const char *q)
+{
+    size_t n = (size_t)(q - p) - 2;
+    const char *s = p + 1;
+    char *d, *o;
+
+    if (!memchr(s, '\\', n))
+        return dup_bytes(s, n);
+    if (!(d = malloc(n + 1)))
+        return NULL;
+    for (o = d; s < q - 1; s++) {
+        if (*s != '\\') {
+            *o++ = *s;
+            continue;
+        }
+        switch (*++s) {
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        default: /* '"' and '\\' */
+            *o++ = *s;
+            break;
+        }
+    }
+    *o = '\0';
+    return d;
+}
+
+/* A JSON-text field [p, q): NULL for null when @p null_as_null, else its text as it is. */
+static int
+normal_text_dup(const char *p, const char *q, bool null_as_null, const char **ret)
+{
+    if (null_as_null && q - p == 4 && memcmp(p, "null", 4) == 0)
+        return 0;
+    return (*ret = dup_bytes(p, (size_t)(q - p))) ? 0 : PAPYRA_ENOMEM;
+}
+
+/* A name list [p, q) of normal-form strings (value_may_be() checked each one). */
+static int
+normal_names_dup(const char *p, const char *q, const char *const **ret, size_t *ret_n)
+{
+    const char *s;
+    char **names;
+    size_t n = 0, i;
+
+    if (q - p == 2)
+        return 0; /* [] */
+    for (s = p + 1; s < q - 1; n++)
+        s = normal_value_end(s, q) + 2;
+    if (!(names = calloc(n, sizeof(*names))))
+        return PAPYRA_ENOMEM;
+    for (s = p + 1, i = 0; i < n; i++) {
+        const char *e = normal_value_end(s, q);
+        if (!(names[i] = normal_string_dup(s, e))) {
+            free_names((const char *const *)names, i);
+            return PAPYRA_ENOMEM;
+        }
+        s = e + 2;
+    }
+    *ret = (const char *const *)names;
+    *ret_n = n;
+    return 0;
+}
+
+/* An integer field [p, q) of at most 18 digits; false for a longer one. */
+static bool
+normal_int(const char *p, const char *q, int64_t *ret)
+{
+    bool neg = *p == '-';
+    int64_t v = 0;
+
+    p += neg;
+    if (q - p > 18)
+        return false;
+    for (; p < q; p++)
+        v = v * 10 + (*p - '0');
+    *ret = neg ? -v : v;
+    return true;
+}
+
+/* Whether the key [p, q) (quotes included) is @p name. */
+static bool
+key_is(const char *p, const char *q, const char *name, size_t n)
+{
+    return (size_t)(q - p) == n + 2 && memcmp(p + 1, name, n) == 0;
+}
+#define KEY_IS(name) key_is(k, kq, name, sizeof(name) - 1)
+
+int
+papyra__record_decode_normal(const char *text,
+                             size_t len,
+                             const papyra__normal_info *info,
+                             const char *default_system_id,
+                             papyra_record *out)
+{
+    const char *p = text + 1, *end = text + len, *k, *kq, *v, *vq;
+    const char *sys = NULL;
+    papyra_record rec;
+    int r = 0;
+
+    if (len < 2 || text[0] != '{' || info->kind < 0 || info->kind >= PAPYRA_KIND_MAX ||
+        !info->has_timestamp || !info->typed)
+        return PAPYRA_EINVAL;
+    memset(&rec, 0, sizeof(rec));
+    rec.kind = (papyra_kind)info->kind;
+    while (r == 0 && *p == '"') {
+        /* A key (no escape can make it a field's name), ": ", its value, then ", " or '}'. */
+        k = p;
+        kq = normal_value_end(k, end);
+        v = kq + 2;
+        vq = normal_value_end(v, end);
+        p = *vq == ',' ? vq + 2 : vq;
+        if (KEY_IS("system_id")) {
+            if (!(sys = normal_string_dup(v, vq)))
+                r = PAPYRA_ENOMEM;
+            switch (rec.kind) {
+            case PAPYRA_KIND_EVENT:
+                free((void *)rec.u.event.system_id);
+                rec.u.event.system_id = sys;
+                break;
+            case PAPYRA_KIND_AUDIT:
+                free((void *)rec.u.audit.system_id);
+                rec.u.audit.system_id = sys;
+                break;
+            default:
+                free((void *)rec.u.dead_letter.system_id);
+                rec.u.dead_letter.system_id = sys;
+                break;
+            }
+            continue;
+        }
+        switch (rec.kind) {
+        case PAPYRA_KIND_EVENT:
+            if (KEY_IS("actor_address"))
+                r = normal_text_dup(v, vq, true, &rec.u.event.actor_address);
+            else if (KEY_IS("event_type"))
+                r = (rec.u.event.event_type = normal_string_dup(v, vq)) ? 0 : PAPYRA_ENOMEM;
+            else if (KEY_IS("payload"))
+                r = normal_text_dup(v, vq, false, &rec.u.event.payload);
+            break;
+        case PAPYRA_KIND_AUDIT:
+            if (KEY_IS("total_actors")) {
+                if (!normal_int(v, vq, &rec.u.audit.total_actors))
+                    r = 1;
+            } else if (KEY_IS("alive_actors")) {
+                if (!normal_int(v, vq, &rec.u.audit.alive_actors))
+                    r = 1;
+            } else if (KEY_IS("stopping_actors")) {
+                if (!normal_int(v, vq, &rec.u.audit.stopping_actors))
+                    r = 1;
+            } else if (KEY_IS("restarting_actors")) {
+                if (!normal_int(v, vq, &rec.u.audit.restarting_actors))
+                    r = 1;
+            } else if (KEY_IS("registry_size")) {
+                if (!normal_int(v, vq, &rec.u.audit.registry_size))
+                    r = 1;
+            } else if (KEY_IS("dead_letters_count")) {
+                if (!normal_int(v, vq, &rec.u.audit.dead_letters_count))
+                    r = 1;
+            } else if (KEY_IS("registry_orphans")) {
+                r = normal_names_dup(v, vq, &rec.u.audit.registry_orphans,
+                                     &rec.u.audit.n_registry_orphans);
+            } else if (KEY_IS("registry_dead")) {
+                r = normal_names_dup(v, vq, &rec.u.audit.registry_dead,
+                                     &rec.u.audit.n_registry_dead);
+            }
+            break;
+        default:
+            if (KEY_IS("target"))
+                r = normal_text_dup(v, vq, true, &rec.u.dead_letter.target);
+            else if (KEY_IS("message_type"))
+                r = (rec.u.dead_letter.message_type = normal_string_dup(v, vq)) ? 0 : PAPYRA_ENOMEM;
+            else if (KEY_IS("payload"))
+                r = normal_text_dup(v, vq, true, &rec.u.dead_letter.payload);
+            break;
+        }
+    }
+    /* Missing fields take papyra__record_decode()'s defaults. */
+    if (r == 0) {
+        const char *dsys = default_system_id ? default_system_id : DEFAULT_SYSTEM_ID;
+        const char **sysp = rec.kind == PAPYRA_KIND_EVENT   ? &rec.u.event.system_id
+                            : rec.kind == PAPYRA_KIND_AUDIT ? &rec.u.audit.system_id
+                                                            : &rec.u.dead_letter.system_id;
+        if (!*sysp && !(*sysp = dup_bytes(dsys, strlen(dsys))))
+            r = PAPYRA_ENOMEM;
+        if (rec.kind == PAPYRA_KIND_EVENT) {
+            if (r == 0 && !rec.u.event.event_type && !(rec.u.event.event_type = dup_bytes("", 0)))
+                r = PAPYRA_ENOMEM;
+            if (r == 0 && !rec.u.event.payload && !(rec.u.event.payload = dup_bytes("{}", 2)))
+                r = PAPYRA_ENOMEM;
+            rec.u.event.timestamp = info->timestamp;
+        } else if (rec.kind == PAPYRA_KIND_AUDIT) {
+            rec.u.audit.timestamp = info->timestamp;
+        } else {
+            if (r == 0 && !rec.u.dead_letter.message_type &&
+                !(rec.u.dead_letter.message_type = dup_bytes("", 0)))
+                r = PAPYRA_ENOMEM;
+            rec.u.dead_letter.timestamp = info->timestamp;
+        }
+    }
+    if (r != 0) {
+        papyra__record_clear(&rec);
+        return r;
+    }
+    *out = rec;
+    return 0;
+}
+#undef KEY_IS

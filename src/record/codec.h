@@ -155,4 +155,20 @@ size_t papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra_
 int papyra__record_classify_line(
     const char *p, size_t len, bool ascii, papyra__normal_info *info, char *why, size_t whylen);
 
+/*
+ * papyra__record_decode() straight from the text, without a parse, for a
+ * text that papyra__json_normal_len() accepted whole with ascii false and
+ * @p info saying typed, a known kind and a timestamp (what we and upstream
+ * write): JSON-text fields are copied as they are (they are in normal form
+ * already), strings unescaped, missing fields take the same defaults.
+ * Returns 0, PAPYRA_ENOMEM, PAPYRA_EINVAL for an @p info that does not say
+ * so, or 1 when only the parsed tree can tell (an integer of more than 18
+ * digits): then decode the parsed tree. *out is untouched unless 0.
+ */
+int papyra__record_decode_normal(const char *text,
+                                 size_t len,
+                                 const papyra__normal_info *info,
+                                 const char *default_system_id,
+                                 papyra_record *out);
+
 #endif /* PAPYRA_RECORD_CODEC_H */

@@ -27,6 +27,14 @@
 /* Entries fetched per XRANGE/XREVRANGE call: bounds the memory of a page. */
 #define PAPYRA_REDIS_PAGE 1000
 
+/* Entries per XRANGE/XREVRANGE page of list and each (docs/backend-redis.md, "Reads"). */
+#ifndef PAPYRA_REDIS_LIST_PAGE
+#define PAPYRA_REDIS_LIST_PAGE 3000
+#endif
+
+/* Fewest entries a page of list asks for when `limit` wants fewer than a page. */
+#define PAPYRA_REDIS_LIST_LEAST 100
+
 /* Commands sent per pipelined round trip by repair and the test fillers. */
 #define PAPYRA_REDIS_PIPELINE_MAX 1000
 

@@ -354,7 +354,387 @@ out:
     return rc;
 }
 
-/* The state of one backward walk of list(). */
+/*
+ * Whole-stream reads (list and each) take XRANGE/XREVRANGE replies straight
+ * from the socket rather than through hiredis's reply objects: a page is
+ * read into one buffer, where each entry is parsed in place and its `data`
+ * decoded from there (papyra__record_decode_normal() for the normal-form
+ * JSON that we and upstream write, the parser for anything else). The
+ * requests go out with send_all() and hiredis's reader is left empty, so the
+ * connection serves hiredis's commands as before.
+ */
+
+/* Bytes read from the socket, one page reply at a time. */
+typedef struct page_reader {
+    char *buf;
+    size_t cap, len; /* [0, len) read */
+    size_t pos;      /* where the unconsumed bytes start */
+    /* The page read last: n elements from body, the last one at last, up to end. */
+    size_t n, body, last, end;
+} page_reader;
+
+/* Free room made before every recv(2) of a page. */
+#define READ_ROOM (128 * 1024)
+
+/*
+ * Reads what the socket holds (waiting up to timeout_ms). An I/O failure
+ * is reported like hiredis's own and drops the connection, and so does
+ * PAPYRA_ENOMEM, since a reply is then left half read.
+ */
+static int
+rd_fill(papyra_store *s, papyra__redis *r, page_reader *rd, const char *what)
+{
+    ssize_t k;
+    int e;
+
+    if (rd->cap - rd->len < READ_ROOM) {
+        size_t ncap = rd->cap ? rd->cap * 2 : 2 * READ_ROOM;
+        char *nb;
+        while (ncap - rd->len < READ_ROOM)
+            ncap *= 2;
+        if (!(nb = realloc(rd->buf, ncap))) {
+            papyra__redis_drop(r);
+            return papyra__store_error(s, PAPYRA_ENOMEM, "redis %s: out of memory", what);
+        }
+        rd->buf = nb;
+        rd->cap = ncap;
+    }
+    do {
+        k = recv(r->ctx->fd, rd->buf + rd->len, rd->cap - rd->len, 0);
+    } while (k < 0 && errno == EINTR);
+    if (k > 0) {
+        rd->len += (size_t)k;
+        return 0;
+    }
+    /* Reported like a hiredis I/O error (EAGAIN: the read timed out). */
+    e = errno;
+    r->ctx->err = k == 0 ? REDIS_ERR_EOF : REDIS_ERR_IO;
+    (void)snprintf(r->ctx->errstr, sizeof(r->ctx->errstr), "%s",
+                   k == 0 ? "Server closed the connection" : strerror(e));
+    errno = k == 0 ? 0 : e;
+    return papyra__redis_io_error(s, r, what);
+}
+
+/* The "\r\n" that ends the RESP line starting at @p p, or NULL when not all read. */
+static const char *
+resp_eol(const char *p, const char *end)
+{
+    const char *q = p < end ? memchr(p, '\r', (size_t)(end - p)) : NULL;
+    return q && q + 1 < end ? q : NULL;
+}
+
+/* The integer [p, q) of a RESP header; false when it is not one. */
+static bool
+resp_num(const char *p, const char *q, long long *ret)
+{
+    bool neg = p < q && *p == '-';
+    long long v = 0;
+
+    p += neg;
+    if (p == q || q - p > 18)
+        return false;
+    for (; p < q; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (*p - '0');
+    }
+    *ret = neg ? -v : v;
+    return true;
+}
+
+/*
+ * Reads the length of a RESP header whose digits start at @p p: returns
+ * where its line ends, past "\r\n"; NULL when it is not all read, or with
+ * *bad set when it is not a number.
+ */
+static const char *
+resp_header(const char *p, const char *end, long long *ret, bool *bad)
+{
+    bool neg = p < end && *p == '-';
+    long long v = 0;
+    int digits = 0;
+
+    for (p += neg; p < end && *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (*p - '0');
+        if (++digits > 18) {
+            *bad = true;
+            return NULL;
+        }
+    }
+    if (end - p < 2)
+        return NULL;
+    if (digits == 0 || p[0] != '\r' || p[1] != '\n') {
+        *bad = true;
+        return NULL;
+    }
+    *ret = neg ? -v : v;
+    return p + 2;
+}
+
+/* Deepest RESP nesting accepted (an entry is three levels into a page). */
+#define RESP_DEPTH 8
+
+/*
+ * The end of the RESP value at @p p; NULL when it is not all read yet, or
+ * with *bad set when it is not RESP2.
+ */
+static const char *
+resp_skip(const char *p, const char *end, int depth, bool *bad)
+{
+    const char *q;
+    long long n;
+
+    if (p >= end)
+        return NULL;
+    switch (*p) {
+    case '+':
+    case '-':
+    case ':':
+        q = resp_eol(p + 1, end);
+        return q ? q + 2 : NULL;
+    case '$':
+        if (!(q = resp_header(p + 1, end, &n, bad)))
+            return NULL;
+        if (n < -1) {
+            *bad = true;
+            return NULL;
+        }
+        if (n == -1)
+            return q;
+        if ((size_t)(end - q) < (size_t)n + 2)
+            return NULL;
+        if (q[n] != '\r' || q[n + 1] != '\n') {
+            *bad = true;
+            return NULL;
+        }
+        return q + n + 2;
+    case '*':
+        if (!(q = resp_header(p + 1, end, &n, bad)))
+            return NULL;
+        if (n < -1 || depth >= RESP_DEPTH) {
+            *bad = true;
+            return NULL;
+        }
+        for (p = q; n > 0 && p; n--)
+            p = resp_skip(p, end, depth + 1, bad);
+        return p;
+    default:
+        *bad = true;
+        return NULL;
+    }
+}
+
+/* The bytes of the bulk string at @p p (a complete value): false for another value. */
+static bool
+resp_bulk_at(const char *p, const char *end, const char **str, size_t *len)
+{
+    bool bad = false;
+    long long n;
+
+    if (*p != '$' || !(p = resp_header(p + 1, end, &n, &bad)) || n < 0)
+        return false;
+    *str = p;
+    *len = (size_t)n;
+    return true;
+}
+
+/* One stream entry of a page, where it lies in the buffer. */
+typedef struct raw_entry {
+    /* A well-formed entry, [id, fields-or-nil] (as papyra__redis_entry_ok()). */
+    bool ok;
+    const char *id;
+    size_t idlen;
+    /* The last `data` field's value when it is a bulk string, else NULL. */
+    const char *data;
+    size_t dlen;
+} raw_entry;
+
+/*
+ * Reads the entry at @p p (resp_skip() found all of it before @p end) the
+ * way papyra__redis_entry_ok() and papyra__redis_field() read hiredis's
+ * objects; returns where it ends.
+ */
+static const char *
+entry_parse(const char *p, const char *end, raw_entry *e)
+{
+    const char *q, *k = NULL, *start = p;
+    bool bad = false;
+    long long n;
+    size_t klen = 0;
+
+    e->ok = false;
+    e->data = NULL;
+    if (*p != '*' || !(q = resp_header(p + 1, end, &n, &bad)) || n != 2)
+        return resp_skip(start, end, 0, &bad);
+    if (!resp_bulk_at(q, end, &e->id, &e->idlen) || e->idlen >= PAPYRA_REDIS_ID_MAX - 2)
+        return resp_skip(start, end, 0, &bad);
+    p = e->id + e->idlen + 2;
+    e->ok = true;
+    if (*p != '*' || !(q = resp_header(p + 1, end, &n, &bad)) || n < 0)
+        return resp_skip(p, end, 0, &bad); /* no fields (nil): no data */
+    p = q;
+    for (long long i = 0; i < n && p; i++) {
+        const char *v = NULL;
+        size_t vlen = 0;
+        bool bulk = resp_bulk_at(p, end, &v, &vlen);
+
+        /* The field names, and the values after them: the last `data` wins. */
+        if (i % 2 == 0) {
+            k = bulk ? v : NULL;
+            klen = vlen;
+        } else if (k && klen == 4 && memcmp(k, "data", 4) == 0) {
+            e->data = bulk ? v : NULL;
+            e->dlen = bulk ? vlen : 0;
+        }
+        p = bulk ? v + vlen + 2 : resp_skip(p, end, 0, &bad);
+    }
+    return p;
+}
+
+/* Writes "(<id>", the exclusive bound after (or before) entry @p e. */
+static void
+id_after(char *buf, const raw_entry *e)
+{
+    buf[0] = '(';
+    memcpy(buf + 1, e->id, e->idlen);
+    buf[e->idlen + 1] = '\0';
+}
+
+/* Copies entry @p e's id into @p buf (PAPYRA_REDIS_ID_MAX bytes). */
+static void
+id_copy(char *buf, const raw_entry *e)
+{
+    memcpy(buf, e->id, e->idlen);
+    buf[e->idlen] = '\0';
+}
+
+/*
+ * Reads the reply to one XRANGE/XREVRANGE request into @p rd: 0 with rd->n
+ * elements, all read. An error reply (WRONGTYPE) is PAPYRA_EPROTO with the
+ * connection still usable; a reply that is not an array, or not RESP2, is
+ * PAPYRA_EPROTO with the connection dropped; an I/O failure drops it too.
+ */
+static int
+read_page(papyra_store *s, papyra__redis *r, page_reader *rd, const char *cmd, const char *key)
+{
+    const char *q;
+    long long n;
+    size_t off;
+    bool bad = false;
+    int rc;
+
+    /* The start of this page, read with the last one, goes to the front. */
+    if (rd->pos > 0) {
+        memmove(rd->buf, rd->buf + rd->pos, rd->len - rd->pos);
+        rd->len -= rd->pos;
+        rd->pos = 0;
+    }
+    while (!(rd->len > 0 && (q = resp_eol(rd->buf + 1, rd->buf + rd->len)) != NULL)) {
+        if ((rc = rd_fill(s, r, rd, cmd)) < 0)
+            return rc;
+    }
+    if (rd->buf[0] == '-') {
+        rd->pos = (size_t)(q + 2 - rd->buf);
+        return papyra__store_error(s, PAPYRA_EPROTO, "redis %s %s: %.*s", cmd, key,
+                                   (int)(q - rd->buf - 1), rd->buf + 1);
+    }
+    if (rd->buf[0] != '*' || !resp_num(rd->buf + 1, q, &n) || n < 0) {
+        papyra__redis_drop(r);
+        return papyra__store_error(s, PAPYRA_EPROTO, "redis %s %s: unexpected reply type", cmd,
+                                   key);
+    }
+    rd->n = (size_t)n;
+    rd->body = rd->last = off = (size_t)(q + 2 - rd->buf);
+    for (size_t i = 0; i < rd->n;) {
+        const char *x = resp_skip(rd->buf + off, rd->buf + rd->len, 1, &bad);
+        if (bad) {
+            papyra__redis_drop(r);
+            return papyra__store_error(s, PAPYRA_EPROTO, "redis %s %s: malformed reply", cmd, key);
+        }
+        if (!x) {
+            if ((rc = rd_fill(s, r, rd, cmd)) < 0)
+                return rc;
+            continue;
+        }
+        rd->last = off;
+        off = (size_t)(x - rd->buf);
+        i++;
+    }
+    rd->end = rd->pos = off;
+    return 0;
+}
+
+/*
+ * Sends "XRANGE key a b COUNT n" (or XREVRANGE) without waiting for the
+ * reply. Returns 0 or an I/O error (the connection dropped).
+ */
+static int
+send_page_request(papyra_store *s,
+                  papyra__redis *r,
+                  const char *cmd,
+                  const char *key,
+                  const char *a,
+                  const char *b,
+                  long count)
+{
+    char num[24];
+    papyra_buf buf = {0};
+    int rc;
+
+    (void)snprintf(num, sizeof(num), "%ld", count);
+    rc = resp_len(&buf, '*', 6);
+    rc = rc ? rc : resp_bulk(&buf, cmd, strlen(cmd));
+    rc = rc ? rc : resp_bulk(&buf, key, strlen(key));
+    rc = rc ? rc : resp_bulk(&buf, a, strlen(a));
+    rc = rc ? rc : resp_bulk(&buf, b, strlen(b));
+    rc = rc ? rc : resp_bulk(&buf, "COUNT", 5);
+    rc = rc ? rc : resp_bulk(&buf, num, strlen(num));
+    if (rc < 0) {
+        papyra__buf_free(&buf);
+        return papyra__store_error(s, PAPYRA_ENOMEM, "redis %s: out of memory", cmd);
+    }
+    rc = send_all(s, r, cmd, buf.data, buf.len);
+    papyra__buf_free(&buf);
+    return rc;
+}
+
+/*
+ * Asks for a page and reads it, on a live connection (reconnected when
+ * needed) and once more on a fresh one after an I/O failure, as every
+ * idempotent command (papyra__redis_command()).
+ */
+static int
+fetch_page(papyra_store *s,
+           papyra__redis *r,
+           page_reader *rd,
+           const char *cmd,
+           const char *key,
+           const char *a,
+           const char *b,
+           long count)
+{
+    int rc = PAPYRA_EIO;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((rc = papyra__redis_ensure(s, r)) < 0)
+            continue;
+        /* hiredis must hold no unread reply: this one is read from the socket. */
+        if (r->ctx->reader && r->ctx->reader->pos != r->ctx->reader->len) {
+            papyra__redis_drop(r);
+            if ((rc = papyra__redis_ensure(s, r)) < 0)
+                continue;
+        }
+        rd->len = rd->pos = 0;
+        if ((rc = send_page_request(s, r, cmd, key, a, b, count)) < 0)
+            continue;
+        rc = read_page(s, r, rd, cmd, key);
+        if (rc == 0 || rc == PAPYRA_ENOMEM || rc == PAPYRA_EPROTO)
+            return rc;
+    }
+    return rc;
+}
+
+/* The state of one backward walk of list (or of each, to find where to start). */
 typedef struct list_walk {
     papyra_kind kind;
     const papyra__retention *ret;
@@ -366,33 +746,52 @@ typedef struct list_walk {
     uint64_t anomalies;
     /* papyra_store_each(): count what list would keep instead of keeping it. */
     bool find_start;
-    bool kept; /* the entry just handled is kept */
+    bool kept;                        /* the entry just handled is kept */
+    bool started;                     /* an entry was kept: its id is in from */
+    char from[PAPYRA_REDIS_ID_MAX];   /* the id of the oldest entry kept */
+    bool has_newest;                  /* the first page's first entry was well formed */
+    char newest[PAPYRA_REDIS_ID_MAX]; /* its id */
 } list_walk;
 
 /*
- * The record of @p kind an entry holds: 1 with *rec decoded and *len the
- * size of its data, 0 when it holds none (an anomaly counted in
- * @p anomalies, another kind, a record that cannot be decoded), or
- * PAPYRA_ENOMEM.
+ * The record of @p kind an entry holds: 1 with *rec decoded (unless @p rec
+ * is NULL: then only its place is wanted) and *len the size of its data, 2
+ * for a mistyped record (record/codec.h: *ts set, *rec not), 0 when it holds
+ * none (an anomaly counted in @p anomalies, another kind, a record without
+ * a timestamp), or PAPYRA_ENOMEM.
  */
 static int
 entry_record(papyra__redis *r,
              papyra_kind kind,
-             const redisReply *fields,
+             const raw_entry *e,
              papyra_record *rec,
              size_t *len,
              double *ts,
              uint64_t *anomalies)
 {
-    const redisReply *d = papyra__redis_field(fields, "data");
+    papyra__normal_info info;
     papyra_json *obj = NULL;
     int rc;
 
-    if (!d || d->type != REDIS_REPLY_STRING) {
+    if (!e->data) {
         (*anomalies)++;
         return 0;
     }
-    if ((rc = papyra__json_parse(d->str, d->len, &obj)) < 0) {
+    /* What we and upstream write: in normal form, decoded without a parse. */
+    if (e->dlen > 0 && e->data[0] == '{' &&
+        papyra__json_normal_len(e->data, e->dlen, false, &info) == e->dlen && info.typed) {
+        /* Objects of another kind, or without a timestamp, are invisible (as upstream). */
+        if (info.kind != (int)kind || !info.has_timestamp)
+            return 0;
+        *len = e->dlen;
+        *ts = info.timestamp;
+        if (!rec)
+            return 1;
+        rc = papyra__record_decode_normal(e->data, e->dlen, &info, r->system_id, rec);
+        if (rc <= 0)
+            return rc == 0 ? 1 : rc;
+    }
+    if ((rc = papyra__json_parse(e->data, e->dlen, &obj)) < 0) {
         if (rc == PAPYRA_ENOMEM)
             return rc;
         (*anomalies)++;
@@ -403,7 +802,6 @@ entry_record(papyra__redis *r,
         (*anomalies)++;
         return 0;
     }
-    /* Objects of another kind, or without a timestamp, are invisible (as upstream). */
     if (papyra__record_kind_of(obj) != (int)kind) {
         papyra__json_free(obj);
         return 0;
@@ -417,8 +815,14 @@ entry_record(papyra__redis *r,
         *ts = 0;
         (void)papyra__record_timestamp(obj, ts);
         papyra__json_free(obj);
-        *len = d->len;
+        *len = e->dlen;
         return 2;
+    }
+    if (!rec) {
+        rc = papyra__record_timestamp(obj, ts) ? 1 : 0;
+        papyra__json_free(obj);
+        *len = e->dlen;
+        return rc;
     }
     memset(rec, 0, sizeof(*rec));
     rc = papyra__record_decode(obj, r->system_id, rec);
@@ -427,19 +831,19 @@ entry_record(papyra__redis *r,
         return rc;
     if (rc < 0)
         return 0;
-    *len = d->len;
+    *len = e->dlen;
     *ts = papyra__record_time(rec);
     return 1;
 }
 
 /* Handles one entry of the backward walk; returns 0 or PAPYRA_ENOMEM. */
 static int
-list_entry(papyra__redis *r, list_walk *w, const redisReply *fields)
+list_entry(papyra__redis *r, list_walk *w, const raw_entry *e)
 {
-    papyra_record rec;
+    papyra_record rec = {.kind = w->kind};
     size_t len;
     double ts;
-    int rc = entry_record(r, w->kind, fields, &rec, &len, &ts, &w->anomalies);
+    int rc = entry_record(r, w->kind, e, w->find_start ? NULL : &rec, &len, &ts, &w->anomalies);
 
     w->kept = false;
     if (rc <= 0)
@@ -469,7 +873,6 @@ list_entry(papyra__redis *r, list_walk *w, const redisReply *fields)
         goto skip;
     if (w->find_start) {
         /* papyra_store_each(): only where the records to deliver start. */
-        papyra__record_clear(&rec);
         w->count++;
         w->kept = true;
         if (w->opts && w->opts->limit > 0 && w->count >= w->opts->limit)
@@ -520,60 +923,100 @@ since_bound(const papyra_list_options *opts, char *buf, size_t size)
 }
 
 /*
- * Sends XREVRANGE key end start COUNT n without waiting for the reply, so
- * that the server prepares the next page while the current one is decoded.
- * Returns 0, or -1 with the connection dropped.
+ * How many entries to ask for once @p ahead more may be kept: a page, or
+ * what `limit` still wants when that is less (at least
+ * PAPYRA_REDIS_LIST_LEAST, since entries that are not kept take their place).
  */
-static int
-send_page_request(
-    papyra_store *s, papyra__redis *r, const char *key, const char *start, const char *end)
+static long
+page_count(const list_walk *w, size_t ahead)
 {
-    char count[24];
-    papyra_buf cmd = {0};
-    int rc;
+    const size_t page = PAPYRA_REDIS_LIST_PAGE, least = PAPYRA_REDIS_LIST_LEAST;
+    size_t left;
 
-    (void)snprintf(count, sizeof(count), "%d", PAPYRA_REDIS_PAGE);
-    rc = resp_len(&cmd, '*', 6);
-    rc = rc ? rc : resp_bulk(&cmd, "XREVRANGE", 9);
-    rc = rc ? rc : resp_bulk(&cmd, key, strlen(key));
-    rc = rc ? rc : resp_bulk(&cmd, end, strlen(end));
-    rc = rc ? rc : resp_bulk(&cmd, start, strlen(start));
-    rc = rc ? rc : resp_bulk(&cmd, "COUNT", 5);
-    rc = rc ? rc : resp_bulk(&cmd, count, strlen(count));
-    if (rc == 0 && r->ctx)
-        rc = send_all(s, r, "XREVRANGE", cmd.data, cmd.len);
-    else
-        rc = -1;
-    papyra__buf_free(&cmd);
-    return rc < 0 ? -1 : 0;
+    if (!w->opts || w->opts->limit == 0 || w->count + ahead >= w->opts->limit)
+        return (long)page;
+    left = w->opts->limit - w->count - ahead;
+    return (long)(left >= page ? page : left > least ? left : least);
 }
 
 /*
- * Reads the page that send_page_request() asked for. An I/O failure drops
- * the connection and returns 1 (the caller fetches the page again, as any
- * idempotent command is retried); an error reply is EPROTO.
+ * The backward walk of list (and of each, to find where to start): pages of
+ * XREVRANGE key end start COUNT n from the newest entry down to @p start,
+ * every entry handed to list_entry() until the walk is done, the connection
+ * held throughout. The request for the next page is sent before the current
+ * one is decoded, so the server prepares and sends it meanwhile; not when
+ * `limit` may end the walk within the current page (a stop by retention
+ * reads at most that one page more).
  */
 static int
-recv_page(papyra_store *s, papyra__redis *r, const char *key, redisReply **ret)
+walk_back(papyra_store *s, papyra__redis *r, const char *key, const char *start, list_walk *w)
 {
-    void *v = NULL;
-    redisReply *reply;
+    page_reader rd = {0};
+    char end[PAPYRA_REDIS_ID_MAX] = "+";
+    bool pending = false; /* a request for the next page is on the wire */
+    bool first = true;
+    long asked = 0, next = 0; /* the entries asked for by the page read, by the pending one */
+    int rc = 0;
 
-    if (redisGetReply(r->ctx, &v) != REDIS_OK || !v) {
-        papyra__redis_drop(r);
-        return 1;
+    while (!w->done) {
+        const char *p, *stop;
+        raw_entry e;
+
+        rc = 1;
+        if (pending) {
+            pending = false;
+            asked = next;
+            rc = read_page(s, r, &rd, "XREVRANGE", key);
+            if (rc < 0 && rc != PAPYRA_ENOMEM && rc != PAPYRA_EPROTO)
+                rc = 1; /* lost on the wire: asked again, as any idempotent command */
+        }
+        if (rc == 1) {
+            asked = page_count(w, 0);
+            rc = fetch_page(s, r, &rd, "XREVRANGE", key, end, start, asked);
+        }
+        if (rc < 0)
+            break;
+        stop = rd.buf + rd.end;
+        if (rd.n == (size_t)asked &&
+            !(w->opts && w->opts->limit > 0 && w->count + rd.n >= w->opts->limit)) {
+            char after[PAPYRA_REDIS_ID_MAX];
+            (void)entry_parse(rd.buf + rd.last, stop, &e);
+            if (e.ok) {
+                id_after(after, &e);
+                next = page_count(w, rd.n);
+                pending = send_page_request(s, r, "XREVRANGE", key, after, start, next) == 0;
+            }
+        }
+        p = rd.buf + rd.body;
+        for (size_t i = 0; i < rd.n && !w->done && rc == 0; i++) {
+            p = entry_parse(p, stop, &e);
+            if (first && i == 0 && e.ok) {
+                /* The newest entry now: each() delivers nothing appended later. */
+                id_copy(w->newest, &e);
+                w->has_newest = true;
+            }
+            if (!e.ok) {
+                w->anomalies++;
+                continue;
+            }
+            rc = list_entry(r, w, &e);
+            if (w->kept) {
+                id_copy(w->from, &e);
+                w->started = true;
+            }
+            id_after(end, &e);
+        }
+        first = false;
+        if (rd.n < (size_t)asked)
+            w->done = true; /* a short page is the oldest */
     }
-    reply = v;
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        int rc = reply->type == REDIS_REPLY_ERROR
-                     ? papyra__redis_reply_error(s, reply, "XREVRANGE")
-                     : papyra__store_error(s, PAPYRA_EPROTO,
-                                           "redis XREVRANGE %s: unexpected reply type", key);
-        freeReplyObject(reply);
-        return rc;
+    if (pending) {
+        /* The walk stopped early: the connection must not keep a reply nobody reads. */
+        if (read_page(s, r, &rd, "XREVRANGE", key) != 0)
+            papyra__redis_drop(r);
     }
-    *ret = reply;
-    return 0;
+    free(rd.buf);
+    return rc;
 }
 
 static int
@@ -585,65 +1028,16 @@ redis_list(papyra_store *s,
     papyra__redis *r = s->impl;
     list_walk w = {.kind = kind, .ret = &s->retention, .opts = opts};
     papyra_record_list *list = NULL;
-    char end[PAPYRA_REDIS_ID_MAX] = "+";
     char start[PAPYRA_REDIS_ID_MAX];
     const char *key = papyra__redis_key(r, kind);
-    bool pending = false; /* a request for the next page is on the wire */
-    int rc = 0;
+    int rc;
 
     if (!key)
         return papyra__store_error(s, PAPYRA_EINVAL, "invalid record kind");
     papyra__retention_begin(&s->retention, &w.st);
     since_bound(opts, start, sizeof(start));
-
     (void)pthread_mutex_lock(&r->lock);
-    while (!w.done) {
-        redisReply *page = NULL;
-        const redisReply *last;
-        if (pending) {
-            pending = false;
-            rc = recv_page(s, r, key, &page);
-        } else {
-            rc = 1;
-        }
-        if (rc == 1)
-            rc = papyra__redis_fetch_page(s, r, true, key, start, end, &page);
-        if (rc < 0)
-            break;
-        /*
-         * Ask for the next page before decoding this one: the server then
-         * works while we decode. Not when `limit` may stop the walk within
-         * this page; a stop by retention wastes at most the one page.
-         */
-        last = page->elements ? page->element[page->elements - 1] : NULL;
-        if (page->elements == PAPYRA_REDIS_PAGE && papyra__redis_entry_ok(last) &&
-            !(opts && opts->limit > 0 && w.count + page->elements >= opts->limit)) {
-            char next[PAPYRA_REDIS_ID_MAX];
-            papyra__redis_set_after(next, last->element[0]);
-            pending = send_page_request(s, r, key, start, next) == 0;
-        }
-        for (size_t i = 0; i < page->elements && !w.done && rc == 0; i++) {
-            const redisReply *e = page->element[i];
-            if (!papyra__redis_entry_ok(e)) {
-                w.anomalies++;
-                continue;
-            }
-            rc = list_entry(r, &w, e->element[1]);
-            papyra__redis_set_after(end, e->element[0]);
-        }
-        if (page->elements < PAPYRA_REDIS_PAGE)
-            w.done = true;
-        freeReplyObject(page);
-        if (rc < 0)
-            break;
-    }
-    if (pending) {
-        /* The walk stopped early: the connection must not keep a reply nobody reads. */
-        void *v = NULL;
-        if (redisGetReply(r->ctx, &v) != REDIS_OK || !v)
-            papyra__redis_drop(r);
-        freeReplyObject(v);
-    }
+    rc = walk_back(s, r, key, start, &w);
     (void)pthread_mutex_unlock(&r->lock);
     if (rc == PAPYRA_ENOMEM)
         (void)papyra__store_error(s, rc, "redis list: out of memory");
@@ -668,30 +1062,25 @@ redis_list(papyra_store *s,
     return 0;
 }
 
-/* Copies entry id @p idrep into @p buf (PAPYRA_REDIS_ID_MAX bytes). */
-static void
-set_id(char *buf, const redisReply *idrep)
-{
-    (void)snprintf(buf, PAPYRA_REDIS_ID_MAX, "%.*s", (int)idrep->len, idrep->str);
-}
-
 /*
  * papyra_store_each(): a backward walk as list's (only when retention's count
- * or size limit, or a limit, can cut older records) finds the id of the
- * oldest entry list would return; then XRANGE pages forwards from there to
- * the newest entry at the start of the call. The connection is held for one
- * page at a time, never while a record is delivered.
+ * or size limit, or a limit, can cut older records; otherwise only the newest
+ * entry is read) finds the id of the oldest entry list would return; then
+ * XRANGE pages forwards from there to the newest entry at the start of the
+ * call. The connection is held for one page at a time, never while a record
+ * is delivered.
  */
 static int
 redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, papyra__each *ev)
 {
     papyra__redis *r = s->impl;
     list_walk w = {.kind = kind, .ret = &s->retention, .opts = opts, .find_start = true};
-    char lo[PAPYRA_REDIS_ID_MAX], from[PAPYRA_REDIS_ID_MAX];
-    char to[PAPYRA_REDIS_ID_MAX] = "+", end[PAPYRA_REDIS_ID_MAX] = "+";
+    const long page = PAPYRA_REDIS_LIST_PAGE;
+    page_reader rd = {0};
+    char lo[PAPYRA_REDIS_ID_MAX], from[PAPYRA_REDIS_ID_MAX], to[PAPYRA_REDIS_ID_MAX] = "+";
     const char *key = papyra__redis_key(r, kind);
     bool cut = s->retention.max_records > 0 || s->retention.max_total_bytes > 0 || opts->limit > 0;
-    bool first = true, none = false, stop = false, started = false;
+    bool none, stop = false;
     uint64_t ignored = 0, *seen;
     int rc = 0;
 
@@ -701,43 +1090,27 @@ redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, p
     since_bound(opts, lo, sizeof(lo));
     (void)snprintf(from, sizeof(from), "%s", lo);
     (void)pthread_mutex_lock(&r->lock);
-    while (!w.done) {
-        redisReply *page = NULL;
-        size_t n;
-
-        rc = papyra__redis_fetch_page(s, r, true, key, lo, end, &page);
-        if (rc < 0)
-            break;
-        n = page->elements;
-        if (first) {
-            /* The newest entry now: what is appended later is not delivered. */
-            if (n > 0 && papyra__redis_entry_ok(page->element[0]))
-                set_id(to, page->element[0]->element[0]);
-            none = n == 0;
-            first = false;
-            if (!cut)
-                w.done = true;
-        }
-        for (size_t i = 0; i < n && !w.done && rc == 0; i++) {
-            const redisReply *e = page->element[i];
-            if (!papyra__redis_entry_ok(e)) {
-                w.anomalies++;
-                continue;
+    if (cut) {
+        rc = walk_back(s, r, key, lo, &w);
+    } else {
+        /* Only the newest entry now: what is appended later is not delivered. */
+        rc = fetch_page(s, r, &rd, "XREVRANGE", key, "+", lo, 1);
+        if (rc == 0 && rd.n > 0) {
+            raw_entry e;
+            (void)entry_parse(rd.buf + rd.body, rd.buf + rd.end, &e);
+            if (e.ok) {
+                id_copy(w.newest, &e);
+                w.has_newest = true;
             }
-            rc = list_entry(r, &w, e->element[1]);
-            if (w.kept) {
-                set_id(from, e->element[0]);
-                started = true;
-            }
-            papyra__redis_set_after(end, e->element[0]);
+            w.started = true; /* from the bound on */
         }
-        if (n < PAPYRA_REDIS_PAGE)
-            w.done = true;
-        freeReplyObject(page);
     }
     (void)pthread_mutex_unlock(&r->lock);
-    if (cut && !started)
-        none = true;
+    if (w.has_newest)
+        (void)snprintf(to, sizeof(to), "%s", w.newest);
+    if (cut && w.started)
+        (void)snprintf(from, sizeof(from), "%s", w.from);
+    none = !w.started;
     /*
      * The backward walk passed over exactly the anomalies list would: they
      * are the count, and the forward pages count none again.
@@ -746,27 +1119,28 @@ redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, p
         ev->anomalies += w.anomalies;
     seen = cut ? &ignored : &ev->anomalies;
     while (rc == 0 && !none && !stop) {
-        redisReply *page = NULL;
-        size_t n;
+        const char *p, *end;
 
         (void)pthread_mutex_lock(&r->lock);
-        rc = papyra__redis_fetch_page(s, r, false, key, from, to, &page);
+        rc = fetch_page(s, r, &rd, "XRANGE", key, from, to, page);
         (void)pthread_mutex_unlock(&r->lock);
         if (rc < 0)
             break;
-        n = page->elements;
-        for (size_t i = 0; i < n && !stop && rc == 0; i++) {
-            const redisReply *e = page->element[i];
+        p = rd.buf + rd.body;
+        end = rd.buf + rd.end;
+        for (size_t i = 0; i < rd.n && !stop && rc == 0; i++) {
             papyra_record rec;
+            raw_entry e;
             size_t len;
             double ts;
 
-            if (!papyra__redis_entry_ok(e)) {
+            p = entry_parse(p, end, &e);
+            if (!e.ok) {
                 (*seen)++;
                 continue;
             }
-            papyra__redis_set_after(from, e->element[0]);
-            rc = entry_record(r, kind, e->element[1], &rec, &len, &ts, seen);
+            id_after(from, &e);
+            rc = entry_record(r, kind, &e, &rec, &len, &ts, seen);
             if (rc <= 0)
                 continue;
             if ((w.st.has_cutoff && !(ts >= w.st.cutoff)) ||
@@ -784,10 +1158,10 @@ redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, p
             rc = 0;
             stop = papyra__each_deliver(ev, &rec) != 0;
         }
-        freeReplyObject(page);
-        if (n < PAPYRA_REDIS_PAGE)
+        if (rd.n < (size_t)page)
             break;
     }
+    free(rd.buf);
     for (size_t i = 0; i < w.count && w.recs; i++)
         papyra__record_clear(&w.recs[i]);
     free(w.recs);
