@@ -344,36 +344,20 @@ bench_backends(const char *dir, const char *path, double base)
     }
 }
 
-/* The shortest of @p reps runs of bench_threads() (the machine is shared and noisy). */
-static double
-best_threads(
-    const char *scheme, const char *path, const char *extra, int threads, long count, int reps)
-{
-    double best = -1;
-
-    for (int i = 0; i < reps; i++) {
-        double t = bench_threads(scheme, path, extra, threads, count);
-        if (t <= 0)
-            return -1;
-        if (best < 0 || t < best)
-            best = t;
-    }
-    return best;
-}
-
 /*
  * The fsync policies, json: and rotating:. fsync=always: one thread against
  * write(2)+fdatasync(2) per record; 2, 4 and 8 threads against one thread
  * (group commit). fsync=everysec against fsync=never, one record per call,
- * one thread, the runs of the two interleaved. Each figure is the best of
- * a few runs.
+ * one thread. Each figure is the best of a few runs, and the runs of the
+ * figures compared with each other are interleaved.
  */
 static void
 bench_fsync(const char *dir, const char *path)
 {
     static const char *const schemes[] = {"json", "rotating"};
-    static const int nthreads[] = {1, 2, 4, 8};
-    const int reps = 3;
+    enum { NTHREADS = 4 };
+    static const int nthreads[NTHREADS] = {1, 2, 4, 8};
+    const int reps = 5;
     long n = records / 40; /* records per thread where each call waits for the disk */
     double sync_base = -1;
     char rot[4200];
@@ -391,25 +375,32 @@ bench_fsync(const char *dir, const char *path)
     add_row("rec/s", (double)n / sync_base, 1.0, "write(2)+fdatasync loop (fsync baseline)");
     for (size_t c = 0; c < sizeof(schemes) / sizeof(schemes[0]); c++) {
         const char *p = strcmp(schemes[c], "rotating") == 0 ? rot : path;
-        double one = 0;
-        for (size_t k = 0; k < sizeof(nthreads) / sizeof(nthreads[0]); k++) {
-            long count = n * nthreads[k];
-            double t = best_threads(schemes[c], p, "fsync=always&", nthreads[k], count, reps);
-            if (t <= 0) {
-                fprintf(stderr, "bench-store: %s fsync=always, %d threads failed\n", schemes[c],
-                        nthreads[k]);
-                continue;
+        double best[NTHREADS], one;
+        /* Round after round of every thread count: a noisy moment hits them alike. */
+        for (int k = 0; k < NTHREADS; k++)
+            best[k] = -1;
+        for (int i = 0; i < reps; i++) {
+            for (int k = 0; k < NTHREADS; k++) {
+                double t =
+                    bench_threads(schemes[c], p, "fsync=always&", nthreads[k], n * nthreads[k]);
+                unlink_set(p);
+                if (t <= 0) {
+                    fprintf(stderr, "bench-store: %s fsync=always, %d threads failed\n", schemes[c],
+                            nthreads[k]);
+                    return;
+                }
+                if (best[k] < 0 || t < best[k])
+                    best[k] = t;
             }
-            if (nthreads[k] == 1) {
-                one = (double)count / t;
-                /* Against the loop: 1.0 is one fdatasync per record at the device's rate. */
-                add_row("rec/s", one, one / ((double)n / sync_base),
-                        "%s fsync=always, 1 thread, 1/call", schemes[c]);
-            } else if (one > 0) {
-                add_row("rec/s", (double)count / t, (double)count / t / one,
-                        "%s fsync=always, %d threads, 1/call", schemes[c], nthreads[k]);
-            }
-            unlink_set(p);
+        }
+        one = (double)n / best[0];
+        /* Against the loop: 1.0 is one fdatasync per record at the device's rate. */
+        add_row("rec/s", one, one / ((double)n / sync_base), "%s fsync=always, 1 thread, 1/call",
+                schemes[c]);
+        for (int k = 1; k < NTHREADS; k++) {
+            double per_s = (double)(n * nthreads[k]) / best[k];
+            add_row("rec/s", per_s, per_s / one, "%s fsync=always, %d threads, 1/call", schemes[c],
+                    nthreads[k]);
         }
     }
     for (size_t c = 0; c < sizeof(schemes) / sizeof(schemes[0]); c++) {
