@@ -135,11 +135,12 @@ write_together(const char *dir, const char *scheme, int per)
 
 /*
  * On a device where a sync takes 2 ms, each sync covers the records of
- * (nearly) every one of the eight threads: at least six records per sync on
- * average (the first sync covers one record, the ones after it eight). A
+ * (nearly) every one of the eight threads: at least 5.5 records per sync on
+ * average (the first sync covers one record, the ones after it eight;
+ * 7.0-7.8 measured with two compilers running on the same two cores). A
  * group commit where a sync covers only the writers that were already
  * waiting when it started, while the writers it releases write behind it,
- * gives about four.
+ * gives about four (4.1 measured).
  */
 static void
 each_sync_covers_every_thread(const char *dir, const char *scheme)
@@ -151,12 +152,13 @@ each_sync_covers_every_thread(const char *dir, const char *scheme)
     arm(2000);
     syncs = write_together(dir, scheme, per);
     assert_true(syncs >= 1);
-    assert_true(syncs * 6 <= THREADS * per);
+    assert_true(syncs * 11 <= THREADS * per * 2);
 }
 
 /*
  * As fast as the device goes (and whatever else the machine runs), eight
- * threads still need clearly fewer syncs than records.
+ * threads still need clearly fewer syncs than records: at most 3 per 4
+ * (at least 4.6 records per sync measured under the same load).
  */
 static void
 fewer_syncs_than_records(const char *dir, const char *scheme)
