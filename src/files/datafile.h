@@ -61,9 +61,10 @@ int papyra__fsync_param(papyra_store *s, const papyra__url *url, papyra__fsync *
  * Group commit (fsync=always): the writers wait for a sync that covers
  * their append; one of them at a time leads, and syncs for all. A leader
  * first gathers: when more writers were waiting at the end of the sync
- * before than are registered now, it waits (at most half as long as that
- * sync took) until the writers that sync released have registered their
- * next append, so that each sync covers the records of every writer
+ * before than appends are pending now, it waits (at most half as long as
+ * that sync took, and at most 1 ms) until the writers that sync released
+ * have registered their next append, and the writer that completes the
+ * group syncs at once; so each sync covers the records of every writer
  * instead of half of them (the other half would be writing behind it).
  */
 typedef struct papyra__datafile {
@@ -75,21 +76,21 @@ typedef struct papyra__datafile {
     /* Appends registered, and an offset at or below the end of the last one: lock-free. */
     atomic_uint_fast64_t written;
     atomic_int_fast64_t written_end;
-
-    pthread_mutex_t mu; /* guards the fields below (and writes of synced), and changes of fd */
-    pthread_cond_t cv;  /* the end of a sync, for set_fd and rewritten */
-    /* Of the appends registered, those covered by a sync that succeeded. */
+    /* Of those, the ones covered by a sync that succeeded (written under mu). */
     atomic_uint_fast64_t synced;
-    int64_t durable_end;  /* the data file is on disk up to here */
-    bool syncing;         /* a sync of fd is in flight: fd stays */
-    bool leading;         /* a thread gathers for a sync, or syncs: nobody else starts one */
-    bool gathering;       /* the leader waits for the appends of the writers below */
-    unsigned expect;      /* writers that waited at the end of the last sync */
-    unsigned flushing;    /* papyra__datafile_flush() callers waiting: no gathering */
-    int64_t sync_ns;      /* how long the last sync took */
     atomic_uint waiting;  /* writers waiting for their sync (fsync=always) */
     atomic_uint epoch;    /* counts the ends of syncs: waiters sleep on it (a futex) */
     atomic_uint sleepers; /* threads asleep on epoch */
+
+    pthread_mutex_t mu;  /* guards the fields below, and changes of fd */
+    pthread_cond_t cv;   /* the end of a sync, for set_fd and rewritten */
+    int64_t durable_end; /* the data file is on disk up to here */
+    bool syncing;        /* a sync of fd is in flight: fd stays */
+    bool leading;        /* a thread gathers for a sync, or syncs: nobody else starts one */
+    bool gathering;      /* the leader waits for the appends of the writers that come back */
+    unsigned expect;     /* writers that waited at the end of the last sync */
+    unsigned flushing;   /* papyra__datafile_flush() callers waiting: no gathering */
+    int64_t sync_ns;     /* how long the last sync took */
     /* Sticky: the error of the failed sync, and the appends it covered. */
     int failed;
     uint64_t failed_upto;
