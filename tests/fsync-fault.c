@@ -15,10 +15,17 @@
  *                            file holds at least this many lines (at most
  *                            10 s) before it syncs, so that writers can pile
  *                            up behind it and one later sync covers them all
+ *   PAPYRA_FSYNC_FAULT_DELAY_US  every counted call takes this many
+ *                            microseconds longer, as on a slower device (the
+ *                            real call is still made), so that how many
+ *                            records one sync covers depends on the group
+ *                            commit, not on how the threads are scheduled
  *
  * papyra_fsync_fault_injected() tells a test how many calls failed (and
  * that the interposer is loaded at all), papyra_fsync_fault_holding() how
- * many calls wait for PAPYRA_FSYNC_FAULT_HOLD right now.
+ * many calls wait for PAPYRA_FSYNC_FAULT_HOLD right now,
+ * papyra_fsync_fault_calls() how many calls were counted so far (over every
+ * path).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -37,10 +44,11 @@ static struct {
     char path[512];
     long calls;
 } seen[MAX_PATHS];
-static int injected, holding;
+static int injected, holding, counted;
 
 int papyra_fsync_fault_injected(void);
 int papyra_fsync_fault_holding(void);
+int papyra_fsync_fault_calls(void);
 int fdatasync(int fd);
 int fsync(int fd);
 
@@ -66,6 +74,12 @@ int
 papyra_fsync_fault_holding(void)
 {
     return locked_read(&holding);
+}
+
+int
+papyra_fsync_fault_calls(void)
+{
+    return locked_read(&counted);
 }
 
 /* The lines of the file open at @p fd (its newlines, read with pread). */
@@ -107,6 +121,7 @@ decide(int fd)
     const char *want = getenv("PAPYRA_FSYNC_FAULT_PATH");
     const char *nth = getenv("PAPYRA_FSYNC_FAULT_NTH");
     const char *held = getenv("PAPYRA_FSYNC_FAULT_HOLD");
+    const char *delay = getenv("PAPYRA_FSYNC_FAULT_DELAY_US");
     char link[64], path[512];
     long calls = 0;
     ssize_t n;
@@ -128,10 +143,17 @@ decide(int fd)
         if (!seen[i].path[0])
             snprintf(seen[i].path, sizeof(seen[i].path), "%s", path);
         calls = ++seen[i].calls;
+        counted++;
     }
     pthread_mutex_unlock(&mu);
     if (calls == 1 && held)
         hold(fd, atol(held));
+    if (calls > 0 && delay && atol(delay) > 0) {
+        long us = atol(delay);
+        struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
     if (calls > 0 && nth && calls == atol(nth)) {
         pthread_mutex_lock(&mu);
         injected++;

@@ -306,6 +306,104 @@ everysec_failure_sticks(const char *dir, const char *scheme)
 
 ON_BOTH_FILE_BACKENDS(everysec_failure_sticks)
 
+/* One of the eight writers below: records until the first error, and that error. */
+typedef struct looper {
+    papyra_store *s;
+    int id;
+    pthread_t t;
+    int written, result;
+    char msg[1024];
+} looper;
+
+static void *
+looper_main(void *arg)
+{
+    looper *w = arg;
+    char addr[32];
+
+    snprintf(addr, sizeof(addr), "\"local://%d\"", w->id);
+    for (int i = 0; i < 1000; i++) {
+        papyra_record ev = {.kind = PAPYRA_KIND_EVENT};
+
+        ev.u.event.system_id = "local";
+        ev.u.event.actor_address = addr;
+        ev.u.event.event_type = "ActorStarted";
+        ev.u.event.timestamp = (double)(w->id * 1000 + i);
+        w->result = papyra_store_write(w->s, &ev);
+        if (w->result != 0) {
+            snprintf(w->msg, sizeof(w->msg), "%s", papyra_store_errmsg(w->s));
+            break;
+        }
+        w->written++;
+    }
+    return NULL;
+}
+
+/* The offset in "records since offset N may not be durable" of @p msg, or -1. */
+static long
+message_offset(const char *msg)
+{
+    const char *p = strstr(msg, "records since offset ");
+
+    return p ? atol(p + strlen("records since offset ")) : -1;
+}
+
+/*
+ * Eight threads write one record per call with fsync=always until a write
+ * fails. The first sync is held until all eight have written, so that the
+ * second one covers the records of several threads at once, and that one
+ * fails. Every writer ends with an error: those whose records the failed
+ * sync covered with the sync's own ("cannot sync ..."), the others with the
+ * sticky one; at least two were covered; all name the same offset, up to
+ * which the records that succeeded are; nothing that succeeded is lost.
+ */
+static void
+failed_group_sync(const char *dir, const char *scheme)
+{
+    looper w[8];
+    char *path;
+    papyra_store *s;
+    int covered = 0, ok = 0, injected;
+    long off = -1;
+    size_t lines;
+
+    find_interposer();
+    injected = fault_injected();
+    arm(2, 8);
+    s = open_fault(dir, scheme, "always", &path);
+    memset(w, 0, sizeof(w));
+    for (int k = 0; k < 8; k++) {
+        w[k].s = s;
+        w[k].id = k;
+        assert_int_equal(pthread_create(&w[k].t, NULL, looper_main, &w[k]), 0);
+    }
+    for (int k = 0; k < 8; k++)
+        pthread_join(w[k].t, NULL);
+    assert_int_equal(fault_injected(), injected + 1);
+    for (int k = 0; k < 8; k++) {
+        assert_int_equal(w[k].result, PAPYRA_EIO);
+        assert_non_null(strstr(w[k].msg, path));
+        if (strncmp(w[k].msg, "cannot sync ", 12) == 0)
+            covered++;
+        else
+            assert_true(strncmp(w[k].msg, "an earlier fsync of ", 20) == 0);
+        if (off < 0)
+            off = message_offset(w[k].msg);
+        assert_int_equal(message_offset(w[k].msg), off);
+        ok += w[k].written;
+    }
+    print_message("%s: the failed sync covered %d of 8 writers\n", scheme, covered);
+    assert_true(covered >= 2);
+    /* What succeeded, what the failed sync covered, and at most the later appends. */
+    lines = st_count_lines(path);
+    assert_true(lines >= (size_t)(ok + covered) && lines <= (size_t)(ok + 8));
+    assert_true(off >= first_line_bytes(path));
+    assert_int_equal(papyra_store_close(s), PAPYRA_EIO);
+    free(path);
+}
+
+ON_BOTH_FILE_BACKENDS(failed_group_sync)
+
 /* Recover in quarantine mode into a quarantine directory three levels below one that exists. */
 static void
 nested_quarantine_dir(const char *dir, const char *scheme)
@@ -341,6 +439,8 @@ main(void)
         PAPYRA_TEST_IN_TMPDIR(test_rotating_covered_writers_fail),
         PAPYRA_TEST_IN_TMPDIR(test_json_recover_lifts_poison),
         PAPYRA_TEST_IN_TMPDIR(test_rotating_recover_lifts_poison),
+        PAPYRA_TEST_IN_TMPDIR(test_json_failed_group_sync),
+        PAPYRA_TEST_IN_TMPDIR(test_rotating_failed_group_sync),
         PAPYRA_TEST_IN_TMPDIR(test_json_everysec_failure_sticks),
         PAPYRA_TEST_IN_TMPDIR(test_rotating_everysec_failure_sticks),
         PAPYRA_TEST_IN_TMPDIR(test_json_nested_quarantine_dir),

@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <linux/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,16 +51,71 @@ papyra__fsync_param(papyra_store *s, const papyra__url *url, papyra__fsync *mode
 }
 
 /*
- * With df->mu held and no sync in flight: one fdatasync of fd, covering
- * every append registered so far. Appends go on meanwhile; fd stays (set_fd
- * waits while syncing). A failure poisons the file. Returns the sync's
- * result.
+ * Group commit: the longest a leader gathers, whatever the last sync took
+ * (a writer that comes back, even behind dozens of others on two busy
+ * cores, registers within a fraction of this).
+ */
+#define GATHER_MAX_NS 1000000
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static int64_t
+now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Appends registered and not yet covered by a sync that succeeded. */
+static uint64_t
+pending(papyra__datafile *df)
+{
+    uint64_t synced = atomic_load_explicit(&df->synced, memory_order_relaxed);
+
+    return atomic_load_explicit(&df->written, memory_order_acquire) - synced;
+}
+
+/*
+ * Sleeps until df->epoch no longer holds @p epoch (a sync ended), at most
+ * @p ns nanoseconds when @p ns > 0; may return early: the caller looks
+ * again. A futex, not df->cv: the threads a sync releases go back to work
+ * without taking df->mu in turn.
+ */
+static void
+sleep_epoch(papyra__datafile *df, unsigned epoch, int64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+
+    atomic_fetch_add(&df->sleepers, 1);
+    (void)syscall(SYS_futex, &df->epoch, FUTEX_WAIT_PRIVATE, epoch, ns > 0 ? &ts : NULL, NULL, 0);
+    atomic_fetch_sub(&df->sleepers, 1);
+}
+
+/* With df->mu held: a sync ended (or a rewrite made every append durable); wakes the sleepers. */
+static void
+wake_epoch(papyra__datafile *df)
+{
+    atomic_fetch_add(&df->epoch, 1);
+    if (atomic_load(&df->sleepers) > 0)
+        (void)syscall(SYS_futex, &df->epoch, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    /* set_fd and rewritten wait there for the end of a sync. */
+    pthread_cond_broadcast(&df->cv);
+}
+
+/*
+ * With df->mu held, as the leader and with no sync in flight: one fdatasync
+ * of fd, covering every append registered so far. Appends go on meanwhile;
+ * fd stays (set_fd waits while syncing). A failure poisons the file.
+ * Returns the sync's result.
  */
 static int
 sync_locked(papyra__datafile *df)
 {
-    uint64_t target = df->written;
-    int64_t end = df->written_end;
+    /* Acquire: the end of every append this count includes is in written_end too. */
+    uint64_t target = atomic_load_explicit(&df->written, memory_order_acquire);
+    int64_t end = atomic_load_explicit(&df->written_end, memory_order_relaxed);
+    int64_t start = now_ns();
     int fd = df->fd, r = 0;
 
     df->syncing = true;
@@ -68,9 +125,10 @@ sync_locked(papyra__datafile *df)
         r = papyra__errno_code(errno);
     pthread_mutex_lock(&df->mu);
     df->syncing = false;
+    df->sync_ns = now_ns() - start;
     if (r == 0) {
-        if (target > df->synced)
-            df->synced = target;
+        if (target > atomic_load_explicit(&df->synced, memory_order_relaxed))
+            atomic_store_explicit(&df->synced, target, memory_order_release);
         if (end > df->durable_end)
             df->durable_end = end;
     } else if (df->failed == 0) {
@@ -79,7 +137,135 @@ sync_locked(papyra__datafile *df)
         df->failed_off = df->durable_end;
         atomic_store_explicit(&df->poisoned, true, memory_order_release);
     }
-    pthread_cond_broadcast(&df->cv);
+    /*
+     * The writers waiting now either were covered, and will come back with
+     * their next append, or are registered already: the next leader gathers
+     * until that many appends are pending.
+     */
+    df->expect = atomic_load(&df->waiting);
+    return r;
+}
+
+/*
+ * With df->mu held and no sync in flight: leads one sync and wakes the
+ * threads waiting for it. Returns the sync's result.
+ */
+static int
+lead(papyra__datafile *df)
+{
+    int r;
+
+    df->leading = true;
+    r = sync_locked(df);
+    df->leading = false;
+    wake_epoch(df);
+    return r;
+}
+
+/* With df->mu held: a leader that gathers has every append it waits for. */
+static bool
+gathered(papyra__datafile *df)
+{
+    return pending(df) >= df->expect;
+}
+
+/*
+ * With df->mu held: when a leader gathers and has nothing left to wait for
+ * (the caller registered the append it waited for, or is a flush), the
+ * caller takes its sync over and syncs at once, on its own time rather
+ * than after waking the gatherer.
+ */
+static void
+take_over(papyra__datafile *df)
+{
+    if (df->gathering && (df->flushing > 0 || gathered(df))) {
+        df->gathering = false;
+        (void)lead(df);
+    }
+}
+
+/*
+ * With df->mu held and no leader, for group commit: becomes the leader and
+ * gathers before it syncs, that is waits until as many appends are pending
+ * as writers waited at the end of the last sync, so that the writers that
+ * sync released ride on this one rather than on the next (else half of
+ * the writers would be writing behind every sync, and each sync would
+ * cover the other half). The writer whose append completes the group, or a
+ * flush, takes the sync over (take_over()); otherwise the gatherer syncs
+ * itself after at most half as long as the last sync took (and at most
+ * GATHER_MAX_NS), so a writer that does not come back costs the others at
+ * most that, once (each sync counts the writers again).
+ */
+static void
+gather(papyra__datafile *df)
+{
+    int64_t wait = df->sync_ns / 2 < GATHER_MAX_NS ? df->sync_ns / 2 : GATHER_MAX_NS;
+    int64_t until = now_ns() + wait, left;
+    unsigned epoch;
+
+    df->leading = true;
+    df->gathering = true;
+    while (df->gathering && !gathered(df) && (left = until - now_ns()) > 0) {
+        epoch = atomic_load(&df->epoch);
+        pthread_mutex_unlock(&df->mu);
+        sleep_epoch(df, epoch, left);
+        pthread_mutex_lock(&df->mu);
+    }
+    if (df->gathering) {
+        df->gathering = false;
+        (void)lead(df);
+    }
+}
+
+/*
+ * Waits until append @p seq is covered by a sync that succeeded, leading a
+ * sync when no other thread does (group commit; the leader gathers first
+ * when @p gathers; a @p flush never gathers, and makes a gathering leader
+ * sync at once). Takes and drops df->mu. 0, or on a poisoned file the
+ * error for it: the failed sync's own when it covered @p seq (*covered),
+ * else the sticky PAPYRA_EIO; *off: where the records that may not be
+ * durable start.
+ */
+static int
+wait_synced(
+    papyra__datafile *df, uint64_t seq, bool gathers, bool flush, bool *covered, int64_t *off)
+{
+    unsigned epoch;
+    int r;
+
+    pthread_mutex_lock(&df->mu);
+    if (flush)
+        df->flushing++;
+    take_over(df);
+    for (;;) {
+        if (atomic_load_explicit(&df->synced, memory_order_relaxed) >= seq) {
+            r = 0;
+            break;
+        }
+        if (df->failed != 0) {
+            *covered = seq <= df->failed_upto;
+            *off = df->failed_off;
+            r = *covered ? df->failed : PAPYRA_EIO;
+            break;
+        }
+        if (!df->leading) {
+            if (gathers && !gathered(df))
+                gather(df);
+            else
+                (void)lead(df);
+            continue;
+        }
+        epoch = atomic_load(&df->epoch);
+        pthread_mutex_unlock(&df->mu);
+        sleep_epoch(df, epoch, 0);
+        /* The usual wake: a sync that succeeded covered the append; back to work unlocked. */
+        if (!flush && atomic_load_explicit(&df->synced, memory_order_acquire) >= seq)
+            return 0;
+        pthread_mutex_lock(&df->mu);
+    }
+    if (flush)
+        df->flushing--;
+    pthread_mutex_unlock(&df->mu);
     return r;
 }
 
@@ -96,8 +282,9 @@ flusher_main(void *arg)
         ts.tv_sec += 1;
         while (!df->stop && pthread_cond_timedwait(&df->tick, &df->mu, &ts) != ETIMEDOUT)
             ;
-        if (!df->stop && df->written > df->synced && df->failed == 0 && !df->syncing)
-            (void)sync_locked(df);
+        /* A sync some other thread leads (a rotation's flush) covers the same. */
+        if (!df->stop && pending(df) > 0 && df->failed == 0 && !df->leading)
+            (void)lead(df);
     }
     pthread_mutex_unlock(&df->mu);
     return NULL;
@@ -114,15 +301,21 @@ papyra__datafile_init(
     df->fd = -1;
     df->fsync = fsync;
     df->mode = mode;
+    atomic_init(&df->written, 0);
+    atomic_init(&df->written_end, 0);
+    atomic_init(&df->synced, 0);
+    atomic_init(&df->waiting, 0);
+    atomic_init(&df->epoch, 0);
+    atomic_init(&df->sleepers, 0);
     atomic_init(&df->poisoned, false);
     atomic_init(&df->spare_busy, false);
     df->path = strdup(path);
     if (!df->path)
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     pthread_mutex_init(&df->mu, NULL);
-    pthread_cond_init(&df->cv, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&df->cv, NULL);
     pthread_cond_init(&df->tick, &ca);
     pthread_condattr_destroy(&ca);
     if (fsync == PAPYRA__FSYNC_EVERYSEC) {
@@ -226,9 +419,10 @@ papyra__datafile_set_fd(papyra__datafile *df, int fd, int64_t size)
         pthread_cond_wait(&df->cv, &df->mu);
     old = df->fd;
     df->fd = fd;
-    df->written_end = size;
+    /* Under the backend's lock: no append registers meanwhile. */
+    atomic_store_explicit(&df->written_end, size, memory_order_relaxed);
     /* Appends still pending went to the file before: nothing of this one is known durable. */
-    df->durable_end = df->synced == df->written ? size : 0;
+    df->durable_end = pending(df) == 0 ? size : 0;
     pthread_mutex_unlock(&df->mu);
     if (old >= 0 && old != fd)
         close(old);
@@ -270,44 +464,24 @@ append(papyra__datafile *df, const papyra_buf *b, const papyra__appender *ap, vo
 
 /*
  * Registers an append that ended at or after offset @p end, under the
- * backend's lock: its number, for commit(). Nothing to do without syncs.
+ * backend's lock: its number, for commit(). Nothing to do without syncs;
+ * with them two atomic operations and no lock, so that fsync=everysec costs
+ * the write path what fsync=never does.
  */
 static uint64_t
 registered(papyra__datafile *df, int64_t end)
 {
-    uint64_t seq;
+    int_fast64_t cur;
 
     if (df->fsync == PAPYRA__FSYNC_NEVER)
         return 0;
-    pthread_mutex_lock(&df->mu);
-    seq = ++df->written;
-    if (end > df->written_end)
-        df->written_end = end;
-    pthread_mutex_unlock(&df->mu);
-    return seq;
-}
-
-/*
- * With df->mu held: waits until append @p seq is covered by a sync that
- * succeeded, syncing when no other thread does (group commit). 0, or on a
- * poisoned file the error for it: the failed sync's own when it covered
- * @p seq (*covered), else the sticky PAPYRA_EIO.
- */
-static int
-wait_synced(papyra__datafile *df, uint64_t seq, bool *covered)
-{
-    for (;;) {
-        if (df->synced >= seq)
-            return 0;
-        if (df->failed != 0) {
-            *covered = seq <= df->failed_upto;
-            return *covered ? df->failed : PAPYRA_EIO;
-        }
-        if (df->syncing)
-            pthread_cond_wait(&df->cv, &df->mu);
-        else
-            (void)sync_locked(df);
-    }
+    cur = atomic_load_explicit(&df->written_end, memory_order_relaxed);
+    while (end > cur &&
+           !atomic_compare_exchange_weak_explicit(&df->written_end, &cur, end, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+    /* Release: a sync that counts this append sees its end, and its write is done. */
+    return atomic_fetch_add_explicit(&df->written, 1, memory_order_release) + 1;
 }
 
 /*
@@ -319,15 +493,14 @@ static int
 commit(papyra_store *s, papyra__datafile *df, uint64_t seq)
 {
     bool covered = false;
-    int64_t off;
+    int64_t off = 0;
     int r;
 
     if (df->fsync != PAPYRA__FSYNC_ALWAYS)
         return 0;
-    pthread_mutex_lock(&df->mu);
-    r = wait_synced(df, seq, &covered);
-    off = df->failed_off;
-    pthread_mutex_unlock(&df->mu);
+    atomic_fetch_add(&df->waiting, 1);
+    r = wait_synced(df, seq, true, false, &covered, &off);
+    atomic_fetch_sub(&df->waiting, 1);
     return r < 0 ? durability_error(s, df, covered, r, off) : 0;
 }
 
@@ -368,12 +541,11 @@ int
 papyra__datafile_flush(papyra__datafile *df)
 {
     bool covered = false;
-    int r;
+    int64_t off = 0;
 
-    pthread_mutex_lock(&df->mu);
-    r = wait_synced(df, df->written, &covered);
-    pthread_mutex_unlock(&df->mu);
-    return r;
+    /* A leader that gathers for writers syncs at once: this caller holds up the backend. */
+    return wait_synced(df, atomic_load_explicit(&df->written, memory_order_acquire), false, true,
+                       &covered, &off);
 }
 
 int
@@ -402,13 +574,14 @@ papyra__datafile_rewritten(papyra__datafile *df, int64_t size)
     /* A sync of the file before could still fail; it no longer matters once it is done. */
     while (df->syncing)
         pthread_cond_wait(&df->cv, &df->mu);
-    df->synced = df->written;
-    df->written_end = df->durable_end = size;
+    atomic_store_explicit(&df->synced, atomic_load(&df->written), memory_order_release);
+    atomic_store_explicit(&df->written_end, size, memory_order_relaxed);
+    df->durable_end = size;
     df->failed = 0;
     df->failed_upto = 0;
     df->failed_off = 0;
     atomic_store_explicit(&df->poisoned, false, memory_order_release);
-    pthread_cond_broadcast(&df->cv);
+    wake_epoch(df);
     pthread_mutex_unlock(&df->mu);
 }
 

@@ -54,7 +54,18 @@ int papyra__fsync_param(papyra_store *s, const papyra__url *url, papyra__fsync *
  *
  * Appends are numbered as they are registered (under the backend's lock,
  * right after the write, so that a rotation's flush covers them), and a
- * sync covers every append registered before it started.
+ * sync covers every append registered before it started. Registering is
+ * two atomic operations and takes no lock, so fsync=never and everysec
+ * cost the write path nothing more.
+ *
+ * Group commit (fsync=always): the writers wait for a sync that covers
+ * their append; one of them at a time leads, and syncs for all. A leader
+ * first gathers: when more writers were waiting at the end of the sync
+ * before than appends are pending now, it waits (at most half as long as
+ * that sync took, and at most 1 ms) until the writers that sync released
+ * have registered their next append, and the writer that completes the
+ * group syncs at once; so each sync covers the records of every writer
+ * instead of half of them (the other half would be writing behind it).
  */
 typedef struct papyra__datafile {
     char *path; /* for messages: the data file as the URL names it */
@@ -62,13 +73,24 @@ typedef struct papyra__datafile {
     mode_t mode; /* of a file the first append creates (less the umask) */
     int fd;
 
-    pthread_mutex_t mu; /* guards the fields below, and changes of fd */
-    pthread_cond_t cv;
-    uint64_t written;    /* appends registered */
-    uint64_t synced;     /* of those, covered by a sync that succeeded */
-    int64_t written_end; /* an offset at or below the end of the last registered append */
+    /* Appends registered, and an offset at or below the end of the last one: lock-free. */
+    atomic_uint_fast64_t written;
+    atomic_int_fast64_t written_end;
+    /* Of those, the ones covered by a sync that succeeded (written under mu). */
+    atomic_uint_fast64_t synced;
+    atomic_uint waiting;  /* writers waiting for their sync (fsync=always) */
+    atomic_uint epoch;    /* counts the ends of syncs: waiters sleep on it (a futex) */
+    atomic_uint sleepers; /* threads asleep on epoch */
+
+    pthread_mutex_t mu;  /* guards the fields below, and changes of fd */
+    pthread_cond_t cv;   /* the end of a sync, for set_fd and rewritten */
     int64_t durable_end; /* the data file is on disk up to here */
     bool syncing;        /* a sync of fd is in flight: fd stays */
+    bool leading;        /* a thread gathers for a sync, or syncs: nobody else starts one */
+    bool gathering;      /* the leader waits for the appends of the writers that come back */
+    unsigned expect;     /* writers that waited at the end of the last sync */
+    unsigned flushing;   /* papyra__datafile_flush() callers waiting: no gathering */
+    int64_t sync_ns;     /* how long the last sync took */
     /* Sticky: the error of the failed sync, and the appends it covered. */
     int failed;
     uint64_t failed_upto;
@@ -163,9 +185,10 @@ typedef struct papyra__appender {
  * covers it); drops the lock; and then applies the fsync policy: with
  * fsync=always it waits until a sync that covers the append has succeeded
  * (group commit: one thread syncs for every append registered before its
- * sync started, the others wait). 0, or an error with the message set on
- * @p s: a record that cannot be serialised, the lock's error, the write's,
- * the error of the failed sync that covered this append, or the sticky one.
+ * sync started, the others wait; see papyra__datafile). 0, or an error
+ * with the message set on @p s: a record that cannot be serialised, the
+ * lock's error, the write's, the error of the failed sync that covered this
+ * append, or the sticky one.
  */
 int papyra__datafile_write(papyra_store *s,
                            papyra__datafile *df,
