@@ -10,7 +10,10 @@
  *   "timestamp" the record codec reads from the tree;
  * - encode . decode is stable: what a parsed tree writes parses again and
  *   writes the same bytes (decode(encode(decode(x))) == decode(x)), in both
- *   styles, and the fast path never calls it anything but all or nothing.
+ *   styles, and the fast path never calls it anything but all or nothing;
+ * - the lines of the input (split at "\n"), checked in turn with one cache
+ *   of shapes, get what the full normal-form check answers for each, with
+ *   the same kind, timestamp and typed.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -61,6 +64,32 @@ check_fast(const char *text, size_t len, const papyra_json *v, int parsed)
     }
 }
 
+/* Every line of @p text through one cache of shapes: the answers of the full check. */
+static void
+check_shapes(const char *text, size_t len)
+{
+    for (int ascii = 0; ascii < 2; ascii++) {
+        papyra__normal_shapes shapes = PAPYRA__NORMAL_SHAPES_INIT;
+        size_t at = 0;
+
+        while (at <= len) {
+            const char *nl = memchr(text + at, '\n', len - at);
+            size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
+            papyra__normal_info want = {0}, got = {0};
+            size_t w = papyra__json_normal_len(text + at, n, ascii, &want);
+            size_t g = papyra__json_normal_len_shaped(text + at, n, ascii, &got, &shapes);
+
+            PAPYRA_FUZZ_CHECK(w == g, "shaped %zu, full check %zu: %.*s", g, w, (int)n, text + at);
+            PAPYRA_FUZZ_CHECK(!w || (want.kind == got.kind &&
+                                     want.has_timestamp == got.has_timestamp &&
+                                     want.typed == got.typed &&
+                                     (!want.has_timestamp || want.timestamp == got.timestamp)),
+                              "shaped info differs: %.*s", (int)n, text + at);
+            at += n + 1;
+        }
+    }
+}
+
 /* encode . decode is stable in the style @p flags. */
 static void
 check_stable(const char *text, const papyra_json *v, unsigned flags)
@@ -105,6 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       r == 0 ? (int)papyra__json_type(v) : -1);
     PAPYRA_FUZZ_CHECK((o == 1) == (obj != NULL), "parse_object's object and answer disagree");
     check_fast(text, size, v, r);
+    check_shapes(text, size);
     if (r == 0) {
         check_stable(text, v, 0);
         check_stable(text, v, PAPYRA_JSON_ENSURE_ASCII);
