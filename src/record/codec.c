@@ -617,6 +617,7 @@ normal_len(const char *text,
     uint64_t fp, bit;
     /* Bytes above 0x7e in a string value, in a key. */
     bool has_hi = false, key_hi = false, typed = true;
+    int line_kind = -1; /* what the top-level "kind" names */
     /* A top-level key whose value info wants: 1 "kind", 2 "timestamp". */
     int pending = 0, want;
     /*
@@ -680,8 +681,11 @@ normal_len(const char *text,
             q = fast_string(p + 1, end, ascii, &has_hi);
             if (!q)
                 return 0;
-            if (want == 1 && info)
-                info->kind = kind_of_literal(p, q);
+            if (want == 1) {
+                line_kind = kind_of_literal(p, q);
+                if (info)
+                    info->kind = line_kind;
+            }
             p = q + 1;
             if (learn)
                 learn->slot[nslots++].end = (uint16_t)(p - (const unsigned char *)text);
@@ -722,6 +726,7 @@ normal_len(const char *text,
                     return 0;
                 /* Only a shape whose every line is typed: a match then needs no parse. */
                 if (learn && typed) {
+                    learn->kind = (int8_t)line_kind;
                     memcpy(learn->text, text, len);
                     memset(learn->text + len, 0, 16);
                     learn->nslots = (uint16_t)nslots;
@@ -806,6 +811,12 @@ same_bytes(const unsigned char *p, const char *t, size_t n, const unsigned char 
     if (n <= 16) {
         if (p + 16 <= end)
             return (differ16(p, t) & ((1u << n) - 1)) == 0;
+        /* The last bytes of a line, often just its "}". */
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] != (unsigned char)t[i])
+                return false;
+        }
+        return true;
     } else {
         size_t i;
 
@@ -854,8 +865,13 @@ shape_len(const papyra__normal_shape *s,
         if (s->slot[i].type == '"') {
             if (*p != '"' || !(q = fast_string(p + 1, end, ascii, &hi)))
                 return 0;
-            if (s->slot[i].want == 1)
-                kind = kind_of_literal(p, q);
+            if (s->slot[i].want == 1) {
+                /* Mostly the kind of the line the shape was learned from. */
+                n = s->slot[i].end - s->slot[i].start;
+                kind = (size_t)(q + 1 - p) == n && same_bytes(p, s->text + s->slot[i].start, n, end)
+                           ? s->kind
+                           : kind_of_literal(p, q);
+            }
             p = q + 1;
         } else {
             q = fast_number(p, end, s->slot[i].want == 2 ? &ts : NULL);

@@ -163,8 +163,9 @@ size_t papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra_
 typedef struct papyra__normal_shape {
     uint32_t len; /* bytes of the line it was learned from; 0: empty */
     uint16_t nslots;
-    bool ascii; /* learned for this ensure_ascii */
-    bool hi;    /* a key holds bytes above 0x7e */
+    bool ascii;  /* learned for this ensure_ascii */
+    bool hi;     /* a key holds bytes above 0x7e */
+    int8_t kind; /* the papyra_kind of the line it was learned from (-1: none) */
     struct {
         uint16_t start, end; /* the value's bytes in text[] */
         uint8_t type;        /* '"' a string, '0' a number */
