@@ -26,6 +26,19 @@
 
 /* The temp file is written in pieces of this size. */
 #define FLUSH_AT ((size_t)256 * 1024)
+/*
+ * A run of lines kept as they are, once this long, is copied from the data
+ * file by the kernel (papyra__copy_range()) rather than through the buffer:
+ * below it, one more system call costs more than the copy it spares.
+ */
+#define COPY_AT ((off_t)64 * 1024)
+/*
+ * A lazy run is copied in pieces of this size as it grows, and the temp
+ * file's pages are sent to disk in pieces of this size as they are written
+ * (papyra__write_behind()), so that the disk works while lines are checked
+ * and the final fsync has little left to write.
+ */
+#define PIECE ((off_t)1024 * 1024)
 
 typedef papyra__jsonl jsonl;
 
@@ -35,6 +48,16 @@ typedef struct temp_file {
     int fd;
     papyra_buf buf;
     int64_t bytes;
+    /*
+     * The run of lines kept byte for byte that the last lines extend: bytes
+     * [run_from, run_to) of the data file @p src. In buf from run_at while
+     * short; once @p lazy, in the data file only, copied when the run ends.
+     */
+    int src;
+    bool run, lazy;
+    off_t run_from, run_to;
+    size_t run_at;
+    int64_t behind; /* bytes of the temp file sent to disk (papyra__write_behind()) */
 } temp_file;
 
 static int
@@ -45,6 +68,7 @@ temp_open(jsonl *j, const char *tag, temp_file *t)
 
     memset(t, 0, sizeof(*t));
     t->fd = -1;
+    t->src = j->file.fd;
     r = papyra__temp_path(j->file.path, tag, &t->path);
     if (r < 0)
         return r;
@@ -57,6 +81,19 @@ temp_open(jsonl *j, const char *tag, temp_file *t)
     return 0;
 }
 
+/* Sends what was written since the last piece to disk once it makes a piece. */
+static int
+temp_behind(temp_file *t)
+{
+    int r = 0;
+
+    if (t->bytes - t->behind >= PIECE) {
+        r = papyra__write_behind(t->fd, (off_t)t->behind, (off_t)(t->bytes - t->behind));
+        t->behind = t->bytes;
+    }
+    return r;
+}
+
 static int
 temp_flush(temp_file *t)
 {
@@ -64,6 +101,32 @@ temp_flush(temp_file *t)
 
     t->bytes += (int64_t)t->buf.len;
     papyra__buf_reset(&t->buf);
+    return r < 0 ? r : temp_behind(t);
+}
+
+/* Copies the lazy run so far from the data file; it goes on from its end. */
+static int
+temp_copy_run(temp_file *t)
+{
+    uint64_t n = (uint64_t)(t->run_to - t->run_from);
+    int r = papyra__copy_range(t->src, t->run_from, t->fd, n);
+
+    if (r < 0)
+        return r;
+    t->bytes += (int64_t)n;
+    t->run_from = t->run_to;
+    return temp_behind(t);
+}
+
+/* Ends the run of lines kept as they are: a lazy one is copied now, after what buf held. */
+static int
+temp_end_run(temp_file *t)
+{
+    int r = 0;
+
+    if (t->run && t->lazy && t->run_to > t->run_from)
+        r = temp_copy_run(t);
+    t->run = t->lazy = false;
     return r;
 }
 
@@ -71,7 +134,11 @@ temp_flush(temp_file *t)
 static int
 temp_put(temp_file *t, const papyra_json *obj)
 {
-    int r = papyra__json_write(obj, 0, &t->buf);
+    int r = temp_end_run(t);
+
+    if (r < 0)
+        return r;
+    r = papyra__json_write(obj, 0, &t->buf);
 
     if (r == 0)
         r = papyra__buf_putc(&t->buf, '\n');
@@ -84,8 +151,10 @@ temp_put(temp_file *t, const papyra_json *obj)
 static int
 temp_put_line(temp_file *t, const char *p, size_t n)
 {
-    int r = papyra__buf_reserve(&t->buf, n + 1);
+    int r = temp_end_run(t);
 
+    if (r == 0)
+        r = papyra__buf_reserve(&t->buf, n + 1);
     if (r < 0)
         return r;
     memcpy(t->buf.data + t->buf.len, p, n);
@@ -96,14 +165,58 @@ temp_put_line(temp_file *t, const char *p, size_t n)
 }
 
 /*
+ * Keeps a line in normal form that starts at @p off in the data file: a
+ * line ending in one "\n" is the same bytes in the new file, so it extends
+ * the run of such lines before it, and a long run is copied by the kernel
+ * without passing through here; any other terminator becomes "\n".
+ */
+static int
+temp_keep_line(temp_file *t, const papyra__line *l, off_t off)
+{
+    int r;
+
+    if (l->stored != l->len + 1 || l->p[l->len] != '\n')
+        return temp_put_line(t, l->p, l->len);
+    if (t->run && off == t->run_to) {
+        t->run_to += (off_t)l->stored;
+        if (t->lazy)
+            return t->run_to - t->run_from >= PIECE ? temp_copy_run(t) : 0;
+    } else {
+        r = temp_end_run(t);
+        if (r < 0)
+            return r;
+        t->run = true;
+        t->run_from = off;
+        t->run_to = off + (off_t)l->stored;
+        t->run_at = t->buf.len;
+    }
+    r = papyra__buf_append(&t->buf, l->p, l->stored);
+    if (r < 0)
+        return r;
+    if (t->run_to - t->run_from >= COPY_AT) {
+        /* What came before the run goes out; the run is copied when it ends. */
+        t->buf.len = t->run_at;
+        t->lazy = true;
+        return temp_flush(t);
+    }
+    if (t->buf.len >= FLUSH_AT) {
+        /* The run so far went out with the rest: it goes on from here. */
+        r = temp_flush(t);
+        t->run_from = t->run_to;
+        t->run_at = 0;
+    }
+    return r;
+}
+
+/*
  * Whether a line is a JSON object already in upstream's normal form (kept
  * byte for byte); @p info gets its kind and timestamp.
  */
 static bool
-normal_object(const papyra__line *l, papyra__normal_info *info)
+normal_object(const papyra__line *l, papyra__normal_info *info, papyra__normal_shapes *shapes)
 {
     return l->terminated && l->len > 0 && l->p[0] == '{' &&
-           papyra__json_normal_len(l->p, l->len, false, info) == l->len;
+           papyra__json_normal_len_shaped(l->p, l->len, false, info, shapes) == l->len;
 }
 
 static void
@@ -126,7 +239,10 @@ static int
 temp_commit(jsonl *j, temp_file *t)
 {
     bool renamed = false;
-    int r = temp_flush(t);
+    int r = temp_end_run(t);
+
+    if (r == 0)
+        r = temp_flush(t);
 
     if (r == 0)
         r = papyra__files_install(t->fd, t->path, j->file.path, &renamed);
@@ -177,6 +293,9 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
     papyra__line_reader rd;
     papyra__line l;
     papyra_json *obj;
+    /* The lines of a store mostly share a few shapes: checked by their values only. */
+    papyra__normal_shapes shapes = PAPYRA__NORMAL_SHAPES_INIT;
+    off_t off = 0, at;
     temp_file t;
     int r;
 
@@ -192,16 +311,18 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
         bool has_ts;
 
         papyra__progress_add(l.stored);
+        at = off;
+        off += (off_t)l.stored;
         /*
          * A line in normal form is a valid object and would be written back
          * as it is: it is copied without a parse (the check also gives its
          * kind and timestamp for retention).
          */
-        if (normal_object(&l, &ni)) {
+        if (normal_object(&l, &ni, &shapes)) {
             c->before_records++;
             if (keep_object(c, ni.kind, ni.has_timestamp, ni.timestamp)) {
                 c->after_records++;
-                r = temp_put_line(&t, l.p, l.len);
+                r = temp_keep_line(&t, &l, at);
                 if (r < 0)
                     break;
             }
@@ -369,6 +490,7 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
     papyra__rline_reader rd;
     papyra__line l;
     papyra_json *obj;
+    papyra__normal_shapes shapes = PAPYRA__NORMAL_SHAPES_INIT;
     double ts;
     int r, k;
 
@@ -381,7 +503,7 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
 
         papyra__progress_add(l.stored);
         obj = NULL;
-        if (normal_object(&l, &ni)) {
+        if (normal_object(&l, &ni, &shapes)) {
             k = ni.kind;
             has_ts = ni.has_timestamp;
             ts = ni.timestamp;
