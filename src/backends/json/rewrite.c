@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,36 @@
  */
 #define COPY_AT ((off_t)64 * 1024)
 /*
- * A lazy run is copied in pieces of this size as it grows, and the temp
- * file's pages are sent to disk in pieces of this size as they are written
- * (papyra__write_behind()), so that the disk works while lines are checked
- * and the final fsync has little left to write.
+ * A lazy run is copied in pieces of this size as it grows, each sent to
+ * disk as soon as it is copied (papyra__write_behind()), so that the disk
+ * works while lines are checked and the final fsync has little left.
  */
 #define PIECE ((off_t)1024 * 1024)
+/* Pieces queued for the copier at most (memory stays constant). */
+#define QUEUED 4
+
+/*
+ * The copier: a thread that copies the pieces of long runs (copy_file_range
+ * and write-behind, and only those calls) while the lines after them are
+ * checked. The temp file's offset is where the next piece or buffer goes:
+ * the copier moves it, and the rewrite writes its buffer only once the
+ * queue is empty, so the bytes land in order.
+ */
+typedef struct copier {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    pthread_t thread;
+    bool running; /* the thread was started (and is to be joined) */
+    bool inline_; /* it could not be: pieces are copied by the caller */
+    bool stop;
+    int src, dst;
+    struct {
+        off_t from, at; /* in the data file, in the temp file */
+        uint64_t len;
+    } job[QUEUED];
+    unsigned head, tail; /* queued: [tail, head) */
+    int err;             /* the first failure; later pieces are skipped */
+} copier;
 
 typedef papyra__jsonl jsonl;
 
@@ -57,8 +82,128 @@ typedef struct temp_file {
     bool run, lazy;
     off_t run_from, run_to;
     size_t run_at;
-    int64_t behind; /* bytes of the temp file sent to disk (papyra__write_behind()) */
+    copier cp;
 } temp_file;
+
+/* One piece: copied after what the temp file holds, then sent to disk. */
+static int
+copy_piece(int src, off_t from, int dst, off_t at, uint64_t len)
+{
+    int r = papyra__copy_range(src, from, dst, len);
+
+    return r < 0 ? r : papyra__write_behind(dst, at, (off_t)len);
+}
+
+static void *
+copier_main(void *arg)
+{
+    copier *c = arg;
+
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        unsigned k;
+        int r = 0;
+
+        while (c->tail == c->head && !c->stop)
+            pthread_cond_wait(&c->work, &c->mu);
+        if (c->tail == c->head)
+            break;
+        k = c->tail % QUEUED;
+        if (c->err == 0) {
+            pthread_mutex_unlock(&c->mu);
+            r = copy_piece(c->src, c->job[k].from, c->dst, c->job[k].at, c->job[k].len);
+            pthread_mutex_lock(&c->mu);
+        }
+        if (r < 0 && c->err == 0)
+            c->err = r;
+        c->tail++;
+        pthread_cond_broadcast(&c->done);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Queues a piece (starting the copier at the first), or copies it here when it cannot run. */
+static int
+copier_submit(copier *c, off_t from, off_t at, uint64_t len)
+{
+    int r;
+
+    if (!c->running && !c->inline_) {
+        c->head = c->tail = 0;
+        c->stop = false;
+        c->err = 0;
+        if (pthread_mutex_init(&c->mu, NULL) != 0) {
+            c->inline_ = true;
+        } else if (pthread_cond_init(&c->work, NULL) != 0) {
+            pthread_mutex_destroy(&c->mu);
+            c->inline_ = true;
+        } else if (pthread_cond_init(&c->done, NULL) != 0) {
+            pthread_cond_destroy(&c->work);
+            pthread_mutex_destroy(&c->mu);
+            c->inline_ = true;
+        } else if (pthread_create(&c->thread, NULL, copier_main, c) != 0) {
+            pthread_cond_destroy(&c->done);
+            pthread_cond_destroy(&c->work);
+            pthread_mutex_destroy(&c->mu);
+            c->inline_ = true;
+        } else {
+            c->running = true;
+        }
+    }
+    if (c->inline_)
+        return copy_piece(c->src, from, c->dst, at, len);
+    pthread_mutex_lock(&c->mu);
+    while (c->head - c->tail == QUEUED && c->err == 0)
+        pthread_cond_wait(&c->done, &c->mu);
+    r = c->err;
+    if (r == 0) {
+        c->job[c->head % QUEUED].from = from;
+        c->job[c->head % QUEUED].at = at;
+        c->job[c->head % QUEUED].len = len;
+        c->head++;
+        pthread_cond_signal(&c->work);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+/* Waits until every queued piece is copied: 0, or the first failure. */
+static int
+copier_drain(copier *c)
+{
+    int r;
+
+    if (!c->running)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    while (c->tail != c->head)
+        pthread_cond_wait(&c->done, &c->mu);
+    r = c->err;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+/* Lets the copier finish what is queued and joins it: 0, or the first failure. */
+static int
+copier_stop(copier *c)
+{
+    int r;
+
+    if (!c->running)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    c->stop = true;
+    pthread_cond_signal(&c->work);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    r = c->err;
+    pthread_cond_destroy(&c->done);
+    pthread_cond_destroy(&c->work);
+    pthread_mutex_destroy(&c->mu);
+    c->running = false;
+    return r;
+}
 
 static int
 temp_open(jsonl *j, const char *tag, temp_file *t)
@@ -75,47 +220,37 @@ temp_open(jsonl *j, const char *tag, temp_file *t)
     t->fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (t->fd < 0)
         return papyra__errno_code(errno);
+    t->cp.src = t->src;
+    t->cp.dst = t->fd;
     /* The new file keeps the old one's permissions. */
     if (fstat(j->file.fd, &st) == 0)
         (void)fchmod(t->fd, st.st_mode & 07777);
     return 0;
 }
 
-/* Sends what was written since the last piece to disk once it makes a piece. */
-static int
-temp_behind(temp_file *t)
-{
-    int r = 0;
-
-    if (t->bytes - t->behind >= PIECE) {
-        r = papyra__write_behind(t->fd, (off_t)t->behind, (off_t)(t->bytes - t->behind));
-        t->behind = t->bytes;
-    }
-    return r;
-}
-
+/* Writes the buffer after the pieces queued before it. */
 static int
 temp_flush(temp_file *t)
 {
-    int r = papyra__write_all(t->fd, t->buf.data, t->buf.len);
+    int r = copier_drain(&t->cp);
 
+    if (r == 0 && t->buf.len > 0)
+        r = papyra__write_all(t->fd, t->buf.data, t->buf.len);
     t->bytes += (int64_t)t->buf.len;
     papyra__buf_reset(&t->buf);
-    return r < 0 ? r : temp_behind(t);
+    return r;
 }
 
-/* Copies the lazy run so far from the data file; it goes on from its end. */
+/* Hands the lazy run so far to the copier; it goes on from its end. */
 static int
 temp_copy_run(temp_file *t)
 {
     uint64_t n = (uint64_t)(t->run_to - t->run_from);
-    int r = papyra__copy_range(t->src, t->run_from, t->fd, n);
+    int r = copier_submit(&t->cp, t->run_from, (off_t)t->bytes, n);
 
-    if (r < 0)
-        return r;
     t->bytes += (int64_t)n;
     t->run_from = t->run_to;
-    return temp_behind(t);
+    return r;
 }
 
 /* Ends the run of lines kept as they are: a lazy one is copied now, after what buf held. */
@@ -222,6 +357,7 @@ normal_object(const papyra__line *l, papyra__normal_info *info, papyra__normal_s
 static void
 temp_abort(temp_file *t)
 {
+    (void)copier_stop(&t->cp);
     if (t->fd >= 0) {
         close(t->fd);
         unlink(t->path);
@@ -239,11 +375,14 @@ static int
 temp_commit(jsonl *j, temp_file *t)
 {
     bool renamed = false;
-    int r = temp_end_run(t);
+    int r = temp_end_run(t), e;
 
     if (r == 0)
         r = temp_flush(t);
-
+    /* Every piece is in the temp file before its fsync. */
+    e = copier_stop(&t->cp);
+    if (r == 0)
+        r = e;
     if (r == 0)
         r = papyra__files_install(t->fd, t->path, j->file.path, &renamed);
     if (!renamed) {
