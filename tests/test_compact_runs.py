@@ -119,9 +119,13 @@ def expected(data, max_records=None):
 
 def papyra(url, *args, strace=None):
     cmd = [PAPYRA, "--persistence", url, *args]
+    env = None
     if strace:
         cmd = [STRACE, "-f", "-qq", *strace, *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        # LeakSanitizer refuses to run under ptrace.
+        env = dict(os.environ)
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
 
 
 def report(out):
