@@ -187,14 +187,20 @@ fast_string(const unsigned char *p, const unsigned char *end, bool ascii, bool *
 #if defined(__SSE2__)
         while (p + 16 <= end) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i q = _mm_cmpeq_epi8(v, quote);
             /* Signed compares: 0x80..0xff are negative, below 0x20. */
             __m128i stop =
-                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                _mm_or_si128(_mm_or_si128(q, _mm_cmpeq_epi8(v, bslash)),
                              _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpgt_epi8(v, top)));
             unsigned m = (unsigned)_mm_movemask_epi8(stop);
 
             if (m) {
-                p += __builtin_ctz(m);
+                unsigned at = (unsigned)__builtin_ctz(m);
+
+                p += at;
+                /* The closing quote, told by its bit rather than by loading it again. */
+                if ((unsigned)_mm_movemask_epi8(q) >> at & 1u)
+                    return p;
                 break;
             }
             p += 16;
