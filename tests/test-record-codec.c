@@ -589,6 +589,39 @@ test_classify_line_should_agree_with_the_parsed_tree(void **state)
 }
 
 /*
+ * A scan's shapes (valid_only) after learning from @p learn take @p line
+ * only when it is JSON the parser reads with the kind, timestamp and types
+ * they say, and take at least what the full check takes.
+ */
+static void
+check_valid_only(const char *learn, const char *line, bool ascii)
+{
+    papyra__normal_shapes shapes = {.valid_only = true};
+    papyra__normal_info info;
+    papyra_json *obj = NULL;
+    size_t n = strlen(line);
+    double ts;
+    int cls;
+
+    (void)papyra__json_normal_len_shaped(learn, strlen(learn), ascii, NULL, &shapes);
+    if (n == 0 || papyra__json_normal_len_shaped(line, n, ascii, &info, &shapes) != n) {
+        if (n > 0 && papyra__json_normal_len(line, n, ascii, NULL) == n)
+            fail_msg("valid_only refuses what the full check takes: %s", line);
+        return;
+    }
+    if (papyra__json_parse(line, n, &obj) != 0)
+        fail_msg("shape of %s: valid_only takes what the parser refuses: %s", learn, line);
+    cls = papyra__record_classify(obj, NULL, 0);
+    if (info.kind != papyra__record_kind_of(obj) ||
+        info.has_timestamp != papyra__record_timestamp(obj, &ts) ||
+        (info.typed && cls == PAPYRA__LINE_MISTYPED))
+        fail_msg("shape of %s: valid_only reads kind %d ts %d typed %d of %s, the tree %d %d %d",
+                 learn, info.kind, info.has_timestamp, info.typed, line,
+                 papyra__record_kind_of(obj), papyra__record_timestamp(obj, &ts), cls);
+    papyra__json_free(obj);
+}
+
+/*
  * A shape learned from one line answers for another exactly what the full
  * check answers (length, kind, timestamp, typed), for lines that share the
  * shape with other values, values of another type, escapes, bytes that are
@@ -614,6 +647,14 @@ test_normal_form_shapes_should_answer_as_the_full_check(void **state)
         EV("1", "\"ActorStarted\"", "1e5"),
         EV("1", "\"ActorStarted\"", "0.30000000000000004"),
         EV("1", "\"ActorStarted\"", "0.30000000000000005"),
+        EV("1", "\"ActorStarted\"", "1764512345.12345670"),
+        EV("1", "\"ActorStarted\"", "1764512345.123456789012345678901234567890123"),
+        EV("1", "\"ActorStarted\"", "17645123451234567890.5"),
+        EV("1", "\"ActorStarted\"", "-0.5"),
+        EV("1", "\"ActorStarted\"", "-01.5"),
+        EV("1", "\"ActorStarted\"", "1."),
+        EV("1", "\"ActorStarted\"", "1.5e"),
+        EV("1", "\"ActorStarted\"", "-"),
         EV("01", "\"ActorStarted\"", "1.5"),
         EV("-0", "\"ActorStarted\"", "1.5"),
         EV("1.0", "\"ActorStarted\"", "1.50"),
@@ -694,7 +735,22 @@ test_normal_form_shapes_should_answer_as_the_full_check(void **state)
                              "full check %d %d %.17g %d",
                              ascii, all[i], all[j], got.kind, got.has_timestamp, got.timestamp,
                              got.typed, want.kind, want.has_timestamp, want.timestamp, want.typed);
+                check_valid_only(all[i], all[j], ascii);
             }
+        }
+    }
+    /* What a scan takes besides: digits repr() would not write, which the parser reads. */
+    {
+        papyra__normal_shapes shapes = {.valid_only = true};
+        papyra__normal_info info;
+
+        for (i = 0; i < 2; i++) {
+            const char *l = lines[i == 0 ? 0 : 10]; /* learned, then 0.30000000000000005 */
+            size_t len = strlen(l);
+
+            assert_int_equal(papyra__json_normal_len_shaped(l, len, false, &info, &shapes), len);
+            assert_int_equal(papyra__json_normal_len(l, len, false, NULL), i == 0 ? len : 0);
+            assert_true(info.has_timestamp && info.kind == PAPYRA_KIND_EVENT && info.typed);
         }
     }
 }

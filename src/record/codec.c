@@ -481,6 +481,39 @@ fast_number(const unsigned char *p, const unsigned char *end, double *v)
     return q;
 }
 
+/*
+ * The end of a JSON number at p that a scan may take without its value
+ * (papyra__normal_shapes.valid_only), or NULL: an integer as
+ * fast_number() takes it, or a float in fixed notation, digits '.' digits,
+ * of at most 17 integer and 40 fractional digits (a finite double, whatever
+ * its digits), without the repr() check.
+ */
+static const unsigned char *
+valid_number(const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char *q = p + (*p == '-'), *d = q, *f;
+    uint64_t m = 0;
+
+    if (*q == '0') {
+        q++;
+        if (*q >= '0' && *q <= '9')
+            return NULL; /* a leading zero */
+    } else {
+        q = digit_run(q, end, &m);
+        if (q == d)
+            return NULL;
+    }
+    if (*q != '.')
+        return fast_number(p, end, NULL);
+    if (q - d > 17)
+        return NULL;
+    f = ++q;
+    q = digit_run(q, end, &m);
+    if (q == f || q - f > 40 || *q == 'e' || *q == 'E')
+        return NULL;
+    return q;
+}
+
 /* The papyra_kind a normal-form string literal [p, q] (quotes included) names, or -1. */
 static int
 kind_of_literal(const unsigned char *p, const unsigned char *q)
@@ -851,6 +884,7 @@ shape_len(const papyra__normal_shape *s,
           const char *text,
           size_t len,
           bool ascii,
+          bool valid_only,
           papyra__normal_info *info)
 {
     const unsigned char *p = (const unsigned char *)text, *q, *end = p + len;
@@ -880,7 +914,8 @@ shape_len(const papyra__normal_shape *s,
             }
             p = q + 1;
         } else {
-            q = fast_number(p, end, s->slot[i].want == 2 ? &ts : NULL);
+            q = valid_only ? valid_number(p, end)
+                           : fast_number(p, end, s->slot[i].want == 2 ? &ts : NULL);
             if (!q)
                 return 0;
             if (s->slot[i].want == 2)
@@ -897,7 +932,7 @@ shape_len(const papyra__normal_shape *s,
     if (info) {
         info->kind = kind;
         info->has_timestamp = has_ts;
-        info->timestamp = ts;
+        info->timestamp = valid_only ? NAN : ts;
         info->typed = true;
     }
     return len;
@@ -919,7 +954,7 @@ papyra__json_normal_len_shaped(const char *text,
     for (i = 0; i < PAPYRA__SHAPES; i++) {
         k = (shapes->last + i) % PAPYRA__SHAPES;
         if (shapes->shape[k].len > 0 && shapes->shape[k].ascii == ascii &&
-            shape_len(&shapes->shape[k], text, len, ascii, info) == len) {
+            shape_len(&shapes->shape[k], text, len, ascii, shapes->valid_only, info) == len) {
             shapes->last = k;
             return len;
         }

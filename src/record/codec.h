@@ -176,6 +176,16 @@ typedef struct papyra__normal_shape {
 } papyra__normal_shape;
 
 typedef struct papyra__normal_shapes {
+    /*
+     * Set by a reader that only classifies lines (a scan): a line that
+     * matches a shape is then accepted when it is valid JSON with the
+     * shape's structure, a float in it when it is a JSON number in fixed
+     * notation (whether repr() would write it so, and its value, are not
+     * looked at: info's timestamp is NaN). Kind, has_timestamp and typed are
+     * what the parsed tree gives, which is all that classifying needs; the
+     * line may not be in normal form, so it must not be copied on that word.
+     */
+    bool valid_only;
     unsigned last; /* the shape that matched last, tried first */
     unsigned next; /* where the next shape is learned */
     papyra__normal_shape shape[PAPYRA__SHAPES];
@@ -189,7 +199,7 @@ typedef struct papyra__normal_shapes {
 /*
  * papyra__json_normal_len() for a stream of lines: tries the shapes in
  * @p shapes (may be NULL) first and learns the shape of a line it accepts
- * otherwise.
+ * otherwise (see valid_only for what a scan may take besides).
  */
 size_t papyra__json_normal_len_shaped(const char *text,
                                       size_t len,

@@ -647,8 +647,11 @@ scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
 {
     papyra__line_reader rd;
     papyra__line l;
-    /* The lines of a store mostly share a few shapes: checked by their values only. */
-    papyra__normal_shapes shapes = PAPYRA__NORMAL_SHAPES_INIT;
+    /*
+     * The lines of a store mostly share a few shapes: checked by their values
+     * only, and, since a scan only classifies, floats as JSON numbers.
+     */
+    papyra__normal_shapes shapes = {.valid_only = true};
     char why[160], detail[224];
     int r;
 
