@@ -51,9 +51,12 @@ def median_seconds(cmd, runs, env=None):
 
 
 def best_seconds(cmd, runs=BEST_OF):
-    """The best of @p runs wall times: the machine is shared, noise only adds."""
+    """The best of @p runs wall times: the machine is shared, noise only adds. Each run starts
+    with no dirty pages (sync first, untimed), so that a compaction does not wait for the
+    write-back of the file written, or compacted, before it."""
     best = None
     for _ in range(runs):
+        os.sync()
         t0 = time.perf_counter()
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            check=False)
