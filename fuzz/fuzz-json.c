@@ -10,7 +10,12 @@
  *   "timestamp" the record codec reads from the tree;
  * - encode . decode is stable: what a parsed tree writes parses again and
  *   writes the same bytes (decode(encode(decode(x))) == decode(x)), in both
- *   styles, and the fast path never calls it anything but all or nothing.
+ *   styles, and the fast path never calls it anything but all or nothing;
+ * - the lines of the input (split at "\n"), checked in turn with one cache
+ *   of shapes, get what the full normal-form check answers for each, with
+ *   the same kind, timestamp and typed; with a scan's cache (valid_only),
+ *   what it takes besides is JSON the parser reads with that kind,
+ *   has-timestamp and typed.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -61,6 +66,71 @@ check_fast(const char *text, size_t len, const papyra_json *v, int parsed)
     }
 }
 
+/*
+ * A line a scan's shapes (valid_only) take but the full check does not: JSON
+ * the parser reads with the kind, timestamp and types they say.
+ */
+static void
+check_valid_only(const char *line, size_t n, const papyra__normal_info *got)
+{
+    papyra_json *v = NULL;
+    double ts;
+    int r = papyra__json_parse(line, n, &v);
+
+    PAPYRA_FUZZ_CHECK(r == 0 || r == PAPYRA_ENOMEM,
+                      "valid_only takes what the parser refuses: %.*s", (int)n, line);
+    if (r != 0)
+        return;
+    PAPYRA_FUZZ_CHECK(got->kind == papyra__record_kind_of(v) &&
+                          got->has_timestamp == papyra__record_timestamp(v, &ts) &&
+                          (!got->typed || papyra__json_type(v) != PAPYRA_JSON_OBJECT ||
+                           papyra__record_classify(v, NULL, 0) != PAPYRA__LINE_MISTYPED),
+                      "valid_only reads otherwise than the tree: %.*s", (int)n, line);
+    papyra__json_free(v);
+}
+
+/*
+ * Every line of @p text through one cache of shapes: the answers of the full
+ * check; through a scan's (valid_only), at least those, and only JSON.
+ */
+static void
+check_shapes(const char *text, size_t len)
+{
+    for (int mode = 0; mode < 4; mode++) {
+        bool ascii = mode & 1, valid_only = mode & 2;
+        papyra__normal_shapes shapes = {.valid_only = valid_only};
+        size_t at = 0;
+
+        while (at <= len) {
+            const char *nl = memchr(text + at, '\n', len - at);
+            size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
+            papyra__normal_info want = {0}, got = {0};
+            size_t w = papyra__json_normal_len(text + at, n, ascii, &want);
+            size_t g = papyra__json_normal_len_shaped(text + at, n, ascii, &got, &shapes);
+
+            if (valid_only) {
+                PAPYRA_FUZZ_CHECK(g == w || (g == n && n > 0 && w == 0),
+                                  "valid_only %zu, full check %zu: %.*s", g, w, (int)n, text + at);
+                if (g == n && n > 0 && w == 0)
+                    check_valid_only(text + at, n, &got);
+                PAPYRA_FUZZ_CHECK(!w || (want.kind == got.kind &&
+                                         want.has_timestamp == got.has_timestamp &&
+                                         want.typed == got.typed),
+                                  "valid_only info differs: %.*s", (int)n, text + at);
+                at += n + 1;
+                continue;
+            }
+            PAPYRA_FUZZ_CHECK(w == g, "shaped %zu, full check %zu: %.*s", g, w, (int)n, text + at);
+            PAPYRA_FUZZ_CHECK(!w || (want.kind == got.kind &&
+                                     want.has_timestamp == got.has_timestamp &&
+                                     want.typed == got.typed &&
+                                     (!want.has_timestamp || want.timestamp == got.timestamp)),
+                              "shaped info differs: %.*s", (int)n, text + at);
+            at += n + 1;
+        }
+    }
+}
+
 /* encode . decode is stable in the style @p flags. */
 static void
 check_stable(const char *text, const papyra_json *v, unsigned flags)
@@ -105,6 +175,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       r == 0 ? (int)papyra__json_type(v) : -1);
     PAPYRA_FUZZ_CHECK((o == 1) == (obj != NULL), "parse_object's object and answer disagree");
     check_fast(text, size, v, r);
+    check_shapes(text, size);
     if (r == 0) {
         check_stable(text, v, 0);
         check_stable(text, v, PAPYRA_JSON_ENSURE_ASCII);

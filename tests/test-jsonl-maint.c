@@ -457,6 +457,55 @@ test_rewrites_remove_leftover_temp_files(void **state)
     papyra_store_close(s);
 }
 
+/*
+ * Runs of kept lines longer than the copier's pieces (1 MiB), more than it
+ * queues at once, are copied as they are, in order with what is written
+ * between them: a "\r\n" line gets "\n", a line in another form is written
+ * back, a blank one is dropped; the counts are those of the lines. Under
+ * the thread sanitizer this is the copier thread's test.
+ */
+static void
+test_compaction_copies_long_runs_in_order(void **state)
+{
+    enum { RUN = 40000 };
+    papyra_buf in = {0}, want = {0};
+    papyra_compaction_report rep;
+    papyra_store *s;
+    int i;
+
+    for (int part = 0; part < 3; part++) {
+        for (i = 0; i < (part == 2 ? 1000 : RUN); i++) {
+            char line[160];
+            int n = snprintf(line, sizeof(line),
+                             "{\"kind\": \"event\", \"system_id\": \"local\", \"n\": %d, "
+                             "\"payload\": \"%s\", \"timestamp\": %d.25}\n",
+                             part * RUN + i, "abcdefghijklmnopqrstuvwxyz0123456789", i);
+            assert_int_equal(papyra__buf_append(&in, line, (size_t)n), 0);
+            assert_int_equal(papyra__buf_append(&want, line, (size_t)n), 0);
+        }
+        if (part == 0) {
+            assert_int_equal(papyra__buf_puts(&in, "{\"kind\": \"event\", \"timestamp\": 1}\r\n"
+                                                   "{\"kind\":\"event\",\"timestamp\":2}\n\n"),
+                             0);
+            assert_int_equal(papyra__buf_puts(&want, "{\"kind\": \"event\", \"timestamp\": 1}\n"
+                                                     "{\"kind\": \"event\", \"timestamp\": 2}\n"),
+                             0);
+        }
+    }
+    papyra_test_write_file(F->path, in.data, in.len);
+    s = st_open("json:%s?metrics=none", F->path);
+    assert_int_equal(papyra_store_compact(s, &rep), 0);
+    papyra_test_assert_file(F->path, want.data, want.len);
+    assert_int_equal(rep.before_records, 2 * RUN + 1000 + 2);
+    assert_int_equal(rep.after_records, 2 * RUN + 1000 + 2);
+    assert_int_equal(rep.before_bytes, (int64_t)in.len);
+    assert_int_equal(rep.after_bytes, (int64_t)want.len);
+    assert_int_equal(papyra_test_count_prefix(F->dir, "events.jsonl.compact"), 0);
+    papyra_store_close(s);
+    papyra__buf_free(&in);
+    papyra__buf_free(&want);
+}
+
 int
 main(void)
 {
@@ -476,6 +525,7 @@ main(void)
         T(test_rewrites_equal_parse_and_write),
         T(test_compaction_reads_kind_and_timestamp_of_normal_lines),
         T(test_rewrites_remove_leftover_temp_files),
+        T(test_compaction_copies_long_runs_in_order),
 #undef T
     };
 

@@ -4,7 +4,8 @@
  * backward, with both newline policies, against a plain reference splitter:
  * random files of "x", "\n" and "\r" whose line ends fall on every side of
  * the readers' 64 KiB reads (a "\r\n" split across two reads included),
- * long lines that make the buffer grow, and a read limit.
+ * long lines that make the buffer grow, and a read limit; and the searches
+ * for the next and the previous line end alone, at every position.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -203,6 +204,56 @@ test_line_end_every_position(void **state)
     }
 }
 
+/* Where the last line of p[0..n) starts by the policy, one byte at a time from the end. */
+static size_t
+ref_start(const char *p, size_t n, papyra__newlines nl)
+{
+    size_t i = n;
+
+    while (i > 0 && p[i - 1] != '\n' && !(nl == PAPYRA__NL_UNIVERSAL && p[i - 1] == '\r'))
+        i--;
+    return i;
+}
+
+/*
+ * The backward search alone, as the forward one: one or two line ends (or
+ * bytes one bit away from them) at every pair of positions of a 64-byte
+ * window, at every alignment, with every length; bytes before the window
+ * and past the length are line ends that must not be found.
+ */
+static void
+test_line_start_every_position(void **state)
+{
+    static const unsigned char ends[] = {'\n', '\r', '\n' ^ 0x80, '\r' ^ 1, '\n' ^ 1, 0};
+    char mem[16 + 64 + 16 + 16];
+
+    (void)state;
+    for (size_t align = 0; align < 16; align++) {
+        char *w = mem + 16 + align;
+        for (size_t a = 0; a <= 64; a++) {
+            for (size_t b = a; b <= 64; b++) {
+                for (size_t ea = 0; ea < 2; ea++) {
+                    for (size_t eb = 0; eb < sizeof(ends); eb++) {
+                        memset(mem, '\n', sizeof(mem));
+                        memset(w, 'x', 64);
+                        if (a < 64)
+                            w[a] = (char)ends[ea];
+                        if (b < 64 && b > a)
+                            w[b] = (char)ends[eb];
+                        for (size_t n = 0; n <= 64;
+                             n += n + 17 < a || (n > a + 17 && n + 17 < b) ? 7 : 1) {
+                            for (int nl = 0; nl < 2; nl++) {
+                                assert_int_equal(papyra__line_start(w, n, (papyra__newlines)nl),
+                                                 ref_start(w, n, (papyra__newlines)nl));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Every byte value, alone in a window, is a line end exactly when the policy says. */
 static void
 test_line_end_every_byte(void **state)
@@ -217,6 +268,8 @@ test_line_end_every_byte(void **state)
             for (int nl = 0; nl < 2; nl++) {
                 assert_int_equal(papyra__line_end(w, sizeof(w), (papyra__newlines)nl),
                                  ref_end(w, sizeof(w), (papyra__newlines)nl));
+                assert_int_equal(papyra__line_start(w, sizeof(w), (papyra__newlines)nl),
+                                 ref_start(w, sizeof(w), (papyra__newlines)nl));
             }
         }
     }
@@ -227,6 +280,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_line_end_every_position),
+        cmocka_unit_test(test_line_start_every_position),
         cmocka_unit_test(test_line_end_every_byte),
         PAPYRA_TEST_IN_TMPDIR(test_random_files),
         PAPYRA_TEST_IN_TMPDIR(test_ends_at_read_boundaries),

@@ -589,6 +589,173 @@ test_classify_line_should_agree_with_the_parsed_tree(void **state)
 }
 
 /*
+ * A scan's shapes (valid_only) after learning from @p learn take @p line
+ * only when it is JSON the parser reads with the kind, timestamp and types
+ * they say, and take at least what the full check takes.
+ */
+static void
+check_valid_only(const char *learn, const char *line, bool ascii)
+{
+    papyra__normal_shapes shapes = {.valid_only = true};
+    papyra__normal_info info;
+    papyra_json *obj = NULL;
+    size_t n = strlen(line);
+    double ts;
+    int cls;
+
+    (void)papyra__json_normal_len_shaped(learn, strlen(learn), ascii, NULL, &shapes);
+    if (n == 0 || papyra__json_normal_len_shaped(line, n, ascii, &info, &shapes) != n) {
+        if (n > 0 && papyra__json_normal_len(line, n, ascii, NULL) == n)
+            fail_msg("valid_only refuses what the full check takes: %s", line);
+        return;
+    }
+    if (papyra__json_parse(line, n, &obj) != 0)
+        fail_msg("shape of %s: valid_only takes what the parser refuses: %s", learn, line);
+    cls = papyra__record_classify(obj, NULL, 0);
+    if (info.kind != papyra__record_kind_of(obj) ||
+        info.has_timestamp != papyra__record_timestamp(obj, &ts) ||
+        (info.typed && cls == PAPYRA__LINE_MISTYPED))
+        fail_msg("shape of %s: valid_only reads kind %d ts %d typed %d of %s, the tree %d %d %d",
+                 learn, info.kind, info.has_timestamp, info.typed, line,
+                 papyra__record_kind_of(obj), papyra__record_timestamp(obj, &ts), cls);
+    papyra__json_free(obj);
+}
+
+/*
+ * A shape learned from one line answers for another exactly what the full
+ * check answers (length, kind, timestamp, typed), for lines that share the
+ * shape with other values, values of another type, escapes, bytes that are
+ * not UTF-8 or not ASCII, words, mistyped fields, more or fewer bytes, and
+ * lines too long or with too many values to learn.
+ */
+static void
+test_normal_form_shapes_should_answer_as_the_full_check(void **state)
+{
+#define EV(id, type, ts)                                                                           \
+    "{\"kind\": \"event\", \"system_id\": \"local\", \"actor_address\": {\"system\": \"local\", "  \
+    "\"actor_id\": " id "}, \"event_type\": " type ", \"payload\": {\"n\": 1}, \"timestamp\": " ts \
+    "}"
+    static const char *const lines[] = {
+        EV("1", "\"ActorStarted\"", "1764512345.1234567"),
+        EV("22", "\"ActorStopped\"", "1.5"),
+        EV("-3", "\"\"", "1764512345.2469134"),
+        EV("\"x\"", "\"ActorStarted\"", "1.5"),
+        EV("1", "5", "1.5"),
+        EV("1", "null", "1.5"),
+        EV("1", "\"ActorStarted\"", "\"1\""),
+        EV("1", "\"ActorStarted\"", "0.0"),
+        EV("1", "\"ActorStarted\"", "1e5"),
+        EV("1", "\"ActorStarted\"", "0.30000000000000004"),
+        EV("1", "\"ActorStarted\"", "0.30000000000000005"),
+        EV("1", "\"ActorStarted\"", "1764512345.12345670"),
+        EV("1", "\"ActorStarted\"", "1764512345.123456789012345678901234567890123"),
+        EV("1", "\"ActorStarted\"", "17645123451234567890.5"),
+        EV("1", "\"ActorStarted\"", "-0.5"),
+        EV("1", "\"ActorStarted\"", "-01.5"),
+        EV("1", "\"ActorStarted\"", "1."),
+        EV("1", "\"ActorStarted\"", "1.5e"),
+        EV("1", "\"ActorStarted\"", "-"),
+        EV("01", "\"ActorStarted\"", "1.5"),
+        EV("-0", "\"ActorStarted\"", "1.5"),
+        EV("1.0", "\"ActorStarted\"", "1.50"),
+        EV("1", "\"Actor\\\"Started\"", "1.5"),
+        EV("1", "\"Actor\\u00e9\"", "1.5"),
+        EV("1", "\"Actor\x01\"", "1.5"),
+        EV("1", "\"Actor\xc3\xa9\"", "1.5"),
+        EV("1", "\"Actor\xff\"", "1.5"),
+        EV("1", "\"Actor\xc3\"", "1.5"),
+        EV("1", "\"ActorStarted\"", "1.5") " ",
+        EV("1", "\"ActorStarted\"", "1.5") "}",
+        EV("1", "[\"ActorStarted\"]", "1.5"),
+        "{\"kind\": \"audit\", \"system_id\": \"local\", \"timestamp\": 1.5}",
+        "{\"kind\": \"nope\", \"system_id\": \"local\", \"timestamp\": 1.5}",
+        "{\"kind\": 5, \"system_id\": \"local\", \"timestamp\": 1.5}",
+        "{\"kind\": \"audit\", \"system_id\": \"local\", \"timestamp\": 2}",
+        "{\"kind\": \"audit\", \"system_id\": \"local\", \"timestamp\": 1.5",
+        "{\"kind\": \"audit\", \"system_id\": \"local\", \"timestamp\": true}",
+        "{\"kind\": \"audit\", \"system_id\": \"local\", \"timestamp\": false}",
+        "{\"kind\": \"audit\", \"timestamp\": 1.5, \"registry_dead\": [\"a\", \"b\"]}",
+        "{\"kind\": \"audit\", \"timestamp\": 1.5, \"registry_dead\": [\"a\", 5]}",
+        "{\"kind\": \"audit\", \"timestamp\": 1.5, \"registry_dead\": [\"a\", \"b\", \"c\"]}",
+        "{\"kind\": \"audit\", \"timestamp\": 1.5, \"total_actors\": 1}",
+        "{\"kind\": \"audit\", \"timestamp\": 1.5, \"total_actors\": 1.5}",
+        "{\"kind\": \"audit\", \"timestamp\": 1.5, \"total_actors\": \"1\"}",
+        "{\"k\xc3\xa9y\": \"v\", \"kind\": \"event\", \"timestamp\": 1.5}",
+        "{\"k\xc3\xa9y\": \"\xc3\xa9\", \"kind\": \"event\", \"timestamp\": 1.5}",
+        "{\"k\xc3\xa9y\": \"\xff\", \"kind\": \"event\", \"timestamp\": 1.5}",
+        "{\"a\": 1, \"a\": 2}",
+        "{\"a\": 1, \"b\": 2}",
+        "{\"a\": \"x\", \"b\": \"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\"}",
+        "{\"a\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\", \"b\": \"y\"}",
+        "{}",
+        "[]",
+        "",
+    };
+#undef EV
+    /* A line too long to learn, and one with more values than a shape holds. */
+    char longer[PAPYRA__SHAPE_BYTES + 64], many[PAPYRA__SHAPE_SLOTS * 8 + 16];
+    const char *all[sizeof(lines) / sizeof(lines[0]) + 4];
+    size_t n = 0, i, j, k;
+    int ascii;
+
+    (void)state;
+    for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        all[n++] = lines[i];
+    snprintf(longer, sizeof(longer), "{\"kind\": \"event\", \"timestamp\": 1.5, \"x\": \"%0*d\"}",
+             PAPYRA__SHAPE_BYTES, 7);
+    all[n++] = longer;
+    k = (size_t)snprintf(many, sizeof(many), "[");
+    for (i = 0; i <= PAPYRA__SHAPE_SLOTS; i++)
+        k += (size_t)snprintf(many + k, sizeof(many) - k, "%s%zu", i ? ", " : "", i % 10);
+    snprintf(many + k, sizeof(many) - k, "]");
+    all[n++] = many;
+    for (ascii = 0; ascii < 2; ascii++) {
+        for (i = 0; i < n; i++) {
+            for (j = 0; j < n; j++) {
+                papyra__normal_shapes shapes = PAPYRA__NORMAL_SHAPES_INIT;
+                papyra__normal_info want, got;
+                size_t lb = strlen(all[j]), w, g;
+
+                /* Learned from line i (without info, then by its own shape with it). */
+                for (k = 0; k < 2; k++)
+                    assert_int_equal(papyra__json_normal_len_shaped(all[i], strlen(all[i]), ascii,
+                                                                    k ? &got : NULL, &shapes),
+                                     papyra__json_normal_len(all[i], strlen(all[i]), ascii, &want));
+                memset(&want, 0, sizeof(want));
+                memset(&got, 0, sizeof(got));
+                w = papyra__json_normal_len(all[j], lb, ascii, &want);
+                g = papyra__json_normal_len_shaped(all[j], lb, ascii, &got, &shapes);
+                if (w != g)
+                    fail_msg("ascii %d, shape of %s: %s is %zu, full check %zu", ascii, all[i],
+                             all[j], g, w);
+                if (w && (want.kind != got.kind || want.has_timestamp != got.has_timestamp ||
+                          (want.has_timestamp && want.timestamp != got.timestamp) ||
+                          want.typed != got.typed))
+                    fail_msg("ascii %d, shape of %s: %s reads kind %d ts %d %.17g typed %d, "
+                             "full check %d %d %.17g %d",
+                             ascii, all[i], all[j], got.kind, got.has_timestamp, got.timestamp,
+                             got.typed, want.kind, want.has_timestamp, want.timestamp, want.typed);
+                check_valid_only(all[i], all[j], ascii);
+            }
+        }
+    }
+    /* What a scan takes besides: digits repr() would not write, which the parser reads. */
+    {
+        papyra__normal_shapes shapes = {.valid_only = true};
+        papyra__normal_info info;
+
+        for (i = 0; i < 2; i++) {
+            const char *l = lines[i == 0 ? 0 : 10]; /* learned, then 0.30000000000000005 */
+            size_t len = strlen(l);
+
+            assert_int_equal(papyra__json_normal_len_shaped(l, len, false, &info, &shapes), len);
+            assert_int_equal(papyra__json_normal_len(l, len, false, NULL), i == 0 ? len : 0);
+            assert_true(info.has_timestamp && info.kind == PAPYRA_KIND_EVENT && info.typed);
+        }
+    }
+}
+
+/*
  * The fast path on a "timestamp" of text @p num: it says normal form only
  * when parsing and writing back gives the same bytes (else "not sure" is
  * its answer), and then reads the value strtod() reads. Returns whether it
@@ -1161,6 +1328,7 @@ main(void)
         cmocka_unit_test(
             test_decode_should_refuse_fields_of_the_wrong_type_and_default_missing_ones),
         cmocka_unit_test(test_classify_line_should_agree_with_the_parsed_tree),
+        cmocka_unit_test(test_normal_form_shapes_should_answer_as_the_full_check),
         cmocka_unit_test(test_normal_form_should_take_written_floats_of_every_length),
         cmocka_unit_test(test_normal_form_should_see_every_byte_of_a_string),
         cmocka_unit_test(test_normal_form_should_find_duplicate_keys_of_every_length),

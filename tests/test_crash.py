@@ -25,7 +25,8 @@ from strace_walk import STRACE, rotating_set, strace_missing, write_lines
 PAPYRA = sys.argv[1]
 # Every system call that changes files or their names, plus open (which creates).
 STEPS = ("openat,creat,write,pwrite64,writev,fsync,fdatasync,rename,renameat,renameat2,"
-         "link,linkat,unlink,unlinkat,ftruncate,mkdir,mkdirat,rmdir,flock")
+         "link,linkat,unlink,unlinkat,ftruncate,mkdir,mkdirat,rmdir,flock,copy_file_range,"
+         "sync_file_range")
 MAX_STEPS = 600
 
 
@@ -34,12 +35,19 @@ def json_fixture(d):
                 torn=True)
 
 
+def json_runs_fixture(d):
+    """Runs of lines long enough that compaction copies them with copy_file_range and sends
+    the new file to disk piece by piece (sync_file_range) as it goes."""
+    write_lines(os.path.join(d, "data.jsonl"), 0, 12000, [7000], torn=True)
+
+
 def rotating_fixture(d):
     rotating_set(d, 4, 8, lambda n, i: i == 5 and n % 2)
 
 
 BACKENDS = {
     "json": (json_fixture, "json:{d}/data.jsonl?max_records=5"),
+    "json-runs": (json_runs_fixture, "json:{d}/data.jsonl?max_records=7000"),
     "rotating": (rotating_fixture, "rotating:{d}/rot.log?max_bytes=600&max_files=6&max_records=5"),
 }
 OPERATIONS = {

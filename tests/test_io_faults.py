@@ -90,7 +90,8 @@ WRITER = os.path.abspath(sys.argv[2])
 # The file-changing system calls: test_crash.py's set, with flock left out
 # (it cannot fail with EIO or ENOSPC) and truncate added.
 CALLS = ("openat,creat,write,pwrite64,writev,fsync,fdatasync,rename,renameat,renameat2,"
-         "link,linkat,unlink,unlinkat,ftruncate,truncate,mkdir,mkdirat,rmdir")
+         "link,linkat,unlink,unlinkat,ftruncate,truncate,mkdir,mkdirat,rmdir,copy_file_range,"
+         "sync_file_range")
 CALL_SET = set(CALLS.split(","))
 # The calls whose string arguments are file names (the others take descriptors).
 PATH_CALLS = {"openat", "creat", "rename", "renameat", "renameat2", "link", "linkat", "unlink",
@@ -338,6 +339,13 @@ def damaged_json(d, url):
     run([WRITER, "counters", os.path.join(d, "data.jsonl.metrics"), "json"])
 
 
+def damaged_json_runs(d, url):
+    """Runs of lines long enough that compaction copies them with copy_file_range and sends
+    the new file to disk piece by piece (sync_file_range)."""
+    write_lines(os.path.join(d, "data.jsonl"), 0, 12000, [7000], torn=True)
+    run([WRITER, "counters", os.path.join(d, "data.jsonl.metrics"), "json"])
+
+
 def damaged_rotating(d, url):
     base = rotating_set(d, 3, 3, lambda n, i: i == 1 and n == 1, torn_active=True)
     hidden = os.path.join(os.path.dirname(base), "." + os.path.basename(base) + ".metrics")
@@ -369,6 +377,9 @@ def cases():
             url = "json:{d}/data.jsonl"
         out.append(Case(backend, "compact max_records=3", url + ("&" if "?" in url else "?") +
                         "max_records=3", damaged, papyra_cmd("persistence", "compact"), base))
+        if backend == "json":
+            out.append(Case(backend, "compact runs max_records=7000", url + "?max_records=7000",
+                            damaged_json_runs, papyra_cmd("persistence", "compact"), base))
         out.append(Case(backend, "recover repair", url, damaged,
                         papyra_cmd("persistence", "recover", "--mode", "repair"), base))
         out.append(Case(backend, "recover quarantine", url, damaged,

@@ -80,8 +80,10 @@ papyra__lines_open(papyra__line_reader *r, const char *path, papyra__newlines nl
  * The line-end search: the bytes that may end a line are found 16 at a time
  * (SSE2, the x86-64 baseline) or 8 at a time in a uint64_t (elsewhere), "\n"
  * and, with universal newlines, "\r" in the same pass, so that each byte is
- * looked at once. Loads never reach past p + n. PAPYRA_LINES_PORTABLE picks
- * the portable search on x86-64 too (the test lines-portable).
+ * looked at once; the backward reader searches for the last line end the
+ * same way from the end. Loads never reach outside p[0..n).
+ * PAPYRA_LINES_PORTABLE picks the portable search on x86-64 too (the test
+ * lines-portable).
  */
 #if defined(__SSE2__) && !defined(PAPYRA_LINES_PORTABLE)
 #include <emmintrin.h>
@@ -104,6 +106,26 @@ find_end(const char *p, size_t n, bool cr)
             return i;
     }
     return n;
+}
+
+static size_t
+find_start(const char *p, size_t n, bool cr)
+{
+    const __m128i lf = _mm_set1_epi8('\n'), crv = _mm_set1_epi8(cr ? '\r' : '\n');
+    size_t i = n;
+
+    for (; i >= 16; i -= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i - 16));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, crv)));
+        if (m)
+            return i - 16 + (size_t)(32 - __builtin_clz(m));
+    }
+    for (; i > 0; i--) {
+        if (p[i - 1] == '\n' || (cr && p[i - 1] == '\r'))
+            return i;
+    }
+    return 0;
 }
 #else
 #define ONES ((uint64_t)0x0101010101010101u)
@@ -142,12 +164,44 @@ find_end(const char *p, size_t n, bool cr)
     }
     return n;
 }
+
+static size_t
+find_start(const char *p, size_t n, bool cr)
+{
+    const uint64_t lf = ONES * '\n', crv = ONES * (cr ? '\r' : '\n');
+    size_t i = n;
+
+    for (; i >= 8; i -= 8) {
+        uint64_t w, m;
+        memcpy(&w, p + i - 8, 8);
+        m = bytes_equal(w, lf) | bytes_equal(w, crv);
+        if (m) {
+            /* The last of the word's line ends: its highest address. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            return i - (size_t)__builtin_ctzll(m) / 8;
+#else
+            return i - 8 + (size_t)(63 - __builtin_clzll(m)) / 8 + 1;
+#endif
+        }
+    }
+    for (; i > 0; i--) {
+        if (p[i - 1] == '\n' || (cr && p[i - 1] == '\r'))
+            return i;
+    }
+    return 0;
+}
 #endif
 
 size_t
 papyra__line_end(const char *p, size_t n, papyra__newlines nl)
 {
     return find_end(p, n, nl == PAPYRA__NL_UNIVERSAL);
+}
+
+size_t
+papyra__line_start(const char *p, size_t n, papyra__newlines nl)
+{
+    return find_start(p, n, nl == PAPYRA__NL_UNIVERSAL);
 }
 
 int
@@ -256,23 +310,12 @@ rfill(papyra__rline_reader *r)
 
 /*
  * The file offset just after the last line end before @p end in what the
- * buffer holds, or lo when it holds none: a byte loop per policy, so that
- * the "\n" policy tests one byte value as json: always did.
+ * buffer holds, or lo when it holds none.
  */
 static uint64_t
 line_start(const papyra__rline_reader *r, uint64_t end)
 {
-    const char *p = r->buf;
-    size_t k = (size_t)(end - r->lo);
-
-    if (r->nl == PAPYRA__NL_LF) {
-        while (k > 0 && p[k - 1] != '\n')
-            k--;
-    } else {
-        while (k > 0 && p[k - 1] != '\n' && p[k - 1] != '\r')
-            k--;
-    }
-    return r->lo + k;
+    return r->lo + papyra__line_start(r->buf, (size_t)(end - r->lo), r->nl);
 }
 
 int

@@ -42,6 +42,13 @@ typedef struct papyra__line {
  */
 size_t papyra__line_end(const char *p, size_t n, papyra__newlines nl);
 
+/*
+ * The offset just after the last line end in p[0..n) (by the same rules: of
+ * a "\r\n" this finds its "\n"), or 0 when there is none: where the last
+ * line of p[0..n) starts.
+ */
+size_t papyra__line_start(const char *p, size_t n, papyra__newlines nl);
+
 /* Oldest line first. */
 typedef struct papyra__line_reader {
     int fd;

@@ -187,14 +187,20 @@ fast_string(const unsigned char *p, const unsigned char *end, bool ascii, bool *
 #if defined(__SSE2__)
         while (p + 16 <= end) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i q = _mm_cmpeq_epi8(v, quote);
             /* Signed compares: 0x80..0xff are negative, below 0x20. */
             __m128i stop =
-                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                _mm_or_si128(_mm_or_si128(q, _mm_cmpeq_epi8(v, bslash)),
                              _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpgt_epi8(v, top)));
             unsigned m = (unsigned)_mm_movemask_epi8(stop);
 
             if (m) {
-                p += __builtin_ctz(m);
+                unsigned at = (unsigned)__builtin_ctz(m);
+
+                p += at;
+                /* The closing quote, told by its bit rather than by loading it again. */
+                if ((unsigned)_mm_movemask_epi8(q) >> at & 1u)
+                    return p;
                 break;
             }
             p += 16;
@@ -338,6 +344,58 @@ repr_digits(uint64_t m, int k, double *v)
 #endif
 
 /*
+ * The end of the run of digits at p, with *m * 10^n + their value in *m
+ * (modulo 2^64: a caller that takes the value takes at most 19 digits).
+ * Eight digits at a time in a word where the text goes on that far (@p end).
+ */
+static inline const unsigned char *
+digit_run(const unsigned char *p, const unsigned char *end, uint64_t *m)
+{
+    uint64_t v = *m;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    static const uint64_t p10[] = {1u,      10u,      100u,      1000u,     10000u,
+                                   100000u, 1000000u, 10000000u, 100000000u};
+    const uint64_t zeros = 0x3030303030303030u, highs = 0xf0f0f0f0f0f0f0f0u;
+
+    while (p + 8 <= end) {
+        uint64_t w, a, stop;
+        unsigned k;
+
+        memcpy(&w, p, 8);
+        /*
+         * a: a digit byte becomes 0..9; a byte is not a digit when its high
+         * nibble is set in a or in a + 6. A carry out of a byte that is not
+         * a digit spoils only the bytes after it, which are not looked at.
+         */
+        a = w ^ zeros;
+        stop = (a | (a + 0x0606060606060606u)) & highs;
+        k = stop ? (unsigned)__builtin_ctzll(stop) / 8 : 8;
+        if (k == 0)
+            break;
+        /* The k digits to the top of the word, zeros before them: the 8-digit conversion. */
+        a <<= 8 * (8 - k);
+        a = a * 10 + (a >> 8);
+        a = ((a & 0x000000ff000000ffu) * (100 + (1000000ull << 32)) +
+             ((a >> 16) & 0x000000ff000000ffu) * (1 + (10000ull << 32))) >>
+            32;
+        v = v * p10[k] + (a & 0xffffffffu);
+        p += k;
+        if (k < 8) {
+            *m = v;
+            return p;
+        }
+    }
+#else
+    (void)end;
+#endif
+    for (; *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    *m = v;
+    return p;
+}
+
+/*
  * The end of a number in normal form at p, or NULL; *v its value when v is
  * not NULL. A float is normal only as repr() writes it. In fixed notation
  * (1e-4 <= |x| < 1e16), without trailing zeros but the one of "X.0", with at
@@ -349,7 +407,7 @@ repr_digits(uint64_t m, int k, double *v)
  * exponents and zero take the general path.
  */
 static const unsigned char *
-fast_number(const unsigned char *p, double *v)
+fast_number(const unsigned char *p, const unsigned char *end, double *v)
 {
     static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -366,8 +424,7 @@ fast_number(const unsigned char *p, double *v)
         if (*q >= '0' && *q <= '9')
             return NULL; /* a leading zero */
     } else {
-        while (*q >= '0' && *q <= '9')
-            m = m * 10 + (uint64_t)(*q++ - '0');
+        q = digit_run(q, end, &m);
         if (q == d || q - d > 18)
             return NULL;
     }
@@ -379,16 +436,21 @@ fast_number(const unsigned char *p, double *v)
             *v = p != d ? -(double)m : (double)m;
         return q;
     }
-    sig = m ? (unsigned)(q - d) : 0;
     f = ++q;
-    for (; *q >= '0' && *q <= '9'; q++) {
-        if (sig == 0 && *q == '0') {
-            lead++;
-            continue;
+    /*
+     * The significant digits: the integer part's unless it is "0", then the
+     * fraction's after its leading zeros (m is exact when at most 17, the
+     * most repr() writes; more are refused below).
+     */
+    if (m == 0) {
+        while (*q == '0') {
+            q++;
+            if (++lead > 3)
+                return NULL; /* below 1e-4: not fixed notation */
         }
-        if (++sig <= 17)
-            m = m * 10 + (uint64_t)(*q - '0');
     }
+    q = digit_run(q, end, &m);
+    sig = m ? (unsigned)(q - f) - lead + (d[0] == '0' ? 0 : (unsigned)(f - 1 - d)) : 0;
     if (q == f || *q == 'e' || *q == 'E')
         return NULL;
     if (q[-1] == '0' && q - f > 1)
@@ -419,15 +481,53 @@ fast_number(const unsigned char *p, double *v)
     return q;
 }
 
+/*
+ * The end of a JSON number at p that a scan may take without its value
+ * (papyra__normal_shapes.valid_only), or NULL: an integer as
+ * fast_number() takes it, or a float in fixed notation, digits '.' digits,
+ * of at most 17 integer and 40 fractional digits (a finite double, whatever
+ * its digits), without the repr() check.
+ */
+static const unsigned char *
+valid_number(const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char *q = p + (*p == '-'), *d = q, *f;
+    uint64_t m = 0;
+
+    if (*q == '0') {
+        q++;
+        if (*q >= '0' && *q <= '9')
+            return NULL; /* a leading zero */
+    } else {
+        q = digit_run(q, end, &m);
+        if (q == d)
+            return NULL;
+    }
+    if (*q != '.')
+        return fast_number(p, end, NULL);
+    if (q - d > 17)
+        return NULL;
+    f = ++q;
+    q = digit_run(q, end, &m);
+    if (q == f || q - f > 40 || *q == 'e' || *q == 'E')
+        return NULL;
+    return q;
+}
+
 /* The papyra_kind a normal-form string literal [p, q] (quotes included) names, or -1. */
 static int
 kind_of_literal(const unsigned char *p, const unsigned char *q)
 {
+    static const size_t lens[PAPYRA_KIND_MAX] = {
+        [PAPYRA_KIND_EVENT] = sizeof("event") - 1,
+        [PAPYRA_KIND_AUDIT] = sizeof("audit") - 1,
+        [PAPYRA_KIND_DEAD_LETTER] = sizeof("dead_letter") - 1,
+    };
     size_t n = (size_t)(q - p) - 1;
     int k;
 
     for (k = 0; k < PAPYRA_KIND_MAX; k++) {
-        if (strlen(kind_names[k]) == n && memcmp(kind_names[k], p + 1, n) == 0)
+        if (lens[k] == n && memcmp(kind_names[k], p + 1, n) == 0)
             return k;
     }
     return -1;
@@ -530,8 +630,16 @@ key_print(const unsigned char *p, const unsigned char *q, const unsigned char *e
     return (a ^ (b * 0x9e3779b97f4a7c15u)) + n;
 }
 
-size_t
-papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info)
+/*
+ * The normal-form check of every byte; with @p learn (may be NULL), the
+ * shape of an accepted line is stored there (see papyra__normal_shape).
+ */
+static size_t
+normal_len(const char *text,
+           size_t len,
+           bool ascii,
+           papyra__normal_info *info,
+           papyra__normal_shape *learn)
 {
     const unsigned char *p = (const unsigned char *)text, *q, *end = p + len;
     /* Per open container: '{' or '[', and where its keys start in keys[]. */
@@ -544,9 +652,11 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
         size_t n;
         uint64_t fp; /* key_print(): equal keys have equal prints */
     } keys[FAST_KEYS];
-    unsigned depth = 0, nkeys = 0, i;
+    unsigned depth = 0, nkeys = 0, i, nslots = 0;
     uint64_t fp, bit;
-    bool has_hi = false;
+    /* Bytes above 0x7e in a string value, in a key. */
+    bool has_hi = false, key_hi = false, typed = true;
+    int line_kind = -1; /* what the top-level "kind" names */
     /* A top-level key whose value info wants: 1 "kind", 2 "timestamp". */
     int pending = 0, want;
     /*
@@ -561,6 +671,8 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
         info->has_timestamp = false;
         info->typed = true;
     }
+    if (len > PAPYRA__SHAPE_BYTES)
+        learn = NULL;
     for (;;) {
         /* A value. */
         want = depth == 1 ? pending : 0;
@@ -569,8 +681,22 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
         expect = FIELD_ANY;
         if (names_depth > 0 && depth == names_depth)
             expecting = FIELD_STRING; /* an element of a name list */
-        if (info && expecting != FIELD_ANY && !value_may_be(p, expecting))
-            info->typed = false;
+        if (expecting != FIELD_ANY && !value_may_be(p, expecting)) {
+            typed = false;
+            if (info)
+                info->typed = false;
+        }
+        /* A string or a number: a slot of the shape, with what it needs there. */
+        if (learn && *p != '{' && *p != '[' && *p != 't' && *p != 'f' && *p != 'n') {
+            if (nslots == PAPYRA__SHAPE_SLOTS) {
+                learn = NULL;
+            } else {
+                learn->slot[nslots].start = (uint16_t)(p - (const unsigned char *)text);
+                learn->slot[nslots].type = *p == '"' ? '"' : '0';
+                learn->slot[nslots].want = (uint8_t)want;
+                learn->slot[nslots].expect = (uint8_t)expecting;
+            }
+        }
         switch (*p) {
         case '{':
         case '[':
@@ -594,9 +720,14 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
             q = fast_string(p + 1, end, ascii, &has_hi);
             if (!q)
                 return 0;
-            if (want == 1)
-                info->kind = kind_of_literal(p, q);
+            if (want == 1) {
+                line_kind = kind_of_literal(p, q);
+                if (info)
+                    info->kind = line_kind;
+            }
             p = q + 1;
+            if (learn)
+                learn->slot[nslots++].end = (uint16_t)(p - (const unsigned char *)text);
             break;
         case 't':
             if (!fast_word(p, "true"))
@@ -614,12 +745,14 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
             p += 4;
             break;
         default:
-            q = fast_number(p, want == 2 ? &info->timestamp : NULL);
+            q = fast_number(p, end, want == 2 && info ? &info->timestamp : NULL);
             if (!q)
                 return 0;
-            if (want == 2)
+            if (want == 2 && info)
                 info->has_timestamp = true;
             p = q;
+            if (learn)
+                learn->slot[nslots++].end = (uint16_t)(p - (const unsigned char *)text);
             break;
         }
         /* After a value: a separator, a closing bracket, or the end. */
@@ -628,8 +761,18 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
                 if (p != end)
                     return 0;
                 /* Strings with non-ASCII bytes must be UTF-8 as a whole. */
-                if (has_hi && !papyra__utf8_valid(text, len))
+                if ((has_hi || key_hi) && !papyra__utf8_valid(text, len))
                     return 0;
+                /* Only a shape whose every line is typed: a match then needs no parse. */
+                if (learn && typed) {
+                    learn->kind = (int8_t)line_kind;
+                    memcpy(learn->text, text, len);
+                    memset(learn->text + len, 0, 16);
+                    learn->nslots = (uint16_t)nslots;
+                    learn->ascii = ascii;
+                    learn->hi = key_hi;
+                    learn->len = (uint32_t)len;
+                }
                 return len;
             }
             if (*p == ',' && p[1] == ' ') {
@@ -650,7 +793,7 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
         /* A key, unique in its object, then ": ". */
         if (*p != '"' || nkeys == FAST_KEYS)
             return 0;
-        q = fast_string(p + 1, end, ascii, &has_hi);
+        q = fast_string(p + 1, end, ascii, &key_hi);
         if (!q || q[1] != ':' || q[2] != ' ')
             return 0;
         fp = key_print(p, q, end);
@@ -666,7 +809,8 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
         keys[nkeys].p = p;
         keys[nkeys].fp = fp;
         keys[nkeys++].n = (size_t)(q - p);
-        if (info && depth == 1) {
+        /* What a shape learns whether or not the caller wants it now. */
+        if ((info || learn) && depth == 1) {
             if (q - p == 5 && memcmp(p, "\"kind", 5) == 0)
                 pending = 1;
             else if (q - p == 10 && memcmp(p, "\"timestamp", 10) == 0)
@@ -675,6 +819,156 @@ papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal
         }
         p = q + 3;
     }
+}
+
+size_t
+papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info)
+{
+    return normal_len(text, len, ascii, info, NULL);
+}
+
+#if defined(__SSE2__)
+/* The bytes of a and b that differ, a bit each. */
+static inline unsigned
+differ16(const unsigned char *a, const char *b)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)a);
+    __m128i y = _mm_loadu_si128((const __m128i *)(const void *)b);
+
+    return ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) & 0xffffu;
+}
+#endif
+
+/*
+ * Whether the n bytes at p equal those at t (t has 16 bytes to spare; p has
+ * n before end): 16 at a time, the last 16 of a longer run overlapping.
+ */
+static inline bool
+same_bytes(const unsigned char *p, const char *t, size_t n, const unsigned char *end)
+{
+#if defined(__SSE2__)
+    if (n <= 16) {
+        if (p + 16 <= end)
+            return (differ16(p, t) & ((1u << n) - 1)) == 0;
+        /* The last bytes of a line, often just its "}". */
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] != (unsigned char)t[i])
+                return false;
+        }
+        return true;
+    } else {
+        size_t i;
+
+        for (i = 0; i + 16 < n; i += 16) {
+            if (differ16(p + i, t + i))
+                return false;
+        }
+        return differ16(p + n - 16, t + n - 16) == 0;
+    }
+#else
+    (void)end;
+#endif
+    return memcmp(p, t, n) == 0;
+}
+
+/*
+ * The check of a line against a shape learned by normal_len(): the bytes
+ * between the slots equal the shape's, and each slot holds a string or a
+ * number that normal_len() would take there. Everything normal_len() checks
+ * besides (separators, brackets, keys and their uniqueness, depth, the
+ * words, the types of fields that are not slots) lies in those bytes, which
+ * it accepted with the same slots around them. len or 0.
+ */
+static size_t
+shape_len(const papyra__normal_shape *s,
+          const char *text,
+          size_t len,
+          bool ascii,
+          bool valid_only,
+          papyra__normal_info *info)
+{
+    const unsigned char *p = (const unsigned char *)text, *q, *end = p + len;
+    bool hi = s->hi;
+    unsigned at = 0, i;
+    size_t n;
+    int kind = -1;
+    bool has_ts = false;
+    double ts = 0;
+
+    for (i = 0; i < s->nslots; i++) {
+        n = s->slot[i].start - at;
+        if ((size_t)(end - p) < n || !same_bytes(p, s->text + at, n, end))
+            return 0;
+        p += n;
+        if (s->slot[i].expect != FIELD_ANY && !value_may_be(p, s->slot[i].expect))
+            return 0;
+        if (s->slot[i].type == '"') {
+            if (*p != '"' || !(q = fast_string(p + 1, end, ascii, &hi)))
+                return 0;
+            if (s->slot[i].want == 1) {
+                /* Mostly the kind of the line the shape was learned from. */
+                n = s->slot[i].end - s->slot[i].start;
+                kind = (size_t)(q + 1 - p) == n && same_bytes(p, s->text + s->slot[i].start, n, end)
+                           ? s->kind
+                           : kind_of_literal(p, q);
+            }
+            p = q + 1;
+        } else {
+            q = valid_only ? valid_number(p, end)
+                           : fast_number(p, end, s->slot[i].want == 2 ? &ts : NULL);
+            if (!q)
+                return 0;
+            if (s->slot[i].want == 2)
+                has_ts = true;
+            p = q;
+        }
+        at = s->slot[i].end;
+    }
+    n = s->len - at;
+    if ((size_t)(end - p) != n || !same_bytes(p, s->text + at, n, end))
+        return 0;
+    if (hi && !papyra__utf8_valid(text, len))
+        return 0;
+    if (info) {
+        info->kind = kind;
+        info->has_timestamp = has_ts;
+        info->timestamp = valid_only ? NAN : ts;
+        info->typed = true;
+    }
+    return len;
+}
+
+size_t
+papyra__json_normal_len_shaped(const char *text,
+                               size_t len,
+                               bool ascii,
+                               papyra__normal_info *info,
+                               papyra__normal_shapes *shapes)
+{
+    papyra__normal_shape *learn;
+    unsigned i, k;
+    size_t n;
+
+    if (!shapes)
+        return normal_len(text, len, ascii, info, NULL);
+    for (i = 0; i < PAPYRA__SHAPES; i++) {
+        k = (shapes->last + i) % PAPYRA__SHAPES;
+        if (shapes->shape[k].len > 0 && shapes->shape[k].ascii == ascii &&
+            shape_len(&shapes->shape[k], text, len, ascii, shapes->valid_only, info) == len) {
+            shapes->last = k;
+            return len;
+        }
+    }
+    /* A new shape: checked in full and learned in the next place (emptied until it is). */
+    k = shapes->next % PAPYRA__SHAPES;
+    learn = &shapes->shape[k];
+    learn->len = 0;
+    n = normal_len(text, len, ascii, info, learn);
+    if (learn->len > 0) {
+        shapes->next = k + 1;
+        shapes->last = k;
+    }
+    return n;
 }
 
 static int
@@ -986,6 +1280,18 @@ int
 papyra__record_classify_line(
     const char *p, size_t len, bool ascii, papyra__normal_info *info, char *why, size_t whylen)
 {
+    return papyra__record_classify_line_shaped(p, len, ascii, info, NULL, why, whylen);
+}
+
+int
+papyra__record_classify_line_shaped(const char *p,
+                                    size_t len,
+                                    bool ascii,
+                                    papyra__normal_info *info,
+                                    papyra__normal_shapes *shapes,
+                                    char *why,
+                                    size_t whylen)
+{
     papyra__normal_info local;
     papyra_json *obj = NULL;
     int r;
@@ -995,8 +1301,8 @@ papyra__record_classify_line(
     if (why && whylen > 0)
         why[0] = '\0';
     /* A line in normal form (what we write) needs no parse unless a field may be mistyped. */
-    if (len > 0 && p[0] == '{' && papyra__json_normal_len(p, len, ascii, info) == len &&
-        info->typed)
+    if (len > 0 && p[0] == '{' &&
+        papyra__json_normal_len_shaped(p, len, ascii, info, shapes) == len && info->typed)
         return info->kind >= 0 && info->has_timestamp ? PAPYRA__LINE_RECORD : PAPYRA__LINE_OTHER;
     r = papyra__json_parse_object(p, len, &obj);
     if (r <= 0) {

@@ -11,6 +11,7 @@
 #define PAPYRA_RECORD_CODEC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <papyra/record.h>
 
@@ -147,6 +148,66 @@ typedef struct papyra__normal_info {
 size_t papyra__json_normal_len(const char *text, size_t len, bool ascii, papyra__normal_info *info);
 
 /*
+ * The shapes of the last lines a reader found in normal form: each line's
+ * bytes with where its strings and numbers lie, the rest (keys, brackets,
+ * separators, true, false, null) being the shape. A line with the same
+ * shape is checked by comparing those bytes and checking only its strings
+ * and numbers (record/codec.c), which answers exactly what
+ * papyra__json_normal_len() answers. A cache: zero it before the first use
+ * (PAPYRA__NORMAL_SHAPES_INIT); it holds no pointers and needs no free.
+ */
+#define PAPYRA__SHAPE_BYTES 1024
+#define PAPYRA__SHAPE_SLOTS 40
+#define PAPYRA__SHAPES 4
+
+typedef struct papyra__normal_shape {
+    uint32_t len; /* bytes of the line it was learned from; 0: empty */
+    uint16_t nslots;
+    bool ascii;  /* learned for this ensure_ascii */
+    bool hi;     /* a key holds bytes above 0x7e */
+    int8_t kind; /* the papyra_kind of the line it was learned from (-1: none) */
+    struct {
+        uint16_t start, end; /* the value's bytes in text[] */
+        uint8_t type;        /* '"' a string, '0' a number */
+        uint8_t want;        /* 1: the top-level "kind", 2: the top-level "timestamp" */
+        uint8_t expect;      /* the type the record codec requires there (or any) */
+    } slot[PAPYRA__SHAPE_SLOTS];
+    char text[PAPYRA__SHAPE_BYTES + 16]; /* 16 bytes to spare for 16-byte loads */
+} papyra__normal_shape;
+
+typedef struct papyra__normal_shapes {
+    /*
+     * Set by a reader that only classifies lines (a scan): a line that
+     * matches a shape is then accepted when it is valid JSON with the
+     * shape's structure, a float in it when it is a JSON number in fixed
+     * notation (whether repr() would write it so, and its value, are not
+     * looked at: info's timestamp is NaN). Kind, has_timestamp and typed are
+     * what the parsed tree gives, which is all that classifying needs; the
+     * line may not be in normal form, so it must not be copied on that word.
+     */
+    bool valid_only;
+    unsigned last; /* the shape that matched last, tried first */
+    unsigned next; /* where the next shape is learned */
+    papyra__normal_shape shape[PAPYRA__SHAPES];
+} papyra__normal_shapes;
+
+#define PAPYRA__NORMAL_SHAPES_INIT \
+    {                              \
+        0                          \
+    }
+
+/*
+ * papyra__json_normal_len() for a stream of lines: tries the shapes in
+ * @p shapes (may be NULL) first and learns the shape of a line it accepts
+ * otherwise (see valid_only for what a scan may take besides).
+ */
+size_t papyra__json_normal_len_shaped(const char *text,
+                                      size_t len,
+                                      bool ascii,
+                                      papyra__normal_info *info,
+                                      papyra__normal_shapes *shapes);
+
+/*
  * Classifies the @p len bytes of a line (without its newline): any
  * PAPYRA__LINE_* or PAPYRA_ENOMEM. Lines in normal form (papyra__json_normal_len()
  * with @p ascii) are not parsed unless a field may be mistyped. @p info (may
@@ -170,5 +231,14 @@ int papyra__record_decode_normal(const char *text,
                                  const papyra__normal_info *info,
                                  const char *default_system_id,
                                  papyra_record *out);
+
+/* papyra__record_classify_line() with the normal-form check of @p shapes (may be NULL). */
+int papyra__record_classify_line_shaped(const char *p,
+                                        size_t len,
+                                        bool ascii,
+                                        papyra__normal_info *info,
+                                        papyra__normal_shapes *shapes,
+                                        char *why,
+                                        size_t whylen);
 
 #endif /* PAPYRA_RECORD_CODEC_H */

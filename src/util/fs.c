@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <papyra/common.h>
@@ -262,6 +263,82 @@ papyra__copy_fd(int in, const char *dst, mode_t mode)
     if (r < 0)
         (void)unlink(dst);
     return r;
+}
+
+/* The part of papyra__copy_range() that goes through user space. */
+static int
+copy_range_rw(int in, off_t off, int out, uint64_t len)
+{
+    char buf[65536];
+
+    while (len > 0) {
+        ssize_t n = pread(in, buf, len < sizeof(buf) ? (size_t)len : sizeof(buf), off);
+        int r;
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return papyra__errno_code(errno);
+        }
+        if (n == 0) {
+            errno = EIO;
+            return PAPYRA_EIO; /* the file is shorter than it was */
+        }
+        r = papyra__write_all(out, buf, (size_t)n);
+        if (r < 0)
+            return r;
+        off += n;
+        len -= (uint64_t)n;
+    }
+    return 0;
+}
+
+int
+papyra__copy_range(int in, off_t off, int out, uint64_t len)
+{
+#if defined(SYS_copy_file_range)
+    while (len > 0) {
+        /* At most 1 GiB a call: the kernel copies up to about 2 GiB at once anyway. */
+        size_t want = len < ((uint64_t)1 << 30) ? (size_t)len : (size_t)1 << 30;
+        loff_t from = off;
+        long n = syscall(SYS_copy_file_range, in, &from, out, NULL, want, 0u);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
+                break;
+            return papyra__errno_code(errno);
+        }
+        if (n == 0) {
+            errno = EIO;
+            return PAPYRA_EIO; /* the file is shorter than it was */
+        }
+        off += (off_t)n;
+        len -= (uint64_t)n;
+    }
+#endif
+    return copy_range_rw(in, off, out, len);
+}
+
+int
+papyra__write_behind(int fd, off_t off, off_t len)
+{
+#if defined(SYS_sync_file_range)
+    /* SYNC_FILE_RANGE_WRITE (2): start writing, wait neither before nor after. */
+    while (syscall(SYS_sync_file_range, fd, (long long)off, (long long)len, 2u) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)
+            return 0;
+        return papyra__errno_code(errno);
+    }
+#else
+    (void)fd;
+    (void)off;
+    (void)len;
+#endif
+    return 0;
 }
 
 int

@@ -60,6 +60,25 @@ int papyra__quarantine_path(const char *qdir, const char *src, long long ms, cha
 int papyra__copy_fd(int in, const char *dst, mode_t mode);
 
 /*
+ * Copies the @p len bytes of @p in at offset @p off (its offset stays) to
+ * @p out at its offset (which moves on): in the kernel with
+ * copy_file_range(2) where the file systems allow it, else, when it answers
+ * that it cannot copy between these files at all (EXDEV, EINVAL, ENOSYS,
+ * EOPNOTSUPP), with pread(2) and write(2). 0, PAPYRA_EIO when @p in ends
+ * before off + len, or another PAPYRA_E* code (errno tells the cause).
+ */
+int papyra__copy_range(int in, off_t off, int out, uint64_t len);
+
+/*
+ * Starts writing the dirty pages of @p fd in [off, off + len) to disk
+ * without waiting for them (sync_file_range(2) with SYNC_FILE_RANGE_WRITE),
+ * so that the fsync that makes a large new file durable finds most of it
+ * written already. 0 (also where the call does not exist: the fsync does
+ * all the work then) or a PAPYRA_E* code.
+ */
+int papyra__write_behind(int fd, off_t off, off_t len);
+
+/*
  * open(2) of a file that must be a regular file (a store's data, rotated,
  * lock, commit or metrics file): opened with O_NONBLOCK | O_CLOEXEC added,
  * so that a FIFO cannot block the open, then fstat()ed; anything but a

@@ -647,6 +647,11 @@ scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
 {
     papyra__line_reader rd;
     papyra__line l;
+    /*
+     * The lines of a store mostly share a few shapes: checked by their values
+     * only, and, since a scan only classifies, floats as JSON numbers.
+     */
+    papyra__normal_shapes shapes = {.valid_only = true};
     char why[160], detail[224];
     int r;
 
@@ -663,7 +668,7 @@ scan_fd(jsonl *j, int fd, off_t size, papyra_scan_report *rep)
             continue;
         }
         /* The one rule for a line (record/codec.h): no parse for a line in normal form. */
-        r = papyra__record_classify_line(l.p, l.len, false, NULL, why, sizeof(why));
+        r = papyra__record_classify_line_shaped(l.p, l.len, false, NULL, &shapes, why, sizeof(why));
         if (r < 0)
             break;
         if (r == PAPYRA__LINE_CORRUPT) {

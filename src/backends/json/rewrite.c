@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,43 @@
 
 /* The temp file is written in pieces of this size. */
 #define FLUSH_AT ((size_t)256 * 1024)
+/*
+ * A run of lines kept as they are, once this long, is copied from the data
+ * file by the kernel (papyra__copy_range()) rather than through the buffer:
+ * below it, one more system call costs more than the copy it spares.
+ */
+#define COPY_AT ((off_t)64 * 1024)
+/*
+ * A lazy run is copied in pieces of this size as it grows, each sent to
+ * disk as soon as it is copied (papyra__write_behind()), so that the disk
+ * works while lines are checked and the final fsync has little left.
+ */
+#define PIECE ((off_t)1024 * 1024)
+/* Pieces queued for the copier at most (memory stays constant). */
+#define QUEUED 4
+
+/*
+ * The copier: a thread that copies the pieces of long runs (copy_file_range
+ * and write-behind, and only those calls) while the lines after them are
+ * checked. The temp file's offset is where the next piece or buffer goes:
+ * the copier moves it, and the rewrite writes its buffer only once the
+ * queue is empty, so the bytes land in order.
+ */
+typedef struct copier {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    pthread_t thread;
+    bool running; /* the thread was started (and is to be joined) */
+    bool inline_; /* it could not be: pieces are copied by the caller */
+    bool stop;
+    int src, dst;
+    struct {
+        off_t from, at; /* in the data file, in the temp file */
+        uint64_t len;
+    } job[QUEUED];
+    unsigned head, tail; /* queued: [tail, head) */
+    int err;             /* the first failure; later pieces are skipped */
+} copier;
 
 typedef papyra__jsonl jsonl;
 
@@ -35,7 +73,137 @@ typedef struct temp_file {
     int fd;
     papyra_buf buf;
     int64_t bytes;
+    /*
+     * The run of lines kept byte for byte that the last lines extend: bytes
+     * [run_from, run_to) of the data file @p src. In buf from run_at while
+     * short; once @p lazy, in the data file only, copied when the run ends.
+     */
+    int src;
+    bool run, lazy;
+    off_t run_from, run_to;
+    size_t run_at;
+    copier cp;
 } temp_file;
+
+/* One piece: copied after what the temp file holds, then sent to disk. */
+static int
+copy_piece(int src, off_t from, int dst, off_t at, uint64_t len)
+{
+    int r = papyra__copy_range(src, from, dst, len);
+
+    return r < 0 ? r : papyra__write_behind(dst, at, (off_t)len);
+}
+
+static void *
+copier_main(void *arg)
+{
+    copier *c = arg;
+
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        unsigned k;
+        int r = 0;
+
+        while (c->tail == c->head && !c->stop)
+            pthread_cond_wait(&c->work, &c->mu);
+        if (c->tail == c->head)
+            break;
+        k = c->tail % QUEUED;
+        if (c->err == 0) {
+            pthread_mutex_unlock(&c->mu);
+            r = copy_piece(c->src, c->job[k].from, c->dst, c->job[k].at, c->job[k].len);
+            pthread_mutex_lock(&c->mu);
+        }
+        if (r < 0 && c->err == 0)
+            c->err = r;
+        c->tail++;
+        pthread_cond_broadcast(&c->done);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Queues a piece (starting the copier at the first), or copies it here when it cannot run. */
+static int
+copier_submit(copier *c, off_t from, off_t at, uint64_t len)
+{
+    int r;
+
+    if (!c->running && !c->inline_) {
+        c->head = c->tail = 0;
+        c->stop = false;
+        c->err = 0;
+        if (pthread_mutex_init(&c->mu, NULL) != 0) {
+            c->inline_ = true;
+        } else if (pthread_cond_init(&c->work, NULL) != 0) {
+            pthread_mutex_destroy(&c->mu);
+            c->inline_ = true;
+        } else if (pthread_cond_init(&c->done, NULL) != 0) {
+            pthread_cond_destroy(&c->work);
+            pthread_mutex_destroy(&c->mu);
+            c->inline_ = true;
+        } else if (pthread_create(&c->thread, NULL, copier_main, c) != 0) {
+            pthread_cond_destroy(&c->done);
+            pthread_cond_destroy(&c->work);
+            pthread_mutex_destroy(&c->mu);
+            c->inline_ = true;
+        } else {
+            c->running = true;
+        }
+    }
+    if (c->inline_)
+        return copy_piece(c->src, from, c->dst, at, len);
+    pthread_mutex_lock(&c->mu);
+    while (c->head - c->tail == QUEUED && c->err == 0)
+        pthread_cond_wait(&c->done, &c->mu);
+    r = c->err;
+    if (r == 0) {
+        c->job[c->head % QUEUED].from = from;
+        c->job[c->head % QUEUED].at = at;
+        c->job[c->head % QUEUED].len = len;
+        c->head++;
+        pthread_cond_signal(&c->work);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+/* Waits until every queued piece is copied: 0, or the first failure. */
+static int
+copier_drain(copier *c)
+{
+    int r;
+
+    if (!c->running)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    while (c->tail != c->head)
+        pthread_cond_wait(&c->done, &c->mu);
+    r = c->err;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+/* Lets the copier finish what is queued and joins it: 0, or the first failure. */
+static int
+copier_stop(copier *c)
+{
+    int r;
+
+    if (!c->running)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    c->stop = true;
+    pthread_cond_signal(&c->work);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    r = c->err;
+    pthread_cond_destroy(&c->done);
+    pthread_cond_destroy(&c->work);
+    pthread_mutex_destroy(&c->mu);
+    c->running = false;
+    return r;
+}
 
 static int
 temp_open(jsonl *j, const char *tag, temp_file *t)
@@ -45,25 +213,55 @@ temp_open(jsonl *j, const char *tag, temp_file *t)
 
     memset(t, 0, sizeof(*t));
     t->fd = -1;
+    t->src = j->file.fd;
     r = papyra__temp_path(j->file.path, tag, &t->path);
     if (r < 0)
         return r;
     t->fd = open(t->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (t->fd < 0)
         return papyra__errno_code(errno);
+    t->cp.src = t->src;
+    t->cp.dst = t->fd;
     /* The new file keeps the old one's permissions. */
     if (fstat(j->file.fd, &st) == 0)
         (void)fchmod(t->fd, st.st_mode & 07777);
     return 0;
 }
 
+/* Writes the buffer after the pieces queued before it. */
 static int
 temp_flush(temp_file *t)
 {
-    int r = papyra__write_all(t->fd, t->buf.data, t->buf.len);
+    int r = copier_drain(&t->cp);
 
+    if (r == 0 && t->buf.len > 0)
+        r = papyra__write_all(t->fd, t->buf.data, t->buf.len);
     t->bytes += (int64_t)t->buf.len;
     papyra__buf_reset(&t->buf);
+    return r;
+}
+
+/* Hands the lazy run so far to the copier; it goes on from its end. */
+static int
+temp_copy_run(temp_file *t)
+{
+    uint64_t n = (uint64_t)(t->run_to - t->run_from);
+    int r = copier_submit(&t->cp, t->run_from, (off_t)t->bytes, n);
+
+    t->bytes += (int64_t)n;
+    t->run_from = t->run_to;
+    return r;
+}
+
+/* Ends the run of lines kept as they are: a lazy one is copied now, after what buf held. */
+static int
+temp_end_run(temp_file *t)
+{
+    int r = 0;
+
+    if (t->run && t->lazy && t->run_to > t->run_from)
+        r = temp_copy_run(t);
+    t->run = t->lazy = false;
     return r;
 }
 
@@ -71,7 +269,11 @@ temp_flush(temp_file *t)
 static int
 temp_put(temp_file *t, const papyra_json *obj)
 {
-    int r = papyra__json_write(obj, 0, &t->buf);
+    int r = temp_end_run(t);
+
+    if (r < 0)
+        return r;
+    r = papyra__json_write(obj, 0, &t->buf);
 
     if (r == 0)
         r = papyra__buf_putc(&t->buf, '\n');
@@ -84,8 +286,10 @@ temp_put(temp_file *t, const papyra_json *obj)
 static int
 temp_put_line(temp_file *t, const char *p, size_t n)
 {
-    int r = papyra__buf_reserve(&t->buf, n + 1);
+    int r = temp_end_run(t);
 
+    if (r == 0)
+        r = papyra__buf_reserve(&t->buf, n + 1);
     if (r < 0)
         return r;
     memcpy(t->buf.data + t->buf.len, p, n);
@@ -96,19 +300,64 @@ temp_put_line(temp_file *t, const char *p, size_t n)
 }
 
 /*
+ * Keeps a line in normal form that starts at @p off in the data file: a
+ * line ending in one "\n" is the same bytes in the new file, so it extends
+ * the run of such lines before it, and a long run is copied by the kernel
+ * without passing through here; any other terminator becomes "\n".
+ */
+static int
+temp_keep_line(temp_file *t, const papyra__line *l, off_t off)
+{
+    int r;
+
+    if (l->stored != l->len + 1 || l->p[l->len] != '\n')
+        return temp_put_line(t, l->p, l->len);
+    if (t->run && off == t->run_to) {
+        t->run_to += (off_t)l->stored;
+        if (t->lazy)
+            return t->run_to - t->run_from >= PIECE ? temp_copy_run(t) : 0;
+    } else {
+        r = temp_end_run(t);
+        if (r < 0)
+            return r;
+        t->run = true;
+        t->run_from = off;
+        t->run_to = off + (off_t)l->stored;
+        t->run_at = t->buf.len;
+    }
+    r = papyra__buf_append(&t->buf, l->p, l->stored);
+    if (r < 0)
+        return r;
+    if (t->run_to - t->run_from >= COPY_AT) {
+        /* What came before the run goes out; the run is copied when it ends. */
+        t->buf.len = t->run_at;
+        t->lazy = true;
+        return temp_flush(t);
+    }
+    if (t->buf.len >= FLUSH_AT) {
+        /* The run so far went out with the rest: it goes on from here. */
+        r = temp_flush(t);
+        t->run_from = t->run_to;
+        t->run_at = 0;
+    }
+    return r;
+}
+
+/*
  * Whether a line is a JSON object already in upstream's normal form (kept
  * byte for byte); @p info gets its kind and timestamp.
  */
 static bool
-normal_object(const papyra__line *l, papyra__normal_info *info)
+normal_object(const papyra__line *l, papyra__normal_info *info, papyra__normal_shapes *shapes)
 {
     return l->terminated && l->len > 0 && l->p[0] == '{' &&
-           papyra__json_normal_len(l->p, l->len, false, info) == l->len;
+           papyra__json_normal_len_shaped(l->p, l->len, false, info, shapes) == l->len;
 }
 
 static void
 temp_abort(temp_file *t)
 {
+    (void)copier_stop(&t->cp);
     if (t->fd >= 0) {
         close(t->fd);
         unlink(t->path);
@@ -126,8 +375,14 @@ static int
 temp_commit(jsonl *j, temp_file *t)
 {
     bool renamed = false;
-    int r = temp_flush(t);
+    int r = temp_end_run(t), e;
 
+    if (r == 0)
+        r = temp_flush(t);
+    /* Every piece is in the temp file before its fsync. */
+    e = copier_stop(&t->cp);
+    if (r == 0)
+        r = e;
     if (r == 0)
         r = papyra__files_install(t->fd, t->path, j->file.path, &renamed);
     if (!renamed) {
@@ -177,6 +432,9 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
     papyra__line_reader rd;
     papyra__line l;
     papyra_json *obj;
+    /* The lines of a store mostly share a few shapes: checked by their values only. */
+    papyra__normal_shapes shapes = PAPYRA__NORMAL_SHAPES_INIT;
+    off_t off = 0, at;
     temp_file t;
     int r;
 
@@ -192,16 +450,18 @@ rewrite(jsonl *j, const char *tag, rewrite_ctx *c, int64_t *after_bytes)
         bool has_ts;
 
         papyra__progress_add(l.stored);
+        at = off;
+        off += (off_t)l.stored;
         /*
          * A line in normal form is a valid object and would be written back
          * as it is: it is copied without a parse (the check also gives its
          * kind and timestamp for retention).
          */
-        if (normal_object(&l, &ni)) {
+        if (normal_object(&l, &ni, &shapes)) {
             c->before_records++;
             if (keep_object(c, ni.kind, ni.has_timestamp, ni.timestamp)) {
                 c->after_records++;
-                r = temp_put_line(&t, l.p, l.len);
+                r = temp_keep_line(&t, &l, at);
                 if (r < 0)
                     break;
             }
@@ -369,6 +629,7 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
     papyra__rline_reader rd;
     papyra__line l;
     papyra_json *obj;
+    papyra__normal_shapes shapes = PAPYRA__NORMAL_SHAPES_INIT;
     double ts;
     int r, k;
 
@@ -381,7 +642,7 @@ count_survivors(papyra_store *s, jsonl *j, off_t size, rewrite_ctx *c)
 
         papyra__progress_add(l.stored);
         obj = NULL;
-        if (normal_object(&l, &ni)) {
+        if (normal_object(&l, &ni, &shapes)) {
             k = ni.kind;
             has_ts = ni.has_timestamp;
             ts = ni.timestamp;

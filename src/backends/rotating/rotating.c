@@ -930,6 +930,11 @@ scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
 {
     papyra__line_reader rd;
     papyra__line line;
+    /*
+     * The lines of a store mostly share a few shapes: checked by their values
+     * only, and, since a scan only classifies, floats as JSON numbers.
+     */
+    papyra__normal_shapes shapes = {.valid_only = true};
     char why[160], detail[224];
     int e;
 
@@ -944,7 +949,8 @@ scan_file(const char *path, int fd, uint64_t size, papyra_scan_report *rep)
             break;
         }
         /* The one rule for a line (record/codec.h). */
-        p = papyra__record_classify_line(line.p, line.len, false, NULL, why, sizeof(why));
+        p = papyra__record_classify_line_shaped(line.p, line.len, false, NULL, &shapes, why,
+                                                sizeof(why));
         if (p < 0) {
             e = p;
             break;
