@@ -7,6 +7,7 @@
  *   - a writer killed (SIGKILL) while it holds the mutex, in the middle of
  *     its append, never blocks the others, and its torn line is terminated
  *     before the next record, also by a handle that kept its descriptor;
+ *   - writers killed in a loop, wherever they are, never hold up another;
  *   - a page left by a previous boot (another boot id) is initialised
  *     again, not trusted: its mutex may be held by a thread that is gone;
  *   - writers in three processes and a fourth that compacts and recovers in
@@ -252,6 +253,64 @@ test_page_of_a_previous_boot_rotating(void **state)
     page_of_a_previous_boot(*state, "rotating");
 }
 
+/*
+ * Writers killed in a loop at whatever point they have reached (inside their
+ * write(2), holding the mutex, or not): after each kill, a handle that keeps
+ * its descriptor appends at once, without waiting for the dead, and every
+ * one of its records is there, whole, at the end.
+ */
+static void
+writers_killed_in_a_loop(const char *dir, const char *scheme)
+{
+    store_case c;
+    papyra_store *kept;
+    papyra_record_list *l;
+    size_t mine = 0;
+
+    case_init(&c, dir, scheme);
+    kept = case_open(&c);
+    for (int round = 0; round < 20; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            papyra_store *s = NULL;
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (papyra_store_open(&s, c.url, NULL) != 0)
+                _exit(2);
+            for (int i = 0;; i++) {
+                papyra_record ev = st_event(1, 100000 + i);
+                if (papyra_store_write(s, &ev) != 0)
+                    _exit(3);
+            }
+        }
+        /* Each round a little later: the kill lands at many points of the loop. */
+        usleep((useconds_t)(500 + round * 300));
+        kill_child(pid);
+        arm_alarm();
+        st_write_event(kept, 0, round);
+        alarm(0);
+    }
+    l = st_list(kept, PAPYRA_KIND_EVENT, -1, 0);
+    for (size_t i = 0; i < l->count; i++)
+        if (l->records[i].u.event.timestamp < 100000)
+            assert_true(l->records[i].u.event.timestamp == (double)mine++);
+    assert_int_equal(mine, 20);
+    papyra_record_list_free(l);
+    papyra_store_close(kept);
+}
+
+static void
+test_writers_killed_in_a_loop_json(void **state)
+{
+    writers_killed_in_a_loop(*state, "json");
+}
+
+static void
+test_writers_killed_in_a_loop_rotating(void **state)
+{
+    writers_killed_in_a_loop(*state, "rotating");
+}
+
 #define WRITERS 3
 #define PER_WRITER 1500
 
@@ -341,6 +400,8 @@ main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_writer_killed_holding_the_mutex_json),
         T(test_writer_killed_holding_the_mutex_rotating),
+        T(test_writers_killed_in_a_loop_json),
+        T(test_writers_killed_in_a_loop_rotating),
         T(test_page_of_a_previous_boot_json),
         T(test_page_of_a_previous_boot_rotating),
         T(test_writers_and_replacers_json),
