@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -311,6 +312,30 @@ test_writers_killed_in_a_loop_rotating(void **state)
     writers_killed_in_a_loop(*state, "rotating");
 }
 
+/*
+ * A control file that cannot be used (here a directory holds its name)
+ * fails the write with a message naming the data file and the control file,
+ * and stores nothing; reads still work.
+ */
+static void
+test_unusable_control_file_fails_the_write_json(void **state)
+{
+    store_case c;
+    papyra_store *s;
+    papyra_record ev = st_event(1, 1);
+
+    case_init(&c, *state, "json");
+    assert_int_equal(mkdir(c.ctl, 0700), 0);
+    s = case_open(&c);
+    assert_int_equal(papyra_store_write(s, &ev), PAPYRA_ENOTREG);
+    assert_non_null(strstr(papyra_store_errmsg(s), c.data));
+    assert_non_null(strstr(papyra_store_errmsg(s), c.ctl));
+    assert_non_null(strstr(papyra_store_errmsg(s), "not a regular file (a directory)"));
+    st_assert_count(s, PAPYRA_KIND_EVENT, 0);
+    papyra_store_close(s);
+    assert_int_equal(rmdir(c.ctl), 0);
+}
+
 #define WRITERS 3
 #define PER_WRITER 1500
 
@@ -402,6 +427,7 @@ main(void)
         T(test_writer_killed_holding_the_mutex_rotating),
         T(test_writers_killed_in_a_loop_json),
         T(test_writers_killed_in_a_loop_rotating),
+        T(test_unusable_control_file_fails_the_write_json),
         T(test_page_of_a_previous_boot_json),
         T(test_page_of_a_previous_boot_rotating),
         T(test_writers_and_replacers_json),

@@ -111,6 +111,12 @@ papyra__control_map(papyra__control *c, int fd)
     void *m;
     int r;
 
+    /* A read-only descriptor (a reader's lock file) cannot share the mutex. */
+    r = fcntl(fd, F_GETFL);
+    if (r < 0)
+        return papyra__errno_code(errno);
+    if ((r & O_ACCMODE) != O_RDWR)
+        return PAPYRA_EACCES;
     boot_id(boot);
     r = lock_file(fd, LOCK_EX);
     if (r < 0)

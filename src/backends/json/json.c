@@ -294,7 +294,6 @@ append_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
     uint64_t gen;
     int r;
 
-    (void)len;
     r = control_ready(j, true);
     if (r == 0)
         r = papyra__control_lock(&j->ctl);
@@ -368,7 +367,6 @@ jl_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored
                                               append_unlock};
     jsonl *j = s->impl;
 
-    (void)stored;
     return papyra__datafile_write(s, &j->file, records, n, PAPYRA_STYLE_JSON, &appender, j);
 }
 
