@@ -10,6 +10,8 @@
  *   - writers killed in a loop, wherever they are, never hold up another;
  *   - a page left by a previous boot (another boot id) is initialised
  *     again, not trusted: its mutex may be held by a thread that is gone;
+ *   - a data file deleted under a writer that keeps it open: once another
+ *     handle has made it again, that writer follows;
  *   - writers in three processes and a fourth that compacts and recovers in
  *     a loop: nothing lost, nothing duplicated.
  *
@@ -336,6 +338,41 @@ test_unusable_control_file_fails_the_write_json(void **state)
     assert_int_equal(rmdir(c.ctl), 0);
 }
 
+/*
+ * The data file deleted (or moved away) while a handle keeps it open: once
+ * another handle has made the file again, the first one appends to the new
+ * file too, not to the deleted one where its records would be lost.
+ */
+static void
+data_file_deleted_under_a_writer(const char *dir, const char *scheme)
+{
+    store_case c;
+    papyra_store *kept, *fresh;
+
+    case_init(&c, dir, scheme);
+    kept = case_open(&c);
+    st_write_event(kept, 0, 0);
+    assert_int_equal(unlink(c.data), 0);
+    fresh = case_open(&c);
+    st_write_event(fresh, 1, 1);
+    st_write_event(kept, 2, 2);
+    st_assert_event_stamps(fresh, 2, 1);
+    papyra_store_close(fresh);
+    papyra_store_close(kept);
+}
+
+static void
+test_data_file_deleted_under_a_writer_json(void **state)
+{
+    data_file_deleted_under_a_writer(*state, "json");
+}
+
+static void
+test_data_file_deleted_under_a_writer_rotating(void **state)
+{
+    data_file_deleted_under_a_writer(*state, "rotating");
+}
+
 #define WRITERS 3
 #define PER_WRITER 1500
 
@@ -428,6 +465,8 @@ main(void)
         T(test_writers_killed_in_a_loop_json),
         T(test_writers_killed_in_a_loop_rotating),
         T(test_unusable_control_file_fails_the_write_json),
+        T(test_data_file_deleted_under_a_writer_json),
+        T(test_data_file_deleted_under_a_writer_rotating),
         T(test_page_of_a_previous_boot_json),
         T(test_page_of_a_previous_boot_rotating),
         T(test_writers_and_replacers_json),

@@ -15,6 +15,7 @@
 
 #include <papyra/common.h>
 
+#include "files/datafile.h"
 #include "util/fs.h"
 
 #define PAPYRA__CONTROL_VERSION 1u
@@ -207,4 +208,27 @@ uint64_t
 papyra__control_bump(const papyra__control *c)
 {
     return atomic_fetch_add_explicit(&c->page->generation, 1, memory_order_acq_rel) + 1;
+}
+
+int
+papyra__control_note_file(const papyra__control *c, int fd, uint64_t *gen)
+{
+    papyra__control_page *p = c->page;
+    papyra__file_id id;
+    int r = papyra__files_id(NULL, fd, &id);
+
+    if (r < 0)
+        return r;
+    if (p->file_ino != 0 && (p->file_ino != id.ino || p->file_dev != id.dev))
+        *gen = papyra__control_bump(c);
+    p->file_dev = id.dev;
+    p->file_ino = id.ino;
+    return 0;
+}
+
+void
+papyra__control_forget_file(const papyra__control *c)
+{
+    c->page->file_dev = 0;
+    c->page->file_ino = 0;
 }

@@ -45,6 +45,8 @@ typedef struct papyra__control_page {
     uint64_t size;               /* under mu: the data file's size, when size_known */
     uint32_t size_known;         /* under mu: 0 when the tail must be checked */
     uint32_t reserved;
+    /* Under mu: the data (active) file last opened by an appender; 0 when not known. */
+    uint64_t file_dev, file_ino;
     _Alignas(64) pthread_mutex_t mu; /* robust, process-shared */
 } papyra__control_page;
 
@@ -100,5 +102,22 @@ papyra__control_generation(const papyra__control *c)
  * tail. Returns the new generation.
  */
 uint64_t papyra__control_bump(const papyra__control *c);
+
+/*
+ * With the mutex held, after an appender opened the data (active) file as
+ * @p fd: when the page names another file under the path (the file was
+ * deleted or moved away and made again by something that does not bump the
+ * generation), bumps the generation, so that appenders still holding the
+ * old one reopen the path, and gives it in *gen; then records @p fd's file.
+ * One statx of @p fd. 0 or an error.
+ */
+int papyra__control_note_file(const papyra__control *c, int fd, uint64_t *gen);
+
+/*
+ * With the mutex held: the data file was replaced or rotated by the
+ * holder, which bumps the generation itself; the next opener records the
+ * new file without a second bump.
+ */
+void papyra__control_forget_file(const papyra__control *c);
 
 #endif /* PAPYRA_FILES_CONTROL_H */

@@ -305,9 +305,12 @@ append_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
         if (j->file.fd >= 0)
             papyra__datafile_set_fd(&j->file, -1, 0);
         r = open_data(j, true);
+        if (r == 0) {
+            j->gen = gen;
+            r = papyra__control_note_file(&j->ctl, j->file.fd, &j->gen);
+        }
         if (r < 0)
             goto fail;
-        j->gen = gen;
         /* Another writer (upstream, a process that died) may have left a torn tail. */
         pg->size_known = 0;
     }
@@ -780,6 +783,7 @@ papyra__jsonl_leave_exclusive(jsonl *j)
         (void)lock_fd(j->file.fd, LOCK_UN);
     /* The file may have been rewritten: every appender reopens it and checks its tail. */
     j->ctl.page->size_known = 0;
+    papyra__control_forget_file(&j->ctl);
     (void)papyra__control_bump(&j->ctl);
     papyra__control_unlock(&j->ctl);
 }

@@ -403,6 +403,9 @@ append_lock(papyra_store *s, papyra__rot *r, size_t len, uint64_t *size)
                 e = settle_error(s, r, e);
             else
                 e = reopen(s, r, &sz);
+            if (e == 0 && (e = papyra__control_note_file(&r->ctl, r->file.fd, &r->gen)) < 0)
+                e = papyra__store_error(s, e, "rotating: cannot stat '%s': %s", r->path,
+                                        papyra_strerror(e));
         } else {
             e = terminate_tail(s, r, &sz);
         }
@@ -422,6 +425,13 @@ append_lock(papyra_store *s, papyra__rot *r, size_t len, uint64_t *size)
             goto fail;
         /* Every other appender reopens the new active file. */
         r->gen = papyra__control_bump(&r->ctl);
+        papyra__control_forget_file(&r->ctl);
+        e = papyra__control_note_file(&r->ctl, r->file.fd, &r->gen);
+        if (e < 0) {
+            e = papyra__store_error(s, e, "rotating: cannot stat '%s': %s", r->path,
+                                    papyra_strerror(e));
+            goto fail;
+        }
         pg->size = sz;
         pg->size_known = 1;
     }

@@ -123,6 +123,7 @@ papyra__rot_exclusive_end(const papyra__rot *r, int fd, bool changed)
         return;
     if (changed) {
         r->ctl.page->size_known = 0;
+        papyra__control_forget_file(&r->ctl);
         (void)papyra__control_bump(&r->ctl);
     }
     papyra__control_unlock(&r->ctl);
@@ -669,6 +670,7 @@ papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
     if (excl && r->ctl.page) {
         if (changed) {
             r->ctl.page->size_known = 0;
+            papyra__control_forget_file(&r->ctl);
             (void)papyra__control_bump(&r->ctl);
         }
         papyra__control_unlock(&r->ctl);
