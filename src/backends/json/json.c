@@ -308,6 +308,9 @@ append_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
         if (r == 0) {
             j->gen = gen;
             r = papyra__control_note_file(&j->ctl, j->file.fd, &j->gen);
+            /* Not known which file it is: the next append opens it again. */
+            if (r < 0)
+                papyra__datafile_set_fd(&j->file, -1, 0);
         }
         if (r < 0)
             goto fail;
