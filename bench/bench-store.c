@@ -757,6 +757,16 @@ bench_all(const char *dir, const char *path, const char *mpath, double base, lon
     unlink(mpath);
     add_row("rec/s", records / t_shared, base / t_shared,
             "json write, 1/call, shared metrics file");
+    {
+        /* The same for rotating: the rotating write path with the default counters. */
+        char rot[4200];
+        snprintf(rot, sizeof(rot), "%s/rot.log", dir);
+        t = bench_url("rotating", rot, "max_bytes=50000000&max_files=5&", 1, records, mpath);
+        unlink(mpath);
+        unlink(rot);
+        if (t > 0)
+            add_row("rec/s", records / t, base / t, "rotating write, 1/call, shared metrics file");
+    }
     t_add = bench_metrics_add(mpath);
     add_row("ns", t_add * 1e9, t_add / (t_none / (double)records),
             "metrics add per write call (share)");
@@ -822,6 +832,11 @@ main(int argc, char **argv)
         return 1;
     }
     unlink(path);
+    /* The stores' lock and control files. */
+    snprintf(mpath, sizeof(mpath), "%s/.bench.jsonl.lock", dir);
+    unlink(mpath);
+    snprintf(mpath, sizeof(mpath), "%s/.rot.log.lock", dir);
+    unlink(mpath);
     rmdir(dir);
     if (!json_only) {
         printf("%-42s %14s %-6s %8s\n", "operation", "value", "unit", "ratio");

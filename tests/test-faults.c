@@ -186,7 +186,9 @@ static size_t
 is_leftover(const char *dir, const char *name, void *arg)
 {
     (void)dir;
-    return strcmp(name, *(const char **)arg) != 0 && strncmp(name, ".rot.log.lock", 13) != 0;
+    /* The lock files (rotating) and control files (json) are the store's, not leftovers. */
+    return strcmp(name, *(const char **)arg) != 0 && strcmp(name, ".rot.log.lock") != 0 &&
+           strcmp(name, ".data.jsonl.lock") != 0;
 }
 
 /*

@@ -8,24 +8,23 @@
  * handle keeps. The append itself, the take-back of a refused one, the fsync
  * policies and the sticky durability errors are the files/ core's
  * (files/datafile.h); this file keeps what is its own: the locking of one
- * file. Appends hold flock(LOCK_SH) on the data file: O_APPEND writes
- * of several processes do not interleave, so the lock only keeps recover and
- * compact out. It is shared by the threads of this process that are
- * appending at the same moment (flock belongs to the open file, so it is
- * taken by the first of them and dropped by the last). Whoever takes the
- * lock checks that the file was not replaced by a recover or compact of
- * another process (a replaced file has no links left; the fd is then
- * reopened), and, when the file is not the size this handle left it at, that
- * it ends with a newline (a torn last line from a crash is terminated, under
- * an exclusive lock, so the next record is never glued onto it).
+ * file. Appends hold the mutex of the store's control page
+ * ("<dir>/.<name>.lock", files/control.h) around their write(2): no system
+ * call while it is uncontended. The page's generation tells an appender that
+ * a recover or compact replaced the file (it then reopens the path), and its
+ * size whether the tail must be checked (after a failed append, a
+ * replacement, or a holder that died in the middle of its write: a torn last
+ * line is then terminated, so the next record is never glued onto it).
  *
- * Recover and compact take the same lock exclusively: in this process they
- * wait until no thread appends, across processes flock excludes the others.
- * They write a temp file, fsync it, rename it over the data file and fsync
- * the directory; appenders of every process then reopen the new file.
+ * Recover and compact hold the same mutex for their whole run, and
+ * flock(LOCK_EX) on the data file (appenders of older releases hold it
+ * shared). They write a temp file, fsync it, rename it over the data file and
+ * fsync the directory, and bump the generation; appenders of every process
+ * then reopen the new file.
  *
- * List and scan never lock. Every reader streams the file with the readers
- * of io.c, in bounded memory; list walks from the end of the file, so
+ * List and scan lock only to take the file's size (with no append in
+ * flight). Every reader streams the file with the files/ line readers, in
+ * bounded memory; list walks from the end of the file, so
  * retention and limit stop it early. Recover and compact live in rewrite.c.
  */
 #include "json/json.h"
@@ -47,9 +46,6 @@
 #include "util/buf.h"
 #include "util/fs.h"
 
-/* Appenders that enter while the lock is held this many times in a row wait for a drain. */
-#define MAX_OVERLAP 64
-
 typedef papyra__jsonl jsonl;
 
 int
@@ -59,6 +55,19 @@ papyra__jsonl_error(papyra_store *s, int code, const char *what, const char *pat
 
     return papyra__store_error(s, code, "%s %s: %s", what, path,
                                papyra__path_strerror(code, path, why, sizeof(why)));
+}
+
+/*
+ * The control file of the data file @p path: "<dir>/.<name>.lock", a hidden
+ * name next to it (the rotating backend's lock file is named so too).
+ */
+static int
+ctl_name(const char *path, char **ret)
+{
+    const char *slash = strrchr(path, '/');
+    int prefix = slash ? (int)(slash - path) + 1 : 0;
+
+    return papyra__asprintf(ret, "%.*s.%s.lock", prefix, path, path + prefix);
 }
 
 static int
@@ -91,8 +100,15 @@ jl_open(papyra_store *s, const papyra__url *url)
         free(j);
         return r;
     }
+    papyra__control_init(&j->ctl);
+    atomic_init(&j->attached, false);
+    r = ctl_name(s->data_path, &j->ctl_path);
+    if (r < 0) {
+        (void)papyra__datafile_close(s, &j->file);
+        free(j);
+        return papyra__store_error(s, r, "out of memory");
+    }
     pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
     s->impl = j;
     return 0;
 }
@@ -106,8 +122,9 @@ jl_close(papyra_store *s)
     if (!j)
         return 0;
     r = papyra__datafile_close(s, &j->file);
+    papyra__control_detach(&j->ctl);
+    free(j->ctl_path);
     pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv);
     free(j);
     s->impl = NULL;
     return r;
@@ -125,8 +142,49 @@ lock_fd(int fd, int op)
 }
 
 /*
- * With j->mu held: opens the data file into j->file.fd (creating it and its
- * directory with @p create). 1 when it does not exist and is not created.
+ * Attaches the control page unless this handle has it: with @p create the
+ * control file (and the data file's missing directories) is created. 0, 1
+ * when the control file does not exist and is not created, or an error.
+ */
+static int
+control_ready(jsonl *j, bool create)
+{
+    int r = 0;
+
+    if (atomic_load_explicit(&j->attached, memory_order_acquire))
+        return 0;
+    pthread_mutex_lock(&j->mu);
+    if (!j->ctl.page) {
+        /* As wide as the data file, as every file a store makes (docs/store.md). */
+        mode_t mode = papyra__mode_like(j->file.path, 0644);
+        r = papyra__control_attach(&j->ctl, j->ctl_path, mode, create);
+        if (r == PAPYRA_ENOENT && errno == ENOENT && create) {
+            r = papyra__mkdir_parents(j->ctl_path);
+            if (r == 0)
+                r = papyra__control_attach(&j->ctl, j->ctl_path, mode, create);
+        }
+        if (r == 0)
+            atomic_store_explicit(&j->attached, true, memory_order_release);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return r;
+}
+
+/* The error of a control file that cannot be used, naming it and the data file. */
+static int
+control_error(papyra_store *s, jsonl *j, int code)
+{
+    char why[128];
+
+    return papyra__store_error(s, code, "cannot open or lock %s (its control file %s): %s",
+                               j->file.path, j->ctl_path,
+                               papyra__path_strerror(code, j->ctl_path, why, sizeof(why)));
+}
+
+/*
+ * With the control mutex held: opens the data file into j->file.fd
+ * (creating it and its directory with @p create). 1 when it does not exist
+ * and is not created.
  */
 static int
 open_data(jsonl *j, bool create)
@@ -142,9 +200,9 @@ open_data(jsonl *j, bool create)
 }
 
 /*
- * With j->mu held and no appender in flight: makes j->file.fd the current
- * data file, locked exclusively (recover, compact). A missing file gives 1
- * and creates nothing.
+ * With the control mutex held: makes j->file.fd the current data file,
+ * locked exclusively with flock too (appenders of older releases hold it
+ * shared). A missing file gives 1 and creates nothing.
  */
 static int
 lock_exclusive(jsonl *j)
@@ -169,157 +227,134 @@ lock_exclusive(jsonl *j)
          * Replaced by a recover or compact, which fsynced what it copied:
          * follow the path to the new file.
          */
+        lock_fd(j->file.fd, LOCK_UN);
         papyra__datafile_set_fd(&j->file, -1, 0);
     }
 }
 
 /*
- * With j->mu held and no appender of this process in flight: makes
- * j->file.fd the current data file and locks it for appending, shared
- * (other processes append at the same time; O_APPEND writes do not
- * interleave), so that only a recover or compact (exclusive) is kept out.
- *
- * The last line must end with a newline before we append, or a torn line
- * left by a crash would swallow our record. That is checked when the file
- * was (re)opened, after a failed write, and when the size is not what this
- * process left (another process appended since): one pread of the last
- * byte. A last byte that is not a newline may also be another process's
- * append in progress, so the lock is then made exclusive (no append of any
- * process runs), the byte read again and, if the line really is torn, a
- * newline written. That holding period then keeps the exclusive lock.
+ * With the control mutex held: the size of the data file, whose last line
+ * is terminated first. A torn line left by a crash would swallow the next
+ * record, so a last byte that is neither "\n" nor "\r" (a line end too, as
+ * upstream reads the file) gets a "\n". Such a byte may also be an append
+ * in flight of an older release (flock(LOCK_SH), no control page), so it is
+ * read again under flock(LOCK_EX) before anything is written.
  */
 static int
-lock_for_append(jsonl *j)
+terminate_tail(jsonl *j, int64_t *size)
 {
-    bool fresh = false, excl = false;
     papyra__file_id id = {0};
-    off_t size = 0;
+    bool excl = false;
     char c;
     int r;
 
     for (;;) {
-        if (j->file.fd < 0) {
-            r = open_data(j, true);
-            if (r < 0)
-                return r;
-            fresh = true;
-        }
-        r = lock_fd(j->file.fd, excl ? LOCK_EX : LOCK_SH);
-        if (r < 0)
-            return r;
-        /* One statx of the descriptor: whether the file was replaced, and its size. */
         r = papyra__files_id(NULL, j->file.fd, &id);
-        if (r < 0)
+        if (r < 0 || id.size == 0)
             break;
-        size = (off_t)id.size;
-        if (id.nlink == 0) {
-            /* Replaced by a recover or compact: follow the path to the new file. */
-            papyra__datafile_set_fd(&j->file, -1, 0);
-            continue;
-        }
-        if ((!fresh && j->tail_known && size == j->expect_size) || size == 0)
-            break;
-        if (pread(j->file.fd, &c, 1, size - 1) != 1) {
+        if (pread(j->file.fd, &c, 1, (off_t)id.size - 1) != 1) {
             r = PAPYRA_EIO;
             break;
         }
-        /* "\r" ends a line too (universal newlines, as upstream reads the file). */
         if (c == '\n' || c == '\r')
             break;
         if (!excl) {
+            r = lock_fd(j->file.fd, LOCK_EX);
+            if (r < 0)
+                return r;
             excl = true;
             continue;
         }
         r = papyra__write_all(j->file.fd, "\n", 1);
-        size++;
+        if (r == 0)
+            id.size++;
         break;
     }
-    if (r < 0) {
-        lock_fd(j->file.fd, LOCK_UN);
-        return r;
-    }
-    j->lock_size = size;
-    j->held_bytes = 0;
-    j->held_failed = false;
-    return 0;
-}
-
-static int
-enter_append(papyra_store *s, jsonl *j)
-{
-    int r = 0;
-
-    pthread_mutex_lock(&j->mu);
-    while (j->exclusive || j->draining > 0 || (j->holders > 0 && j->overlap >= MAX_OVERLAP))
-        pthread_cond_wait(&j->cv, &j->mu);
-    if (j->holders == 0)
-        r = lock_for_append(j);
-    if (r == 0) {
-        j->holders++;
-        j->overlap++;
-    }
-    pthread_mutex_unlock(&j->mu);
-    return r < 0 ? papyra__jsonl_error(s, r, "cannot open or lock", j->file.path) : 0;
-}
-
-/* @p bytes: what this appender wrote; @p failed: its write failed (the tail is unknown). */
-static void
-leave_append(jsonl *j, size_t bytes, bool failed)
-{
-    pthread_mutex_lock(&j->mu);
-    j->held_bytes += bytes;
-    j->held_failed |= failed;
-    if (--j->holders == 0) {
-        j->expect_size = j->lock_size + (off_t)j->held_bytes;
-        j->tail_known = !j->held_failed;
-        lock_fd(j->file.fd, LOCK_UN);
-        j->overlap = 0;
-        pthread_cond_broadcast(&j->cv);
-    } else if (j->draining > 0) {
-        pthread_cond_broadcast(&j->cv);
-    }
-    pthread_mutex_unlock(&j->mu);
+    if (excl)
+        (void)lock_fd(j->file.fd, LOCK_UN);
+    *size = (int64_t)id.size;
+    return r;
 }
 
 /*
- * The appender of papyra__datafile_write(): appends of this process share
- * the lock (enter_append, leave_append). The size at or below where an
- * append starts is the size when the holding period began.
+ * The appender of papyra__datafile_write(): the control page's mutex,
+ * held around the write(2). In the steady state this is the whole cost:
+ * the file is the one this handle opened (the generation did not move)
+ * and its size is known (the last holder's append succeeded), so no system
+ * call is made. The data file is (re)opened when this handle has none or a
+ * recover or compact replaced it (the generation moved), and its tail is
+ * checked then, after a failed append and after a holder died (the size is
+ * unknown).
  */
 static int
 append_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
 {
     jsonl *j = ctx;
-    int r = enter_append(s, j);
+    papyra__control_page *pg;
+    uint64_t gen;
+    int r;
 
-    /* lock_size stays while this thread is a holder. */
+    r = control_ready(j, true);
     if (r == 0)
-        *size = j->lock_size;
-    return r;
+        r = papyra__control_lock(&j->ctl);
+    if (r < 0)
+        return control_error(s, j, r);
+    pg = j->ctl.page;
+    gen = papyra__control_generation(&j->ctl);
+    if (j->file.fd < 0 || gen != j->gen) {
+        if (j->file.fd >= 0)
+            papyra__datafile_set_fd(&j->file, -1, 0);
+        r = open_data(j, true);
+        if (r == 0) {
+            j->gen = gen;
+            r = papyra__control_note_file(&j->ctl, j->file.fd, &j->gen);
+            /* Not known which file it is: the next append opens it again. */
+            if (r < 0)
+                papyra__datafile_set_fd(&j->file, -1, 0);
+        }
+        if (r < 0)
+            goto fail;
+        /* Another writer (upstream, a process that died) may have left a torn tail. */
+        pg->size_known = 0;
+    }
+    if (!pg->size_known) {
+        int64_t sz;
+        r = terminate_tail(j, &sz);
+        if (r < 0)
+            goto fail;
+        pg->size = (uint64_t)sz;
+        pg->size_known = 1;
+    }
+    *size = (int64_t)pg->size;
+    return 0;
+fail:
+    papyra__control_unlock(&j->ctl);
+    return papyra__jsonl_error(s, r, "cannot open or lock", j->file.path);
 }
 
+/* @p len bytes were appended, or an unknown part of them when @p failed. */
 static void
 append_unlock(void *ctx, size_t len, bool failed)
 {
-    leave_append(ctx, failed ? 0 : len, failed);
+    jsonl *j = ctx;
+
+    if (failed)
+        j->ctl.page->size_known = 0;
+    else
+        j->ctl.page->size += len;
+    papyra__control_unlock(&j->ctl);
 }
 
 /*
- * The take-back of a refused write by a holder: it waits until it is the
- * only appender of this process (or the others also taking a write back),
- * and makes the lock exclusive, so no append of any process runs. j->mu
- * stays held until take_back_release().
+ * The take-back of a refused write: the control mutex already keeps every
+ * appender of this release out; flock(LOCK_EX) keeps out those of older
+ * ones.
  */
 static int
 take_back_exclusive(void *ctx)
 {
     jsonl *j = ctx;
 
-    pthread_mutex_lock(&j->mu);
-    j->draining++;
-    /* Other holders finish their writes (those taking theirs back wait here too). */
-    while (j->holders > j->draining)
-        pthread_cond_wait(&j->cv, &j->mu);
     return lock_fd(j->file.fd, LOCK_EX);
 }
 
@@ -328,9 +363,7 @@ take_back_release(void *ctx)
 {
     jsonl *j = ctx;
 
-    j->draining--;
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
+    (void)lock_fd(j->file.fd, LOCK_UN);
 }
 
 static int
@@ -358,15 +391,18 @@ papyra__jsonl_parse_line(const papyra__line *l, papyra_json **obj)
 
 /*
  * Opens the data file to read: 1, 0 when it does not exist, or an error.
- * @p size is taken under a brief exclusive lock, which waits for appends in
- * flight (they hold the lock shared): everything before it is whole records,
- * so a reader never mistakes another process's half-done append for a torn
- * line. What is appended later lies beyond @p size and is not read.
+ * @p size is taken with no append in flight: under the control mutex (when
+ * the control file exists: without it, no appender of this release ever
+ * ran) and a brief flock(LOCK_EX) (appenders of older releases hold it
+ * shared). Everything before it is whole records, so a reader never mistakes
+ * another process's half-done append for a torn line. What is appended later
+ * lies beyond @p size and is not read.
  */
 static int
 open_read(papyra_store *s, jsonl *j, int *fd, off_t *size)
 {
     struct stat st;
+    bool locked;
     int r;
 
     *fd = papyra__open_regular(j->file.path, O_RDONLY, 0);
@@ -377,10 +413,14 @@ open_read(papyra_store *s, jsonl *j, int *fd, off_t *size)
             return 0;
         return papyra__jsonl_error(s, r, "cannot open", j->file.path);
     }
+    /* A reader that may not write the control file reads as before it existed. */
+    locked = control_ready(j, false) == 0 && papyra__control_lock(&j->ctl) >= 0;
     r = lock_fd(*fd, LOCK_EX);
     if (r == 0 && fstat(*fd, &st) < 0)
         r = papyra__errno_code(errno);
     (void)lock_fd(*fd, LOCK_UN);
+    if (locked)
+        papyra__control_unlock(&j->ctl);
     if (r < 0) {
         close(*fd);
         return papyra__jsonl_error(s, r, "cannot stat", j->file.path);
@@ -727,30 +767,33 @@ jl_needs_repair(papyra_store *s)
 int
 papyra__jsonl_enter_exclusive(jsonl *j)
 {
+    struct stat st;
     int r;
 
-    pthread_mutex_lock(&j->mu);
-    while (j->exclusive)
-        pthread_cond_wait(&j->cv, &j->mu);
-    j->exclusive = true;
-    while (j->holders > 0)
-        pthread_cond_wait(&j->cv, &j->mu);
+    /* Nothing stored: no control file is made for it. */
+    if (j->file.fd < 0 && stat(j->file.path, &st) < 0 && errno == ENOENT)
+        return 1;
+    r = control_ready(j, true);
+    if (r == 0)
+        r = papyra__control_lock(&j->ctl);
+    if (r < 0)
+        return r;
     r = lock_exclusive(j);
-    pthread_mutex_unlock(&j->mu);
+    if (r != 0)
+        papyra__control_unlock(&j->ctl);
     return r;
 }
 
 void
 papyra__jsonl_leave_exclusive(jsonl *j)
 {
-    pthread_mutex_lock(&j->mu);
     if (j->file.fd >= 0)
-        lock_fd(j->file.fd, LOCK_UN);
-    /* The file may have been rewritten: the next append checks its tail. */
-    j->tail_known = false;
-    j->exclusive = false;
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
+        (void)lock_fd(j->file.fd, LOCK_UN);
+    /* The file may have been rewritten: every appender reopens it and checks its tail. */
+    j->ctl.page->size_known = 0;
+    papyra__control_forget_file(&j->ctl);
+    (void)papyra__control_bump(&j->ctl);
+    papyra__control_unlock(&j->ctl);
 }
 
 const papyra__backend_ops papyra__backend_jsonl = {

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "core/backend.h"
+#include "files/control.h"
 #include "files/datafile.h"
 #include "files/lines.h"
 #include "json/json.h"
@@ -28,24 +29,19 @@ typedef struct papyra__jsonl {
     /* The data file: its path, descriptor (-1 until the first write) and durability. */
     papyra__datafile file;
 
-    pthread_mutex_t mu; /* guards file.fd, holders, overlap, exclusive and the tail fields */
-    pthread_cond_t cv;
-    unsigned holders;
-    unsigned overlap;
-    unsigned draining; /* appenders taking back a failed write: no new ones enter */
-    bool exclusive;
-
     /*
-     * The torn-tail check is skipped when nothing but this process appended
-     * since it last held the lock: then the file is expect_size bytes long
-     * and ends with our own newline. lock_size and held_bytes track the
-     * current holding period; tail_known is false after a failed write.
+     * The control page ("<dir>/.<name>.lock", files/control.h): its mutex
+     * is held around every append and for a whole recover or compact, its
+     * generation tells a replaced data file. Attached at the first write
+     * (or by a reader, a recover or a compact, when the file exists), under
+     * mu.
      */
-    bool tail_known;
-    bool held_failed;
-    off_t expect_size;
-    off_t lock_size;
-    uint64_t held_bytes;
+    papyra__control ctl;
+    char *ctl_path;
+    pthread_mutex_t mu;   /* guards the attaching of ctl */
+    atomic_bool attached; /* ctl is attached (set once, under mu) */
+    /* Under the control mutex: the generation file.fd was opened in. */
+    uint64_t gen;
 } papyra__jsonl;
 
 /* Sets the store's error to "<what> <path>: <reason>" and returns @p code. */
@@ -58,9 +54,11 @@ int papyra__jsonl_error(papyra_store *s, int code, const char *what, const char 
 int papyra__jsonl_parse_line(const papyra__line *l, papyra_json **obj);
 
 /*
- * Takes the data file for a recover or compact: no appender of this process
- * runs, and flock excludes other processes. Returns 0, 1 when the file does
- * not exist, or an error; call papyra__jsonl_leave_exclusive() in any case.
+ * Takes the data file for a recover or compact: the control page's mutex
+ * keeps out every appender of every process, flock(LOCK_EX) on the data
+ * file appenders of older releases. Returns 0, 1 when the file does not
+ * exist, or an error; call papyra__jsonl_leave_exclusive() in any case.
+ * Leaving bumps the generation: appenders reopen the path and check its tail.
  */
 int papyra__jsonl_enter_exclusive(papyra__jsonl *j);
 void papyra__jsonl_leave_exclusive(papyra__jsonl *j);

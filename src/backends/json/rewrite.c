@@ -590,13 +590,10 @@ papyra__jsonl_repair(papyra_store *s,
     r = papyra__jsonl_enter_exclusive(j);
     if (r == 1) {
         /* Gone since the scan: nothing left to repair. */
-        papyra__jsonl_leave_exclusive(j);
         return 0;
     }
-    if (r < 0) {
-        papyra__jsonl_leave_exclusive(j);
+    if (r < 0)
         return papyra__jsonl_error(s, r, "cannot open or lock", j->file.path);
-    }
     remove_leftovers(j);
     if (opts->mode == PAPYRA_RECOVER_QUARANTINE) {
         r = quarantine_copy(j, opts->quarantine_dir, &qpath);
@@ -682,13 +679,13 @@ papyra__jsonl_compact(papyra_store *s,
     r = papyra__jsonl_enter_exclusive(j);
     if (r == 1) {
         /* Nothing stored: nothing to do, and no file is created. */
-        papyra__jsonl_leave_exclusive(j);
         ret->before_bytes = ret->after_bytes = 0;
         return 0;
     }
-    if (r == 0)
-        remove_leftovers(j);
-    if (r == 0 && fstat(j->file.fd, &st) < 0)
+    if (r < 0)
+        return papyra__jsonl_error(s, r, "cannot compact", j->file.path);
+    remove_leftovers(j);
+    if (fstat(j->file.fd, &st) < 0)
         r = papyra__errno_code(errno);
     if (r == 0) {
         papyra__retention_begin(&s->retention, &c.st);

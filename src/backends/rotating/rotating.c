@@ -5,12 +5,15 @@
  * Records are upstream's rotating lines ("kind" last, \uXXXX escapes) in the
  * active file PATH and the rotated files PATH.1 (newest) .. PATH.<max_files-1>
  * (oldest). Writers keep one O_APPEND descriptor on the active file and hold
- * a shared flock() on "<dir>/.<name>.lock" around each batch (appends of
- * several processes run at once), made exclusive only to rotate, reopen or
- * repair a tail; readers hold it shared while they open their snapshot,
- * recover and compact hold it exclusively for their whole run. The append
- * itself, the fsync policies and the sticky durability errors are the files/
- * core's (files/datafile.h); this file keeps the set's locking and rotation.
+ * the mutex of the control page (the first page of "<dir>/.<name>.lock",
+ * files/control.h) around each batch's write(2): no system call in the
+ * steady state. Rotating, reopening after another process rotated or
+ * rebuilt (the page's generation moved) or after a holder died, and
+ * repairing a tail also take flock(LOCK_EX) on the lock file; readers hold
+ * it shared while they open their snapshot; recover and compact hold the
+ * mutex and the exclusive flock for their whole run. The append itself, the
+ * fsync policies and the sticky durability errors are the files/ core's
+ * (files/datafile.h); this file keeps the set's locking and rotation.
  * docs/backend-rotating.md describes the protocols.
  */
 #include "backends/rotating/rotating.h"
@@ -39,6 +42,7 @@ rot_free(papyra_store *s, papyra__rot *r)
 {
     int e = papyra__datafile_close(s, &r->file);
 
+    papyra__control_detach(&r->ctl);
     if (r->lock_fd >= 0)
         close(r->lock_fd);
     pthread_mutex_destroy(&r->mu);
@@ -126,6 +130,7 @@ rot_open(papyra_store *s, const papyra__url *url)
         return papyra__store_error(s, PAPYRA_ENOMEM, "out of memory");
     }
     r->lock_fd = -1;
+    papyra__control_init(&r->ctl);
     pthread_mutex_init(&r->mu, NULL);
     e = papyra__url_int(s, url, "max_bytes", 1, PAPYRA__ROT_MAX_BYTES_MAX, 50000000, &r->max_bytes);
     if (e == 0)
@@ -143,10 +148,10 @@ rot_open(papyra_store *s, const papyra__url *url)
         (void)papyra__rot_lock_ready(r);
     /* Finish or discard a rebuild that a crashed process left behind. */
     if (e == 0 && r->lock_fd >= 0 && papyra__rot_pending(r)) {
-        e = papyra__rot_flock(r->lock_fd, LOCK_EX);
+        e = papyra__rot_exclusive(r, r->lock_fd);
         if (e == 0) {
             e = papyra__rot_settle(r);
-            (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+            papyra__rot_exclusive_end(r, r->lock_fd, true);
         }
         if (e < 0)
             e = papyra__store_error(s, e, "rotating: cannot settle an interrupted rebuild (%s): %s",
@@ -206,7 +211,6 @@ reopen(papyra_store *s, papyra__rot *r, uint64_t *size)
             return flush_error(s, r, e);
         papyra__datafile_set_fd(&r->file, -1, 0);
     }
-    r->tail_known = false;
     fd = papyra__datafile_open(&r->file, true, &opened);
     if (fd < 0)
         return papyra__store_error(s, fd, "rotating: cannot open '%s': %s", r->path,
@@ -235,10 +239,6 @@ reopen(papyra_store *s, papyra__rot *r, uint64_t *size)
         id.size++;
     }
     papyra__datafile_set_fd(&r->file, fd, (int64_t)id.size);
-    r->fd_dev = id.dev;
-    r->fd_ino = id.ino;
-    r->tail_known = true;
-    r->expect_size = id.size;
     *size = id.size;
     return 0;
 }
@@ -335,114 +335,121 @@ settle_error(papyra_store *s, const papyra__rot *r, int e)
 }
 
 /*
- * With r->mu held: takes the lock for appending @p len bytes and makes r->file.fd
- * the current active file, ready for them. A plain append holds the lock
- * shared (O_APPEND writes of several processes do not interleave, so the
- * lock only has to keep rotation, recover and compact out); anything that
- * changes the set or repairs a tail makes it exclusive first and then checks
- * again, since flock() drops a shared lock before it takes the exclusive one
- * and another process may have acted in between. In the usual case this is
- * one statx of PATH: same file as r->file.fd (else another process rotated,
- * compacted or recovered: reopen), one link (a rebuild that crashed leaves a
- * second link in its staging directory, see papyra__rot_stage_begin: settle
- * it), and the size (to rotate, and when another process appended since
- * this handle's last write, to check that the file ends with a newline).
- * *excl tells which lock is held; *size is the file's size before the append.
- * 0, or an error with the message set on @p s: it names what failed (the
- * lock, opening the active file, a step of the rotation...) and the file it
- * failed on.
+ * With the control mutex and flock(LOCK_EX) held: the size of the open
+ * active file, whose torn last line (a writer died in its append) is
+ * terminated first, so the next record does not glue onto it.
  */
 static int
-append_lock(papyra_store *s, papyra__rot *r, size_t len, bool *excl, uint64_t *size)
+terminate_tail(papyra_store *s, papyra__rot *r, uint64_t *size)
 {
-    bool ex = false;
-    int e;
+    papyra__file_id id;
+    char c;
+    int e = papyra__files_id(NULL, r->file.fd, &id);
 
-    for (;;) {
-        papyra__file_id id;
-        uint64_t sz;
-        char c;
+    if (e < 0)
+        return papyra__store_error(s, e, "rotating: cannot stat '%s': %s", r->path,
+                                   papyra_strerror(e));
+    if (id.size > 0) {
+        if (pread(r->file.fd, &c, 1, (off_t)id.size - 1) != 1)
+            return papyra__store_error(s, PAPYRA_EIO, "rotating: cannot read '%s': %s", r->path,
+                                       papyra_strerror(PAPYRA_EIO));
+        if (c != '\n' && c != '\r') {
+            e = papyra__write_all(r->file.fd, "\n", 1);
+            if (e < 0)
+                return papyra__store_error(s, e,
+                                           "rotating: cannot end the torn last line of '%s': %s",
+                                           r->path, papyra_strerror(e));
+            id.size++;
+        }
+    }
+    *size = id.size;
+    return 0;
+}
 
-        e = papyra__rot_flock(r->lock_fd, ex ? LOCK_EX : LOCK_SH);
+/*
+ * With r->mu and the control mutex held: makes r->file.fd the current active
+ * file, ready for @p len bytes. In the steady state nothing is done and no
+ * system call made: the generation did not move (no other process rotated,
+ * compacted or recovered), and the size in the control page is known (the
+ * last append succeeded), so the tail is whole and the size tells whether
+ * to rotate. Otherwise, under flock(LOCK_EX) as well (readers taking a
+ * snapshot, appenders of older releases): when this handle has no
+ * descriptor, the generation moved, or the last holder died (perhaps a
+ * rebuild, after its commit point), an interrupted rebuild is settled and
+ * the active file reopened, its tail checked; when only the size is unknown
+ * (a failed append), the tail is checked. A rotation is decided from the
+ * size, exactly: appends of every process are serialised. *size: the file's
+ * size before the append. 0, or an error with the message set on @p s,
+ * naming what failed (the lock, opening the active file, a step of the
+ * rotation...) and the file it failed on; after an error the generation is
+ * bumped, so every appender looks at the set again.
+ */
+static int
+append_lock(papyra_store *s, papyra__rot *r, size_t len, uint64_t *size)
+{
+    papyra__control_page *pg = r->ctl.page;
+    bool reopened = r->file.fd < 0 || papyra__control_generation(&r->ctl) != r->gen;
+    uint64_t sz = pg->size;
+    int e = 0;
+
+    if (reopened || !pg->size_known) {
+        e = papyra__rot_flock(r->lock_fd, LOCK_EX);
         if (e < 0)
             return papyra__rot_error(s, e, "cannot lock", r->lock_path);
-        if (r->file.fd < 0 || papyra__files_id(r->path, -1, &id) < 0 || id.ino != r->fd_ino ||
-            id.dev != r->fd_dev) {
-            /* No descriptor yet, or PATH was replaced: reopen, exclusively. */
-            if (!ex) {
-                ex = true;
-                continue;
-            }
+        r->gen = papyra__control_generation(&r->ctl);
+        if (reopened) {
             e = papyra__rot_pending(r) ? papyra__rot_settle(r) : 0;
-            if (e < 0) {
-                e = settle_error(s, r, e);
-                break;
-            }
-            e = reopen(s, r, &sz);
             if (e < 0)
-                break;
-        } else if (id.nlink != 1 && papyra__rot_pending(r)) {
-            if (!ex) {
-                ex = true;
-                continue;
-            }
-            e = papyra__rot_settle(r);
-            if (e < 0) {
                 e = settle_error(s, r, e);
-                break;
-            }
-            continue; /* the settled set may have a new active file */
+            else
+                e = reopen(s, r, &sz);
+            if (e == 0 && (e = papyra__control_note_file(&r->ctl, r->file.fd, &r->gen)) < 0)
+                e = papyra__store_error(s, e, "rotating: cannot stat '%s': %s", r->path,
+                                        papyra_strerror(e));
         } else {
-            sz = id.size;
-            /* Another process appended since (or our last write failed): is the tail whole? */
-            if (sz > 0 && !(r->tail_known && sz == r->expect_size)) {
-                if (pread(r->file.fd, &c, 1, (off_t)sz - 1) != 1) {
-                    e = papyra__store_error(s, PAPYRA_EIO, "rotating: cannot read '%s': %s",
-                                            r->path, papyra_strerror(PAPYRA_EIO));
-                    break;
-                }
-                /* Maybe another process's append in progress: look again with it finished. */
-                if (c != '\n' && c != '\r' && !ex) {
-                    ex = true;
-                    continue;
-                }
-                if (c != '\n' && c != '\r') {
-                    e = papyra__write_all(r->file.fd, "\n", 1);
-                    if (e < 0) {
-                        e = papyra__store_error(
-                            s, e, "rotating: cannot end the torn last line of '%s': %s", r->path,
-                            papyra_strerror(e));
-                        break;
-                    }
-                    sz++;
-                }
-            }
+            e = terminate_tail(s, r, &sz);
         }
-        if (sz > 0 && sz + len > (uint64_t)r->max_bytes) {
-            if (!ex) {
-                ex = true;
-                continue;
-            }
-            e = rotate(s, r, &sz);
-            if (e < 0)
-                break;
-        }
-        *excl = ex;
-        *size = sz;
-        return 0;
+        (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+        if (e < 0)
+            goto fail;
+        pg->size = sz;
+        pg->size_known = 1;
     }
-    (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+    if (sz > 0 && sz + len > (uint64_t)r->max_bytes) {
+        e = papyra__rot_flock(r->lock_fd, LOCK_EX);
+        if (e < 0)
+            return papyra__rot_error(s, e, "cannot lock", r->lock_path);
+        e = rotate(s, r, &sz);
+        (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+        if (e < 0)
+            goto fail;
+        /* Every other appender reopens the new active file. */
+        r->gen = papyra__control_bump(&r->ctl);
+        papyra__control_forget_file(&r->ctl);
+        e = papyra__control_note_file(&r->ctl, r->file.fd, &r->gen);
+        if (e < 0) {
+            e = papyra__store_error(s, e, "rotating: cannot stat '%s': %s", r->path,
+                                    papyra_strerror(e));
+            goto fail;
+        }
+        pg->size = sz;
+        pg->size_known = 1;
+    }
+    *size = sz;
+    return 0;
+fail:
+    pg->size_known = 0;
+    (void)papyra__control_bump(&r->ctl);
     return e;
 }
 
 /*
  * The appender of papyra__datafile_write(), for one write call: the
- * handle's writers take turns (r->mu), and hold the lock file's flock
- * shared, or exclusive when append_lock() had to make it so.
+ * handle's writers take turns (r->mu), and appenders of every process hold
+ * the control mutex.
  */
 typedef struct appender_ctx {
     papyra__rot *r;
-    bool excl;
     uint64_t size; /* the active file's size before the append */
 } appender_ctx;
 
@@ -455,10 +462,19 @@ appender_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
 
     pthread_mutex_lock(&r->mu);
     e = papyra__rot_lock_ready(r);
-    if (e < 0)
+    if (e < 0) {
         e = papyra__rot_error(s, e, "cannot open the lock file", r->lock_path);
-    else
-        e = append_lock(s, r, len, &c->excl, &c->size); /* sets its own message */
+    } else if (!r->ctl.page) {
+        /* Appends of other processes would not be kept out of a rotation or rebuild. */
+        e = r->ctl_err < 0 ? r->ctl_err : PAPYRA_EACCES;
+        e = papyra__rot_error(s, e, "cannot map the control page of the lock file", r->lock_path);
+    } else if ((e = papyra__control_lock(&r->ctl)) < 0) {
+        e = papyra__rot_error(s, e, "cannot lock", r->lock_path);
+    } else {
+        e = append_lock(s, r, len, &c->size); /* sets its own message */
+        if (e < 0)
+            papyra__control_unlock(&r->ctl);
+    }
     if (e == 0) {
         *size = (int64_t)c->size;
         return 0;
@@ -467,13 +483,24 @@ appender_lock(papyra_store *s, void *ctx, size_t len, int64_t *size)
     return e;
 }
 
-/* The take-back of a refused append: no append of any process runs meanwhile. */
+/*
+ * The take-back of a refused append: the control mutex keeps appenders of
+ * this release out, flock(LOCK_EX) those of older ones.
+ */
 static int
 appender_exclusive(void *ctx)
 {
     appender_ctx *c = ctx;
 
-    return c->excl ? 0 : papyra__rot_flock(c->r->lock_fd, LOCK_EX);
+    return papyra__rot_flock(c->r->lock_fd, LOCK_EX);
+}
+
+static void
+appender_release(void *ctx)
+{
+    appender_ctx *c = ctx;
+
+    (void)papyra__rot_flock(c->r->lock_fd, LOCK_UN);
 }
 
 static void
@@ -483,18 +510,20 @@ appender_unlock(void *ctx, size_t len, bool failed)
     papyra__rot *r = c->r;
 
     /* After a failed write the tail is unknown: the next append checks it. */
-    r->tail_known = !failed;
-    r->expect_size = c->size + len;
-    (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+    if (failed)
+        r->ctl.page->size_known = 0;
+    else
+        r->ctl.page->size = c->size + len;
+    papyra__control_unlock(&r->ctl);
     pthread_mutex_unlock(&r->mu);
 }
 
 static int
 rot_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored)
 {
-    static const papyra__appender appender = {appender_lock, appender_exclusive, NULL,
+    static const papyra__appender appender = {appender_lock, appender_exclusive, appender_release,
                                               appender_unlock};
-    appender_ctx c = {s->impl, false, 0};
+    appender_ctx c = {s->impl, 0};
 
     return papyra__datafile_write(s, &c.r->file, records, n, PAPYRA_STYLE_ROTATING, &appender, &c);
 }

@@ -20,6 +20,7 @@
 
 #include <papyra/store.h>
 
+#include "files/control.h"
 #include "files/datafile.h"
 #include "files/lines.h"
 #include "json/json.h"
@@ -48,12 +49,17 @@ typedef struct papyra__rot {
     /* The active file: its descriptor (-1 until the first write) and durability. */
     papyra__datafile file;
     pthread_mutex_t mu; /* serialises this handle's writers around lock_fd */
-    int lock_fd;        /* flock()ed by writers, recover and compact of this handle */
-    /* Under mu: the identity of file.fd's file, to notice that PATH was replaced. */
-    uint64_t fd_dev, fd_ino;
-    /* Under mu: file.fd's file ended with a newline at expect_size when this handle last wrote. */
-    bool tail_known;
-    uint64_t expect_size;
+    int lock_fd;        /* the lock file: flock()ed by rotation, recover, compact and readers */
+    /*
+     * The control page in the lock file (files/control.h), mapped when
+     * lock_fd is opened read-write: its mutex is held around every append,
+     * a rotation and a whole recover or compact; ctl_err is why it could not
+     * be mapped (0 while nobody tried).
+     */
+    papyra__control ctl;
+    int ctl_err;
+    /* Under the control mutex: the generation file.fd was opened in. */
+    uint64_t gen;
 } papyra__rot;
 
 /*
@@ -93,10 +99,25 @@ int papyra__rot_flock(int fd, int op);
 /* Opens the lock file, creating it; returns the fd or an error. */
 int papyra__rot_lock_open(const papyra__rot *r);
 /*
- * Makes the directory (mkdir -p) and opens r->lock_fd unless that is done:
- * open tries, and an operation tries again when it could not. 0 or an error.
+ * Makes the directory (mkdir -p) and opens r->lock_fd unless that is done,
+ * mapping its control page (r->ctl; a lock file that only opens read-only
+ * leaves it unmapped, r->ctl_err telling why): open tries, and an operation
+ * tries again when it could not. 0 or an error.
  */
 int papyra__rot_lock_ready(papyra__rot *r);
+
+/*
+ * Excludes every appender and reader of every process: the control mutex
+ * (when r->ctl is mapped), then flock(LOCK_EX) on @p fd (readers, and
+ * appenders of older releases). Always in that order, so that a holder of
+ * the mutex can wait for the flock. 0 or an error (then nothing is held).
+ */
+int papyra__rot_exclusive(const papyra__rot *r, int fd);
+/*
+ * Ends papyra__rot_exclusive(); @p changed: the set may have changed
+ * (every appender reopens the active file and checks its tail).
+ */
+void papyra__rot_exclusive_end(const papyra__rot *r, int fd, bool changed);
 
 /* Whether a staging directory exists (a rebuild crashed or is committed). */
 bool papyra__rot_pending(const papyra__rot *r);
@@ -110,10 +131,11 @@ int papyra__rot_settle(const papyra__rot *r);
 bool papyra__rot_exists(const char *path);
 
 /*
- * Takes a handle's exclusive lock (recover, compact): its mutex for threads
- * and an exclusive flock() on its lock descriptor for processes; settles an
- * interrupted rebuild first. (Appends take the flock() shared; see
- * rotating.c.)
+ * Takes a handle's exclusive lock (recover, compact): its mutex for threads,
+ * the control mutex for appenders of every process, and an exclusive
+ * flock() on its lock descriptor for readers and older releases; settles an
+ * interrupted rebuild first. Without a control page it fails (appenders of
+ * other processes could not be kept out). Unlocking bumps the generation.
  */
 int papyra__rot_writer_lock(papyra__rot *r);
 void papyra__rot_writer_unlock(papyra__rot *r);

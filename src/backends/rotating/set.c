@@ -95,7 +95,38 @@ papyra__rot_lock_ready(papyra__rot *r)
     if (fd < 0)
         return fd;
     r->lock_fd = fd;
+    /* The control page; a read-only lock file still serves readers (flock). */
+    r->ctl_err = papyra__control_map(&r->ctl, fd);
+    if (r->ctl_err == 0)
+        r->ctl.fd = fd;
     return 0;
+}
+
+int
+papyra__rot_exclusive(const papyra__rot *r, int fd)
+{
+    int e = r->ctl.page ? papyra__control_lock(&r->ctl) : 0;
+
+    if (e < 0)
+        return e;
+    e = papyra__rot_flock(fd, LOCK_EX);
+    if (e < 0 && r->ctl.page)
+        papyra__control_unlock(&r->ctl);
+    return e < 0 ? e : 0;
+}
+
+void
+papyra__rot_exclusive_end(const papyra__rot *r, int fd, bool changed)
+{
+    (void)papyra__rot_flock(fd, LOCK_UN);
+    if (!r->ctl.page)
+        return;
+    if (changed) {
+        r->ctl.page->size_known = 0;
+        papyra__control_forget_file(&r->ctl);
+        (void)papyra__control_bump(&r->ctl);
+    }
+    papyra__control_unlock(&r->ctl);
 }
 
 /* The text after "<name>." in @p entry, or NULL when it does not start so. */
@@ -314,16 +345,14 @@ papyra__rot_stage_plan(papyra__rot_stage *st, size_t bytes)
 
 /*
  * Links the live active file into the staging directory as "active", so that
- * its link count is 2 for as long as the staging directory exists. That is
- * how appenders of every process notice a rebuild that crashed after its
- * commit but before its roll-forward replaced the active file: their
- * per-write check (one statx of PATH) sees the extra link, and they settle
- * the set before appending to a file that the roll-forward would replace.
- * (Without it they would have to look for the staging directory at every
- * write.) The link goes when the staging directory is removed. An active
- * file that does not exist needs no mark (appenders notice it is gone); a
- * file system without hard links leaves the mark out (see
- * docs/backend-rotating.md).
+ * its link count is 2 for as long as the staging directory exists. Releases
+ * before the control page told a rebuild that crashed after its commit but
+ * before its roll-forward by that extra link (a statx of PATH at every
+ * write); appenders of this release learn it from the control mutex the
+ * rebuild died holding (EOWNERDEAD), so the link is kept for the older ones.
+ * The link goes when the staging directory is removed. An active file that
+ * does not exist needs no mark; a file system without hard links leaves the
+ * mark out (see docs/backend-rotating.md).
  */
 static int
 link_active(const papyra__rot *r)
@@ -498,7 +527,7 @@ papyra__rot_exists(const char *p)
     return lstat(p, &st) == 0;
 }
 
-/* Takes this handle's writer lock: the mutex for threads, flock() for processes. */
+/* Takes this handle's writer lock: see rotating.h. */
 int
 papyra__rot_writer_lock(papyra__rot *r)
 {
@@ -506,11 +535,11 @@ papyra__rot_writer_lock(papyra__rot *r)
 
     pthread_mutex_lock(&r->mu);
     e = papyra__rot_lock_ready(r);
-    if (e < 0) {
-        pthread_mutex_unlock(&r->mu);
-        return e;
-    }
-    e = papyra__rot_flock(r->lock_fd, LOCK_EX);
+    /* Without the control page, appenders of other processes could not be kept out. */
+    if (e == 0 && !r->ctl.page)
+        e = r->ctl_err < 0 ? r->ctl_err : PAPYRA_EACCES;
+    if (e == 0)
+        e = papyra__rot_exclusive(r, r->lock_fd);
     if (e < 0) {
         pthread_mutex_unlock(&r->mu);
         return e;
@@ -518,7 +547,7 @@ papyra__rot_writer_lock(papyra__rot *r)
     if (papyra__rot_pending(r))
         e = papyra__rot_settle(r);
     if (e < 0) {
-        (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+        papyra__rot_exclusive_end(r, r->lock_fd, true);
         pthread_mutex_unlock(&r->mu);
     }
     return e;
@@ -527,7 +556,7 @@ papyra__rot_writer_lock(papyra__rot *r)
 void
 papyra__rot_writer_unlock(papyra__rot *r)
 {
-    (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+    papyra__rot_exclusive_end(r, r->lock_fd, true);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -579,7 +608,7 @@ int
 papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
 {
     int64_t k, opened = 0;
-    bool excl = false;
+    bool excl = false, changed = false;
     int e = 0, lfd;
 
     memset(snap, 0, sizeof(*snap));
@@ -607,30 +636,44 @@ papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
     if (e == 0 && lfd >= 0) {
         e = papyra__rot_flock(lfd, LOCK_SH);
         if (e == 0 && papyra__rot_pending(r)) {
-            e = papyra__rot_flock(lfd, LOCK_EX);
-            excl = true;
+            /* flock() first dropped, so that the control mutex comes first. */
+            (void)papyra__rot_flock(lfd, LOCK_UN);
+            e = papyra__rot_exclusive(r, lfd);
+            excl = e == 0;
             if (e == 0)
                 e = papyra__rot_settle(r);
+            changed = true;
         }
     }
     for (k = 0; e == 0 && k < r->max_files && opened < SNAP_MAX_OPEN; k++) {
         e = snap_open(snap, k);
         opened += snap->fd[k] >= 0;
         /*
-         * Writers append under the shared lock too, so the active file may
-         * end in the middle of an append in progress. Then take the
-         * snapshot again under the exclusive lock, with no append running:
-         * the snapshot never shows a line that is only half written (a last
-         * line without its newline is then really torn).
+         * An appender may be in the middle of its write, so the active file
+         * may end in the middle of a line. Then take the snapshot again with
+         * no append running (the control mutex, and flock(LOCK_EX) for
+         * older releases): the snapshot never shows a line that is only
+         * half written (a last line without its newline is then really
+         * torn).
          */
         if (e == 0 && k == 0 && lfd >= 0 && !excl && snap_tail_torn(snap)) {
             close(snap->fd[0]);
             snap->fd[0] = -2;
-            e = papyra__rot_flock(lfd, LOCK_EX);
-            excl = true;
+            (void)papyra__rot_flock(lfd, LOCK_UN);
+            e = papyra__rot_exclusive(r, lfd);
+            excl = e == 0;
             k = -1;
             opened = 0;
         }
+    }
+    /* Appends wait no longer: the files are open, and their sizes taken. */
+    if (excl && r->ctl.page) {
+        if (changed) {
+            r->ctl.page->size_known = 0;
+            papyra__control_forget_file(&r->ctl);
+            (void)papyra__control_bump(&r->ctl);
+        }
+        papyra__control_unlock(&r->ctl);
     }
     if (e == 0 && k < r->max_files)
         snap->lock_fd = lfd; /* files remain: keep the lock while they are read */
