@@ -92,17 +92,6 @@ papyra__control_init(papyra__control *c)
     c->own_fd = false;
 }
 
-/* flock that retries on EINTR. */
-static int
-lock_file(int fd, int op)
-{
-    while (flock(fd, op) < 0) {
-        if (errno != EINTR)
-            return papyra__errno_code(errno);
-    }
-    return 0;
-}
-
 int
 papyra__control_map(papyra__control *c, int fd)
 {
@@ -119,7 +108,7 @@ papyra__control_map(papyra__control *c, int fd)
     if ((r & O_ACCMODE) != O_RDWR)
         return PAPYRA_EACCES;
     boot_id(boot);
-    r = lock_file(fd, LOCK_EX);
+    r = papyra__flock(fd, LOCK_EX);
     if (r < 0)
         return r;
     if (fstat(fd, &st) < 0) {
@@ -150,7 +139,7 @@ papyra__control_map(papyra__control *c, int fd)
     }
     c->page = p;
 out:
-    (void)lock_file(fd, LOCK_UN);
+    (void)papyra__flock(fd, LOCK_UN);
     return r;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -65,6 +66,16 @@ papyra__write_all_done(int fd, const void *data, size_t size, size_t *done)
         if (n == 0)
             return PAPYRA_EIO;
         *done += (size_t)n;
+    }
+    return 0;
+}
+
+int
+papyra__flock(int fd, int op)
+{
+    while (flock(fd, op) < 0) {
+        if (errno != EINTR)
+            return papyra__errno_code(errno);
     }
     return 0;
 }

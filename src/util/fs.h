@@ -10,6 +10,9 @@
 /* Maps an errno value to the closest PAPYRA_E* code. */
 int papyra__errno_code(int err);
 
+/* flock(2) of @p fd, retried on EINTR: 0 or a PAPYRA_E* code. */
+int papyra__flock(int fd, int op);
+
 /* Writes all of @p data, retrying on EINTR and short writes. */
 int papyra__write_all(int fd, const void *data, size_t size);
 

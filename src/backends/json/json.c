@@ -130,17 +130,6 @@ jl_close(papyra_store *s)
     return r;
 }
 
-/* flock that retries on EINTR. */
-static int
-lock_fd(int fd, int op)
-{
-    while (flock(fd, op) < 0) {
-        if (errno != EINTR)
-            return papyra__errno_code(errno);
-    }
-    return 0;
-}
-
 /*
  * Attaches the control page unless this handle has it: with @p create the
  * control file (and the data file's missing directories) is created. 0, 1
@@ -213,12 +202,12 @@ lock_exclusive(jsonl *j)
     for (;;) {
         if (j->file.fd < 0 && (r = open_data(j, false)) != 0)
             return r;
-        r = lock_fd(j->file.fd, LOCK_EX);
+        r = papyra__flock(j->file.fd, LOCK_EX);
         if (r < 0)
             return r;
         if (fstat(j->file.fd, &st) < 0) {
             r = papyra__errno_code(errno);
-            lock_fd(j->file.fd, LOCK_UN);
+            papyra__flock(j->file.fd, LOCK_UN);
             return r;
         }
         if (st.st_nlink > 0)
@@ -227,7 +216,7 @@ lock_exclusive(jsonl *j)
          * Replaced by a recover or compact, which fsynced what it copied:
          * follow the path to the new file.
          */
-        lock_fd(j->file.fd, LOCK_UN);
+        papyra__flock(j->file.fd, LOCK_UN);
         papyra__datafile_set_fd(&j->file, -1, 0);
     }
 }
@@ -259,7 +248,7 @@ terminate_tail(jsonl *j, int64_t *size)
         if (c == '\n' || c == '\r')
             break;
         if (!excl) {
-            r = lock_fd(j->file.fd, LOCK_EX);
+            r = papyra__flock(j->file.fd, LOCK_EX);
             if (r < 0)
                 return r;
             excl = true;
@@ -271,7 +260,7 @@ terminate_tail(jsonl *j, int64_t *size)
         break;
     }
     if (excl)
-        (void)lock_fd(j->file.fd, LOCK_UN);
+        (void)papyra__flock(j->file.fd, LOCK_UN);
     *size = (int64_t)id.size;
     return r;
 }
@@ -355,7 +344,7 @@ take_back_exclusive(void *ctx)
 {
     jsonl *j = ctx;
 
-    return lock_fd(j->file.fd, LOCK_EX);
+    return papyra__flock(j->file.fd, LOCK_EX);
 }
 
 static void
@@ -363,7 +352,7 @@ take_back_release(void *ctx)
 {
     jsonl *j = ctx;
 
-    (void)lock_fd(j->file.fd, LOCK_UN);
+    (void)papyra__flock(j->file.fd, LOCK_UN);
 }
 
 static int
@@ -415,10 +404,10 @@ open_read(papyra_store *s, jsonl *j, int *fd, off_t *size)
     }
     /* A reader that may not write the control file reads as before it existed. */
     locked = control_ready(j, false) == 0 && papyra__control_lock(&j->ctl) >= 0;
-    r = lock_fd(*fd, LOCK_EX);
+    r = papyra__flock(*fd, LOCK_EX);
     if (r == 0 && fstat(*fd, &st) < 0)
         r = papyra__errno_code(errno);
-    (void)lock_fd(*fd, LOCK_UN);
+    (void)papyra__flock(*fd, LOCK_UN);
     if (locked)
         papyra__control_unlock(&j->ctl);
     if (r < 0) {
@@ -788,7 +777,7 @@ void
 papyra__jsonl_leave_exclusive(jsonl *j)
 {
     if (j->file.fd >= 0)
-        (void)lock_fd(j->file.fd, LOCK_UN);
+        (void)papyra__flock(j->file.fd, LOCK_UN);
     /* The file may have been rewritten: every appender reopens it and checks its tail. */
     j->ctl.page->size_known = 0;
     papyra__control_forget_file(&j->ctl);

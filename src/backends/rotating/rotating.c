@@ -393,7 +393,7 @@ append_lock(papyra_store *s, papyra__rot *r, size_t len, uint64_t *size)
     int e = 0;
 
     if (reopened || !pg->size_known) {
-        e = papyra__rot_flock(r->lock_fd, LOCK_EX);
+        e = papyra__flock(r->lock_fd, LOCK_EX);
         if (e < 0)
             return papyra__rot_error(s, e, "cannot lock", r->lock_path);
         r->gen = papyra__control_generation(&r->ctl);
@@ -409,18 +409,18 @@ append_lock(papyra_store *s, papyra__rot *r, size_t len, uint64_t *size)
         } else {
             e = terminate_tail(s, r, &sz);
         }
-        (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+        (void)papyra__flock(r->lock_fd, LOCK_UN);
         if (e < 0)
             goto fail;
         pg->size = sz;
         pg->size_known = 1;
     }
     if (sz > 0 && sz + len > (uint64_t)r->max_bytes) {
-        e = papyra__rot_flock(r->lock_fd, LOCK_EX);
+        e = papyra__flock(r->lock_fd, LOCK_EX);
         if (e < 0)
             return papyra__rot_error(s, e, "cannot lock", r->lock_path);
         e = rotate(s, r, &sz);
-        (void)papyra__rot_flock(r->lock_fd, LOCK_UN);
+        (void)papyra__flock(r->lock_fd, LOCK_UN);
         if (e < 0)
             goto fail;
         /* Every other appender reopens the new active file. */
@@ -492,7 +492,7 @@ appender_exclusive(void *ctx)
 {
     appender_ctx *c = ctx;
 
-    return papyra__rot_flock(c->r->lock_fd, LOCK_EX);
+    return papyra__flock(c->r->lock_fd, LOCK_EX);
 }
 
 static void
@@ -500,7 +500,7 @@ appender_release(void *ctx)
 {
     appender_ctx *c = ctx;
 
-    (void)papyra__rot_flock(c->r->lock_fd, LOCK_UN);
+    (void)papyra__flock(c->r->lock_fd, LOCK_UN);
 }
 
 static void

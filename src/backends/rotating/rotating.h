@@ -94,8 +94,6 @@ char *papyra__rot_file(const papyra__rot *r, int64_t i);
 /* Removes file @p i of the set (see papyra__rot_file); a missing one is no error. */
 int papyra__rot_remove(const papyra__rot *r, int64_t i);
 
-/* flock() with EINTR retried; @p op as flock(2). Returns 0 or an error. */
-int papyra__rot_flock(int fd, int op);
 /* Opens the lock file, creating it; returns the fd or an error. */
 int papyra__rot_lock_open(const papyra__rot *r);
 /*

@@ -59,16 +59,6 @@ papyra__rot_remove(const papyra__rot *r, int64_t i)
 }
 
 int
-papyra__rot_flock(int fd, int op)
-{
-    while (flock(fd, op) < 0) {
-        if (errno != EINTR)
-            return papyra__errno_code(errno);
-    }
-    return 0;
-}
-
-int
 papyra__rot_lock_open(const papyra__rot *r)
 {
     /* A new lock file is no more permissive than the active file (or its default). */
@@ -109,7 +99,7 @@ papyra__rot_exclusive(const papyra__rot *r, int fd)
 
     if (e < 0)
         return e;
-    e = papyra__rot_flock(fd, LOCK_EX);
+    e = papyra__flock(fd, LOCK_EX);
     if (e < 0 && r->ctl.page)
         papyra__control_unlock(&r->ctl);
     return e < 0 ? e : 0;
@@ -118,7 +108,7 @@ papyra__rot_exclusive(const papyra__rot *r, int fd)
 void
 papyra__rot_exclusive_end(const papyra__rot *r, int fd, bool changed)
 {
-    (void)papyra__rot_flock(fd, LOCK_UN);
+    (void)papyra__flock(fd, LOCK_UN);
     if (!r->ctl.page)
         return;
     if (changed) {
@@ -634,10 +624,10 @@ papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
     else if (lfd < 0)
         e = lfd;
     if (e == 0 && lfd >= 0) {
-        e = papyra__rot_flock(lfd, LOCK_SH);
+        e = papyra__flock(lfd, LOCK_SH);
         if (e == 0 && papyra__rot_pending(r)) {
             /* flock() first dropped, so that the control mutex comes first. */
-            (void)papyra__rot_flock(lfd, LOCK_UN);
+            (void)papyra__flock(lfd, LOCK_UN);
             e = papyra__rot_exclusive(r, lfd);
             excl = e == 0;
             if (e == 0)
@@ -659,7 +649,7 @@ papyra__rot_snap_take(const papyra__rot *r, papyra__rot_snap *snap)
         if (e == 0 && k == 0 && lfd >= 0 && !excl && snap_tail_torn(snap)) {
             close(snap->fd[0]);
             snap->fd[0] = -2;
-            (void)papyra__rot_flock(lfd, LOCK_UN);
+            (void)papyra__flock(lfd, LOCK_UN);
             e = papyra__rot_exclusive(r, lfd);
             excl = e == 0;
             k = -1;
