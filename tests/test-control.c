@@ -440,26 +440,11 @@ test_writers_and_replacers_rotating(void **state)
     writers_and_replacers(*state, "rotating");
 }
 
-static int
-setup(void **state)
-{
-    *state = papyra_test_tmpdir();
-    return *state ? 0 : -1;
-}
-
-static int
-teardown(void **state)
-{
-    papyra_test_rmtree(*state);
-    free(*state);
-    return 0;
-}
-
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) PAPYRA_TEST_IN_TMPDIR(name)
         T(test_writer_killed_holding_the_mutex_json),
         T(test_writer_killed_holding_the_mutex_rotating),
         T(test_writers_killed_in_a_loop_json),

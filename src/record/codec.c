@@ -1801,33 +1801,32 @@ papyra__record_decode_normal(const char *text,
             else if (KEY_IS("payload"))
                 r = normal_text_dup(v, vq, false, &rec.u.event.payload);
             break;
-        case PAPYRA_KIND_AUDIT:
-            if (KEY_IS("total_actors")) {
-                if (!normal_int(v, vq, &rec.u.audit.total_actors))
-                    r = 1;
-            } else if (KEY_IS("alive_actors")) {
-                if (!normal_int(v, vq, &rec.u.audit.alive_actors))
-                    r = 1;
-            } else if (KEY_IS("stopping_actors")) {
-                if (!normal_int(v, vq, &rec.u.audit.stopping_actors))
-                    r = 1;
-            } else if (KEY_IS("restarting_actors")) {
-                if (!normal_int(v, vq, &rec.u.audit.restarting_actors))
-                    r = 1;
-            } else if (KEY_IS("registry_size")) {
-                if (!normal_int(v, vq, &rec.u.audit.registry_size))
-                    r = 1;
-            } else if (KEY_IS("dead_letters_count")) {
-                if (!normal_int(v, vq, &rec.u.audit.dead_letters_count))
+        case PAPYRA_KIND_AUDIT: {
+            papyra_audit *a = &rec.u.audit;
+            const struct {
+                const char *key;
+                int64_t *to;
+            } ints[] = {{"total_actors", &a->total_actors},
+                        {"alive_actors", &a->alive_actors},
+                        {"stopping_actors", &a->stopping_actors},
+                        {"restarting_actors", &a->restarting_actors},
+                        {"registry_size", &a->registry_size},
+                        {"dead_letters_count", &a->dead_letters_count}};
+            size_t i = 0;
+
+            while (i < sizeof(ints) / sizeof(ints[0]) &&
+                   !key_is(k, kq, ints[i].key, strlen(ints[i].key)))
+                i++;
+            if (i < sizeof(ints) / sizeof(ints[0])) {
+                if (!normal_int(v, vq, ints[i].to))
                     r = 1;
             } else if (KEY_IS("registry_orphans")) {
-                r = normal_names_dup(v, vq, &rec.u.audit.registry_orphans,
-                                     &rec.u.audit.n_registry_orphans);
+                r = normal_names_dup(v, vq, &a->registry_orphans, &a->n_registry_orphans);
             } else if (KEY_IS("registry_dead")) {
-                r = normal_names_dup(v, vq, &rec.u.audit.registry_dead,
-                                     &rec.u.audit.n_registry_dead);
+                r = normal_names_dup(v, vq, &a->registry_dead, &a->n_registry_dead);
             }
             break;
+        }
         default:
             if (KEY_IS("target"))
                 r = normal_text_dup(v, vq, true, &rec.u.dead_letter.target);
