@@ -10,6 +10,7 @@
  * the server tests skip (exit 77) saying why, unless PAPYRA_TEST_REQUIRE_REDIS=1
  * (CI) makes that a failure.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,6 +140,48 @@ test_tls_write_and_list_with_client_cert(void **state)
     papyra_store_close(s);
 }
 
+enum { THREADS = 4, PER_THREAD = 500, BATCH = 5 };
+
+static void *
+writer_main(void *p)
+{
+    papyra_store *s = p;
+    papyra_record recs[BATCH];
+    intptr_t bad = 0;
+
+    for (int i = 0; i < PER_THREAD / BATCH; i++) {
+        for (int j = 0; j < BATCH; j++)
+            recs[j] = st_event(i * BATCH + j, 1000.0);
+        if (papyra_store_write_batch(s, recs, BATCH) != 0)
+            bad++;
+    }
+    return (void *)bad;
+}
+
+/* Threads sharing a store write over TLS on spare connections that share one TLS context. */
+static void
+test_tls_threads_sharing_a_store_should_lose_nothing(void **state)
+{
+    char params[16384], url[20000];
+    pthread_t th[THREADS];
+    papyra_store *s;
+    (void)state;
+
+    tls_params(params, sizeof(params), "tls_ca", "ca.crt", true);
+    tls_url(url, sizeof(url), "rediss", params);
+    (void)snprintf(url + strlen(url), sizeof(url) - strlen(url), "&connections=%d", THREADS);
+    s = st_open("%s", url);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, writer_main, s), 0);
+    for (int i = 0; i < THREADS; i++) {
+        void *bad = NULL;
+        assert_int_equal(pthread_join(th[i], &bad), 0);
+        assert_int_equal((intptr_t)bad, 0);
+    }
+    st_assert_count(s, PAPYRA_KIND_EVENT, THREADS * PER_THREAD);
+    papyra_store_close(s);
+}
+
 static void
 test_tls_wrong_ca_should_be_refused_clearly(void **state)
 {
@@ -263,6 +306,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls_params_should_need_rediss),
         cmocka_unit_test(test_tls_write_and_list_with_client_cert),
+        cmocka_unit_test(test_tls_threads_sharing_a_store_should_lose_nothing),
         cmocka_unit_test(test_tls_wrong_ca_should_be_refused_clearly),
         cmocka_unit_test(test_tls_missing_client_cert_should_be_refused),
         cmocka_unit_test(test_tls_plaintext_to_tls_port_should_fail_cleanly),
