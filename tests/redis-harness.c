@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,23 @@ sleep_ms(long ms)
     }
 }
 
+/* Whether the TLS port accepts a TCP connection (the harness links no TLS of its own). */
+static bool
+accepts_tcp(const papyra_test_redis *r)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)r->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok;
+
+    if (fd < 0)
+        return false;
+    ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
 static bool
 answers_ping(const papyra_test_redis *r)
 {
@@ -88,11 +106,16 @@ answers_ping(const papyra_test_redis *r)
 static int
 spawn(papyra_test_redis *r)
 {
-    char port[16], log[4200];
+    char port[16], log[4200], cert[4200], key[4200], ca[4200];
     pid_t pid;
 
     (void)snprintf(port, sizeof(port), "%d", r->port);
     (void)snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+    if (r->tls_dir) {
+        (void)snprintf(cert, sizeof(cert), "%s/server.crt", r->tls_dir);
+        (void)snprintf(key, sizeof(key), "%s/server.key", r->tls_dir);
+        (void)snprintf(ca, sizeof(ca), "%s/ca.crt", r->tls_dir);
+    }
     pid = fork();
     if (pid < 0)
         return -1;
@@ -101,7 +124,19 @@ spawn(papyra_test_redis *r)
         int n = 0;
         argv[n++] = "redis-server";
         argv[n++] = "--port";
-        argv[n++] = port;
+        argv[n++] = r->tls_dir ? "0" : port;
+        if (r->tls_dir) {
+            argv[n++] = "--tls-port";
+            argv[n++] = port;
+            argv[n++] = "--tls-cert-file";
+            argv[n++] = cert;
+            argv[n++] = "--tls-key-file";
+            argv[n++] = key;
+            argv[n++] = "--tls-ca-cert-file";
+            argv[n++] = ca;
+            argv[n++] = "--tls-auth-clients";
+            argv[n++] = "yes";
+        }
         argv[n++] = "--bind";
         argv[n++] = "127.0.0.1";
         argv[n++] = "--unixsocket";
@@ -133,7 +168,7 @@ spawn(papyra_test_redis *r)
             r->pid = 0;
             return -1;
         }
-        if (answers_ping(r))
+        if (r->tls_dir ? accepts_tcp(r) : answers_ping(r))
             return 0;
         sleep_ms(50);
     }

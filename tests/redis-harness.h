@@ -16,6 +16,10 @@ typedef struct papyra_test_redis {
     char *dir;               /* temporary directory: socket, log */
     char *sock;              /* "<dir>/redis.sock" */
     const char *requirepass; /* optional password, set before start */
+    /* Optional, set before start: a directory with ca.crt, server.crt and server.key. The
+     * server then takes TLS only (--port 0, --tls-port on `port`) and requires a client
+     * certificate signed by ca.crt (--tls-auth-clients yes). */
+    const char *tls_dir;
 } papyra_test_redis;
 
 /* Whether redis-server can be found on PATH. */

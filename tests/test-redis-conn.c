@@ -284,7 +284,12 @@ test_redis_ipv6_url_should_parse(void **state)
         papyra_store_open(&s, "redis://[::1]:1/0?connect_timeout_ms=200&metrics=none", &e),
         PAPYRA_ECONNECT);
     assert_non_null(strstr(e.message, "::1:1"));
+#ifdef PAPYRA_HAVE_REDIS_TLS
+    assert_int_equal(papyra_store_open(&s, "rediss://127.0.0.1:1/0?connect_timeout_ms=200", &e),
+                     PAPYRA_ECONNECT);
+#else
     assert_int_equal(papyra_store_open(&s, "rediss://127.0.0.1:1/0", &e), PAPYRA_EUNSUPPORTED);
+#endif
     assert_int_equal(papyra_store_open(&s, "redis://[::1:1/0", &e), PAPYRA_EINVAL);
 }
 

@@ -376,7 +376,13 @@ test_describe_masks_secrets_and_knows_the_aliases(void **state)
     assert_string_equal(info->scheme, "rediss");
     assert_string_equal(info->display, "rediss://u:***@h:6380/0?metrics=/m");
     papyra_url_info_free(info);
+#ifdef PAPYRA_HAVE_REDIS_TLS
+    info = describe("rediss://h:6380/0");
+    assert_int_equal(info->backend, PAPYRA_BACKEND_REDIS);
+    papyra_url_info_free(info);
+#else
     describe_fails("rediss://h:6380/0", PAPYRA_EUNSUPPORTED, "TLS");
+#endif
 #else
     describe_fails("redis://h:6379/0", PAPYRA_EINVAL, "unavailable");
     describe_fails("unix:/tmp/r.sock", PAPYRA_EINVAL, "unavailable");

@@ -7,9 +7,14 @@
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#ifdef PAPYRA_HAVE_REDIS_TLS
+#include <hiredis/hiredis_ssl.h>
+#endif
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +29,15 @@
 
 /* Query parameters of the Redis backend itself. */
 static const char *const redis_params[] = {
-    "prefix",      "system_id", "maxlen", "connect_timeout_ms", "timeout_ms",
-    "connections", "db",        "user",   "password",           NULL,
+    "prefix",     "system_id",       "maxlen",       "connect_timeout_ms",
+    "timeout_ms", "connections",     "db",           "user",
+    "password",   "tls_ca",          "tls_ca_dir",   "tls_cert",
+    "tls_key",    "tls_server_name", "tls_insecure", NULL,
+};
+
+/* The parameters that only a rediss:// URL takes. */
+static const char *const tls_params[] = {
+    "tls_ca", "tls_ca_dir", "tls_cert", "tls_key", "tls_server_name", "tls_insecure", NULL,
 };
 
 int64_t
@@ -154,16 +166,77 @@ build_keys(papyra__redis *r)
     return 0;
 }
 
+#ifdef PAPYRA_HAVE_REDIS_TLS
+static void
+tls_library_init(void)
+{
+    (void)redisInitOpenSSL();
+}
+
+/*
+ * Makes the store's redisSSLContext from the tls_* parameters: the CA
+ * (tls_ca file and/or tls_ca_dir; neither: the system's), the client
+ * certificate and key (both or neither), the name sent as SNI (tls_server_name,
+ * else the host) and, for tests only, tls_insecure=1 (no verification).
+ */
+static int
+tls_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    redisSSLOptions o;
+    redisSSLContextError err = REDIS_SSL_CTX_NONE;
+    int64_t insecure;
+    int rc;
+
+    if ((rc = papyra__url_int(s, url, "tls_insecure", 0, 1, 0, &insecure)) < 0)
+        return rc;
+    memset(&o, 0, sizeof(o));
+    o.cacert_filename = papyra__url_param(url, "tls_ca");
+    o.capath = papyra__url_param(url, "tls_ca_dir");
+    o.cert_filename = papyra__url_param(url, "tls_cert");
+    o.private_key_filename = papyra__url_param(url, "tls_key");
+    o.server_name = papyra__url_param(url, "tls_server_name");
+    if (!o.server_name)
+        o.server_name = r->host;
+    o.verify_mode = insecure ? REDIS_SSL_VERIFY_NONE : REDIS_SSL_VERIFY_PEER;
+    if (!o.cert_filename != !o.private_key_filename)
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "rediss URL: tls_cert and tls_key go together (got only %s)",
+                                   o.cert_filename ? "tls_cert" : "tls_key");
+    (void)pthread_once(&once, tls_library_init);
+    r->tls = redisCreateSSLContextWithOptions(&o, &err);
+    if (!r->tls)
+        return papyra__store_error(
+            s, PAPYRA_EINVAL,
+            "rediss URL: cannot set up TLS (tls_ca=%s tls_ca_dir=%s tls_cert=%s "
+            "tls_key=%s): %s",
+            o.cacert_filename ? o.cacert_filename : "-", o.capath ? o.capath : "-",
+            o.cert_filename ? o.cert_filename : "-",
+            o.private_key_filename ? o.private_key_filename : "-", redisSSLContextGetError(err));
+    return 0;
+}
+#endif
+
 int
 papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
 {
+    bool tls = strcmp(url->scheme, "rediss") == 0;
     int rc;
 
     if ((rc = papyra__url_check(s, url, redis_params)) < 0)
         return rc;
-    if (strcmp(url->scheme, "rediss") == 0)
+    for (int i = 0; !tls && tls_params[i]; i++) {
+        if (papyra__url_param(url, tls_params[i]))
+            return papyra__store_error(s, PAPYRA_EINVAL,
+                                       "%s URL: parameter '%s' needs a rediss:// URL", url->scheme,
+                                       tls_params[i]);
+    }
+#ifndef PAPYRA_HAVE_REDIS_TLS
+    if (tls)
         return papyra__store_error(s, PAPYRA_EUNSUPPORTED,
-                                   "rediss: TLS is not supported by this build's hiredis");
+                                   "rediss: TLS is not supported by this build: it was built "
+                                   "without hiredis_ssl (hiredis >= 1.1 with SSL)");
+#endif
     if (strcmp(url->scheme, "unix") == 0) {
         if (!url->path || url->path[0] == '\0')
             return papyra__store_error(s, PAPYRA_EINVAL, "unix URL: missing socket path");
@@ -178,6 +251,10 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
         if ((rc = parse_authority(s, url->path ? url->path : "", r)) < 0)
             return rc;
     }
+#ifdef PAPYRA_HAVE_REDIS_TLS
+    if (tls && (rc = tls_config(s, url, r)) < 0)
+        return rc;
+#endif
     /* Query parameters override (or, for unix:, provide) the credentials. */
     if (papyra__url_param(url, "user")) {
         free(r->user);
@@ -218,6 +295,11 @@ papyra__redis_config_free(papyra__redis *r)
     free(r->system_id);
     for (int k = 0; k < PAPYRA_KIND_MAX; k++)
         free(r->keys[k]);
+#ifdef PAPYRA_HAVE_REDIS_TLS
+    if (r->tls)
+        redisFreeSSLContext(r->tls);
+    r->tls = NULL;
+#endif
 }
 
 int
@@ -376,8 +458,23 @@ static int
 raw_command(papyra_store *s, papyra__redis *r, int argc, const char **argv, redisReply **ret)
 {
     redisReply *reply = redisCommandArgv(r->ctx, argc, argv, NULL);
-    if (!reply)
-        return papyra__redis_io_error(s, r, argv[0]);
+    char what[160];
+    if (!reply && r->tls) {
+        /* Over TLS 1.3 the handshake ends before the server has checked the client's
+         * certificate: one it refuses (or none, where it wants one) shows here. */
+        (void)snprintf(what, sizeof(what),
+                       "%s, the first command over TLS (refused client certificate? tls_cert, "
+                       "tls_key)",
+                       argv[0]);
+        return papyra__redis_io_error(s, r, what);
+    }
+    if (!reply) {
+        /* A TLS-only port resets a plaintext client when its first command arrives. */
+        (void)snprintf(what, sizeof(what),
+                       "%s, the first command (a TLS-only port closes plaintext: rediss://)",
+                       argv[0]);
+        return papyra__redis_io_error(s, r, what);
+    }
     *ret = reply;
     return 0;
 }
@@ -405,6 +502,16 @@ connect_now(papyra_store *s, papyra__redis *r)
         papyra__redis_drop(r);
         return PAPYRA_ECONNECT;
     }
+#ifdef PAPYRA_HAVE_REDIS_TLS
+    /* The handshake is bounded by connect_timeout_ms: a peer that never answers is no hang. */
+    if (r->tls && (redisSetTimeout(r->ctx, ctv) != REDIS_OK ||
+                   redisInitiateSSLWithContext(r->ctx, r->tls) != REDIS_OK)) {
+        (void)papyra__store_error(s, PAPYRA_ECONNECT, "cannot connect to redis %s: TLS: %s",
+                                  endpoint(r, ep, sizeof(ep)), r->ctx->errstr);
+        papyra__redis_drop(r);
+        return PAPYRA_ECONNECT;
+    }
+#endif
     if (redisSetTimeout(r->ctx, tv) != REDIS_OK)
         return papyra__redis_io_error(s, r, "setting the timeout");
     /*
@@ -462,6 +569,35 @@ connect_now(papyra_store *s, papyra__redis *r)
         freeReplyObject(reply);
     }
     return 0;
+}
+
+int
+papyra__redis_tls_write(papyra__redis *r, const char *p, size_t n)
+{
+    sigset_t pipe, old, pending;
+    bool was_pending;
+    int done = 0, rc = 0, e;
+
+    if (redisAppendFormattedCommand(r->ctx, p, n) != REDIS_OK)
+        return -1;
+    /* OpenSSL writes with write(2): SIGPIPE is held back, and one this write raised is taken. */
+    (void)sigemptyset(&pipe);
+    (void)sigaddset(&pipe, SIGPIPE);
+    (void)pthread_sigmask(SIG_BLOCK, &pipe, &old);
+    (void)sigpending(&pending);
+    was_pending = sigismember(&pending, SIGPIPE) == 1;
+    while (!done && rc == 0) {
+        if (redisBufferWrite(r->ctx, &done) != REDIS_OK)
+            rc = -1;
+    }
+    e = errno;
+    if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+        const struct timespec zero = {0, 0};
+        (void)sigtimedwait(&pipe, NULL, &zero);
+    }
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return rc;
 }
 
 /*

@@ -76,7 +76,18 @@ typedef struct papyra__redis {
     int64_t timeout_ms;
     int64_t connections;         /* 1 + nspares */
     char *keys[PAPYRA_KIND_MAX]; /* "{prefix}:{system_id}:{events|audits|dead_letters}" */
+    /* rediss://: the hiredis redisSSLContext every connection of the store shakes hands with
+     * (owned by the store's own papyra__redis, borrowed by its spares); NULL for plain TCP. */
+    void *tls;
 } papyra__redis;
+
+/*
+ * Writes @p n bytes of protocol text through a TLS connection's own functions
+ * (hiredis's output buffer and redisBufferWrite()), with SIGPIPE held back so a
+ * server that has gone is an error, not a killed process. Returns 0 or -1 with
+ * the context's err/errstr set.
+ */
+int papyra__redis_tls_write(papyra__redis *r, const char *p, size_t n);
 
 /* Flags of papyra__redis_command(). */
 enum {

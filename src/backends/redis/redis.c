@@ -207,6 +207,11 @@ xadd_prefix(const papyra__redis *r, papyra_kind kind, papyra_buf *b)
 static int
 send_all(papyra_store *s, papyra__redis *r, const char *what, const char *p, size_t n)
 {
+    /* TLS: the bytes go through hiredis's context, which encrypts them (conn.c). */
+    if (r->tls && papyra__redis_tls_write(r, p, n) < 0)
+        return papyra__redis_io_error(s, r, what);
+    if (r->tls)
+        return 0;
     while (n > 0) {
         ssize_t k = send(r->ctx->fd, p, n, MSG_NOSIGNAL);
         if (k < 0) {
@@ -399,6 +404,20 @@ rd_fill(papyra_store *s, papyra__redis *r, page_reader *rd, const char *what)
         rd->buf = nb;
         rd->cap = ncap;
     }
+#ifdef PAPYRA_HAVE_REDIS_TLS
+    /* TLS: read through the context's own function (hiredis 1.x), which decrypts; it returns
+     * 0 to be called again (EINTR) and < 0 with the context's error already set. */
+    if (r->tls) {
+        do {
+            k = r->ctx->funcs->read(r->ctx, rd->buf + rd->len, rd->cap - rd->len);
+        } while (k == 0);
+        if (k > 0) {
+            rd->len += (size_t)k;
+            return 0;
+        }
+        return papyra__redis_io_error(s, r, what);
+    }
+#endif
     do {
         k = recv(r->ctx->fd, rd->buf + rd->len, rd->cap - rd->len, 0);
     } while (k < 0 && errno == EINTR);
