@@ -411,6 +411,45 @@ test_failover(void **state)
     papyra_store_close(s);
 }
 
+/*
+ * The master turned into a replica behind the store's back (REPLICAOF, which,
+ * unlike a sentinel's reconfiguration, leaves clients connected): the write
+ * gets READONLY; the next call asks the sentinels again and refuses the
+ * server they still name, as it says ROLE slave; once it is a master again
+ * writes go on through the same handle.
+ */
+static void
+test_readonly(void **state)
+{
+    char url[1024];
+    papyra_store *s;
+    papyra_record rec = st_event(1, now_s());
+    redisReply *r;
+    int xport, dead = papyra_test_free_port();
+    (void)state;
+
+    sentinel_url(url, sizeof(url), "prefix=readonly&connections=1&timeout_ms=2000");
+    s = st_open("%s", url);
+    assert_int_equal(papyra_store_write(s, &rec), 0);
+    r = cmd_at(sent_port[0], "SENTINEL GET-MASTER-ADDR-BY-NAME " MASTER);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+    xport = atoi(r->element[1]->str);
+    freeReplyObject(r);
+    freeReplyObject(cmd_at(xport, "REPLICAOF 127.0.0.1 %d", dead));
+
+    assert_int_not_equal(papyra_store_write(s, &rec), 0);
+    printf("# %s\n", papyra_store_errmsg(s));
+    assert_non_null(strstr(papyra_store_errmsg(s), "READONLY"));
+    assert_int_equal(papyra_store_write(s, &rec), PAPYRA_ECONNECT);
+    printf("# %s\n", papyra_store_errmsg(s));
+    assert_non_null(strstr(papyra_store_errmsg(s), "the sentinels name it the master, but it is "
+                                                   "not one"));
+
+    freeReplyObject(cmd_at(xport, "REPLICAOF NO ONE"));
+    assert_int_equal(papyra_store_write(s, &rec), 0);
+    papyra_store_close(s);
+}
+
 int
 main(void)
 {
@@ -420,6 +459,7 @@ main(void)
         cmocka_unit_test(test_url_errors),
         cmocka_unit_test(test_wait_shortfall),
         cmocka_unit_test(test_failover),
+        cmocka_unit_test(test_readonly),
     };
     int rc;
 
