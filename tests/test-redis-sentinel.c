@@ -256,6 +256,21 @@ test_url_errors(void **state)
     assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "wait_timeout_ms (500) must be less than timeout_ms (500)"));
 
+    {
+        /* A short timeout_ms alone is not refused for a WAIT that is never sent. */
+        papyra_url_info *info = NULL;
+        papyra_error err = {0};
+        assert_int_equal(papyra_store_url_describe("redis://h:1/0?timeout_ms=2", &info, &err), 0);
+        papyra_url_info_free(info);
+        assert_int_equal(
+            papyra_store_url_describe("redis://h:1/0?timeout_ms=2&wait_replicas=1", &info, &err),
+            0);
+        papyra_url_info_free(info);
+        assert_int_equal(
+            papyra_store_url_describe("redis://h:1/0?timeout_ms=1&wait_replicas=1", &info, &err),
+            PAPYRA_EINVAL);
+        assert_non_null(strstr(err.message, "wait_timeout_ms (1) must be less than timeout_ms"));
+    }
     (void)snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d/nosuch?metrics=none",
                    sent_port[1]);
     assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);

@@ -216,10 +216,10 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
         return rc;
     /* WAIT blocks on the socket, so it must give up before the socket's own timeout. */
     if ((rc = papyra__url_int(s, url, "wait_timeout_ms", 1, PAPYRA_REDIS_TIMEOUT_MS_MAX,
-                              r->timeout_ms > 2000 ? 1000 : r->timeout_ms / 2 + 1,
+                              r->timeout_ms >= 2000 ? 1000 : (r->timeout_ms + 1) / 2,
                               &r->wait_timeout_ms)) < 0)
         return rc;
-    if (r->wait_timeout_ms >= r->timeout_ms)
+    if (r->wait_replicas > 0 && r->wait_timeout_ms >= r->timeout_ms)
         return papyra__store_error(s, PAPYRA_EINVAL,
                                    "redis URL: wait_timeout_ms (%" PRId64
                                    ") must be less than timeout_ms (%" PRId64 ")",
