@@ -38,8 +38,8 @@ papyra_test_redis_available(void)
 }
 
 /* A port the kernel considers free right now (a small race is accepted; start retries). */
-static int
-free_port(void)
+int
+papyra_test_free_port(void)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(a);
@@ -198,7 +198,7 @@ papyra_test_redis_start(papyra_test_redis *r)
                    ? 0
                    : (fprintf(stderr, "redis-server failed to restart on port %d\n", r->port), -1);
     for (int attempt = 0; attempt < 5; attempt++) {
-        r->port = free_port();
+        r->port = papyra_test_free_port();
         if (r->port > 0 && spawn(r) == 0)
             return 0;
     }

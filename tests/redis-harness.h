@@ -22,6 +22,9 @@ typedef struct papyra_test_redis {
     const char *tls_dir;
 } papyra_test_redis;
 
+/* A TCP port on 127.0.0.1 that is free right now (another process may take it), or -1. */
+int papyra_test_free_port(void);
+
 /* Whether redis-server can be found on PATH. */
 bool papyra_test_redis_available(void);
 

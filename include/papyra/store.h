@@ -9,6 +9,8 @@
  *   json:PATH[?fsync=never|always|everysec]
  *   rotating:PATH[?max_bytes=N&max_files=N&fsync=...]
  *   redis://[user:password@]host:port/db[?prefix=P&system_id=S&maxlen=N]
+ *   redis-sentinel://host:port[,host:port...]/master_name[?db=N&password=P&...]
+ *     (the master the sentinels name; docs/backend-redis.md, "Sentinel")
  *
  * Every form also takes the retention parameters max_records=N,
  * max_age_seconds=X and max_total_bytes=N (each > 0; a limit of 0 or below is

@@ -41,6 +41,7 @@ static const struct {
 } scheme_aliases[] = {
     {"unix", "redis"},
     {"rediss", "redis"},
+    {"redis-sentinel", "redis"},
 };
 
 static const char *const anomaly_names[] = {

@@ -29,10 +29,24 @@
 
 /* Query parameters of the Redis backend itself. */
 static const char *const redis_params[] = {
-    "prefix",     "system_id",       "maxlen",       "connect_timeout_ms",
-    "timeout_ms", "connections",     "db",           "user",
-    "password",   "tls_ca",          "tls_ca_dir",   "tls_cert",
-    "tls_key",    "tls_server_name", "tls_insecure", NULL,
+    "prefix",
+    "system_id",
+    "maxlen",
+    "connect_timeout_ms",
+    "timeout_ms",
+    "connections",
+    "db",
+    "user",
+    "password",
+    "tls_ca",
+    "tls_ca_dir",
+    "tls_cert",
+    "tls_key",
+    "tls_server_name",
+    "tls_insecure",
+    "wait_replicas",
+    "wait_timeout_ms",
+    NULL,
 };
 
 /* The parameters that only a rediss:// URL takes. */
@@ -237,7 +251,16 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
                                    "rediss: TLS is not supported by this build: it was built "
                                    "without hiredis_ssl (hiredis >= 1.1 with SSL)");
 #endif
-    if (strcmp(url->scheme, "unix") == 0) {
+    if (strcmp(url->scheme, "redis-sentinel") == 0) {
+        if ((rc = papyra__sentinel_parse(s, url->path ? url->path : "", &r->sentinel)) < 0)
+            return rc;
+        /* The master's name stands for the host in messages and the metrics file's name. */
+        if (!(r->host = strdup(r->sentinel->master_name)))
+            return PAPYRA_ENOMEM;
+        r->port = 0;
+        if ((rc = papyra__url_int(s, url, "db", 0, INT_MAX, 0, &r->db)) < 0)
+            return rc;
+    } else if (strcmp(url->scheme, "unix") == 0) {
         if (!url->path || url->path[0] == '\0')
             return papyra__store_error(s, PAPYRA_EINVAL, "unix URL: missing socket path");
         if (!(r->unix_path = strdup(url->path)))
@@ -278,8 +301,20 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
         (rc = papyra__url_int(s, url, "timeout_ms", 1, PAPYRA_REDIS_TIMEOUT_MS_MAX, 5000,
                               &r->timeout_ms)) < 0 ||
         (rc = papyra__url_int(s, url, "connections", 1, PAPYRA_REDIS_CONNECTIONS_MAX, 4,
-                              &r->connections)) < 0)
+                              &r->connections)) < 0 ||
+        (rc = papyra__url_int(s, url, "wait_replicas", 0, PAPYRA_REDIS_WAIT_REPLICAS_MAX, 0,
+                              &r->wait_replicas)) < 0)
         return rc;
+    /* WAIT blocks on the socket, so it must give up before the socket's own timeout. */
+    if ((rc = papyra__url_int(s, url, "wait_timeout_ms", 1, PAPYRA_REDIS_TIMEOUT_MS_MAX,
+                              r->timeout_ms >= 2000 ? 1000 : (r->timeout_ms + 1) / 2,
+                              &r->wait_timeout_ms)) < 0)
+        return rc;
+    if (r->wait_replicas > 0 && r->wait_timeout_ms >= r->timeout_ms)
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "redis URL: wait_timeout_ms (%" PRId64
+                                   ") must be less than timeout_ms (%" PRId64 ")",
+                                   r->wait_timeout_ms, r->timeout_ms);
     return build_keys(r);
 }
 
@@ -300,6 +335,7 @@ papyra__redis_config_free(papyra__redis *r)
         redisFreeSSLContext(r->tls);
     r->tls = NULL;
 #endif
+    papyra__sentinel_free(r->sentinel);
 }
 
 int
@@ -411,6 +447,11 @@ endpoint(const papyra__redis *r, char *buf, size_t size)
 {
     if (r->unix_path)
         (void)snprintf(buf, size, "unix:%s", r->unix_path);
+    else if (r->sentinel && r->master_host[0])
+        (void)snprintf(buf, size, "%.64s:%d (master '%.40s')", r->master_host, r->master_port,
+                       r->host);
+    else if (r->sentinel)
+        (void)snprintf(buf, size, "master '%.100s'", r->host);
     else
         (void)snprintf(buf, size, "%s:%d", r->host, r->port);
     return buf;
@@ -443,6 +484,14 @@ papyra__redis_io_error(papyra_store *s, papyra__redis *r, const char *what)
     (void)papyra__store_error(s, code, "redis %s: %s: %s", endpoint(r, ep, sizeof(ep)), what, msg);
     papyra__redis_drop(r);
     return code;
+}
+
+void
+papyra__redis_check_readonly(papyra__redis *r, const redisReply *reply)
+{
+    if (reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8 &&
+        memcmp(reply->str, "READONLY", 8) == 0)
+        papyra__redis_drop(r);
 }
 
 int
@@ -490,8 +539,18 @@ connect_now(papyra_store *s, papyra__redis *r)
     int rc;
 
     papyra__redis_drop(r);
+    if (r->sentinel) {
+        /* Asked before every connect: after a failover this finds the new master. */
+        r->master_host[0] = '\0';
+        if ((rc = papyra__sentinel_master(s, r->sentinel, r->connect_timeout_ms, r->timeout_ms,
+                                          r->master_host, sizeof(r->master_host),
+                                          &r->master_port)) < 0)
+            return rc;
+    }
     if (r->unix_path)
         r->ctx = redisConnectUnixWithTimeout(r->unix_path, ctv);
+    else if (r->sentinel)
+        r->ctx = redisConnectWithTimeout(r->master_host, r->master_port, ctv);
     else
         r->ctx = redisConnectWithTimeout(r->host, r->port, ctv);
     if (!r->ctx)
@@ -567,6 +626,26 @@ connect_now(papyra_store *s, papyra__redis *r)
             return code;
         }
         freeReplyObject(reply);
+    }
+    if (r->sentinel) {
+        /* Between a master's failure and the switch the sentinels may still name a
+         * server that is (again) a replica: refuse it rather than write to it. */
+        const char *argv[1] = {"ROLE"};
+        bool master;
+        if ((rc = raw_command(s, r, 1, argv, &reply)) < 0)
+            return rc;
+        master = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+                 reply->element[0]->type == REDIS_REPLY_STRING &&
+                 strcmp(reply->element[0]->str, "master") == 0;
+        freeReplyObject(reply);
+        if (!master) {
+            (void)papyra__store_error(s, PAPYRA_ECONNECT,
+                                      "redis %s: the sentinels name it the master, but it is not "
+                                      "one (a failover is under way); try again",
+                                      endpoint(r, ep, sizeof(ep)));
+            papyra__redis_drop(r);
+            return PAPYRA_ECONNECT;
+        }
     }
     return 0;
 }
@@ -645,6 +724,7 @@ papyra__redis_command(papyra_store *s,
             rc = papyra__redis_io_error(s, r, argv[0]);
             continue;
         }
+        papyra__redis_check_readonly(r, reply);
         if (reply->type == REDIS_REPLY_ERROR && !(flags & PAPYRA_REDIS_ERROR_OK)) {
             char what[256];
             (void)snprintf(what, sizeof(what), "%s %.200s", argv[0], argc > 1 ? argv[1] : "");

@@ -22,6 +22,7 @@
 
 #include <papyra/record.h>
 
+#include "backends/redis/sentinel.h"
 #include "core/backend.h"
 
 /* Entries fetched per XRANGE/XREVRANGE call: bounds the memory of a page. */
@@ -49,6 +50,9 @@
 
 /* Largest `timeout_ms` and `connect_timeout_ms`: one hour. */
 #define PAPYRA_REDIS_TIMEOUT_MS_MAX INT64_C(3600000)
+
+/* Largest `wait_replicas` (WAIT numreplicas). */
+#define PAPYRA_REDIS_WAIT_REPLICAS_MAX 1000
 
 /*
  * One connection and the settings it connects with. The store's own
@@ -79,6 +83,12 @@ typedef struct papyra__redis {
     /* rediss://: the hiredis redisSSLContext every connection of the store shakes hands with
      * (owned by the store's own papyra__redis, borrowed by its spares); NULL for plain TCP. */
     void *tls;
+    /* redis-sentinel:// only (NULL otherwise; borrowed by spares): the sentinels to ask. */
+    papyra__sentinel *sentinel;
+    char master_host[PAPYRA_SENTINEL_HOST_MAX]; /* this connection's master, as last found */
+    int master_port;
+    int64_t wait_replicas;   /* 0: no WAIT after a write */
+    int64_t wait_timeout_ms; /* WAIT's timeout */
 } papyra__redis;
 
 /*
@@ -141,6 +151,12 @@ int papyra__redis_command(papyra_store *s,
                           const char **argv,
                           const size_t *lens,
                           redisReply **ret);
+
+/*
+ * Drops the connection when @p reply is a READONLY error (the server became
+ * a replica in a failover), so that the next call finds the master again.
+ */
+void papyra__redis_check_readonly(papyra__redis *r, const redisReply *reply);
 
 /* Maps a failed context to a PAPYRA_E* code and sets the store's message. */
 int papyra__redis_io_error(papyra_store *s, papyra__redis *r, const char *what);

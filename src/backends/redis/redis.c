@@ -280,6 +280,51 @@ append_xadd(papyra_store *s,
 }
 
 /*
+ * After a write of @p n records that the master acknowledged: WAIT
+ * wait_replicas wait_timeout_ms. Fewer replicas, or no answer, is a write
+ * error that says the records are stored on the master but may be lost in a
+ * failover (docs/backend-redis.md, "Sentinel"). Never retried.
+ */
+static int
+wait_replicas(papyra_store *s, papyra__redis *r, size_t n)
+{
+    char num[24], ms[24];
+    const char *argv[3] = {"WAIT", num, ms};
+    redisReply *reply = NULL;
+    int rc;
+
+    (void)snprintf(num, sizeof(num), "%" PRId64, r->wait_replicas);
+    (void)snprintf(ms, sizeof(ms), "%" PRId64, r->wait_timeout_ms);
+    if ((rc = papyra__redis_command(s, r, 0, 3, argv, NULL, &reply)) < 0) {
+        char why[512];
+        (void)snprintf(why, sizeof(why), "%s", papyra_store_errmsg(s));
+        return papyra__store_error(s, rc,
+                                   "redis WAIT %s %s: %s; the %zu record%s of this call %s stored "
+                                   "on the master, but whether any replica has %s is unknown; "
+                                   "the records may be lost in a failover",
+                                   num, ms, why, n, n == 1 ? "" : "s", n == 1 ? "is" : "are",
+                                   n == 1 ? "it" : "them");
+    }
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(reply);
+        return papyra__store_error(s, PAPYRA_EPROTO,
+                                   "redis WAIT: unexpected reply; the records are stored on the "
+                                   "master and may be lost in a failover");
+    }
+    if (reply->integer < r->wait_replicas) {
+        long long got = reply->integer;
+        freeReplyObject(reply);
+        return papyra__store_error(s, PAPYRA_ETIMEDOUT,
+                                   "redis write: stored on the master, acknowledged by %lld of %s "
+                                   "replicas within %s ms (wait_replicas, wait_timeout_ms); the "
+                                   "%zu record%s may be lost in a failover",
+                                   got, num, ms, n, n == 1 ? "" : "s");
+    }
+    freeReplyObject(reply);
+    return 0;
+}
+
+/*
  * Writes n records. One record is one XADD; a batch is MULTI, n XADDs and
  * EXEC in one round trip, so it is applied all or nothing. The records are
  * serialised straight into the protocol text, which goes to the socket in
@@ -344,6 +389,10 @@ redis_write(papyra_store *s, const papyra_record *records, size_t n, size_t *sto
     } else {
         rc = check_batch(s, r, records, replies, n, stored);
     }
+    for (size_t c = 0; c < ncmd; c++)
+        papyra__redis_check_readonly(r, replies[c]);
+    if (rc == 0 && r->wait_replicas > 0 && (rc = wait_replicas(s, r, n)) < 0)
+        *stored = n;
 unlock:
     (void)pthread_mutex_unlock(&r->lock);
 out:

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Redis Sentinel master discovery (see sentinel.h). Uses only hiredis API
+ * present in both 0.14 and 1.x.
+ */
+#include "backends/redis/sentinel.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "util/buf.h"
+
+static char *
+dup_n(const char *p, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return out;
+}
+
+static int
+parse_port(const char *p, size_t n, int *ret)
+{
+    long v = 0;
+    if (n == 0 || n > 5)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    if (v < 1 || v > 65535)
+        return -1;
+    *ret = (int)v;
+    return 0;
+}
+
+/* Adds one "host[:port]" (or "[v6]:port") of @p n bytes to @p st. */
+static int
+add_sentinel(papyra_store *s, papyra__sentinel *st, const char *p, size_t n)
+{
+    const char *end = p + n, *colon, *hs = p, *he;
+
+    if (n == 0)
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "redis-sentinel URL: empty sentinel address in the list");
+    if (st->n == PAPYRA_SENTINEL_MAX)
+        return papyra__store_error(s, PAPYRA_EINVAL, "redis-sentinel URL: more than %d sentinels",
+                                   PAPYRA_SENTINEL_MAX);
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', n);
+        if (!rb)
+            return papyra__store_error(s, PAPYRA_EINVAL,
+                                       "redis-sentinel URL: unterminated '[' in '%.*s'", (int)n, p);
+        hs = p + 1;
+        he = rb;
+        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+    } else {
+        colon = memchr(p, ':', n);
+        he = colon ? colon : end;
+    }
+    if (he == hs)
+        return papyra__store_error(
+            s, PAPYRA_EINVAL, "redis-sentinel URL: no host in sentinel address '%.*s'", (int)n, p);
+    st->ports[st->n] = 26379;
+    if (colon && parse_port(colon + 1, (size_t)(end - colon - 1), &st->ports[st->n]) < 0)
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "redis-sentinel URL: bad port in sentinel address '%.*s' "
+                                   "(allowed range 1..65535)",
+                                   (int)n, p);
+    if (!(st->hosts[st->n] = dup_n(hs, (size_t)(he - hs))))
+        return PAPYRA_ENOMEM;
+    st->n++;
+    return 0;
+}
+
+int
+papyra__sentinel_parse(papyra_store *s, const char *path, papyra__sentinel **ret)
+{
+    papyra__sentinel *st = calloc(1, sizeof(*st));
+    const char *slash = strchr(path, '/'), *p = path;
+    int rc = 0;
+
+    if (!st)
+        return PAPYRA_ENOMEM;
+    if (strchr(path, '@')) {
+        rc = papyra__store_error(s, PAPYRA_EINVAL,
+                                 "redis-sentinel URL: give the master's credentials as ?user= and "
+                                 "?password=, not user:password@ (the authority lists sentinels)");
+        goto fail;
+    }
+    if (!slash || slash[1] == '\0' || strchr(slash + 1, '/')) {
+        rc = papyra__store_error(s, PAPYRA_EINVAL,
+                                 "redis-sentinel URL: expected "
+                                 "redis-sentinel://host:port[,host:port...]/master_name, got '%s'",
+                                 path);
+        goto fail;
+    }
+    while (p <= slash) {
+        const char *comma = memchr(p, ',', (size_t)(slash - p));
+        const char *e = comma ? comma : slash;
+        if ((rc = add_sentinel(s, st, p, (size_t)(e - p))) < 0)
+            goto fail;
+        p = e + 1;
+    }
+    if (!(st->master_name = strdup(slash + 1))) {
+        rc = PAPYRA_ENOMEM;
+        goto fail;
+    }
+    *ret = st;
+    return 0;
+fail:
+    papyra__sentinel_free(st);
+    return rc;
+}
+
+void
+papyra__sentinel_free(papyra__sentinel *st)
+{
+    if (!st)
+        return;
+    for (int i = 0; i < st->n; i++)
+        free(st->hosts[i]);
+    free(st->master_name);
+    free(st);
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval
+tv_of(int64_t ms)
+{
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    return tv;
+}
+
+/*
+ * Asks sentinel @p i. Returns 0 with the address, or -1 with why in @p why.
+ */
+static int
+ask_one(const papyra__sentinel *st,
+        int i,
+        int64_t connect_timeout_ms,
+        int64_t timeout_ms,
+        char *host,
+        size_t hostlen,
+        int *port,
+        char *why,
+        size_t whylen)
+{
+    redisContext *c =
+        redisConnectWithTimeout(st->hosts[i], st->ports[i], tv_of(connect_timeout_ms));
+    redisReply *reply = NULL;
+    const char *argv[3] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", st->master_name};
+    int rc = -1;
+
+    if (!c) {
+        (void)snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    if (c->err) {
+        (void)snprintf(why, whylen, "%s", c->errstr);
+        goto out;
+    }
+    if (redisSetTimeout(c, tv_of(timeout_ms)) != REDIS_OK ||
+        !(reply = redisCommandArgv(c, 3, argv, NULL))) {
+        (void)snprintf(why, whylen, "%s", c->err ? c->errstr : "no reply");
+        goto out;
+    }
+    if (reply->type == REDIS_REPLY_ERROR)
+        (void)snprintf(why, whylen, "%.*s", (int)reply->len, reply->str);
+    else if (reply->type == REDIS_REPLY_NIL)
+        (void)snprintf(why, whylen, "does not know a master named '%s'", st->master_name);
+    else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+             reply->element[0]->type != REDIS_REPLY_STRING ||
+             reply->element[1]->type != REDIS_REPLY_STRING ||
+             reply->element[0]->len + 1 > hostlen ||
+             parse_port(reply->element[1]->str, reply->element[1]->len, port) < 0)
+        (void)snprintf(why, whylen, "unexpected reply to SENTINEL GET-MASTER-ADDR-BY-NAME");
+    else {
+        memcpy(host, reply->element[0]->str, reply->element[0]->len);
+        host[reply->element[0]->len] = '\0';
+        rc = 0;
+    }
+out:
+    freeReplyObject(reply);
+    redisFree(c);
+    return rc;
+}
+
+int
+papyra__sentinel_master(papyra_store *s,
+                        const papyra__sentinel *st,
+                        int64_t connect_timeout_ms,
+                        int64_t timeout_ms,
+                        char *host,
+                        size_t hostlen,
+                        int *port)
+{
+    int64_t deadline = mono_ms() + timeout_ms;
+    papyra_buf errs = {0};
+    int i;
+
+    for (i = 0; i < st->n; i++) {
+        char why[256];
+        if (i > 0 && mono_ms() >= deadline)
+            break;
+        if (ask_one(st, i, connect_timeout_ms, timeout_ms, host, hostlen, port, why, sizeof(why)) ==
+            0) {
+            papyra__buf_free(&errs);
+            return 0;
+        }
+        (void)papyra__buf_appendf(&errs, "%s%s:%d: %s", i ? "; " : "", st->hosts[i], st->ports[i],
+                                  why);
+    }
+    (void)papyra__store_error(
+        s, PAPYRA_ECONNECT, "redis-sentinel: no sentinel gave the address of master '%s'%s (%s)",
+        st->master_name, i < st->n ? " within timeout_ms" : "", errs.data ? errs.data : "");
+    papyra__buf_free(&errs);
+    return PAPYRA_ECONNECT;
+}

@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * redis-sentinel:// against real servers on loopback: one master, two
+ * replicas (REPLICAOF) and three sentinels (redis-server --sentinel, with a
+ * config in a temporary directory and a 1 s down-after-milliseconds). The
+ * master is found through the sentinels; wait_replicas makes a write that
+ * fewer replicas acknowledged an error that says the records are stored; and
+ * when the master is killed with SIGKILL while a thread writes with
+ * wait_replicas=1, writes resume on the promoted replica through the same
+ * handle, every acknowledged record is found afterwards, and none twice.
+ *
+ * Skips (77) when redis-server is missing, unless PAPYRA_TEST_REQUIRE_REDIS=1.
+ */
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <papyra/metrics.h>
+#include <papyra/store.h>
+
+#include "redis-harness.h"
+#include "store-testutil.h"
+#include "testutil.h"
+
+#define NSENT 3
+#define MASTER "papyramaster"
+
+static papyra_test_redis nodes[3]; /* [0] the first master, [1] and [2] its replicas */
+static pid_t sent_pid[NSENT];
+static int sent_port[NSENT];
+static char *sent_dir;
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long long
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs one command on 127.0.0.1:port; NULL when the server does not answer. */
+static redisReply *
+cmd_at(int port, const char *fmt, ...)
+{
+    struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    redisReply *r = NULL;
+    va_list ap;
+
+    if (!c || c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    (void)redisSetTimeout(c, tv);
+    va_start(ap, fmt);
+    r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    return r;
+}
+
+static bool
+info_has(int port, const char *needle)
+{
+    redisReply *r = cmd_at(port, "INFO replication");
+    bool ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, needle);
+    freeReplyObject(r);
+    return ok;
+}
+
+static size_t
+array_len(int port, const char *fmt)
+{
+    redisReply *r = cmd_at(port, fmt);
+    size_t n = r && r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+static int
+start_sentinel(int i)
+{
+    char conf[4200], log[4200];
+    FILE *f;
+
+    (void)snprintf(conf, sizeof(conf), "%s/sentinel%d.conf", sent_dir, i);
+    (void)snprintf(log, sizeof(log), "%s/sentinel%d.log", sent_dir, i);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        sent_port[i] = papyra_test_free_port();
+        if (!(f = fopen(conf, "w")))
+            return -1;
+        fprintf(f,
+                "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n"
+                "sentinel monitor " MASTER " 127.0.0.1 %d 2\n"
+                "sentinel down-after-milliseconds " MASTER " 1000\n"
+                "sentinel failover-timeout " MASTER " 4000\n"
+                "sentinel parallel-syncs " MASTER " 2\n",
+                sent_port[i], sent_dir, log, nodes[0].port);
+        fclose(f);
+        sent_pid[i] = fork();
+        if (sent_pid[i] < 0)
+            return -1;
+        if (sent_pid[i] == 0) {
+            execlp("redis-server", "redis-server", conf, "--sentinel", (char *)NULL);
+            _exit(127);
+        }
+        for (int k = 0; k < 100; k++) {
+            redisReply *r = cmd_at(sent_port[i], "PING");
+            bool up = r && r->type == REDIS_REPLY_STATUS;
+            freeReplyObject(r);
+            if (up)
+                return 0;
+            if (waitpid(sent_pid[i], NULL, WNOHANG) == sent_pid[i])
+                break;
+            sleep_ms(50);
+        }
+        (void)kill(sent_pid[i], SIGKILL);
+        (void)waitpid(sent_pid[i], NULL, 0);
+        sent_pid[i] = 0;
+    }
+    return -1;
+}
+
+static void
+stop_all(void)
+{
+    for (int i = 0; i < NSENT; i++) {
+        if (sent_pid[i] > 0) {
+            (void)kill(sent_pid[i], SIGKILL);
+            (void)waitpid(sent_pid[i], NULL, 0);
+            sent_pid[i] = 0;
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        papyra_test_redis_stop(&nodes[i]);
+    if (sent_dir) {
+        papyra_test_rmtree(sent_dir);
+        free(sent_dir);
+        sent_dir = NULL;
+    }
+}
+
+/* Master, two replicas, three sentinels that see them all. 0, or -1 with why on stderr. */
+static int
+start_all(void)
+{
+    long long deadline;
+
+    for (int i = 0; i < 3; i++) {
+        if (papyra_test_redis_start(&nodes[i]) != 0)
+            return -1;
+    }
+    for (int i = 1; i < 3; i++) {
+        redisReply *r = cmd_at(nodes[i].port, "REPLICAOF 127.0.0.1 %d", nodes[0].port);
+        freeReplyObject(r);
+    }
+    deadline = mono_ms() + 15000;
+    while (!info_has(nodes[0].port, "connected_slaves:2") ||
+           !info_has(nodes[1].port, "master_link_status:up") ||
+           !info_has(nodes[2].port, "master_link_status:up")) {
+        if (mono_ms() > deadline) {
+            fprintf(stderr, "the replicas did not sync with the master\n");
+            return -1;
+        }
+        sleep_ms(100);
+    }
+    if (!(sent_dir = papyra_test_tmpdir()))
+        return -1;
+    for (int i = 0; i < NSENT; i++) {
+        if (start_sentinel(i) != 0) {
+            fprintf(stderr, "sentinel %d did not start (see %s)\n", i, sent_dir);
+            return -1;
+        }
+    }
+    deadline = mono_ms() + 20000;
+    for (int i = 0; i < NSENT; i++) {
+        while (array_len(sent_port[i], "SENTINEL REPLICAS " MASTER) < 2 ||
+               array_len(sent_port[i], "SENTINEL SENTINELS " MASTER) < NSENT - 1) {
+            if (mono_ms() > deadline) {
+                fprintf(stderr, "sentinel %d did not find the replicas and the others\n", i);
+                return -1;
+            }
+            sleep_ms(100);
+        }
+    }
+    return 0;
+}
+
+static void
+sentinel_url(char *buf, size_t n, const char *params)
+{
+    (void)snprintf(buf, n,
+                   "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/" MASTER
+                   "?metrics=none&%s",
+                   sent_port[0], sent_port[1], sent_port[2], params);
+}
+
+static int
+open_err(const char *url, char *msg, size_t n)
+{
+    papyra_store *s = NULL;
+    papyra_error err = {0};
+    int rc = papyra_store_open(&s, url, &err);
+    if (rc == 0)
+        papyra_store_close(s);
+    (void)snprintf(msg, n, "%s", err.message);
+    return rc;
+}
+
+/* Bad URLs and sentinels that cannot answer are refused, each with a message saying why. */
+static void
+test_url_errors(void **state)
+{
+    char url[1024], msg[1024];
+    int dead = papyra_test_free_port();
+    (void)state;
+
+    assert_int_equal(open_err("redis-sentinel://127.0.0.1:1,/m", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_non_null(strstr(msg, "empty sentinel address"));
+    assert_int_equal(open_err("redis-sentinel://127.0.0.1:26379", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_non_null(strstr(msg, "master_name"));
+    assert_int_equal(open_err("redis-sentinel://h:0/m", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_non_null(strstr(msg, "bad port"));
+    assert_int_equal(open_err("redis-sentinel://u:p@h:1/m", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_non_null(strstr(msg, "?password="));
+
+    sentinel_url(url, sizeof(url), "wait_replicas=1&timeout_ms=500&wait_timeout_ms=500");
+    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_non_null(strstr(msg, "wait_timeout_ms (500) must be less than timeout_ms (500)"));
+
+    {
+        /* A short timeout_ms alone is not refused for a WAIT that is never sent. */
+        papyra_url_info *info = NULL;
+        papyra_error err = {0};
+        assert_int_equal(papyra_store_url_describe("redis://h:1/0?timeout_ms=2", &info, &err), 0);
+        papyra_url_info_free(info);
+        assert_int_equal(
+            papyra_store_url_describe("redis://h:1/0?timeout_ms=2&wait_replicas=1", &info, &err),
+            0);
+        papyra_url_info_free(info);
+        assert_int_equal(
+            papyra_store_url_describe("redis://h:1/0?timeout_ms=1&wait_replicas=1", &info, &err),
+            PAPYRA_EINVAL);
+        assert_non_null(strstr(err.message, "wait_timeout_ms (1) must be less than timeout_ms"));
+    }
+    (void)snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d/nosuch?metrics=none",
+                   sent_port[1]);
+    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+    assert_non_null(strstr(msg, "does not know a master named 'nosuch'"));
+
+    (void)snprintf(url, sizeof(url),
+                   "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d/" MASTER "?metrics=none", dead,
+                   sent_port[2]);
+    {
+        /* A dead first sentinel is passed over. */
+        papyra_store *s = st_open("%s", url);
+        papyra_store_close(s);
+    }
+    (void)snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d/" MASTER "?metrics=none", dead);
+    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+    assert_non_null(strstr(msg, "no sentinel gave the address of master '" MASTER "'"));
+}
+
+/* wait_replicas above the replicas there are: an error that says the records are stored. */
+static void
+test_wait_shortfall(void **state)
+{
+    char url[1024];
+    papyra_store *s;
+    papyra_record recs[3];
+    papyra_record_list *l;
+    uint64_t before_w, before_e;
+    int rc;
+    (void)state;
+
+    sentinel_url(url, sizeof(url),
+                 "prefix=shortfall&wait_replicas=2&wait_timeout_ms=300&timeout_ms=2000");
+    s = st_open("%s", url);
+    for (int i = 0; i < 3; i++)
+        recs[i] = st_event(i, now_s());
+    assert_int_equal(papyra_store_write_batch(s, recs, 3), 0); /* two replicas: enough */
+    papyra_store_close(s);
+
+    sentinel_url(url, sizeof(url),
+                 "prefix=shortfall&wait_replicas=3&wait_timeout_ms=300&timeout_ms=2000");
+    s = st_open("%s", url);
+    before_w = st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN);
+    before_e = st_counter(s, PAPYRA_METRIC_WRITE_ERRORS);
+    rc = papyra_store_write_batch(s, recs, 3);
+    assert_int_equal(rc, PAPYRA_ETIMEDOUT);
+    printf("# %s\n", papyra_store_errmsg(s));
+    assert_non_null(strstr(papyra_store_errmsg(s), "stored on the master, acknowledged by 2 of 3 "
+                                                   "replicas within 300 ms"));
+    assert_non_null(strstr(papyra_store_errmsg(s), "may be lost in a failover"));
+    /* Stored on the master: counted as written, and the call as a write error. */
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN) - before_w, 3);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_WRITE_ERRORS) - before_e, 1);
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    assert_int_equal(l->count, 6);
+    papyra_record_list_free(l);
+    papyra_store_close(s);
+}
+
+#define MAXSEQ 200000
+static atomic_int outcome[MAXSEQ]; /* 0 not tried, 1 acknowledged, 2 failed */
+static atomic_int next_seq, acked, failed;
+static atomic_int acked_after_kill;
+static atomic_bool killed, stop_writer;
+static char last_error[1024];
+
+static void *
+writer(void *arg)
+{
+    papyra_store *s = arg;
+    char addr[64];
+
+    while (!atomic_load(&stop_writer)) {
+        int seq = atomic_load(&next_seq);
+        papyra_record rec = {.kind = PAPYRA_KIND_EVENT};
+        int rc;
+        if (seq >= MAXSEQ)
+            break;
+        (void)snprintf(addr, sizeof(addr), "\"local://%d\"", seq);
+        rec.u.event.system_id = "local";
+        rec.u.event.actor_address = addr;
+        rec.u.event.event_type = "ActorStarted";
+        rec.u.event.timestamp = now_s();
+        rc = papyra_store_write(s, &rec);
+        atomic_store(&outcome[seq], rc == 0 ? 1 : 2);
+        atomic_store(&next_seq, seq + 1);
+        if (rc == 0) {
+            atomic_fetch_add(&acked, 1);
+            if (atomic_load(&killed))
+                atomic_fetch_add(&acked_after_kill, 1);
+        } else {
+            atomic_fetch_add(&failed, 1);
+            (void)snprintf(last_error, sizeof(last_error), "%s", papyra_store_errmsg(s));
+            sleep_ms(20);
+        }
+    }
+    return NULL;
+}
+
+/* kill -9 of the master during writes with wait_replicas=1: nothing acknowledged is lost. */
+static void
+test_failover(void **state)
+{
+    char url[1024];
+    papyra_store *s;
+    pthread_t th;
+    papyra_record_list *l;
+    long long deadline;
+    static unsigned char found[MAXSEQ];
+    int written, nfound = 0, unacked_found = 0;
+    (void)state;
+
+    sentinel_url(url, sizeof(url),
+                 "prefix=failover&wait_replicas=1&wait_timeout_ms=500&timeout_ms=2000&"
+                 "connect_timeout_ms=500&connections=1");
+    s = st_open("%s", url);
+    assert_int_equal(pthread_create(&th, NULL, writer, s), 0);
+    deadline = mono_ms() + 10000;
+    while (atomic_load(&acked) < 200 && mono_ms() < deadline)
+        sleep_ms(10);
+    assert_true(atomic_load(&acked) >= 200);
+    papyra_test_redis_kill(&nodes[0]);
+    atomic_store(&killed, true);
+    deadline = mono_ms() + 40000;
+    while (atomic_load(&acked_after_kill) < 200 && mono_ms() < deadline)
+        sleep_ms(20);
+    atomic_store(&stop_writer, true);
+    pthread_join(th, NULL);
+    written = atomic_load(&next_seq);
+    printf("# after the kill: %d acknowledged, %d failed calls; last error: %s\n",
+           atomic_load(&acked_after_kill), atomic_load(&failed), last_error);
+    assert_true(atomic_load(&failed) > 0);              /* the kill was seen */
+    assert_true(atomic_load(&acked_after_kill) >= 200); /* resumed on the promoted replica */
+
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    for (size_t i = 0; i < l->count; i++) {
+        int seq = -1;
+        assert_int_equal(sscanf(l->records[i].u.event.actor_address, "\"local://%d\"", &seq), 1);
+        assert_true(seq >= 0 && seq < written);
+        assert_int_equal(found[seq], 0); /* no duplicates */
+        found[seq] = 1;
+        nfound++;
+        if (atomic_load(&outcome[seq]) != 1)
+            unacked_found++;
+    }
+    papyra_record_list_free(l);
+    for (int i = 0; i < written; i++) {
+        if (atomic_load(&outcome[i]) == 1 && !found[i])
+            fail_msg("acknowledged record %d is missing after the failover", i);
+    }
+    printf("# failover: %d written (calls), %d acknowledged, %d found (%d of them from failed "
+           "calls), 0 duplicates\n",
+           written, atomic_load(&acked), nfound, unacked_found);
+    papyra_store_close(s);
+}
+
+/*
+ * The master turned into a replica behind the store's back (REPLICAOF, which,
+ * unlike a sentinel's reconfiguration, leaves clients connected): the write
+ * gets READONLY; the next call asks the sentinels again and refuses the
+ * server they still name, as it says ROLE slave; once it is a master again
+ * writes go on through the same handle.
+ */
+static void
+test_readonly(void **state)
+{
+    char url[1024];
+    papyra_store *s;
+    papyra_record rec = st_event(1, now_s());
+    redisReply *r;
+    int xport, dead = papyra_test_free_port();
+    (void)state;
+
+    sentinel_url(url, sizeof(url), "prefix=readonly&connections=1&timeout_ms=2000");
+    s = st_open("%s", url);
+    assert_int_equal(papyra_store_write(s, &rec), 0);
+    r = cmd_at(sent_port[0], "SENTINEL GET-MASTER-ADDR-BY-NAME " MASTER);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+    xport = atoi(r->element[1]->str);
+    freeReplyObject(r);
+    freeReplyObject(cmd_at(xport, "REPLICAOF 127.0.0.1 %d", dead));
+
+    assert_int_not_equal(papyra_store_write(s, &rec), 0);
+    printf("# %s\n", papyra_store_errmsg(s));
+    assert_non_null(strstr(papyra_store_errmsg(s), "READONLY"));
+    assert_int_equal(papyra_store_write(s, &rec), PAPYRA_ECONNECT);
+    printf("# %s\n", papyra_store_errmsg(s));
+    assert_non_null(strstr(papyra_store_errmsg(s), "the sentinels name it the master, but it is "
+                                                   "not one"));
+
+    freeReplyObject(cmd_at(xport, "REPLICAOF NO ONE"));
+    assert_int_equal(papyra_store_write(s, &rec), 0);
+    papyra_store_close(s);
+}
+
+int
+main(void)
+{
+    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
+    bool required = require && strcmp(require, "1") == 0;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_errors),
+        cmocka_unit_test(test_wait_shortfall),
+        cmocka_unit_test(test_failover),
+        cmocka_unit_test(test_readonly),
+    };
+    int rc;
+
+    if (!papyra_test_redis_available()) {
+        fprintf(stderr, "%s: redis-server (which also runs the sentinels) is not on PATH%s\n",
+                required ? "FAIL" : "SKIP", required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
+        return required ? 1 : 77;
+    }
+    if (start_all() != 0) {
+        stop_all();
+        return 1;
+    }
+    rc = cmocka_run_group_tests_name("redis-sentinel", tests, NULL, NULL);
+    stop_all();
+    return rc;
+}
