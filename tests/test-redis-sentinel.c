@@ -382,6 +382,21 @@ test_sentinel_auth(void **state)
     printf("# sentinel_password to a sentinel without one: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
 
+    {
+        /* The sentinels' password is a secret like the master's: "***" wherever a URL is
+         * shown (the CLI's messages, papyra_store_url_describe()). */
+        papyra_url_info *info = NULL;
+        papyra_error err = {0};
+        char *red = NULL;
+        const char *u = "redis-sentinel://h:1/m?password=m4ster&sentinel_password=s3nt&db=0";
+        assert_int_equal(papyra_store_url_redact(u, &red), 0);
+        assert_string_equal(red, "redis-sentinel://h:1/m?password=***&sentinel_password=***&db=0");
+        papyra_free(red);
+        assert_int_equal(papyra_store_url_describe(u, &info, &err), 0);
+        assert_string_equal(papyra_url_info_param(info, "sentinel_password"), "***");
+        papyra_url_info_free(info);
+    }
+
     /* The parameters belong to the sentinel forms; a user goes with a password. */
     assert_int_equal(
         open_err("redis://127.0.0.1:1/0?sentinel_password=x&metrics=none", msg, sizeof(msg)),
