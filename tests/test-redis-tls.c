@@ -610,6 +610,8 @@ main(void)
     (void)snprintf(tlsdir, sizeof(tlsdir), "%s/papyra-tls-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!papyra_test_redis_available())
         why = "no redis-server on PATH";
+    else if (system("command -v redis-cli >/dev/null 2>&1") != 0)
+        why = "no redis-cli on PATH (it sets up the TLS replicas and sentinels)";
     else if (!mkdtemp(tlsdir)) {
         tlsdir[0] = '\0';
         why = "cannot make a temporary directory";

@@ -11,6 +11,7 @@
  *   redis://[user:password@]host:port/db[?prefix=P&system_id=S&maxlen=N]
  *   redis-sentinel://host:port[,host:port...]/master_name[?db=N&password=P&...]
  *     (the master the sentinels name; docs/backend-redis.md, "Sentinel")
+ *   rediss-sentinel://...   the same over TLS (tls_ca=FILE&tls_cert=FILE&tls_key=FILE)
  *
  * Every form also takes the retention parameters max_records=N,
  * max_age_seconds=X and max_total_bytes=N (each > 0; a limit of 0 or below is
