@@ -298,6 +298,23 @@ test_url_errors(void **state)
     (void)snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d/" MASTER "?metrics=none", dead);
     assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
     assert_non_null(strstr(msg, "no sentinel gave the address of master '" MASTER "'"));
+
+    {
+        /* Sentinels that fail alike are named together, so the message fits whole. */
+        char want[128];
+        int dead2 = papyra_test_free_port();
+        (void)snprintf(
+            url, sizeof(url),
+            "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/nosuch?metrics=none", dead,
+            dead2, sent_port[1]);
+        assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+        printf("# %s\n", msg);
+        (void)snprintf(want, sizeof(want),
+                       "(127.0.0.1:%d, 127.0.0.1:%d: Connection refused; 127.0.0.1:%d: does not "
+                       "know a master named 'nosuch')",
+                       dead, dead2, sent_port[1]);
+        assert_non_null(strstr(msg, want));
+    }
 }
 
 /* A sentinel form URL naming the password sentinel (after a dead one when @p dead_first). */
@@ -359,14 +376,15 @@ test_sentinel_auth(void **state)
     printf("# wrong sentinel_password: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(msg, ep));
-    assert_non_null(strstr(msg, "authentication failed"));
+    assert_non_null(strstr(msg, "AUTH refused: WRONGPASS"));
+    assert_non_null(strstr(msg, "credentials refused (sentinel_password)"));
     assert_non_null(strstr(msg, "master '" AUTH_MASTER "'"));
     auth_url(url, sizeof(url), true, "sentinel_user=sentuser&sentinel_password=wrong");
     rc = open_err(url, msg, sizeof(msg));
     printf("# wrong sentinel_user password: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(msg, ep));
-    assert_non_null(strstr(msg, "for user sentuser"));
+    assert_non_null(strstr(msg, "AUTH as sentuser refused"));
     assert_non_null(strstr(msg, "Connection refused"));
 
     /* The sentinel's password given as the master's is not sent to the sentinel. */

@@ -216,10 +216,8 @@ ask_one(const papyra__sentinel *st,
         }
         if (reply->type == REDIS_REPLY_ERROR) {
             *auth = true;
-            (void)snprintf(why, whylen,
-                           "authentication failed%s%s (sentinel_user, sentinel_password): %.*s",
-                           st->user ? " for user " : "", st->user ? st->user : "", (int)reply->len,
-                           reply->str);
+            (void)snprintf(why, whylen, "AUTH%s%s refused: %.*s", st->user ? " as " : "",
+                           st->user ? st->user : "", (int)reply->len, reply->str);
             goto out;
         }
         freeReplyObject(reply);
@@ -230,10 +228,8 @@ ask_one(const papyra__sentinel *st,
         goto out;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        bool refused = is_auth_error(reply);
-        *auth = *auth || refused;
-        (void)snprintf(why, whylen, "%.*s%s", (int)reply->len, reply->str,
-                       refused ? " (sentinel_user, sentinel_password)" : "");
+        *auth = *auth || is_auth_error(reply);
+        (void)snprintf(why, whylen, "%.*s", (int)reply->len, reply->str);
     } else if (reply->type == REDIS_REPLY_NIL)
         (void)snprintf(why, whylen, "does not know a master named '%s'", st->master_name);
     else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
@@ -263,29 +259,44 @@ papyra__sentinel_master(papyra_store *s,
                         int *port)
 {
     int64_t deadline = mono_ms() + timeout_ms;
-    papyra_buf errs = {0};
+    papyra_buf errs = {0}, group = {0};
+    char why[512], group_why[512] = "";
     bool auth = false;
     int i, code;
 
+    /*
+     * The message lists each sentinel's failure, sentinels that failed alike
+     * together ("h1:26379, h2:26379: Connection refused"), so that it stays
+     * short enough to be read whole (papyra_error holds 256 bytes).
+     */
     for (i = 0; i < st->n; i++) {
-        char why[512];
         if (i > 0 && mono_ms() >= deadline)
             break;
         if (ask_one(st, i, connect_timeout_ms, timeout_ms, host, hostlen, port, why, sizeof(why),
                     &auth) == 0) {
             papyra__buf_free(&errs);
+            papyra__buf_free(&group);
             return 0;
         }
-        (void)papyra__buf_appendf(&errs, "%s%s:%d: %s", i ? "; " : "", st->hosts[i], st->ports[i],
-                                  why);
+        if (group.len > 0 && strcmp(why, group_why) != 0) {
+            (void)papyra__buf_appendf(&errs, "%s%s: %s", errs.len ? "; " : "", group.data,
+                                      group_why);
+            papyra__buf_reset(&group);
+        }
+        (void)papyra__buf_appendf(&group, "%s%s:%d", group.len ? ", " : "", st->hosts[i],
+                                  st->ports[i]);
+        (void)snprintf(group_why, sizeof(group_why), "%s", why);
     }
+    if (group.len > 0)
+        (void)papyra__buf_appendf(&errs, "%s%s: %s", errs.len ? "; " : "", group.data, group_why);
+    papyra__buf_free(&group);
     /* A refused password is a setting to fix: say so with its own code, whatever the
      * other sentinels did. */
     code = auth ? PAPYRA_EACCES : PAPYRA_ECONNECT;
     (void)papyra__store_error(
-        s, code, "redis-sentinel: %sno sentinel gave the address of master '%s'%s (%s)",
-        auth ? "credentials refused: " : "", st->master_name, i < st->n ? " within timeout_ms" : "",
-        errs.data ? errs.data : "");
+        s, code, "redis-sentinel: no sentinel gave the address of master '%s'%s%s (%s)",
+        st->master_name, i < st->n ? " within timeout_ms" : "",
+        auth ? ": credentials refused (sentinel_password)" : "", errs.data ? errs.data : "");
     papyra__buf_free(&errs);
     return code;
 }
