@@ -276,6 +276,8 @@ test_tls_bad_settings_should_be_rejected(void **state)
 
 #define TLS_MASTER "papyratls"
 #define NSENT 3
+/* The sentinels' own password (requirepass, sentinel-pass between them): AUTH over TLS. */
+#define SENT_PASS "sentpass"
 
 /* [0] the first master, [1] and [2] its replicas, TLS only: two, so that the one promoted
  * has a replica for wait_replicas=1 after the failover. */
@@ -306,11 +308,15 @@ cli(int port, const char *args, char *out, size_t n)
     char cmd[20000];
     FILE *p;
     size_t k;
+    bool sentinel = false;
 
+    for (int i = 0; i < NSENT; i++)
+        sentinel = sentinel || port == sent_port[i];
     (void)snprintf(cmd, sizeof(cmd),
                    "redis-cli --tls --cacert '%s/ca.crt' --cert '%s/client.crt' --key "
-                   "'%s/client.key' -h 127.0.0.1 -p %d %s 2>/dev/null",
-                   tlsdir, tlsdir, tlsdir, port, args);
+                   "'%s/client.key' -h 127.0.0.1 -p %d %s %s 2>/dev/null",
+                   tlsdir, tlsdir, tlsdir, port,
+                   sentinel ? "--no-auth-warning --pass " SENT_PASS : "", args);
     if (!(p = popen(cmd, "r")))
         return -1;
     k = fread(out, 1, n - 1, p);
@@ -350,6 +356,7 @@ start_tls_sentinel(int i)
                 "port 0\ntls-port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n"
                 "tls-cert-file %s/server.crt\ntls-key-file %s/server.key\n"
                 "tls-ca-cert-file %s/ca.crt\ntls-auth-clients yes\ntls-replication yes\n"
+                "requirepass " SENT_PASS "\nsentinel sentinel-pass " SENT_PASS "\n"
                 "sentinel monitor " TLS_MASTER " 127.0.0.1 %d 2\n"
                 "sentinel down-after-milliseconds " TLS_MASTER " 1000\n"
                 "sentinel failover-timeout " TLS_MASTER " 4000\n"
@@ -430,14 +437,19 @@ start_tls_sentinel_setup(void)
 }
 
 static void
-tls_sentinel_url(char *buf, size_t n, const char *scheme, const char *ca_file, const char *extra)
+tls_sentinel_url(char *buf,
+                 size_t n,
+                 const char *scheme,
+                 const char *ca_file,
+                 const char *sentinel_password,
+                 const char *extra)
 {
     (void)snprintf(buf, n,
                    "%s://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/" TLS_MASTER
                    "?metrics=none&prefix=tlssent%d&tls_ca=%s/%s&tls_cert=%s/client.crt&"
-                   "tls_key=%s/client.key&%s",
+                   "tls_key=%s/client.key&sentinel_password=%s&%s",
                    scheme, sent_port[0], sent_port[1], sent_port[2], (int)getpid(), tlsdir, ca_file,
-                   tlsdir, tlsdir, extra);
+                   tlsdir, tlsdir, sentinel_password, extra);
 }
 
 static double
@@ -473,13 +485,22 @@ test_tls_sentinel_write_and_failover(void **state)
     (void)snprintf(ep, sizeof(ep), "127.0.0.1:%d", sent_port[0]);
 
     /* A CA that did not sign the sentinels' certificates: refused, naming each sentinel. */
-    tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "wrongca.crt", "timeout_ms=2000");
+    tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "wrongca.crt", SENT_PASS,
+                     "timeout_ms=2000");
     rc = open_rc(url, &e);
     print_message("sentinels over TLS, wrong CA: %s\n", e.message);
     assert_int_equal(rc, PAPYRA_ECONNECT);
     assert_non_null(strstr(e.message, ep));
     assert_non_null(strstr(e.message, "TLS"));
     assert_non_null(strstr(e.message, "certificate verify failed"));
+
+    /* Over TLS, a wrong sentinel password is refused as over TCP. */
+    tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "ca.crt", "wrong", "");
+    rc = open_rc(url, &e);
+    print_message("sentinels over TLS, wrong password: %s\n", e.message);
+    assert_int_equal(rc, PAPYRA_EACCES);
+    assert_non_null(strstr(e.message, ep));
+    assert_non_null(strstr(e.message, "WRONGPASS"));
 
     /* Plaintext (redis-sentinel://) to sentinels that take TLS only: refused, no hang. */
     (void)snprintf(url, sizeof(url),
@@ -491,7 +512,7 @@ test_tls_sentinel_write_and_failover(void **state)
     assert_int_equal(rc, PAPYRA_ECONNECT);
     assert_non_null(strstr(e.message, ep));
 
-    tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "ca.crt",
+    tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "ca.crt", SENT_PASS,
                      "wait_replicas=1&wait_timeout_ms=500&timeout_ms=2000&connect_timeout_ms=500&"
                      "connections=1");
     s = st_open("%s", url);
