@@ -40,9 +40,10 @@
  * same master under another name, so the three others never count it in their quorum. */
 #define AUTH_SENT NSENT
 #define AUTH_MASTER "papyraauth"
-#define AUTH_SENT_CONF       \
-    "requirepass sentpass\n" \
-    "user sentuser on >userpass allcommands allchannels\n"
+#define AUTH_SENT_CONF                                     \
+    "requirepass sentpass\n"                               \
+    "user sentuser on >userpass allcommands allchannels\n" \
+    "user nosentinel on >nopass +ping\n"
 
 static papyra_test_redis nodes[3]; /* [0] the first master, [1] and [2] its replicas */
 static pid_t sent_pid[NSENT + 1];
@@ -386,6 +387,13 @@ test_sentinel_auth(void **state)
     assert_non_null(strstr(msg, ep));
     assert_non_null(strstr(msg, "AUTH as sentuser refused"));
     assert_non_null(strstr(msg, "Connection refused"));
+
+    /* An ACL user that may not ask: NOPERM, a setting to fix too. */
+    auth_url(url, sizeof(url), false, "sentinel_user=nosentinel&sentinel_password=nopass");
+    rc = open_err(url, msg, sizeof(msg));
+    printf("# sentinel_user without the right: %s\n", msg);
+    assert_int_equal(rc, PAPYRA_EACCES);
+    assert_non_null(strstr(msg, "NOPERM"));
 
     /* The sentinel's password given as the master's is not sent to the sentinel. */
     auth_url(url, sizeof(url), false, "password=sentpass");
