@@ -19,7 +19,12 @@
  * deleted before and after) or a private one started like the tests' (on
  * 127.0.0.1, a free port, no persistence); without either, it exits 77.
  *
- * Usage: bench-redis [--quick] [--json-only] [--server HOST:PORT] [--read-count N] [--rounds N]
+ * --wait-only measures instead the cost of wait_replicas=1 per batch of 64
+ * on the single-server form: batches/s with wait_replicas=1 against 0 on a
+ * master with one replica that it starts (bench_wait_replicas()).
+ *
+ * Usage: bench-redis [--quick] [--json-only] [--wait-only] [--server HOST:PORT]
+ *                    [--read-count N] [--rounds N]
  */
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -370,10 +375,104 @@ max2(double a, double b)
     return a > b ? a : b;
 }
 
+/* Batches of 64 per second through @p url (a fresh stream), @p batches of them. */
+static double
+wait_batches_per_s(const char *url, long batches)
+{
+    papyra_store *s = NULL;
+    papyra_error e = {0};
+    papyra_record recs[64];
+    double t0;
+
+    if (papyra_store_open(&s, url, &e) != 0) {
+        fprintf(stderr, "bench-redis: %s: %s\n", url, e.message);
+        exit(1);
+    }
+    for (int i = 0; i < 64; i++)
+        recs[i] = event(i);
+    t0 = bench_now_s();
+    for (long b = 0; b < batches; b++) {
+        if (papyra_store_write_batch(s, recs, 64) != 0) {
+            fprintf(stderr, "bench-redis: wait_replicas write: %s\n", papyra_store_errmsg(s));
+            exit(1);
+        }
+    }
+    t0 = bench_now_s() - t0;
+    papyra_store_close(s);
+    return (double)batches / t0;
+}
+
+/*
+ * The cost of wait_replicas=1 per batch of 64 on the single-server form: a
+ * master and one replica of it (REPLICAOF) started here on loopback, and
+ * batches/s with wait_replicas=1 against wait_replicas=0 on that master,
+ * back to back in every round, best of @p rounds. Prints its own table (and
+ * JSON line). Returns 0, or 77 when the servers cannot be started.
+ */
+static int
+bench_wait_replicas(int rounds, long batches, bool json_only)
+{
+    papyra_test_redis m = {0}, rep = {0};
+    double off = 0, on = 0, t0;
+    char url[512];
+    int rc = 77;
+
+    if (papyra_test_redis_start(&m) != 0 || papyra_test_redis_start(&rep) != 0) {
+        fprintf(stderr, "bench-redis: SKIP wait_replicas: cannot start a master and a replica\n");
+        goto out;
+    }
+    {
+        redisContext *c = redisConnect("127.0.0.1", rep.port);
+        redisReply *r = c && !c->err ? redisCommand(c, "REPLICAOF 127.0.0.1 %d", m.port) : NULL;
+        bool up = false;
+        freeReplyObject(r);
+        for (t0 = bench_now_s(); c && !c->err && !up && bench_now_s() - t0 < 15;) {
+            r = redisCommand(c, "INFO replication");
+            up = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "master_link_status:up");
+            freeReplyObject(r);
+            if (!up)
+                (void)usleep(50000);
+        }
+        redisFree(c);
+        if (!up) {
+            fprintf(stderr, "bench-redis: SKIP wait_replicas: the replica did not sync\n");
+            goto out;
+        }
+    }
+    for (int round = 0; round < rounds; round++) {
+        progress("batches of 64, wait_replicas=0 then 1 (one replica)");
+        (void)snprintf(url, sizeof(url),
+                       "redis://127.0.0.1:%d/0?prefix=bench-wait0-%d&metrics=none", m.port, round);
+        off = max2(off, wait_batches_per_s(url, batches));
+        (void)snprintf(url, sizeof(url),
+                       "redis://127.0.0.1:%d/0?prefix=bench-wait1-%d&metrics=none&wait_replicas=1",
+                       m.port, round);
+        on = max2(on, wait_batches_per_s(url, batches));
+    }
+    if (!json_only) {
+        printf("wait_replicas on redis:// 127.0.0.1:%d with one replica, %ld batches of 64, best "
+               "of %d round(s)\n",
+               m.port, batches, rounds);
+        printf("%-32s %11s %9s %9s\n", "write_batch, 64/call", "batches/s", "us/batch", "ratio");
+        printf("%-32s %11.0f %9.1f %9.2f\n", "wait_replicas=0", off, 1e6 / off, 1.0);
+        printf("%-32s %11.0f %9.1f %9.2f\n\n", "wait_replicas=1", on, 1e6 / on, on / off);
+    }
+    printf("{\"wait_replicas\": {\"batches\": %ld, \"batch\": 64, \"rounds\": %d, "
+           "\"batches_per_second_wait0\": %.1f, \"batches_per_second_wait1\": %.1f, "
+           "\"ratio\": %.3f}}\n",
+           batches, rounds, off, on, on / off);
+    rc = 0;
+out:
+    papyra_test_redis_stop(&rep);
+    papyra_test_redis_stop(&m);
+    return rc;
+}
+
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: bench-redis [--quick] [--json-only] [--reads-only] [--page-sweep] "
+    fprintf(stderr, "usage: bench-redis [--quick] [--json-only] [--reads-only] [--wait-only] "
+                    "[--page-sweep] "
                     "[--server HOST:PORT] [--read-count N] [--rounds N]\n");
 }
 
@@ -381,7 +480,8 @@ int
 main(int argc, char **argv)
 {
     papyra_test_redis server = {0};
-    bool json_only = false, own = false, reads_only = false, sweep = false;
+    bool json_only = false, own = false, reads_only = false, sweep = false, wait_only = false;
+    long wait_batches = 2000;
     const char *given = NULL;
     papyra_record one = event(0);
     papyra_buf value = {0};
@@ -410,11 +510,14 @@ main(int argc, char **argv)
             n_single = 5000;
             n_batch = 100000;
             n_read = 100000;
+            wait_batches = 200;
             rounds = 1;
         } else if (strcmp(argv[i], "--json-only") == 0) {
             json_only = quiet = true;
         } else if (strcmp(argv[i], "--reads-only") == 0) {
             reads_only = true;
+        } else if (strcmp(argv[i], "--wait-only") == 0) {
+            wait_only = true;
         } else if (strcmp(argv[i], "--page-sweep") == 0) {
             sweep = true;
         } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
@@ -430,6 +533,10 @@ main(int argc, char **argv)
     }
     if (rounds < 1 || n_read < 1)
         return 2;
+    /* Servers of its own (a master and its replica), whatever --server says. */
+    if (wait_only)
+        return papyra_test_redis_available() ? bench_wait_replicas(rounds, wait_batches, json_only)
+                                             : 77;
     if (given) {
         if (sscanf(given, "%255[^:]:%d", host, &port) != 2) {
             fprintf(stderr, "bench-redis: --server wants HOST:PORT\n");

@@ -120,7 +120,7 @@ spawn(papyra_test_redis *r)
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        const char *argv[32];
+        const char *argv[40];
         int n = 0;
         argv[n++] = "redis-server";
         argv[n++] = "--port";
@@ -135,6 +135,9 @@ spawn(papyra_test_redis *r)
             argv[n++] = "--tls-ca-cert-file";
             argv[n++] = ca;
             argv[n++] = "--tls-auth-clients";
+            argv[n++] = "yes";
+            /* A replica of it (REPLICAOF) syncs over TLS too (its certificate as the client's). */
+            argv[n++] = "--tls-replication";
             argv[n++] = "yes";
         }
         argv[n++] = "--bind";

@@ -18,7 +18,8 @@ typedef struct papyra_test_redis {
     const char *requirepass; /* optional password, set before start */
     /* Optional, set before start: a directory with ca.crt, server.crt and server.key. The
      * server then takes TLS only (--port 0, --tls-port on `port`) and requires a client
-     * certificate signed by ca.crt (--tls-auth-clients yes). */
+     * certificate signed by ca.crt (--tls-auth-clients yes); --tls-replication yes, so
+     * a replica of it replicates over TLS. */
     const char *tls_dir;
 } papyra_test_redis;
 

@@ -36,10 +36,18 @@
 
 #define NSENT 3
 #define MASTER "papyramaster"
+/* A fourth sentinel, AUTH_SENT, wants a password (requirepass) or an ACL user. It watches the
+ * same master under another name, so the three others never count it in their quorum. */
+#define AUTH_SENT NSENT
+#define AUTH_MASTER "papyraauth"
+#define AUTH_SENT_CONF                                     \
+    "requirepass sentpass\n"                               \
+    "user sentuser on >userpass allcommands allchannels\n" \
+    "user nosentinel on >nopass +ping\n"
 
 static papyra_test_redis nodes[3]; /* [0] the first master, [1] and [2] its replicas */
-static pid_t sent_pid[NSENT];
-static int sent_port[NSENT];
+static pid_t sent_pid[NSENT + 1];
+static int sent_port[NSENT + 1];
 static char *sent_dir;
 
 static void
@@ -105,8 +113,9 @@ array_len(int port, const char *fmt)
     return n;
 }
 
+/* Starts sentinel i watching the master as @p name, with @p extra config lines. */
 static int
-start_sentinel(int i)
+start_sentinel(int i, const char *name, const char *extra)
 {
     char conf[4200], log[4200];
     FILE *f;
@@ -118,12 +127,12 @@ start_sentinel(int i)
         if (!(f = fopen(conf, "w")))
             return -1;
         fprintf(f,
-                "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n"
-                "sentinel monitor " MASTER " 127.0.0.1 %d 2\n"
-                "sentinel down-after-milliseconds " MASTER " 1000\n"
-                "sentinel failover-timeout " MASTER " 4000\n"
-                "sentinel parallel-syncs " MASTER " 2\n",
-                sent_port[i], sent_dir, log, nodes[0].port);
+                "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n%s"
+                "sentinel monitor %s 127.0.0.1 %d 2\n"
+                "sentinel down-after-milliseconds %s 1000\n"
+                "sentinel failover-timeout %s 4000\n"
+                "sentinel parallel-syncs %s 2\n",
+                sent_port[i], sent_dir, log, extra, name, nodes[0].port, name, name, name);
         fclose(f);
         sent_pid[i] = fork();
         if (sent_pid[i] < 0)
@@ -134,7 +143,8 @@ start_sentinel(int i)
         }
         for (int k = 0; k < 100; k++) {
             redisReply *r = cmd_at(sent_port[i], "PING");
-            bool up = r && r->type == REDIS_REPLY_STATUS;
+            /* A sentinel with a password answers NOAUTH: it is up too. */
+            bool up = r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR);
             freeReplyObject(r);
             if (up)
                 return 0;
@@ -152,7 +162,7 @@ start_sentinel(int i)
 static void
 stop_all(void)
 {
-    for (int i = 0; i < NSENT; i++) {
+    for (int i = 0; i < NSENT + 1; i++) {
         if (sent_pid[i] > 0) {
             (void)kill(sent_pid[i], SIGKILL);
             (void)waitpid(sent_pid[i], NULL, 0);
@@ -194,8 +204,10 @@ start_all(void)
     }
     if (!(sent_dir = papyra_test_tmpdir()))
         return -1;
-    for (int i = 0; i < NSENT; i++) {
-        if (start_sentinel(i) != 0) {
+    for (int i = 0; i < NSENT + 1; i++) {
+        int rc = i == AUTH_SENT ? start_sentinel(i, AUTH_MASTER, AUTH_SENT_CONF)
+                                : start_sentinel(i, MASTER, "");
+        if (rc != 0) {
             fprintf(stderr, "sentinel %d did not start (see %s)\n", i, sent_dir);
             return -1;
         }
@@ -287,6 +299,140 @@ test_url_errors(void **state)
     (void)snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d/" MASTER "?metrics=none", dead);
     assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
     assert_non_null(strstr(msg, "no sentinel gave the address of master '" MASTER "'"));
+
+    {
+        /* Sentinels that fail alike are named together, so the message fits whole. */
+        char want[128];
+        int dead2 = papyra_test_free_port();
+        (void)snprintf(
+            url, sizeof(url),
+            "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/nosuch?metrics=none", dead,
+            dead2, sent_port[1]);
+        assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+        printf("# %s\n", msg);
+        (void)snprintf(want, sizeof(want),
+                       "(127.0.0.1:%d, 127.0.0.1:%d: Connection refused; 127.0.0.1:%d: does not "
+                       "know a master named 'nosuch')",
+                       dead, dead2, sent_port[1]);
+        assert_non_null(strstr(msg, want));
+    }
+}
+
+/* A sentinel form URL naming the password sentinel (after a dead one when @p dead_first). */
+static void
+auth_url(char *buf, size_t n, bool dead_first, const char *params)
+{
+    int dead = papyra_test_free_port();
+    if (dead_first)
+        (void)snprintf(buf, n,
+                       "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d/" AUTH_MASTER
+                       "?metrics=none&prefix=sentauth&%s",
+                       dead, sent_port[AUTH_SENT], params);
+    else
+        (void)snprintf(
+            buf, n, "redis-sentinel://127.0.0.1:%d/" AUTH_MASTER "?metrics=none&prefix=sentauth&%s",
+            sent_port[AUTH_SENT], params);
+}
+
+/*
+ * Sentinels that want a password: sentinel_user / sentinel_password are
+ * theirs, apart from the master's (which has none here, so a write that
+ * works shows the sentinel's password was not sent to it); wrong or missing
+ * ones are PAPYRA_EACCES naming the sentinel.
+ */
+static void
+test_sentinel_auth(void **state)
+{
+    char url[1024], msg[1024], ep[64];
+    papyra_record rec = st_event(1, now_s());
+    papyra_store *s;
+    int rc;
+    (void)state;
+
+    (void)snprintf(ep, sizeof(ep), "127.0.0.1:%d", sent_port[AUTH_SENT]);
+
+    /* The right password, then an ACL user: the master is found and written to. */
+    auth_url(url, sizeof(url), false, "sentinel_password=sentpass");
+    s = st_open("%s", url);
+    assert_int_equal(papyra_store_write(s, &rec), 0);
+    papyra_store_close(s);
+    auth_url(url, sizeof(url), true, "sentinel_user=sentuser&sentinel_password=userpass");
+    s = st_open("%s", url);
+    assert_int_equal(papyra_store_write(s, &rec), 0);
+    st_assert_count(s, PAPYRA_KIND_EVENT, 2);
+    papyra_store_close(s);
+
+    /* No password: the sentinel says NOAUTH. */
+    auth_url(url, sizeof(url), false, "timeout_ms=2000");
+    rc = open_err(url, msg, sizeof(msg));
+    printf("# no sentinel_password: %s\n", msg);
+    assert_int_equal(rc, PAPYRA_EACCES);
+    assert_non_null(strstr(msg, ep));
+    assert_non_null(strstr(msg, "NOAUTH"));
+    assert_non_null(strstr(msg, "sentinel_password"));
+
+    /* A wrong password, and a wrong user's password, also behind a dead sentinel. */
+    auth_url(url, sizeof(url), false, "sentinel_password=wrong");
+    rc = open_err(url, msg, sizeof(msg));
+    printf("# wrong sentinel_password: %s\n", msg);
+    assert_int_equal(rc, PAPYRA_EACCES);
+    assert_non_null(strstr(msg, ep));
+    assert_non_null(strstr(msg, "AUTH refused: WRONGPASS"));
+    assert_non_null(strstr(msg, "credentials refused (sentinel_password)"));
+    assert_non_null(strstr(msg, "master '" AUTH_MASTER "'"));
+    auth_url(url, sizeof(url), true, "sentinel_user=sentuser&sentinel_password=wrong");
+    rc = open_err(url, msg, sizeof(msg));
+    printf("# wrong sentinel_user password: %s\n", msg);
+    assert_int_equal(rc, PAPYRA_EACCES);
+    assert_non_null(strstr(msg, ep));
+    assert_non_null(strstr(msg, "AUTH as sentuser refused"));
+    assert_non_null(strstr(msg, "Connection refused"));
+
+    /* An ACL user that may not ask: NOPERM, a setting to fix too. */
+    auth_url(url, sizeof(url), false, "sentinel_user=nosentinel&sentinel_password=nopass");
+    rc = open_err(url, msg, sizeof(msg));
+    printf("# sentinel_user without the right: %s\n", msg);
+    assert_int_equal(rc, PAPYRA_EACCES);
+    assert_non_null(strstr(msg, "NOPERM"));
+
+    /* The sentinel's password given as the master's is not sent to the sentinel. */
+    auth_url(url, sizeof(url), false, "password=sentpass");
+    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_EACCES);
+    assert_non_null(strstr(msg, "NOAUTH"));
+
+    /* A password to a sentinel that has none is refused too (it is a setting to fix). */
+    (void)snprintf(url, sizeof(url),
+                   "redis-sentinel://127.0.0.1:%d/" MASTER "?metrics=none&sentinel_password=x",
+                   sent_port[0]);
+    rc = open_err(url, msg, sizeof(msg));
+    printf("# sentinel_password to a sentinel without one: %s\n", msg);
+    assert_int_equal(rc, PAPYRA_EACCES);
+
+    {
+        /* The sentinels' password is a secret like the master's: "***" wherever a URL is
+         * shown (the CLI's messages, papyra_store_url_describe()). */
+        papyra_url_info *info = NULL;
+        papyra_error err = {0};
+        char *red = NULL;
+        const char *u = "redis-sentinel://h:1/m?password=m4ster&sentinel_password=s3nt&db=0";
+        assert_int_equal(papyra_store_url_redact(u, &red), 0);
+        assert_string_equal(red, "redis-sentinel://h:1/m?password=***&sentinel_password=***&db=0");
+        papyra_free(red);
+        assert_int_equal(papyra_store_url_describe(u, &info, &err), 0);
+        assert_string_equal(papyra_url_info_param(info, "sentinel_password"), "***");
+        papyra_url_info_free(info);
+    }
+
+    /* The parameters belong to the sentinel forms; a user goes with a password. */
+    assert_int_equal(
+        open_err("redis://127.0.0.1:1/0?sentinel_password=x&metrics=none", msg, sizeof(msg)),
+        PAPYRA_EINVAL);
+    assert_non_null(strstr(msg, "sentinel_password"));
+    assert_non_null(strstr(msg, "redis-sentinel://"));
+    assert_int_equal(
+        open_err("redis-sentinel://127.0.0.1:1/m?sentinel_user=u&metrics=none", msg, sizeof(msg)),
+        PAPYRA_EINVAL);
+    assert_non_null(strstr(msg, "sentinel_user needs sentinel_password"));
 }
 
 /* wait_replicas above the replicas there are: an error that says the records are stored. */
@@ -471,9 +617,8 @@ main(void)
     const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
     bool required = require && strcmp(require, "1") == 0;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_errors),
-        cmocka_unit_test(test_wait_shortfall),
-        cmocka_unit_test(test_failover),
+        cmocka_unit_test(test_url_errors),     cmocka_unit_test(test_sentinel_auth),
+        cmocka_unit_test(test_wait_shortfall), cmocka_unit_test(test_failover),
         cmocka_unit_test(test_readonly),
     };
     int rc;

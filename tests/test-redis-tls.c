@@ -10,14 +10,18 @@
  * the server tests skip (exit 77) saying why, unless PAPYRA_TEST_REQUIRE_REDIS=1
  * (CI) makes that a failure.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,6 +29,7 @@
 
 #include "redis-harness.h"
 #include "store-testutil.h"
+#include "testutil.h"
 
 static int
 open_rc(const char *url, papyra_error *e)
@@ -60,6 +65,11 @@ test_tls_should_be_refused_without_hiredis_ssl(void **state)
     assert_int_equal(open_rc("rediss://127.0.0.1:1/0?tls_ca=/x.crt&metrics=none", &e),
                      PAPYRA_EUNSUPPORTED);
     assert_non_null(strstr(e.message, "TLS"));
+    assert_non_null(strstr(e.message, "hiredis_ssl"));
+    /* The sentinel form over TLS too, naming its scheme. */
+    assert_int_equal(open_rc("rediss-sentinel://127.0.0.1:1/m?tls_ca=/x.crt&metrics=none", &e),
+                     PAPYRA_EUNSUPPORTED);
+    assert_non_null(strstr(e.message, "rediss-sentinel"));
     assert_non_null(strstr(e.message, "hiredis_ssl"));
 }
 
@@ -262,6 +272,305 @@ test_tls_bad_settings_should_be_rejected(void **state)
     assert_non_null(strstr(e.message, "missing.crt"));
 }
 
+/* ---- rediss-sentinel://: a TLS-only master, its replica and three sentinels ---- */
+
+#define TLS_MASTER "papyratls"
+#define NSENT 3
+/* The sentinels' own password (requirepass, sentinel-pass between them): AUTH over TLS. */
+#define SENT_PASS "sentpass"
+
+/* [0] the first master, [1] and [2] its replicas, TLS only: two, so that the one promoted
+ * has a replica for wait_replicas=1 after the failover. */
+static papyra_test_redis tnodes[3];
+static pid_t sent_pid[NSENT];
+static int sent_port[NSENT];
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static long long
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs redis-cli over TLS (the client certificate) on port; its output in out, 0 or -1. */
+static int
+cli(int port, const char *args, char *out, size_t n)
+{
+    char cmd[20000];
+    FILE *p;
+    size_t k;
+    bool sentinel = false;
+
+    for (int i = 0; i < NSENT; i++)
+        sentinel = sentinel || port == sent_port[i];
+    (void)snprintf(cmd, sizeof(cmd),
+                   "redis-cli --tls --cacert '%s/ca.crt' --cert '%s/client.crt' --key "
+                   "'%s/client.key' -h 127.0.0.1 -p %d %s %s 2>/dev/null",
+                   tlsdir, tlsdir, tlsdir, port,
+                   sentinel ? "--no-auth-warning --pass " SENT_PASS : "", args);
+    if (!(p = popen(cmd, "r")))
+        return -1;
+    k = fread(out, 1, n - 1, p);
+    out[k] = '\0';
+    return pclose(p) == 0 ? 0 : -1;
+}
+
+/* The value after the line "key" in redis-cli's output of a flat key/value reply, or -1. */
+static long
+cli_field(int port, const char *args, const char *key)
+{
+    char out[16384], *line, *save = NULL;
+    if (cli(port, args, out, sizeof(out)) < 0)
+        return -1;
+    for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strcmp(line, key) == 0) {
+            char *v = strtok_r(NULL, "\n", &save);
+            return v ? atol(v) : -1;
+        }
+    }
+    return -1;
+}
+
+static int
+start_tls_sentinel(int i)
+{
+    char conf[8192], log[4200], out[64];
+    FILE *f;
+
+    (void)snprintf(conf, sizeof(conf), "%s/sentinel%d.conf", tlsdir, i);
+    (void)snprintf(log, sizeof(log), "%s/sentinel%d.log", tlsdir, i);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        sent_port[i] = papyra_test_free_port();
+        if (!(f = fopen(conf, "w")))
+            return -1;
+        fprintf(f,
+                "port 0\ntls-port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n"
+                "tls-cert-file %s/server.crt\ntls-key-file %s/server.key\n"
+                "tls-ca-cert-file %s/ca.crt\ntls-auth-clients yes\ntls-replication yes\n"
+                "requirepass " SENT_PASS "\nsentinel sentinel-pass " SENT_PASS "\n"
+                "sentinel monitor " TLS_MASTER " 127.0.0.1 %d 2\n"
+                "sentinel down-after-milliseconds " TLS_MASTER " 1000\n"
+                "sentinel failover-timeout " TLS_MASTER " 4000\n"
+                "sentinel parallel-syncs " TLS_MASTER " 2\n",
+                sent_port[i], tlsdir, log, tlsdir, tlsdir, tlsdir, tnodes[0].port);
+        fclose(f);
+        if ((sent_pid[i] = fork()) < 0)
+            return -1;
+        if (sent_pid[i] == 0) {
+            execlp("redis-server", "redis-server", conf, "--sentinel", (char *)NULL);
+            _exit(127);
+        }
+        for (int k = 0; k < 100; k++) {
+            if (cli(sent_port[i], "PING", out, sizeof(out)) == 0 && strstr(out, "PONG"))
+                return 0;
+            if (waitpid(sent_pid[i], NULL, WNOHANG) == sent_pid[i])
+                break;
+            sleep_ms(50);
+        }
+        (void)kill(sent_pid[i], SIGKILL);
+        (void)waitpid(sent_pid[i], NULL, 0);
+        sent_pid[i] = 0;
+    }
+    return -1;
+}
+
+static void
+stop_tls_sentinels(void)
+{
+    for (int i = 0; i < NSENT; i++) {
+        if (sent_pid[i] > 0) {
+            (void)kill(sent_pid[i], SIGKILL);
+            (void)waitpid(sent_pid[i], NULL, 0);
+            sent_pid[i] = 0;
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        papyra_test_redis_stop(&tnodes[i]);
+}
+
+/* Master + two replicas (tls-replication) + three sentinels, all TLS only; fails the test if
+ * not. */
+static void
+start_tls_sentinel_setup(void)
+{
+    char out[256], args[64], info[16384];
+    long long deadline;
+
+    for (int i = 0; i < 3; i++) {
+        tnodes[i].tls_dir = tlsdir;
+        assert_int_equal(papyra_test_redis_start(&tnodes[i]), 0);
+    }
+    (void)snprintf(args, sizeof(args), "REPLICAOF 127.0.0.1 %d", tnodes[0].port);
+    deadline = mono_ms() + 15000;
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(cli(tnodes[i].port, args, out, sizeof(out)), 0);
+        while (cli(tnodes[i].port, "INFO replication", info, sizeof(info)) != 0 ||
+               !strstr(info, "master_link_status:up")) {
+            if (mono_ms() > deadline)
+                fail_msg("replica %d did not sync with the master over TLS", i);
+            sleep_ms(100);
+        }
+    }
+    for (int i = 0; i < NSENT; i++) {
+        if (start_tls_sentinel(i) != 0)
+            fail_msg("TLS sentinel %d did not start (see %s/sentinel%d.log)", i, tlsdir, i);
+    }
+    deadline = mono_ms() + 20000;
+    for (int i = 0; i < NSENT; i++) {
+        while (cli_field(sent_port[i], "SENTINEL MASTER " TLS_MASTER, "num-slaves") < 2 ||
+               cli_field(sent_port[i], "SENTINEL MASTER " TLS_MASTER, "num-other-sentinels") <
+                   NSENT - 1) {
+            if (mono_ms() > deadline)
+                fail_msg("TLS sentinel %d did not find the replicas and the others", i);
+            sleep_ms(100);
+        }
+    }
+}
+
+static void
+tls_sentinel_url(char *buf,
+                 size_t n,
+                 const char *scheme,
+                 const char *ca_file,
+                 const char *sentinel_password,
+                 const char *extra)
+{
+    (void)snprintf(buf, n,
+                   "%s://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/" TLS_MASTER
+                   "?metrics=none&prefix=tlssent%d&tls_ca=%s/%s&tls_cert=%s/client.crt&"
+                   "tls_key=%s/client.key&sentinel_password=%s&%s",
+                   scheme, sent_port[0], sent_port[1], sent_port[2], (int)getpid(), tlsdir, ca_file,
+                   tlsdir, tlsdir, sentinel_password, extra);
+}
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * rediss-sentinel://: the master is found through sentinels that take TLS
+ * only, written to over TLS with wait_replicas=1; a wrong CA or plaintext to
+ * the sentinels is refused naming them; and after kill -9 of the master the
+ * same handle writes to the promoted replica, every acknowledged record
+ * found afterwards and none twice.
+ */
+static void
+test_tls_sentinel_write_and_failover(void **state)
+{
+    enum { MAXSEQ = 100000 };
+    static unsigned char outcome[MAXSEQ]; /* 0 not tried, 1 acknowledged, 2 failed */
+    static unsigned char found[MAXSEQ];
+    char url[20000], addr[64], ep[64], last_error[1024] = "";
+    papyra_error e = {0};
+    papyra_store *s;
+    papyra_record_list *l;
+    long long deadline;
+    int seq = 0, acked = 0, failed = 0, acked_after = 0, nfound = 0, unacked_found = 0, rc;
+    (void)state;
+
+    start_tls_sentinel_setup();
+    (void)snprintf(ep, sizeof(ep), "127.0.0.1:%d", sent_port[0]);
+
+    /* A CA that did not sign the sentinels' certificates: refused, naming each sentinel. */
+    tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "wrongca.crt", SENT_PASS,
+                     "timeout_ms=2000");
+    rc = open_rc(url, &e);
+    print_message("sentinels over TLS, wrong CA: %s\n", e.message);
+    assert_int_equal(rc, PAPYRA_ECONNECT);
+    assert_non_null(strstr(e.message, ep));
+    assert_non_null(strstr(e.message, "TLS"));
+    assert_non_null(strstr(e.message, "certificate verify failed"));
+
+    /* Over TLS, a wrong sentinel password is refused as over TCP. */
+    tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "ca.crt", "wrong", "");
+    rc = open_rc(url, &e);
+    print_message("sentinels over TLS, wrong password: %s\n", e.message);
+    assert_int_equal(rc, PAPYRA_EACCES);
+    assert_non_null(strstr(e.message, ep));
+    assert_non_null(strstr(e.message, "WRONGPASS"));
+
+    /* Plaintext (redis-sentinel://) to sentinels that take TLS only: refused, no hang. */
+    (void)snprintf(url, sizeof(url),
+                   "redis-sentinel://127.0.0.1:%d/" TLS_MASTER
+                   "?metrics=none&connect_timeout_ms=1000&timeout_ms=1000",
+                   sent_port[0]);
+    rc = open_rc(url, &e);
+    print_message("plaintext to TLS sentinels: %s\n", e.message);
+    assert_int_equal(rc, PAPYRA_ECONNECT);
+    assert_non_null(strstr(e.message, ep));
+
+    tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "ca.crt", SENT_PASS,
+                     "wait_replicas=1&wait_timeout_ms=500&timeout_ms=2000&connect_timeout_ms=500&"
+                     "connections=1");
+    s = st_open("%s", url);
+    write_and_list(s, 10); /* a batch, and list, through the sentinel form over TLS */
+
+    /* Single records with wait_replicas=1; kill -9 the master after 100 acknowledged. */
+    deadline = mono_ms() + 60000;
+    while (seq < MAXSEQ && acked_after < 100 && mono_ms() < deadline) {
+        papyra_record rec = {.kind = PAPYRA_KIND_EVENT};
+        (void)snprintf(addr, sizeof(addr), "\"local://%d\"", seq);
+        rec.u.event.system_id = "local";
+        rec.u.event.actor_address = addr;
+        rec.u.event.event_type = "ActorStarted";
+        rec.u.event.timestamp = now_s();
+        rc = papyra_store_write(s, &rec);
+        outcome[seq++] = rc == 0 ? 1 : 2;
+        if (rc == 0) {
+            acked++;
+            if (tnodes[0].pid == 0)
+                acked_after++;
+        } else {
+            failed++;
+            (void)snprintf(last_error, sizeof(last_error), "%s", papyra_store_errmsg(s));
+            sleep_ms(20);
+        }
+        if (acked == 100 && tnodes[0].pid != 0)
+            papyra_test_redis_kill(&tnodes[0]);
+    }
+    print_message("after the kill: %d acknowledged, %d failed calls; last error: %s\n", acked_after,
+                  failed, last_error);
+    assert_true(failed > 0);         /* the kill was seen */
+    assert_true(acked_after >= 100); /* resumed on the promoted replica, over TLS */
+
+    l = st_list(s, PAPYRA_KIND_EVENT, -1, 0);
+    for (size_t i = 0; i < l->count; i++) {
+        int k = -1;
+        if (l->records[i].u.event.timestamp < 1e9)
+            continue; /* write_and_list's ten */
+        assert_int_equal(sscanf(l->records[i].u.event.actor_address, "\"local://%d\"", &k), 1);
+        assert_true(k >= 0 && k < seq);
+        assert_int_equal(found[k], 0); /* no duplicates */
+        found[k] = 1;
+        nfound++;
+        if (outcome[k] != 1)
+            unacked_found++;
+    }
+    papyra_record_list_free(l);
+    for (int i = 0; i < seq; i++) {
+        if (outcome[i] == 1 && !found[i])
+            fail_msg("acknowledged record %d is missing after the failover over TLS", i);
+    }
+    print_message("failover over TLS: %d written (calls), %d acknowledged, %d found (%d of them "
+                  "from failed calls), 0 duplicates\n",
+                  seq, acked, nfound, unacked_found);
+    papyra_store_close(s);
+    stop_tls_sentinels();
+}
+
 /* Makes ca, wrongca, server (localhost, 127.0.0.1) and client certificates in tlsdir. */
 static int
 make_certs(void)
@@ -293,6 +602,7 @@ cleanup(int rc)
 {
     char cmd[8192];
     papyra_test_redis_stop(&server);
+    stop_tls_sentinels();
     if (tlsdir[0]) {
         (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tlsdir);
         (void)system(cmd);
@@ -311,6 +621,7 @@ main(void)
         cmocka_unit_test(test_tls_missing_client_cert_should_be_refused),
         cmocka_unit_test(test_tls_plaintext_to_tls_port_should_fail_cleanly),
         cmocka_unit_test(test_tls_bad_settings_should_be_rejected),
+        cmocka_unit_test(test_tls_sentinel_write_and_failover),
     };
     const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
     bool required = require && strcmp(require, "1") == 0;
@@ -320,6 +631,8 @@ main(void)
     (void)snprintf(tlsdir, sizeof(tlsdir), "%s/papyra-tls-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!papyra_test_redis_available())
         why = "no redis-server on PATH";
+    else if (system("command -v redis-cli >/dev/null 2>&1") != 0)
+        why = "no redis-cli on PATH (it sets up the TLS replicas and sentinels)";
     else if (!mkdtemp(tlsdir)) {
         tlsdir[0] = '\0';
         why = "cannot make a temporary directory";

@@ -11,6 +11,7 @@
  *   redis://[user:password@]host:port/db[?prefix=P&system_id=S&maxlen=N]
  *   redis-sentinel://host:port[,host:port...]/master_name[?db=N&password=P&...]
  *     (the master the sentinels name; docs/backend-redis.md, "Sentinel")
+ *   rediss-sentinel://...   the same over TLS (tls_ca=FILE&tls_cert=FILE&tls_key=FILE)
  *
  * Every form also takes the retention parameters max_records=N,
  * max_age_seconds=X and max_total_bytes=N (each > 0; a limit of 0 or below is
@@ -149,7 +150,7 @@ PAPYRA_PUBLIC int papyra_store_open_with(papyra_store **ret,
 /** One query parameter of a store URL, as papyra_store_url_describe() gives it. */
 typedef struct papyra_url_param {
     char *key;   /**< decoded */
-    char *value; /**< decoded; "***" when it is a secret (password=) */
+    char *value; /**< decoded; "***" when it is a secret (password=, sentinel_password=) */
 } papyra_url_param;
 
 /** What a store URL says, from papyra_store_url_describe(). */
@@ -196,8 +197,8 @@ PAPYRA_PUBLIC void papyra_url_info_free(papyra_url_info *info);
  * that secrets become "***": the password of "user:password@" (the whole
  * "secret@" when there is no ':'), split as the Redis backend splits it, at
  * the last '@' and the first ':' before it, and the value of every password=
- * parameter. File paths (json:, rotating:, unix:) are never touched. Works on
- * any text, also one that does not parse, so error messages can show it.
+ * and sentinel_password= parameter. File paths (json:, rotating:, unix:) are never touched. Works
+ * on any text, also one that does not parse, so error messages can show it.
  *
  * @param[out] ret released with papyra_free(); untouched on failure.
  * @returns 0, PAPYRA_EINVAL (NULL argument), PAPYRA_ENOMEM.

@@ -42,6 +42,7 @@ static const struct {
     {"unix", "redis"},
     {"rediss", "redis"},
     {"redis-sentinel", "redis"},
+    {"rediss-sentinel", "redis"},
 };
 
 static const char *const anomaly_names[] = {

@@ -267,7 +267,8 @@ papyra__url_set(papyra__url *url, const char *key, const char *value)
 bool
 papyra__url_secret(const char *key)
 {
-    return strcmp(key, "password") == 0;
+    /* sentinel_password: the Redis sentinels' own (docs/backend-redis.md). */
+    return strcmp(key, "password") == 0 || strcmp(key, "sentinel_password") == 0;
 }
 
 /*

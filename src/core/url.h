@@ -40,7 +40,7 @@ const char *papyra__url_param(const papyra__url *url, const char *key);
  */
 int papyra__url_set(papyra__url *url, const char *key, const char *value);
 
-/* Whether query parameter @p key holds a secret, shown as "***" (password). */
+/* Whether query parameter @p key holds a secret, shown as "***" (password, sentinel_password). */
 bool papyra__url_secret(const char *key);
 
 /*

@@ -46,10 +46,15 @@ static const char *const redis_params[] = {
     "tls_insecure",
     "wait_replicas",
     "wait_timeout_ms",
+    "sentinel_user",
+    "sentinel_password",
     NULL,
 };
 
-/* The parameters that only a rediss:// URL takes. */
+/* The parameters that only the sentinel forms take. */
+static const char *const sentinel_params[] = {"sentinel_user", "sentinel_password", NULL};
+
+/* The parameters that only a TLS URL (rediss://, rediss-sentinel://) takes. */
 static const char *const tls_params[] = {
     "tls_ca", "tls_ca_dir", "tls_cert", "tls_key", "tls_server_name", "tls_insecure", NULL,
 };
@@ -210,21 +215,23 @@ tls_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
     o.cert_filename = papyra__url_param(url, "tls_cert");
     o.private_key_filename = papyra__url_param(url, "tls_key");
     o.server_name = papyra__url_param(url, "tls_server_name");
-    if (!o.server_name)
+    /* The sentinel form's one context serves the sentinels and the master: no one host
+     * to default the name to, so SNI is sent only when tls_server_name is given. */
+    if (!o.server_name && !r->sentinel)
         o.server_name = r->host;
     o.verify_mode = insecure ? REDIS_SSL_VERIFY_NONE : REDIS_SSL_VERIFY_PEER;
     if (!o.cert_filename != !o.private_key_filename)
         return papyra__store_error(s, PAPYRA_EINVAL,
-                                   "rediss URL: tls_cert and tls_key go together (got only %s)",
-                                   o.cert_filename ? "tls_cert" : "tls_key");
+                                   "%s URL: tls_cert and tls_key go together (got only %s)",
+                                   url->scheme, o.cert_filename ? "tls_cert" : "tls_key");
     (void)pthread_once(&once, tls_library_init);
     r->tls = redisCreateSSLContextWithOptions(&o, &err);
     if (!r->tls)
         return papyra__store_error(
             s, PAPYRA_EINVAL,
-            "rediss URL: cannot set up TLS (tls_ca=%s tls_ca_dir=%s tls_cert=%s "
+            "%s URL: cannot set up TLS (tls_ca=%s tls_ca_dir=%s tls_cert=%s "
             "tls_key=%s): %s",
-            o.cacert_filename ? o.cacert_filename : "-", o.capath ? o.capath : "-",
+            url->scheme, o.cacert_filename ? o.cacert_filename : "-", o.capath ? o.capath : "-",
             o.cert_filename ? o.cert_filename : "-",
             o.private_key_filename ? o.private_key_filename : "-", redisSSLContextGetError(err));
     return 0;
@@ -234,26 +241,44 @@ tls_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
 int
 papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
 {
-    bool tls = strcmp(url->scheme, "rediss") == 0;
+    /* rediss-sentinel:// is redis-sentinel:// with TLS to the sentinels and the master. */
+    bool sentinel =
+        strcmp(url->scheme, "redis-sentinel") == 0 || strcmp(url->scheme, "rediss-sentinel") == 0;
+    bool tls = strcmp(url->scheme, "rediss") == 0 || strcmp(url->scheme, "rediss-sentinel") == 0;
     int rc;
 
     if ((rc = papyra__url_check(s, url, redis_params)) < 0)
         return rc;
     for (int i = 0; !tls && tls_params[i]; i++) {
         if (papyra__url_param(url, tls_params[i]))
-            return papyra__store_error(s, PAPYRA_EINVAL,
-                                       "%s URL: parameter '%s' needs a rediss:// URL", url->scheme,
-                                       tls_params[i]);
+            return papyra__store_error(
+                s, PAPYRA_EINVAL,
+                "%s URL: parameter '%s' needs a rediss:// (or rediss-sentinel://) URL", url->scheme,
+                tls_params[i]);
+    }
+    for (int i = 0; !sentinel && sentinel_params[i]; i++) {
+        if (papyra__url_param(url, sentinel_params[i]))
+            return papyra__store_error(
+                s, PAPYRA_EINVAL,
+                "%s URL: parameter '%s' needs a redis-sentinel:// (or rediss-sentinel://) URL",
+                url->scheme, sentinel_params[i]);
     }
 #ifndef PAPYRA_HAVE_REDIS_TLS
     if (tls)
         return papyra__store_error(s, PAPYRA_EUNSUPPORTED,
-                                   "rediss: TLS is not supported by this build: it was built "
-                                   "without hiredis_ssl (hiredis >= 1.1 with SSL)");
+                                   "%s: TLS is not supported by this build: it was built "
+                                   "without hiredis_ssl (hiredis >= 1.1 with SSL)",
+                                   url->scheme);
 #endif
-    if (strcmp(url->scheme, "redis-sentinel") == 0) {
+    if (sentinel) {
         if ((rc = papyra__sentinel_parse(s, url->path ? url->path : "", &r->sentinel)) < 0)
             return rc;
+        if ((rc = param_dup(url, "sentinel_user", NULL, &r->sentinel->user)) < 0 ||
+            (rc = param_dup(url, "sentinel_password", NULL, &r->sentinel->password)) < 0)
+            return rc;
+        if (r->sentinel->user && !r->sentinel->password)
+            return papyra__store_error(
+                s, PAPYRA_EINVAL, "%s URL: sentinel_user needs sentinel_password", url->scheme);
         /* The master's name stands for the host in messages and the metrics file's name. */
         if (!(r->host = strdup(r->sentinel->master_name)))
             return PAPYRA_ENOMEM;
@@ -277,6 +302,8 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
 #ifdef PAPYRA_HAVE_REDIS_TLS
     if (tls && (rc = tls_config(s, url, r)) < 0)
         return rc;
+    if (r->sentinel)
+        r->sentinel->tls = r->tls;
 #endif
     /* Query parameters override (or, for unix:, provide) the credentials. */
     if (papyra__url_param(url, "user")) {

@@ -6,6 +6,9 @@
 #include "backends/redis/sentinel.h"
 
 #include <hiredis/hiredis.h>
+#ifdef PAPYRA_HAVE_REDIS_TLS
+#include <hiredis/hiredis_ssl.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +132,8 @@ papyra__sentinel_free(papyra__sentinel *st)
     for (int i = 0; i < st->n; i++)
         free(st->hosts[i]);
     free(st->master_name);
+    free(st->user);
+    free(st->password);
     free(st);
 }
 
@@ -147,8 +152,23 @@ tv_of(int64_t ms)
     return tv;
 }
 
+/* Whether a sentinel's error reply to a command is about credentials (none given, or a user
+ * without the right). An error reply to AUTH itself always is. */
+static bool
+is_auth_error(const redisReply *reply)
+{
+    static const char *const prefixes[] = {"WRONGPASS", "NOAUTH", "NOPERM", NULL};
+    for (int k = 0; prefixes[k]; k++) {
+        size_t n = strlen(prefixes[k]);
+        if (reply->len >= n && memcmp(reply->str, prefixes[k], n) == 0)
+            return true;
+    }
+    return false;
+}
+
 /*
- * Asks sentinel @p i. Returns 0 with the address, or -1 with why in @p why.
+ * Asks sentinel @p i. Returns 0 with the address, or -1 with why in @p why;
+ * *auth is set when the sentinel refused the credentials.
  */
 static int
 ask_one(const papyra__sentinel *st,
@@ -159,7 +179,8 @@ ask_one(const papyra__sentinel *st,
         size_t hostlen,
         int *port,
         char *why,
-        size_t whylen)
+        size_t whylen,
+        bool *auth)
 {
     redisContext *c =
         redisConnectWithTimeout(st->hosts[i], st->ports[i], tv_of(connect_timeout_ms));
@@ -175,14 +196,41 @@ ask_one(const papyra__sentinel *st,
         (void)snprintf(why, whylen, "%s", c->errstr);
         goto out;
     }
-    if (redisSetTimeout(c, tv_of(timeout_ms)) != REDIS_OK ||
-        !(reply = redisCommandArgv(c, 3, argv, NULL))) {
+#ifdef PAPYRA_HAVE_REDIS_TLS
+    /* The handshake, like the master's, is bounded by connect_timeout_ms. */
+    if (st->tls && (redisSetTimeout(c, tv_of(connect_timeout_ms)) != REDIS_OK ||
+                    redisInitiateSSLWithContext(c, st->tls) != REDIS_OK)) {
+        (void)snprintf(why, whylen, "TLS: %s", c->err ? c->errstr : "handshake failed");
+        goto out;
+    }
+#endif
+    if (redisSetTimeout(c, tv_of(timeout_ms)) != REDIS_OK) {
+        (void)snprintf(why, whylen, "%s", c->err ? c->errstr : "cannot set the timeout");
+        goto out;
+    }
+    if (st->password) {
+        const char *auth_argv[3] = {"AUTH", st->user ? st->user : st->password, st->password};
+        if (!(reply = redisCommandArgv(c, st->user ? 3 : 2, auth_argv, NULL))) {
+            (void)snprintf(why, whylen, "AUTH: %s", c->err ? c->errstr : "no reply");
+            goto out;
+        }
+        if (reply->type == REDIS_REPLY_ERROR) {
+            *auth = true;
+            (void)snprintf(why, whylen, "AUTH%s%s refused: %.*s", st->user ? " as " : "",
+                           st->user ? st->user : "", (int)reply->len, reply->str);
+            goto out;
+        }
+        freeReplyObject(reply);
+        reply = NULL;
+    }
+    if (!(reply = redisCommandArgv(c, 3, argv, NULL))) {
         (void)snprintf(why, whylen, "%s", c->err ? c->errstr : "no reply");
         goto out;
     }
-    if (reply->type == REDIS_REPLY_ERROR)
+    if (reply->type == REDIS_REPLY_ERROR) {
+        *auth = *auth || is_auth_error(reply);
         (void)snprintf(why, whylen, "%.*s", (int)reply->len, reply->str);
-    else if (reply->type == REDIS_REPLY_NIL)
+    } else if (reply->type == REDIS_REPLY_NIL)
         (void)snprintf(why, whylen, "does not know a master named '%s'", st->master_name);
     else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
              reply->element[0]->type != REDIS_REPLY_STRING ||
@@ -211,24 +259,44 @@ papyra__sentinel_master(papyra_store *s,
                         int *port)
 {
     int64_t deadline = mono_ms() + timeout_ms;
-    papyra_buf errs = {0};
-    int i;
+    papyra_buf errs = {0}, group = {0};
+    char why[512], group_why[512] = "";
+    bool auth = false;
+    int i, code;
 
+    /*
+     * The message lists each sentinel's failure, sentinels that failed alike
+     * together ("h1:26379, h2:26379: Connection refused"), so that it stays
+     * short enough to be read whole (papyra_error holds 256 bytes).
+     */
     for (i = 0; i < st->n; i++) {
-        char why[256];
         if (i > 0 && mono_ms() >= deadline)
             break;
-        if (ask_one(st, i, connect_timeout_ms, timeout_ms, host, hostlen, port, why, sizeof(why)) ==
-            0) {
+        if (ask_one(st, i, connect_timeout_ms, timeout_ms, host, hostlen, port, why, sizeof(why),
+                    &auth) == 0) {
             papyra__buf_free(&errs);
+            papyra__buf_free(&group);
             return 0;
         }
-        (void)papyra__buf_appendf(&errs, "%s%s:%d: %s", i ? "; " : "", st->hosts[i], st->ports[i],
-                                  why);
+        if (group.len > 0 && strcmp(why, group_why) != 0) {
+            (void)papyra__buf_appendf(&errs, "%s%s: %s", errs.len ? "; " : "", group.data,
+                                      group_why);
+            papyra__buf_reset(&group);
+        }
+        (void)papyra__buf_appendf(&group, "%s%s:%d", group.len ? ", " : "", st->hosts[i],
+                                  st->ports[i]);
+        (void)snprintf(group_why, sizeof(group_why), "%s", why);
     }
+    if (group.len > 0)
+        (void)papyra__buf_appendf(&errs, "%s%s: %s", errs.len ? "; " : "", group.data, group_why);
+    papyra__buf_free(&group);
+    /* A refused password is a setting to fix: say so with its own code, whatever the
+     * other sentinels did. */
+    code = auth ? PAPYRA_EACCES : PAPYRA_ECONNECT;
     (void)papyra__store_error(
-        s, PAPYRA_ECONNECT, "redis-sentinel: no sentinel gave the address of master '%s'%s (%s)",
-        st->master_name, i < st->n ? " within timeout_ms" : "", errs.data ? errs.data : "");
+        s, code, "redis-sentinel: no sentinel gave the address of master '%s'%s%s (%s)",
+        st->master_name, i < st->n ? " within timeout_ms" : "",
+        auth ? ": credentials refused (sentinel_password)" : "", errs.data ? errs.data : "");
     papyra__buf_free(&errs);
-    return PAPYRA_ECONNECT;
+    return code;
 }

@@ -25,6 +25,13 @@ typedef struct papyra__sentinel {
     int n;
     char *hosts[PAPYRA_SENTINEL_MAX];
     int ports[PAPYRA_SENTINEL_MAX];
+    /* The sentinels' own credentials (sentinel_user, sentinel_password), not the master's:
+     * with a password each sentinel is sent AUTH before it is asked. NULL: none. */
+    char *user;
+    char *password;
+    /* rediss-sentinel:// only: the store's redisSSLContext (borrowed, not freed here), so
+     * the sentinels are asked over TLS with the context the master's connections use. */
+    void *tls;
 } papyra__sentinel;
 
 /*
@@ -43,7 +50,9 @@ void papyra__sentinel_free(papyra__sentinel *st);
  * ends at the first answer, or after every sentinel was tried, or once
  * @p timeout_ms has passed since it began (the first sentinel is always
  * tried). Returns 0 with @p host / *port set, else PAPYRA_ECONNECT with a
- * message naming each sentinel's failure.
+ * message naming each sentinel's failure, or PAPYRA_EACCES when a sentinel
+ * refused the credentials (or wanted some): that is a setting to fix, not an
+ * outage, so it wins over the other sentinels' failures.
  */
 int papyra__sentinel_master(papyra_store *s,
                             const papyra__sentinel *st,
