@@ -243,13 +243,16 @@ scrape(server *srv, bool openmetrics, size_t *len, char *why, size_t whysize)
     }
     for (size_t i = 0; i < srv->nfixed; i++)
         stores[n++] = &srv->fixed[i];
+    /* Entries first: adding one may move the others. */
     for (size_t i = 0; i < nfiles; i++) {
-        serve_store *s = seen_store(srv, files[i]);
-        bool clash = false;
-        if (!s) {
+        if (!seen_store(srv, files[i])) {
             snprintf(why, whysize, "out of memory");
             goto done;
         }
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        serve_store *s = seen_store(srv, files[i]);
+        bool clash = false;
         for (size_t k = 0; k < srv->nfixed && !clash; k++)
             clash = strcmp(srv->fixed[k].name, s->name) == 0;
         if (clash) {
