@@ -56,9 +56,13 @@ const cli_opt cli_serve_opts[] = {
 
 /* One store as a scrape sees it, and what was last logged about it. */
 typedef struct serve_store {
-    char *name; /* the store label */
-    char *path; /* its metrics file */
-    int state;  /* -1 not scraped yet, 0 down, 1 up */
+    char *name;        /* the store label */
+    char *path;        /* its metrics file */
+    int state;         /* -1 not scraped yet, 0 down, 1 up */
+    papyra_metrics *m; /* the file mapped, while it is the one at path */
+    dev_t dev;         /* what path was when it was mapped */
+    ino_t ino;
+    off_t size;
     char why[600];
 } serve_store;
 
@@ -74,6 +78,7 @@ typedef struct server {
 static void
 store_free(serve_store *s)
 {
+    papyra_metrics_close(s->m);
     free(s->name);
     free(s->path);
 }
@@ -97,27 +102,54 @@ note_state(serve_store *s, const char *why)
     snprintf(s->why, sizeof(s->why), "%s", why ? why : "");
 }
 
-/* Reads the snapshot of @p s; false, with the reason in @p why, when it cannot. */
+/*
+ * Reads the snapshot of @p s; false, with the reason in @p why, when it
+ * cannot. The file stays mapped between scrapes while stat(2) says it is
+ * the same file of the same size: a scrape then costs one stat per store.
+ * One deleted, replaced (`metrics reset --recreate`) or resized is let go
+ * and opened afresh, which checks it again.
+ */
 static bool
-read_store(const serve_store *s, papyra_metrics_snapshot *snap, char *why, size_t size)
+read_store(serve_store *s, papyra_metrics_snapshot *snap, char *why, size_t size)
 {
     papyra_metrics_options mo = {.flags = PAPYRA_METRICS_READONLY, .backend = -1};
     papyra_error err = {0};
-    papyra_metrics *m = NULL;
-    int rc = papyra_metrics_open(&m, s->path, &mo, &err);
+    struct stat st;
+    int rc;
 
-    if (rc == PAPYRA_ENOENT) {
-        snprintf(why, size, "%s does not exist", s->path);
+    if (stat(s->path, &st) < 0) {
+        papyra_metrics_close(s->m);
+        s->m = NULL;
+        if (errno == ENOENT)
+            snprintf(why, size, "%s does not exist", s->path);
+        else
+            snprintf(why, size, "%s: %s", s->path, strerror(errno));
         return false;
     }
+    if (s->m && (st.st_dev != s->dev || st.st_ino != s->ino || st.st_size != s->size)) {
+        papyra_metrics_close(s->m);
+        s->m = NULL;
+    }
+    if (!s->m) {
+        rc = papyra_metrics_open(&s->m, s->path, &mo, &err);
+        if (rc == PAPYRA_ENOENT) {
+            snprintf(why, size, "%s does not exist", s->path);
+            return false;
+        }
+        if (rc < 0) {
+            snprintf(why, size, "%s", err.message[0] ? err.message : papyra_strerror(rc));
+            return false;
+        }
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
+        s->size = st.st_size;
+    }
+    rc = papyra_metrics_read(s->m, snap);
     if (rc < 0) {
-        snprintf(why, size, "%s", err.message[0] ? err.message : papyra_strerror(rc));
-        return false;
+        snprintf(why, size, "cannot read %s: %s", s->path, papyra_metrics_errmsg(s->m));
+        papyra_metrics_close(s->m);
+        s->m = NULL;
     }
-    rc = papyra_metrics_read(m, snap);
-    if (rc < 0)
-        snprintf(why, size, "cannot read %s: %s", s->path, papyra_metrics_errmsg(m));
-    papyra_metrics_close(m);
     return rc == 0;
 }
 
@@ -575,7 +607,7 @@ add_store(server *srv, char *name, const char *url, const char *metrics_file)
     if (rc == 0) {
         memset(s, 0, sizeof(*s));
         s->name = name;
-        s->state = 1;
+        s->state = -1;
         if (!(s->path = strdup(loc.path)))
             rc = cli_error(CLI_EXIT_FAIL, "out of memory");
         srv->nfixed++;

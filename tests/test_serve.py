@@ -14,6 +14,8 @@ Usage: test_serve.py PAPYRA CLI_WRITER
 - HEAD, 404, 405 and /-/healthy;
 - a store whose metrics file is deleted while serving: papyra_metrics_store_up
   0, its samples left out, the others still served, one log line per change;
+  one replaced by another file is read afresh, one cut short is down (never
+  read past its end);
 - a scrape creates and modifies nothing (listing, sizes and mtimes);
 - bad listen addresses (64), a port in use and a non-local address (1),
   bad and unreadable stores at start (64 and 1);
@@ -215,6 +217,31 @@ class ServeTest(unittest.TestCase):
         self.assertIn(self.path("a.jsonl.metrics") + " does not exist", down[0])
         self.assertEqual(len([l for l in err.splitlines() if "store a: metrics readable again" in l]),
                          1, err)
+
+    def test_metrics_file_replaced_or_truncated_while_serving(self):
+        a = "json:" + self.path("a.jsonl")
+        write(a, 2)
+        s = self.serve(["--store", "a=" + a])
+        self.assertEqual(values_of(check_exposition(s.scrape(), False), "a")["records_written"], 2)
+        # Another file renamed over it (as a set-aside and recreate does): read afresh.
+        p = run([WRITER, "counters", self.path("other.metrics"), "json", "records_written=40"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        os.replace(self.path("other.metrics"), self.path("a.jsonl.metrics"))
+        self.assertEqual(values_of(check_exposition(s.scrape(), False), "a")["records_written"], 40)
+        # Cut short in place: never read past its end (no SIGBUS), the store is down.
+        size = os.path.getsize(self.path("a.jsonl.metrics"))
+        os.truncate(self.path("a.jsonl.metrics"), size // 2)
+        for _ in range(2):
+            series = check_exposition(s.scrape(), False)
+            self.assertEqual(values_of(series, "a"), {})
+            self.assertEqual(series[("papyra_metrics_store_up", frozenset({("store", "a")}))], 0)
+        # Put back whole: up again.
+        os.unlink(self.path("a.jsonl.metrics"))
+        write(a, 1)
+        self.assertEqual(values_of(check_exposition(s.scrape(), False), "a")["records_written"], 1)
+        _, err = s.stop()
+        self.assertEqual(s.proc.returncode, 0, err)
+        self.assertEqual(len([l for l in err.splitlines() if "store a: cannot read" in l]), 1, err)
 
     def test_scrape_creates_and_modifies_nothing(self):
         url = "json:" + self.path("data/a.jsonl")
