@@ -666,6 +666,8 @@ papyra_metrics_format_many_sized(const papyra_metrics_snapshot *const *snapshots
     }
     if (r == 0 && papyra__buf_reserve(&b, 512 + 160 * (size_t)n * (count + 1)) < 0)
         r = PAPYRA_ENOMEM;
+    else if (r == 0)
+        b.data[0] = '\0'; /* no store and Prometheus text: the empty string */
     if (r == 0)
         r = format_prometheus(s, count, n, format == PAPYRA_FORMAT_OPENMETRICS, flags, sets, &b);
     if (r == 0 && !(*ret = papyra__buf_steal(&b)))
