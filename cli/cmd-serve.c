@@ -71,6 +71,7 @@ typedef struct server {
     serve_store *fixed; /* --store, or the global store */
     size_t nfixed;
     const char *dir;   /* --metrics-dir, or NULL */
+    int dir_errno;     /* why it could not be listed at the last scrape, or 0 */
     serve_store *seen; /* every file of the directory seen so far, by name */
     size_t nseen;
 } server;
@@ -258,12 +259,14 @@ scrape(server *srv, bool openmetrics, size_t *len, char *why, size_t whysize)
     int rc;
 
     pthread_mutex_lock(&srv->mu);
-    if (srv->dir && list_dir(srv->dir, &files, &nfiles) < 0) {
-        /* The directory itself is gone: its stores are simply not there. */
-        static int last_errno;
-        if (errno != last_errno)
-            cli_error(0, "cannot read --metrics-dir %s: %s", srv->dir, strerror(errno));
-        last_errno = errno;
+    if (srv->dir) {
+        /* The directory itself gone: its stores are simply not there. */
+        int e = list_dir(srv->dir, &files, &nfiles) < 0 ? errno : 0;
+        if (e && e != srv->dir_errno)
+            cli_error(0, "cannot read --metrics-dir %s: %s", srv->dir, strerror(e));
+        else if (!e && srv->dir_errno)
+            cli_error(0, "--metrics-dir %s readable again", srv->dir);
+        srv->dir_errno = e;
     }
     stores = calloc(srv->nfixed + nfiles + 1, sizeof(*stores));
     snaps = calloc(srv->nfixed + nfiles + 1, sizeof(*snaps));
@@ -420,7 +423,14 @@ on_request(void *cls,
     (void)version;
     (void)upload_data;
     (void)upload_data_size;
-    (void)con_cls;
+    /*
+     * The first call only announces the request: answering then would make
+     * libmicrohttpd close the connection, which a scraper keeps alive.
+     */
+    if (!*con_cls) {
+        *con_cls = srv;
+        return MHD_YES;
+    }
     if (!metrics && !healthy)
         return reply_text(c, MHD_HTTP_NOT_FOUND, "404 page not found: try /metrics\n");
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)

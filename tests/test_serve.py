@@ -26,6 +26,7 @@ Usage: test_serve.py PAPYRA CLI_WRITER
 Exits 77 without promtool unless PAPYRA_TEST_REQUIRE_PROMETHEUS=1.
 """
 
+import http.client
 import json
 import os
 import shutil
@@ -189,6 +190,18 @@ class ServeTest(unittest.TestCase):
             self.assertEqual(headers["allow"], "GET, HEAD")
         # A query string is ignored.
         self.assertEqual(s.request(path="/metrics?x=1")[0], 200)
+        # One connection for several scrapes, as Prometheus keeps it alive.
+        c = http.client.HTTPConnection(s.host, s.port, timeout=10)
+        try:
+            for path in ("/metrics", "/-/healthy", "/metrics"):
+                c.request("GET", path)
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+                self.assertNotEqual((r.getheader("Connection") or "").lower(), "close", path)
+            self.assertIsNotNone(c.sock, "the server closed the connection")
+        finally:
+            c.close()
         s.stop()
         self.assertEqual(s.proc.returncode, 0)
 
