@@ -666,6 +666,7 @@ cli_run_serve(cli_ctx *ctx, const char *const *vals)
     struct MHD_Daemon *d = NULL;
     char where[128];
     sigset_t stop;
+    size_t nstores = 0;
     int fd = -1, sig = 0, rc = 0;
 
     if (ctx->metrics_file && !global)
@@ -706,6 +707,8 @@ cli_run_serve(cli_ctx *ctx, const char *const *vals)
         pthread_sigmask(SIG_BLOCK, &stop, NULL);
         signal(SIGPIPE, SIG_IGN);
         describe_addr(fd, where, sizeof(where));
+        /* Counted now: from the start on, srv is the server thread's. */
+        nstores = srv.nfixed + srv.nseen;
         d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0,
                              NULL, NULL, on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
                              NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
@@ -718,10 +721,9 @@ cli_run_serve(cli_ctx *ctx, const char *const *vals)
         }
     }
     if (rc == 0) {
-        size_t n = srv.nfixed + srv.nseen;
         printf("listening on %s\n", where);
         fflush(stdout);
-        cli_error(0, "serving %zu store%s%s on http://%s/metrics", n, n == 1 ? "" : "s",
+        cli_error(0, "serving %zu store%s%s on http://%s/metrics", nstores, nstores == 1 ? "" : "s",
                   srv.dir ? " and --metrics-dir" : "", where);
         while (sigwait(&stop, &sig) != 0)
             ;

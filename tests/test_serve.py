@@ -169,8 +169,8 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         series = check_exposition(s.scrape(), False)
         self.assertEqual(values_of(series, "late")["records_written"], 1)
-        s.stop()
-        self.assertEqual(s.proc.returncode, 0)
+        _, err = s.stop()
+        self.assertEqual(s.proc.returncode, 0, err)
 
     def test_http_methods_and_paths(self):
         url = "json:" + self.path("a.jsonl")
@@ -202,8 +202,8 @@ class ServeTest(unittest.TestCase):
             self.assertIsNotNone(c.sock, "the server closed the connection")
         finally:
             c.close()
-        s.stop()
-        self.assertEqual(s.proc.returncode, 0)
+        _, err = s.stop()
+        self.assertEqual(s.proc.returncode, 0, err)
 
     def test_store_deleted_while_serving(self):
         a, b = "json:" + self.path("a.jsonl"), "json:" + self.path("b.jsonl")
@@ -385,8 +385,8 @@ class ServeTest(unittest.TestCase):
         finally:
             for c in slow:
                 c.close()
-        s.stop()
-        self.assertEqual(s.proc.returncode, 0)
+        _, err = s.stop()
+        self.assertEqual(s.proc.returncode, 0, err)
 
     def test_help_lists_the_command(self):
         p = run([PAPYRA, "metrics", "--help"])
