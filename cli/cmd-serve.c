@@ -452,7 +452,7 @@ on_request(void *cls,
     return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, why);
 }
 
-static void
+__attribute__((format(printf, 2, 0))) static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
