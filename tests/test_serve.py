@@ -164,13 +164,31 @@ class ServeTest(unittest.TestCase):
                            text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
-        # A file that appears in --metrics-dir is served from the next scrape.
+        # A file that appears in --metrics-dir is served from the next scrape; one
+        # named like a --store is left out (logged once), never a series twice.
         p = run([WRITER, "counters", self.path("dir/late.metrics"), "json", "records_written=1"])
         self.assertEqual(p.returncode, 0, p.stderr)
+        p = run([WRITER, "counters", self.path("dir/rot.metrics"), "rotating",
+                 "records_written=99"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for _ in range(2):
+            series = check_exposition(s.scrape(), False)
+            self.assertEqual(values_of(series, "late")["records_written"], 1)
+            self.assertEqual(values_of(series, "rot"), persistence_json(rurl))
+        # The directory gone and back: its stores go and come, the others stay.
+        os.rename(self.path("dir"), self.path("dir.away"))
         series = check_exposition(s.scrape(), False)
-        self.assertEqual(values_of(series, "late")["records_written"], 1)
+        self.assertEqual(values_of(series, "extra"), {})
+        self.assertEqual(values_of(series, "rot"), persistence_json(rurl))
+        os.rename(self.path("dir.away"), self.path("dir"))
+        self.assertEqual(values_of(check_exposition(s.scrape(), False), "extra")["write_errors"], 2)
         _, err = s.stop()
         self.assertEqual(s.proc.returncode, 0, err)
+        self.assertEqual(len([l for l in err.splitlines() if "a --store of that name" in l]), 1,
+                         err)
+        self.assertEqual(len([l for l in err.splitlines()
+                              if "cannot read --metrics-dir " + self.path("dir") in l]), 1, err)
+        self.assertEqual(len([l for l in err.splitlines() if "readable again" in l]), 1, err)
 
     def test_http_methods_and_paths(self):
         url = "json:" + self.path("a.jsonl")
