@@ -133,6 +133,32 @@ int cli_open_store(const cli_ctx *ctx, papyra_store **ret);
  */
 int cli_url_param(const char *url, const char *key, char **ret);
 
+/* Where a store's counters live, worked out from its URL by the library. */
+typedef struct cli_metrics_loc {
+    papyra_url_info *info; /* what the URL says */
+    const char *path;      /* the metrics file: --metrics-file, or the store's */
+    int backend;           /* papyra_backend_id, or -1 before the URL is read */
+    const char *data_path; /* file backends: the data file, for permission bits */
+    const char *url;       /* the store, for messages (passwords redacted) */
+    char shown[2048];
+} cli_metrics_loc;
+
+/*
+ * The metrics file of store @p url (@p metrics_file: --metrics-file, or
+ * NULL), without opening the store. On failure prints one line and returns
+ * the exit code (64 for a malformed URL, 1 for a store with private
+ * counters); free @p loc with cli_metrics_loc_free() in every case.
+ */
+int cli_locate_metrics(const char *url, const char *metrics_file, cli_metrics_loc *loc);
+void cli_metrics_loc_free(cli_metrics_loc *loc);
+
+/* Prints why papyra_metrics_open() of @p loc failed with @p rc; returns the exit code. */
+int cli_metrics_open_failed(const cli_metrics_loc *loc, int rc, const papyra_error *err);
+
+/* papyra metrics serve (cli/cmd-serve.c). */
+extern const cli_opt cli_serve_opts[];
+int cli_run_serve(cli_ctx *ctx, const char *const *vals);
+
 /* Closes the store; a failing final flush is reported and turns @p rc into 1. */
 int cli_close_store(papyra_store *s, int rc);
 

@@ -16,18 +16,8 @@
 
 #include "cli.h"
 
-/* Where a store's counters live, worked out from its URL by the library. */
-typedef struct metrics_loc {
-    papyra_url_info *info; /* what the URL says */
-    const char *path;      /* the metrics file: --metrics-file, or the store's */
-    int backend;           /* papyra_backend_id, or -1 before the URL is read */
-    const char *data_path; /* file backends: the data file, for permission bits */
-    const char *url;       /* the store, for messages (passwords redacted) */
-    char shown[2048];
-} metrics_loc;
-
-static void
-loc_free(metrics_loc *loc)
+void
+cli_metrics_loc_free(cli_metrics_loc *loc)
 {
     papyra_url_info_free(loc->info);
     loc->info = NULL;
@@ -48,10 +38,9 @@ private_counters(const char *url, const char *why)
  * reads the URL (papyra_store_url_describe()) exactly as opening it would,
  * so a URL the store refuses is refused here too (exit 64).
  */
-static int
-locate_metrics(const cli_ctx *ctx, metrics_loc *loc)
+int
+cli_locate_metrics(const char *url, const char *metrics_file, cli_metrics_loc *loc)
 {
-    const char *url = cli_store_url(ctx);
     papyra_error err = {0};
     int rc;
 
@@ -66,7 +55,7 @@ locate_metrics(const cli_ctx *ctx, metrics_loc *loc)
                          err.message[0] ? err.message : papyra_strerror(rc));
     loc->backend = loc->info->backend;
     loc->data_path = loc->info->data_path;
-    loc->path = ctx->metrics_file ? ctx->metrics_file : loc->info->metrics_path;
+    loc->path = metrics_file ? metrics_file : loc->info->metrics_path;
     if (!loc->path)
         return private_counters(loc->url, loc->backend == PAPYRA_BACKEND_MEMORY
                                               ? "a memory store without metrics="
@@ -74,9 +63,14 @@ locate_metrics(const cli_ctx *ctx, metrics_loc *loc)
     return 0;
 }
 
-/* Reports why a metrics file cannot be opened; returns the exit code. */
 static int
-open_failed(const metrics_loc *loc, int rc, const papyra_error *err)
+locate_metrics(const cli_ctx *ctx, cli_metrics_loc *loc)
+{
+    return cli_locate_metrics(cli_store_url(ctx), ctx->metrics_file, loc);
+}
+
+int
+cli_metrics_open_failed(const cli_metrics_loc *loc, int rc, const papyra_error *err)
 {
     const char *msg = err->message[0] ? err->message : papyra_strerror(rc);
 
@@ -309,7 +303,7 @@ run_persistence(cli_ctx *ctx, const char *const *vals)
     papyra_metrics_snapshot snap;
     papyra_error err = {0};
     papyra_metrics *m = NULL;
-    metrics_loc loc;
+    cli_metrics_loc loc;
     label_args labels = {.n = 0};
     unsigned flags = 0;
     double interval = 0;
@@ -370,14 +364,14 @@ run_persistence(cli_ctx *ctx, const char *const *vals)
 
     rc = locate_metrics(ctx, &loc);
     if (rc) {
-        loc_free(&loc);
+        cli_metrics_loc_free(&loc);
         label_args_free(&labels);
         return rc;
     }
     rc = papyra_metrics_open(&m, loc.path, &mo, &err);
     if (rc < 0) {
-        rc = open_failed(&loc, rc, &err);
-        loc_free(&loc);
+        rc = cli_metrics_open_failed(&loc, rc, &err);
+        cli_metrics_loc_free(&loc);
         label_args_free(&labels);
         return rc;
     }
@@ -397,7 +391,7 @@ run_persistence(cli_ctx *ctx, const char *const *vals)
         rc = CLI_EXIT_OK;
     }
     papyra_metrics_close(m);
-    loc_free(&loc);
+    cli_metrics_loc_free(&loc);
     label_args_free(&labels);
     return rc;
 }
@@ -424,14 +418,14 @@ run_reset(cli_ctx *ctx, const char *const *vals)
     papyra_metrics_snapshot cleared;
     papyra_error err = {0};
     papyra_metrics *m = NULL;
-    metrics_loc loc;
+    cli_metrics_loc loc;
     char when[40];
     char *json = NULL;
     int rc;
 
     rc = locate_metrics(ctx, &loc);
     if (rc) {
-        loc_free(&loc);
+        cli_metrics_loc_free(&loc);
         return rc;
     }
     if (vals[MR_RECREATE]) {
@@ -446,19 +440,19 @@ run_reset(cli_ctx *ctx, const char *const *vals)
                        "cannot reset %s: permission denied (resetting needs write access to the "
                        "metrics file)",
                        loc.path);
-        loc_free(&loc);
+        cli_metrics_loc_free(&loc);
         return rc;
     }
     if (rc < 0) {
-        rc = open_failed(&loc, rc, &err);
-        loc_free(&loc);
+        rc = cli_metrics_open_failed(&loc, rc, &err);
+        cli_metrics_loc_free(&loc);
         return rc;
     }
     rc = papyra_metrics_reset(m, &cleared);
     if (rc < 0) {
         rc = cli_error(CLI_EXIT_FAIL, "cannot reset %s: %s", loc.path, papyra_metrics_errmsg(m));
         papyra_metrics_close(m);
-        loc_free(&loc);
+        cli_metrics_loc_free(&loc);
         return rc;
     }
     cli_iso_time(cleared.reset_at_ns, when, sizeof(when));
@@ -508,7 +502,7 @@ run_reset(cli_ctx *ctx, const char *const *vals)
         rc = CLI_EXIT_FAIL;
     }
     papyra_metrics_close(m);
-    loc_free(&loc);
+    cli_metrics_loc_free(&loc);
     return rc;
 }
 
@@ -530,6 +524,14 @@ static const cli_cmd metrics_cmds[] = {
      "  exactly what was cleared. Increments made concurrently by applications are\n"
      "  never lost: each lands either in what was cleared or after the reset.",
      reset_opts, run_reset},
+    {"serve", "Serve the counters of one or more stores over HTTP for Prometheus.",
+     "Serve the counters of one or more stores over HTTP: GET /metrics gives the\n"
+     "  Prometheus text format 0.0.4, or OpenMetrics 1.0.0 when the scraper accepts\n"
+     "  application/openmetrics-text; GET /-/healthy gives OK. Each scrape reads the\n"
+     "  stores' shared metrics files read-only: no store is opened, nothing is\n"
+     "  written. Without --store and --metrics-dir it serves the global store.\n"
+     "  Runs in the foreground until SIGINT or SIGTERM (exit 0).",
+     cli_serve_opts, cli_run_serve},
     {0},
 };
 

@@ -9,6 +9,7 @@ PAPYRA_PACKAGES=(
     libcjson-dev libhiredis-dev libcmocka-dev
     python3 python3-jinja2 python3-yaml python3-jsonschema
     redis-server redis-tools strace
+    prometheus prometheus-node-exporter libmicrohttpd-dev
 )
 
 # Prints the packages of "$@" (default: PAPYRA_PACKAGES) that are not installed.

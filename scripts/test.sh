@@ -25,5 +25,6 @@ ninja -C "$build"
 # make sure they run and never skip.
 export PAPYRA_TEST_REQUIRE_REDIS=1
 export PAPYRA_TEST_REQUIRE_STRACE=1
+export PAPYRA_TEST_REQUIRE_PROMETHEUS=1
 
 meson test -C "$build" --print-errorlogs --num-processes 2

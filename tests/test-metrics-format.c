@@ -318,6 +318,96 @@ test_bad_labels_should_be_refused(void **state)
 }
 
 static void
+test_many_snapshots_should_make_one_exposition(void **state)
+{
+    uint64_t v[PAPYRA_METRIC_COUNT] = {0};
+    papyra_metrics_snapshot a, b;
+    const papyra_metrics_snapshot *both[2] = {&a, &b};
+    const papyra_metrics_label labels[] = {{"store", "orders"}, {"store", "audit"}};
+    const papyra_metrics_label same[] = {{"store", "x"}, {"store", "x"}};
+    char *out = NULL, *one = NULL;
+    int families = 0, samples = 0;
+
+    for (int i = 0; i < PAPYRA_METRIC_COUNT; i++)
+        v[i] = 100 + (uint64_t)i;
+    a = snapshot_with(PAPYRA_BACKEND_JSON, v);
+    v[0] = 7;
+    b = snapshot_with(PAPYRA_BACKEND_MEMORY, v);
+    for (int i = 0; i < PAPYRA_METRIC_COUNT; i++) {
+        int k = papyra_metric_supported(PAPYRA_BACKEND_JSON, i) +
+                papyra_metric_supported(PAPYRA_BACKEND_MEMORY, i);
+        families += k > 0;
+        samples += k;
+    }
+    assert_int_equal(
+        papyra_metrics_format_many(both, 2, PAPYRA_FORMAT_PROMETHEUS, 0, labels, 1, &out), 0);
+    /* HELP and TYPE once per family (and the reset gauge), then every sample. */
+    assert_int_equal(lines_with(out, "# TYPE "), families + 1);
+    assert_int_equal(lines_with(out, "# HELP "), families + 1);
+    assert_int_equal(lines_with(out, "{backend="), samples + 2);
+    assert_non_null(strstr(out, "# TYPE papyra_persistence_records_written_total counter\n"
+                                "papyra_persistence_records_written_total{backend=\"json\","
+                                "store=\"orders\"} 100\n"
+                                "papyra_persistence_records_written_total{backend=\"memory\","
+                                "store=\"audit\"} 7\n"));
+    papyra_free(out);
+
+    out = NULL;
+    assert_int_equal(
+        papyra_metrics_format_many(both, 2, PAPYRA_FORMAT_OPENMETRICS, 0, labels, 1, &out), 0);
+    assert_int_equal(lines_with(out, "# TYPE "), families);
+    assert_int_equal(lines_with(out, "# EOF\n"), 1);
+    assert_int_equal(strcmp(out + strlen(out) - 6, "# EOF\n"), 0);
+    assert_int_equal(lines_with(out, "{backend="), 2 * samples);
+    papyra_free(out);
+
+    /* One snapshot: exactly papyra_metrics_format_labels(). */
+    for (int f = PAPYRA_FORMAT_PROMETHEUS; f <= PAPYRA_FORMAT_OPENMETRICS; f++) {
+        out = one = NULL;
+        assert_int_equal(papyra_metrics_format_many(both, 1, f, 0, labels, 1, &out), 0);
+        assert_int_equal(papyra_metrics_format_labels(&a, f, 0, labels, 1, &one), 0);
+        assert_string_equal(out, one);
+        papyra_free(out);
+        papyra_free(one);
+    }
+
+    /* None: an empty exposition. */
+    out = NULL;
+    assert_int_equal(
+        papyra_metrics_format_many(NULL, 0, PAPYRA_FORMAT_PROMETHEUS, 0, NULL, 0, &out), 0);
+    assert_string_equal(out, "");
+    papyra_free(out);
+    out = NULL;
+    assert_int_equal(
+        papyra_metrics_format_many(NULL, 0, PAPYRA_FORMAT_OPENMETRICS, 0, NULL, 0, &out), 0);
+    assert_string_equal(out, "# EOF\n");
+    papyra_free(out);
+
+    /* Refused: one series twice, another format, a bad label, a NULL snapshot. */
+    out = NULL;
+    b.backend = PAPYRA_BACKEND_JSON;
+    assert_int_equal(
+        papyra_metrics_format_many(both, 2, PAPYRA_FORMAT_PROMETHEUS, 0, same, 1, &out),
+        PAPYRA_EINVAL);
+    assert_int_equal(
+        papyra_metrics_format_many(both, 2, PAPYRA_FORMAT_PROMETHEUS, 0, NULL, 0, &out),
+        PAPYRA_EINVAL);
+    assert_int_equal(papyra_metrics_format_many(both, 2, PAPYRA_FORMAT_JSON, 0, labels, 1, &out),
+                     PAPYRA_EINVAL);
+    {
+        const papyra_metrics_label bad[] = {{"store", "a"}, {"backend", "b"}};
+        assert_int_equal(
+            papyra_metrics_format_many(both, 2, PAPYRA_FORMAT_PROMETHEUS, 0, bad, 1, &out),
+            PAPYRA_EINVAL);
+    }
+    both[1] = NULL;
+    assert_int_equal(
+        papyra_metrics_format_many(both, 2, PAPYRA_FORMAT_PROMETHEUS, 0, labels, 1, &out),
+        PAPYRA_EINVAL);
+    assert_null(out);
+}
+
+static void
 test_help_text_should_describe_every_counter(void **state)
 {
     const char *help = papyra_metrics_help_text();
@@ -340,6 +430,7 @@ main(void)
         cmocka_unit_test(test_format_should_reject_bad_arguments),
         cmocka_unit_test(test_labels_should_go_on_every_sample_escaped),
         cmocka_unit_test(test_bad_labels_should_be_refused),
+        cmocka_unit_test(test_many_snapshots_should_make_one_exposition),
         cmocka_unit_test(test_help_text_should_describe_every_counter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

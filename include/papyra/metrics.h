@@ -366,6 +366,36 @@ PAPYRA_PUBLIC int papyra_metrics_format_labels(const papyra_metrics_snapshot *s,
     papyra_metrics_format_labels_sized((s), sizeof(papyra_metrics_snapshot), (format), (flags), \
                                        (labels), (nlabels), (ret))
 
+/**
+ * Several snapshots as one Prometheus or OpenMetrics exposition, such as the
+ * stores of one scrape: each counter family's HELP and TYPE once, then the
+ * sample of every snapshot that supports the counter (a family no snapshot
+ * supports is left out); OpenMetrics ends with one "# EOF". Snapshot k
+ * carries the labels labels[k * nlabels] .. labels[k * nlabels + nlabels - 1]
+ * after its `backend` label. @p count 0 gives an empty exposition ("" or
+ * "# EOF\n").
+ *
+ * @param[in]  snapshots @p count snapshots, each of @p size bytes.
+ * @param[in]  size      sizeof the caller's papyra_metrics_snapshot.
+ * @param[out] ret       released with papyra_free(); untouched on failure.
+ * @returns 0, PAPYRA_ENOMEM, or PAPYRA_EINVAL (a format other than those
+ *          two, a label papyra_metrics_label_problem() refuses or a name
+ *          given twice for one snapshot, two snapshots with the same labels
+ *          and backend, or a @p size that matches no counter count).
+ * @since 0.3.0
+ */
+PAPYRA_PUBLIC int papyra_metrics_format_many_sized(const papyra_metrics_snapshot *const *snapshots,
+                                                   size_t size,
+                                                   size_t count,
+                                                   papyra_metrics_format_id format,
+                                                   unsigned flags,
+                                                   const papyra_metrics_label *labels,
+                                                   size_t nlabels,
+                                                   char **ret);
+#define papyra_metrics_format_many(snapshots, count, format, flags, labels, nlabels, ret)   \
+    papyra_metrics_format_many_sized((snapshots), sizeof(papyra_metrics_snapshot), (count), \
+                                     (format), (flags), (labels), (nlabels), (ret))
+
 /** Help text describing every counter (for `papyra metrics --help`). Static. */
 PAPYRA_PUBLIC const char *papyra_metrics_help_text(void);
 

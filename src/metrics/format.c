@@ -8,7 +8,9 @@
  * layout. The outputs are pinned byte for byte by tests/fixtures/.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <papyra/metrics.h>
@@ -466,15 +468,16 @@ put_all(papyra_buf *b, const char *const *pieces)
     return r;
 }
 
-/* One counter's family: HELP, TYPE and its sample (OpenMetrics: and _created). */
+/* The start of the interval a snapshot counts: the last reset, or creation. */
+static int64_t
+counting_since(const papyra_metrics_snapshot *s, unsigned flags)
+{
+    return (!(flags & PAPYRA_FORMAT_TOTALS) && s->reset_at_ns) ? s->reset_at_ns : s->created_at_ns;
+}
+
+/* One counter family's HELP and TYPE lines. */
 static int
-prometheus_counter(papyra_buf *b,
-                   const papyra_metrics_snapshot *s,
-                   int i,
-                   bool openmetrics,
-                   unsigned flags,
-                   const char *set,
-                   int64_t created)
+prometheus_family(papyra_buf *b, int i, bool openmetrics)
 {
     const char *name = papyra__metric_info[i].name;
     int r;
@@ -488,42 +491,69 @@ prometheus_counter(papyra_buf *b,
     r = r ? r : help_text(b, papyra__metric_info[i].help);
     if (r == 0 && !openmetrics)
         r = put_all(b, (const char *const[]){"\n# TYPE " FAMILY, name, "_total counter", NULL});
-    r = r ? r : put_all(b, (const char *const[]){"\n" FAMILY, name, "_total", set, " ", NULL});
+    return r ? r : papyra__buf_putc(b, '\n');
+}
+
+/* One snapshot's sample of counter @p i (OpenMetrics: and its _created). */
+static int
+prometheus_sample(papyra_buf *b,
+                  const papyra_metrics_snapshot *s,
+                  int i,
+                  bool openmetrics,
+                  unsigned flags,
+                  const char *set)
+{
+    const char *name = papyra__metric_info[i].name;
+    int r = put_all(b, (const char *const[]){FAMILY, name, "_total", set, " ", NULL});
+
     r = r ? r : put_u64(b, counter_value(s, i, flags));
     r = r ? r : papyra__buf_putc(b, '\n');
     if (r == 0 && openmetrics) {
         r = put_all(b, (const char *const[]){FAMILY, name, "_created", set, " ", NULL});
-        r = r ? r : format_seconds(b, created);
+        r = r ? r : format_seconds(b, counting_since(s, flags));
         r = r ? r : papyra__buf_putc(b, '\n');
     }
     return r;
 }
 
+/*
+ * One exposition of @p count snapshots (@p sets[k] the label set of
+ * snapshot k): each family's HELP and TYPE once, then the sample of every
+ * snapshot that supports the counter, as both formats require.
+ */
 static int
 format_prometheus(const papyra_metrics_snapshot *s,
+                  size_t count,
                   int n,
                   bool openmetrics,
                   unsigned flags,
-                  const char *set,
+                  const papyra_buf *sets,
                   papyra_buf *b)
 {
-    bool totals = flags & PAPYRA_FORMAT_TOTALS;
-    int64_t created = (!totals && s->reset_at_ns) ? s->reset_at_ns : s->created_at_ns;
     int r = 0;
 
     for (int i = 0; r == 0 && i < n; i++) {
-        if (counter_known(s, i))
-            r = prometheus_counter(b, s, i, openmetrics, flags, set, created);
+        bool any = false;
+        for (size_t k = 0; !any && k < count; k++)
+            any = counter_known(&s[k], i);
+        if (!any)
+            continue;
+        r = prometheus_family(b, i, openmetrics);
+        for (size_t k = 0; r == 0 && k < count; k++) {
+            if (counter_known(&s[k], i))
+                r = prometheus_sample(b, &s[k], i, openmetrics, flags, sets[k].data);
+        }
     }
-    if (r == 0 && !openmetrics) {
-        r = put_all(b, (const char *const[]){
-                           "# HELP " FAMILY "metrics_reset_timestamp_seconds "
-                           "Start of the counting interval: the last reset, or creation.\n"
-                           "# TYPE " FAMILY "metrics_reset_timestamp_seconds gauge\n" FAMILY
-                           "metrics_reset_timestamp_seconds",
-                           set, " ", NULL});
-        r = r ? r : format_seconds(b, created);
-        r = r ? r : papyra__buf_putc(b, '\n');
+    if (r == 0 && !openmetrics && count > 0) {
+        r = papyra__buf_puts(b, "# HELP " FAMILY "metrics_reset_timestamp_seconds "
+                                "Start of the counting interval: the last reset, or creation.\n"
+                                "# TYPE " FAMILY "metrics_reset_timestamp_seconds gauge\n");
+        for (size_t k = 0; r == 0 && k < count; k++) {
+            r = put_all(b, (const char *const[]){FAMILY "metrics_reset_timestamp_seconds",
+                                                 sets[k].data, " ", NULL});
+            r = r ? r : format_seconds(b, counting_since(&s[k], flags));
+            r = r ? r : papyra__buf_putc(b, '\n');
+        }
     }
     if (r == 0 && openmetrics)
         r = papyra__buf_puts(b, "# EOF\n");
@@ -583,7 +613,7 @@ papyra_metrics_format_labels_sized(const papyra_metrics_snapshot *snapshot,
     case PAPYRA_FORMAT_OPENMETRICS:
         r = label_set(&s, labels, nlabels, &set);
         if (r == 0)
-            r = format_prometheus(&s, n, format == PAPYRA_FORMAT_OPENMETRICS, flags, set.data, &b);
+            r = format_prometheus(&s, 1, n, format == PAPYRA_FORMAT_OPENMETRICS, flags, &set, &b);
         break;
     default:
         r = PAPYRA_EINVAL;
@@ -593,6 +623,60 @@ papyra_metrics_format_labels_sized(const papyra_metrics_snapshot *snapshot,
         r = PAPYRA_ENOMEM;
     papyra__buf_free(&b);
     papyra__buf_free(&set);
+    return r;
+}
+
+int
+papyra_metrics_format_many_sized(const papyra_metrics_snapshot *const *snapshots,
+                                 size_t size,
+                                 size_t count,
+                                 papyra_metrics_format_id format,
+                                 unsigned flags,
+                                 const papyra_metrics_label *labels,
+                                 size_t nlabels,
+                                 char **ret)
+{
+    papyra_metrics_snapshot *s = NULL;
+    papyra_buf b = {0}, *sets = NULL;
+    int want = papyra__snapshot_count(size), n = want, r = 0;
+
+    if ((count > 0 && !snapshots) || !ret || want < 0 ||
+        (format != PAPYRA_FORMAT_PROMETHEUS && format != PAPYRA_FORMAT_OPENMETRICS) ||
+        (count > 0 && nlabels > 0 && !labels) || (count > 0 && nlabels > SIZE_MAX / count))
+        return PAPYRA_EINVAL;
+    for (size_t k = 0; k < count; k++) {
+        if (!snapshots[k] || !labels_ok(labels ? labels + k * nlabels : NULL, nlabels))
+            return PAPYRA_EINVAL;
+    }
+    if (count > 0 && (!(s = calloc(count, sizeof(*s))) || !(sets = calloc(count, sizeof(*sets))))) {
+        free(s);
+        return PAPYRA_ENOMEM;
+    }
+    for (size_t k = 0; r == 0 && k < count; k++) {
+        n = papyra__snapshot_import(&s[k], snapshots[k], want);
+        if (!papyra_backend_name(s[k].backend))
+            r = PAPYRA_EINVAL;
+        else
+            r = label_set(&s[k], labels ? labels + k * nlabels : NULL, nlabels, &sets[k]);
+        /* Two snapshots with one label set would be one series twice. */
+        for (size_t j = 0; r == 0 && j < k; j++) {
+            if (strcmp(sets[j].data, sets[k].data) == 0)
+                r = PAPYRA_EINVAL;
+        }
+    }
+    if (r == 0 && papyra__buf_reserve(&b, 512 + 160 * (size_t)n * (count + 1)) < 0)
+        r = PAPYRA_ENOMEM;
+    else if (r == 0)
+        b.data[0] = '\0'; /* no store and Prometheus text: the empty string */
+    if (r == 0)
+        r = format_prometheus(s, count, n, format == PAPYRA_FORMAT_OPENMETRICS, flags, sets, &b);
+    if (r == 0 && !(*ret = papyra__buf_steal(&b)))
+        r = PAPYRA_ENOMEM;
+    papyra__buf_free(&b);
+    for (size_t k = 0; k < count; k++)
+        papyra__buf_free(&sets[k]);
+    free(sets);
+    free(s);
     return r;
 }
 
