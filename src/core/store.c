@@ -39,9 +39,9 @@ static const struct {
     const char *scheme;
     const char *backend;
 } scheme_aliases[] = {
-    {"unix", "redis"},
-    {"rediss", "redis"},
-    {"redis-sentinel", "redis"},
+    {"unix", "redis"},           {"rediss", "redis"},
+    {"redis-sentinel", "redis"}, {"redis-cluster", "redis"}, /* docs/backend-redis.md, "Cluster" */
+    {"rediss-cluster", "redis"},                             /* the same over TLS */
 };
 
 static const char *const anomaly_names[] = {
