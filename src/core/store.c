@@ -35,14 +35,19 @@ static const papyra__backend_ops *const backends[] = {
 };
 
 /* Schemes that name a backend other than by its id. */
+/* One alias a line. */
+/* clang-format off */
 static const struct {
     const char *scheme;
     const char *backend;
 } scheme_aliases[] = {
-    {"unix", "redis"},           {"rediss", "redis"},
-    {"redis-sentinel", "redis"}, {"redis-cluster", "redis"}, /* docs/backend-redis.md, "Cluster" */
-    {"rediss-cluster", "redis"},                             /* the same over TLS */
+    {"unix", "redis"},
+    {"rediss", "redis"},
+    {"redis-sentinel", "redis"},
+    {"redis-cluster", "redis"},
+    {"rediss-cluster", "redis"},
 };
+/* clang-format on */
 
 static const char *const anomaly_names[] = {
     [PAPYRA_ANOMALY_TRUNCATED_LINE] = "TRUNCATED_LINE",
