@@ -666,6 +666,71 @@ test_ask(void **state)
     papyra_store_close(s);
 }
 
+/*
+ * A batch over three slots where one slot's transaction fails: the others are stored, the
+ * message says which records were and were not, and the counters say what the caller was told.
+ */
+static void
+test_partial_batch(void **state)
+{
+    char url[1024];
+    papyra_store *s;
+    papyra_record recs[6];
+    uint64_t before_w, before_e;
+    const char *msg;
+    int rc;
+    (void)state;
+
+    cluster_url(url, sizeof(url), "prefix=pb");
+    s = st_open("%s", url);
+    ok_at(ports[owner(slot_of("pb:local:audits"))], "SET pb:local:audits not-a-stream");
+    for (int i = 0; i < 6; i++)
+        recs[i] = i % 2 ? st_audit(i, now_s()) : st_event(i, now_s());
+    before_w = st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN);
+    before_e = st_counter(s, PAPYRA_METRIC_WRITE_ERRORS);
+    rc = papyra_store_write_batch(s, recs, 6);
+    msg = papyra_store_errmsg(s);
+    printf("# %s\n", msg);
+    assert_int_equal(rc, PAPYRA_EPROTO);
+    assert_non_null(strstr(msg, "WRONGTYPE"));
+    assert_non_null(strstr(msg, "the batch of 6 spans 2 slots, each all or nothing"));
+    assert_non_null(strstr(msg, "records 0, 2, 4 (pb:local:events, slot"));
+    assert_non_null(strstr(msg, ") stored"));
+    assert_non_null(strstr(msg, "records 1, 3, 5 (pb:local:audits, slot"));
+    assert_non_null(strstr(msg, ") not stored"));
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN) - before_w, 3);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_WRITE_ERRORS) - before_e, 1);
+    st_assert_count(s, PAPYRA_KIND_EVENT, 3);
+    papyra_store_close(s);
+}
+
+/* wait_replicas on a cluster without replicas: WAIT runs on the master written to, and says so. */
+static void
+test_wait_replicas(void **state)
+{
+    char url[1024];
+    papyra_store *s;
+    papyra_record recs[2];
+    uint64_t before_w;
+    int rc;
+    (void)state;
+
+    cluster_url(url, sizeof(url),
+                "prefix=wr&key_layout=hashtag&wait_replicas=1&wait_timeout_ms=50");
+    s = st_open("%s", url);
+    recs[0] = st_event(0, now_s());
+    recs[1] = st_audit(1, now_s());
+    before_w = st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN);
+    rc = papyra_store_write_batch(s, recs, 2);
+    printf("# %s\n", papyra_store_errmsg(s));
+    assert_int_equal(rc, PAPYRA_ETIMEDOUT);
+    assert_non_null(strstr(papyra_store_errmsg(s), "acknowledged by 0 of 1 replicas"));
+    assert_non_null(strstr(papyra_store_errmsg(s), "records 0, 1 ({wr:local}:events, slot"));
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN) - before_w, 2);
+    st_assert_count(s, PAPYRA_KIND_EVENT, 1);
+    papyra_store_close(s);
+}
+
 int
 main(void)
 {
@@ -681,6 +746,8 @@ main(void)
         cmocka_unit_test(test_group),
         cmocka_unit_test(test_moved),
         cmocka_unit_test(test_ask),
+        cmocka_unit_test(test_partial_batch),
+        cmocka_unit_test(test_wait_replicas),
     };
     int rc;
 

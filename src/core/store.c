@@ -34,8 +34,7 @@ static const papyra__backend_ops *const backends[] = {
 #endif
 };
 
-/* Schemes that name a backend other than by its id. */
-/* One alias a line. */
+/* Schemes that name a backend other than by its id, one a line. */
 /* clang-format off */
 static const struct {
     const char *scheme;
