@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -241,9 +242,10 @@ owner(int slot)
 static void
 cluster_url(char *buf, size_t n, const char *params)
 {
-    (void)snprintf(buf, n,
-                   "redis-cluster://127.0.0.1:%d,127.0.0.1:%d/?metrics=none&timeout_ms=3000&%s",
-                   ports[1], ports[0], params);
+    /* timeout_ms 3000 unless @p params gives one. */
+    bool own = strncmp(params, "timeout_ms=", 11) == 0 || strstr(params, "&timeout_ms=");
+    (void)snprintf(buf, n, "redis-cluster://127.0.0.1:%d,127.0.0.1:%d/?metrics=none%s&%s", ports[1],
+                   ports[0], own ? "" : "&timeout_ms=3000", params);
 }
 
 static int
@@ -731,6 +733,133 @@ test_wait_replicas(void **state)
     papyra_store_close(s);
 }
 
+/* Gives @p slot back to master @p to after @p ms (a thread of its own). */
+typedef struct slot_back {
+    int slot, to;
+    long ms;
+} slot_back;
+
+static void *
+slot_back_main(void *arg)
+{
+    slot_back *b = arg;
+    redisReply *r;
+    sleep_ms(b->ms);
+    r = cmd_at(ports[b->to], "CLUSTER ADDSLOTS %d", b->slot);
+    freeReplyObject(r);
+    return NULL;
+}
+
+/*
+ * A slot its master no longer serves: CLUSTERDOWN. A read and a write wait and try again
+ * within timeout_ms; past it the error names the reply, and nothing is counted as stored.
+ */
+static void
+test_clusterdown(void **state)
+{
+    const char *key = "cd:local:events";
+    int slot = slot_of(key), at = owner(slot);
+    char url[1024];
+    papyra_store *s;
+    papyra_record rec = st_event(1, now_s());
+    papyra_record_list *l = NULL;
+    uint64_t before_w;
+    pthread_t th;
+    slot_back back = {.slot = slot, .to = at, .ms = 300};
+    int rc;
+    (void)state;
+
+    cluster_url(url, sizeof(url), "prefix=cd");
+    s = st_open("%s", url);
+    assert_int_equal(papyra_store_write(s, &rec), 0);
+    papyra_store_close(s);
+    cluster_url(url, sizeof(url), "prefix=cd&timeout_ms=400");
+    s = st_open("%s", url);
+    ok_at(ports[at], "CLUSTER DELSLOTS %d", slot);
+    before_w = st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN);
+    rc = papyra_store_write(s, &rec);
+    printf("# %s\n", papyra_store_errmsg(s));
+    assert_int_equal(rc, PAPYRA_EPROTO);
+    assert_non_null(strstr(papyra_store_errmsg(s), "CLUSTERDOWN"));
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN) - before_w, 0);
+    rc = papyra_store_list(s, PAPYRA_KIND_EVENT, NULL, &l);
+    printf("# %s\n", papyra_store_errmsg(s));
+    assert_int_equal(rc, PAPYRA_EPROTO);
+    assert_non_null(strstr(papyra_store_errmsg(s), "CLUSTERDOWN"));
+    papyra_store_close(s);
+
+    /* Served again while the calls wait: they go through. */
+    cluster_url(url, sizeof(url), "prefix=cd&timeout_ms=5000");
+    s = st_open("%s", url);
+    assert_int_equal(pthread_create(&th, NULL, slot_back_main, &back), 0);
+    assert_int_equal(papyra_store_write(s, &rec), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    ok_at(ports[at], "CLUSTER DELSLOTS %d", slot);
+    assert_int_equal(pthread_create(&th, NULL, slot_back_main, &back), 0);
+    st_assert_count(s, PAPYRA_KIND_EVENT, 2);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    papyra_store_close(s);
+}
+
+#define NTHREADS 4
+#define NBATCHES 40
+
+typedef struct writer {
+    papyra_store *s;
+    int id;
+    int acked; /* batches acknowledged */
+} writer;
+
+static void *
+writer_main(void *arg)
+{
+    writer *w = arg;
+    for (int b = 0; b < NBATCHES; b++) {
+        papyra_record recs[6];
+        for (int i = 0; i < 6; i++)
+            recs[i] =
+                i % 2 ? st_audit(w->id * 1000 + b, now_s()) : st_event(w->id * 1000 + b, now_s());
+        if (papyra_store_write_batch(w->s, recs, 6) == 0)
+            w->acked++;
+    }
+    return NULL;
+}
+
+/* Threads share one handle while a slot moves under them: every batch is stored once. */
+static void
+test_threads(void **state)
+{
+    const char *key = "th:local:events";
+    int slot = slot_of(key), from = owner(slot), to = (from + 1) % NMASTERS;
+    char url[1024];
+    papyra_store *s;
+    pthread_t th[NTHREADS];
+    writer w[NTHREADS];
+    int acked = 0;
+    (void)state;
+
+    cluster_url(url, sizeof(url), "prefix=th&connections=2");
+    s = st_open("%s", url);
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i] = (writer){.s = s, .id = i};
+        assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
+    }
+    sleep_ms(20);
+    migrate_begin(slot, from, to);
+    migrate_key(key, from, to);
+    migrate_end(slot, to);
+    for (int i = 0; i < NTHREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        acked += w[i].acked;
+    }
+    printf("# %d of %d batches acknowledged\n", acked, NTHREADS * NBATCHES);
+    assert_int_equal(acked, NTHREADS * NBATCHES);
+    st_assert_count(s, PAPYRA_KIND_EVENT, (size_t)acked * 3);
+    st_assert_count(s, PAPYRA_KIND_AUDIT, (size_t)acked * 3);
+    assert_int_equal(st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN), (uint64_t)acked * 6);
+    papyra_store_close(s);
+}
+
 int
 main(void)
 {
@@ -748,6 +877,8 @@ main(void)
         cmocka_unit_test(test_ask),
         cmocka_unit_test(test_partial_batch),
         cmocka_unit_test(test_wait_replicas),
+        cmocka_unit_test(test_clusterdown),
+        cmocka_unit_test(test_threads),
     };
     int rc;
 

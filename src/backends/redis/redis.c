@@ -440,6 +440,7 @@ typedef struct slot_group {
     enum { G_PENDING, G_STORED, G_NOT_STORED, G_UNKNOWN, G_PARTIAL } state;
     size_t partial;           /* G_PARTIAL: how many of it were stored */
     papyra__cluster_redir rd; /* the redirection its replies asked for */
+    char why[160];            /* and the reply's text */
 } slot_group;
 
 static size_t
@@ -476,6 +477,7 @@ group_check(papyra_store *s, slot_group *g)
         if (rep[0]->type == REDIS_REPLY_ERROR) {
             if (papyra__redis_set_redir(g->c, rep[0]->str, rep[0]->len) != PAPYRA_CLUSTER_NONE) {
                 g->rd = g->c->redir;
+                (void)snprintf(g->why, sizeof(g->why), "%.*s", (int)rep[0]->len, rep[0]->str);
                 return 1;
             }
             g->state = G_NOT_STORED;
@@ -494,6 +496,7 @@ group_check(papyra_store *s, slot_group *g)
         /* EXEC refused: the transaction was discarded, nothing of it applied. */
         if (redir) {
             g->rd = g->c->redir;
+            (void)snprintf(g->why, sizeof(g->why), "%.*s", (int)redir->len, redir->str);
             return 1;
         }
         g->state = G_NOT_STORED;
@@ -766,14 +769,9 @@ cluster_write(
                                        &ask) < 0) {
                 g[j].state = G_NOT_STORED;
                 rc = papyra__store_error(s, PAPYRA_EPROTO,
-                                         "redis-cluster XADD %s: still redirected (%s %d %s:%d) "
-                                         "after %d tries within timeout_ms",
-                                         g[j].key,
-                                         g[j].rd.type == PAPYRA_CLUSTER_MOVED      ? "MOVED"
-                                         : g[j].rd.type == PAPYRA_CLUSTER_ASK      ? "ASK"
-                                         : g[j].rd.type == PAPYRA_CLUSTER_TRYAGAIN ? "TRYAGAIN"
-                                                                                   : "CLUSTERDOWN",
-                                         g[j].rd.slot, g[j].rd.host, g[j].rd.port, hop + 1);
+                                         "redis-cluster XADD %s: %s (still, after %d tries "
+                                         "within timeout_ms; nothing of it was applied)",
+                                         g[j].key, g[j].why, hop + 1);
                 break;
             }
             g[j].asking = ask;
