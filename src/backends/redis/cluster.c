@@ -180,6 +180,7 @@ papyra__cluster_free(papyra__cluster *cl)
         node_free(cl->nodes[i]);
     for (int i = 0; i < cl->nseeds; i++)
         free(cl->seed_hosts[i]);
+    free(cl->tmpl);
     (void)pthread_mutex_destroy(&cl->lock);
     (void)pthread_mutex_destroy(&cl->refresh_lock);
     free(cl);
@@ -199,7 +200,7 @@ node_index_locked(papyra__redis *router, const char *host, int port)
     if (cl->nnodes == PAPYRA_CLUSTER_NODES_MAX || !(n = calloc(1, sizeof(*n))))
         return -1;
     /* The settings' pointers are borrowed from the router, which frees them; the host is own. */
-    memcpy(n, router, sizeof(*n));
+    memcpy(n, cl->tmpl, sizeof(*n));
     n->ctx = NULL;
     n->spares = NULL;
     n->nspares = 0;
@@ -273,7 +274,7 @@ read_map(papyra_store *s,
     int rc, served = 0;
 
     /* A connection of its own through the one connect path (AUTH, TLS, timeouts). */
-    memcpy(&t, router, sizeof(t));
+    memcpy(&t, cl->tmpl, sizeof(t));
     t.ctx = NULL;
     t.spares = NULL;
     t.nspares = 0;

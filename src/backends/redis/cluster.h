@@ -67,6 +67,9 @@ typedef struct papyra__cluster {
     struct papyra__redis *nodes[PAPYRA_CLUSTER_NODES_MAX]; /* never freed before the store */
     int16_t slots[PAPYRA_CLUSTER_SLOTS];                   /* index into nodes[], or -1 */
     uint64_t refreshes;                                    /* maps read so far */
+    /* The router's settings as they were when the store opened: masters and map
+     * connections copy these, never the live router (whose lock other threads take). */
+    struct papyra__redis *tmpl;
 } papyra__cluster;
 
 /* The slot of a key: CRC16/XMODEM of the key, or of its hash tag, mod 16384. */

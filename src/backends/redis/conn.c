@@ -250,11 +250,11 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
                                        url->scheme);
         if ((rc = papyra__cluster_parse(s, url->path ? url->path : "", &r->cluster)) < 0)
             return rc;
+        r->router = true; /* from here on config_free() frees the cluster */
         /* The first seed stands for the host in messages, the metrics file's name and SNI. */
         if (!(r->host = strdup(r->cluster->seed_hosts[0])))
             return PAPYRA_ENOMEM;
         r->port = r->cluster->seed_ports[0];
-        r->router = true;
     } else if (strcmp(url->scheme, "redis-sentinel") == 0) {
         if ((rc = papyra__sentinel_parse(s, url->path ? url->path : "", &r->sentinel)) < 0)
             return rc;
@@ -328,7 +328,15 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
                                    "redis URL: wait_timeout_ms (%" PRId64
                                    ") must be less than timeout_ms (%" PRId64 ")",
                                    r->wait_timeout_ms, r->timeout_ms);
-    return build_keys(r);
+    if ((rc = build_keys(r)) < 0)
+        return rc;
+    if (r->router) {
+        /* Taken before any thread can use the store (cluster.h, tmpl). */
+        if (!(r->cluster->tmpl = malloc(sizeof(*r))))
+            return PAPYRA_ENOMEM;
+        memcpy(r->cluster->tmpl, r, sizeof(*r));
+    }
+    return 0;
 }
 
 void
