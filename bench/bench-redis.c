@@ -19,12 +19,7 @@
  * deleted before and after) or a private one started like the tests' (on
  * 127.0.0.1, a free port, no persistence); without either, it exits 77.
  *
- * --wait-only measures instead the cost of wait_replicas=1 per batch of 64
- * on the single-server form: batches/s with wait_replicas=1 against 0 on a
- * master with one replica that it starts (bench_wait_replicas()).
- *
- * Usage: bench-redis [--quick] [--json-only] [--wait-only] [--server HOST:PORT]
- *                    [--read-count N] [--rounds N]
+ * Usage: bench-redis [--quick] [--json-only] [--server HOST:PORT] [--read-count N] [--rounds N]
  */
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -44,6 +39,9 @@
 #include "record/codec.h"
 #include "redis-harness.h"
 #include "util/buf.h"
+#ifdef PAPYRA_BENCH_CLUSTER
+#include "redis-cluster-harness.h"
+#endif
 
 static char host[256] = "127.0.0.1";
 static int port;
@@ -82,19 +80,29 @@ cleanup_keys(void)
     }
     r = redisCommand(c, "DEL bench-single:local:events bench-batch64:local:events "
                         "bench-batch256:local:events bench-threads:local:events "
-                        "bench-read:local:events bench-base:local:events");
+                        "bench-read:local:events bench-base:local:events "
+                        "bench-wait0:local:events bench-wait1:local:events");
     freeReplyObject(r);
     redisFree(c);
 }
+
+/*
+ * The URL of the stores that the rows open: "<url_base>?prefix=P&metrics=none<url_params>",
+ * or, with url_base NULL, the server's "redis://HOST:PORT/0?prefix=P&metrics=none".
+ */
+static const char *url_base, *url_params = "";
 
 static papyra_store *
 open_store(const char *prefix)
 {
     papyra_store *s = NULL;
     papyra_error e = {0};
-    char url[512];
+    char url[1024];
 
-    snprintf(url, sizeof(url), "redis://%s:%d/0?prefix=%s&metrics=none", host, port, prefix);
+    if (url_base)
+        snprintf(url, sizeof(url), "%s?prefix=%s&metrics=none%s", url_base, prefix, url_params);
+    else
+        snprintf(url, sizeof(url), "redis://%s:%d/0?prefix=%s&metrics=none", host, port, prefix);
     if (papyra_store_open(&s, url, &e) != 0) {
         fprintf(stderr, "bench-redis: %s: %s\n", url, e.message);
         exit(1);
@@ -275,12 +283,21 @@ bench_raw_pages(const char *key, long n, long page)
  * figure it prints), or -1.
  */
 static double
-redis_benchmark(const char *const *cmd, long n, int pipeline, int clients)
+redis_benchmark_at(const char *at_host,
+                   int at_port,
+                   bool cluster,
+                   const char *const *cmd,
+                   long n,
+                   int pipeline,
+                   int clients)
 {
     char portbuf[16], nbuf[32], pbuf[16], cbuf[16];
     const char *argv[32] = {
-        "redis-benchmark", "-h", host, "-p", portbuf, "-n", nbuf, "-P", pbuf, "-c", cbuf, "-q"};
+        "redis-benchmark", "-h", at_host, "-p", portbuf, "-n", nbuf, "-P", pbuf, "-c", cbuf, "-q"};
     int argc = 12;
+
+    if (cluster)
+        argv[argc++] = "--cluster";
     char out[65536];
     size_t len = 0;
     double rps = -1;
@@ -290,7 +307,7 @@ redis_benchmark(const char *const *cmd, long n, int pipeline, int clients)
     for (; *cmd && argc < 31; cmd++)
         argv[argc++] = *cmd;
     argv[argc] = NULL;
-    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    snprintf(portbuf, sizeof(portbuf), "%d", at_port);
     snprintf(nbuf, sizeof(nbuf), "%ld", n);
     snprintf(pbuf, sizeof(pbuf), "%d", pipeline);
     snprintf(cbuf, sizeof(cbuf), "%d", clients);
@@ -327,6 +344,12 @@ redis_benchmark(const char *const *cmd, long n, int pipeline, int clients)
             rps = strtod(q, NULL);
     }
     return rps;
+}
+
+static double
+redis_benchmark(const char *const *cmd, long n, int pipeline, int clients)
+{
+    return redis_benchmark_at(host, port, false, cmd, n, pipeline, clients);
 }
 
 /* redis-benchmark sending the backend's XADD (same key shape and value). */
@@ -375,113 +398,174 @@ max2(double a, double b)
     return a > b ? a : b;
 }
 
-/* Batches of 64 per second through @p url (a fresh stream), @p batches of them. */
+/* bench_write() through stores of "<base>?prefix=P&metrics=none<params>". */
 static double
-wait_batches_per_s(const char *url, long batches)
+bench_write_url(
+    const char *base, const char *params, const char *prefix, long n, size_t per, int threads)
 {
-    papyra_store *s = NULL;
-    papyra_error e = {0};
-    papyra_record recs[64];
-    double t0;
+    double r;
 
-    if (papyra_store_open(&s, url, &e) != 0) {
-        fprintf(stderr, "bench-redis: %s: %s\n", url, e.message);
-        exit(1);
-    }
-    for (int i = 0; i < 64; i++)
-        recs[i] = event(i);
-    t0 = bench_now_s();
-    for (long b = 0; b < batches; b++) {
-        if (papyra_store_write_batch(s, recs, 64) != 0) {
-            fprintf(stderr, "bench-redis: wait_replicas write: %s\n", papyra_store_errmsg(s));
-            exit(1);
-        }
-    }
-    t0 = bench_now_s() - t0;
-    papyra_store_close(s);
-    return (double)batches / t0;
+    url_base = base;
+    url_params = params;
+    r = bench_write(prefix, n, per, threads);
+    url_base = NULL;
+    url_params = "";
+    return r;
+}
+
+/* The parameters of the wait_replicas=1 rows. */
+#define WAIT1 "&wait_replicas=1&wait_timeout_ms=1000&timeout_ms=5000"
+
+/* Whether INFO replication of 127.0.0.1:@p at_port says the link to its master is up. */
+static bool
+replica_in_sync(int at_port)
+{
+    redisContext *c = redisConnect("127.0.0.1", at_port);
+    redisReply *r = c && !c->err ? redisCommand(c, "INFO replication") : NULL;
+    bool ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "master_link_status:up") &&
+              !strstr(r->str, "master_sync_in_progress:1");
+
+    freeReplyObject(r);
+    redisFree(c);
+    return ok;
 }
 
 /*
- * The cost of wait_replicas=1 per batch of 64 on the single-server form: a
- * master and one replica of it (REPLICAOF) started here on loopback, and
- * batches/s with wait_replicas=1 against wait_replicas=0 on that master,
- * back to back in every round, best of @p rounds. Prints its own table (and
- * JSON line). Returns 0, or 77 when the servers cannot be started.
+ * The cost of wait_replicas=1 on the single server: a replica of its own is
+ * attached (REPLICAOF) for these rows only; batches of 64 from one writer
+ * with wait_replicas=0 (@p w0) and 1 (@p w1), back to back in each round.
+ * Returns 0, or -1 when the replica could not be set up.
  */
 static int
-bench_wait_replicas(int rounds, long batches, bool json_only)
+bench_wait_single(long n, int rounds, double *w0, double *w1)
 {
-    papyra_test_redis m = {0}, rep = {0};
-    double off = 0, on = 0, t0;
-    char url[512];
-    int rc = 77;
+    papyra_test_redis replica = {0};
+    char base[512];
+    redisContext *c;
+    int tries = 0;
 
-    if (papyra_test_redis_start(&m) != 0 || papyra_test_redis_start(&rep) != 0) {
-        fprintf(stderr, "bench-redis: SKIP wait_replicas: cannot start a master and a replica\n");
-        goto out;
+    if (papyra_test_redis_start(&replica) != 0)
+        return -1;
+    c = redisConnect("127.0.0.1", replica.port);
+    if (c && !c->err)
+        freeReplyObject(redisCommand(c, "REPLICAOF %s %d", host, port));
+    redisFree(c);
+    while (!replica_in_sync(replica.port) && tries++ < 200)
+        nanosleep(&(struct timespec){.tv_nsec = 50000000L}, NULL);
+    if (!replica_in_sync(replica.port)) {
+        papyra_test_redis_stop(&replica);
+        return -1;
     }
-    {
-        redisContext *c = redisConnect("127.0.0.1", rep.port);
-        redisReply *r = c && !c->err ? redisCommand(c, "REPLICAOF 127.0.0.1 %d", m.port) : NULL;
-        bool up = false;
-        freeReplyObject(r);
-        for (t0 = bench_now_s(); c && !c->err && !up && bench_now_s() - t0 < 15;) {
-            r = redisCommand(c, "INFO replication");
-            up = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "master_link_status:up");
-            freeReplyObject(r);
-            if (!up)
-                (void)usleep(50000);
-        }
-        redisFree(c);
-        if (!up) {
-            fprintf(stderr, "bench-redis: SKIP wait_replicas: the replica did not sync\n");
-            goto out;
-        }
-    }
+    snprintf(base, sizeof(base), "redis://%s:%d/0", host, port);
     for (int round = 0; round < rounds; round++) {
-        progress("batches of 64, wait_replicas=0 then 1 (one replica)");
-        (void)snprintf(url, sizeof(url),
-                       "redis://127.0.0.1:%d/0?prefix=bench-wait0-%d&metrics=none", m.port, round);
-        off = max2(off, wait_batches_per_s(url, batches));
-        (void)snprintf(url, sizeof(url),
-                       "redis://127.0.0.1:%d/0?prefix=bench-wait1-%d&metrics=none&wait_replicas=1",
-                       m.port, round);
-        on = max2(on, wait_batches_per_s(url, batches));
+        progress("single server, batches of 64, wait_replicas=0 then 1");
+        cleanup_keys();
+        *w0 = max2(*w0, bench_write_url(base, "", "bench-wait0", n, 64, 1));
+        cleanup_keys();
+        *w1 = max2(*w1, bench_write_url(base, WAIT1, "bench-wait1", n, 64, 1));
     }
-    if (!json_only) {
-        printf("wait_replicas on redis:// 127.0.0.1:%d with one replica, %ld batches of 64, best "
-               "of %d round(s)\n",
-               m.port, batches, rounds);
-        printf("%-32s %11s %9s %9s\n", "write_batch, 64/call", "batches/s", "us/batch", "ratio");
-        printf("%-32s %11.0f %9.1f %9.2f\n", "wait_replicas=0", off, 1e6 / off, 1.0);
-        printf("%-32s %11.0f %9.1f %9.2f\n\n", "wait_replicas=1", on, 1e6 / on, on / off);
-    }
-    printf("{\"wait_replicas\": {\"batches\": %ld, \"batch\": 64, \"rounds\": %d, "
-           "\"batches_per_second_wait0\": %.1f, \"batches_per_second_wait1\": %.1f, "
-           "\"ratio\": %.3f}}\n",
-           batches, rounds, off, on, on / off);
-    rc = 0;
-out:
-    papyra_test_redis_stop(&rep);
-    papyra_test_redis_stop(&m);
-    return rc;
+    cleanup_keys();
+    papyra_test_redis_stop(&replica);
+    return 0;
 }
+
+#ifdef PAPYRA_BENCH_CLUSTER
+/* What the cluster rows measure (records/s, best of the rounds). */
+struct cluster_figures {
+    double one;       /* write_batch 64/call, one writer */
+    double threads;   /* write_batch 64/call, --threads writers sharing one store */
+    double wait0;     /* one writer, wait_replicas=0 (the wait row's baseline) */
+    double wait1;     /* one writer, wait_replicas=1 */
+    double base_tag;  /* redis-benchmark --cluster, {tag} keys: every master, 50 clients */
+    double base_key;  /* redis-benchmark on the master of one key (as one store's stream), 50 */
+    double base_key1; /* the same with 1 client */
+};
+
+/* FLUSHALL on every master of the cluster: the benchmark's own. */
+static void
+cluster_flush(const papyra_test_cluster *c)
+{
+    int masters[PAPYRA_TEST_CLUSTER_MAX_NODES];
+    int nm = papyra_test_cluster_masters(c, masters, PAPYRA_TEST_CLUSTER_MAX_NODES);
+
+    for (int i = 0; i < nm; i++)
+        freeReplyObject(papyra_test_cluster_cmd(masters[i], "FLUSHALL"));
+}
+
+/*
+ * The cluster rows: a private 3-master cluster with one replica each (the
+ * wait row needs them; every row and baseline pays the same replication),
+ * the store's redis-cluster:// URL against redis-benchmark on the same
+ * cluster with the same XADD value. Returns 0, or -1 when no cluster starts.
+ */
+static int
+bench_cluster(
+    long n, long n_wait, int threads, int rounds, const char *value, struct cluster_figures *f)
+{
+    papyra_test_cluster c = {0};
+    char base[1024];
+    char *seeds;
+    int owner, seed_port;
+    const char *tagcmd[] = {"XADD", "bench-cbase:{tag}:events", "*", "data", value, NULL};
+    const char *keycmd[] = {"XADD", "bench-cbase:local:events", "*", "data", value, NULL};
+
+    progress("starting a cluster of 3 masters and 3 replicas");
+    if (papyra_test_cluster_start(&c, 3, 1) != 0)
+        return -1;
+    if (!(seeds = papyra_test_cluster_seeds(&c)))
+        exit(1);
+    seed_port = atoi(strchr(seeds, ':') + 1);
+    owner = papyra_test_cluster_slot_owner(&c, papyra_test_cluster_keyslot(&c, keycmd[1]));
+    snprintf(base, sizeof(base), "redis-cluster://%s/", seeds);
+    free(seeds);
+    for (int round = 0; round < rounds; round++) {
+        progress("cluster: redis-benchmark --cluster -P 64, then on one key's master");
+        cluster_flush(&c);
+        f->base_tag =
+            max2(f->base_tag, redis_benchmark_at("127.0.0.1", seed_port, true, tagcmd, n, 64, 50));
+        cluster_flush(&c);
+        f->base_key =
+            max2(f->base_key, redis_benchmark_at("127.0.0.1", owner, false, keycmd, n, 64, 50));
+        cluster_flush(&c);
+        f->base_key1 =
+            max2(f->base_key1, redis_benchmark_at("127.0.0.1", owner, false, keycmd, n, 64, 1));
+        progress("cluster: batches of 64, one writer, then several sharing one store");
+        cluster_flush(&c);
+        f->one = max2(f->one, bench_write_url(base, "", "bench-c1", n, 64, 1));
+        cluster_flush(&c);
+        f->threads = max2(f->threads, bench_write_url(base, "", "bench-cn", n, 64, threads));
+        progress("cluster: batches of 64, wait_replicas=0 then 1");
+        cluster_flush(&c);
+        f->wait0 = max2(f->wait0, bench_write_url(base, "", "bench-cw0", n_wait, 64, 1));
+        cluster_flush(&c);
+        f->wait1 = max2(f->wait1, bench_write_url(base, WAIT1, "bench-cw1", n_wait, 64, 1));
+    }
+    papyra_test_cluster_stop(&c);
+    return 0;
+}
+#endif
 
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: bench-redis [--quick] [--json-only] [--reads-only] [--wait-only] "
-                    "[--page-sweep] "
-                    "[--server HOST:PORT] [--read-count N] [--rounds N]\n");
+    fprintf(stderr, "usage: bench-redis [--quick] [--json-only] [--reads-only] [--page-sweep] "
+                    "[--cluster | --cluster-only] [--server HOST:PORT] [--read-count N] "
+                    "[--rounds N]\n");
 }
 
 int
 main(int argc, char **argv)
 {
     papyra_test_redis server = {0};
-    bool json_only = false, own = false, reads_only = false, sweep = false, wait_only = false;
-    long wait_batches = 2000;
+    bool json_only = false, own = false, reads_only = false, sweep = false;
+    bool cluster = false, cluster_only = false, wait_ok = false, cluster_ok = false;
+    double wait0 = 0, wait1 = 0;
+    long n_wait = 64 * 2000;
+#ifdef PAPYRA_BENCH_CLUSTER
+    struct cluster_figures cf = {0};
+#else
+    (void)cluster_ok;
+#endif
     const char *given = NULL;
     papyra_record one = event(0);
     papyra_buf value = {0};
@@ -510,14 +594,16 @@ main(int argc, char **argv)
             n_single = 5000;
             n_batch = 100000;
             n_read = 100000;
-            wait_batches = 200;
+            n_wait = 64 * 300;
             rounds = 1;
         } else if (strcmp(argv[i], "--json-only") == 0) {
             json_only = quiet = true;
         } else if (strcmp(argv[i], "--reads-only") == 0) {
             reads_only = true;
-        } else if (strcmp(argv[i], "--wait-only") == 0) {
-            wait_only = true;
+        } else if (strcmp(argv[i], "--cluster") == 0) {
+            cluster = true;
+        } else if (strcmp(argv[i], "--cluster-only") == 0) {
+            cluster = cluster_only = true;
         } else if (strcmp(argv[i], "--page-sweep") == 0) {
             sweep = true;
         } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
@@ -533,10 +619,6 @@ main(int argc, char **argv)
     }
     if (rounds < 1 || n_read < 1)
         return 2;
-    /* Servers of its own (a master and its replica), whatever --server says. */
-    if (wait_only)
-        return papyra_test_redis_available() ? bench_wait_replicas(rounds, wait_batches, json_only)
-                                             : 77;
     if (given) {
         if (sscanf(given, "%255[^:]:%d", host, &port) != 2) {
             fprintf(stderr, "bench-redis: --server wants HOST:PORT\n");
@@ -565,7 +647,7 @@ main(int argc, char **argv)
      * run to the next: each figure is the best of the rounds, and each
      * round measures the baseline and ours back to back.
      */
-    for (int round = 0; round < rounds && !reads_only; round++) {
+    for (int round = 0; round < rounds && !reads_only && !cluster_only; round++) {
         progress("redis-benchmark -P 1 (50 clients, then 1)");
         rows[SINGLE].base = max2(rows[SINGLE].base, bench_baseline(value.data, n_single, 1, 50));
         rows[SINGLE].base1 = max2(rows[SINGLE].base1, bench_baseline(value.data, n_single, 1, 1));
@@ -598,9 +680,11 @@ main(int argc, char **argv)
      * by redis-benchmark where it can (the newest page over and over), and
      * by the store, back to back in every round.
      */
-    progress("filling the stream to read");
-    (void)bench_write("bench-read", n_read, 1000, 1);
-    for (int round = 0; round < rounds; round++) {
+    for (int round = 0; round < rounds && !cluster_only; round++) {
+        if (round == 0) {
+            progress("filling the stream to read");
+            (void)bench_write("bench-read", n_read, 1000, 1);
+        }
         progress("raw XREVRANGE paging, then redis-benchmark XREVRANGE");
         reads[RAW].per_s = max2(reads[RAW].per_s, bench_raw_pages(READ_KEY, n_read, page));
         reads[BENCH_READ].per_s =
@@ -614,7 +698,26 @@ main(int argc, char **argv)
     }
     cleanup_keys();
 
-    if (!json_only) {
+    /* The cost of wait_replicas=1, and the cluster rows: only with a server of our own. */
+    if (cluster && own) {
+        wait_ok = bench_wait_single(n_wait, rounds, &wait0, &wait1) == 0;
+        if (!wait_ok)
+            fprintf(stderr, "bench-redis: no replica for the wait_replicas row\n");
+#ifdef PAPYRA_BENCH_CLUSTER
+        cluster_ok = bench_cluster(n_batch, n_wait, 4, rounds, value.data, &cf) == 0;
+        if (!cluster_ok)
+            fprintf(stderr, "bench-redis: the cluster did not start: no cluster rows\n");
+#else
+        fprintf(stderr, "bench-redis: built without the cluster harness (cmocka): no cluster "
+                        "rows\n");
+#endif
+    } else if (cluster) {
+        fprintf(stderr, "bench-redis: --cluster wants servers of its own (no --server)\n");
+    }
+
+    if (!json_only && cluster_only) {
+        /* Nothing else to print. */
+    } else if (!json_only) {
         if (!reads_only) {
             printf("redis 127.0.0.1:%d, data %zu bytes, best of %d round(s); baseline: "
                    "redis-benchmark XADD, same key shape and value, 50 clients (its default) "
@@ -654,18 +757,65 @@ main(int argc, char **argv)
         printf("target: list >= 1000000 records/s: %s\n",
                reads[LIST].per_s >= 1000000 ? "met" : "NOT met");
     }
+    if (!json_only && wait_ok)
+        printf("\nwait_replicas=1 on one server with one replica, batches of 64, one writer, "
+               "%ld records, best of %d round(s):\n"
+               "  wait_replicas=0 %11.0f records/s (%7.1f us/batch)\n"
+               "  wait_replicas=1 %11.0f records/s (%7.1f us/batch): %.2f x the time per batch\n",
+               n_wait, rounds, wait0, 64e6 / wait0, wait1, 64e6 / wait1, wait0 / wait1);
+#ifdef PAPYRA_BENCH_CLUSTER
+    if (!json_only && cluster_ok) {
+        printf("\nredis-cluster://, 3 masters with one replica each on 127.0.0.1, data %zu "
+               "bytes, %ld records per row, best of %d round(s); baselines on the same cluster "
+               "with the same XADD value:\n"
+               "  A: redis-benchmark --cluster -P 64 (50 clients), key bench-cbase:{tag}:events "
+               "(a key per master: all three)\n"
+               "  B: redis-benchmark -P 64 (50 clients) on the master of one key "
+               "(one store's stream is one key)\n"
+               "  C: B with 1 client\n",
+               value.len, n_batch, rounds);
+        printf("%-36s %11s %7s %7s %7s\n", "operation", "ours/s", "vs A", "vs B", "vs C");
+        printf("%-36s %11.0f %7.2f %7.2f %7.2f\n", "write_batch, 64/call, 1 writer", cf.one,
+               cf.one / cf.base_tag, cf.one / cf.base_key, cf.one / cf.base_key1);
+        printf("%-36s %11.0f %7.2f %7.2f %7.2f\n", "write_batch, 64/call, 4 threads", cf.threads,
+               cf.threads / cf.base_tag, cf.threads / cf.base_key, cf.threads / cf.base_key1);
+        printf("baselines: A %.0f/s, B %.0f/s, C %.0f/s\n", cf.base_tag, cf.base_key, cf.base_key1);
+        printf("wait_replicas=1, batches of 64, one writer, %ld records: %.0f records/s against "
+               "%.0f with wait_replicas=0 (%.1f against %.1f us/batch): %.2f x the time per "
+               "batch\n",
+               n_wait, cf.wait1, cf.wait0, 64e6 / cf.wait1, 64e6 / cf.wait0, cf.wait0 / cf.wait1);
+    }
+#endif
     printf("{\"server\": \"%s:%d\", \"data_bytes\": %zu, \"rounds\": %d, \"results\": [", host,
            port, value.len, rounds);
-    for (int i = 0; i < NROWS && !reads_only; i++)
+    for (int i = 0; i < NROWS && !reads_only && !cluster_only; i++)
         printf("%s{\"name\": \"%s\", \"records\": %ld, \"per_second\": %.1f, \"baseline_c50\": "
                "%.1f, \"ratio\": %.3f, \"baseline_c1\": %.1f, \"ratio_c1\": %.3f}",
                i ? ", " : "", rows[i].name, rows[i].count, rows[i].per_s, rows[i].base,
                rows[i].per_s / rows[i].base, rows[i].base1, rows[i].per_s / rows[i].base1);
-    for (int i = 0; i < NREADS; i++)
+    for (int i = 0; i < NREADS && !cluster_only; i++)
         printf("%s{\"name\": \"%s\", \"records\": %ld, \"page\": %ld, \"per_second\": %.1f, "
                "\"baseline_raw\": %.1f, \"ratio_raw\": %.3f}",
                i || !reads_only ? ", " : "", reads[i].name, n_read, page, reads[i].per_s,
                reads[RAW].per_s, reads[i].per_s / reads[RAW].per_s);
+    if (wait_ok)
+        printf("%s{\"name\": \"write_batch, 64/call, wait_replicas=1\", \"records\": %ld, "
+               "\"per_second\": %.1f, \"baseline_wait0\": %.1f, \"time_ratio\": %.3f}",
+               cluster_only ? "" : ", ", n_wait, wait1, wait0, wait0 / wait1);
+#ifdef PAPYRA_BENCH_CLUSTER
+    if (cluster_ok)
+        printf("%s{\"name\": \"cluster write_batch, 64/call, 1 writer\", \"records\": %ld, "
+               "\"per_second\": %.1f, \"baseline_cluster_tag\": %.1f, \"baseline_key\": %.1f, "
+               "\"baseline_key_c1\": %.1f}, "
+               "{\"name\": \"cluster write_batch, 64/call, 4 threads\", \"records\": %ld, "
+               "\"per_second\": %.1f, \"baseline_cluster_tag\": %.1f, \"baseline_key\": %.1f, "
+               "\"baseline_key_c1\": %.1f}, "
+               "{\"name\": \"cluster write_batch, 64/call, wait_replicas=1\", \"records\": %ld, "
+               "\"per_second\": %.1f, \"baseline_wait0\": %.1f, \"time_ratio\": %.3f}",
+               wait_ok || !cluster_only ? ", " : "", n_batch, cf.one, cf.base_tag, cf.base_key,
+               cf.base_key1, n_batch, cf.threads, cf.base_tag, cf.base_key, cf.base_key1, n_wait,
+               cf.wait1, cf.wait0, cf.wait0 / cf.wait1);
+#endif
     printf("]}\n");
     papyra__buf_free(&value);
     if (own)

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 bool
-papyra_test_redis_available(void)
+papyra_test_on_path(const char *prog)
 {
     const char *path = getenv("PATH");
     char buf[4096];
@@ -29,12 +29,18 @@ papyra_test_redis_available(void)
     while (path && *path) {
         const char *end = strchr(path, ':');
         size_t n = end ? (size_t)(end - path) : strlen(path);
-        (void)snprintf(buf, sizeof(buf), "%.*s/redis-server", (int)n, path);
+        (void)snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
         if (access(buf, X_OK) == 0)
             return true;
         path = end ? end + 1 : NULL;
     }
     return false;
+}
+
+bool
+papyra_test_redis_available(void)
+{
+    return papyra_test_on_path("redis-server");
 }
 
 /* A port the kernel considers free right now (a small race is accepted; start retries). */
@@ -120,7 +126,7 @@ spawn(papyra_test_redis *r)
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        const char *argv[40];
+        const char *argv[48];
         int n = 0;
         argv[n++] = "redis-server";
         argv[n++] = "--port";
@@ -160,6 +166,8 @@ spawn(papyra_test_redis *r)
             argv[n++] = "--requirepass";
             argv[n++] = r->requirepass;
         }
+        for (int i = 0; r->extra_args && r->extra_args[i] && i < 16; i++)
+            argv[n++] = r->extra_args[i];
         argv[n] = NULL;
         execvp("redis-server", (char *const *)argv);
         _exit(127);

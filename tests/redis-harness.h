@@ -21,10 +21,16 @@ typedef struct papyra_test_redis {
      * certificate signed by ca.crt (--tls-auth-clients yes); --tls-replication yes, so
      * a replica of it replicates over TLS. */
     const char *tls_dir;
+    /* Optional, set before start: more arguments for redis-server (NULL-terminated, at most
+     * 16), e.g. the cluster options of redis-cluster-harness.c. */
+    const char *const *extra_args;
 } papyra_test_redis;
 
 /* A TCP port on 127.0.0.1 that is free right now (another process may take it), or -1. */
 int papyra_test_free_port(void);
+
+/* Whether an executable @p prog can be found on PATH. */
+bool papyra_test_on_path(const char *prog);
 
 /* Whether redis-server can be found on PATH. */
 bool papyra_test_redis_available(void);

@@ -34,7 +34,8 @@ static const papyra__backend_ops *const backends[] = {
 #endif
 };
 
-/* Schemes that name a backend other than by its id. */
+/* Schemes that name a backend other than by its id, one a line. */
+/* clang-format off */
 static const struct {
     const char *scheme;
     const char *backend;
@@ -43,7 +44,10 @@ static const struct {
     {"rediss", "redis"},
     {"redis-sentinel", "redis"},
     {"rediss-sentinel", "redis"},
+    {"redis-cluster", "redis"},
+    {"rediss-cluster", "redis"},
 };
+/* clang-format on */
 
 static const char *const anomaly_names[] = {
     [PAPYRA_ANOMALY_TRUNCATED_LINE] = "TRUNCATED_LINE",

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -48,6 +49,7 @@ static const char *const redis_params[] = {
     "wait_timeout_ms",
     "sentinel_user",
     "sentinel_password",
+    "key_layout",
     NULL,
 };
 
@@ -172,15 +174,18 @@ param_dup(const papyra__url *url, const char *key, const char *dflt, char **ret)
     return *ret ? 0 : PAPYRA_ENOMEM;
 }
 
+/* Upstream's "{prefix}:{system_id}:{kind}", or with key_layout=hashtag "{prefix:system_id}:{kind}".
+ */
 static int
 build_keys(papyra__redis *r)
 {
     static const char *const suffix[PAPYRA_KIND_MAX] = {"events", "audits", "dead_letters"};
     for (int k = 0; k < PAPYRA_KIND_MAX; k++) {
-        size_t n = strlen(r->prefix) + strlen(r->system_id) + strlen(suffix[k]) + 3;
+        size_t n = strlen(r->prefix) + strlen(r->system_id) + strlen(suffix[k]) + 5;
         if (!(r->keys[k] = malloc(n)))
             return PAPYRA_ENOMEM;
-        (void)snprintf(r->keys[k], n, "%s:%s:%s", r->prefix, r->system_id, suffix[k]);
+        (void)snprintf(r->keys[k], n, r->hashtag ? "{%s:%s}:%s" : "%s:%s:%s", r->prefix,
+                       r->system_id, suffix[k]);
     }
     return 0;
 }
@@ -244,7 +249,9 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
     /* rediss-sentinel:// is redis-sentinel:// with TLS to the sentinels and the master. */
     bool sentinel =
         strcmp(url->scheme, "redis-sentinel") == 0 || strcmp(url->scheme, "rediss-sentinel") == 0;
-    bool tls = strcmp(url->scheme, "rediss") == 0 || strcmp(url->scheme, "rediss-sentinel") == 0;
+    bool tls = strcmp(url->scheme, "rediss") == 0 || strcmp(url->scheme, "rediss-sentinel") == 0 ||
+               strcmp(url->scheme, "rediss-cluster") == 0;
+    const char *layout;
     int rc;
 
     if ((rc = papyra__url_check(s, url, redis_params)) < 0)
@@ -253,7 +260,7 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
         if (papyra__url_param(url, tls_params[i]))
             return papyra__store_error(
                 s, PAPYRA_EINVAL,
-                "%s URL: parameter '%s' needs a rediss:// (or rediss-sentinel://) URL", url->scheme,
+                "%s URL: parameter '%s' needs a rediss://, rediss-sentinel:// or rediss-cluster:// URL", url->scheme,
                 tls_params[i]);
     }
     for (int i = 0; !sentinel && sentinel_params[i]; i++) {
@@ -270,7 +277,19 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
                                    "without hiredis_ssl (hiredis >= 1.1 with SSL)",
                                    url->scheme);
 #endif
-    if (sentinel) {
+    if (strcmp(url->scheme, "redis-cluster") == 0 || strcmp(url->scheme, "rediss-cluster") == 0) {
+        if (papyra__url_param(url, "db"))
+            return papyra__store_error(s, PAPYRA_EINVAL,
+                                       "%s URL: a cluster has only database 0: no ?db= (nor /db)",
+                                       url->scheme);
+        if ((rc = papyra__cluster_parse(s, url->path ? url->path : "", &r->cluster)) < 0)
+            return rc;
+        r->router = true; /* from here on config_free() frees the cluster */
+        /* The first seed stands for the host in messages, the metrics file's name and SNI. */
+        if (!(r->host = strdup(r->cluster->seed_hosts[0])))
+            return PAPYRA_ENOMEM;
+        r->port = r->cluster->seed_ports[0];
+    } else if (sentinel) {
         if ((rc = papyra__sentinel_parse(s, url->path ? url->path : "", &r->sentinel)) < 0)
             return rc;
         if ((rc = param_dup(url, "sentinel_user", NULL, &r->sentinel->user)) < 0 ||
@@ -322,6 +341,15 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
     if (r->prefix[0] == '\0' || r->system_id[0] == '\0')
         return papyra__store_error(s, PAPYRA_EINVAL,
                                    "redis URL: prefix and system_id must not be empty");
+    layout = papyra__url_param(url, "key_layout");
+    if (layout && strcmp(layout, "hashtag") == 0)
+        r->hashtag = true;
+    else if (layout && strcmp(layout, "upstream") != 0)
+        return papyra__store_error(s, PAPYRA_EINVAL,
+                                   "redis URL: key_layout must be 'upstream' (the default: "
+                                   "prefix:system_id:events) or 'hashtag' "
+                                   "({prefix:system_id}:events), not '%s'",
+                                   layout);
     if ((rc = papyra__url_int(s, url, "maxlen", 1, PAPYRA_REDIS_MAXLEN_MAX, 0, &r->maxlen)) < 0 ||
         (rc = papyra__url_int(s, url, "connect_timeout_ms", 1, PAPYRA_REDIS_TIMEOUT_MS_MAX, 5000,
                               &r->connect_timeout_ms)) < 0 ||
@@ -342,7 +370,15 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
                                    "redis URL: wait_timeout_ms (%" PRId64
                                    ") must be less than timeout_ms (%" PRId64 ")",
                                    r->wait_timeout_ms, r->timeout_ms);
-    return build_keys(r);
+    if ((rc = build_keys(r)) < 0)
+        return rc;
+    if (r->router) {
+        /* Taken before any thread can use the store (cluster.h, tmpl). */
+        if (!(r->cluster->tmpl = malloc(sizeof(*r))))
+            return PAPYRA_ENOMEM;
+        memcpy(r->cluster->tmpl, r, sizeof(*r));
+    }
+    return 0;
 }
 
 void
@@ -363,6 +399,9 @@ papyra__redis_config_free(papyra__redis *r)
     r->tls = NULL;
 #endif
     papyra__sentinel_free(r->sentinel);
+    if (r->router)
+        papyra__cluster_free(r->cluster);
+    r->cluster = NULL;
 }
 
 int
@@ -370,7 +409,8 @@ papyra__redis_spares_init(papyra__redis *r)
 {
     int n = (int)r->connections - 1;
 
-    if (n <= 0)
+    /* A cluster's router connects nowhere: each master has its own spares. */
+    if (n <= 0 || r->router)
         return 0;
     if (!(r->spares = calloc((size_t)n, sizeof(*r->spares))))
         return PAPYRA_ENOMEM;
@@ -479,6 +519,8 @@ endpoint(const papyra__redis *r, char *buf, size_t size)
                        r->host);
     else if (r->sentinel)
         (void)snprintf(buf, size, "master '%.100s'", r->host);
+    else if (r->cluster)
+        (void)snprintf(buf, size, "cluster node %.100s:%d", r->host, r->port);
     else
         (void)snprintf(buf, size, "%s:%d", r->host, r->port);
     return buf;
@@ -723,12 +765,28 @@ peer_closed(const redisContext *c)
 int
 papyra__redis_ensure(papyra_store *s, papyra__redis *r)
 {
+    /* A cluster's router has no connection: "ready" is a slot map. */
+    if (r->router)
+        return papyra__cluster_refresh(s, r);
     if (r->ctx && (r->ctx->err || peer_closed(r->ctx)))
         papyra__redis_drop(r);
     if (r->ctx)
         return 0;
     return connect_now(s, r);
 }
+
+static int routed_command(papyra_store *s,
+                          papyra__redis *router,
+                          unsigned flags,
+                          int argc,
+                          const char **argv,
+                          const size_t *lens,
+                          redisReply **ret);
+static int routed_pipeline(papyra_store *s,
+                           papyra__redis *router,
+                           size_t n,
+                           const papyra__redis_argv *cmds,
+                           redisReply **replies);
 
 int
 papyra__redis_command(papyra_store *s,
@@ -739,6 +797,8 @@ papyra__redis_command(papyra_store *s,
                       const size_t *lens,
                       redisReply **ret)
 {
+    if (r->router)
+        return routed_command(s, r, flags, argc, argv, lens, ret);
     int attempts = (flags & PAPYRA_REDIS_RETRY) ? 2 : 1;
     int rc = PAPYRA_EIO;
 
@@ -774,6 +834,8 @@ papyra__redis_pipeline(papyra_store *s,
 {
     int rc;
 
+    if (r->router)
+        return routed_pipeline(s, r, n, cmds, replies);
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
     if ((rc = papyra__redis_ensure(s, r)) < 0)
@@ -825,12 +887,14 @@ papyra__redis_field(const redisReply *fields, const char *name)
 char *
 papyra__redis_quarantine_key(const papyra__redis *r, const char *key)
 {
-    size_t n = strlen(r->prefix) + strlen(r->system_id) + strlen(key) + 16;
+    size_t n = strlen(r->prefix) + strlen(r->system_id) + strlen(key) + 20;
     char *q = malloc(n);
     char *p;
     if (!q)
         return NULL;
-    (void)snprintf(q, n, "%s:%s:quarantine:", r->prefix, r->system_id);
+    /* key_layout=hashtag: in the slot of the streams, so a repair stays one transaction. */
+    (void)snprintf(q, n, r->hashtag ? "{%s:%s}:quarantine:" : "%s:%s:quarantine:", r->prefix,
+                   r->system_id);
     p = q + strlen(q);
     for (const char *c = key; *c; c++)
         *p++ = *c == ':' ? '_' : *c;
@@ -992,4 +1056,310 @@ papyra__redis_fetch_page(papyra_store *s,
     }
     *ret = reply;
     return 0;
+}
+
+/*
+ * Cluster routing of the commands and pipelines of maint.c and groups.c
+ * (docs/backend-redis.md, "Cluster"). The router finds the key's master,
+ * takes one of its connections, and follows the redirections its answer asks
+ * for: MOVED and ASK always (the command was not run), TRYAGAIN and
+ * CLUSTERDOWN for idempotent commands (PAPYRA_REDIS_RETRY) and for
+ * pipelines whose replies prove that nothing of them was applied.
+ */
+
+papyra__redis *
+papyra__redis_at(papyra__redis *r, const char *key)
+{
+    if (!r->router)
+        return r;
+    return papyra__cluster_at(r, key, strlen(key));
+}
+
+papyra__cluster_redir_type
+papyra__redis_set_redir(papyra__redis *r, const char *str, size_t len)
+{
+    papyra__cluster_redir_type t = papyra__cluster_parse_redir(str, len, &r->redir);
+    /* "MOVED 3999 :6380": the node gave no endpoint; it means its own host. */
+    if ((t == PAPYRA_CLUSTER_MOVED || t == PAPYRA_CLUSTER_ASK) && r->redir.host[0] == '\0')
+        (void)snprintf(r->redir.host, sizeof(r->redir.host), "%s", r->host);
+    return t;
+}
+
+/* The key of a command as this backend sends them (NULL: none). */
+static const char *
+command_key(int argc, const char **argv)
+{
+    if (argc < 2)
+        return NULL;
+    if (strcasecmp(argv[0], "XGROUP") == 0 || strcasecmp(argv[0], "XINFO") == 0)
+        return argc > 2 ? argv[2] : NULL;
+    if (strcasecmp(argv[0], "XREADGROUP") == 0 || strcasecmp(argv[0], "XREAD") == 0) {
+        for (int i = 1; i + 1 < argc; i++) {
+            if (strcasecmp(argv[i], "STREAMS") == 0)
+                return argv[i + 1];
+        }
+        return NULL;
+    }
+    if (strcasecmp(argv[0], "MULTI") == 0 || strcasecmp(argv[0], "EXEC") == 0 ||
+        strcasecmp(argv[0], "ASKING") == 0)
+        return NULL;
+    return argv[1];
+}
+
+/*
+ * After a master could not be reached before anything was sent: a failover
+ * may have moved its slots, so the map is read again and the call retried
+ * until the deadline. Returns 0 to retry.
+ */
+int
+papyra__redis_reroute(papyra_store *s, papyra__redis *router, int hop, int64_t deadline)
+{
+    char msg[1024];
+    int64_t backoff = (int64_t)50 << (hop < 3 ? hop : 3);
+
+    if (hop >= PAPYRA_CLUSTER_HOPS_MAX || papyra__cluster_mono_ms() + backoff >= deadline)
+        return -1;
+    (void)snprintf(msg, sizeof(msg), "%s", papyra_store_errmsg(s));
+    {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)backoff * 1000000L};
+        (void)nanosleep(&ts, NULL);
+    }
+    if (papyra__cluster_refresh(s, router) < 0) {
+        (void)papyra__store_error(s, PAPYRA_ECONNECT, "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+routed_command(papyra_store *s,
+               papyra__redis *router,
+               unsigned flags,
+               int argc,
+               const char **argv,
+               const size_t *lens,
+               redisReply **ret)
+{
+    const char *key = command_key(argc, argv);
+    int64_t deadline = papyra__cluster_mono_ms() + router->timeout_ms;
+    papyra__redis *target = NULL;
+    bool asking = false;
+
+    if (!key)
+        return papyra__store_error(s, PAPYRA_EINVAL, "redis-cluster: %s names no key to route by",
+                                   argv[0]);
+    for (int hop = 0;; hop++) {
+        papyra__redis *node = target ? target : papyra__redis_at(router, key);
+        papyra__redis *c = NULL;
+        papyra__cluster_redir rd = {.type = PAPYRA_CLUSTER_NONE};
+        redisReply *reply = NULL;
+        int rc;
+
+        if (!node)
+            return papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
+        if ((rc = papyra__redis_acquire_writer(s, node, &c)) < 0) {
+            if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
+                target = NULL;
+                asking = false;
+                continue;
+            }
+            return rc;
+        }
+        if (asking) {
+            papyra__redis_argv two[2] = {{0}, {0}};
+            redisReply *rep2[2] = {NULL, NULL};
+            rc = papyra__redis_argv_push(&two[0], "ASKING", 6);
+            for (int i = 0; i < argc && rc == 0; i++)
+                rc = papyra__redis_argv_push(&two[1], argv[i], lens ? lens[i] : strlen(argv[i]));
+            if (rc == 0)
+                rc = papyra__redis_pipeline(s, c, 2, two, rep2);
+            else
+                rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis: out of memory");
+            free(two[0].argv);
+            free(two[0].lens);
+            free(two[1].argv);
+            free(two[1].lens);
+            freeReplyObject(rep2[0]);
+            reply = rep2[1];
+        } else {
+            rc = papyra__redis_command(s, c, flags | PAPYRA_REDIS_ERROR_OK, argc, argv, lens,
+                                       &reply);
+        }
+        if (rc == 0 && reply->type == REDIS_REPLY_ERROR &&
+            papyra__redis_set_redir(c, reply->str, reply->len) != PAPYRA_CLUSTER_NONE)
+            rd = c->redir;
+        (void)pthread_mutex_unlock(&c->lock);
+        /* ECONNECT: the master could not be reached, so this try sent nothing. */
+        if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
+            target = NULL;
+            asking = false;
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        if (rd.type != PAPYRA_CLUSTER_NONE &&
+            papyra__cluster_follow(s, router, &rd, hop, (flags & PAPYRA_REDIS_RETRY) != 0, deadline,
+                                   &target, &asking) == 0) {
+            freeReplyObject(reply);
+            continue;
+        }
+        if (reply->type == REDIS_REPLY_ERROR && !(flags & PAPYRA_REDIS_ERROR_OK)) {
+            char what[256];
+            (void)snprintf(what, sizeof(what), "%s %.200s", argv[0], argc > 1 ? argv[1] : "");
+            rc = papyra__redis_reply_error(s, reply, what);
+            freeReplyObject(reply);
+            return rc;
+        }
+        *ret = reply;
+        return 0;
+    }
+}
+
+/*
+ * Whether the replies of a pipeline prove that none of it was applied, and
+ * which redirection they ask for: a MULTI block answered EXECABORT after a
+ * queued command got a redirection, or a plain pipeline whose every command
+ * got one.
+ */
+static bool
+pipeline_redirected(papyra__redis *c,
+                    size_t n,
+                    const papyra__redis_argv *cmds,
+                    redisReply **replies,
+                    papyra__cluster_redir *rd)
+{
+    bool multi = n >= 2 && strcasecmp(cmds[0].argv[0], "MULTI") == 0;
+    const redisReply *first = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *x = replies[i];
+        papyra__cluster_redir tmp;
+        bool redir = x && x->type == REDIS_REPLY_ERROR &&
+                     papyra__cluster_parse_redir(x->str, x->len, &tmp) != PAPYRA_CLUSTER_NONE;
+        if (redir && !first)
+            first = x;
+        if (!multi && !redir)
+            return false;
+    }
+    if (!first)
+        return false;
+    if (multi && !(replies[n - 1] && replies[n - 1]->type == REDIS_REPLY_ERROR))
+        return false;
+    (void)papyra__redis_set_redir(c, first->str, first->len);
+    *rd = c->redir;
+    return true;
+}
+
+static int
+routed_pipeline(papyra_store *s,
+                papyra__redis *router,
+                size_t n,
+                const papyra__redis_argv *cmds,
+                redisReply **replies)
+{
+    int64_t deadline = papyra__cluster_mono_ms() + router->timeout_ms;
+    const char *key = NULL;
+    papyra__redis *target = NULL;
+    papyra__redis_argv *with = NULL;
+    redisReply **rwith = NULL;
+    bool asking = false;
+    int rc = 0;
+
+    for (size_t i = 0; i < n && !key; i++)
+        key = command_key(cmds[i].argc, cmds[i].argv);
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    if (!key)
+        return papyra__store_error(s, PAPYRA_EINVAL, "redis-cluster: a pipeline names no key");
+    if (!(with = calloc(n + 1, sizeof(*with))) || !(rwith = calloc(n + 1, sizeof(*rwith)))) {
+        free(with);
+        return papyra__store_error(s, PAPYRA_ENOMEM, "redis: out of memory");
+    }
+    /* The same commands behind an ASKING, for a node that an ASK names. */
+    with[0].argc = 1;
+    with[0].argv = (const char *[]){"ASKING"};
+    with[0].lens = (size_t[]){6};
+    memcpy(with + 1, cmds, n * sizeof(*cmds));
+    for (int hop = 0;; hop++) {
+        papyra__redis *node = target ? target : papyra__redis_at(router, key);
+        papyra__redis *c = NULL;
+        papyra__cluster_redir rd = {.type = PAPYRA_CLUSTER_NONE};
+        bool redirected = false;
+
+        if (!node) {
+            rc = papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
+            break;
+        }
+        if ((rc = papyra__redis_acquire_writer(s, node, &c)) < 0) {
+            if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
+                target = NULL;
+                asking = false;
+                continue;
+            }
+            break;
+        }
+        if (asking) {
+            rc = papyra__redis_pipeline(s, c, n + 1, with, rwith);
+            if (rc == 0) {
+                freeReplyObject(rwith[0]);
+                memcpy(replies, rwith + 1, n * sizeof(*replies));
+            }
+        } else {
+            rc = papyra__redis_pipeline(s, c, n, cmds, replies);
+        }
+        if (rc == 0)
+            redirected = pipeline_redirected(c, n, cmds, replies, &rd);
+        (void)pthread_mutex_unlock(&c->lock);
+        if (rc < 0)
+            break;
+        if (redirected &&
+            papyra__cluster_follow(s, router, &rd, hop, true, deadline, &target, &asking) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                freeReplyObject(replies[i]);
+                replies[i] = NULL;
+            }
+            continue;
+        }
+        break;
+    }
+    free(with);
+    free(rwith);
+    return rc;
+}
+
+bool
+papyra__redis_cross_slot(const papyra__redis *r, const char *a, const char *b)
+{
+    return r->router &&
+           papyra__cluster_keyslot(a, strlen(a)) != papyra__cluster_keyslot(b, strlen(b));
+}
+
+int
+papyra__redis_copy_then(papyra_store *s,
+                        papyra__redis *r,
+                        size_t ncopy,
+                        const papyra__redis_argv *copies,
+                        const papyra__redis_argv *then,
+                        const char *what)
+{
+    redisReply **replies = calloc(ncopy ? ncopy : 1, sizeof(*replies));
+    redisReply *reply = NULL;
+    int rc = 0;
+
+    if (!replies)
+        return papyra__store_error(s, PAPYRA_ENOMEM, "redis: out of memory");
+    if (ncopy > 0)
+        rc = papyra__redis_pipeline(s, r, ncopy, copies, replies);
+    for (size_t i = 0; rc == 0 && i < ncopy; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR)
+            rc = papyra__redis_reply_error(s, replies[i], what);
+    }
+    for (size_t i = 0; i < ncopy; i++)
+        freeReplyObject(replies[i]);
+    free(replies);
+    if (rc == 0)
+        rc = papyra__redis_command(s, r, 0, then->argc, then->argv, then->lens, &reply);
+    if (rc == 0)
+        freeReplyObject(reply);
+    return rc;
 }

@@ -176,6 +176,11 @@ quarantine_ack(papyra_store *s,
         goto out;
     }
     ncmd = c;
+    if (papyra__redis_cross_slot(r, key, qkey)) {
+        /* Cluster, upstream's key names: copies first, then the XACK (two slots). */
+        rc = papyra__redis_copy_then(s, r, ncmd - 3, cmds + 1, ack, "quarantine");
+        goto out;
+    }
     rc = papyra__redis_pipeline(s, r, ncmd, cmds, replies);
     for (size_t i = 0; rc == 0 && i < ncmd; i++) {
         if (replies[i]->type == REDIS_REPLY_ERROR)

@@ -174,6 +174,12 @@ purge_page(papyra_store *s,
     }
     if (rc == 0)
         rc = papyra__redis_argv_push(&cmds[ncmd - 1], "EXEC", 4);
+    if (rc == 0 && qkey && papyra__redis_cross_slot(r, key, qkey)) {
+        /* Cluster, upstream's key names: the copies and the XDEL live in two slots, so
+         * no transaction holds both; the copies go first, the XDEL only once they are in. */
+        rc = papyra__redis_copy_then(s, r, nbad, cmds + 1, del, "quarantine");
+        goto done;
+    }
     if (rc == 0)
         rc = papyra__redis_pipeline(s, r, ncmd, cmds, replies);
     if (rc == 0) {
@@ -191,6 +197,7 @@ purge_page(papyra_store *s,
                 rc = papyra__redis_reply_error(s, exec->element[i], "quarantine");
         }
     }
+done:
     if (rc == 0)
         *removed = nbad;
     for (size_t i = 0; i < ncmd; i++)

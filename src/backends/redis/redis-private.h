@@ -22,6 +22,7 @@
 
 #include <papyra/record.h>
 
+#include "backends/redis/cluster.h"
 #include "backends/redis/sentinel.h"
 #include "core/backend.h"
 
@@ -89,7 +90,41 @@ typedef struct papyra__redis {
     int master_port;
     int64_t wait_replicas;   /* 0: no WAIT after a write */
     int64_t wait_timeout_ms; /* WAIT's timeout */
+    /* redis-cluster:// only (NULL otherwise; borrowed by the masters and their spares). */
+    papyra__cluster *cluster;
+    bool router;  /* the store's own papyra__redis of a cluster: routes, never connects */
+    bool hashtag; /* key_layout=hashtag: "{prefix:system_id}:events" etc. */
+    bool asking;  /* send ASKING before each command (a walk that followed an ASK) */
+    papyra__cluster_redir redir; /* the redirection the last error reply on it asked for */
 } papyra__redis;
+
+/*
+ * The connection (unlocked) that serves @p key: @p r itself, or in a cluster
+ * the master that serves the key's slot by the current map.
+ */
+papyra__redis *papyra__redis_at(papyra__redis *r, const char *key);
+
+/*
+ * Records in r->redir the redirection error reply @p str asks for (the
+ * answering node's host when the reply names none); returns its type.
+ */
+papyra__cluster_redir_type papyra__redis_set_redir(papyra__redis *r, const char *str, size_t len);
+
+/*
+ * In a cluster, after a master could not be reached with nothing sent yet
+ * (hop @p hop of a call that must end by @p deadline, monotonic ms): waits a
+ * short backoff and reads the slot map again, since a failover may have
+ * moved the master's slots. Returns 0 to route the call again, else -1 with
+ * the connection error left as the store's message.
+ */
+int papyra__redis_reroute(papyra_store *s, papyra__redis *router, int hop, int64_t deadline);
+
+/*
+ * Takes a connection of master @p node for a command or a walk: the main one
+ * or a free spare, else waits for one; connected. Returns 0 (unlock
+ * (*ret)->lock when done) or the connection error, nothing locked.
+ */
+#define papyra__redis_acquire(s, node, ret) papyra__redis_acquire_writer((s), (node), (ret))
 
 /*
  * Writes @p n bytes of protocol text through a TLS connection's own functions
@@ -211,6 +246,24 @@ int papyra__redis_pipeline(papyra_store *s,
                            size_t n,
                            const papyra__redis_argv *cmds,
                            redisReply **replies);
+
+/* Whether keys @p a and @p b are in two slots of a cluster (false off a cluster). */
+bool papyra__redis_cross_slot(const papyra__redis *r, const char *a, const char *b);
+
+/*
+ * For a cluster, where a quarantine copy and the removal it precedes live in
+ * two slots: runs the @p ncopy commands @p copies (XADDs to the quarantine
+ * stream) and, only once every one is answered without error, the command
+ * @p then (XDEL or XACK). An entry is never removed without its copy; a
+ * failure between the two leaves a copy of an entry that is still there.
+ * Returns 0 or the error (the store's message names @p what).
+ */
+int papyra__redis_copy_then(papyra_store *s,
+                            papyra__redis *r,
+                            size_t ncopy,
+                            const papyra__redis_argv *copies,
+                            const papyra__redis_argv *then,
+                            const char *what);
 
 /* "{prefix}:{system_id}:quarantine:{key with ':' -> '_'}", malloc'd; NULL on OOM. */
 char *papyra__redis_quarantine_key(const papyra__redis *r, const char *key);

@@ -336,6 +336,9 @@ wait_replicas(papyra_store *s, papyra__redis *r, size_t n)
  * write that fails on the wire is reported, not retried (a retry could store
  * the records twice).
  */
+static int cluster_write(
+    papyra_store *s, papyra__redis *router, const papyra_record *records, size_t n, size_t *stored);
+
 static int
 redis_write(papyra_store *s, const papyra_record *records, size_t n, size_t *stored)
 {
@@ -350,6 +353,8 @@ redis_write(papyra_store *s, const papyra_record *records, size_t n, size_t *sto
     bool sent = false;
     int rc = 0;
 
+    if (((papyra__redis *)s->impl)->router)
+        return cluster_write(s, s->impl, records, n, stored);
     if (!(replies = calloc(ncmd, sizeof(*replies))) || papyra__buf_reserve(&cmd, reserve) < 0) {
         rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis write: out of memory");
         goto out;
@@ -405,6 +410,387 @@ out:
         papyra__buf_free(&prefix[k]);
     papyra__buf_free(&json);
     papyra__buf_free(&cmd);
+    return rc;
+}
+
+/*
+ * A batch written to a cluster (docs/backend-redis.md, "Cluster"): the
+ * records are grouped by the slot of their stream's key (one group per kind,
+ * kinds that share a slot in one group), each group is one MULTI/EXEC (a
+ * plain XADD for a single record) on the master of its slot, and all groups
+ * are sent before any reply is read. Each group is all or nothing; the batch
+ * as a whole is not. A group is sent again only when its replies prove that
+ * none of it was applied (a redirection answered to a plain XADD, or
+ * EXECABORT after one): MOVED refreshes the map, ASK sends ASKING first,
+ * TRYAGAIN and CLUSTERDOWN wait a short backoff, all within timeout_ms. With
+ * wait_replicas, WAIT runs on each connection that wrote, before it is let go.
+ */
+typedef struct slot_group {
+    unsigned slot;
+    const char *key; /* the first record's stream key (all share the slot) */
+    size_t *idx;     /* the records of the batch in this group, in batch order */
+    size_t n;
+    papyra_buf cmd;        /* MULTI, the XADDs, EXEC (or one XADD) */
+    papyra__redis *target; /* NULL: the master of the slot by the map */
+    bool asking;           /* ASKING first (an ASK named target) */
+    papyra__redis *c;      /* the connection it goes out on this round */
+    redisReply **replies;  /* n + 2 (or 1) of them, + 1 for ASKING */
+    bool sent, read;       /* this round */
+    bool multi;            /* MULTI/EXEC around it (every group of a batch of 2+) */
+    enum { G_PENDING, G_STORED, G_NOT_STORED, G_UNKNOWN, G_PARTIAL } state;
+    size_t partial;           /* G_PARTIAL: how many of it were stored */
+    papyra__cluster_redir rd; /* the redirection its replies asked for */
+    char why[160];            /* and the reply's text */
+} slot_group;
+
+static size_t
+group_ncmd(const slot_group *g)
+{
+    return (g->multi ? g->n + 2 : 1) + (g->asking ? 1 : 0);
+}
+
+static void
+group_free_replies(slot_group *g)
+{
+    if (!g->replies)
+        return;
+    for (size_t i = 0; i < g->n + 3; i++) {
+        freeReplyObject(g->replies[i]);
+        g->replies[i] = NULL;
+    }
+}
+
+/*
+ * Reads group @p g's replies: 0 stored; 1 not applied, redirected (g->rd);
+ * else an error with the store's message set and g->state saying what is known.
+ */
+static int
+group_check(papyra_store *s, slot_group *g)
+{
+    redisReply **rep = g->replies + (g->asking ? 1 : 0);
+    const redisReply *redir = NULL;
+    char what[256];
+
+    if (!g->multi) {
+        if (rep[0]->type == REDIS_REPLY_STRING)
+            return 0;
+        if (rep[0]->type == REDIS_REPLY_ERROR) {
+            if (papyra__redis_set_redir(g->c, rep[0]->str, rep[0]->len) != PAPYRA_CLUSTER_NONE) {
+                g->rd = g->c->redir;
+                (void)snprintf(g->why, sizeof(g->why), "%.*s", (int)rep[0]->len, rep[0]->str);
+                return 1;
+            }
+            g->state = G_NOT_STORED;
+            (void)snprintf(what, sizeof(what), "XADD %s (record %zu)", g->key, g->idx[0]);
+            return papyra__redis_reply_error(s, rep[0], what);
+        }
+        g->state = G_UNKNOWN;
+        return papyra__store_error(s, PAPYRA_EPROTO, "redis XADD %s: unexpected reply", g->key);
+    }
+    for (size_t i = 1; i <= g->n && !redir; i++) {
+        if (rep[i]->type == REDIS_REPLY_ERROR &&
+            papyra__redis_set_redir(g->c, rep[i]->str, rep[i]->len) != PAPYRA_CLUSTER_NONE)
+            redir = rep[i];
+    }
+    if (rep[0]->type == REDIS_REPLY_ERROR || rep[g->n + 1]->type == REDIS_REPLY_ERROR) {
+        /* EXEC refused: the transaction was discarded, nothing of it applied. */
+        if (redir) {
+            g->rd = g->c->redir;
+            (void)snprintf(g->why, sizeof(g->why), "%.*s", (int)redir->len, redir->str);
+            return 1;
+        }
+        g->state = G_NOT_STORED;
+        for (size_t i = 1; i <= g->n; i++) {
+            if (rep[i]->type == REDIS_REPLY_ERROR) {
+                (void)snprintf(what, sizeof(what), "XADD %s (record %zu)", g->key, g->idx[i - 1]);
+                return papyra__redis_reply_error(s, rep[i], what);
+            }
+        }
+        return papyra__redis_reply_error(s,
+                                         rep[0]->type == REDIS_REPLY_ERROR ? rep[0] : rep[g->n + 1],
+                                         rep[0]->type == REDIS_REPLY_ERROR ? "MULTI" : "EXEC");
+    }
+    if (rep[g->n + 1]->type != REDIS_REPLY_ARRAY || rep[g->n + 1]->elements != g->n) {
+        g->state = G_UNKNOWN;
+        return papyra__store_error(s, PAPYRA_EPROTO, "redis EXEC: unexpected reply");
+    }
+    g->partial = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        if (rep[g->n + 1]->element[i]->type != REDIS_REPLY_ERROR)
+            g->partial++;
+    }
+    if (g->partial == g->n)
+        return 0;
+    g->state = g->partial ? G_PARTIAL : G_NOT_STORED;
+    for (size_t i = 0; i < g->n; i++) {
+        if (rep[g->n + 1]->element[i]->type == REDIS_REPLY_ERROR) {
+            (void)snprintf(what, sizeof(what), "XADD %s (record %zu)", g->key, g->idx[i]);
+            return papyra__redis_reply_error(s, rep[g->n + 1]->element[i], what);
+        }
+    }
+    return PAPYRA_EPROTO;
+}
+
+/* Appends "records 0, 3, 5" of group @p g to @p b. */
+static void
+group_names(papyra_buf *b, const slot_group *g)
+{
+    (void)papyra__buf_appendf(b, "record%s", g->n == 1 ? "" : "s");
+    for (size_t i = 0; i < g->n && i < 16; i++)
+        (void)papyra__buf_appendf(b, "%s %zu", i ? "," : "", g->idx[i]);
+    if (g->n > 16)
+        (void)papyra__buf_appendf(b, ", ... (%zu in all)", g->n);
+    (void)papyra__buf_appendf(b, " (%s, slot %u)", g->key, g->slot);
+}
+
+/*
+ * Rewrites the store's message of a failed cluster batch to say, per slot,
+ * which records were stored, which were not, and which may have been.
+ */
+static void
+cluster_write_report(papyra_store *s, int rc, const slot_group *g, int ng, size_t n)
+{
+    papyra_buf b = {0};
+    bool any_stored = false;
+
+    for (int i = 0; i < ng; i++)
+        any_stored |= g[i].state == G_STORED || g[i].state == G_PARTIAL;
+    if (ng == 1 && !any_stored && g[0].state != G_UNKNOWN)
+        return; /* one slot, nothing stored: the message as it is */
+    (void)papyra__buf_appendf(&b, "%s; the batch of %zu spans %d slot%s, each all or nothing: ",
+                              papyra_store_errmsg(s), n, ng, ng == 1 ? "" : "s");
+    for (int i = 0; i < ng; i++) {
+        static const char *const what[] = {
+            [G_PENDING] = "not stored (not sent)",
+            [G_STORED] = "stored",
+            [G_NOT_STORED] = "not stored",
+            [G_UNKNOWN] = "may or may not be stored (connection lost)",
+            [G_PARTIAL] = "partly stored (the transaction ran; the failed XADD was not)",
+        };
+        (void)papyra__buf_appendf(&b, "%s", i ? "; " : "");
+        group_names(&b, &g[i]);
+        (void)papyra__buf_appendf(&b, " %s", what[g[i].state]);
+    }
+    if (b.data)
+        (void)papyra__store_error(s, rc, "%s", b.data);
+    papyra__buf_free(&b);
+}
+
+/* Orders the groups' masters so connections are always taken in one order. */
+static int
+node_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (papyra__redis *const *)a,
+              y = (uintptr_t) * (papyra__redis *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int
+cluster_write(
+    papyra_store *s, papyra__redis *router, const papyra_record *records, size_t n, size_t *stored)
+{
+    static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
+    static const char exec[] = "*1\r\n$4\r\nEXEC\r\n";
+    static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
+    slot_group g[PAPYRA_KIND_MAX];
+    int ng = 0, group_of[PAPYRA_KIND_MAX];
+    papyra_buf json = {0};
+    papyra_buf prefix[PAPYRA_KIND_MAX] = {{0}};
+    int64_t deadline = papyra__cluster_mono_ms() + router->timeout_ms;
+    int rc = 0;
+
+    memset(g, 0, sizeof(g));
+    for (int k = 0; k < PAPYRA_KIND_MAX; k++)
+        group_of[k] = -1;
+    /* Groups by slot; an unknown kind is refused by the encoder below. */
+    for (size_t i = 0; i < n; i++) {
+        int k = (int)records[i].kind;
+        if (k < 0 || k >= PAPYRA_KIND_MAX || group_of[k] >= 0)
+            continue;
+        unsigned slot = papyra__cluster_keyslot(router->keys[k], strlen(router->keys[k]));
+        for (int j = 0; j < ng && group_of[k] < 0; j++) {
+            if (g[j].slot == slot)
+                group_of[k] = j;
+        }
+        if (group_of[k] < 0) {
+            g[ng].slot = slot;
+            g[ng].key = router->keys[k];
+            group_of[k] = ng++;
+        }
+    }
+    for (int j = 0; j < ng; j++) {
+        if (!(g[j].idx = malloc(n * sizeof(size_t))) ||
+            !(g[j].replies = calloc(n + 3, sizeof(redisReply *)))) {
+            rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis write: out of memory");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int k = (int)records[i].kind;
+        slot_group *x;
+        if (k < 0 || k >= PAPYRA_KIND_MAX) {
+            rc = papyra__store_encode(s, records, i, PAPYRA_STYLE_JSON, &json);
+            rc = rc < 0 ? rc : papyra__store_error(s, PAPYRA_EINVAL, "invalid record kind");
+            goto out;
+        }
+        x = &g[group_of[k]];
+        if (x->n == 0 && n > 1 && papyra__buf_append(&x->cmd, multi, sizeof(multi) - 1) < 0) {
+            rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis write: out of memory");
+            goto out;
+        }
+        x->idx[x->n++] = i;
+        if ((rc = append_xadd(s, router, records, i, prefix, &json, &x->cmd)) < 0)
+            goto out;
+    }
+    for (int j = 0; j < ng; j++) {
+        /* A group of one record in a batch: MULTI/EXEC all the same (one rule per batch). */
+        g[j].multi = n > 1;
+        if (n > 1 && papyra__buf_append(&g[j].cmd, exec, sizeof(exec) - 1) < 0) {
+            rc = papyra__store_error(s, PAPYRA_ENOMEM, "redis write: out of memory");
+            goto out;
+        }
+    }
+    for (int hop = 0; rc == 0; hop++) {
+        papyra__redis *nodes[PAPYRA_KIND_MAX], *conns[PAPYRA_KIND_MAX];
+        int nn = 0, npending = 0;
+
+        for (int j = 0; j < ng; j++) {
+            g[j].c = NULL;
+            g[j].sent = g[j].read = false;
+            if (g[j].state != G_PENDING)
+                continue;
+            npending++;
+            if (!g[j].target && !(g[j].target = papyra__redis_at(router, g[j].key))) {
+                rc = papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
+                break;
+            }
+        }
+        if (rc < 0 || npending == 0)
+            break;
+        for (int j = 0; j < ng; j++) {
+            bool seen = false;
+            if (g[j].state != G_PENDING)
+                continue;
+            for (int m = 0; m < nn; m++)
+                seen |= nodes[m] == g[j].target;
+            if (!seen)
+                nodes[nn++] = g[j].target;
+        }
+        qsort(nodes, (size_t)nn, sizeof(nodes[0]), node_cmp);
+        for (int m = 0; m < nn; m++) {
+            if ((rc = papyra__redis_acquire_writer(s, nodes[m], &conns[m])) < 0) {
+                for (int q = 0; q < m; q++)
+                    (void)pthread_mutex_unlock(&conns[q]->lock);
+                nn = 0;
+                break;
+            }
+        }
+        if (rc < 0) {
+            /* Nothing of this round was sent: after a failover the map tells where to go. */
+            if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
+                for (int j = 0; j < ng; j++) {
+                    if (g[j].state == G_PENDING) {
+                        g[j].target = NULL;
+                        g[j].asking = false;
+                    }
+                }
+                rc = 0;
+                continue;
+            }
+            break;
+        }
+        /* Send every group, then read every reply. */
+        for (int j = 0; j < ng; j++) {
+            if (g[j].state != G_PENDING)
+                continue;
+            for (int m = 0; m < nn; m++) {
+                if (nodes[m] == g[j].target)
+                    g[j].c = conns[m];
+            }
+            if (!g[j].c->ctx) {
+                g[j].state = G_NOT_STORED;
+                continue;
+            }
+            if (g[j].asking && send_all(s, g[j].c, "ASKING", asking, sizeof(asking) - 1) < 0) {
+                g[j].state = G_NOT_STORED;
+                rc = rc ? rc : PAPYRA_ECONNECT;
+                continue;
+            }
+            if (send_all(s, g[j].c, "XADD", g[j].cmd.data, g[j].cmd.len) < 0) {
+                /* A command cut short is never run; a MULTI without EXEC is discarded. */
+                g[j].state = G_UNKNOWN;
+                rc = rc ? rc : PAPYRA_EIO;
+                continue;
+            }
+            g[j].sent = true;
+        }
+        for (int j = 0; j < ng; j++) {
+            int grc;
+            if (!g[j].sent)
+                continue;
+            if (!g[j].c->ctx || read_replies(s, g[j].c, group_ncmd(&g[j]), g[j].replies) < 0) {
+                g[j].state = G_UNKNOWN;
+                rc = rc ? rc : PAPYRA_EIO;
+                continue;
+            }
+            grc = group_check(s, &g[j]);
+            for (size_t i = 0; i < group_ncmd(&g[j]); i++)
+                papyra__redis_check_readonly(g[j].c, g[j].replies[i]);
+            if (grc == 0) {
+                g[j].state = G_STORED;
+                *stored += g[j].n;
+            } else if (grc == 1) {
+                g[j].read = true; /* redirected: followed below */
+            } else {
+                if (g[j].state == G_PARTIAL)
+                    *stored += g[j].partial;
+                rc = rc ? rc : grc;
+            }
+        }
+        if (rc == 0 && router->wait_replicas > 0) {
+            for (int m = 0; m < nn && rc == 0; m++) {
+                size_t on = 0;
+                for (int j = 0; j < ng; j++) {
+                    if (g[j].c == conns[m] && g[j].state == G_STORED && g[j].sent)
+                        on += g[j].n;
+                }
+                if (on > 0)
+                    rc = wait_replicas(s, conns[m], on);
+            }
+        }
+        for (int m = 0; m < nn; m++)
+            (void)pthread_mutex_unlock(&conns[m]->lock);
+        for (int j = 0; j < ng && rc == 0; j++) {
+            bool ask = false;
+            if (!g[j].read)
+                continue;
+            group_free_replies(&g[j]);
+            if (papyra__cluster_follow(s, router, &g[j].rd, hop, true, deadline, &g[j].target,
+                                       &ask) < 0) {
+                g[j].state = G_NOT_STORED;
+                rc = papyra__store_error(s, PAPYRA_EPROTO,
+                                         "redis-cluster XADD %s: %s (still, after %d tries "
+                                         "within timeout_ms; nothing of it was applied)",
+                                         g[j].key, g[j].why, hop + 1);
+                break;
+            }
+            g[j].asking = ask;
+        }
+        for (int j = 0; j < ng; j++)
+            group_free_replies(&g[j]);
+    }
+    if (rc < 0)
+        cluster_write_report(s, rc, g, ng, n);
+out:
+    for (int j = 0; j < ng; j++) {
+        group_free_replies(&g[j]);
+        free(g[j].replies);
+        free(g[j].idx);
+        papyra__buf_free(&g[j].cmd);
+    }
+    for (int k = 0; k < PAPYRA_KIND_MAX; k++)
+        papyra__buf_free(&prefix[k]);
+    papyra__buf_free(&json);
     return rc;
 }
 
@@ -701,8 +1087,20 @@ read_page(papyra_store *s, papyra__redis *r, page_reader *rd, const char *cmd, c
         if ((rc = rd_fill(s, r, rd, cmd)) < 0)
             return rc;
     }
+    if (r->asking && rd->buf[0] == '+') {
+        /* The +OK of the ASKING sent before the request (a walk that followed an ASK). */
+        size_t k = (size_t)(q + 2 - rd->buf);
+        memmove(rd->buf, rd->buf + k, rd->len - k);
+        rd->len -= k;
+        while (!(rd->len > 0 && (q = resp_eol(rd->buf + 1, rd->buf + rd->len)) != NULL)) {
+            if ((rc = rd_fill(s, r, rd, cmd)) < 0)
+                return rc;
+        }
+    }
     if (rd->buf[0] == '-') {
         rd->pos = (size_t)(q + 2 - rd->buf);
+        if (r->cluster)
+            (void)papyra__redis_set_redir(r, rd->buf + 1, (size_t)(q - rd->buf - 1));
         return papyra__store_error(s, PAPYRA_EPROTO, "redis %s %s: %.*s", cmd, key,
                                    (int)(q - rd->buf - 1), rd->buf + 1);
     }
@@ -750,7 +1148,8 @@ send_page_request(papyra_store *s,
     int rc;
 
     (void)snprintf(num, sizeof(num), "%ld", count);
-    rc = resp_len(&buf, '*', 6);
+    rc = r->asking ? papyra__buf_append(&buf, "*1\r\n$6\r\nASKING\r\n", 16) : 0;
+    rc = rc ? rc : resp_len(&buf, '*', 6);
     rc = rc ? rc : resp_bulk(&buf, cmd, strlen(cmd));
     rc = rc ? rc : resp_bulk(&buf, key, strlen(key));
     rc = rc ? rc : resp_bulk(&buf, a, strlen(a));
@@ -1087,6 +1486,100 @@ walk_back(papyra_store *s, papyra__redis *r, const char *key, const char *start,
     return rc;
 }
 
+/* Work done on one connection while it is held (a walk, a page). */
+typedef int (*conn_fn)(papyra_store *s, papyra__redis *c, const char *key, void *arg);
+
+/*
+ * Runs @p fn on a connection to the master of @p key, held throughout: the
+ * store's own connection for a single server; in a cluster a connection of
+ * the key's master, and when the answer asks for a redirection (MOVED, ASK,
+ * TRYAGAIN, CLUSTERDOWN: reads are idempotent) @p reset undoes what @p fn
+ * gathered and it runs again where the redirection says, within timeout_ms.
+ */
+static int
+with_key_conn(papyra_store *s,
+              papyra__redis *r,
+              const char *key,
+              conn_fn fn,
+              void *arg,
+              void (*reset)(void *arg))
+{
+    int64_t deadline;
+    papyra__redis *target = NULL;
+    bool asking = false;
+    int rc;
+
+    if (!r->router) {
+        (void)pthread_mutex_lock(&r->lock);
+        rc = fn(s, r, key, arg);
+        (void)pthread_mutex_unlock(&r->lock);
+        return rc;
+    }
+    deadline = papyra__cluster_mono_ms() + r->timeout_ms;
+    for (int hop = 0;; hop++) {
+        papyra__redis *node = target ? target : papyra__redis_at(r, key);
+        papyra__redis *c = NULL;
+        papyra__cluster_redir rd;
+
+        if (!node)
+            return papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
+        if ((rc = papyra__redis_acquire_writer(s, node, &c)) < 0) {
+            if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, r, hop, deadline) == 0) {
+                target = NULL;
+                asking = false;
+                continue;
+            }
+            return rc;
+        }
+        c->asking = asking;
+        c->redir.type = PAPYRA_CLUSTER_NONE;
+        rc = fn(s, c, key, arg);
+        c->asking = false;
+        rd = c->redir;
+        c->redir.type = PAPYRA_CLUSTER_NONE;
+        (void)pthread_mutex_unlock(&c->lock);
+        if (rc == PAPYRA_EPROTO && rd.type != PAPYRA_CLUSTER_NONE &&
+            papyra__cluster_follow(s, r, &rd, hop, true, deadline, &target, &asking) == 0) {
+            if (reset)
+                reset(arg);
+            continue;
+        }
+        /* A read whose master went away (a failover?): the map says where it is now. */
+        if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, r, hop, deadline) == 0) {
+            if (reset)
+                reset(arg);
+            target = NULL;
+            asking = false;
+            continue;
+        }
+        return rc;
+    }
+}
+
+/* A list walk and where it started, so a redirected walk can start again. */
+typedef struct walk_job {
+    list_walk *w;
+    list_walk init;
+    const char *start;
+} walk_job;
+
+static int
+walk_fn(papyra_store *s, papyra__redis *c, const char *key, void *arg)
+{
+    walk_job *j = arg;
+    return walk_back(s, c, key, j->start, j->w);
+}
+
+static void
+walk_reset(void *arg)
+{
+    walk_job *j = arg;
+    for (size_t i = 0; i < j->w->count && j->w->recs; i++)
+        papyra__record_clear(&j->w->recs[i]);
+    free(j->w->recs);
+    *j->w = j->init;
+}
+
 static int
 redis_list(papyra_store *s,
            papyra_kind kind,
@@ -1104,9 +1597,10 @@ redis_list(papyra_store *s,
         return papyra__store_error(s, PAPYRA_EINVAL, "invalid record kind");
     papyra__retention_begin(&s->retention, &w.st);
     since_bound(opts, start, sizeof(start));
-    (void)pthread_mutex_lock(&r->lock);
-    rc = walk_back(s, r, key, start, &w);
-    (void)pthread_mutex_unlock(&r->lock);
+    {
+        walk_job job = {.w = &w, .init = w, .start = start};
+        rc = with_key_conn(s, r, key, walk_fn, &job, walk_reset);
+    }
     if (rc == PAPYRA_ENOMEM)
         (void)papyra__store_error(s, rc, "redis list: out of memory");
     if (rc == 0 && !(list = calloc(1, sizeof(*list))))
@@ -1128,6 +1622,50 @@ redis_list(papyra_store *s,
     out->list = list;
     out->anomalies = w.anomalies;
     return 0;
+}
+
+/* Where papyra_store_each() starts: the backward walk, or only the newest entry. */
+typedef struct each_start {
+    walk_job walk;
+    bool cut;
+    page_reader *rd;
+} each_start;
+
+static int
+each_start_fn(papyra_store *s, papyra__redis *c, const char *key, void *arg)
+{
+    each_start *j = arg;
+    list_walk *w = j->walk.w;
+    int rc;
+
+    if (j->cut)
+        return walk_back(s, c, key, j->walk.start, w);
+    /* Only the newest entry now: what is appended later is not delivered. */
+    rc = fetch_page(s, c, j->rd, "XREVRANGE", key, "+", j->walk.start, 1);
+    if (rc == 0 && j->rd->n > 0) {
+        raw_entry e;
+        (void)entry_parse(j->rd->buf + j->rd->body, j->rd->buf + j->rd->end, &e);
+        if (e.ok) {
+            id_copy(w->newest, &e);
+            w->has_newest = true;
+        }
+        w->started = true; /* from the bound on */
+    }
+    return rc;
+}
+
+/* One forward page of papyra_store_each(). */
+typedef struct each_page {
+    page_reader *rd;
+    const char *from, *to;
+    long count;
+} each_page;
+
+static int
+each_page_fn(papyra_store *s, papyra__redis *c, const char *key, void *arg)
+{
+    each_page *j = arg;
+    return fetch_page(s, c, j->rd, "XRANGE", key, j->from, j->to, j->count);
 }
 
 /*
@@ -1157,23 +1695,10 @@ redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, p
     papyra__retention_begin(&s->retention, &w.st);
     since_bound(opts, lo, sizeof(lo));
     (void)snprintf(from, sizeof(from), "%s", lo);
-    (void)pthread_mutex_lock(&r->lock);
-    if (cut) {
-        rc = walk_back(s, r, key, lo, &w);
-    } else {
-        /* Only the newest entry now: what is appended later is not delivered. */
-        rc = fetch_page(s, r, &rd, "XREVRANGE", key, "+", lo, 1);
-        if (rc == 0 && rd.n > 0) {
-            raw_entry e;
-            (void)entry_parse(rd.buf + rd.body, rd.buf + rd.end, &e);
-            if (e.ok) {
-                id_copy(w.newest, &e);
-                w.has_newest = true;
-            }
-            w.started = true; /* from the bound on */
-        }
+    {
+        each_start job = {.walk = {.w = &w, .init = w, .start = lo}, .cut = cut, .rd = &rd};
+        rc = with_key_conn(s, r, key, each_start_fn, &job, walk_reset);
     }
-    (void)pthread_mutex_unlock(&r->lock);
     if (w.has_newest)
         (void)snprintf(to, sizeof(to), "%s", w.newest);
     if (cut && w.started)
@@ -1189,9 +1714,10 @@ redis_each(papyra_store *s, papyra_kind kind, const papyra_list_options *opts, p
     while (rc == 0 && !none && !stop) {
         const char *p, *end;
 
-        (void)pthread_mutex_lock(&r->lock);
-        rc = fetch_page(s, r, &rd, "XRANGE", key, from, to, page);
-        (void)pthread_mutex_unlock(&r->lock);
+        {
+            each_page job = {.rd = &rd, .from = from, .to = to, .count = page};
+            rc = with_key_conn(s, r, key, each_page_fn, &job, NULL);
+        }
         if (rc < 0)
             break;
         p = rd.buf + rd.body;
