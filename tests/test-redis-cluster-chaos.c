@@ -87,23 +87,52 @@ now_s(void)
 
 /*
  * How many of a failed call's @p n records its message says were stored:
- * "k of the batch's n records were stored", or all of them when it says
- * they are "stored on the master" (a WAIT shortfall or a WAIT lost), else 0.
+ * all of them when it says they are "stored on the master" (a WAIT
+ * shortfall, or a WAIT lost); on a cluster, the records of the slot groups
+ * listed as "stored" ("...; the batch of 16 spans 2 slots, each all or
+ * nothing: records 0, 1, 2 (key, slot 5) stored; records 3, 7 (key, slot 9)
+ * not stored"); on one server "k of the batch's n records were stored"; else 0.
  */
 static long
 stored_per_message(const char *msg, long n)
 {
-    const char *p = strstr(msg, " of the batch's ");
-    long k;
+    static const char groups[] = "each all or nothing: ";
+    const char *p;
+    long k, total = 0;
 
-    if (p) {
+    if (strstr(msg, "stored on the master"))
+        return n;
+    if ((p = strstr(msg, groups))) {
+        for (p += sizeof(groups) - 1; *p;) {
+            const char *end = strstr(p, "; ");
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            char part[2048], *paren, *state, *all;
+            long count = 1;
+
+            (void)snprintf(part, sizeof(part), "%.*s", (int)len, p);
+            p = end ? end + 2 : p + len;
+            state = strrchr(part, ')');
+            if (!(paren = strchr(part, '(')) || !state)
+                continue;
+            if ((all = strstr(part, " in all)")) && all > paren) {
+                while (all > part && all[-1] >= '0' && all[-1] <= '9')
+                    all--;
+                count = atol(all);
+            } else {
+                for (const char *c = part; c < paren; c++)
+                    count += *c == ',';
+            }
+            if (strcmp(state + 1, " stored") == 0)
+                total += count;
+        }
+        return total;
+    }
+    if ((p = strstr(msg, " of the batch's "))) {
         while (p > msg && p[-1] >= '0' && p[-1] <= '9')
             p--;
         if (sscanf(p, "%ld of the batch's", &k) == 1)
             return k;
     }
-    if (strstr(msg, "stored on the master"))
-        return n;
     return 0;
 }
 
