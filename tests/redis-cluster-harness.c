@@ -258,9 +258,10 @@ slot_signature(int port, char *out, size_t size)
     return 0;
 }
 
-/* One round of the checks of papyra_test_cluster_wait_ok(); @p why says what is not ok yet. */
+/* One round of the checks of papyra_test_cluster_wait_ok(); @p why says what is not ok yet
+ * and *@p bad which node (0 when none in particular). */
 static bool
-cluster_ok(const papyra_test_cluster *c, char *why, size_t whysize)
+cluster_ok(const papyra_test_cluster *c, char *why, size_t whysize, int *bad)
 {
     static char sig0[65536], sig[65536];
     int ref = -1;
@@ -272,6 +273,7 @@ cluster_ok(const papyra_test_cluster *c, char *why, size_t whysize)
 
         if (c->node[i].pid <= 0)
             continue;
+        *bad = port;
         if (!info_has(port, NULL, "cluster_state:ok") ||
             !info_has(port, NULL, "cluster_slots_ok:16384")) {
             (void)snprintf(why, whysize, "node %d: cluster_state is not ok", port);
@@ -310,18 +312,51 @@ cluster_ok(const papyra_test_cluster *c, char *why, size_t whysize)
     return true;
 }
 
+/* What a node that is not ok says: CLUSTER NODES, and the end of its log. */
+static void
+dump_node(const papyra_test_cluster *c, int port)
+{
+    redisReply *r = papyra_test_cluster_cmd(port, "CLUSTER NODES");
+    char log[4200], line[1024];
+    long lines = 0, skip;
+    FILE *f;
+
+    fprintf(stderr, "cluster harness: CLUSTER NODES of %d:\n%s", port,
+            r && r->type == REDIS_REPLY_STRING ? r->str : "(no answer)\n");
+    freeReplyObject(r);
+    for (int i = 0; i < c->n; i++) {
+        if (c->node[i].port != port || !c->node[i].dir)
+            continue;
+        (void)snprintf(log, sizeof(log), "%s/redis.log", c->node[i].dir);
+        if (!(f = fopen(log, "r")))
+            return;
+        while (fgets(line, sizeof(line), f))
+            lines++;
+        rewind(f);
+        skip = lines - 30;
+        fprintf(stderr, "cluster harness: the end of %s:\n", log);
+        for (long k = 0; fgets(line, sizeof(line), f); k++)
+            if (k >= skip)
+                fputs(line, stderr);
+        fclose(f);
+    }
+}
+
 int
 papyra_test_cluster_wait_ok(papyra_test_cluster *c, int timeout_ms)
 {
     long long deadline = mono_ms() + timeout_ms;
     char why[256] = "";
+    int bad = 0;
 
     for (;;) {
-        if (cluster_ok(c, why, sizeof(why)))
+        if (cluster_ok(c, why, sizeof(why), &bad))
             return 0;
         if (mono_ms() > deadline) {
             fprintf(stderr, "cluster harness: the cluster is not ok after %d ms: %s\n", timeout_ms,
                     why);
+            if (bad > 0)
+                dump_node(c, bad);
             return -1;
         }
         sleep_ms(100);

@@ -51,6 +51,9 @@
 #define BATCH 16
 #define PER_THREAD 200000 /* ids of thread t: t * PER_THREAD + n */
 #define MAXID (NTHREADS * PER_THREAD)
+/* A pause after each acknowledged batch: enough writes during every move, and few enough
+ * records that reading them all back stays quick under the sanitizers. */
+#define PACE_MS 5
 
 static papyra_test_cluster cluster;
 
@@ -158,6 +161,7 @@ writer(void *arg)
             atomic_store(&outcome[base + i], rc == 0 ? 1 : 2);
         if (rc == 0) {
             atomic_fetch_add(&acked, BATCH);
+            sleep_ms(PACE_MS);
         } else {
             const char *msg = papyra_store_errmsg(s);
             atomic_fetch_add(&failed_calls, 1);
@@ -176,10 +180,14 @@ writer(void *arg)
 typedef struct run {
     papyra_store *s;
     pthread_t th[NTHREADS];
+    int nthreads; /* started and not yet joined */
     void *args[NTHREADS][2];
     uint64_t written0, errors0;
     char prefix[64];
 } run;
+
+/* The case running; its teardown stops the writers and closes the store even after a failure. */
+static run cur;
 
 static const char *
 layout_param(bool hashtag)
@@ -211,6 +219,7 @@ run_start(run *r, const char *name, bool hashtag, const char *params)
         r->args[t][0] = r->s;
         r->args[t][1] = (void *)(intptr_t)t;
         assert_int_equal(pthread_create(&r->th[t], NULL, writer, r->args[t]), 0);
+        r->nthreads++;
     }
 }
 
@@ -233,8 +242,25 @@ static void
 run_stop(run *r)
 {
     atomic_store(&stop_writers, true);
-    for (int t = 0; t < NTHREADS; t++)
-        assert_int_equal(pthread_join(r->th[t], NULL), 0);
+    for (; r->nthreads > 0; r->nthreads--)
+        assert_int_equal(pthread_join(r->th[r->nthreads - 1], NULL), 0);
+}
+
+/* Per case: writers stopped and joined, store closed, whatever happened. */
+static int
+run_teardown(void **state)
+{
+    (void)state;
+    run_stop(&cur);
+    if (cur.s)
+        papyra_store_close(cur.s);
+    memset(&cur, 0, sizeof(cur));
+    /* A case that failed half-way may leave a node killed: the next one starts whole. */
+    for (int i = 0; i < cluster.n; i++)
+        if (cluster.node[i].pid <= 0 &&
+            papyra_test_cluster_restart(&cluster, cluster.node[i].port) != 0)
+            return -1;
+    return 0;
 }
 
 /* The id in a record's (or a stream entry's) text, from its "chaos://N". */
@@ -382,12 +408,12 @@ store_slots(const char *prefix, int *slots, int max)
 static void
 reshard_case(bool hashtag)
 {
-    run r = {0};
+    run *r = &cur;
     int masters[PAPYRA_TEST_CLUSTER_MAX_NODES], slots[8], ns;
 
-    run_start(&r, "reshard", hashtag, "timeout_ms=5000");
+    run_start(r, "reshard", hashtag, "timeout_ms=5000");
     wait_acked(500, "before the first move");
-    ns = store_slots(r.prefix, slots, 8);
+    ns = store_slots(r->prefix, slots, 8);
     assert_int_equal(ns, hashtag ? 1 : 2);
     for (int round = 0; round < 3; round++) {
         int nm = papyra_test_cluster_masters(&cluster, masters, PAPYRA_TEST_CLUSTER_MAX_NODES);
@@ -404,8 +430,8 @@ reshard_case(bool hashtag)
                          0);
         wait_acked(500, "after a move");
     }
-    run_stop(&r);
-    run_check(&r, hashtag ? "reshard, hash-tag layout" : "reshard, default layout");
+    run_stop(r);
+    run_check(r, hashtag ? "reshard, hash-tag layout" : "reshard, default layout");
 }
 
 /* The master serving the store's first key (its events stream, or its only slot). */
@@ -421,36 +447,36 @@ store_master(const char *prefix)
 static void
 kill_case(bool hashtag)
 {
-    run r = {0};
+    run *r = &cur;
     int victim, promoted;
 
-    run_start(&r, "kill", hashtag, "wait_replicas=1&wait_timeout_ms=1000&timeout_ms=3000");
+    run_start(r, "kill", hashtag, "wait_replicas=1&wait_timeout_ms=1000&timeout_ms=3000");
     wait_acked(500, "before the kill");
-    victim = store_master(r.prefix);
+    victim = store_master(r->prefix);
     promoted = papyra_test_cluster_kill_master(&cluster, victim);
     assert_true(promoted > 0);
     /* The killed node comes back as the new master's replica, so WAIT 1 can be met again. */
     assert_int_equal(papyra_test_cluster_restart(&cluster, victim), 0);
     wait_acked(500, "after the failover");
-    run_stop(&r);
-    run_check(&r, hashtag ? "kill -9, hash-tag layout" : "kill -9, default layout");
+    run_stop(r);
+    run_check(r, hashtag ? "kill -9, hash-tag layout" : "kill -9, default layout");
 }
 
 /* (b') a graceful CLUSTER FAILOVER of the store's master with wait_replicas=1. */
 static void
 failover_case(bool hashtag)
 {
-    run r = {0};
+    run *r = &cur;
     int master, replicas[4];
 
-    run_start(&r, "failover", hashtag, "wait_replicas=1&wait_timeout_ms=1000&timeout_ms=3000");
+    run_start(r, "failover", hashtag, "wait_replicas=1&wait_timeout_ms=1000&timeout_ms=3000");
     wait_acked(500, "before the failover");
-    master = store_master(r.prefix);
+    master = store_master(r->prefix);
     assert_int_equal(papyra_test_cluster_replicas(&cluster, master, replicas, 4), 1);
     assert_int_equal(papyra_test_cluster_failover(&cluster, replicas[0]), 0);
     wait_acked(500, "after the failover");
-    run_stop(&r);
-    run_check(&r,
+    run_stop(r);
+    run_check(r,
               hashtag ? "CLUSTER FAILOVER, hash-tag layout" : "CLUSTER FAILOVER, default layout");
 }
 
@@ -518,9 +544,12 @@ main(void)
     bool required = require && strcmp(require, "1") == 0;
     const char *why = NULL;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reshard_default),  cmocka_unit_test(test_reshard_hashtag),
-        cmocka_unit_test(test_kill_default),     cmocka_unit_test(test_kill_hashtag),
-        cmocka_unit_test(test_failover_default), cmocka_unit_test(test_failover_hashtag),
+        cmocka_unit_test_teardown(test_reshard_default, run_teardown),
+        cmocka_unit_test_teardown(test_reshard_hashtag, run_teardown),
+        cmocka_unit_test_teardown(test_kill_default, run_teardown),
+        cmocka_unit_test_teardown(test_kill_hashtag, run_teardown),
+        cmocka_unit_test_teardown(test_failover_default, run_teardown),
+        cmocka_unit_test_teardown(test_failover_hashtag, run_teardown),
     };
 
     if (!papyra_test_cluster_available(&why)) {
