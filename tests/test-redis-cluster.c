@@ -860,6 +860,155 @@ test_threads(void **state)
     papyra_store_close(s);
 }
 
+#ifdef PAPYRA_HAVE_REDIS_TLS
+
+/*
+ * rediss-cluster://: two masters that take TLS only (--port 0, --tls-port,
+ * --tls-cluster yes), set up with redis-cli --tls; a batch over both is
+ * written and read back, every node connection shaking hands with the
+ * store's TLS context. Certificates are made with openssl at test time.
+ */
+static pid_t tls_pids[2];
+static int tls_ports[2];
+
+/* Runs redis-cli --tls against tls node @p i; 0 when it exits 0 and prints @p want (if any). */
+static int
+tls_cli(int i, const char *want, const char *args)
+{
+    char cmd[8192];
+    (void)snprintf(cmd, sizeof(cmd),
+                   "redis-cli --tls --cacert '%s/ca.crt' -h 127.0.0.1 -p %d %s 2>&1 %s%s%s", dir,
+                   tls_ports[i], args, want ? "| grep -q '" : ">/dev/null", want ? want : "",
+                   want ? "'" : "");
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int
+tls_cluster_start(void)
+{
+    char cmd[8192], p[16], crt[4200], key[4200], ca[4200], conf[4200], log[4200];
+    long long deadline;
+
+    (void)snprintf(cmd, sizeof(cmd),
+                   "cd '%s' && openssl req -x509 -newkey ec -pkeyopt "
+                   "ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt -days 2 "
+                   "-subj /CN=papyra-cluster-ca && openssl req -new -newkey ec -pkeyopt "
+                   "ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr "
+                   "-subj /CN=localhost && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' "
+                   "> server.ext && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key "
+                   "-CAcreateserial -out server.crt -days 2 -extfile server.ext >openssl.log 2>&1",
+                   dir);
+    if (system(cmd) != 0)
+        return -1;
+    (void)snprintf(crt, sizeof(crt), "%s/server.crt", dir);
+    (void)snprintf(key, sizeof(key), "%s/server.key", dir);
+    (void)snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+    for (int i = 0; i < 2; i++) {
+        tls_ports[i] = papyra_test_free_port();
+        (void)snprintf(p, sizeof(p), "%d", tls_ports[i]);
+        (void)snprintf(conf, sizeof(conf), "%s/tls-nodes-%d.conf", dir, i);
+        (void)snprintf(log, sizeof(log), "%s/tls-node-%d.log", dir, i);
+        if ((tls_pids[i] = fork()) < 0)
+            return -1;
+        if (tls_pids[i] == 0) {
+            execlp("redis-server", "redis-server", "--port", "0", "--tls-port", p, "--bind",
+                   "127.0.0.1", "--tls-cluster", "yes", "--tls-cert-file", crt, "--tls-key-file",
+                   key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no", "--cluster-enabled",
+                   "yes", "--cluster-config-file", conf, "--dir", dir, "--save", "", "--appendonly",
+                   "no", "--logfile", log, (char *)NULL);
+            _exit(127);
+        }
+    }
+    deadline = mono_ms() + 10000;
+    for (int i = 0; i < 2; i++) {
+        while (tls_cli(i, "PONG", "PING") != 0) {
+            if (mono_ms() > deadline)
+                return -1;
+            sleep_ms(50);
+        }
+    }
+    if (tls_cli(0, NULL, "CLUSTER ADDSLOTSRANGE 0 8191") != 0 ||
+        tls_cli(1, NULL, "CLUSTER ADDSLOTSRANGE 8192 16383") != 0)
+        return -1;
+    (void)snprintf(cmd, sizeof(cmd), "CLUSTER MEET 127.0.0.1 %d", tls_ports[0]);
+    if (tls_cli(1, NULL, cmd) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        while (tls_cli(i, "cluster_state:ok", "CLUSTER INFO") != 0) {
+            if (mono_ms() > deadline)
+                return -1;
+            sleep_ms(50);
+        }
+    }
+    return 0;
+}
+
+static void
+tls_cluster_stop(void)
+{
+    for (int i = 0; i < 2; i++) {
+        if (tls_pids[i] > 0) {
+            (void)kill(tls_pids[i], SIGKILL);
+            (void)waitpid(tls_pids[i], NULL, 0);
+            tls_pids[i] = 0;
+        }
+    }
+}
+
+static void
+test_tls(void **state)
+{
+    char url[8192];
+    papyra_store *s;
+    papyra_record recs[6];
+    int rc;
+    (void)state;
+
+    rc = tls_cluster_start();
+    if (rc != 0)
+        fprintf(stderr, "the TLS cluster did not come up (see %s)\n", dir);
+    assert_int_equal(rc, 0);
+    /* "tls:local:events" and "tls:local:audits" are on the two masters. */
+    assert_true((slot_of("tls:local:events") < 8192) != (slot_of("tls:local:audits") < 8192));
+    (void)snprintf(url, sizeof(url),
+                   "rediss-cluster://127.0.0.1:%d/?metrics=none&prefix=tls&tls_ca=%s/ca.crt",
+                   tls_ports[1], dir);
+    s = st_open("%s", url);
+    for (int i = 0; i < 6; i++)
+        recs[i] = i % 2 ? st_audit(i, now_s()) : st_event(i, now_s());
+    assert_int_equal(papyra_store_write_batch(s, recs, 6), 0);
+    st_assert_count(s, PAPYRA_KIND_EVENT, 3);
+    st_assert_count(s, PAPYRA_KIND_AUDIT, 3);
+    papyra_store_close(s);
+    /* Plain TCP to the TLS-only nodes fails cleanly. */
+    {
+        char msg[2048];
+        (void)snprintf(url, sizeof(url),
+                       "redis-cluster://127.0.0.1:%d/?metrics=none&connect_timeout_ms=1000&"
+                       "timeout_ms=1000",
+                       tls_ports[0]);
+        assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+        printf("# %s\n", msg);
+        assert_non_null(strstr(msg, "no node gave the slot map"));
+    }
+    tls_cluster_stop();
+}
+
+#else
+
+static void
+test_tls(void **state)
+{
+    char msg[2048];
+    (void)state;
+    /* A build without hiredis_ssl refuses rediss-cluster:// and says what it lacks. */
+    assert_int_equal(open_err("rediss-cluster://127.0.0.1:1/?metrics=none", msg, sizeof(msg)),
+                     PAPYRA_EUNSUPPORTED);
+    assert_non_null(strstr(msg, "hiredis_ssl"));
+}
+
+#endif
+
 int
 main(void)
 {
@@ -879,6 +1028,7 @@ main(void)
         cmocka_unit_test(test_wait_replicas),
         cmocka_unit_test(test_clusterdown),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_tls),
     };
     int rc;
 
@@ -892,6 +1042,9 @@ main(void)
         return 1;
     }
     rc = cmocka_run_group_tests_name("redis-cluster", tests, NULL, NULL);
+#ifdef PAPYRA_HAVE_REDIS_TLS
+    tls_cluster_stop();
+#endif
     stop_all();
     return rc;
 }

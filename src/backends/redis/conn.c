@@ -1147,6 +1147,12 @@ routed_command(papyra_store *s,
             papyra__redis_set_redir(c, reply->str, reply->len) != PAPYRA_CLUSTER_NONE)
             rd = c->redir;
         (void)pthread_mutex_unlock(&c->lock);
+        /* ECONNECT: the master could not be reached, so this try sent nothing. */
+        if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
+            target = NULL;
+            asking = false;
+            continue;
+        }
         if (rc < 0)
             return rc;
         if (rd.type != PAPYRA_CLUSTER_NONE &&

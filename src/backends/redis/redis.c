@@ -1544,6 +1544,14 @@ with_key_conn(papyra_store *s,
                 reset(arg);
             continue;
         }
+        /* A read whose master went away (a failover?): the map says where it is now. */
+        if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, r, hop, deadline) == 0) {
+            if (reset)
+                reset(arg);
+            target = NULL;
+            asking = false;
+            continue;
+        }
         return rc;
     }
 }
