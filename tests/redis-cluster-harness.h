@@ -37,8 +37,8 @@ typedef struct papyra_test_cluster {
 bool papyra_test_cluster_available(const char **why);
 
 /*
- * Starts @p masters masters with @p replicas replicas each (at most
- * PAPYRA_TEST_CLUSTER_MAX_NODES nodes), creates the cluster and waits until
+ * Starts @p masters masters (at least 3, redis-cli's minimum) with @p replicas
+ * replicas each (at most PAPYRA_TEST_CLUSTER_MAX_NODES nodes), creates the cluster and waits until
  * papyra_test_cluster_wait_ok(). @p c must be zeroed. On failure everything
  * started is stopped again.
  */

@@ -388,18 +388,22 @@ store_slots(const char *prefix, int *slots, int max)
     int nm = papyra_test_cluster_masters(&cluster, masters, PAPYRA_TEST_CLUSTER_MAX_NODES), n = 0;
 
     for (int m = 0; m < nm; m++) {
-        redisReply *r =
-            papyra_test_cluster_cmd(masters[m], "SCAN 0 MATCH *%s* COUNT 100000", prefix);
-        assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
-        for (size_t k = 0; k < r->element[1]->elements; k++) {
-            int slot = papyra_test_cluster_keyslot(&cluster, r->element[1]->element[k]->str);
-            bool known = false;
-            for (int i = 0; i < n; i++)
-                known = known || slots[i] == slot;
-            if (!known && n < max)
-                slots[n++] = slot;
-        }
-        freeReplyObject(r);
+        char cursor[32] = "0";
+        do {
+            redisReply *r = papyra_test_cluster_cmd(masters[m], "SCAN %s MATCH *%s* COUNT 1000",
+                                                    cursor, prefix);
+            assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+            (void)snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+            for (size_t k = 0; k < r->element[1]->elements; k++) {
+                int slot = papyra_test_cluster_keyslot(&cluster, r->element[1]->element[k]->str);
+                bool known = false;
+                for (int i = 0; i < n; i++)
+                    known = known || slots[i] == slot;
+                if (!known && n < max)
+                    slots[n++] = slot;
+            }
+            freeReplyObject(r);
+        } while (strcmp(cursor, "0") != 0);
     }
     return n;
 }
