@@ -786,18 +786,108 @@ papyra_test_cluster_kill_master(papyra_test_cluster *c, int port)
     return papyra_test_cluster_wait_ok(c, 30000) == 0 ? promoted : -1;
 }
 
+/* The id that running nodes give the (killed) node on @p port, into @p id; -1 when none. */
+static int
+known_id(const papyra_test_cluster *c, int port, char *id, size_t size)
+{
+    cnode nodes[PAPYRA_TEST_CLUSTER_MAX_NODES * 2];
+    int k = parse_nodes(any_port(c), nodes, PAPYRA_TEST_CLUSTER_MAX_NODES * 2);
+
+    for (int j = 0; j < k; j++) {
+        if (nodes[j].port == port) {
+            (void)snprintf(id, size, "%s", nodes[j].id);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Whether every running node lists exactly the running nodes, none in handshake. */
+static bool
+all_met(const papyra_test_cluster *c)
+{
+    int running = 0;
+
+    for (int i = 0; i < c->n; i++)
+        running += c->node[i].pid > 0;
+    for (int i = 0; i < c->n; i++) {
+        cnode nodes[PAPYRA_TEST_CLUSTER_MAX_NODES * 2];
+        int k;
+        if (c->node[i].pid <= 0)
+            continue;
+        k = parse_nodes(c->node[i].port, nodes, PAPYRA_TEST_CLUSTER_MAX_NODES * 2);
+        if (k != running)
+            return false;
+        for (int j = 0; j < k; j++)
+            if (nodes[j].fail)
+                return false;
+    }
+    return true;
+}
+
 int
 papyra_test_cluster_restart(papyra_test_cluster *c, int port)
 {
-    for (int i = 0; i < c->n; i++) {
-        if (c->node[i].port == port && c->node[i].pid <= 0) {
-            if (papyra_test_redis_start(&c->node[i]) != 0)
-                return -1;
-            return papyra_test_cluster_wait_ok(c, 30000);
+    char old_id[64], new_id[64], master_id[64], bus[16];
+    int i, peer = any_port(c), target = -1, fewest = PAPYRA_TEST_CLUSTER_MAX_NODES + 1;
+    int masters[PAPYRA_TEST_CLUSTER_MAX_NODES], replicas[PAPYRA_TEST_CLUSTER_MAX_NODES];
+    int nm = papyra_test_cluster_masters(c, masters, PAPYRA_TEST_CLUSTER_MAX_NODES);
+    long long deadline;
+
+    for (i = 0; i < c->n; i++)
+        if (c->node[i].port == port && c->node[i].pid <= 0)
+            break;
+    if (i == c->n || peer < 0 || known_id(c, port, old_id, sizeof(old_id)) != 0) {
+        fprintf(stderr, "cluster harness: no killed node on port %d\n", port);
+        return -1;
+    }
+    /*
+     * It comes back as a new, empty node: its old nodes.conf would have it claim, as
+     * a master, slots that have moved on since (a configuration epoch above the new
+     * owner's takes them, and it then serves none of them as a replica).
+     */
+    (void)unlink(c->conf[i]);
+    if (papyra_test_redis_start(&c->node[i]) != 0 || node_id(port, new_id, sizeof(new_id)) != 0)
+        return -1;
+    for (int j = 0; j < c->n; j++)
+        if (j != i && c->node[j].pid > 0)
+            freeReplyObject(papyra_test_cluster_cmd(c->node[j].port, "CLUSTER FORGET %s", old_id));
+    for (int j = 0; j < c->n; j++)
+        if (j != i && c->node[j].port == peer)
+            (void)snprintf(bus, sizeof(bus), "%s", c->bus[j]);
+    if (!reply_ok(papyra_test_cluster_cmd(port, "CLUSTER MEET 127.0.0.1 %d %s", peer, bus),
+                  "CLUSTER MEET", port))
+        return -1;
+    deadline = mono_ms() + 30000;
+    while (!all_met(c)) {
+        if (mono_ms() > deadline) {
+            fprintf(stderr, "cluster harness: node %d did not rejoin\n", port);
+            return -1;
+        }
+        sleep_ms(100);
+    }
+    /* A replica of the master with the fewest (the one promoted in its place). */
+    for (int m = 0; m < nm; m++) {
+        int k =
+            papyra_test_cluster_replicas(c, masters[m], replicas, PAPYRA_TEST_CLUSTER_MAX_NODES);
+        if (k < fewest) {
+            fewest = k;
+            target = masters[m];
         }
     }
-    fprintf(stderr, "cluster harness: no killed node on port %d\n", port);
-    return -1;
+    if (target < 0 || node_id(target, master_id, sizeof(master_id)) != 0 ||
+        !reply_ok(papyra_test_cluster_cmd(port, "CLUSTER REPLICATE %s", master_id),
+                  "CLUSTER REPLICATE", port))
+        return -1;
+    deadline = mono_ms() + 30000;
+    while (papyra_test_cluster_replicas(c, target, replicas, PAPYRA_TEST_CLUSTER_MAX_NODES) == 0) {
+        if (mono_ms() > deadline) {
+            fprintf(stderr, "cluster harness: node %d did not become %d's replica\n", port, target);
+            return -1;
+        }
+        sleep_ms(100);
+    }
+    return papyra_test_cluster_wait_ok(c, 30000);
 }
 
 int

@@ -98,8 +98,10 @@ int papyra_test_cluster_reshard(papyra_test_cluster *c, int from_port, int to_po
 int papyra_test_cluster_kill_master(papyra_test_cluster *c, int port);
 
 /*
- * Restarts a killed node on its port with its nodes.conf (empty data set); it
- * rejoins as a replica of whichever master took its slots. Waits for ok.
+ * Restarts a killed node on its port as a new, empty node (its nodes.conf
+ * removed, its old id forgotten by the others, CLUSTER MEET), which becomes a
+ * replica (CLUSTER REPLICATE) of the master with the fewest replicas, e.g. the
+ * one promoted in its place. Waits for ok.
  */
 int papyra_test_cluster_restart(papyra_test_cluster *c, int port);
 
