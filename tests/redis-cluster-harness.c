@@ -676,6 +676,12 @@ migrate_keys(int from, int to, int slot)
 int
 papyra_test_cluster_move_slot(papyra_test_cluster *c, int slot, int to_port)
 {
+    return papyra_test_cluster_move_slot_held(c, slot, to_port, 0);
+}
+
+int
+papyra_test_cluster_move_slot_held(papyra_test_cluster *c, int slot, int to_port, int hold_ms)
+{
     int from = papyra_test_cluster_slot_owner(c, slot);
     int masters[PAPYRA_TEST_CLUSTER_MAX_NODES], nm;
     char from_id[64], to_id[64];
@@ -692,9 +698,12 @@ papyra_test_cluster_move_slot(papyra_test_cluster *c, int slot, int to_port)
             papyra_test_cluster_cmd(to_port, "CLUSTER SETSLOT %d IMPORTING %s", slot, from_id),
             "SETSLOT IMPORTING", to_port) ||
         !reply_ok(papyra_test_cluster_cmd(from, "CLUSTER SETSLOT %d MIGRATING %s", slot, to_id),
-                  "SETSLOT MIGRATING", from) ||
-        migrate_keys(from, to_port, slot) != 0)
+                  "SETSLOT MIGRATING", from))
         return -1;
+    sleep_ms(hold_ms); /* migrating: the source serves its keys, ASK for the others */
+    if (migrate_keys(from, to_port, slot) != 0)
+        return -1;
+    sleep_ms(hold_ms); /* the keys moved, the slot not yet: every command of it gets ASK */
     /* The target first, then the source, then the others (as redis-cli does). */
     if (!reply_ok(papyra_test_cluster_cmd(to_port, "CLUSTER SETSLOT %d NODE %s", slot, to_id),
                   "SETSLOT NODE", to_port) ||

@@ -88,6 +88,14 @@ int papyra_test_cluster_slot_count(const papyra_test_cluster *c, int port);
  */
 int papyra_test_cluster_move_slot(papyra_test_cluster *c, int slot, int to_port);
 
+/*
+ * papyra_test_cluster_move_slot(), holding the slot @p hold_ms once it is
+ * MIGRATING (the source still serves the keys it has, new keys get ASK) and
+ * again once its keys are MIGRATEd (every command of the slot gets ASK, a
+ * transaction over keys on both sides TRYAGAIN), so that writers meet both.
+ */
+int papyra_test_cluster_move_slot_held(papyra_test_cluster *c, int slot, int to_port, int hold_ms);
+
 /* `redis-cli --cluster reshard`: moves @p nslots slots from one master to another. */
 int papyra_test_cluster_reshard(papyra_test_cluster *c, int from_port, int to_port, int nslots);
 

@@ -8,7 +8,8 @@
  * actor address or payload, while the main thread
  *
  *  (a) moves the slots of the store's keys between masters by hand (SETSLOT,
- *      MIGRATE) and reshards 100 other slots with redis-cli, three times;
+ *      MIGRATE, each half-migrated state held 300 ms so that writes meet ASK
+ *      and TRYAGAIN) and reshards 100 other slots with redis-cli, three times;
  *  (b) with wait_replicas=1, kills the master of the store's keys with
  *      SIGKILL (its replica is promoted; the killed node is restarted as a
  *      replica), and separately fails a master over gracefully with CLUSTER
@@ -442,7 +443,7 @@ reshard_case(bool hashtag)
             for (int m = 0; m < nm; m++)
                 if (masters[m] == owner)
                     next = masters[(m + 1) % nm];
-            assert_int_equal(papyra_test_cluster_move_slot(&cluster, slots[i], next), 0);
+            assert_int_equal(papyra_test_cluster_move_slot_held(&cluster, slots[i], next, 300), 0);
         }
         assert_int_equal(papyra_test_cluster_reshard(&cluster, masters[round % nm],
                                                      masters[(round + 2) % nm], 100),
