@@ -15,11 +15,26 @@
  * 64 at >= 70% of -P 64) and, for comparison, with 1, the one connection a
  * single writer uses. Each figure is the best of --rounds rounds (default 3).
  *
+ * --cluster (or --cluster-only, without the rows above) adds, on servers of
+ * its own:
+ *
+ *   write_batch, 64 per call, wait_replicas=1, one replica attached
+ *                                      vs  the same with wait_replicas=0
+ *   redis-cluster://, 3 masters + 3 replicas (tests/redis-cluster-harness.c):
+ *   write_batch, 64 per call, 1 writer and 4 threads sharing one store
+ *                                      vs  redis-benchmark --cluster -P 64 XADD
+ *                                          (key "bench-cbase:{tag}:events": every master),
+ *                                          and redis-benchmark -P 64 (-c 50, -c 1) on the
+ *                                          master of one key, as one store's stream is
+ *   write_batch, 64 per call, wait_replicas=1 vs 0 on the cluster
+ *
  * The server is the one given (--server HOST:PORT, whose keys "bench-*" are
  * deleted before and after) or a private one started like the tests' (on
  * 127.0.0.1, a free port, no persistence); without either, it exits 77.
  *
- * Usage: bench-redis [--quick] [--json-only] [--server HOST:PORT] [--read-count N] [--rounds N]
+ * Usage: bench-redis [--quick] [--json-only] [--reads-only] [--page-sweep]
+ *                    [--cluster | --cluster-only] [--server HOST:PORT] [--read-count N]
+ *                    [--rounds N]
  */
 #include <hiredis/hiredis.h>
 #include <pthread.h>

@@ -258,9 +258,10 @@ slot_signature(int port, char *out, size_t size)
     return 0;
 }
 
-/* One round of the checks of papyra_test_cluster_wait_ok(); @p why says what is not ok yet. */
+/* One round of the checks of papyra_test_cluster_wait_ok(); @p why says what is not ok yet
+ * and *@p bad which node (0 when none in particular). */
 static bool
-cluster_ok(const papyra_test_cluster *c, char *why, size_t whysize)
+cluster_ok(const papyra_test_cluster *c, char *why, size_t whysize, int *bad)
 {
     static char sig0[65536], sig[65536];
     int ref = -1;
@@ -272,6 +273,7 @@ cluster_ok(const papyra_test_cluster *c, char *why, size_t whysize)
 
         if (c->node[i].pid <= 0)
             continue;
+        *bad = port;
         if (!info_has(port, NULL, "cluster_state:ok") ||
             !info_has(port, NULL, "cluster_slots_ok:16384")) {
             (void)snprintf(why, whysize, "node %d: cluster_state is not ok", port);
@@ -310,18 +312,51 @@ cluster_ok(const papyra_test_cluster *c, char *why, size_t whysize)
     return true;
 }
 
+/* What a node that is not ok says: CLUSTER NODES, and the end of its log. */
+static void
+dump_node(const papyra_test_cluster *c, int port)
+{
+    redisReply *r = papyra_test_cluster_cmd(port, "CLUSTER NODES");
+    char log[4200], line[1024];
+    long lines = 0, skip;
+    FILE *f;
+
+    fprintf(stderr, "cluster harness: CLUSTER NODES of %d:\n%s", port,
+            r && r->type == REDIS_REPLY_STRING ? r->str : "(no answer)\n");
+    freeReplyObject(r);
+    for (int i = 0; i < c->n; i++) {
+        if (c->node[i].port != port || !c->node[i].dir)
+            continue;
+        (void)snprintf(log, sizeof(log), "%s/redis.log", c->node[i].dir);
+        if (!(f = fopen(log, "r")))
+            return;
+        while (fgets(line, sizeof(line), f))
+            lines++;
+        rewind(f);
+        skip = lines - 30;
+        fprintf(stderr, "cluster harness: the end of %s:\n", log);
+        for (long k = 0; fgets(line, sizeof(line), f); k++)
+            if (k >= skip)
+                fputs(line, stderr);
+        fclose(f);
+    }
+}
+
 int
 papyra_test_cluster_wait_ok(papyra_test_cluster *c, int timeout_ms)
 {
     long long deadline = mono_ms() + timeout_ms;
     char why[256] = "";
+    int bad = 0;
 
     for (;;) {
-        if (cluster_ok(c, why, sizeof(why)))
+        if (cluster_ok(c, why, sizeof(why), &bad))
             return 0;
         if (mono_ms() > deadline) {
             fprintf(stderr, "cluster harness: the cluster is not ok after %d ms: %s\n", timeout_ms,
                     why);
+            if (bad > 0)
+                dump_node(c, bad);
             return -1;
         }
         sleep_ms(100);
@@ -641,6 +676,12 @@ migrate_keys(int from, int to, int slot)
 int
 papyra_test_cluster_move_slot(papyra_test_cluster *c, int slot, int to_port)
 {
+    return papyra_test_cluster_move_slot_held(c, slot, to_port, 0);
+}
+
+int
+papyra_test_cluster_move_slot_held(papyra_test_cluster *c, int slot, int to_port, int hold_ms)
+{
     int from = papyra_test_cluster_slot_owner(c, slot);
     int masters[PAPYRA_TEST_CLUSTER_MAX_NODES], nm;
     char from_id[64], to_id[64];
@@ -657,9 +698,12 @@ papyra_test_cluster_move_slot(papyra_test_cluster *c, int slot, int to_port)
             papyra_test_cluster_cmd(to_port, "CLUSTER SETSLOT %d IMPORTING %s", slot, from_id),
             "SETSLOT IMPORTING", to_port) ||
         !reply_ok(papyra_test_cluster_cmd(from, "CLUSTER SETSLOT %d MIGRATING %s", slot, to_id),
-                  "SETSLOT MIGRATING", from) ||
-        migrate_keys(from, to_port, slot) != 0)
+                  "SETSLOT MIGRATING", from))
         return -1;
+    sleep_ms(hold_ms); /* migrating: the source serves its keys, ASK for the others */
+    if (migrate_keys(from, to_port, slot) != 0)
+        return -1;
+    sleep_ms(hold_ms); /* the keys moved, the slot not yet: every command of it gets ASK */
     /* The target first, then the source, then the others (as redis-cli does). */
     if (!reply_ok(papyra_test_cluster_cmd(to_port, "CLUSTER SETSLOT %d NODE %s", slot, to_id),
                   "SETSLOT NODE", to_port) ||
@@ -751,18 +795,108 @@ papyra_test_cluster_kill_master(papyra_test_cluster *c, int port)
     return papyra_test_cluster_wait_ok(c, 30000) == 0 ? promoted : -1;
 }
 
+/* The id that running nodes give the (killed) node on @p port, into @p id; -1 when none. */
+static int
+known_id(const papyra_test_cluster *c, int port, char *id, size_t size)
+{
+    cnode nodes[PAPYRA_TEST_CLUSTER_MAX_NODES * 2];
+    int k = parse_nodes(any_port(c), nodes, PAPYRA_TEST_CLUSTER_MAX_NODES * 2);
+
+    for (int j = 0; j < k; j++) {
+        if (nodes[j].port == port) {
+            (void)snprintf(id, size, "%s", nodes[j].id);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Whether every running node lists exactly the running nodes, none in handshake. */
+static bool
+all_met(const papyra_test_cluster *c)
+{
+    int running = 0;
+
+    for (int i = 0; i < c->n; i++)
+        running += c->node[i].pid > 0;
+    for (int i = 0; i < c->n; i++) {
+        cnode nodes[PAPYRA_TEST_CLUSTER_MAX_NODES * 2];
+        int k;
+        if (c->node[i].pid <= 0)
+            continue;
+        k = parse_nodes(c->node[i].port, nodes, PAPYRA_TEST_CLUSTER_MAX_NODES * 2);
+        if (k != running)
+            return false;
+        for (int j = 0; j < k; j++)
+            if (nodes[j].fail)
+                return false;
+    }
+    return true;
+}
+
 int
 papyra_test_cluster_restart(papyra_test_cluster *c, int port)
 {
-    for (int i = 0; i < c->n; i++) {
-        if (c->node[i].port == port && c->node[i].pid <= 0) {
-            if (papyra_test_redis_start(&c->node[i]) != 0)
-                return -1;
-            return papyra_test_cluster_wait_ok(c, 30000);
+    char old_id[64], new_id[64], master_id[64], bus[16];
+    int i, peer = any_port(c), target = -1, fewest = PAPYRA_TEST_CLUSTER_MAX_NODES + 1;
+    int masters[PAPYRA_TEST_CLUSTER_MAX_NODES], replicas[PAPYRA_TEST_CLUSTER_MAX_NODES];
+    int nm = papyra_test_cluster_masters(c, masters, PAPYRA_TEST_CLUSTER_MAX_NODES);
+    long long deadline;
+
+    for (i = 0; i < c->n; i++)
+        if (c->node[i].port == port && c->node[i].pid <= 0)
+            break;
+    if (i == c->n || peer < 0 || known_id(c, port, old_id, sizeof(old_id)) != 0) {
+        fprintf(stderr, "cluster harness: no killed node on port %d\n", port);
+        return -1;
+    }
+    /*
+     * It comes back as a new, empty node: its old nodes.conf would have it claim, as
+     * a master, slots that have moved on since (a configuration epoch above the new
+     * owner's takes them, and it then serves none of them as a replica).
+     */
+    (void)unlink(c->conf[i]);
+    if (papyra_test_redis_start(&c->node[i]) != 0 || node_id(port, new_id, sizeof(new_id)) != 0)
+        return -1;
+    for (int j = 0; j < c->n; j++)
+        if (j != i && c->node[j].pid > 0)
+            freeReplyObject(papyra_test_cluster_cmd(c->node[j].port, "CLUSTER FORGET %s", old_id));
+    for (int j = 0; j < c->n; j++)
+        if (j != i && c->node[j].port == peer)
+            (void)snprintf(bus, sizeof(bus), "%s", c->bus[j]);
+    if (!reply_ok(papyra_test_cluster_cmd(port, "CLUSTER MEET 127.0.0.1 %d %s", peer, bus),
+                  "CLUSTER MEET", port))
+        return -1;
+    deadline = mono_ms() + 30000;
+    while (!all_met(c)) {
+        if (mono_ms() > deadline) {
+            fprintf(stderr, "cluster harness: node %d did not rejoin\n", port);
+            return -1;
+        }
+        sleep_ms(100);
+    }
+    /* A replica of the master with the fewest (the one promoted in its place). */
+    for (int m = 0; m < nm; m++) {
+        int k =
+            papyra_test_cluster_replicas(c, masters[m], replicas, PAPYRA_TEST_CLUSTER_MAX_NODES);
+        if (k < fewest) {
+            fewest = k;
+            target = masters[m];
         }
     }
-    fprintf(stderr, "cluster harness: no killed node on port %d\n", port);
-    return -1;
+    if (target < 0 || node_id(target, master_id, sizeof(master_id)) != 0 ||
+        !reply_ok(papyra_test_cluster_cmd(port, "CLUSTER REPLICATE %s", master_id),
+                  "CLUSTER REPLICATE", port))
+        return -1;
+    deadline = mono_ms() + 30000;
+    while (papyra_test_cluster_replicas(c, target, replicas, PAPYRA_TEST_CLUSTER_MAX_NODES) == 0) {
+        if (mono_ms() > deadline) {
+            fprintf(stderr, "cluster harness: node %d did not become %d's replica\n", port, target);
+            return -1;
+        }
+        sleep_ms(100);
+    }
+    return papyra_test_cluster_wait_ok(c, 30000);
 }
 
 int

@@ -37,8 +37,8 @@ typedef struct papyra_test_cluster {
 bool papyra_test_cluster_available(const char **why);
 
 /*
- * Starts @p masters masters with @p replicas replicas each (at most
- * PAPYRA_TEST_CLUSTER_MAX_NODES nodes), creates the cluster and waits until
+ * Starts @p masters masters (at least 3, redis-cli's minimum) with @p replicas
+ * replicas each (at most PAPYRA_TEST_CLUSTER_MAX_NODES nodes), creates the cluster and waits until
  * papyra_test_cluster_wait_ok(). @p c must be zeroed. On failure everything
  * started is stopped again.
  */
@@ -88,6 +88,14 @@ int papyra_test_cluster_slot_count(const papyra_test_cluster *c, int port);
  */
 int papyra_test_cluster_move_slot(papyra_test_cluster *c, int slot, int to_port);
 
+/*
+ * papyra_test_cluster_move_slot(), holding the slot @p hold_ms once it is
+ * MIGRATING (the source still serves the keys it has, new keys get ASK) and
+ * again once its keys are MIGRATEd (every command of the slot gets ASK, a
+ * transaction over keys on both sides TRYAGAIN), so that writers meet both.
+ */
+int papyra_test_cluster_move_slot_held(papyra_test_cluster *c, int slot, int to_port, int hold_ms);
+
 /* `redis-cli --cluster reshard`: moves @p nslots slots from one master to another. */
 int papyra_test_cluster_reshard(papyra_test_cluster *c, int from_port, int to_port, int nslots);
 
@@ -98,8 +106,10 @@ int papyra_test_cluster_reshard(papyra_test_cluster *c, int from_port, int to_po
 int papyra_test_cluster_kill_master(papyra_test_cluster *c, int port);
 
 /*
- * Restarts a killed node on its port with its nodes.conf (empty data set); it
- * rejoins as a replica of whichever master took its slots. Waits for ok.
+ * Restarts a killed node on its port as a new, empty node (its nodes.conf
+ * removed, its old id forgotten by the others, CLUSTER MEET), which becomes a
+ * replica (CLUSTER REPLICATE) of the master with the fewest replicas, e.g. the
+ * one promoted in its place. Waits for ok.
  */
 int papyra_test_cluster_restart(papyra_test_cluster *c, int port);
 

@@ -8,7 +8,8 @@
  * actor address or payload, while the main thread
  *
  *  (a) moves the slots of the store's keys between masters by hand (SETSLOT,
- *      MIGRATE) and reshards 100 other slots with redis-cli, three times;
+ *      MIGRATE, each half-migrated state held 300 ms so that writes meet ASK
+ *      and TRYAGAIN) and reshards 100 other slots with redis-cli, three times;
  *  (b) with wait_replicas=1, kills the master of the store's keys with
  *      SIGKILL (its replica is promoted; the killed node is restarted as a
  *      replica), and separately fails a master over gracefully with CLUSTER
@@ -51,6 +52,9 @@
 #define BATCH 16
 #define PER_THREAD 200000 /* ids of thread t: t * PER_THREAD + n */
 #define MAXID (NTHREADS * PER_THREAD)
+/* A pause after each acknowledged batch: enough writes during every move, and few enough
+ * records that reading them all back stays quick under the sanitizers. */
+#define PACE_MS 5
 
 static papyra_test_cluster cluster;
 
@@ -60,6 +64,11 @@ static atomic_long acked, failed_calls, told_stored, attempted;
 static atomic_bool stop_writers;
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
 static char first_error[1024], last_error[1024];
+/* The first failed calls' messages and what was read from them, shown when counters differ. */
+#define NKEPT 32
+static char kept[NKEPT][1024];
+static long kept_told[NKEPT];
+static int nkept;
 
 static void
 sleep_ms(long ms)
@@ -86,17 +95,47 @@ now_s(void)
 }
 
 /*
- * How many of a failed call's @p n records its message says were stored:
- * "k of the batch's n records were stored", or all of them when it says
- * they are "stored on the master" (a WAIT shortfall or a WAIT lost), else 0.
+ * How many of a failed call's @p n records its message says were stored: on
+ * a cluster, the records of the slot groups listed as "stored" ("...; the
+ * batch of 16 spans 2 slots, each all or nothing: records 0, 1, 2 (key, slot
+ * 5) stored; records 3, 7 (key, slot 9) not stored (not sent)"), which is the
+ * word that counts even when a WAIT on one master says "stored on the
+ * master"; on one server "k of the batch's n records were stored", or all of
+ * them for "stored on the master" (a WAIT shortfall, or a WAIT lost); else 0.
  */
 static long
 stored_per_message(const char *msg, long n)
 {
-    const char *p = strstr(msg, " of the batch's ");
-    long k;
+    static const char groups[] = "each all or nothing: ";
+    const char *p;
+    long k, total = 0;
 
-    if (p) {
+    if ((p = strstr(msg, groups))) {
+        for (p += sizeof(groups) - 1; *p;) {
+            const char *end = strstr(p, "; ");
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            char part[2048], *paren, *state, *all;
+            long count = 1;
+
+            (void)snprintf(part, sizeof(part), "%.*s", (int)len, p);
+            p = end ? end + 2 : p + len;
+            state = strrchr(part, ')');
+            if (!(paren = strchr(part, '(')) || !state)
+                continue;
+            if ((all = strstr(part, " in all)")) && all > paren) {
+                while (all > part && all[-1] >= '0' && all[-1] <= '9')
+                    all--;
+                count = atol(all);
+            } else {
+                for (const char *c = part; c < paren; c++)
+                    count += *c == ',';
+            }
+            if (strcmp(state + 1, " stored") == 0)
+                total += count;
+        }
+        return total;
+    }
+    if ((p = strstr(msg, " of the batch's "))) {
         while (p > msg && p[-1] >= '0' && p[-1] <= '9')
             p--;
         if (sscanf(p, "%ld of the batch's", &k) == 1)
@@ -129,11 +168,17 @@ writer(void *arg)
             atomic_store(&outcome[base + i], rc == 0 ? 1 : 2);
         if (rc == 0) {
             atomic_fetch_add(&acked, BATCH);
+            sleep_ms(PACE_MS);
         } else {
             const char *msg = papyra_store_errmsg(s);
+            long told = stored_per_message(msg, BATCH);
             atomic_fetch_add(&failed_calls, 1);
-            atomic_fetch_add(&told_stored, stored_per_message(msg, BATCH));
+            atomic_fetch_add(&told_stored, told);
             pthread_mutex_lock(&err_lock);
+            if (nkept < NKEPT) {
+                (void)snprintf(kept[nkept], sizeof(kept[nkept]), "%s", msg);
+                kept_told[nkept++] = told;
+            }
             if (!first_error[0])
                 (void)snprintf(first_error, sizeof(first_error), "%s", msg);
             (void)snprintf(last_error, sizeof(last_error), "%s", msg);
@@ -147,10 +192,14 @@ writer(void *arg)
 typedef struct run {
     papyra_store *s;
     pthread_t th[NTHREADS];
+    int nthreads; /* started and not yet joined */
     void *args[NTHREADS][2];
     uint64_t written0, errors0;
     char prefix[64];
 } run;
+
+/* The case running; its teardown stops the writers and closes the store even after a failure. */
+static run cur;
 
 static const char *
 layout_param(bool hashtag)
@@ -172,6 +221,7 @@ run_start(run *r, const char *name, bool hashtag, const char *params)
     atomic_store(&attempted, 0);
     atomic_store(&stop_writers, false);
     first_error[0] = last_error[0] = '\0';
+    nkept = 0;
     (void)snprintf(r->prefix, sizeof(r->prefix), "chaos-%s-%s", name, hashtag ? "tag" : "plain");
     r->s = st_open("redis-cluster://%s/?prefix=%s&metrics=none%s&%s", seeds, r->prefix,
                    layout_param(hashtag), params);
@@ -182,6 +232,7 @@ run_start(run *r, const char *name, bool hashtag, const char *params)
         r->args[t][0] = r->s;
         r->args[t][1] = (void *)(intptr_t)t;
         assert_int_equal(pthread_create(&r->th[t], NULL, writer, r->args[t]), 0);
+        r->nthreads++;
     }
 }
 
@@ -204,8 +255,25 @@ static void
 run_stop(run *r)
 {
     atomic_store(&stop_writers, true);
-    for (int t = 0; t < NTHREADS; t++)
-        assert_int_equal(pthread_join(r->th[t], NULL), 0);
+    for (; r->nthreads > 0; r->nthreads--)
+        assert_int_equal(pthread_join(r->th[r->nthreads - 1], NULL), 0);
+}
+
+/* Per case: writers stopped and joined, store closed, whatever happened. */
+static int
+run_teardown(void **state)
+{
+    (void)state;
+    run_stop(&cur);
+    if (cur.s)
+        papyra_store_close(cur.s);
+    memset(&cur, 0, sizeof(cur));
+    /* A case that failed half-way may leave a node killed: the next one starts whole. */
+    for (int i = 0; i < cluster.n; i++)
+        if (cluster.node[i].pid <= 0 &&
+            papyra_test_cluster_restart(&cluster, cluster.node[i].port) != 0)
+            return -1;
+    return 0;
 }
 
 /* The id in a record's (or a stream entry's) text, from its "chaos://N". */
@@ -319,6 +387,9 @@ run_check(run *r, const char *what)
     assert_int_equal(dups, 0);
     assert_int_equal(acked_missing, 0);
     assert_int_equal(nlib, nraw);
+    if (written != (uint64_t)(atomic_load(&acked) + atomic_load(&told_stored)))
+        for (int i = 0; i < nkept; i++)
+            printf("#   failed call %d, read as %ld stored: %s\n", i, kept_told[i], kept[i]);
     assert_int_equal(written, (uint64_t)(atomic_load(&acked) + atomic_load(&told_stored)));
     assert_int_equal(errors, (uint64_t)atomic_load(&failed_calls));
     papyra_store_close(r->s);
@@ -333,18 +404,22 @@ store_slots(const char *prefix, int *slots, int max)
     int nm = papyra_test_cluster_masters(&cluster, masters, PAPYRA_TEST_CLUSTER_MAX_NODES), n = 0;
 
     for (int m = 0; m < nm; m++) {
-        redisReply *r =
-            papyra_test_cluster_cmd(masters[m], "SCAN 0 MATCH *%s* COUNT 100000", prefix);
-        assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
-        for (size_t k = 0; k < r->element[1]->elements; k++) {
-            int slot = papyra_test_cluster_keyslot(&cluster, r->element[1]->element[k]->str);
-            bool known = false;
-            for (int i = 0; i < n; i++)
-                known = known || slots[i] == slot;
-            if (!known && n < max)
-                slots[n++] = slot;
-        }
-        freeReplyObject(r);
+        char cursor[32] = "0";
+        do {
+            redisReply *r = papyra_test_cluster_cmd(masters[m], "SCAN %s MATCH *%s* COUNT 1000",
+                                                    cursor, prefix);
+            assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+            (void)snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+            for (size_t k = 0; k < r->element[1]->elements; k++) {
+                int slot = papyra_test_cluster_keyslot(&cluster, r->element[1]->element[k]->str);
+                bool known = false;
+                for (int i = 0; i < n; i++)
+                    known = known || slots[i] == slot;
+                if (!known && n < max)
+                    slots[n++] = slot;
+            }
+            freeReplyObject(r);
+        } while (strcmp(cursor, "0") != 0);
     }
     return n;
 }
@@ -353,12 +428,12 @@ store_slots(const char *prefix, int *slots, int max)
 static void
 reshard_case(bool hashtag)
 {
-    run r = {0};
+    run *r = &cur;
     int masters[PAPYRA_TEST_CLUSTER_MAX_NODES], slots[8], ns;
 
-    run_start(&r, "reshard", hashtag, "timeout_ms=5000");
+    run_start(r, "reshard", hashtag, "timeout_ms=5000");
     wait_acked(500, "before the first move");
-    ns = store_slots(r.prefix, slots, 8);
+    ns = store_slots(r->prefix, slots, 8);
     assert_int_equal(ns, hashtag ? 1 : 2);
     for (int round = 0; round < 3; round++) {
         int nm = papyra_test_cluster_masters(&cluster, masters, PAPYRA_TEST_CLUSTER_MAX_NODES);
@@ -368,15 +443,15 @@ reshard_case(bool hashtag)
             for (int m = 0; m < nm; m++)
                 if (masters[m] == owner)
                     next = masters[(m + 1) % nm];
-            assert_int_equal(papyra_test_cluster_move_slot(&cluster, slots[i], next), 0);
+            assert_int_equal(papyra_test_cluster_move_slot_held(&cluster, slots[i], next, 300), 0);
         }
         assert_int_equal(papyra_test_cluster_reshard(&cluster, masters[round % nm],
                                                      masters[(round + 2) % nm], 100),
                          0);
         wait_acked(500, "after a move");
     }
-    run_stop(&r);
-    run_check(&r, hashtag ? "reshard, hash-tag layout" : "reshard, default layout");
+    run_stop(r);
+    run_check(r, hashtag ? "reshard, hash-tag layout" : "reshard, default layout");
 }
 
 /* The master serving the store's first key (its events stream, or its only slot). */
@@ -392,36 +467,36 @@ store_master(const char *prefix)
 static void
 kill_case(bool hashtag)
 {
-    run r = {0};
+    run *r = &cur;
     int victim, promoted;
 
-    run_start(&r, "kill", hashtag, "wait_replicas=1&wait_timeout_ms=1000&timeout_ms=3000");
+    run_start(r, "kill", hashtag, "wait_replicas=1&wait_timeout_ms=1000&timeout_ms=3000");
     wait_acked(500, "before the kill");
-    victim = store_master(r.prefix);
+    victim = store_master(r->prefix);
     promoted = papyra_test_cluster_kill_master(&cluster, victim);
     assert_true(promoted > 0);
     /* The killed node comes back as the new master's replica, so WAIT 1 can be met again. */
     assert_int_equal(papyra_test_cluster_restart(&cluster, victim), 0);
     wait_acked(500, "after the failover");
-    run_stop(&r);
-    run_check(&r, hashtag ? "kill -9, hash-tag layout" : "kill -9, default layout");
+    run_stop(r);
+    run_check(r, hashtag ? "kill -9, hash-tag layout" : "kill -9, default layout");
 }
 
 /* (b') a graceful CLUSTER FAILOVER of the store's master with wait_replicas=1. */
 static void
 failover_case(bool hashtag)
 {
-    run r = {0};
+    run *r = &cur;
     int master, replicas[4];
 
-    run_start(&r, "failover", hashtag, "wait_replicas=1&wait_timeout_ms=1000&timeout_ms=3000");
+    run_start(r, "failover", hashtag, "wait_replicas=1&wait_timeout_ms=1000&timeout_ms=3000");
     wait_acked(500, "before the failover");
-    master = store_master(r.prefix);
+    master = store_master(r->prefix);
     assert_int_equal(papyra_test_cluster_replicas(&cluster, master, replicas, 4), 1);
     assert_int_equal(papyra_test_cluster_failover(&cluster, replicas[0]), 0);
     wait_acked(500, "after the failover");
-    run_stop(&r);
-    run_check(&r,
+    run_stop(r);
+    run_check(r,
               hashtag ? "CLUSTER FAILOVER, hash-tag layout" : "CLUSTER FAILOVER, default layout");
 }
 
@@ -489,9 +564,12 @@ main(void)
     bool required = require && strcmp(require, "1") == 0;
     const char *why = NULL;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reshard_default),  cmocka_unit_test(test_reshard_hashtag),
-        cmocka_unit_test(test_kill_default),     cmocka_unit_test(test_kill_hashtag),
-        cmocka_unit_test(test_failover_default), cmocka_unit_test(test_failover_hashtag),
+        cmocka_unit_test_teardown(test_reshard_default, run_teardown),
+        cmocka_unit_test_teardown(test_reshard_hashtag, run_teardown),
+        cmocka_unit_test_teardown(test_kill_default, run_teardown),
+        cmocka_unit_test_teardown(test_kill_hashtag, run_teardown),
+        cmocka_unit_test_teardown(test_failover_default, run_teardown),
+        cmocka_unit_test_teardown(test_failover_hashtag, run_teardown),
     };
 
     if (!papyra_test_cluster_available(&why)) {

@@ -72,8 +72,6 @@ test_cluster_harness(void **state)
     (void)state;
     assert_int_equal(papyra_test_cluster_start(&cluster, 3, 1), 0);
     assert_int_equal(cluster.n, 6);
-    for (int i = 0; i < cluster.n; i++)
-        pids[i] = cluster.node[i].pid;
 
     /* Three masters serving all slots between them, each with one replica. */
     assert_int_equal(papyra_test_cluster_masters(&cluster, masters, PAPYRA_TEST_CLUSTER_MAX_NODES),
@@ -135,6 +133,8 @@ test_cluster_harness(void **state)
     assert_int_equal(replicas[0], killed);
 
     /* Stop: every server gone (reaped: kill(2) finds no such process), the directory too. */
+    for (int i = 0; i < cluster.n; i++)
+        pids[i] = cluster.node[i].pid; /* the restarted node's too */
     dir = strdup(cluster.dir);
     assert_non_null(dir);
     papyra_test_cluster_stop(&cluster);
