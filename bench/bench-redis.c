@@ -16,7 +16,7 @@
  * single writer uses. Each figure is the best of --rounds rounds (default 3).
  *
  * --cluster (or --cluster-only, without the rows above) adds, on servers of
- * its own:
+ * its own (--wait-only: the first of these alone):
  *
  *   write_batch, 64 per call, wait_replicas=1, one replica attached
  *                                      vs  the same with wait_replicas=0
@@ -33,7 +33,8 @@
  * 127.0.0.1, a free port, no persistence); without either, it exits 77.
  *
  * Usage: bench-redis [--quick] [--json-only] [--reads-only] [--page-sweep]
- *                    [--cluster | --cluster-only] [--server HOST:PORT] [--read-count N]
+ *                    [--cluster | --cluster-only | --wait-only] [--server HOST:PORT]
+ *                    [--read-count N]
  *                    [--rounds N]
  */
 #include <hiredis/hiredis.h>
@@ -564,7 +565,8 @@ static void
 usage(void)
 {
     fprintf(stderr, "usage: bench-redis [--quick] [--json-only] [--reads-only] [--page-sweep] "
-                    "[--cluster | --cluster-only] [--server HOST:PORT] [--read-count N] "
+                    "[--cluster | --cluster-only | --wait-only] [--server HOST:PORT] "
+                    "[--read-count N] "
                     "[--rounds N]\n");
 }
 
@@ -574,6 +576,7 @@ main(int argc, char **argv)
     papyra_test_redis server = {0};
     bool json_only = false, own = false, reads_only = false, sweep = false;
     bool cluster = false, cluster_only = false, wait_ok = false, cluster_ok = false;
+    bool wait_only = false, skip_main; /* skip_main: neither the write nor the read rows */
     double wait0 = 0, wait1 = 0;
     long n_wait = 64 * 2000;
 #ifdef PAPYRA_BENCH_CLUSTER
@@ -619,6 +622,8 @@ main(int argc, char **argv)
             cluster = true;
         } else if (strcmp(argv[i], "--cluster-only") == 0) {
             cluster = cluster_only = true;
+        } else if (strcmp(argv[i], "--wait-only") == 0) {
+            wait_only = true;
         } else if (strcmp(argv[i], "--page-sweep") == 0) {
             sweep = true;
         } else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
@@ -634,6 +639,7 @@ main(int argc, char **argv)
     }
     if (rounds < 1 || n_read < 1)
         return 2;
+    skip_main = cluster_only || wait_only;
     if (given) {
         if (sscanf(given, "%255[^:]:%d", host, &port) != 2) {
             fprintf(stderr, "bench-redis: --server wants HOST:PORT\n");
@@ -662,7 +668,7 @@ main(int argc, char **argv)
      * run to the next: each figure is the best of the rounds, and each
      * round measures the baseline and ours back to back.
      */
-    for (int round = 0; round < rounds && !reads_only && !cluster_only; round++) {
+    for (int round = 0; round < rounds && !reads_only && !skip_main; round++) {
         progress("redis-benchmark -P 1 (50 clients, then 1)");
         rows[SINGLE].base = max2(rows[SINGLE].base, bench_baseline(value.data, n_single, 1, 50));
         rows[SINGLE].base1 = max2(rows[SINGLE].base1, bench_baseline(value.data, n_single, 1, 1));
@@ -695,7 +701,7 @@ main(int argc, char **argv)
      * by redis-benchmark where it can (the newest page over and over), and
      * by the store, back to back in every round.
      */
-    for (int round = 0; round < rounds && !cluster_only; round++) {
+    for (int round = 0; round < rounds && !skip_main; round++) {
         if (round == 0) {
             progress("filling the stream to read");
             (void)bench_write("bench-read", n_read, 1000, 1);
@@ -714,10 +720,15 @@ main(int argc, char **argv)
     cleanup_keys();
 
     /* The cost of wait_replicas=1, and the cluster rows: only with a server of our own. */
-    if (cluster && own) {
+    if ((cluster || wait_only) && !own)
+        fprintf(stderr, "bench-redis: --cluster and --wait-only want servers of their own (no "
+                        "--server)\n");
+    if ((cluster || wait_only) && own) {
         wait_ok = bench_wait_single(n_wait, rounds, &wait0, &wait1) == 0;
         if (!wait_ok)
             fprintf(stderr, "bench-redis: no replica for the wait_replicas row\n");
+    }
+    if (cluster && own) {
 #ifdef PAPYRA_BENCH_CLUSTER
         cluster_ok = bench_cluster(n_batch, n_wait, 4, rounds, value.data, &cf) == 0;
         if (!cluster_ok)
@@ -726,11 +737,9 @@ main(int argc, char **argv)
         fprintf(stderr, "bench-redis: built without the cluster harness (cmocka): no cluster "
                         "rows\n");
 #endif
-    } else if (cluster) {
-        fprintf(stderr, "bench-redis: --cluster wants servers of its own (no --server)\n");
     }
 
-    if (!json_only && cluster_only) {
+    if (!json_only && skip_main) {
         /* Nothing else to print. */
     } else if (!json_only) {
         if (!reads_only) {
@@ -803,12 +812,12 @@ main(int argc, char **argv)
 #endif
     printf("{\"server\": \"%s:%d\", \"data_bytes\": %zu, \"rounds\": %d, \"results\": [", host,
            port, value.len, rounds);
-    for (int i = 0; i < NROWS && !reads_only && !cluster_only; i++)
+    for (int i = 0; i < NROWS && !reads_only && !skip_main; i++)
         printf("%s{\"name\": \"%s\", \"records\": %ld, \"per_second\": %.1f, \"baseline_c50\": "
                "%.1f, \"ratio\": %.3f, \"baseline_c1\": %.1f, \"ratio_c1\": %.3f}",
                i ? ", " : "", rows[i].name, rows[i].count, rows[i].per_s, rows[i].base,
                rows[i].per_s / rows[i].base, rows[i].base1, rows[i].per_s / rows[i].base1);
-    for (int i = 0; i < NREADS && !cluster_only; i++)
+    for (int i = 0; i < NREADS && !skip_main; i++)
         printf("%s{\"name\": \"%s\", \"records\": %ld, \"page\": %ld, \"per_second\": %.1f, "
                "\"baseline_raw\": %.1f, \"ratio_raw\": %.3f}",
                i || !reads_only ? ", " : "", reads[i].name, n_read, page, reads[i].per_s,
@@ -816,7 +825,7 @@ main(int argc, char **argv)
     if (wait_ok)
         printf("%s{\"name\": \"write_batch, 64/call, wait_replicas=1\", \"records\": %ld, "
                "\"per_second\": %.1f, \"baseline_wait0\": %.1f, \"time_ratio\": %.3f}",
-               cluster_only ? "" : ", ", n_wait, wait1, wait0, wait0 / wait1);
+               skip_main ? "" : ", ", n_wait, wait1, wait0, wait0 / wait1);
 #ifdef PAPYRA_BENCH_CLUSTER
     if (cluster_ok)
         printf("%s{\"name\": \"cluster write_batch, 64/call, 1 writer\", \"records\": %ld, "
@@ -827,7 +836,7 @@ main(int argc, char **argv)
                "\"baseline_key_c1\": %.1f}, "
                "{\"name\": \"cluster write_batch, 64/call, wait_replicas=1\", \"records\": %ld, "
                "\"per_second\": %.1f, \"baseline_wait0\": %.1f, \"time_ratio\": %.3f}",
-               wait_ok || !cluster_only ? ", " : "", n_batch, cf.one, cf.base_tag, cf.base_key,
+               wait_ok || !skip_main ? ", " : "", n_batch, cf.one, cf.base_tag, cf.base_key,
                cf.base_key1, n_batch, cf.threads, cf.base_tag, cf.base_key, cf.base_key1, n_wait,
                cf.wait1, cf.wait0, cf.wait0 / cf.wait1);
 #endif
