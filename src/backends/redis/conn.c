@@ -258,10 +258,10 @@ papyra__redis_config(papyra_store *s, const papyra__url *url, papyra__redis *r)
         return rc;
     for (int i = 0; !tls && tls_params[i]; i++) {
         if (papyra__url_param(url, tls_params[i]))
-            return papyra__store_error(
-                s, PAPYRA_EINVAL,
-                "%s URL: parameter '%s' needs a rediss://, rediss-sentinel:// or rediss-cluster:// URL", url->scheme,
-                tls_params[i]);
+            return papyra__store_error(s, PAPYRA_EINVAL,
+                                       "%s URL: parameter '%s' needs a rediss://, "
+                                       "rediss-sentinel:// or rediss-cluster:// URL",
+                                       url->scheme, tls_params[i]);
     }
     for (int i = 0; !sentinel && sentinel_params[i]; i++) {
         if (papyra__url_param(url, sentinel_params[i]))
