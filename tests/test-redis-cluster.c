@@ -1020,6 +1020,50 @@ test_tls(void **state)
 
 #endif
 
+/* What a server's error reply asks for, hostile replies included: never UB, never a wrong redirect.
+ */
+static void
+test_parse_redir(void **state)
+{
+    static const struct {
+        const char *reply;
+        papyra__cluster_redir_type type;
+        int slot, port;
+        const char *host;
+    } cases[] = {
+        {"MOVED 3999 127.0.0.1:6381", PAPYRA_CLUSTER_MOVED, 3999, 6381, "127.0.0.1"},
+        {"ASK 0 ::1:7000", PAPYRA_CLUSTER_ASK, 0, 7000, "::1"},
+        {"MOVED 16383 :7002", PAPYRA_CLUSTER_MOVED, 16383, 7002, ""},
+        {"TRYAGAIN Multiple keys request during rehashing of slot", PAPYRA_CLUSTER_TRYAGAIN, 0, 0,
+         NULL},
+        {"CLUSTERDOWN The cluster is down", PAPYRA_CLUSTER_CLUSTERDOWN, 0, 0, NULL},
+        {"MOVED 16384 127.0.0.1:7000", PAPYRA_CLUSTER_NONE, 0, 0, NULL},
+        {"MOVED 99999999999999999999999999999 127.0.0.1:7000", PAPYRA_CLUSTER_NONE, 0, 0, NULL},
+        {"MOVED 12 127.0.0.1:99999", PAPYRA_CLUSTER_NONE, 0, 0, NULL},
+        {"MOVED 12 127.0.0.1", PAPYRA_CLUSTER_NONE, 0, 0, NULL},
+        {"MOVED 12", PAPYRA_CLUSTER_NONE, 0, 0, NULL},
+        {"MOVED ", PAPYRA_CLUSTER_NONE, 0, 0, NULL},
+        {"ASK x 127.0.0.1:7000", PAPYRA_CLUSTER_NONE, 0, 0, NULL},
+        {"WRONGTYPE Operation against a key", PAPYRA_CLUSTER_NONE, 0, 0, NULL},
+        {"", PAPYRA_CLUSTER_NONE, 0, 0, NULL},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        papyra__cluster_redir r;
+        memset(&r, 0x5a, sizeof(r));
+        papyra__cluster_redir_type t =
+            papyra__cluster_parse_redir(cases[i].reply, strlen(cases[i].reply), &r);
+        printf("# '%s' -> %d\n", cases[i].reply, (int)t);
+        assert_int_equal(t, cases[i].type);
+        assert_int_equal(r.type, cases[i].type);
+        if (cases[i].host) {
+            assert_int_equal(r.slot, cases[i].slot);
+            assert_int_equal(r.port, cases[i].port);
+            assert_string_equal(r.host, cases[i].host);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -1027,6 +1071,7 @@ main(void)
     bool required = require && strcmp(require, "1") == 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyslot),
+        cmocka_unit_test(test_parse_redir),
         cmocka_unit_test(test_url_errors),
         cmocka_unit_test(test_roundtrip_upstream_layout),
         cmocka_unit_test(test_roundtrip_hashtag_layout),

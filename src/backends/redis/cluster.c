@@ -435,7 +435,7 @@ papyra__cluster_parse_redir(const char *str, size_t len, papyra__cluster_redir *
         {"TRYAGAIN", PAPYRA_CLUSTER_TRYAGAIN},
         {"CLUSTERDOWN", PAPYRA_CLUSTER_CLUSTERDOWN},
     };
-    const char *p, *end = str + len, *sp, *colon = NULL;
+    const char *p = str, *end = str + len, *sp, *colon = NULL;
     long slot = 0;
 
     out->type = PAPYRA_CLUSTER_NONE;
@@ -450,7 +450,7 @@ papyra__cluster_parse_redir(const char *str, size_t len, papyra__cluster_redir *
     if (out->type != PAPYRA_CLUSTER_MOVED && out->type != PAPYRA_CLUSTER_ASK)
         return out->type;
     /* "MOVED <slot> <host>:<port>" (the host may be empty: the node that answered). */
-    for (; p < end && *p >= '0' && *p <= '9'; p++)
+    for (; p < end && *p >= '0' && *p <= '9' && slot < PAPYRA_CLUSTER_SLOTS; p++)
         slot = slot * 10 + (*p - '0');
     if (p == end || *p != ' ' || slot >= PAPYRA_CLUSTER_SLOTS)
         goto bad;
