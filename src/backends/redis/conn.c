@@ -69,17 +69,6 @@ papyra__redis_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *
-dup_n(const char *p, size_t n)
-{
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return out;
-}
-
 static int
 parse_int(const char *p, size_t n, int64_t min, int64_t max, int64_t *ret)
 {
@@ -107,37 +96,29 @@ parse_authority(papyra_store *s, const char *path, papyra__redis *r)
 {
     const char *at = strrchr(path, '@');
     const char *hp = path;
-    const char *slash, *end, *colon;
+    const char *slash, *end, *colon, *hs, *he;
     int64_t v;
 
     if (at) {
         const char *c = memchr(path, ':', (size_t)(at - path));
         if (c) {
-            if (c > path && !(r->user = dup_n(path, (size_t)(c - path))))
+            if (c > path && !(r->user = strndup(path, (size_t)(c - path))))
                 return PAPYRA_ENOMEM;
-            if (!(r->password = dup_n(c + 1, (size_t)(at - c - 1))))
+            if (!(r->password = strndup(c + 1, (size_t)(at - c - 1))))
                 return PAPYRA_ENOMEM;
         } else if (at > path) {
             /* "redis://secret@host" is the password-only form that redis-py also accepts. */
-            if (!(r->password = dup_n(path, (size_t)(at - path))))
+            if (!(r->password = strndup(path, (size_t)(at - path))))
                 return PAPYRA_ENOMEM;
         }
         hp = at + 1;
     }
     slash = strchr(hp, '/');
     end = slash ? slash : hp + strlen(hp);
-    if (*hp == '[') {
-        const char *rb = memchr(hp, ']', (size_t)(end - hp));
-        if (!rb)
-            return papyra__store_error(s, PAPYRA_EINVAL, "redis URL: unterminated '[' in host");
-        if (!(r->host = dup_n(hp + 1, (size_t)(rb - hp - 1))))
-            return PAPYRA_ENOMEM;
-        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-    } else {
-        colon = memchr(hp, ':', (size_t)(end - hp));
-        if (!(r->host = dup_n(hp, (size_t)((colon ? colon : end) - hp))))
-            return PAPYRA_ENOMEM;
-    }
+    if (papyra__redis_split_hostport(hp, (size_t)(end - hp), &hs, &he, &colon) < 0)
+        return papyra__store_error(s, PAPYRA_EINVAL, "redis URL: unterminated '[' in host");
+    if (!(r->host = strndup(hs, (size_t)(he - hs))))
+        return PAPYRA_ENOMEM;
     if (r->host[0] == '\0') {
         free(r->host);
         if (!(r->host = strdup("localhost")))
