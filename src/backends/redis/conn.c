@@ -1112,6 +1112,28 @@ papyra__redis_reroute(papyra_store *s, papyra__redis *router, int hop, int64_t d
     return 0;
 }
 
+int
+papyra__redis_route_acquire(papyra_store *s,
+                            papyra__redis *router,
+                            papyra__redis *target,
+                            const char *key,
+                            int hop,
+                            int64_t deadline,
+                            papyra__redis **ret)
+{
+    papyra__redis *node = target ? target : papyra__redis_at(router, key);
+    int rc;
+
+    if (!node)
+        return papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
+    if ((rc = papyra__redis_acquire_writer(s, node, ret)) < 0) {
+        if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0)
+            return PAPYRA_REDIS_REROUTED;
+        return rc;
+    }
+    return 0;
+}
+
 static int
 routed_command(papyra_store *s,
                papyra__redis *router,
@@ -1130,22 +1152,18 @@ routed_command(papyra_store *s,
         return papyra__store_error(s, PAPYRA_EINVAL, "redis-cluster: %s names no key to route by",
                                    argv[0]);
     for (int hop = 0;; hop++) {
-        papyra__redis *node = target ? target : papyra__redis_at(router, key);
         papyra__redis *c = NULL;
         papyra__cluster_redir rd = {.type = PAPYRA_CLUSTER_NONE};
         redisReply *reply = NULL;
-        int rc;
+        int rc = papyra__redis_route_acquire(s, router, target, key, hop, deadline, &c);
 
-        if (!node)
-            return papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
-        if ((rc = papyra__redis_acquire_writer(s, node, &c)) < 0) {
-            if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
-                target = NULL;
-                asking = false;
-                continue;
-            }
-            return rc;
+        if (rc == PAPYRA_REDIS_REROUTED) {
+            target = NULL;
+            asking = false;
+            continue;
         }
+        if (rc < 0)
+            return rc;
         if (asking) {
             papyra__redis_argv two[2] = {{0}, {0}};
             redisReply *rep2[2] = {NULL, NULL};
@@ -1262,23 +1280,18 @@ routed_pipeline(papyra_store *s,
     with[0].lens = (size_t[]){6};
     memcpy(with + 1, cmds, n * sizeof(*cmds));
     for (int hop = 0;; hop++) {
-        papyra__redis *node = target ? target : papyra__redis_at(router, key);
         papyra__redis *c = NULL;
         papyra__cluster_redir rd = {.type = PAPYRA_CLUSTER_NONE};
         bool redirected = false;
 
-        if (!node) {
-            rc = papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
-            break;
+        rc = papyra__redis_route_acquire(s, router, target, key, hop, deadline, &c);
+        if (rc == PAPYRA_REDIS_REROUTED) {
+            target = NULL;
+            asking = false;
+            continue;
         }
-        if ((rc = papyra__redis_acquire_writer(s, node, &c)) < 0) {
-            if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
-                target = NULL;
-                asking = false;
-                continue;
-            }
+        if (rc < 0)
             break;
-        }
         if (asking) {
             rc = papyra__redis_pipeline(s, c, n + 1, with, rwith);
             if (rc == 0) {
