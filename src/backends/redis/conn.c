@@ -756,6 +756,31 @@ papyra__redis_ensure(papyra_store *s, papyra__redis *r)
     return connect_now(s, r);
 }
 
+/*
+ * The end of papyra__redis_command() and routed_command(): hands @p reply
+ * over in *ret, or turns an error reply into EPROTO (freed) unless
+ * PAPYRA_REDIS_ERROR_OK.
+ */
+static int
+command_result(papyra_store *s,
+               unsigned flags,
+               int argc,
+               const char **argv,
+               redisReply *reply,
+               redisReply **ret)
+{
+    if (reply->type == REDIS_REPLY_ERROR && !(flags & PAPYRA_REDIS_ERROR_OK)) {
+        char what[256];
+        int rc;
+        (void)snprintf(what, sizeof(what), "%s %.200s", argv[0], argc > 1 ? argv[1] : "");
+        rc = papyra__redis_reply_error(s, reply, what);
+        freeReplyObject(reply);
+        return rc;
+    }
+    *ret = reply;
+    return 0;
+}
+
 static int routed_command(papyra_store *s,
                           papyra__redis *router,
                           unsigned flags,
@@ -793,15 +818,7 @@ papyra__redis_command(papyra_store *s,
             continue;
         }
         papyra__redis_check_readonly(r, reply);
-        if (reply->type == REDIS_REPLY_ERROR && !(flags & PAPYRA_REDIS_ERROR_OK)) {
-            char what[256];
-            (void)snprintf(what, sizeof(what), "%s %.200s", argv[0], argc > 1 ? argv[1] : "");
-            rc = papyra__redis_reply_error(s, reply, what);
-            freeReplyObject(reply);
-            return rc;
-        }
-        *ret = reply;
-        return 0;
+        return command_result(s, flags, argc, argv, reply, ret);
     }
     return rc;
 }
@@ -1202,15 +1219,7 @@ routed_command(papyra_store *s,
             freeReplyObject(reply);
             continue;
         }
-        if (reply->type == REDIS_REPLY_ERROR && !(flags & PAPYRA_REDIS_ERROR_OK)) {
-            char what[256];
-            (void)snprintf(what, sizeof(what), "%s %.200s", argv[0], argc > 1 ? argv[1] : "");
-            rc = papyra__redis_reply_error(s, reply, what);
-            freeReplyObject(reply);
-            return rc;
-        }
-        *ret = reply;
-        return 0;
+        return command_result(s, flags, argc, argv, reply, ret);
     }
 }
 
