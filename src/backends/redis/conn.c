@@ -1132,20 +1132,24 @@ papyra__redis_reroute(papyra_store *s, papyra__redis *router, int hop, int64_t d
 int
 papyra__redis_route_acquire(papyra_store *s,
                             papyra__redis *router,
-                            papyra__redis *target,
                             const char *key,
                             int hop,
                             int64_t deadline,
+                            papyra__redis **target,
+                            bool *asking,
                             papyra__redis **ret)
 {
-    papyra__redis *node = target ? target : papyra__redis_at(router, key);
+    papyra__redis *node = *target ? *target : papyra__redis_at(router, key);
     int rc;
 
     if (!node)
         return papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
     if ((rc = papyra__redis_acquire_writer(s, node, ret)) < 0) {
-        if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0)
+        if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
+            *target = NULL;
+            *asking = false;
             return PAPYRA_REDIS_REROUTED;
+        }
         return rc;
     }
     return 0;
@@ -1172,13 +1176,10 @@ routed_command(papyra_store *s,
         papyra__redis *c = NULL;
         papyra__cluster_redir rd = {.type = PAPYRA_CLUSTER_NONE};
         redisReply *reply = NULL;
-        int rc = papyra__redis_route_acquire(s, router, target, key, hop, deadline, &c);
+        int rc = papyra__redis_route_acquire(s, router, key, hop, deadline, &target, &asking, &c);
 
-        if (rc == PAPYRA_REDIS_REROUTED) {
-            target = NULL;
-            asking = false;
+        if (rc == PAPYRA_REDIS_REROUTED)
             continue;
-        }
         if (rc < 0)
             return rc;
         if (asking) {
@@ -1293,12 +1294,9 @@ routed_pipeline(papyra_store *s,
         papyra__cluster_redir rd = {.type = PAPYRA_CLUSTER_NONE};
         bool redirected = false;
 
-        rc = papyra__redis_route_acquire(s, router, target, key, hop, deadline, &c);
-        if (rc == PAPYRA_REDIS_REROUTED) {
-            target = NULL;
-            asking = false;
+        rc = papyra__redis_route_acquire(s, router, key, hop, deadline, &target, &asking, &c);
+        if (rc == PAPYRA_REDIS_REROUTED)
             continue;
-        }
         if (rc < 0)
             break;
         if (asking) {

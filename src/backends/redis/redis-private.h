@@ -120,22 +120,24 @@ papyra__cluster_redir_type papyra__redis_set_redir(papyra__redis *r, const char 
  */
 int papyra__redis_reroute(papyra_store *s, papyra__redis *router, int hop, int64_t deadline);
 
-/* papyra__redis_route_acquire() rerouted: forget the target and ASKING, try the hop again. */
+/* papyra__redis_route_acquire() rerouted: try the hop again. */
 #define PAPYRA_REDIS_REROUTED 1
 
 /*
  * One hop of a call routed in a cluster: locks a connection (as
- * papyra__redis_acquire_writer()) of @p target, or when NULL of the master
+ * papyra__redis_acquire_writer()) of *target, or when NULL of the master
  * that serves @p key, into *ret. Returns 0, PAPYRA_REDIS_REROUTED when that
- * master could not be reached and papyra__redis_reroute() read the map again,
- * or an error (ECONNECT "no master known" when the map names none).
+ * master could not be reached and papyra__redis_reroute() read the map again
+ * (*target and *asking are then reset: route by the new map), or an error
+ * (ECONNECT "no master known" when the map names none).
  */
 int papyra__redis_route_acquire(papyra_store *s,
                                 papyra__redis *router,
-                                papyra__redis *target,
                                 const char *key,
                                 int hop,
                                 int64_t deadline,
+                                papyra__redis **target,
+                                bool *asking,
                                 papyra__redis **ret);
 
 /*

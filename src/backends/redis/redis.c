@@ -1520,12 +1520,9 @@ with_key_conn(papyra_store *s,
         papyra__redis *c = NULL;
         papyra__cluster_redir rd;
 
-        rc = papyra__redis_route_acquire(s, r, target, key, hop, deadline, &c);
-        if (rc == PAPYRA_REDIS_REROUTED) {
-            target = NULL;
-            asking = false;
+        rc = papyra__redis_route_acquire(s, r, key, hop, deadline, &target, &asking, &c);
+        if (rc == PAPYRA_REDIS_REROUTED)
             continue;
-        }
         if (rc < 0)
             return rc;
         c->asking = asking;
