@@ -367,7 +367,28 @@ def dashboard(model):
     """The Grafana dashboard of the spec: a row per category, a rate panel per
     counter, and a stat panel (increase over the dashboard's range) per alert
     counter. Built as data and written as JSON, so it is valid by construction."""
-    panels, y, next_id = [], 0, 1
+    panels, x, y, next_id = [], 0, 0, 1
+    datasource = {"type": "prometheus", "uid": "${datasource}"}
+
+    def add_panel(kind, title, description, defaults, options, target):
+        """Appends a panel of a counter at the next place of the 3-wide grid."""
+        nonlocal x, y, next_id
+        panels.append({
+            "type": kind,
+            "id": next_id,
+            "title": title,
+            "description": description,
+            "datasource": datasource,
+            "gridPos": {"h": 8, "w": 8, "x": x, "y": y},
+            "fieldConfig": {"defaults": defaults, "overrides": []},
+            "options": options,
+            "targets": [{"refId": "A", "datasource": datasource, **target}],
+        })
+        next_id += 1
+        x += 8
+        if x >= 24:
+            x, y = 0, y + 8
+
     for cat in model["categories"]:
         mine = [c for c in model["counters"] if c["category"] == cat["id"]]
         if not mine:
@@ -380,55 +401,24 @@ def dashboard(model):
         for c in mine:
             metric = f"papyra_persistence_{c['name']}_total"
             unit = c["unit"].strip("{}")
-            panels.append({
-                "type": "timeseries",
-                "id": next_id,
-                "title": f"{c['name']} per second",
-                "description": f"{c['help']} Counts: {c['increments']}",
-                "datasource": {"type": "prometheus", "uid": "${datasource}"},
-                "gridPos": {"h": 8, "w": 8, "x": x, "y": y},
-                "fieldConfig": {"defaults": {"unit": f"suffix: {unit}/s", "min": 0},
-                                "overrides": []},
-                "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
-                "targets": [{
-                    "refId": "A",
-                    "datasource": {"type": "prometheus", "uid": "${datasource}"},
-                    "expr": f"sum by (backend, store) (rate({metric}{{{DASHBOARD_SELECTOR}}}"
-                            f"[$__rate_interval]))",
-                    "legendFormat": "{{backend}} {{store}}",
-                }],
-            })
-            next_id += 1
-            x += 8
-            if x >= 24:
-                x, y = 0, y + 8
+            add_panel(
+                "timeseries", f"{c['name']} per second",
+                f"{c['help']} Counts: {c['increments']}",
+                {"unit": f"suffix: {unit}/s", "min": 0},
+                {"legend": {"displayMode": "list", "placement": "bottom"}},
+                {"expr": f"sum by (backend, store) (rate({metric}{{{DASHBOARD_SELECTOR}}}"
+                         f"[$__rate_interval]))",
+                 "legendFormat": "{{backend}} {{store}}"})
             if c["alert"]:
-                panels.append({
-                    "type": "stat",
-                    "id": next_id,
-                    "title": f"{c['name']} in range",
-                    "description": f"{c['help']} Alert: any increase.",
-                    "datasource": {"type": "prometheus", "uid": "${datasource}"},
-                    "gridPos": {"h": 8, "w": 8, "x": x, "y": y},
-                    "fieldConfig": {"defaults": {
-                        "unit": "short", "min": 0,
-                        "thresholds": {"mode": "absolute", "steps": [
-                            {"color": "green", "value": None},
-                            {"color": "red", "value": 1}]}},
-                        "overrides": []},
-                    "options": {"colorMode": "background", "graphMode": "none",
-                                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "",
-                                                  "values": False}},
-                    "targets": [{
-                        "refId": "A",
-                        "datasource": {"type": "prometheus", "uid": "${datasource}"},
-                        "expr": f"sum(increase({metric}{{{DASHBOARD_SELECTOR}}}[$__range]))",
-                    }],
-                })
-                next_id += 1
-                x += 8
-                if x >= 24:
-                    x, y = 0, y + 8
+                add_panel(
+                    "stat", f"{c['name']} in range", f"{c['help']} Alert: any increase.",
+                    {"unit": "short", "min": 0,
+                     "thresholds": {"mode": "absolute", "steps": [
+                         {"color": "green", "value": None},
+                         {"color": "red", "value": 1}]}},
+                    {"colorMode": "background", "graphMode": "none",
+                     "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+                    {"expr": f"sum(increase({metric}{{{DASHBOARD_SELECTOR}}}[$__range]))"})
         if x:
             y += 8
 

@@ -51,61 +51,17 @@ papyra__cluster_keyslot(const char *key, size_t len)
     return crc16((const unsigned char *)key, len) & (PAPYRA_CLUSTER_SLOTS - 1);
 }
 
-static int
-parse_port(const char *p, size_t n, int *ret)
-{
-    long v = 0;
-    if (n == 0 || n > 5)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        v = v * 10 + (p[i] - '0');
-    }
-    if (v < 1 || v > 65535)
-        return -1;
-    *ret = (int)v;
-    return 0;
-}
-
-static int
-add_seed(papyra_store *s, papyra__cluster *cl, const char *p, size_t n)
-{
-    const char *end = p + n, *colon, *hs = p, *he;
-
-    if (n == 0)
-        return papyra__store_error(s, PAPYRA_EINVAL,
-                                   "redis-cluster URL: empty node address in the seed list");
-    if (cl->nseeds == PAPYRA_CLUSTER_SEEDS_MAX)
-        return papyra__store_error(s, PAPYRA_EINVAL, "redis-cluster URL: more than %d seed nodes",
-                                   PAPYRA_CLUSTER_SEEDS_MAX);
-    if (*p == '[') {
-        const char *rb = memchr(p, ']', n);
-        if (!rb)
-            return papyra__store_error(s, PAPYRA_EINVAL,
-                                       "redis-cluster URL: unterminated '[' in '%.*s'", (int)n, p);
-        hs = p + 1;
-        he = rb;
-        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-    } else {
-        colon = memchr(p, ':', n);
-        he = colon ? colon : end;
-    }
-    if (he == hs || (size_t)(he - hs) >= PAPYRA_CLUSTER_HOST_MAX)
-        return papyra__store_error(s, PAPYRA_EINVAL,
-                                   "redis-cluster URL: no (or too long a) host in seed '%.*s'",
-                                   (int)n, p);
-    cl->seed_ports[cl->nseeds] = 6379;
-    if (colon && parse_port(colon + 1, (size_t)(end - colon - 1), &cl->seed_ports[cl->nseeds]) < 0)
-        return papyra__store_error(s, PAPYRA_EINVAL,
-                                   "redis-cluster URL: bad port in seed '%.*s' (allowed range "
-                                   "1..65535)",
-                                   (int)n, p);
-    if (!(cl->seed_hosts[cl->nseeds] = strndup(hs, (size_t)(he - hs))))
-        return PAPYRA_ENOMEM;
-    cl->nseeds++;
-    return 0;
-}
+/* The seed list of a redis-cluster:// URL, as its error messages name it. */
+static const papyra__redis_hostlist seed_list = {
+    .scheme = "redis-cluster",
+    .empty = "node address in the seed list",
+    .plural = "seed nodes",
+    .item = "seed",
+    .no_host = "no (or too long a) host",
+    .host_max = PAPYRA_CLUSTER_HOST_MAX,
+    .max = PAPYRA_CLUSTER_SEEDS_MAX,
+    .default_port = 6379,
+};
 
 int
 papyra__cluster_parse(papyra_store *s, const char *path, papyra__cluster **ret)
@@ -147,13 +103,9 @@ papyra__cluster_parse(papyra_store *s, const char *path, papyra__cluster **ret)
                                  "redis-cluster://host:port[,host:port...]/, got no node");
         goto fail;
     }
-    while (p <= end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *e = comma ? comma : end;
-        if ((rc = add_seed(s, cl, p, (size_t)(e - p))) < 0)
-            goto fail;
-        p = e + 1;
-    }
+    if ((rc = papyra__redis_parse_hostlist(s, &seed_list, p, end, &cl->nseeds, cl->seed_hosts,
+                                           cl->seed_ports)) < 0)
+        goto fail;
     *ret = cl;
     return 0;
 fail:
@@ -323,7 +275,7 @@ read_map(papyra_store *s,
         if (m->element[1]->type == REDIS_REPLY_INTEGER)
             mport = (int)m->element[1]->integer;
         else if (!str_of(m->element[1], ptext, sizeof(ptext)) ||
-                 parse_port(ptext, strlen(ptext), &mport) < 0)
+                 papyra__redis_parse_port(ptext, strlen(ptext), &mport) < 0)
             continue;
         /* An empty (or "?") endpoint means: the address this answer came from. */
         if (mhost[0] == '\0' || strcmp(mhost, "?") == 0)
@@ -460,7 +412,7 @@ papyra__cluster_parse_redir(const char *str, size_t len, papyra__cluster_redir *
             colon = p;
     }
     if (!colon || (size_t)(colon - sp) >= sizeof(out->host) ||
-        parse_port(colon + 1, (size_t)(end - colon - 1), &out->port) < 0)
+        papyra__redis_parse_port(colon + 1, (size_t)(end - colon - 1), &out->port) < 0)
         goto bad;
     memcpy(out->host, sp, (size_t)(colon - sp));
     out->host[colon - sp] = '\0';

@@ -69,17 +69,6 @@ papyra__redis_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static char *
-dup_n(const char *p, size_t n)
-{
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return out;
-}
-
 static int
 parse_int(const char *p, size_t n, int64_t min, int64_t max, int64_t *ret)
 {
@@ -107,37 +96,29 @@ parse_authority(papyra_store *s, const char *path, papyra__redis *r)
 {
     const char *at = strrchr(path, '@');
     const char *hp = path;
-    const char *slash, *end, *colon;
+    const char *slash, *end, *colon, *hs, *he;
     int64_t v;
 
     if (at) {
         const char *c = memchr(path, ':', (size_t)(at - path));
         if (c) {
-            if (c > path && !(r->user = dup_n(path, (size_t)(c - path))))
+            if (c > path && !(r->user = strndup(path, (size_t)(c - path))))
                 return PAPYRA_ENOMEM;
-            if (!(r->password = dup_n(c + 1, (size_t)(at - c - 1))))
+            if (!(r->password = strndup(c + 1, (size_t)(at - c - 1))))
                 return PAPYRA_ENOMEM;
         } else if (at > path) {
             /* "redis://secret@host" is the password-only form that redis-py also accepts. */
-            if (!(r->password = dup_n(path, (size_t)(at - path))))
+            if (!(r->password = strndup(path, (size_t)(at - path))))
                 return PAPYRA_ENOMEM;
         }
         hp = at + 1;
     }
     slash = strchr(hp, '/');
     end = slash ? slash : hp + strlen(hp);
-    if (*hp == '[') {
-        const char *rb = memchr(hp, ']', (size_t)(end - hp));
-        if (!rb)
-            return papyra__store_error(s, PAPYRA_EINVAL, "redis URL: unterminated '[' in host");
-        if (!(r->host = dup_n(hp + 1, (size_t)(rb - hp - 1))))
-            return PAPYRA_ENOMEM;
-        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-    } else {
-        colon = memchr(hp, ':', (size_t)(end - hp));
-        if (!(r->host = dup_n(hp, (size_t)((colon ? colon : end) - hp))))
-            return PAPYRA_ENOMEM;
-    }
+    if (papyra__redis_split_hostport(hp, (size_t)(end - hp), &hs, &he, &colon) < 0)
+        return papyra__store_error(s, PAPYRA_EINVAL, "redis URL: unterminated '[' in host");
+    if (!(r->host = strndup(hs, (size_t)(he - hs))))
+        return PAPYRA_ENOMEM;
     if (r->host[0] == '\0') {
         free(r->host);
         if (!(r->host = strdup("localhost")))
@@ -775,6 +756,31 @@ papyra__redis_ensure(papyra_store *s, papyra__redis *r)
     return connect_now(s, r);
 }
 
+/*
+ * The end of papyra__redis_command() and routed_command(): hands @p reply
+ * over in *ret, or turns an error reply into EPROTO (freed) unless
+ * PAPYRA_REDIS_ERROR_OK.
+ */
+static int
+command_result(papyra_store *s,
+               unsigned flags,
+               int argc,
+               const char **argv,
+               redisReply *reply,
+               redisReply **ret)
+{
+    if (reply->type == REDIS_REPLY_ERROR && !(flags & PAPYRA_REDIS_ERROR_OK)) {
+        char what[256];
+        int rc;
+        (void)snprintf(what, sizeof(what), "%s %.200s", argv[0], argc > 1 ? argv[1] : "");
+        rc = papyra__redis_reply_error(s, reply, what);
+        freeReplyObject(reply);
+        return rc;
+    }
+    *ret = reply;
+    return 0;
+}
+
 static int routed_command(papyra_store *s,
                           papyra__redis *router,
                           unsigned flags,
@@ -812,15 +818,7 @@ papyra__redis_command(papyra_store *s,
             continue;
         }
         papyra__redis_check_readonly(r, reply);
-        if (reply->type == REDIS_REPLY_ERROR && !(flags & PAPYRA_REDIS_ERROR_OK)) {
-            char what[256];
-            (void)snprintf(what, sizeof(what), "%s %.200s", argv[0], argc > 1 ? argv[1] : "");
-            rc = papyra__redis_reply_error(s, reply, what);
-            freeReplyObject(reply);
-            return rc;
-        }
-        *ret = reply;
-        return 0;
+        return command_result(s, flags, argc, argv, reply, ret);
     }
     return rc;
 }
@@ -1131,6 +1129,32 @@ papyra__redis_reroute(papyra_store *s, papyra__redis *router, int hop, int64_t d
     return 0;
 }
 
+int
+papyra__redis_route_acquire(papyra_store *s,
+                            papyra__redis *router,
+                            const char *key,
+                            int hop,
+                            int64_t deadline,
+                            papyra__redis **target,
+                            bool *asking,
+                            papyra__redis **ret)
+{
+    papyra__redis *node = *target ? *target : papyra__redis_at(router, key);
+    int rc;
+
+    if (!node)
+        return papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
+    if ((rc = papyra__redis_acquire_writer(s, node, ret)) < 0) {
+        if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
+            *target = NULL;
+            *asking = false;
+            return PAPYRA_REDIS_REROUTED;
+        }
+        return rc;
+    }
+    return 0;
+}
+
 static int
 routed_command(papyra_store *s,
                papyra__redis *router,
@@ -1149,22 +1173,15 @@ routed_command(papyra_store *s,
         return papyra__store_error(s, PAPYRA_EINVAL, "redis-cluster: %s names no key to route by",
                                    argv[0]);
     for (int hop = 0;; hop++) {
-        papyra__redis *node = target ? target : papyra__redis_at(router, key);
         papyra__redis *c = NULL;
         papyra__cluster_redir rd = {.type = PAPYRA_CLUSTER_NONE};
         redisReply *reply = NULL;
-        int rc;
+        int rc = papyra__redis_route_acquire(s, router, key, hop, deadline, &target, &asking, &c);
 
-        if (!node)
-            return papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
-        if ((rc = papyra__redis_acquire_writer(s, node, &c)) < 0) {
-            if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
-                target = NULL;
-                asking = false;
-                continue;
-            }
+        if (rc == PAPYRA_REDIS_REROUTED)
+            continue;
+        if (rc < 0)
             return rc;
-        }
         if (asking) {
             papyra__redis_argv two[2] = {{0}, {0}};
             redisReply *rep2[2] = {NULL, NULL};
@@ -1203,15 +1220,7 @@ routed_command(papyra_store *s,
             freeReplyObject(reply);
             continue;
         }
-        if (reply->type == REDIS_REPLY_ERROR && !(flags & PAPYRA_REDIS_ERROR_OK)) {
-            char what[256];
-            (void)snprintf(what, sizeof(what), "%s %.200s", argv[0], argc > 1 ? argv[1] : "");
-            rc = papyra__redis_reply_error(s, reply, what);
-            freeReplyObject(reply);
-            return rc;
-        }
-        *ret = reply;
-        return 0;
+        return command_result(s, flags, argc, argv, reply, ret);
     }
 }
 
@@ -1281,23 +1290,15 @@ routed_pipeline(papyra_store *s,
     with[0].lens = (size_t[]){6};
     memcpy(with + 1, cmds, n * sizeof(*cmds));
     for (int hop = 0;; hop++) {
-        papyra__redis *node = target ? target : papyra__redis_at(router, key);
         papyra__redis *c = NULL;
         papyra__cluster_redir rd = {.type = PAPYRA_CLUSTER_NONE};
         bool redirected = false;
 
-        if (!node) {
-            rc = papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
+        rc = papyra__redis_route_acquire(s, router, key, hop, deadline, &target, &asking, &c);
+        if (rc == PAPYRA_REDIS_REROUTED)
+            continue;
+        if (rc < 0)
             break;
-        }
-        if ((rc = papyra__redis_acquire_writer(s, node, &c)) < 0) {
-            if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, router, hop, deadline) == 0) {
-                target = NULL;
-                asking = false;
-                continue;
-            }
-            break;
-        }
         if (asking) {
             rc = papyra__redis_pipeline(s, c, n + 1, with, rwith);
             if (rc == 0) {

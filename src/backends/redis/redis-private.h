@@ -3,7 +3,8 @@
  * Shared state of the Redis Streams backend: the connection settings parsed
  * from the store URL, the hiredis context and the helpers that run commands
  * on it. Only the files of src/backends/redis/ built with hiredis (redis.c,
- * conn.c, groups.c, maint.c) include this header.
+ * conn.c, groups.c, maint.c, sentinel.c, cluster.c, hosts.c) include this
+ * header.
  *
  * Every use of a context happens under its connection's mutex, because a
  * hiredis context is not thread-safe and a store handle may be shared by
@@ -118,6 +119,26 @@ papyra__cluster_redir_type papyra__redis_set_redir(papyra__redis *r, const char 
  * the connection error left as the store's message.
  */
 int papyra__redis_reroute(papyra_store *s, papyra__redis *router, int hop, int64_t deadline);
+
+/* papyra__redis_route_acquire() rerouted: try the hop again. */
+#define PAPYRA_REDIS_REROUTED 1
+
+/*
+ * One hop of a call routed in a cluster: locks a connection (as
+ * papyra__redis_acquire_writer()) of *target, or when NULL of the master
+ * that serves @p key, into *ret. Returns 0, PAPYRA_REDIS_REROUTED when that
+ * master could not be reached and papyra__redis_reroute() read the map again
+ * (*target and *asking are then reset: route by the new map), or an error
+ * (ECONNECT "no master known" when the map names none).
+ */
+int papyra__redis_route_acquire(papyra_store *s,
+                                papyra__redis *router,
+                                const char *key,
+                                int hop,
+                                int64_t deadline,
+                                papyra__redis **target,
+                                bool *asking,
+                                papyra__redis **ret);
 
 /*
  * Takes a connection of master @p node for a command or a walk: the main one
@@ -317,5 +338,46 @@ int papyra__redis_compact(papyra_store *s,
 
 /* Current wall-clock time in ms. */
 int64_t papyra__redis_now_ms(void);
+
+/*
+ * How one URL form names its node list in error messages: redis-sentinel://
+ * and redis-cluster:// parse "host[:port],host[:port]" (a host may be
+ * "[v6]") with papyra__redis_parse_hostlist(), each with its own words.
+ */
+typedef struct papyra__redis_hostlist {
+    const char *scheme;  /* "redis-cluster": starts every message as "<scheme> URL: " */
+    const char *empty;   /* after "empty ": "node address in the seed list" */
+    const char *plural;  /* after "more than <max> ": "seed nodes" */
+    const char *item;    /* one address, as in "bad port in seed '...'" */
+    const char *no_host; /* "no host" (or "no (or too long a) host" with host_max) */
+    size_t host_max;     /* a host of host_max bytes or more is refused; 0: no limit */
+    int max;             /* most addresses in the list */
+    int default_port;    /* for an address without ":port" */
+} papyra__redis_hostlist;
+
+/*
+ * Parses the comma-separated list [@p p, @p end) into hosts[] (strdup'ed,
+ * the caller frees them) and ports[], from index *count on, counting them in
+ * *count. Returns 0, PAPYRA_EINVAL (message set, naming the address) or
+ * PAPYRA_ENOMEM.
+ */
+int papyra__redis_parse_hostlist(papyra_store *s,
+                                 const papyra__redis_hostlist *form,
+                                 const char *p,
+                                 const char *end,
+                                 int *count,
+                                 char **hosts,
+                                 int *ports);
+
+/*
+ * Splits the @p n bytes at @p p, "host[:port]" or "[v6][:port]": the host is
+ * [*hs, *he) and *colon the ':' before the port (NULL: none). Returns -1 for
+ * a '[' without its ']', else 0.
+ */
+int papyra__redis_split_hostport(
+    const char *p, size_t n, const char **hs, const char **he, const char **colon);
+
+/* Parses the @p n decimal digits at @p p as a TCP port 1..65535 into *ret; -1 if not one. */
+int papyra__redis_parse_port(const char *p, size_t n, int *ret);
 
 #endif /* PAPYRA_REDIS_PRIVATE_H */

@@ -1517,20 +1517,14 @@ with_key_conn(papyra_store *s,
     }
     deadline = papyra__cluster_mono_ms() + r->timeout_ms;
     for (int hop = 0;; hop++) {
-        papyra__redis *node = target ? target : papyra__redis_at(r, key);
         papyra__redis *c = NULL;
         papyra__cluster_redir rd;
 
-        if (!node)
-            return papyra__store_error(s, PAPYRA_ECONNECT, "redis-cluster: no master known");
-        if ((rc = papyra__redis_acquire_writer(s, node, &c)) < 0) {
-            if (rc == PAPYRA_ECONNECT && papyra__redis_reroute(s, r, hop, deadline) == 0) {
-                target = NULL;
-                asking = false;
-                continue;
-            }
+        rc = papyra__redis_route_acquire(s, r, key, hop, deadline, &target, &asking, &c);
+        if (rc == PAPYRA_REDIS_REROUTED)
+            continue;
+        if (rc < 0)
             return rc;
-        }
         c->asking = asking;
         c->redir.type = PAPYRA_CLUSTER_NONE;
         rc = fn(s, c, key, arg);

@@ -15,74 +15,20 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "backends/redis/redis-private.h"
 #include "util/buf.h"
 
-static char *
-dup_n(const char *p, size_t n)
-{
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return out;
-}
-
-static int
-parse_port(const char *p, size_t n, int *ret)
-{
-    long v = 0;
-    if (n == 0 || n > 5)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        v = v * 10 + (p[i] - '0');
-    }
-    if (v < 1 || v > 65535)
-        return -1;
-    *ret = (int)v;
-    return 0;
-}
-
-/* Adds one "host[:port]" (or "[v6]:port") of @p n bytes to @p st. */
-static int
-add_sentinel(papyra_store *s, papyra__sentinel *st, const char *p, size_t n)
-{
-    const char *end = p + n, *colon, *hs = p, *he;
-
-    if (n == 0)
-        return papyra__store_error(s, PAPYRA_EINVAL,
-                                   "redis-sentinel URL: empty sentinel address in the list");
-    if (st->n == PAPYRA_SENTINEL_MAX)
-        return papyra__store_error(s, PAPYRA_EINVAL, "redis-sentinel URL: more than %d sentinels",
-                                   PAPYRA_SENTINEL_MAX);
-    if (*p == '[') {
-        const char *rb = memchr(p, ']', n);
-        if (!rb)
-            return papyra__store_error(s, PAPYRA_EINVAL,
-                                       "redis-sentinel URL: unterminated '[' in '%.*s'", (int)n, p);
-        hs = p + 1;
-        he = rb;
-        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
-    } else {
-        colon = memchr(p, ':', n);
-        he = colon ? colon : end;
-    }
-    if (he == hs)
-        return papyra__store_error(
-            s, PAPYRA_EINVAL, "redis-sentinel URL: no host in sentinel address '%.*s'", (int)n, p);
-    st->ports[st->n] = 26379;
-    if (colon && parse_port(colon + 1, (size_t)(end - colon - 1), &st->ports[st->n]) < 0)
-        return papyra__store_error(s, PAPYRA_EINVAL,
-                                   "redis-sentinel URL: bad port in sentinel address '%.*s' "
-                                   "(allowed range 1..65535)",
-                                   (int)n, p);
-    if (!(st->hosts[st->n] = dup_n(hs, (size_t)(he - hs))))
-        return PAPYRA_ENOMEM;
-    st->n++;
-    return 0;
-}
+/* The sentinel list of a redis-sentinel:// URL, as its error messages name it. */
+static const papyra__redis_hostlist sentinel_list = {
+    .scheme = "redis-sentinel",
+    .empty = "sentinel address in the list",
+    .plural = "sentinels",
+    .item = "sentinel address",
+    .no_host = "no host",
+    .host_max = 0,
+    .max = PAPYRA_SENTINEL_MAX,
+    .default_port = 26379,
+};
 
 int
 papyra__sentinel_parse(papyra_store *s, const char *path, papyra__sentinel **ret)
@@ -106,13 +52,9 @@ papyra__sentinel_parse(papyra_store *s, const char *path, papyra__sentinel **ret
                                  path);
         goto fail;
     }
-    while (p <= slash) {
-        const char *comma = memchr(p, ',', (size_t)(slash - p));
-        const char *e = comma ? comma : slash;
-        if ((rc = add_sentinel(s, st, p, (size_t)(e - p))) < 0)
-            goto fail;
-        p = e + 1;
-    }
+    if ((rc = papyra__redis_parse_hostlist(s, &sentinel_list, p, slash, &st->n, st->hosts,
+                                           st->ports)) < 0)
+        goto fail;
     if (!(st->master_name = strdup(slash + 1))) {
         rc = PAPYRA_ENOMEM;
         goto fail;
@@ -236,7 +178,7 @@ ask_one(const papyra__sentinel *st,
              reply->element[0]->type != REDIS_REPLY_STRING ||
              reply->element[1]->type != REDIS_REPLY_STRING ||
              reply->element[0]->len + 1 > hostlen ||
-             parse_port(reply->element[1]->str, reply->element[1]->len, port) < 0)
+             papyra__redis_parse_port(reply->element[1]->str, reply->element[1]->len, port) < 0)
         (void)snprintf(why, whylen, "unexpected reply to SENTINEL GET-MASTER-ADDR-BY-NAME");
     else {
         memcpy(host, reply->element[0]->str, reply->element[0]->len);
