@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,12 +62,67 @@ papyra_test_free_port(void)
     return port;
 }
 
-static void
-sleep_ms(long ms)
+void
+papyra_test_sleep_ms(long ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
+}
+
+long long
+papyra_test_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double
+papyra_test_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+redisContext *
+papyra_test_connect(int port, int timeout_ms)
+{
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    redisContext *ctx = redisConnectWithTimeout("127.0.0.1", port, tv);
+
+    if (!ctx || ctx->err) {
+        redisFree(ctx);
+        return NULL;
+    }
+    (void)redisSetTimeout(ctx, tv);
+    return ctx;
+}
+
+redisReply *
+papyra_test_vcmd_at(int port, int timeout_ms, const char *fmt, va_list ap)
+{
+    redisContext *ctx = papyra_test_connect(port, timeout_ms);
+    redisReply *r;
+
+    if (!ctx)
+        return NULL;
+    r = redisvCommand(ctx, fmt, ap);
+    redisFree(ctx);
+    return r;
+}
+
+redisReply *
+papyra_test_cmd_at(int port, const char *fmt, ...)
+{
+    redisReply *r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    r = papyra_test_vcmd_at(port, 1000, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 /* Whether the TLS port accepts a TCP connection (the harness links no TLS of its own). */
@@ -181,7 +237,7 @@ spawn(papyra_test_redis *r)
         }
         if (r->tls_dir ? accepts_tcp(r) : answers_ping(r))
             return 0;
-        sleep_ms(50);
+        papyra_test_sleep_ms(50);
     }
     papyra_test_redis_kill(r);
     return -1;

@@ -7,6 +7,8 @@
 #ifndef PAPYRA_REDIS_HARNESS_H
 #define PAPYRA_REDIS_HARNESS_H
 
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -25,6 +27,24 @@ typedef struct papyra_test_redis {
      * 16), e.g. the cluster options of redis-cluster-harness.c. */
     const char *const *extra_args;
 } papyra_test_redis;
+
+/* Sleeps @p ms milliseconds, going on after a signal. */
+void papyra_test_sleep_ms(long ms);
+
+/* CLOCK_MONOTONIC in milliseconds (for deadlines of wait loops). */
+long long papyra_test_mono_ms(void);
+
+/* CLOCK_REALTIME in seconds (for record timestamps). */
+double papyra_test_now_s(void);
+
+/* A connection to 127.0.0.1:@p port with connect and I/O timeouts of @p timeout_ms; or NULL. */
+redisContext *papyra_test_connect(int port, int timeout_ms);
+
+/* One command on a new papyra_test_connect(); NULL when the server does not answer. */
+redisReply *papyra_test_vcmd_at(int port, int timeout_ms, const char *fmt, va_list ap);
+
+/* papyra_test_vcmd_at() with 1 s timeouts. */
+redisReply *papyra_test_cmd_at(int port, const char *fmt, ...);
 
 /* A TCP port on 127.0.0.1 that is free right now (another process may take it), or -1. */
 int papyra_test_free_port(void);

@@ -70,30 +70,6 @@ static char kept[NKEPT][1024];
 static long kept_told[NKEPT];
 static int nkept;
 
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * How many of a failed call's @p n records its message says were stored: on
  * a cluster, the records of the slot groups listed as "stored" ("...; the
@@ -159,8 +135,8 @@ writer(void *arg)
         int base = t * PER_THREAD + seq, rc;
         for (int i = 0; i < BATCH; i++) {
             (void)snprintf(text[i], sizeof(text[i]), "\"chaos://%d\"", base + i);
-            recs[i] =
-                i % 4 == 3 ? st_dead_letter(text[i], now_s()) : st_event_addr(text[i], now_s());
+            recs[i] = i % 4 == 3 ? st_dead_letter(text[i], papyra_test_now_s())
+                                 : st_event_addr(text[i], papyra_test_now_s());
         }
         rc = papyra_store_write_batch(s, recs, BATCH);
         atomic_fetch_add(&attempted, BATCH);
@@ -168,7 +144,7 @@ writer(void *arg)
             atomic_store(&outcome[base + i], rc == 0 ? 1 : 2);
         if (rc == 0) {
             atomic_fetch_add(&acked, BATCH);
-            sleep_ms(PACE_MS);
+            papyra_test_sleep_ms(PACE_MS);
         } else {
             const char *msg = papyra_store_errmsg(s);
             long told = stored_per_message(msg, BATCH);
@@ -183,7 +159,7 @@ writer(void *arg)
                 (void)snprintf(first_error, sizeof(first_error), "%s", msg);
             (void)snprintf(last_error, sizeof(last_error), "%s", msg);
             pthread_mutex_unlock(&err_lock);
-            sleep_ms(10);
+            papyra_test_sleep_ms(10);
         }
     }
     return NULL;
@@ -241,13 +217,13 @@ static void
 wait_acked(long more, const char *when)
 {
     long target = atomic_load(&acked) + more;
-    long long deadline = mono_ms() + 30000;
+    long long deadline = papyra_test_mono_ms() + 30000;
 
     while (atomic_load(&acked) < target) {
-        if (mono_ms() > deadline)
+        if (papyra_test_mono_ms() > deadline)
             fail_msg("%s: only %ld of %ld records acknowledged in 30 s; last error: %s", when,
                      atomic_load(&acked), target, last_error);
-        sleep_ms(10);
+        papyra_test_sleep_ms(10);
     }
 }
 
@@ -305,16 +281,16 @@ xrange_all(const char *prefix, unsigned char *seen)
     for (int m = 0; m < nm; m++) {
         char cursor[32] = "0";
         do {
-            redisReply *r = papyra_test_cluster_cmd(masters[m], "SCAN %s MATCH *%s* COUNT 1000",
-                                                    cursor, prefix);
+            redisReply *r =
+                papyra_test_cmd_at(masters[m], "SCAN %s MATCH *%s* COUNT 1000", cursor, prefix);
             assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
             (void)snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
             for (size_t k = 0; k < r->element[1]->elements; k++) {
                 const char *key = r->element[1]->element[k]->str;
                 char start[64] = "-";
                 for (;;) {
-                    redisReply *x = papyra_test_cluster_cmd(masters[m], "XRANGE %s %s + COUNT 1000",
-                                                            key, start);
+                    redisReply *x =
+                        papyra_test_cmd_at(masters[m], "XRANGE %s %s + COUNT 1000", key, start);
                     assert_true(x && x->type == REDIS_REPLY_ARRAY);
                     if (x->elements == 0) {
                         freeReplyObject(x);
@@ -406,8 +382,8 @@ store_slots(const char *prefix, int *slots, int max)
     for (int m = 0; m < nm; m++) {
         char cursor[32] = "0";
         do {
-            redisReply *r = papyra_test_cluster_cmd(masters[m], "SCAN %s MATCH *%s* COUNT 1000",
-                                                    cursor, prefix);
+            redisReply *r =
+                papyra_test_cmd_at(masters[m], "SCAN %s MATCH *%s* COUNT 1000", cursor, prefix);
             assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
             (void)snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
             for (size_t k = 0; k < r->element[1]->elements; k++) {

@@ -31,7 +31,7 @@ static void
 set_key(papyra_test_cluster *c, const char *key, const char *value)
 {
     int owner = papyra_test_cluster_slot_owner(c, papyra_test_cluster_keyslot(c, key));
-    redisReply *r = papyra_test_cluster_cmd(owner, "SET %s %s", key, value);
+    redisReply *r = papyra_test_cmd_at(owner, "SET %s %s", key, value);
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_STATUS);
     freeReplyObject(r);
@@ -41,7 +41,7 @@ set_key(papyra_test_cluster *c, const char *key, const char *value)
 static void
 assert_key_at(int port, const char *key, const char *value)
 {
-    redisReply *r = papyra_test_cluster_cmd(port, "GET %s", key);
+    redisReply *r = papyra_test_cmd_at(port, "GET %s", key);
     assert_non_null(r);
     if (r->type != REDIS_REPLY_STRING)
         fail_msg("GET %s on %d: type %d (%s)", key, port, r->type,

@@ -49,57 +49,16 @@ static int ports[NMASTERS];
 static char node_ids[NMASTERS][64];
 static char *dir;
 
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static redisContext *
-conn(int port)
-{
-    struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (!c || c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    (void)redisSetTimeout(c, tv);
-    return c;
-}
-
-/* Runs one command on 127.0.0.1:port; NULL when the server does not answer. */
+/* Runs one command on 127.0.0.1:port (2 s timeouts); NULL when the server does not answer. */
 static redisReply *
 cmd_at(int port, const char *fmt, ...)
 {
-    redisContext *c = conn(port);
-    redisReply *r = NULL;
+    redisReply *r;
     va_list ap;
 
-    if (!c)
-        return NULL;
     va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
+    r = papyra_test_vcmd_at(port, 2000, fmt, ap);
     va_end(ap);
-    redisFree(c);
     return r;
 }
 
@@ -107,20 +66,17 @@ cmd_at(int port, const char *fmt, ...)
 static void
 ok_at(int port, const char *fmt, ...)
 {
-    redisContext *c = conn(port);
     redisReply *r;
     va_list ap;
 
-    assert_non_null(c);
     va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
+    r = papyra_test_vcmd_at(port, 2000, fmt, ap);
     va_end(ap);
     if (!r || r->type == REDIS_REPLY_ERROR)
-        fprintf(stderr, "port %d: %s: %s\n", port, fmt, r ? r->str : c->errstr);
+        fprintf(stderr, "port %d: %s: %s\n", port, fmt, r ? r->str : "no answer");
     assert_non_null(r);
     assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
     freeReplyObject(r);
-    redisFree(c);
 }
 
 static bool
@@ -174,7 +130,7 @@ start_node(int i)
                 return 0;
             if (waitpid(pids[i], NULL, WNOHANG) == pids[i])
                 break;
-            sleep_ms(50);
+            papyra_test_sleep_ms(50);
         }
         (void)kill(pids[i], SIGKILL);
         (void)waitpid(pids[i], NULL, 0);
@@ -224,14 +180,14 @@ start_all(void)
         if (i > 0)
             freeReplyObject(cmd_at(ports[i], "CLUSTER MEET 127.0.0.1 %d", ports[0]));
     }
-    deadline = mono_ms() + 20000;
+    deadline = papyra_test_mono_ms() + 20000;
     for (int i = 0; i < NMASTERS; i++) {
         while (!state_ok(ports[i])) {
-            if (mono_ms() > deadline) {
+            if (papyra_test_mono_ms() > deadline) {
                 fprintf(stderr, "the cluster did not come up (see %s)\n", dir);
                 return -1;
             }
-            sleep_ms(50);
+            papyra_test_sleep_ms(50);
         }
     }
     return 0;
@@ -313,7 +269,7 @@ test_keyslot(void **state)
         "{papyra}:local:audits",
         "123456789",
     };
-    redisContext *c = conn(ports[0]);
+    redisContext *c = papyra_test_connect(ports[0], 2000);
     char key[64];
     (void)state;
 
@@ -410,7 +366,7 @@ roundtrip(const char *params, const char *keys[3], bool one_slot)
     char url[1024];
     papyra_store *s;
     papyra_record recs[12];
-    double t0 = now_s();
+    double t0 = papyra_test_now_s();
     uint64_t before;
     int where[3];
 
@@ -480,7 +436,7 @@ maint_layout(const char *params, const char *key, const char *qkey)
 {
     char url[1024];
     papyra_store *s;
-    papyra_record rec = st_event(1, now_s());
+    papyra_record rec = st_event(1, papyra_test_now_s());
     papyra_recovery_options ro = {.mode = PAPYRA_RECOVER_QUARANTINE};
     papyra_recovery_report *rep = NULL;
     papyra_compaction_report cr = {0};
@@ -536,7 +492,7 @@ test_group(void **state)
     assert_int_equal(papyra_redis_group_ensure(s, PAPYRA_KIND_EVENT, "g", "0"), 0);
     assert_int_equal(papyra_redis_group_ensure(s, PAPYRA_KIND_EVENT, "g", "0"), 0);
     for (int i = 0; i < 3; i++)
-        recs[i] = st_event(i, now_s());
+        recs[i] = st_event(i, papyra_test_now_s());
     assert_int_equal(papyra_store_write_batch(s, recs, 3), 0);
     ok_at(ports[owner(slot_of("grp:local:events"))], "XADD grp:local:events * data nope");
     assert_int_equal(papyra_redis_consume(s, PAPYRA_KIND_EVENT, "g", "c1", 10, 0, NULL, &e), 0);
@@ -595,7 +551,7 @@ test_moved(void **state)
     cluster_url(url, sizeof(url), "prefix=mv");
     s = st_open("%s", url);
     for (int i = 0; i < 4; i++)
-        recs[i] = st_event(i, now_s());
+        recs[i] = st_event(i, papyra_test_now_s());
     assert_int_equal(papyra_store_write_batch(s, recs, 2), 0);
     migrate_begin(slot, from, to);
     migrate_key(key, from, to);
@@ -649,7 +605,7 @@ test_ask(void **state)
     cluster_url(url, sizeof(url), "prefix=ask");
     s = st_open("%s", url);
     for (int i = 0; i < 3; i++)
-        recs[i] = st_event(i, now_s());
+        recs[i] = st_event(i, papyra_test_now_s());
     assert_int_equal(papyra_store_write_batch(s, recs, 2), 0);
     migrate_begin(slot, from, to);
     /* Not moved yet: the source serves it. */
@@ -698,7 +654,7 @@ test_partial_batch(void **state)
     s = st_open("%s", url);
     ok_at(ports[owner(slot_of("pb:local:audits"))], "SET pb:local:audits not-a-stream");
     for (int i = 0; i < 6; i++)
-        recs[i] = i % 2 ? st_audit(i, now_s()) : st_event(i, now_s());
+        recs[i] = i % 2 ? st_audit(i, papyra_test_now_s()) : st_event(i, papyra_test_now_s());
     before_w = st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN);
     before_e = st_counter(s, PAPYRA_METRIC_WRITE_ERRORS);
     rc = papyra_store_write_batch(s, recs, 6);
@@ -731,8 +687,8 @@ test_wait_replicas(void **state)
     cluster_url(url, sizeof(url),
                 "prefix=wr&key_layout=hashtag&wait_replicas=1&wait_timeout_ms=50");
     s = st_open("%s", url);
-    recs[0] = st_event(0, now_s());
-    recs[1] = st_audit(1, now_s());
+    recs[0] = st_event(0, papyra_test_now_s());
+    recs[1] = st_audit(1, papyra_test_now_s());
     before_w = st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN);
     rc = papyra_store_write_batch(s, recs, 2);
     printf("# %s\n", papyra_store_errmsg(s));
@@ -755,7 +711,7 @@ slot_back_main(void *arg)
 {
     slot_back *b = arg;
     redisReply *r;
-    sleep_ms(b->ms);
+    papyra_test_sleep_ms(b->ms);
     r = cmd_at(ports[b->to], "CLUSTER ADDSLOTS %d", b->slot);
     freeReplyObject(r);
     return NULL;
@@ -772,7 +728,7 @@ test_clusterdown(void **state)
     int slot = slot_of(key), at = owner(slot);
     char url[1024];
     papyra_store *s;
-    papyra_record rec = st_event(1, now_s());
+    papyra_record rec = st_event(1, papyra_test_now_s());
     papyra_record_list *l = NULL;
     uint64_t before_w;
     pthread_t th;
@@ -828,8 +784,8 @@ writer_main(void *arg)
     for (int b = 0; b < NBATCHES; b++) {
         papyra_record recs[6];
         for (int i = 0; i < 6; i++)
-            recs[i] =
-                i % 2 ? st_audit(w->id * 1000 + b, now_s()) : st_event(w->id * 1000 + b, now_s());
+            recs[i] = i % 2 ? st_audit(w->id * 1000 + b, papyra_test_now_s())
+                            : st_event(w->id * 1000 + b, papyra_test_now_s());
         if (papyra_store_write_batch(w->s, recs, 6) == 0)
             w->acked++;
     }
@@ -855,7 +811,7 @@ test_threads(void **state)
         w[i] = (writer){.s = s, .id = i};
         assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
     }
-    sleep_ms(20);
+    papyra_test_sleep_ms(20);
     migrate_begin(slot, from, to);
     migrate_key(key, from, to);
     migrate_end(slot, to);
@@ -930,12 +886,12 @@ tls_cluster_start(void)
             _exit(127);
         }
     }
-    deadline = mono_ms() + 10000;
+    deadline = papyra_test_mono_ms() + 10000;
     for (int i = 0; i < 2; i++) {
         while (tls_cli(i, "PONG", "PING") != 0) {
-            if (mono_ms() > deadline)
+            if (papyra_test_mono_ms() > deadline)
                 return -1;
-            sleep_ms(50);
+            papyra_test_sleep_ms(50);
         }
     }
     if (tls_cli(0, NULL, "CLUSTER ADDSLOTSRANGE 0 5000") != 0 ||
@@ -946,9 +902,9 @@ tls_cluster_start(void)
         return -1;
     for (int i = 0; i < 2; i++) {
         while (tls_cli(i, "cluster_state:ok", "CLUSTER INFO") != 0) {
-            if (mono_ms() > deadline)
+            if (papyra_test_mono_ms() > deadline)
                 return -1;
-            sleep_ms(50);
+            papyra_test_sleep_ms(50);
         }
     }
     return 0;
@@ -986,7 +942,7 @@ test_tls(void **state)
                    tls_ports[1], dir);
     s = st_open("%s", url);
     for (int i = 0; i < 6; i++)
-        recs[i] = i % 2 ? st_audit(i, now_s()) : st_event(i, now_s());
+        recs[i] = i % 2 ? st_audit(i, papyra_test_now_s()) : st_event(i, papyra_test_now_s());
     assert_int_equal(papyra_store_write_batch(s, recs, 6), 0);
     st_assert_count(s, PAPYRA_KIND_EVENT, 3);
     st_assert_count(s, PAPYRA_KIND_AUDIT, 3);

@@ -50,55 +50,10 @@ static pid_t sent_pid[NSENT + 1];
 static int sent_port[NSENT + 1];
 static char *sent_dir;
 
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs one command on 127.0.0.1:port; NULL when the server does not answer. */
-static redisReply *
-cmd_at(int port, const char *fmt, ...)
-{
-    struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    redisReply *r = NULL;
-    va_list ap;
-
-    if (!c || c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    (void)redisSetTimeout(c, tv);
-    va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    redisFree(c);
-    return r;
-}
-
 static bool
 info_has(int port, const char *needle)
 {
-    redisReply *r = cmd_at(port, "INFO replication");
+    redisReply *r = papyra_test_cmd_at(port, "INFO replication");
     bool ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, needle);
     freeReplyObject(r);
     return ok;
@@ -107,7 +62,7 @@ info_has(int port, const char *needle)
 static size_t
 array_len(int port, const char *fmt)
 {
-    redisReply *r = cmd_at(port, fmt);
+    redisReply *r = papyra_test_cmd_at(port, fmt);
     size_t n = r && r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
     freeReplyObject(r);
     return n;
@@ -142,7 +97,7 @@ start_sentinel(int i, const char *name, const char *extra)
             _exit(127);
         }
         for (int k = 0; k < 100; k++) {
-            redisReply *r = cmd_at(sent_port[i], "PING");
+            redisReply *r = papyra_test_cmd_at(sent_port[i], "PING");
             /* A sentinel with a password answers NOAUTH: it is up too. */
             bool up = r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR);
             freeReplyObject(r);
@@ -150,7 +105,7 @@ start_sentinel(int i, const char *name, const char *extra)
                 return 0;
             if (waitpid(sent_pid[i], NULL, WNOHANG) == sent_pid[i])
                 break;
-            sleep_ms(50);
+            papyra_test_sleep_ms(50);
         }
         (void)kill(sent_pid[i], SIGKILL);
         (void)waitpid(sent_pid[i], NULL, 0);
@@ -189,18 +144,18 @@ start_all(void)
             return -1;
     }
     for (int i = 1; i < 3; i++) {
-        redisReply *r = cmd_at(nodes[i].port, "REPLICAOF 127.0.0.1 %d", nodes[0].port);
+        redisReply *r = papyra_test_cmd_at(nodes[i].port, "REPLICAOF 127.0.0.1 %d", nodes[0].port);
         freeReplyObject(r);
     }
-    deadline = mono_ms() + 15000;
+    deadline = papyra_test_mono_ms() + 15000;
     while (!info_has(nodes[0].port, "connected_slaves:2") ||
            !info_has(nodes[1].port, "master_link_status:up") ||
            !info_has(nodes[2].port, "master_link_status:up")) {
-        if (mono_ms() > deadline) {
+        if (papyra_test_mono_ms() > deadline) {
             fprintf(stderr, "the replicas did not sync with the master\n");
             return -1;
         }
-        sleep_ms(100);
+        papyra_test_sleep_ms(100);
     }
     if (!(sent_dir = papyra_test_tmpdir()))
         return -1;
@@ -212,15 +167,15 @@ start_all(void)
             return -1;
         }
     }
-    deadline = mono_ms() + 20000;
+    deadline = papyra_test_mono_ms() + 20000;
     for (int i = 0; i < NSENT; i++) {
         while (array_len(sent_port[i], "SENTINEL REPLICAS " MASTER) < 2 ||
                array_len(sent_port[i], "SENTINEL SENTINELS " MASTER) < NSENT - 1) {
-            if (mono_ms() > deadline) {
+            if (papyra_test_mono_ms() > deadline) {
                 fprintf(stderr, "sentinel %d did not find the replicas and the others\n", i);
                 return -1;
             }
-            sleep_ms(100);
+            papyra_test_sleep_ms(100);
         }
     }
     return 0;
@@ -344,7 +299,7 @@ static void
 test_sentinel_auth(void **state)
 {
     char url[1024], msg[1024], ep[64];
-    papyra_record rec = st_event(1, now_s());
+    papyra_record rec = st_event(1, papyra_test_now_s());
     papyra_store *s;
     int rc;
     (void)state;
@@ -451,7 +406,7 @@ test_wait_shortfall(void **state)
                  "prefix=shortfall&wait_replicas=2&wait_timeout_ms=300&timeout_ms=2000");
     s = st_open("%s", url);
     for (int i = 0; i < 3; i++)
-        recs[i] = st_event(i, now_s());
+        recs[i] = st_event(i, papyra_test_now_s());
     assert_int_equal(papyra_store_write_batch(s, recs, 3), 0); /* two replicas: enough */
     papyra_store_close(s);
 
@@ -498,7 +453,7 @@ writer(void *arg)
         rec.u.event.system_id = "local";
         rec.u.event.actor_address = addr;
         rec.u.event.event_type = "ActorStarted";
-        rec.u.event.timestamp = now_s();
+        rec.u.event.timestamp = papyra_test_now_s();
         rc = papyra_store_write(s, &rec);
         atomic_store(&outcome[seq], rc == 0 ? 1 : 2);
         atomic_store(&next_seq, seq + 1);
@@ -509,7 +464,7 @@ writer(void *arg)
         } else {
             atomic_fetch_add(&failed, 1);
             (void)snprintf(last_error, sizeof(last_error), "%s", papyra_store_errmsg(s));
-            sleep_ms(20);
+            papyra_test_sleep_ms(20);
         }
     }
     return NULL;
@@ -533,15 +488,15 @@ test_failover(void **state)
                  "connect_timeout_ms=500&connections=1");
     s = st_open("%s", url);
     assert_int_equal(pthread_create(&th, NULL, writer, s), 0);
-    deadline = mono_ms() + 10000;
-    while (atomic_load(&acked) < 200 && mono_ms() < deadline)
-        sleep_ms(10);
+    deadline = papyra_test_mono_ms() + 10000;
+    while (atomic_load(&acked) < 200 && papyra_test_mono_ms() < deadline)
+        papyra_test_sleep_ms(10);
     assert_true(atomic_load(&acked) >= 200);
     papyra_test_redis_kill(&nodes[0]);
     atomic_store(&killed, true);
-    deadline = mono_ms() + 40000;
-    while (atomic_load(&acked_after_kill) < 200 && mono_ms() < deadline)
-        sleep_ms(20);
+    deadline = papyra_test_mono_ms() + 40000;
+    while (atomic_load(&acked_after_kill) < 200 && papyra_test_mono_ms() < deadline)
+        papyra_test_sleep_ms(20);
     atomic_store(&stop_writer, true);
     pthread_join(th, NULL);
     written = atomic_load(&next_seq);
@@ -584,7 +539,7 @@ test_readonly(void **state)
 {
     char url[1024];
     papyra_store *s;
-    papyra_record rec = st_event(1, now_s());
+    papyra_record rec = st_event(1, papyra_test_now_s());
     redisReply *r;
     int xport, dead = papyra_test_free_port();
     (void)state;
@@ -592,11 +547,11 @@ test_readonly(void **state)
     sentinel_url(url, sizeof(url), "prefix=readonly&connections=1&timeout_ms=2000");
     s = st_open("%s", url);
     assert_int_equal(papyra_store_write(s, &rec), 0);
-    r = cmd_at(sent_port[0], "SENTINEL GET-MASTER-ADDR-BY-NAME " MASTER);
+    r = papyra_test_cmd_at(sent_port[0], "SENTINEL GET-MASTER-ADDR-BY-NAME " MASTER);
     assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
     xport = atoi(r->element[1]->str);
     freeReplyObject(r);
-    freeReplyObject(cmd_at(xport, "REPLICAOF 127.0.0.1 %d", dead));
+    freeReplyObject(papyra_test_cmd_at(xport, "REPLICAOF 127.0.0.1 %d", dead));
 
     assert_int_not_equal(papyra_store_write(s, &rec), 0);
     printf("# %s\n", papyra_store_errmsg(s));
@@ -606,7 +561,7 @@ test_readonly(void **state)
     assert_non_null(strstr(papyra_store_errmsg(s), "the sentinels name it the master, but it is "
                                                    "not one"));
 
-    freeReplyObject(cmd_at(xport, "REPLICAOF NO ONE"));
+    freeReplyObject(papyra_test_cmd_at(xport, "REPLICAOF NO ONE"));
     assert_int_equal(papyra_store_write(s, &rec), 0);
     papyra_store_close(s);
 }

@@ -285,22 +285,6 @@ static papyra_test_redis tnodes[3];
 static pid_t sent_pid[NSENT];
 static int sent_port[NSENT];
 
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Runs redis-cli over TLS (the client certificate) on port; its output in out, 0 or -1. */
 static int
 cli(int port, const char *args, char *out, size_t n)
@@ -374,7 +358,7 @@ start_tls_sentinel(int i)
                 return 0;
             if (waitpid(sent_pid[i], NULL, WNOHANG) == sent_pid[i])
                 break;
-            sleep_ms(50);
+            papyra_test_sleep_ms(50);
         }
         (void)kill(sent_pid[i], SIGKILL);
         (void)waitpid(sent_pid[i], NULL, 0);
@@ -410,28 +394,28 @@ start_tls_sentinel_setup(void)
         assert_int_equal(papyra_test_redis_start(&tnodes[i]), 0);
     }
     (void)snprintf(args, sizeof(args), "REPLICAOF 127.0.0.1 %d", tnodes[0].port);
-    deadline = mono_ms() + 15000;
+    deadline = papyra_test_mono_ms() + 15000;
     for (int i = 1; i < 3; i++) {
         assert_int_equal(cli(tnodes[i].port, args, out, sizeof(out)), 0);
         while (cli(tnodes[i].port, "INFO replication", info, sizeof(info)) != 0 ||
                !strstr(info, "master_link_status:up")) {
-            if (mono_ms() > deadline)
+            if (papyra_test_mono_ms() > deadline)
                 fail_msg("replica %d did not sync with the master over TLS", i);
-            sleep_ms(100);
+            papyra_test_sleep_ms(100);
         }
     }
     for (int i = 0; i < NSENT; i++) {
         if (start_tls_sentinel(i) != 0)
             fail_msg("TLS sentinel %d did not start (see %s/sentinel%d.log)", i, tlsdir, i);
     }
-    deadline = mono_ms() + 20000;
+    deadline = papyra_test_mono_ms() + 20000;
     for (int i = 0; i < NSENT; i++) {
         while (cli_field(sent_port[i], "SENTINEL MASTER " TLS_MASTER, "num-slaves") < 2 ||
                cli_field(sent_port[i], "SENTINEL MASTER " TLS_MASTER, "num-other-sentinels") <
                    NSENT - 1) {
-            if (mono_ms() > deadline)
+            if (papyra_test_mono_ms() > deadline)
                 fail_msg("TLS sentinel %d did not find the replicas and the others", i);
-            sleep_ms(100);
+            papyra_test_sleep_ms(100);
         }
     }
 }
@@ -450,14 +434,6 @@ tls_sentinel_url(char *buf,
                    "tls_key=%s/client.key&sentinel_password=%s&%s",
                    scheme, sent_port[0], sent_port[1], sent_port[2], (int)getpid(), tlsdir, ca_file,
                    tlsdir, tlsdir, sentinel_password, extra);
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*
@@ -519,14 +495,14 @@ test_tls_sentinel_write_and_failover(void **state)
     write_and_list(s, 10); /* a batch, and list, through the sentinel form over TLS */
 
     /* Single records with wait_replicas=1; kill -9 the master after 100 acknowledged. */
-    deadline = mono_ms() + 60000;
-    while (seq < MAXSEQ && acked_after < 100 && mono_ms() < deadline) {
+    deadline = papyra_test_mono_ms() + 60000;
+    while (seq < MAXSEQ && acked_after < 100 && papyra_test_mono_ms() < deadline) {
         papyra_record rec = {.kind = PAPYRA_KIND_EVENT};
         (void)snprintf(addr, sizeof(addr), "\"local://%d\"", seq);
         rec.u.event.system_id = "local";
         rec.u.event.actor_address = addr;
         rec.u.event.event_type = "ActorStarted";
-        rec.u.event.timestamp = now_s();
+        rec.u.event.timestamp = papyra_test_now_s();
         rc = papyra_store_write(s, &rec);
         outcome[seq++] = rc == 0 ? 1 : 2;
         if (rc == 0) {
@@ -536,7 +512,7 @@ test_tls_sentinel_write_and_failover(void **state)
         } else {
             failed++;
             (void)snprintf(last_error, sizeof(last_error), "%s", papyra_store_errmsg(s));
-            sleep_ms(20);
+            papyra_test_sleep_ms(20);
         }
         if (acked == 100 && tnodes[0].pid != 0)
             papyra_test_redis_kill(&tnodes[0]);
