@@ -148,17 +148,12 @@ test_cluster_harness(void **state)
 int
 main(void)
 {
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
     const char *why = NULL;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cluster_harness),
     };
 
-    if (!papyra_test_cluster_available(&why)) {
-        fprintf(stderr, "%s: %s%s\n", required ? "FAIL" : "SKIP", why,
-                required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        return required ? 1 : 77;
-    }
+    if (!papyra_test_cluster_available(&why))
+        return papyra_test_redis_skip(why);
     return cmocka_run_group_tests_name("redis-cluster-harness", tests, NULL, teardown);
 }

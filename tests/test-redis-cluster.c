@@ -100,10 +100,45 @@ node_port(void)
     }
 }
 
+/* Whether node *i answers CLUSTER MYID; keeps its id in node_ids. */
+static bool
+node_up(void *arg)
+{
+    int i = *(int *)arg;
+    redisReply *r = cmd_at(ports[i], "CLUSTER MYID");
+    bool up = r && r->type == REDIS_REPLY_STRING;
+    if (up)
+        (void)snprintf(node_ids[i], sizeof(node_ids[i]), "%s", r->str);
+    freeReplyObject(r);
+    return up;
+}
+
 static int
 start_node(int i)
 {
     char conf[4200], log[4200], p[16];
+    const char *argv[] = {"redis-server",
+                          "--port",
+                          p,
+                          "--bind",
+                          "127.0.0.1",
+                          "--cluster-enabled",
+                          "yes",
+                          "--cluster-config-file",
+                          conf,
+                          "--cluster-node-timeout",
+                          "5000",
+                          "--dir",
+                          dir,
+                          "--save",
+                          "",
+                          "--appendonly",
+                          "no",
+                          "--daemonize",
+                          "no",
+                          "--logfile",
+                          log,
+                          NULL};
 
     (void)snprintf(conf, sizeof(conf), "%s/nodes-%d.conf", dir, i);
     (void)snprintf(log, sizeof(log), "%s/node-%d.log", dir, i);
@@ -111,29 +146,9 @@ start_node(int i)
         ports[i] = node_port();
         (void)snprintf(p, sizeof(p), "%d", ports[i]);
         (void)unlink(conf);
-        if ((pids[i] = fork()) < 0)
-            return -1;
-        if (pids[i] == 0) {
-            execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
-                   "--cluster-enabled", "yes", "--cluster-config-file", conf,
-                   "--cluster-node-timeout", "5000", "--dir", dir, "--save", "", "--appendonly",
-                   "no", "--daemonize", "no", "--logfile", log, (char *)NULL);
-            _exit(127);
-        }
-        for (int k = 0; k < 100; k++) {
-            redisReply *r = cmd_at(ports[i], "CLUSTER MYID");
-            bool up = r && r->type == REDIS_REPLY_STRING;
-            if (up)
-                (void)snprintf(node_ids[i], sizeof(node_ids[i]), "%s", r->str);
-            freeReplyObject(r);
-            if (up)
-                return 0;
-            if (waitpid(pids[i], NULL, WNOHANG) == pids[i])
-                break;
-            papyra_test_sleep_ms(50);
-        }
-        (void)kill(pids[i], SIGKILL);
-        (void)waitpid(pids[i], NULL, 0);
+        pids[i] = papyra_test_spawn_until(argv, node_up, &i);
+        if (pids[i] > 0)
+            return 0;
         pids[i] = 0;
     }
     return -1;
@@ -143,11 +158,7 @@ static void
 stop_all(void)
 {
     for (int i = 0; i < NMASTERS; i++) {
-        if (pids[i] > 0) {
-            (void)kill(pids[i], SIGKILL);
-            (void)waitpid(pids[i], NULL, 0);
-            pids[i] = 0;
-        }
+        papyra_test_reap(&pids[i]);
     }
     if (dir) {
         papyra_test_rmtree(dir);
@@ -914,11 +925,7 @@ static void
 tls_cluster_stop(void)
 {
     for (int i = 0; i < 2; i++) {
-        if (tls_pids[i] > 0) {
-            (void)kill(tls_pids[i], SIGKILL);
-            (void)waitpid(tls_pids[i], NULL, 0);
-            tls_pids[i] = 0;
-        }
+        papyra_test_reap(&tls_pids[i]);
     }
 }
 
@@ -979,8 +986,6 @@ test_tls(void **state)
 int
 main(void)
 {
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyslot),
         cmocka_unit_test(test_url_errors),
@@ -999,11 +1004,8 @@ main(void)
     };
     int rc;
 
-    if (!papyra_test_redis_available()) {
-        fprintf(stderr, "%s: redis-server (which also runs the cluster) is not on PATH%s\n",
-                required ? "FAIL" : "SKIP", required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        return required ? 1 : 77;
-    }
+    if (!papyra_test_redis_available())
+        return papyra_test_redis_skip("redis-server (which also runs the cluster) is not on PATH");
     if (start_all() != 0) {
         stop_all();
         return 1;

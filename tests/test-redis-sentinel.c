@@ -68,61 +68,30 @@ array_len(int port, const char *fmt)
     return n;
 }
 
+/* Whether the sentinel on *port answers PING. */
+static bool
+sentinel_up(void *port)
+{
+    redisReply *r = papyra_test_cmd_at(*(int *)port, "PING");
+    /* A sentinel with a password answers NOAUTH: it is up too. */
+    bool up = r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    return up;
+}
+
 /* Starts sentinel i watching the master as @p name, with @p extra config lines. */
 static int
 start_sentinel(int i, const char *name, const char *extra)
 {
-    char conf[4200], log[4200];
-    FILE *f;
-
-    (void)snprintf(conf, sizeof(conf), "%s/sentinel%d.conf", sent_dir, i);
-    (void)snprintf(log, sizeof(log), "%s/sentinel%d.log", sent_dir, i);
-    for (int attempt = 0; attempt < 5; attempt++) {
-        sent_port[i] = papyra_test_free_port();
-        if (!(f = fopen(conf, "w")))
-            return -1;
-        fprintf(f,
-                "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n%s"
-                "sentinel monitor %s 127.0.0.1 %d 2\n"
-                "sentinel down-after-milliseconds %s 1000\n"
-                "sentinel failover-timeout %s 4000\n"
-                "sentinel parallel-syncs %s 2\n",
-                sent_port[i], sent_dir, log, extra, name, nodes[0].port, name, name, name);
-        fclose(f);
-        sent_pid[i] = fork();
-        if (sent_pid[i] < 0)
-            return -1;
-        if (sent_pid[i] == 0) {
-            execlp("redis-server", "redis-server", conf, "--sentinel", (char *)NULL);
-            _exit(127);
-        }
-        for (int k = 0; k < 100; k++) {
-            redisReply *r = papyra_test_cmd_at(sent_port[i], "PING");
-            /* A sentinel with a password answers NOAUTH: it is up too. */
-            bool up = r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR);
-            freeReplyObject(r);
-            if (up)
-                return 0;
-            if (waitpid(sent_pid[i], NULL, WNOHANG) == sent_pid[i])
-                break;
-            papyra_test_sleep_ms(50);
-        }
-        (void)kill(sent_pid[i], SIGKILL);
-        (void)waitpid(sent_pid[i], NULL, 0);
-        sent_pid[i] = 0;
-    }
-    return -1;
+    return papyra_test_sentinel_start(sent_dir, i, false, extra, name, nodes[0].port, sentinel_up,
+                                      &sent_port[i], &sent_pid[i]);
 }
 
 static void
 stop_all(void)
 {
     for (int i = 0; i < NSENT + 1; i++) {
-        if (sent_pid[i] > 0) {
-            (void)kill(sent_pid[i], SIGKILL);
-            (void)waitpid(sent_pid[i], NULL, 0);
-            sent_pid[i] = 0;
-        }
+        papyra_test_reap(&sent_pid[i]);
     }
     for (int i = 0; i < 3; i++)
         papyra_test_redis_stop(&nodes[i]);
@@ -569,8 +538,6 @@ test_readonly(void **state)
 int
 main(void)
 {
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_errors),     cmocka_unit_test(test_sentinel_auth),
         cmocka_unit_test(test_wait_shortfall), cmocka_unit_test(test_failover),
@@ -578,11 +545,9 @@ main(void)
     };
     int rc;
 
-    if (!papyra_test_redis_available()) {
-        fprintf(stderr, "%s: redis-server (which also runs the sentinels) is not on PATH%s\n",
-                required ? "FAIL" : "SKIP", required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        return required ? 1 : 77;
-    }
+    if (!papyra_test_redis_available())
+        return papyra_test_redis_skip(
+            "redis-server (which also runs the sentinels) is not on PATH");
     if (start_all() != 0) {
         stop_all();
         return 1;

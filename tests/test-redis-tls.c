@@ -324,58 +324,33 @@ cli_field(int port, const char *args, const char *key)
     return -1;
 }
 
+/* Whether the TLS sentinel on *port answers PING with PONG. */
+static bool
+tls_sentinel_up(void *port)
+{
+    char out[64];
+    return cli(*(int *)port, "PING", out, sizeof(out)) == 0 && strstr(out, "PONG");
+}
+
 static int
 start_tls_sentinel(int i)
 {
-    char conf[8192], log[4200], out[64];
-    FILE *f;
+    char extra[3 * sizeof(tlsdir) + 512];
 
-    (void)snprintf(conf, sizeof(conf), "%s/sentinel%d.conf", tlsdir, i);
-    (void)snprintf(log, sizeof(log), "%s/sentinel%d.log", tlsdir, i);
-    for (int attempt = 0; attempt < 5; attempt++) {
-        sent_port[i] = papyra_test_free_port();
-        if (!(f = fopen(conf, "w")))
-            return -1;
-        fprintf(f,
-                "port 0\ntls-port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n"
-                "tls-cert-file %s/server.crt\ntls-key-file %s/server.key\n"
-                "tls-ca-cert-file %s/ca.crt\ntls-auth-clients yes\ntls-replication yes\n"
-                "requirepass " SENT_PASS "\nsentinel sentinel-pass " SENT_PASS "\n"
-                "sentinel monitor " TLS_MASTER " 127.0.0.1 %d 2\n"
-                "sentinel down-after-milliseconds " TLS_MASTER " 1000\n"
-                "sentinel failover-timeout " TLS_MASTER " 4000\n"
-                "sentinel parallel-syncs " TLS_MASTER " 2\n",
-                sent_port[i], tlsdir, log, tlsdir, tlsdir, tlsdir, tnodes[0].port);
-        fclose(f);
-        if ((sent_pid[i] = fork()) < 0)
-            return -1;
-        if (sent_pid[i] == 0) {
-            execlp("redis-server", "redis-server", conf, "--sentinel", (char *)NULL);
-            _exit(127);
-        }
-        for (int k = 0; k < 100; k++) {
-            if (cli(sent_port[i], "PING", out, sizeof(out)) == 0 && strstr(out, "PONG"))
-                return 0;
-            if (waitpid(sent_pid[i], NULL, WNOHANG) == sent_pid[i])
-                break;
-            papyra_test_sleep_ms(50);
-        }
-        (void)kill(sent_pid[i], SIGKILL);
-        (void)waitpid(sent_pid[i], NULL, 0);
-        sent_pid[i] = 0;
-    }
-    return -1;
+    (void)snprintf(extra, sizeof(extra),
+                   "tls-cert-file %s/server.crt\ntls-key-file %s/server.key\n"
+                   "tls-ca-cert-file %s/ca.crt\ntls-auth-clients yes\ntls-replication yes\n"
+                   "requirepass " SENT_PASS "\nsentinel sentinel-pass " SENT_PASS "\n",
+                   tlsdir, tlsdir, tlsdir);
+    return papyra_test_sentinel_start(tlsdir, i, true, extra, TLS_MASTER, tnodes[0].port,
+                                      tls_sentinel_up, &sent_port[i], &sent_pid[i]);
 }
 
 static void
 stop_tls_sentinels(void)
 {
     for (int i = 0; i < NSENT; i++) {
-        if (sent_pid[i] > 0) {
-            (void)kill(sent_pid[i], SIGKILL);
-            (void)waitpid(sent_pid[i], NULL, 0);
-            sent_pid[i] = 0;
-        }
+        papyra_test_reap(&sent_pid[i]);
     }
     for (int i = 0; i < 3; i++)
         papyra_test_redis_stop(&tnodes[i]);
@@ -599,8 +574,6 @@ main(void)
         cmocka_unit_test(test_tls_bad_settings_should_be_rejected),
         cmocka_unit_test(test_tls_sentinel_write_and_failover),
     };
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
     const char *tmp = getenv("TMPDIR");
     const char *why = NULL;
 
@@ -619,11 +592,8 @@ main(void)
         if (papyra_test_redis_start(&server) < 0)
             why = "redis-server did not start with --tls-port (built without TLS?)";
     }
-    if (why) {
-        fprintf(stderr, "redis-tls: %s: %s%s\n", why, required ? "FAIL" : "SKIP",
-                required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        return cleanup(required ? 1 : 77);
-    }
+    if (why)
+        return cleanup(papyra_test_redis_skip(why));
     return cleanup(cmocka_run_group_tests_name("redis-tls", tests, NULL, NULL));
 }
 
