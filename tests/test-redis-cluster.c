@@ -226,18 +226,6 @@ cluster_url(char *buf, size_t n, const char *params)
                    ports[0], own ? "" : "&timeout_ms=3000", params);
 }
 
-static int
-open_err(const char *url, char *msg, size_t n)
-{
-    papyra_store *s = NULL;
-    papyra_error err = {0};
-    int rc = papyra_store_open(&s, url, &err);
-    if (rc == 0)
-        papyra_store_close(s);
-    (void)snprintf(msg, n, "%s", err.message);
-    return rc;
-}
-
 /* The stream length of @p key on master @p i (-1: it answered an error, such as MOVED). */
 static long long
 xlen_at(int i, const char *key)
@@ -324,19 +312,19 @@ test_url_errors(void **state)
     papyra_test_redis single = {0};
     (void)state;
 
-    assert_int_equal(open_err("redis-cluster://127.0.0.1:1,/", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster://127.0.0.1:1,/", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "empty node address"));
-    assert_int_equal(open_err("redis-cluster://h:0/", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster://h:0/", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "bad port in seed 'h:0'"));
-    assert_int_equal(open_err("redis-cluster://h:7000/3", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster://h:7000/3", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "a cluster has only database 0"));
-    assert_int_equal(open_err("redis-cluster://h:7000/?db=2", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster://h:7000/?db=2", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "a cluster has only database 0"));
-    assert_int_equal(open_err("redis-cluster://u:p@h:7000/", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster://u:p@h:7000/", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "?password="));
-    assert_int_equal(open_err("redis-cluster:///", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster:///", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "got no node"));
-    assert_int_equal(open_err("redis-cluster://h:7000/?key_layout=flat", msg, sizeof(msg)),
+    assert_int_equal(st_open_err("redis-cluster://h:7000/?key_layout=flat", msg, sizeof(msg)),
                      PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "key_layout must be 'upstream'"));
 
@@ -344,7 +332,7 @@ test_url_errors(void **state)
     (void)snprintf(url, sizeof(url),
                    "redis-cluster://127.0.0.1:%d,127.0.0.1:%d/?metrics=none&connect_timeout_ms=500",
                    dead, dead);
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
     printf("# %s\n", msg);
     assert_non_null(strstr(msg, "no node gave the slot map"));
     {
@@ -364,7 +352,7 @@ test_url_errors(void **state)
     /* A server that is not a cluster node. */
     assert_int_equal(papyra_test_redis_start(&single), 0);
     (void)snprintf(url, sizeof(url), "redis-cluster://127.0.0.1:%d/?metrics=none", single.port);
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
     printf("# %s\n", msg);
     assert_non_null(strstr(msg, "not a cluster node"));
     papyra_test_redis_stop(&single);
@@ -961,7 +949,7 @@ test_tls(void **state)
                        "redis-cluster://127.0.0.1:%d/?metrics=none&connect_timeout_ms=1000&"
                        "timeout_ms=1000",
                        tls_ports[0]);
-        assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+        assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
         printf("# %s\n", msg);
         assert_non_null(strstr(msg, "no node gave the slot map"));
     }
@@ -976,7 +964,7 @@ test_tls(void **state)
     char msg[2048];
     (void)state;
     /* A build without hiredis_ssl refuses rediss-cluster:// and says what it lacks. */
-    assert_int_equal(open_err("rediss-cluster://127.0.0.1:1/?metrics=none", msg, sizeof(msg)),
+    assert_int_equal(st_open_err("rediss-cluster://127.0.0.1:1/?metrics=none", msg, sizeof(msg)),
                      PAPYRA_EUNSUPPORTED);
     assert_non_null(strstr(msg, "hiredis_ssl"));
 }

@@ -159,18 +159,6 @@ sentinel_url(char *buf, size_t n, const char *params)
                    sent_port[0], sent_port[1], sent_port[2], params);
 }
 
-static int
-open_err(const char *url, char *msg, size_t n)
-{
-    papyra_store *s = NULL;
-    papyra_error err = {0};
-    int rc = papyra_store_open(&s, url, &err);
-    if (rc == 0)
-        papyra_store_close(s);
-    (void)snprintf(msg, n, "%s", err.message);
-    return rc;
-}
-
 /* Bad URLs and sentinels that cannot answer are refused, each with a message saying why. */
 static void
 test_url_errors(void **state)
@@ -179,17 +167,19 @@ test_url_errors(void **state)
     int dead = papyra_test_free_port();
     (void)state;
 
-    assert_int_equal(open_err("redis-sentinel://127.0.0.1:1,/m", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-sentinel://127.0.0.1:1,/m", msg, sizeof(msg)),
+                     PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "empty sentinel address"));
-    assert_int_equal(open_err("redis-sentinel://127.0.0.1:26379", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-sentinel://127.0.0.1:26379", msg, sizeof(msg)),
+                     PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "master_name"));
-    assert_int_equal(open_err("redis-sentinel://h:0/m", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-sentinel://h:0/m", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "bad port"));
-    assert_int_equal(open_err("redis-sentinel://u:p@h:1/m", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-sentinel://u:p@h:1/m", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "?password="));
 
     sentinel_url(url, sizeof(url), "wait_replicas=1&timeout_ms=500&wait_timeout_ms=500");
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "wait_timeout_ms (500) must be less than timeout_ms (500)"));
 
     {
@@ -209,7 +199,7 @@ test_url_errors(void **state)
     }
     (void)snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d/nosuch?metrics=none",
                    sent_port[1]);
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
     assert_non_null(strstr(msg, "does not know a master named 'nosuch'"));
 
     (void)snprintf(url, sizeof(url),
@@ -221,7 +211,7 @@ test_url_errors(void **state)
         papyra_store_close(s);
     }
     (void)snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d/" MASTER "?metrics=none", dead);
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
     assert_non_null(strstr(msg, "no sentinel gave the address of master '" MASTER "'"));
 
     {
@@ -232,7 +222,7 @@ test_url_errors(void **state)
             url, sizeof(url),
             "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/nosuch?metrics=none", dead,
             dead2, sent_port[1]);
-        assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+        assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
         printf("# %s\n", msg);
         (void)snprintf(want, sizeof(want),
                        "(127.0.0.1:%d, 127.0.0.1:%d: Connection refused; 127.0.0.1:%d: does not "
@@ -288,7 +278,7 @@ test_sentinel_auth(void **state)
 
     /* No password: the sentinel says NOAUTH. */
     auth_url(url, sizeof(url), false, "timeout_ms=2000");
-    rc = open_err(url, msg, sizeof(msg));
+    rc = st_open_err(url, msg, sizeof(msg));
     printf("# no sentinel_password: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(msg, ep));
@@ -297,7 +287,7 @@ test_sentinel_auth(void **state)
 
     /* A wrong password, and a wrong user's password, also behind a dead sentinel. */
     auth_url(url, sizeof(url), false, "sentinel_password=wrong");
-    rc = open_err(url, msg, sizeof(msg));
+    rc = st_open_err(url, msg, sizeof(msg));
     printf("# wrong sentinel_password: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(msg, ep));
@@ -305,7 +295,7 @@ test_sentinel_auth(void **state)
     assert_non_null(strstr(msg, "credentials refused (sentinel_password)"));
     assert_non_null(strstr(msg, "master '" AUTH_MASTER "'"));
     auth_url(url, sizeof(url), true, "sentinel_user=sentuser&sentinel_password=wrong");
-    rc = open_err(url, msg, sizeof(msg));
+    rc = st_open_err(url, msg, sizeof(msg));
     printf("# wrong sentinel_user password: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(msg, ep));
@@ -314,21 +304,21 @@ test_sentinel_auth(void **state)
 
     /* An ACL user that may not ask: NOPERM, a setting to fix too. */
     auth_url(url, sizeof(url), false, "sentinel_user=nosentinel&sentinel_password=nopass");
-    rc = open_err(url, msg, sizeof(msg));
+    rc = st_open_err(url, msg, sizeof(msg));
     printf("# sentinel_user without the right: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(msg, "NOPERM"));
 
     /* The sentinel's password given as the master's is not sent to the sentinel. */
     auth_url(url, sizeof(url), false, "password=sentpass");
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_EACCES);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_EACCES);
     assert_non_null(strstr(msg, "NOAUTH"));
 
     /* A password to a sentinel that has none is refused too (it is a setting to fix). */
     (void)snprintf(url, sizeof(url),
                    "redis-sentinel://127.0.0.1:%d/" MASTER "?metrics=none&sentinel_password=x",
                    sent_port[0]);
-    rc = open_err(url, msg, sizeof(msg));
+    rc = st_open_err(url, msg, sizeof(msg));
     printf("# sentinel_password to a sentinel without one: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
 
@@ -349,13 +339,13 @@ test_sentinel_auth(void **state)
 
     /* The parameters belong to the sentinel forms; a user goes with a password. */
     assert_int_equal(
-        open_err("redis://127.0.0.1:1/0?sentinel_password=x&metrics=none", msg, sizeof(msg)),
+        st_open_err("redis://127.0.0.1:1/0?sentinel_password=x&metrics=none", msg, sizeof(msg)),
         PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "sentinel_password"));
     assert_non_null(strstr(msg, "redis-sentinel://"));
-    assert_int_equal(
-        open_err("redis-sentinel://127.0.0.1:1/m?sentinel_user=u&metrics=none", msg, sizeof(msg)),
-        PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-sentinel://127.0.0.1:1/m?sentinel_user=u&metrics=none", msg,
+                                 sizeof(msg)),
+                     PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "sentinel_user needs sentinel_password"));
 }
 

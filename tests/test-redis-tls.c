@@ -31,26 +31,17 @@
 #include "store-testutil.h"
 #include "testutil.h"
 
-static int
-open_rc(const char *url, papyra_error *e)
-{
-    papyra_store *s = NULL;
-    int rc = papyra_store_open(&s, url, e);
-    if (rc == 0)
-        papyra_store_close(s);
-    return rc;
-}
-
 /* Both builds: TLS parameters belong to rediss:// only. */
 static void
 test_tls_params_should_need_rediss(void **state)
 {
     papyra_error e = {0};
     (void)state;
-    assert_int_equal(open_rc("redis://127.0.0.1:1/0?tls_ca=/x&metrics=none", &e), PAPYRA_EINVAL);
+    assert_int_equal(st_open_rc("redis://127.0.0.1:1/0?tls_ca=/x&metrics=none", &e), PAPYRA_EINVAL);
     assert_non_null(strstr(e.message, "tls_ca"));
     assert_non_null(strstr(e.message, "rediss://"));
-    assert_int_equal(open_rc("unix:/tmp/none.sock?tls_insecure=1&metrics=none", &e), PAPYRA_EINVAL);
+    assert_int_equal(st_open_rc("unix:/tmp/none.sock?tls_insecure=1&metrics=none", &e),
+                     PAPYRA_EINVAL);
     assert_non_null(strstr(e.message, "tls_insecure"));
 }
 
@@ -62,12 +53,12 @@ test_tls_should_be_refused_without_hiredis_ssl(void **state)
 {
     papyra_error e = {0};
     (void)state;
-    assert_int_equal(open_rc("rediss://127.0.0.1:1/0?tls_ca=/x.crt&metrics=none", &e),
+    assert_int_equal(st_open_rc("rediss://127.0.0.1:1/0?tls_ca=/x.crt&metrics=none", &e),
                      PAPYRA_EUNSUPPORTED);
     assert_non_null(strstr(e.message, "TLS"));
     assert_non_null(strstr(e.message, "hiredis_ssl"));
     /* The sentinel form over TLS too, naming its scheme. */
-    assert_int_equal(open_rc("rediss-sentinel://127.0.0.1:1/m?tls_ca=/x.crt&metrics=none", &e),
+    assert_int_equal(st_open_rc("rediss-sentinel://127.0.0.1:1/m?tls_ca=/x.crt&metrics=none", &e),
                      PAPYRA_EUNSUPPORTED);
     assert_non_null(strstr(e.message, "rediss-sentinel"));
     assert_non_null(strstr(e.message, "hiredis_ssl"));
@@ -201,7 +192,7 @@ test_tls_wrong_ca_should_be_refused_clearly(void **state)
 
     tls_params(params, sizeof(params), "tls_ca", "wrongca.crt", true);
     tls_url(url, sizeof(url), "rediss", params);
-    assert_int_equal(open_rc(url, &e), PAPYRA_ECONNECT);
+    assert_int_equal(st_open_rc(url, &e), PAPYRA_ECONNECT);
     print_message("wrong CA: %s\n", e.message);
     (void)snprintf(ep, sizeof(ep), "127.0.0.1:%d", server.port);
     assert_non_null(strstr(e.message, ep));
@@ -212,7 +203,7 @@ test_tls_wrong_ca_should_be_refused_clearly(void **state)
     tls_params(params, sizeof(params), "tls_ca", "wrongca.crt", true);
     tls_url(url, sizeof(url), "rediss", params);
     (void)snprintf(url + strlen(url), sizeof(url) - strlen(url), "&tls_insecure=1");
-    assert_int_equal(open_rc(url, &e), 0);
+    assert_int_equal(st_open_rc(url, &e), 0);
 }
 
 static void
@@ -225,7 +216,7 @@ test_tls_missing_client_cert_should_be_refused(void **state)
 
     tls_params(params, sizeof(params), "tls_ca", "ca.crt", false);
     tls_url(url, sizeof(url), "rediss", params);
-    rc = open_rc(url, &e);
+    rc = st_open_rc(url, &e);
     print_message("no client certificate: %s (%s)\n", e.message, papyra_errname(rc));
     assert_true(rc == PAPYRA_ECONNECT || rc == PAPYRA_EIO || rc == PAPYRA_EPROTO);
     (void)snprintf(ep, sizeof(ep), "127.0.0.1:%d", server.port);
@@ -242,7 +233,7 @@ test_tls_plaintext_to_tls_port_should_fail_cleanly(void **state)
     (void)state;
 
     tls_url(url, sizeof(url), "redis", "connect_timeout_ms=2000&timeout_ms=2000");
-    rc = open_rc(url, &e);
+    rc = st_open_rc(url, &e);
     print_message("plaintext to the TLS port: %s (%s)\n", e.message, papyra_errname(rc));
     assert_true(rc == PAPYRA_EIO || rc == PAPYRA_ETIMEDOUT || rc == PAPYRA_EPROTO ||
                 rc == PAPYRA_ECONNECT);
@@ -259,16 +250,16 @@ test_tls_bad_settings_should_be_rejected(void **state)
 
     (void)snprintf(params, sizeof(params), "tls_cert=%s/client.crt", tlsdir);
     tls_url(url, sizeof(url), "rediss", params);
-    assert_int_equal(open_rc(url, &e), PAPYRA_EINVAL);
+    assert_int_equal(st_open_rc(url, &e), PAPYRA_EINVAL);
     assert_non_null(strstr(e.message, "tls_key"));
 
     tls_url(url, sizeof(url), "rediss", "tls_insecure=2");
-    assert_int_equal(open_rc(url, &e), PAPYRA_EINVAL);
+    assert_int_equal(st_open_rc(url, &e), PAPYRA_EINVAL);
     assert_non_null(strstr(e.message, "tls_insecure"));
 
     (void)snprintf(params, sizeof(params), "tls_ca=%s/missing.crt", tlsdir);
     tls_url(url, sizeof(url), "rediss", params);
-    assert_int_equal(open_rc(url, &e), PAPYRA_EINVAL);
+    assert_int_equal(st_open_rc(url, &e), PAPYRA_EINVAL);
     assert_non_null(strstr(e.message, "missing.crt"));
 }
 
@@ -438,7 +429,7 @@ test_tls_sentinel_write_and_failover(void **state)
     /* A CA that did not sign the sentinels' certificates: refused, naming each sentinel. */
     tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "wrongca.crt", SENT_PASS,
                      "timeout_ms=2000");
-    rc = open_rc(url, &e);
+    rc = st_open_rc(url, &e);
     print_message("sentinels over TLS, wrong CA: %s\n", e.message);
     assert_int_equal(rc, PAPYRA_ECONNECT);
     assert_non_null(strstr(e.message, ep));
@@ -447,7 +438,7 @@ test_tls_sentinel_write_and_failover(void **state)
 
     /* Over TLS, a wrong sentinel password is refused as over TCP. */
     tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "ca.crt", "wrong", "");
-    rc = open_rc(url, &e);
+    rc = st_open_rc(url, &e);
     print_message("sentinels over TLS, wrong password: %s\n", e.message);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(e.message, ep));
@@ -458,7 +449,7 @@ test_tls_sentinel_write_and_failover(void **state)
                    "redis-sentinel://127.0.0.1:%d/" TLS_MASTER
                    "?metrics=none&connect_timeout_ms=1000&timeout_ms=1000",
                    sent_port[0]);
-    rc = open_rc(url, &e);
+    rc = st_open_rc(url, &e);
     print_message("plaintext to TLS sentinels: %s\n", e.message);
     assert_int_equal(rc, PAPYRA_ECONNECT);
     assert_non_null(strstr(e.message, ep));
