@@ -84,6 +84,14 @@ st_open(const char *fmt, ...)
 }
 
 int
+st_count_each(const papyra_record *r, void *count)
+{
+    (void)r;
+    (*(size_t *)count)++;
+    return 0;
+}
+
+int
 st_open_rc(const char *url, papyra_error *e)
 {
     papyra_store *s = NULL;

@@ -580,14 +580,6 @@ test_moved(void **state)
     papyra_store_close(s);
 }
 
-static int
-count_cb(const papyra_record *r, void *ctx)
-{
-    (void)r;
-    (*(size_t *)ctx)++;
-    return 0;
-}
-
 /* A slot half migrated: the key still on the source is served there; once moved, ASK. */
 static void
 test_ask(void **state)
@@ -616,11 +608,11 @@ test_ask(void **state)
     assert_int_equal(papyra_store_write_batch(s, recs, 3), 0);
     assert_int_equal(papyra_store_write(s, &recs[0]), 0);
     st_assert_count(s, PAPYRA_KIND_EVENT, 7);
-    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, &lo, count_cb, &seen), 0);
+    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, &lo, st_count_each, &seen), 0);
     assert_int_equal(seen, 7);
     lo.limit = 2;
     seen = 0;
-    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, &lo, count_cb, &seen), 0);
+    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, &lo, st_count_each, &seen), 0);
     assert_int_equal(seen, 2);
     st_assert_scan(s, 0);
     migrate_end(slot, to);
