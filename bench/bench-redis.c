@@ -505,7 +505,7 @@ cluster_flush(const papyra_test_cluster *c)
     int nm = papyra_test_cluster_masters(c, masters, PAPYRA_TEST_CLUSTER_MAX_NODES);
 
     for (int i = 0; i < nm; i++)
-        freeReplyObject(papyra_test_cluster_cmd(masters[i], "FLUSHALL"));
+        freeReplyObject(papyra_test_cmd_at(masters[i], "FLUSHALL"));
 }
 
 /*

@@ -30,22 +30,6 @@ typedef struct cnode {
     int first_slot; /* of its first range; NSLOTS when none */
 } cnode;
 
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool
 papyra_test_cluster_available(const char **why)
 {
@@ -60,26 +44,6 @@ papyra_test_cluster_available(const char **why)
         return false;
     }
     return true;
-}
-
-redisReply *
-papyra_test_cluster_cmd(int port, const char *fmt, ...)
-{
-    struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
-    redisContext *ctx = redisConnectWithTimeout("127.0.0.1", port, tv);
-    redisReply *r;
-    va_list ap;
-
-    if (!ctx || ctx->err) {
-        redisFree(ctx);
-        return NULL;
-    }
-    (void)redisSetTimeout(ctx, tv);
-    va_start(ap, fmt);
-    r = redisvCommand(ctx, fmt, ap);
-    va_end(ap);
-    redisFree(ctx);
-    return r;
 }
 
 /* The reply as text (status, string or error), or NULL. */
@@ -108,7 +72,7 @@ reply_ok(redisReply *r, const char *what, int port)
 static int
 parse_nodes(int port, cnode *out, int max)
 {
-    redisReply *r = papyra_test_cluster_cmd(port, "CLUSTER NODES");
+    redisReply *r = papyra_test_cmd_at(port, "CLUSTER NODES");
     const char *text = r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
     int n = 0;
 
@@ -193,7 +157,7 @@ any_port(const papyra_test_cluster *c)
 static int
 node_id(int port, char *id, size_t size)
 {
-    redisReply *r = papyra_test_cluster_cmd(port, "CLUSTER MYID");
+    redisReply *r = papyra_test_cmd_at(port, "CLUSTER MYID");
     int rc = -1;
     if (r && r->type == REDIS_REPLY_STRING) {
         (void)snprintf(id, size, "%s", r->str);
@@ -207,7 +171,7 @@ node_id(int port, char *id, size_t size)
 static bool
 info_has(int port, const char *section, const char *needle)
 {
-    redisReply *r = papyra_test_cluster_cmd(port, section ? "INFO %s" : "CLUSTER INFO", section);
+    redisReply *r = papyra_test_cmd_at(port, section ? "INFO %s" : "CLUSTER INFO", section);
     bool ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, needle);
     freeReplyObject(r);
     return ok;
@@ -220,7 +184,7 @@ info_has(int port, const char *section, const char *needle)
 static int
 slot_signature(int port, char *out, size_t size)
 {
-    redisReply *r = papyra_test_cluster_cmd(port, "CLUSTER SLOTS");
+    redisReply *r = papyra_test_cmd_at(port, "CLUSTER SLOTS");
     int first[NSLOTS / 2 + 1], last[NSLOTS / 2 + 1], owner[NSLOTS / 2 + 1];
     size_t n = 0, used = 0;
 
@@ -316,7 +280,7 @@ cluster_ok(const papyra_test_cluster *c, char *why, size_t whysize, int *bad)
 static void
 dump_node(const papyra_test_cluster *c, int port)
 {
-    redisReply *r = papyra_test_cluster_cmd(port, "CLUSTER NODES");
+    redisReply *r = papyra_test_cmd_at(port, "CLUSTER NODES");
     char log[4200], line[1024];
     long lines = 0, skip;
     FILE *f;
@@ -345,21 +309,21 @@ dump_node(const papyra_test_cluster *c, int port)
 int
 papyra_test_cluster_wait_ok(papyra_test_cluster *c, int timeout_ms)
 {
-    long long deadline = mono_ms() + timeout_ms;
+    long long deadline = papyra_test_mono_ms() + timeout_ms;
     char why[256] = "";
     int bad = 0;
 
     for (;;) {
         if (cluster_ok(c, why, sizeof(why), &bad))
             return 0;
-        if (mono_ms() > deadline) {
+        if (papyra_test_mono_ms() > deadline) {
             fprintf(stderr, "cluster harness: the cluster is not ok after %d ms: %s\n", timeout_ms,
                     why);
             if (bad > 0)
                 dump_node(c, bad);
             return -1;
         }
-        sleep_ms(100);
+        papyra_test_sleep_ms(100);
     }
 }
 
@@ -573,7 +537,7 @@ papyra_test_cluster_replicas(const papyra_test_cluster *c, int master_port, int 
         redisReply *r;
         if (c->node[i].pid <= 0)
             continue;
-        r = papyra_test_cluster_cmd(c->node[i].port, "ROLE");
+        r = papyra_test_cmd_at(c->node[i].port, "ROLE");
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
             r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "slave") == 0 &&
             r->element[2]->type == REDIS_REPLY_INTEGER && r->element[2]->integer == master_port)
@@ -586,7 +550,7 @@ papyra_test_cluster_replicas(const papyra_test_cluster *c, int master_port, int 
 int
 papyra_test_cluster_keyslot(const papyra_test_cluster *c, const char *key)
 {
-    redisReply *r = papyra_test_cluster_cmd(any_port(c), "CLUSTER KEYSLOT %s", key);
+    redisReply *r = papyra_test_cmd_at(any_port(c), "CLUSTER KEYSLOT %s", key);
     int slot = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
     freeReplyObject(r);
     return slot;
@@ -595,7 +559,7 @@ papyra_test_cluster_keyslot(const papyra_test_cluster *c, const char *key)
 int
 papyra_test_cluster_slot_owner(const papyra_test_cluster *c, int slot)
 {
-    redisReply *r = papyra_test_cluster_cmd(any_port(c), "CLUSTER SLOTS");
+    redisReply *r = papyra_test_cmd_at(any_port(c), "CLUSTER SLOTS");
     int port = -1;
 
     for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
@@ -627,7 +591,7 @@ static int
 migrate_keys(int from, int to, int slot)
 {
     for (;;) {
-        redisReply *keys = papyra_test_cluster_cmd(from, "CLUSTER GETKEYSINSLOT %d 100", slot);
+        redisReply *keys = papyra_test_cmd_at(from, "CLUSTER GETKEYSINSLOT %d 100", slot);
         const char *argv[110];
         size_t lens[110];
         char port[16];
@@ -694,27 +658,26 @@ papyra_test_cluster_move_slot_held(papyra_test_cluster *c, int slot, int to_port
     if (from == to_port)
         return 0;
     nm = papyra_test_cluster_masters(c, masters, PAPYRA_TEST_CLUSTER_MAX_NODES);
-    if (!reply_ok(
-            papyra_test_cluster_cmd(to_port, "CLUSTER SETSLOT %d IMPORTING %s", slot, from_id),
-            "SETSLOT IMPORTING", to_port) ||
-        !reply_ok(papyra_test_cluster_cmd(from, "CLUSTER SETSLOT %d MIGRATING %s", slot, to_id),
+    if (!reply_ok(papyra_test_cmd_at(to_port, "CLUSTER SETSLOT %d IMPORTING %s", slot, from_id),
+                  "SETSLOT IMPORTING", to_port) ||
+        !reply_ok(papyra_test_cmd_at(from, "CLUSTER SETSLOT %d MIGRATING %s", slot, to_id),
                   "SETSLOT MIGRATING", from))
         return -1;
-    sleep_ms(hold_ms); /* migrating: the source serves its keys, ASK for the others */
+    papyra_test_sleep_ms(hold_ms); /* migrating: the source serves its keys, ASK for the others */
     if (migrate_keys(from, to_port, slot) != 0)
         return -1;
-    sleep_ms(hold_ms); /* the keys moved, the slot not yet: every command of it gets ASK */
+    papyra_test_sleep_ms(
+        hold_ms); /* the keys moved, the slot not yet: every command of it gets ASK */
     /* The target first, then the source, then the others (as redis-cli does). */
-    if (!reply_ok(papyra_test_cluster_cmd(to_port, "CLUSTER SETSLOT %d NODE %s", slot, to_id),
+    if (!reply_ok(papyra_test_cmd_at(to_port, "CLUSTER SETSLOT %d NODE %s", slot, to_id),
                   "SETSLOT NODE", to_port) ||
-        !reply_ok(papyra_test_cluster_cmd(from, "CLUSTER SETSLOT %d NODE %s", slot, to_id),
+        !reply_ok(papyra_test_cmd_at(from, "CLUSTER SETSLOT %d NODE %s", slot, to_id),
                   "SETSLOT NODE", from))
         return -1;
     for (int i = 0; i < nm; i++) {
         if (masters[i] != from && masters[i] != to_port &&
-            !reply_ok(
-                papyra_test_cluster_cmd(masters[i], "CLUSTER SETSLOT %d NODE %s", slot, to_id),
-                "SETSLOT NODE", masters[i]))
+            !reply_ok(papyra_test_cmd_at(masters[i], "CLUSTER SETSLOT %d NODE %s", slot, to_id),
+                      "SETSLOT NODE", masters[i]))
             return -1;
     }
     return papyra_test_cluster_wait_ok(c, 20000);
@@ -755,7 +718,7 @@ papyra_test_cluster_reshard(papyra_test_cluster *c, int from_port, int to_port, 
 static bool
 is_master(int port)
 {
-    redisReply *r = papyra_test_cluster_cmd(port, "ROLE");
+    redisReply *r = papyra_test_cmd_at(port, "ROLE");
     bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
               r->element[0]->type == REDIS_REPLY_STRING &&
               strcmp(r->element[0]->str, "master") == 0;
@@ -780,17 +743,17 @@ papyra_test_cluster_kill_master(papyra_test_cluster *c, int port)
         return -1;
     }
     papyra_test_redis_kill(&c->node[i]);
-    deadline = mono_ms() + 30000;
+    deadline = papyra_test_mono_ms() + 30000;
     while (promoted < 0) {
         for (int j = 0; j < nr && promoted < 0; j++)
             if (is_master(replicas[j]))
                 promoted = replicas[j];
-        if (promoted < 0 && mono_ms() > deadline) {
+        if (promoted < 0 && papyra_test_mono_ms() > deadline) {
             fprintf(stderr, "cluster harness: no replica of %d was promoted\n", port);
             return -1;
         }
         if (promoted < 0)
-            sleep_ms(100);
+            papyra_test_sleep_ms(100);
     }
     return papyra_test_cluster_wait_ok(c, 30000) == 0 ? promoted : -1;
 }
@@ -860,20 +823,20 @@ papyra_test_cluster_restart(papyra_test_cluster *c, int port)
         return -1;
     for (int j = 0; j < c->n; j++)
         if (j != i && c->node[j].pid > 0)
-            freeReplyObject(papyra_test_cluster_cmd(c->node[j].port, "CLUSTER FORGET %s", old_id));
+            freeReplyObject(papyra_test_cmd_at(c->node[j].port, "CLUSTER FORGET %s", old_id));
     for (int j = 0; j < c->n; j++)
         if (j != i && c->node[j].port == peer)
             (void)snprintf(bus, sizeof(bus), "%s", c->bus[j]);
-    if (!reply_ok(papyra_test_cluster_cmd(port, "CLUSTER MEET 127.0.0.1 %d %s", peer, bus),
+    if (!reply_ok(papyra_test_cmd_at(port, "CLUSTER MEET 127.0.0.1 %d %s", peer, bus),
                   "CLUSTER MEET", port))
         return -1;
-    deadline = mono_ms() + 30000;
+    deadline = papyra_test_mono_ms() + 30000;
     while (!all_met(c)) {
-        if (mono_ms() > deadline) {
+        if (papyra_test_mono_ms() > deadline) {
             fprintf(stderr, "cluster harness: node %d did not rejoin\n", port);
             return -1;
         }
-        sleep_ms(100);
+        papyra_test_sleep_ms(100);
     }
     /* A replica of the master with the fewest (the one promoted in its place). */
     for (int m = 0; m < nm; m++) {
@@ -885,16 +848,16 @@ papyra_test_cluster_restart(papyra_test_cluster *c, int port)
         }
     }
     if (target < 0 || node_id(target, master_id, sizeof(master_id)) != 0 ||
-        !reply_ok(papyra_test_cluster_cmd(port, "CLUSTER REPLICATE %s", master_id),
-                  "CLUSTER REPLICATE", port))
+        !reply_ok(papyra_test_cmd_at(port, "CLUSTER REPLICATE %s", master_id), "CLUSTER REPLICATE",
+                  port))
         return -1;
-    deadline = mono_ms() + 30000;
+    deadline = papyra_test_mono_ms() + 30000;
     while (papyra_test_cluster_replicas(c, target, replicas, PAPYRA_TEST_CLUSTER_MAX_NODES) == 0) {
-        if (mono_ms() > deadline) {
+        if (papyra_test_mono_ms() > deadline) {
             fprintf(stderr, "cluster harness: node %d did not become %d's replica\n", port, target);
             return -1;
         }
-        sleep_ms(100);
+        papyra_test_sleep_ms(100);
     }
     return papyra_test_cluster_wait_ok(c, 30000);
 }
@@ -902,17 +865,17 @@ papyra_test_cluster_restart(papyra_test_cluster *c, int port)
 int
 papyra_test_cluster_failover(papyra_test_cluster *c, int replica_port)
 {
-    long long deadline = mono_ms() + 30000;
+    long long deadline = papyra_test_mono_ms() + 30000;
 
-    if (!reply_ok(papyra_test_cluster_cmd(replica_port, "CLUSTER FAILOVER"), "CLUSTER FAILOVER",
+    if (!reply_ok(papyra_test_cmd_at(replica_port, "CLUSTER FAILOVER"), "CLUSTER FAILOVER",
                   replica_port))
         return -1;
     while (!is_master(replica_port)) {
-        if (mono_ms() > deadline) {
+        if (papyra_test_mono_ms() > deadline) {
             fprintf(stderr, "cluster harness: replica %d did not take over\n", replica_port);
             return -1;
         }
-        sleep_ms(100);
+        papyra_test_sleep_ms(100);
     }
     return papyra_test_cluster_wait_ok(c, 30000);
 }

@@ -54,9 +54,6 @@ void papyra_test_cluster_stop(papyra_test_cluster *c);
  */
 int papyra_test_cluster_wait_ok(papyra_test_cluster *c, int timeout_ms);
 
-/* One command on 127.0.0.1:@p port (1 s timeouts); NULL when it does not answer. */
-redisReply *papyra_test_cluster_cmd(int port, const char *fmt, ...);
-
 /* "127.0.0.1:P1,127.0.0.1:P2,..." of the running masters, malloc'd (a seed list for URLs). */
 char *papyra_test_cluster_seeds(const papyra_test_cluster *c);
 

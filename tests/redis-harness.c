@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,22 @@ papyra_test_on_path(const char *prog)
 }
 
 bool
+papyra_test_redis_required(void)
+{
+    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
+    return require && strcmp(require, "1") == 0;
+}
+
+int
+papyra_test_redis_skip(const char *why)
+{
+    bool required = papyra_test_redis_required();
+    fprintf(stderr, "%s: %s%s\n", required ? "FAIL" : "SKIP", why,
+            required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
+    return required ? 1 : 77;
+}
+
+bool
 papyra_test_redis_available(void)
 {
     return papyra_test_on_path("redis-server");
@@ -61,18 +78,144 @@ papyra_test_free_port(void)
     return port;
 }
 
-static void
-sleep_ms(long ms)
+void
+papyra_test_sleep_ms(long ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
 
+long long
+papyra_test_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double
+papyra_test_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+redisContext *
+papyra_test_connect(int port, int timeout_ms)
+{
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    redisContext *ctx = redisConnectWithTimeout("127.0.0.1", port, tv);
+
+    if (!ctx || ctx->err) {
+        redisFree(ctx);
+        return NULL;
+    }
+    (void)redisSetTimeout(ctx, tv);
+    return ctx;
+}
+
+redisReply *
+papyra_test_vcmd_at(int port, int timeout_ms, const char *fmt, va_list ap)
+{
+    redisContext *ctx = papyra_test_connect(port, timeout_ms);
+    redisReply *r;
+
+    if (!ctx)
+        return NULL;
+    r = redisvCommand(ctx, fmt, ap);
+    redisFree(ctx);
+    return r;
+}
+
+redisReply *
+papyra_test_cmd_at(int port, const char *fmt, ...)
+{
+    redisReply *r;
+    va_list ap;
+
+    va_start(ap, fmt);
+    r = papyra_test_vcmd_at(port, 1000, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+pid_t
+papyra_test_spawn_until(const char *const *argv, bool (*up)(void *arg), void *arg)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    for (int k = 0; k < 100; k++) {
+        if (up(arg))
+            return pid;
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -1;
+        papyra_test_sleep_ms(50);
+    }
+    papyra_test_reap(&pid);
+    return -1;
+}
+
+int
+papyra_test_sentinel_start(const char *dir,
+                           int i,
+                           bool tls,
+                           const char *extra,
+                           const char *name,
+                           int master_port,
+                           bool (*up)(void *port),
+                           int *port,
+                           pid_t *pid)
+{
+    char conf[4200], log[4200];
+    const char *argv[] = {"redis-server", conf, "--sentinel", NULL};
+    FILE *f;
+
+    (void)snprintf(conf, sizeof(conf), "%s/sentinel%d.conf", dir, i);
+    (void)snprintf(log, sizeof(log), "%s/sentinel%d.log", dir, i);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        *port = papyra_test_free_port();
+        if (!(f = fopen(conf, "w")))
+            return -1;
+        fprintf(f,
+                "%s%d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n%s"
+                "sentinel monitor %s 127.0.0.1 %d 2\n"
+                "sentinel down-after-milliseconds %s 1000\n"
+                "sentinel failover-timeout %s 4000\n"
+                "sentinel parallel-syncs %s 2\n",
+                tls ? "port 0\ntls-port " : "port ", *port, dir, log, extra, name, master_port,
+                name, name, name);
+        fclose(f);
+        *pid = papyra_test_spawn_until(argv, up, port);
+        if (*pid > 0)
+            return 0;
+        *pid = 0;
+    }
+    return -1;
+}
+
+void
+papyra_test_reap(pid_t *pid)
+{
+    if (*pid > 0) {
+        (void)kill(*pid, SIGKILL);
+        (void)waitpid(*pid, NULL, 0);
+        *pid = 0;
+    }
+}
+
 /* Whether the TLS port accepts a TCP connection (the harness links no TLS of its own). */
 static bool
-accepts_tcp(const papyra_test_redis *r)
+accepts_tcp(void *arg)
 {
+    const papyra_test_redis *r = arg;
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)r->port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -87,8 +230,9 @@ accepts_tcp(const papyra_test_redis *r)
 }
 
 static bool
-answers_ping(const papyra_test_redis *r)
+answers_ping(void *arg)
 {
+    const papyra_test_redis *r = arg;
     struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
     redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
     redisReply *reply;
@@ -113,7 +257,8 @@ static int
 spawn(papyra_test_redis *r)
 {
     char port[16], log[4200], cert[4200], key[4200], ca[4200];
-    pid_t pid;
+    const char *argv[48];
+    int n = 0;
 
     (void)snprintf(port, sizeof(port), "%d", r->port);
     (void)snprintf(log, sizeof(log), "%s/redis.log", r->dir);
@@ -122,68 +267,51 @@ spawn(papyra_test_redis *r)
         (void)snprintf(key, sizeof(key), "%s/server.key", r->tls_dir);
         (void)snprintf(ca, sizeof(ca), "%s/ca.crt", r->tls_dir);
     }
-    pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        const char *argv[48];
-        int n = 0;
-        argv[n++] = "redis-server";
-        argv[n++] = "--port";
-        argv[n++] = r->tls_dir ? "0" : port;
-        if (r->tls_dir) {
-            argv[n++] = "--tls-port";
-            argv[n++] = port;
-            argv[n++] = "--tls-cert-file";
-            argv[n++] = cert;
-            argv[n++] = "--tls-key-file";
-            argv[n++] = key;
-            argv[n++] = "--tls-ca-cert-file";
-            argv[n++] = ca;
-            argv[n++] = "--tls-auth-clients";
-            argv[n++] = "yes";
-            /* A replica of it (REPLICAOF) syncs over TLS too (its certificate as the client's). */
-            argv[n++] = "--tls-replication";
-            argv[n++] = "yes";
-        }
-        argv[n++] = "--bind";
-        argv[n++] = "127.0.0.1";
-        argv[n++] = "--unixsocket";
-        argv[n++] = r->sock;
-        argv[n++] = "--unixsocketperm";
-        argv[n++] = "700";
-        argv[n++] = "--dir";
-        argv[n++] = r->dir;
-        argv[n++] = "--save";
-        argv[n++] = "";
-        argv[n++] = "--appendonly";
-        argv[n++] = "no";
-        argv[n++] = "--daemonize";
-        argv[n++] = "no";
-        argv[n++] = "--logfile";
-        argv[n++] = log;
-        if (r->requirepass) {
-            argv[n++] = "--requirepass";
-            argv[n++] = r->requirepass;
-        }
-        for (int i = 0; r->extra_args && r->extra_args[i] && i < 16; i++)
-            argv[n++] = r->extra_args[i];
-        argv[n] = NULL;
-        execvp("redis-server", (char *const *)argv);
-        _exit(127);
+    argv[n++] = "redis-server";
+    argv[n++] = "--port";
+    argv[n++] = r->tls_dir ? "0" : port;
+    if (r->tls_dir) {
+        argv[n++] = "--tls-port";
+        argv[n++] = port;
+        argv[n++] = "--tls-cert-file";
+        argv[n++] = cert;
+        argv[n++] = "--tls-key-file";
+        argv[n++] = key;
+        argv[n++] = "--tls-ca-cert-file";
+        argv[n++] = ca;
+        argv[n++] = "--tls-auth-clients";
+        argv[n++] = "yes";
+        /* A replica of it (REPLICAOF) syncs over TLS too (its certificate as the client's). */
+        argv[n++] = "--tls-replication";
+        argv[n++] = "yes";
     }
-    r->pid = pid;
-    for (int i = 0; i < 100; i++) {
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            r->pid = 0;
-            return -1;
-        }
-        if (r->tls_dir ? accepts_tcp(r) : answers_ping(r))
-            return 0;
-        sleep_ms(50);
+    argv[n++] = "--bind";
+    argv[n++] = "127.0.0.1";
+    argv[n++] = "--unixsocket";
+    argv[n++] = r->sock;
+    argv[n++] = "--unixsocketperm";
+    argv[n++] = "700";
+    argv[n++] = "--dir";
+    argv[n++] = r->dir;
+    argv[n++] = "--save";
+    argv[n++] = "";
+    argv[n++] = "--appendonly";
+    argv[n++] = "no";
+    argv[n++] = "--daemonize";
+    argv[n++] = "no";
+    argv[n++] = "--logfile";
+    argv[n++] = log;
+    if (r->requirepass) {
+        argv[n++] = "--requirepass";
+        argv[n++] = r->requirepass;
     }
-    papyra_test_redis_kill(r);
+    for (int i = 0; r->extra_args && r->extra_args[i] && i < 16; i++)
+        argv[n++] = r->extra_args[i];
+    argv[n] = NULL;
+    r->pid = papyra_test_spawn_until(argv, r->tls_dir ? accepts_tcp : answers_ping, r);
+    if (r->pid > 0)
+        return 0;
+    r->pid = 0;
     return -1;
 }
 

@@ -132,8 +132,6 @@ static int
 find_server(void)
 {
     const char *url = getenv("PAPYRA_TEST_REDIS_URL");
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
 
     if (url && *url) {
         /* redis://host:port/db, nothing else: the tests add their own parameters. */
@@ -143,14 +141,12 @@ find_server(void)
         }
         return 0;
     }
-    if (!papyra_test_redis_available()) {
-        fprintf(stderr, "%s: redis-server is not on PATH and PAPYRA_TEST_REDIS_URL is unset%s\n",
-                required ? "FAIL" : "SKIP", required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        return required ? 1 : 77;
-    }
+    if (!papyra_test_redis_available())
+        return papyra_test_redis_skip(
+            "redis-server is not on PATH and PAPYRA_TEST_REDIS_URL is unset");
     if (papyra_test_redis_start(&server) != 0) {
         fprintf(stderr, "redis-server could not be started\n");
-        return required ? 1 : 77;
+        return papyra_test_redis_required() ? 1 : 77;
     }
     own_server = true;
     port = server.port;

@@ -83,6 +83,33 @@ st_open(const char *fmt, ...)
     return s;
 }
 
+int
+st_count_each(const papyra_record *r, void *count)
+{
+    (void)r;
+    (*(size_t *)count)++;
+    return 0;
+}
+
+int
+st_open_rc(const char *url, papyra_error *e)
+{
+    papyra_store *s = NULL;
+    int rc = papyra_store_open(&s, url, e);
+    if (rc == 0)
+        papyra_store_close(s);
+    return rc;
+}
+
+int
+st_open_err(const char *url, char *msg, size_t n)
+{
+    papyra_error err = {0};
+    int rc = st_open_rc(url, &err);
+    (void)snprintf(msg, n, "%s", err.message);
+    return rc;
+}
+
 papyra_store *
 st_open_rotating(const char *dir, const char *params)
 {

@@ -20,6 +20,15 @@ papyra_record st_dead_letter(const char *payload, double ts);
 /* Opens a store from a printf-formatted URL; fails the test on error. */
 papyra_store *st_open(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A papyra_store_each() callback that counts the records into the size_t at @p count. */
+int st_count_each(const papyra_record *r, void *count);
+
+/* Opens @p url, for its error: closes it again on success; papyra_store_open()'s result. */
+int st_open_rc(const char *url, papyra_error *e);
+
+/* st_open_rc() with the error's message in @p msg (empty on success). */
+int st_open_err(const char *url, char *msg, size_t n);
+
 /* Opens "rotating:<dir>/rot.log?<params>&metrics=none" (@p params may be NULL). */
 papyra_store *st_open_rotating(const char *dir, const char *params);
 

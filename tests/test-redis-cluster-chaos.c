@@ -70,30 +70,6 @@ static char kept[NKEPT][1024];
 static long kept_told[NKEPT];
 static int nkept;
 
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * How many of a failed call's @p n records its message says were stored: on
  * a cluster, the records of the slot groups listed as "stored" ("...; the
@@ -159,8 +135,8 @@ writer(void *arg)
         int base = t * PER_THREAD + seq, rc;
         for (int i = 0; i < BATCH; i++) {
             (void)snprintf(text[i], sizeof(text[i]), "\"chaos://%d\"", base + i);
-            recs[i] =
-                i % 4 == 3 ? st_dead_letter(text[i], now_s()) : st_event_addr(text[i], now_s());
+            recs[i] = i % 4 == 3 ? st_dead_letter(text[i], papyra_test_now_s())
+                                 : st_event_addr(text[i], papyra_test_now_s());
         }
         rc = papyra_store_write_batch(s, recs, BATCH);
         atomic_fetch_add(&attempted, BATCH);
@@ -168,7 +144,7 @@ writer(void *arg)
             atomic_store(&outcome[base + i], rc == 0 ? 1 : 2);
         if (rc == 0) {
             atomic_fetch_add(&acked, BATCH);
-            sleep_ms(PACE_MS);
+            papyra_test_sleep_ms(PACE_MS);
         } else {
             const char *msg = papyra_store_errmsg(s);
             long told = stored_per_message(msg, BATCH);
@@ -183,7 +159,7 @@ writer(void *arg)
                 (void)snprintf(first_error, sizeof(first_error), "%s", msg);
             (void)snprintf(last_error, sizeof(last_error), "%s", msg);
             pthread_mutex_unlock(&err_lock);
-            sleep_ms(10);
+            papyra_test_sleep_ms(10);
         }
     }
     return NULL;
@@ -241,13 +217,13 @@ static void
 wait_acked(long more, const char *when)
 {
     long target = atomic_load(&acked) + more;
-    long long deadline = mono_ms() + 30000;
+    long long deadline = papyra_test_mono_ms() + 30000;
 
     while (atomic_load(&acked) < target) {
-        if (mono_ms() > deadline)
+        if (papyra_test_mono_ms() > deadline)
             fail_msg("%s: only %ld of %ld records acknowledged in 30 s; last error: %s", when,
                      atomic_load(&acked), target, last_error);
-        sleep_ms(10);
+        papyra_test_sleep_ms(10);
     }
 }
 
@@ -294,48 +270,66 @@ saw(unsigned char *seen, int id, const char *where)
         seen[id]++;
 }
 
-/* Every stream key of @p prefix on every master (SCAN per master), XRANGE'd page by page. */
-static long
-xrange_all(const char *prefix, unsigned char *seen)
+/* Calls @p fn for every key of @p prefix on every master (SCAN per master). */
+static void
+scan_keys(const char *prefix, void (*fn)(int port, const char *key, void *ctx), void *ctx)
 {
     int masters[PAPYRA_TEST_CLUSTER_MAX_NODES];
     int nm = papyra_test_cluster_masters(&cluster, masters, PAPYRA_TEST_CLUSTER_MAX_NODES);
-    long entries = 0;
 
     for (int m = 0; m < nm; m++) {
         char cursor[32] = "0";
         do {
-            redisReply *r = papyra_test_cluster_cmd(masters[m], "SCAN %s MATCH *%s* COUNT 1000",
-                                                    cursor, prefix);
+            redisReply *r =
+                papyra_test_cmd_at(masters[m], "SCAN %s MATCH *%s* COUNT 1000", cursor, prefix);
             assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
             (void)snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-            for (size_t k = 0; k < r->element[1]->elements; k++) {
-                const char *key = r->element[1]->element[k]->str;
-                char start[64] = "-";
-                for (;;) {
-                    redisReply *x = papyra_test_cluster_cmd(masters[m], "XRANGE %s %s + COUNT 1000",
-                                                            key, start);
-                    assert_true(x && x->type == REDIS_REPLY_ARRAY);
-                    if (x->elements == 0) {
-                        freeReplyObject(x);
-                        break;
-                    }
-                    for (size_t e = 0; e < x->elements; e++) {
-                        redisReply *f = x->element[e]->element[1];
-                        for (size_t j = 0; j + 1 < f->elements; j += 2)
-                            if (strcmp(f->element[j]->str, "data") == 0)
-                                saw(seen, id_in(f->element[j + 1]->str), key);
-                        entries++;
-                    }
-                    (void)snprintf(start, sizeof(start), "(%s",
-                                   x->element[x->elements - 1]->element[0]->str);
-                    freeReplyObject(x);
-                }
-            }
+            for (size_t k = 0; k < r->element[1]->elements; k++)
+                fn(masters[m], r->element[1]->element[k]->str, ctx);
             freeReplyObject(r);
         } while (strcmp(cursor, "0") != 0);
     }
-    return entries;
+}
+
+typedef struct {
+    unsigned char *seen;
+    long entries;
+} xrange_ctx;
+
+/* XRANGEs the stream @p key on @p port page by page, counting what it sees. */
+static void
+xrange_key(int port, const char *key, void *arg)
+{
+    xrange_ctx *x_ctx = arg;
+    char start[64] = "-";
+
+    for (;;) {
+        redisReply *x = papyra_test_cmd_at(port, "XRANGE %s %s + COUNT 1000", key, start);
+        assert_true(x && x->type == REDIS_REPLY_ARRAY);
+        if (x->elements == 0) {
+            freeReplyObject(x);
+            break;
+        }
+        for (size_t e = 0; e < x->elements; e++) {
+            redisReply *f = x->element[e]->element[1];
+            for (size_t j = 0; j + 1 < f->elements; j += 2)
+                if (strcmp(f->element[j]->str, "data") == 0)
+                    saw(x_ctx->seen, id_in(f->element[j + 1]->str), key);
+            x_ctx->entries++;
+        }
+        (void)snprintf(start, sizeof(start), "(%s", x->element[x->elements - 1]->element[0]->str);
+        freeReplyObject(x);
+    }
+}
+
+/* Every stream key of @p prefix on every master (SCAN per master), XRANGE'd page by page. */
+static long
+xrange_all(const char *prefix, unsigned char *seen)
+{
+    xrange_ctx x_ctx = {.seen = seen, .entries = 0};
+
+    scan_keys(prefix, xrange_key, &x_ctx);
+    return x_ctx.entries;
 }
 
 /* The checks and figures of a case, after run_stop(). */
@@ -396,32 +390,34 @@ run_check(run *r, const char *what)
     r->s = NULL;
 }
 
+typedef struct {
+    int *slots;
+    int max, n;
+} slots_ctx;
+
+/* Adds the slot of @p key to the set in @p arg. */
+static void
+add_slot(int port, const char *key, void *arg)
+{
+    slots_ctx *sc = arg;
+    int slot = papyra_test_cluster_keyslot(&cluster, key);
+    bool known = false;
+
+    (void)port;
+    for (int i = 0; i < sc->n; i++)
+        known = known || sc->slots[i] == slot;
+    if (!known && sc->n < sc->max)
+        sc->slots[sc->n++] = slot;
+}
+
 /* The slots of the store's stream keys (SCAN of every master for the prefix), at most @p max. */
 static int
 store_slots(const char *prefix, int *slots, int max)
 {
-    int masters[PAPYRA_TEST_CLUSTER_MAX_NODES];
-    int nm = papyra_test_cluster_masters(&cluster, masters, PAPYRA_TEST_CLUSTER_MAX_NODES), n = 0;
+    slots_ctx sc = {.slots = slots, .max = max, .n = 0};
 
-    for (int m = 0; m < nm; m++) {
-        char cursor[32] = "0";
-        do {
-            redisReply *r = papyra_test_cluster_cmd(masters[m], "SCAN %s MATCH *%s* COUNT 1000",
-                                                    cursor, prefix);
-            assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
-            (void)snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-            for (size_t k = 0; k < r->element[1]->elements; k++) {
-                int slot = papyra_test_cluster_keyslot(&cluster, r->element[1]->element[k]->str);
-                bool known = false;
-                for (int i = 0; i < n; i++)
-                    known = known || slots[i] == slot;
-                if (!known && n < max)
-                    slots[n++] = slot;
-            }
-            freeReplyObject(r);
-        } while (strcmp(cursor, "0") != 0);
-    }
-    return n;
+    scan_keys(prefix, add_slot, &sc);
+    return sc.n;
 }
 
 /* (a) The store's slots move between masters (by hand), other slots with redis-cli, 3 times. */
@@ -560,8 +556,6 @@ teardown(void **state)
 int
 main(void)
 {
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
     const char *why = NULL;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_reshard_default, run_teardown),
@@ -572,10 +566,7 @@ main(void)
         cmocka_unit_test_teardown(test_failover_hashtag, run_teardown),
     };
 
-    if (!papyra_test_cluster_available(&why)) {
-        fprintf(stderr, "%s: %s%s\n", required ? "FAIL" : "SKIP", why,
-                required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        return required ? 1 : 77;
-    }
+    if (!papyra_test_cluster_available(&why))
+        return papyra_test_redis_skip(why);
     return cmocka_run_group_tests_name("redis-cluster-chaos", tests, setup, teardown);
 }

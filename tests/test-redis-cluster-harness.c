@@ -31,7 +31,7 @@ static void
 set_key(papyra_test_cluster *c, const char *key, const char *value)
 {
     int owner = papyra_test_cluster_slot_owner(c, papyra_test_cluster_keyslot(c, key));
-    redisReply *r = papyra_test_cluster_cmd(owner, "SET %s %s", key, value);
+    redisReply *r = papyra_test_cmd_at(owner, "SET %s %s", key, value);
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_STATUS);
     freeReplyObject(r);
@@ -41,7 +41,7 @@ set_key(papyra_test_cluster *c, const char *key, const char *value)
 static void
 assert_key_at(int port, const char *key, const char *value)
 {
-    redisReply *r = papyra_test_cluster_cmd(port, "GET %s", key);
+    redisReply *r = papyra_test_cmd_at(port, "GET %s", key);
     assert_non_null(r);
     if (r->type != REDIS_REPLY_STRING)
         fail_msg("GET %s on %d: type %d (%s)", key, port, r->type,
@@ -148,17 +148,12 @@ test_cluster_harness(void **state)
 int
 main(void)
 {
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
     const char *why = NULL;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cluster_harness),
     };
 
-    if (!papyra_test_cluster_available(&why)) {
-        fprintf(stderr, "%s: %s%s\n", required ? "FAIL" : "SKIP", why,
-                required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        return required ? 1 : 77;
-    }
+    if (!papyra_test_cluster_available(&why))
+        return papyra_test_redis_skip(why);
     return cmocka_run_group_tests_name("redis-cluster-harness", tests, NULL, teardown);
 }

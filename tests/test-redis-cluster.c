@@ -49,57 +49,16 @@ static int ports[NMASTERS];
 static char node_ids[NMASTERS][64];
 static char *dir;
 
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static redisContext *
-conn(int port)
-{
-    struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (!c || c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    (void)redisSetTimeout(c, tv);
-    return c;
-}
-
-/* Runs one command on 127.0.0.1:port; NULL when the server does not answer. */
+/* Runs one command on 127.0.0.1:port (2 s timeouts); NULL when the server does not answer. */
 static redisReply *
 cmd_at(int port, const char *fmt, ...)
 {
-    redisContext *c = conn(port);
-    redisReply *r = NULL;
+    redisReply *r;
     va_list ap;
 
-    if (!c)
-        return NULL;
     va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
+    r = papyra_test_vcmd_at(port, 2000, fmt, ap);
     va_end(ap);
-    redisFree(c);
     return r;
 }
 
@@ -107,20 +66,17 @@ cmd_at(int port, const char *fmt, ...)
 static void
 ok_at(int port, const char *fmt, ...)
 {
-    redisContext *c = conn(port);
     redisReply *r;
     va_list ap;
 
-    assert_non_null(c);
     va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
+    r = papyra_test_vcmd_at(port, 2000, fmt, ap);
     va_end(ap);
     if (!r || r->type == REDIS_REPLY_ERROR)
-        fprintf(stderr, "port %d: %s: %s\n", port, fmt, r ? r->str : c->errstr);
+        fprintf(stderr, "port %d: %s: %s\n", port, fmt, r ? r->str : "no answer");
     assert_non_null(r);
     assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
     freeReplyObject(r);
-    redisFree(c);
 }
 
 static bool
@@ -144,10 +100,45 @@ node_port(void)
     }
 }
 
+/* Whether node *i answers CLUSTER MYID; keeps its id in node_ids. */
+static bool
+node_up(void *arg)
+{
+    int i = *(int *)arg;
+    redisReply *r = cmd_at(ports[i], "CLUSTER MYID");
+    bool up = r && r->type == REDIS_REPLY_STRING;
+    if (up)
+        (void)snprintf(node_ids[i], sizeof(node_ids[i]), "%s", r->str);
+    freeReplyObject(r);
+    return up;
+}
+
 static int
 start_node(int i)
 {
     char conf[4200], log[4200], p[16];
+    const char *argv[] = {"redis-server",
+                          "--port",
+                          p,
+                          "--bind",
+                          "127.0.0.1",
+                          "--cluster-enabled",
+                          "yes",
+                          "--cluster-config-file",
+                          conf,
+                          "--cluster-node-timeout",
+                          "5000",
+                          "--dir",
+                          dir,
+                          "--save",
+                          "",
+                          "--appendonly",
+                          "no",
+                          "--daemonize",
+                          "no",
+                          "--logfile",
+                          log,
+                          NULL};
 
     (void)snprintf(conf, sizeof(conf), "%s/nodes-%d.conf", dir, i);
     (void)snprintf(log, sizeof(log), "%s/node-%d.log", dir, i);
@@ -155,29 +146,9 @@ start_node(int i)
         ports[i] = node_port();
         (void)snprintf(p, sizeof(p), "%d", ports[i]);
         (void)unlink(conf);
-        if ((pids[i] = fork()) < 0)
-            return -1;
-        if (pids[i] == 0) {
-            execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
-                   "--cluster-enabled", "yes", "--cluster-config-file", conf,
-                   "--cluster-node-timeout", "5000", "--dir", dir, "--save", "", "--appendonly",
-                   "no", "--daemonize", "no", "--logfile", log, (char *)NULL);
-            _exit(127);
-        }
-        for (int k = 0; k < 100; k++) {
-            redisReply *r = cmd_at(ports[i], "CLUSTER MYID");
-            bool up = r && r->type == REDIS_REPLY_STRING;
-            if (up)
-                (void)snprintf(node_ids[i], sizeof(node_ids[i]), "%s", r->str);
-            freeReplyObject(r);
-            if (up)
-                return 0;
-            if (waitpid(pids[i], NULL, WNOHANG) == pids[i])
-                break;
-            sleep_ms(50);
-        }
-        (void)kill(pids[i], SIGKILL);
-        (void)waitpid(pids[i], NULL, 0);
+        pids[i] = papyra_test_spawn_until(argv, node_up, &i);
+        if (pids[i] > 0)
+            return 0;
         pids[i] = 0;
     }
     return -1;
@@ -187,11 +158,7 @@ static void
 stop_all(void)
 {
     for (int i = 0; i < NMASTERS; i++) {
-        if (pids[i] > 0) {
-            (void)kill(pids[i], SIGKILL);
-            (void)waitpid(pids[i], NULL, 0);
-            pids[i] = 0;
-        }
+        papyra_test_reap(&pids[i]);
     }
     if (dir) {
         papyra_test_rmtree(dir);
@@ -224,14 +191,14 @@ start_all(void)
         if (i > 0)
             freeReplyObject(cmd_at(ports[i], "CLUSTER MEET 127.0.0.1 %d", ports[0]));
     }
-    deadline = mono_ms() + 20000;
+    deadline = papyra_test_mono_ms() + 20000;
     for (int i = 0; i < NMASTERS; i++) {
         while (!state_ok(ports[i])) {
-            if (mono_ms() > deadline) {
+            if (papyra_test_mono_ms() > deadline) {
                 fprintf(stderr, "the cluster did not come up (see %s)\n", dir);
                 return -1;
             }
-            sleep_ms(50);
+            papyra_test_sleep_ms(50);
         }
     }
     return 0;
@@ -257,18 +224,6 @@ cluster_url(char *buf, size_t n, const char *params)
     bool own = strncmp(params, "timeout_ms=", 11) == 0 || strstr(params, "&timeout_ms=");
     (void)snprintf(buf, n, "redis-cluster://127.0.0.1:%d,127.0.0.1:%d/?metrics=none%s&%s", ports[1],
                    ports[0], own ? "" : "&timeout_ms=3000", params);
-}
-
-static int
-open_err(const char *url, char *msg, size_t n)
-{
-    papyra_store *s = NULL;
-    papyra_error err = {0};
-    int rc = papyra_store_open(&s, url, &err);
-    if (rc == 0)
-        papyra_store_close(s);
-    (void)snprintf(msg, n, "%s", err.message);
-    return rc;
 }
 
 /* The stream length of @p key on master @p i (-1: it answered an error, such as MOVED). */
@@ -313,7 +268,7 @@ test_keyslot(void **state)
         "{papyra}:local:audits",
         "123456789",
     };
-    redisContext *c = conn(ports[0]);
+    redisContext *c = papyra_test_connect(ports[0], 2000);
     char key[64];
     (void)state;
 
@@ -357,19 +312,19 @@ test_url_errors(void **state)
     papyra_test_redis single = {0};
     (void)state;
 
-    assert_int_equal(open_err("redis-cluster://127.0.0.1:1,/", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster://127.0.0.1:1,/", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "empty node address"));
-    assert_int_equal(open_err("redis-cluster://h:0/", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster://h:0/", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "bad port in seed 'h:0'"));
-    assert_int_equal(open_err("redis-cluster://h:7000/3", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster://h:7000/3", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "a cluster has only database 0"));
-    assert_int_equal(open_err("redis-cluster://h:7000/?db=2", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster://h:7000/?db=2", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "a cluster has only database 0"));
-    assert_int_equal(open_err("redis-cluster://u:p@h:7000/", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster://u:p@h:7000/", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "?password="));
-    assert_int_equal(open_err("redis-cluster:///", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-cluster:///", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "got no node"));
-    assert_int_equal(open_err("redis-cluster://h:7000/?key_layout=flat", msg, sizeof(msg)),
+    assert_int_equal(st_open_err("redis-cluster://h:7000/?key_layout=flat", msg, sizeof(msg)),
                      PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "key_layout must be 'upstream'"));
 
@@ -377,7 +332,7 @@ test_url_errors(void **state)
     (void)snprintf(url, sizeof(url),
                    "redis-cluster://127.0.0.1:%d,127.0.0.1:%d/?metrics=none&connect_timeout_ms=500",
                    dead, dead);
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
     printf("# %s\n", msg);
     assert_non_null(strstr(msg, "no node gave the slot map"));
     {
@@ -397,7 +352,7 @@ test_url_errors(void **state)
     /* A server that is not a cluster node. */
     assert_int_equal(papyra_test_redis_start(&single), 0);
     (void)snprintf(url, sizeof(url), "redis-cluster://127.0.0.1:%d/?metrics=none", single.port);
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
     printf("# %s\n", msg);
     assert_non_null(strstr(msg, "not a cluster node"));
     papyra_test_redis_stop(&single);
@@ -410,7 +365,7 @@ roundtrip(const char *params, const char *keys[3], bool one_slot)
     char url[1024];
     papyra_store *s;
     papyra_record recs[12];
-    double t0 = now_s();
+    double t0 = papyra_test_now_s();
     uint64_t before;
     int where[3];
 
@@ -480,7 +435,7 @@ maint_layout(const char *params, const char *key, const char *qkey)
 {
     char url[1024];
     papyra_store *s;
-    papyra_record rec = st_event(1, now_s());
+    papyra_record rec = st_event(1, papyra_test_now_s());
     papyra_recovery_options ro = {.mode = PAPYRA_RECOVER_QUARANTINE};
     papyra_recovery_report *rep = NULL;
     papyra_compaction_report cr = {0};
@@ -536,7 +491,7 @@ test_group(void **state)
     assert_int_equal(papyra_redis_group_ensure(s, PAPYRA_KIND_EVENT, "g", "0"), 0);
     assert_int_equal(papyra_redis_group_ensure(s, PAPYRA_KIND_EVENT, "g", "0"), 0);
     for (int i = 0; i < 3; i++)
-        recs[i] = st_event(i, now_s());
+        recs[i] = st_event(i, papyra_test_now_s());
     assert_int_equal(papyra_store_write_batch(s, recs, 3), 0);
     ok_at(ports[owner(slot_of("grp:local:events"))], "XADD grp:local:events * data nope");
     assert_int_equal(papyra_redis_consume(s, PAPYRA_KIND_EVENT, "g", "c1", 10, 0, NULL, &e), 0);
@@ -595,7 +550,7 @@ test_moved(void **state)
     cluster_url(url, sizeof(url), "prefix=mv");
     s = st_open("%s", url);
     for (int i = 0; i < 4; i++)
-        recs[i] = st_event(i, now_s());
+        recs[i] = st_event(i, papyra_test_now_s());
     assert_int_equal(papyra_store_write_batch(s, recs, 2), 0);
     migrate_begin(slot, from, to);
     migrate_key(key, from, to);
@@ -625,14 +580,6 @@ test_moved(void **state)
     papyra_store_close(s);
 }
 
-static int
-count_cb(const papyra_record *r, void *ctx)
-{
-    (void)r;
-    (*(size_t *)ctx)++;
-    return 0;
-}
-
 /* A slot half migrated: the key still on the source is served there; once moved, ASK. */
 static void
 test_ask(void **state)
@@ -649,7 +596,7 @@ test_ask(void **state)
     cluster_url(url, sizeof(url), "prefix=ask");
     s = st_open("%s", url);
     for (int i = 0; i < 3; i++)
-        recs[i] = st_event(i, now_s());
+        recs[i] = st_event(i, papyra_test_now_s());
     assert_int_equal(papyra_store_write_batch(s, recs, 2), 0);
     migrate_begin(slot, from, to);
     /* Not moved yet: the source serves it. */
@@ -661,11 +608,11 @@ test_ask(void **state)
     assert_int_equal(papyra_store_write_batch(s, recs, 3), 0);
     assert_int_equal(papyra_store_write(s, &recs[0]), 0);
     st_assert_count(s, PAPYRA_KIND_EVENT, 7);
-    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, &lo, count_cb, &seen), 0);
+    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, &lo, st_count_each, &seen), 0);
     assert_int_equal(seen, 7);
     lo.limit = 2;
     seen = 0;
-    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, &lo, count_cb, &seen), 0);
+    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, &lo, st_count_each, &seen), 0);
     assert_int_equal(seen, 2);
     st_assert_scan(s, 0);
     migrate_end(slot, to);
@@ -698,7 +645,7 @@ test_partial_batch(void **state)
     s = st_open("%s", url);
     ok_at(ports[owner(slot_of("pb:local:audits"))], "SET pb:local:audits not-a-stream");
     for (int i = 0; i < 6; i++)
-        recs[i] = i % 2 ? st_audit(i, now_s()) : st_event(i, now_s());
+        recs[i] = i % 2 ? st_audit(i, papyra_test_now_s()) : st_event(i, papyra_test_now_s());
     before_w = st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN);
     before_e = st_counter(s, PAPYRA_METRIC_WRITE_ERRORS);
     rc = papyra_store_write_batch(s, recs, 6);
@@ -731,8 +678,8 @@ test_wait_replicas(void **state)
     cluster_url(url, sizeof(url),
                 "prefix=wr&key_layout=hashtag&wait_replicas=1&wait_timeout_ms=50");
     s = st_open("%s", url);
-    recs[0] = st_event(0, now_s());
-    recs[1] = st_audit(1, now_s());
+    recs[0] = st_event(0, papyra_test_now_s());
+    recs[1] = st_audit(1, papyra_test_now_s());
     before_w = st_counter(s, PAPYRA_METRIC_RECORDS_WRITTEN);
     rc = papyra_store_write_batch(s, recs, 2);
     printf("# %s\n", papyra_store_errmsg(s));
@@ -755,7 +702,7 @@ slot_back_main(void *arg)
 {
     slot_back *b = arg;
     redisReply *r;
-    sleep_ms(b->ms);
+    papyra_test_sleep_ms(b->ms);
     r = cmd_at(ports[b->to], "CLUSTER ADDSLOTS %d", b->slot);
     freeReplyObject(r);
     return NULL;
@@ -772,7 +719,7 @@ test_clusterdown(void **state)
     int slot = slot_of(key), at = owner(slot);
     char url[1024];
     papyra_store *s;
-    papyra_record rec = st_event(1, now_s());
+    papyra_record rec = st_event(1, papyra_test_now_s());
     papyra_record_list *l = NULL;
     uint64_t before_w;
     pthread_t th;
@@ -828,8 +775,8 @@ writer_main(void *arg)
     for (int b = 0; b < NBATCHES; b++) {
         papyra_record recs[6];
         for (int i = 0; i < 6; i++)
-            recs[i] =
-                i % 2 ? st_audit(w->id * 1000 + b, now_s()) : st_event(w->id * 1000 + b, now_s());
+            recs[i] = i % 2 ? st_audit(w->id * 1000 + b, papyra_test_now_s())
+                            : st_event(w->id * 1000 + b, papyra_test_now_s());
         if (papyra_store_write_batch(w->s, recs, 6) == 0)
             w->acked++;
     }
@@ -855,7 +802,7 @@ test_threads(void **state)
         w[i] = (writer){.s = s, .id = i};
         assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
     }
-    sleep_ms(20);
+    papyra_test_sleep_ms(20);
     migrate_begin(slot, from, to);
     migrate_key(key, from, to);
     migrate_end(slot, to);
@@ -930,12 +877,12 @@ tls_cluster_start(void)
             _exit(127);
         }
     }
-    deadline = mono_ms() + 10000;
+    deadline = papyra_test_mono_ms() + 10000;
     for (int i = 0; i < 2; i++) {
         while (tls_cli(i, "PONG", "PING") != 0) {
-            if (mono_ms() > deadline)
+            if (papyra_test_mono_ms() > deadline)
                 return -1;
-            sleep_ms(50);
+            papyra_test_sleep_ms(50);
         }
     }
     if (tls_cli(0, NULL, "CLUSTER ADDSLOTSRANGE 0 5000") != 0 ||
@@ -946,9 +893,9 @@ tls_cluster_start(void)
         return -1;
     for (int i = 0; i < 2; i++) {
         while (tls_cli(i, "cluster_state:ok", "CLUSTER INFO") != 0) {
-            if (mono_ms() > deadline)
+            if (papyra_test_mono_ms() > deadline)
                 return -1;
-            sleep_ms(50);
+            papyra_test_sleep_ms(50);
         }
     }
     return 0;
@@ -958,11 +905,7 @@ static void
 tls_cluster_stop(void)
 {
     for (int i = 0; i < 2; i++) {
-        if (tls_pids[i] > 0) {
-            (void)kill(tls_pids[i], SIGKILL);
-            (void)waitpid(tls_pids[i], NULL, 0);
-            tls_pids[i] = 0;
-        }
+        papyra_test_reap(&tls_pids[i]);
     }
 }
 
@@ -986,7 +929,7 @@ test_tls(void **state)
                    tls_ports[1], dir);
     s = st_open("%s", url);
     for (int i = 0; i < 6; i++)
-        recs[i] = i % 2 ? st_audit(i, now_s()) : st_event(i, now_s());
+        recs[i] = i % 2 ? st_audit(i, papyra_test_now_s()) : st_event(i, papyra_test_now_s());
     assert_int_equal(papyra_store_write_batch(s, recs, 6), 0);
     st_assert_count(s, PAPYRA_KIND_EVENT, 3);
     st_assert_count(s, PAPYRA_KIND_AUDIT, 3);
@@ -998,7 +941,7 @@ test_tls(void **state)
                        "redis-cluster://127.0.0.1:%d/?metrics=none&connect_timeout_ms=1000&"
                        "timeout_ms=1000",
                        tls_ports[0]);
-        assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+        assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
         printf("# %s\n", msg);
         assert_non_null(strstr(msg, "no node gave the slot map"));
     }
@@ -1013,7 +956,7 @@ test_tls(void **state)
     char msg[2048];
     (void)state;
     /* A build without hiredis_ssl refuses rediss-cluster:// and says what it lacks. */
-    assert_int_equal(open_err("rediss-cluster://127.0.0.1:1/?metrics=none", msg, sizeof(msg)),
+    assert_int_equal(st_open_err("rediss-cluster://127.0.0.1:1/?metrics=none", msg, sizeof(msg)),
                      PAPYRA_EUNSUPPORTED);
     assert_non_null(strstr(msg, "hiredis_ssl"));
 }
@@ -1067,8 +1010,6 @@ test_parse_redir(void **state)
 int
 main(void)
 {
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyslot),
         cmocka_unit_test(test_parse_redir),
@@ -1088,11 +1029,8 @@ main(void)
     };
     int rc;
 
-    if (!papyra_test_redis_available()) {
-        fprintf(stderr, "%s: redis-server (which also runs the cluster) is not on PATH%s\n",
-                required ? "FAIL" : "SKIP", required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        return required ? 1 : 77;
-    }
+    if (!papyra_test_redis_available())
+        return papyra_test_redis_skip("redis-server (which also runs the cluster) is not on PATH");
     if (start_all() != 0) {
         stop_all();
         return 1;

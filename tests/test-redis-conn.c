@@ -168,14 +168,6 @@ test_redis_timeout_should_be_reported_and_the_next_call_reconnect(void **state)
     papyra_store_close(s);
 }
 
-static int
-count_event(const papyra_record *r, void *arg)
-{
-    (void)r;
-    (*(size_t *)arg)++;
-    return 0;
-}
-
 /* each(): kills the store's connection (every client but the tests' own) after the 1500th. */
 static int
 kill_after_a_page(const papyra_record *r, void *arg)
@@ -216,7 +208,7 @@ test_redis_reads_should_time_out_and_reconnect_between_pages(void **state)
     assert_int_equal(papyra_store_list(s, PAPYRA_KIND_EVENT, NULL, &l), PAPYRA_ETIMEDOUT);
     assert_null(l);
     assert_non_null(strstr(papyra_store_errmsg(s), "timed out"));
-    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, NULL, count_event, &seen),
+    assert_int_equal(papyra_store_each(s, PAPYRA_KIND_EVENT, NULL, st_count_each, &seen),
                      PAPYRA_ETIMEDOUT);
     assert_int_equal(seen, 0);
     freeReplyObject(rawcmd("CLIENT UNPAUSE"));

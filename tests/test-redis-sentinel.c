@@ -50,55 +50,10 @@ static pid_t sent_pid[NSENT + 1];
 static int sent_port[NSENT + 1];
 static char *sent_dir;
 
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs one command on 127.0.0.1:port; NULL when the server does not answer. */
-static redisReply *
-cmd_at(int port, const char *fmt, ...)
-{
-    struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    redisReply *r = NULL;
-    va_list ap;
-
-    if (!c || c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    (void)redisSetTimeout(c, tv);
-    va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    redisFree(c);
-    return r;
-}
-
 static bool
 info_has(int port, const char *needle)
 {
-    redisReply *r = cmd_at(port, "INFO replication");
+    redisReply *r = papyra_test_cmd_at(port, "INFO replication");
     bool ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, needle);
     freeReplyObject(r);
     return ok;
@@ -107,67 +62,36 @@ info_has(int port, const char *needle)
 static size_t
 array_len(int port, const char *fmt)
 {
-    redisReply *r = cmd_at(port, fmt);
+    redisReply *r = papyra_test_cmd_at(port, fmt);
     size_t n = r && r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
     freeReplyObject(r);
     return n;
+}
+
+/* Whether the sentinel on *port answers PING. */
+static bool
+sentinel_up(void *port)
+{
+    redisReply *r = papyra_test_cmd_at(*(int *)port, "PING");
+    /* A sentinel with a password answers NOAUTH: it is up too. */
+    bool up = r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    return up;
 }
 
 /* Starts sentinel i watching the master as @p name, with @p extra config lines. */
 static int
 start_sentinel(int i, const char *name, const char *extra)
 {
-    char conf[4200], log[4200];
-    FILE *f;
-
-    (void)snprintf(conf, sizeof(conf), "%s/sentinel%d.conf", sent_dir, i);
-    (void)snprintf(log, sizeof(log), "%s/sentinel%d.log", sent_dir, i);
-    for (int attempt = 0; attempt < 5; attempt++) {
-        sent_port[i] = papyra_test_free_port();
-        if (!(f = fopen(conf, "w")))
-            return -1;
-        fprintf(f,
-                "port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n%s"
-                "sentinel monitor %s 127.0.0.1 %d 2\n"
-                "sentinel down-after-milliseconds %s 1000\n"
-                "sentinel failover-timeout %s 4000\n"
-                "sentinel parallel-syncs %s 2\n",
-                sent_port[i], sent_dir, log, extra, name, nodes[0].port, name, name, name);
-        fclose(f);
-        sent_pid[i] = fork();
-        if (sent_pid[i] < 0)
-            return -1;
-        if (sent_pid[i] == 0) {
-            execlp("redis-server", "redis-server", conf, "--sentinel", (char *)NULL);
-            _exit(127);
-        }
-        for (int k = 0; k < 100; k++) {
-            redisReply *r = cmd_at(sent_port[i], "PING");
-            /* A sentinel with a password answers NOAUTH: it is up too. */
-            bool up = r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR);
-            freeReplyObject(r);
-            if (up)
-                return 0;
-            if (waitpid(sent_pid[i], NULL, WNOHANG) == sent_pid[i])
-                break;
-            sleep_ms(50);
-        }
-        (void)kill(sent_pid[i], SIGKILL);
-        (void)waitpid(sent_pid[i], NULL, 0);
-        sent_pid[i] = 0;
-    }
-    return -1;
+    return papyra_test_sentinel_start(sent_dir, i, false, extra, name, nodes[0].port, sentinel_up,
+                                      &sent_port[i], &sent_pid[i]);
 }
 
 static void
 stop_all(void)
 {
     for (int i = 0; i < NSENT + 1; i++) {
-        if (sent_pid[i] > 0) {
-            (void)kill(sent_pid[i], SIGKILL);
-            (void)waitpid(sent_pid[i], NULL, 0);
-            sent_pid[i] = 0;
-        }
+        papyra_test_reap(&sent_pid[i]);
     }
     for (int i = 0; i < 3; i++)
         papyra_test_redis_stop(&nodes[i]);
@@ -189,18 +113,18 @@ start_all(void)
             return -1;
     }
     for (int i = 1; i < 3; i++) {
-        redisReply *r = cmd_at(nodes[i].port, "REPLICAOF 127.0.0.1 %d", nodes[0].port);
+        redisReply *r = papyra_test_cmd_at(nodes[i].port, "REPLICAOF 127.0.0.1 %d", nodes[0].port);
         freeReplyObject(r);
     }
-    deadline = mono_ms() + 15000;
+    deadline = papyra_test_mono_ms() + 15000;
     while (!info_has(nodes[0].port, "connected_slaves:2") ||
            !info_has(nodes[1].port, "master_link_status:up") ||
            !info_has(nodes[2].port, "master_link_status:up")) {
-        if (mono_ms() > deadline) {
+        if (papyra_test_mono_ms() > deadline) {
             fprintf(stderr, "the replicas did not sync with the master\n");
             return -1;
         }
-        sleep_ms(100);
+        papyra_test_sleep_ms(100);
     }
     if (!(sent_dir = papyra_test_tmpdir()))
         return -1;
@@ -212,15 +136,15 @@ start_all(void)
             return -1;
         }
     }
-    deadline = mono_ms() + 20000;
+    deadline = papyra_test_mono_ms() + 20000;
     for (int i = 0; i < NSENT; i++) {
         while (array_len(sent_port[i], "SENTINEL REPLICAS " MASTER) < 2 ||
                array_len(sent_port[i], "SENTINEL SENTINELS " MASTER) < NSENT - 1) {
-            if (mono_ms() > deadline) {
+            if (papyra_test_mono_ms() > deadline) {
                 fprintf(stderr, "sentinel %d did not find the replicas and the others\n", i);
                 return -1;
             }
-            sleep_ms(100);
+            papyra_test_sleep_ms(100);
         }
     }
     return 0;
@@ -235,18 +159,6 @@ sentinel_url(char *buf, size_t n, const char *params)
                    sent_port[0], sent_port[1], sent_port[2], params);
 }
 
-static int
-open_err(const char *url, char *msg, size_t n)
-{
-    papyra_store *s = NULL;
-    papyra_error err = {0};
-    int rc = papyra_store_open(&s, url, &err);
-    if (rc == 0)
-        papyra_store_close(s);
-    (void)snprintf(msg, n, "%s", err.message);
-    return rc;
-}
-
 /* Bad URLs and sentinels that cannot answer are refused, each with a message saying why. */
 static void
 test_url_errors(void **state)
@@ -255,17 +167,19 @@ test_url_errors(void **state)
     int dead = papyra_test_free_port();
     (void)state;
 
-    assert_int_equal(open_err("redis-sentinel://127.0.0.1:1,/m", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-sentinel://127.0.0.1:1,/m", msg, sizeof(msg)),
+                     PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "empty sentinel address"));
-    assert_int_equal(open_err("redis-sentinel://127.0.0.1:26379", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-sentinel://127.0.0.1:26379", msg, sizeof(msg)),
+                     PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "master_name"));
-    assert_int_equal(open_err("redis-sentinel://h:0/m", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-sentinel://h:0/m", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "bad port"));
-    assert_int_equal(open_err("redis-sentinel://u:p@h:1/m", msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-sentinel://u:p@h:1/m", msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "?password="));
 
     sentinel_url(url, sizeof(url), "wait_replicas=1&timeout_ms=500&wait_timeout_ms=500");
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_EINVAL);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "wait_timeout_ms (500) must be less than timeout_ms (500)"));
 
     {
@@ -285,7 +199,7 @@ test_url_errors(void **state)
     }
     (void)snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d/nosuch?metrics=none",
                    sent_port[1]);
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
     assert_non_null(strstr(msg, "does not know a master named 'nosuch'"));
 
     (void)snprintf(url, sizeof(url),
@@ -297,7 +211,7 @@ test_url_errors(void **state)
         papyra_store_close(s);
     }
     (void)snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d/" MASTER "?metrics=none", dead);
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
     assert_non_null(strstr(msg, "no sentinel gave the address of master '" MASTER "'"));
 
     {
@@ -308,7 +222,7 @@ test_url_errors(void **state)
             url, sizeof(url),
             "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d/nosuch?metrics=none", dead,
             dead2, sent_port[1]);
-        assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
+        assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_ECONNECT);
         printf("# %s\n", msg);
         (void)snprintf(want, sizeof(want),
                        "(127.0.0.1:%d, 127.0.0.1:%d: Connection refused; 127.0.0.1:%d: does not "
@@ -344,7 +258,7 @@ static void
 test_sentinel_auth(void **state)
 {
     char url[1024], msg[1024], ep[64];
-    papyra_record rec = st_event(1, now_s());
+    papyra_record rec = st_event(1, papyra_test_now_s());
     papyra_store *s;
     int rc;
     (void)state;
@@ -364,7 +278,7 @@ test_sentinel_auth(void **state)
 
     /* No password: the sentinel says NOAUTH. */
     auth_url(url, sizeof(url), false, "timeout_ms=2000");
-    rc = open_err(url, msg, sizeof(msg));
+    rc = st_open_err(url, msg, sizeof(msg));
     printf("# no sentinel_password: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(msg, ep));
@@ -373,7 +287,7 @@ test_sentinel_auth(void **state)
 
     /* A wrong password, and a wrong user's password, also behind a dead sentinel. */
     auth_url(url, sizeof(url), false, "sentinel_password=wrong");
-    rc = open_err(url, msg, sizeof(msg));
+    rc = st_open_err(url, msg, sizeof(msg));
     printf("# wrong sentinel_password: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(msg, ep));
@@ -381,7 +295,7 @@ test_sentinel_auth(void **state)
     assert_non_null(strstr(msg, "credentials refused (sentinel_password)"));
     assert_non_null(strstr(msg, "master '" AUTH_MASTER "'"));
     auth_url(url, sizeof(url), true, "sentinel_user=sentuser&sentinel_password=wrong");
-    rc = open_err(url, msg, sizeof(msg));
+    rc = st_open_err(url, msg, sizeof(msg));
     printf("# wrong sentinel_user password: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(msg, ep));
@@ -390,21 +304,21 @@ test_sentinel_auth(void **state)
 
     /* An ACL user that may not ask: NOPERM, a setting to fix too. */
     auth_url(url, sizeof(url), false, "sentinel_user=nosentinel&sentinel_password=nopass");
-    rc = open_err(url, msg, sizeof(msg));
+    rc = st_open_err(url, msg, sizeof(msg));
     printf("# sentinel_user without the right: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(msg, "NOPERM"));
 
     /* The sentinel's password given as the master's is not sent to the sentinel. */
     auth_url(url, sizeof(url), false, "password=sentpass");
-    assert_int_equal(open_err(url, msg, sizeof(msg)), PAPYRA_EACCES);
+    assert_int_equal(st_open_err(url, msg, sizeof(msg)), PAPYRA_EACCES);
     assert_non_null(strstr(msg, "NOAUTH"));
 
     /* A password to a sentinel that has none is refused too (it is a setting to fix). */
     (void)snprintf(url, sizeof(url),
                    "redis-sentinel://127.0.0.1:%d/" MASTER "?metrics=none&sentinel_password=x",
                    sent_port[0]);
-    rc = open_err(url, msg, sizeof(msg));
+    rc = st_open_err(url, msg, sizeof(msg));
     printf("# sentinel_password to a sentinel without one: %s\n", msg);
     assert_int_equal(rc, PAPYRA_EACCES);
 
@@ -425,13 +339,13 @@ test_sentinel_auth(void **state)
 
     /* The parameters belong to the sentinel forms; a user goes with a password. */
     assert_int_equal(
-        open_err("redis://127.0.0.1:1/0?sentinel_password=x&metrics=none", msg, sizeof(msg)),
+        st_open_err("redis://127.0.0.1:1/0?sentinel_password=x&metrics=none", msg, sizeof(msg)),
         PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "sentinel_password"));
     assert_non_null(strstr(msg, "redis-sentinel://"));
-    assert_int_equal(
-        open_err("redis-sentinel://127.0.0.1:1/m?sentinel_user=u&metrics=none", msg, sizeof(msg)),
-        PAPYRA_EINVAL);
+    assert_int_equal(st_open_err("redis-sentinel://127.0.0.1:1/m?sentinel_user=u&metrics=none", msg,
+                                 sizeof(msg)),
+                     PAPYRA_EINVAL);
     assert_non_null(strstr(msg, "sentinel_user needs sentinel_password"));
 }
 
@@ -451,7 +365,7 @@ test_wait_shortfall(void **state)
                  "prefix=shortfall&wait_replicas=2&wait_timeout_ms=300&timeout_ms=2000");
     s = st_open("%s", url);
     for (int i = 0; i < 3; i++)
-        recs[i] = st_event(i, now_s());
+        recs[i] = st_event(i, papyra_test_now_s());
     assert_int_equal(papyra_store_write_batch(s, recs, 3), 0); /* two replicas: enough */
     papyra_store_close(s);
 
@@ -498,7 +412,7 @@ writer(void *arg)
         rec.u.event.system_id = "local";
         rec.u.event.actor_address = addr;
         rec.u.event.event_type = "ActorStarted";
-        rec.u.event.timestamp = now_s();
+        rec.u.event.timestamp = papyra_test_now_s();
         rc = papyra_store_write(s, &rec);
         atomic_store(&outcome[seq], rc == 0 ? 1 : 2);
         atomic_store(&next_seq, seq + 1);
@@ -509,7 +423,7 @@ writer(void *arg)
         } else {
             atomic_fetch_add(&failed, 1);
             (void)snprintf(last_error, sizeof(last_error), "%s", papyra_store_errmsg(s));
-            sleep_ms(20);
+            papyra_test_sleep_ms(20);
         }
     }
     return NULL;
@@ -533,15 +447,15 @@ test_failover(void **state)
                  "connect_timeout_ms=500&connections=1");
     s = st_open("%s", url);
     assert_int_equal(pthread_create(&th, NULL, writer, s), 0);
-    deadline = mono_ms() + 10000;
-    while (atomic_load(&acked) < 200 && mono_ms() < deadline)
-        sleep_ms(10);
+    deadline = papyra_test_mono_ms() + 10000;
+    while (atomic_load(&acked) < 200 && papyra_test_mono_ms() < deadline)
+        papyra_test_sleep_ms(10);
     assert_true(atomic_load(&acked) >= 200);
     papyra_test_redis_kill(&nodes[0]);
     atomic_store(&killed, true);
-    deadline = mono_ms() + 40000;
-    while (atomic_load(&acked_after_kill) < 200 && mono_ms() < deadline)
-        sleep_ms(20);
+    deadline = papyra_test_mono_ms() + 40000;
+    while (atomic_load(&acked_after_kill) < 200 && papyra_test_mono_ms() < deadline)
+        papyra_test_sleep_ms(20);
     atomic_store(&stop_writer, true);
     pthread_join(th, NULL);
     written = atomic_load(&next_seq);
@@ -584,7 +498,7 @@ test_readonly(void **state)
 {
     char url[1024];
     papyra_store *s;
-    papyra_record rec = st_event(1, now_s());
+    papyra_record rec = st_event(1, papyra_test_now_s());
     redisReply *r;
     int xport, dead = papyra_test_free_port();
     (void)state;
@@ -592,11 +506,11 @@ test_readonly(void **state)
     sentinel_url(url, sizeof(url), "prefix=readonly&connections=1&timeout_ms=2000");
     s = st_open("%s", url);
     assert_int_equal(papyra_store_write(s, &rec), 0);
-    r = cmd_at(sent_port[0], "SENTINEL GET-MASTER-ADDR-BY-NAME " MASTER);
+    r = papyra_test_cmd_at(sent_port[0], "SENTINEL GET-MASTER-ADDR-BY-NAME " MASTER);
     assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
     xport = atoi(r->element[1]->str);
     freeReplyObject(r);
-    freeReplyObject(cmd_at(xport, "REPLICAOF 127.0.0.1 %d", dead));
+    freeReplyObject(papyra_test_cmd_at(xport, "REPLICAOF 127.0.0.1 %d", dead));
 
     assert_int_not_equal(papyra_store_write(s, &rec), 0);
     printf("# %s\n", papyra_store_errmsg(s));
@@ -606,7 +520,7 @@ test_readonly(void **state)
     assert_non_null(strstr(papyra_store_errmsg(s), "the sentinels name it the master, but it is "
                                                    "not one"));
 
-    freeReplyObject(cmd_at(xport, "REPLICAOF NO ONE"));
+    freeReplyObject(papyra_test_cmd_at(xport, "REPLICAOF NO ONE"));
     assert_int_equal(papyra_store_write(s, &rec), 0);
     papyra_store_close(s);
 }
@@ -614,8 +528,6 @@ test_readonly(void **state)
 int
 main(void)
 {
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_errors),     cmocka_unit_test(test_sentinel_auth),
         cmocka_unit_test(test_wait_shortfall), cmocka_unit_test(test_failover),
@@ -623,11 +535,9 @@ main(void)
     };
     int rc;
 
-    if (!papyra_test_redis_available()) {
-        fprintf(stderr, "%s: redis-server (which also runs the sentinels) is not on PATH%s\n",
-                required ? "FAIL" : "SKIP", required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        return required ? 1 : 77;
-    }
+    if (!papyra_test_redis_available())
+        return papyra_test_redis_skip(
+            "redis-server (which also runs the sentinels) is not on PATH");
     if (start_all() != 0) {
         stop_all();
         return 1;

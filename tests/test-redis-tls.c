@@ -31,26 +31,17 @@
 #include "store-testutil.h"
 #include "testutil.h"
 
-static int
-open_rc(const char *url, papyra_error *e)
-{
-    papyra_store *s = NULL;
-    int rc = papyra_store_open(&s, url, e);
-    if (rc == 0)
-        papyra_store_close(s);
-    return rc;
-}
-
 /* Both builds: TLS parameters belong to rediss:// only. */
 static void
 test_tls_params_should_need_rediss(void **state)
 {
     papyra_error e = {0};
     (void)state;
-    assert_int_equal(open_rc("redis://127.0.0.1:1/0?tls_ca=/x&metrics=none", &e), PAPYRA_EINVAL);
+    assert_int_equal(st_open_rc("redis://127.0.0.1:1/0?tls_ca=/x&metrics=none", &e), PAPYRA_EINVAL);
     assert_non_null(strstr(e.message, "tls_ca"));
     assert_non_null(strstr(e.message, "rediss://"));
-    assert_int_equal(open_rc("unix:/tmp/none.sock?tls_insecure=1&metrics=none", &e), PAPYRA_EINVAL);
+    assert_int_equal(st_open_rc("unix:/tmp/none.sock?tls_insecure=1&metrics=none", &e),
+                     PAPYRA_EINVAL);
     assert_non_null(strstr(e.message, "tls_insecure"));
 }
 
@@ -62,12 +53,12 @@ test_tls_should_be_refused_without_hiredis_ssl(void **state)
 {
     papyra_error e = {0};
     (void)state;
-    assert_int_equal(open_rc("rediss://127.0.0.1:1/0?tls_ca=/x.crt&metrics=none", &e),
+    assert_int_equal(st_open_rc("rediss://127.0.0.1:1/0?tls_ca=/x.crt&metrics=none", &e),
                      PAPYRA_EUNSUPPORTED);
     assert_non_null(strstr(e.message, "TLS"));
     assert_non_null(strstr(e.message, "hiredis_ssl"));
     /* The sentinel form over TLS too, naming its scheme. */
-    assert_int_equal(open_rc("rediss-sentinel://127.0.0.1:1/m?tls_ca=/x.crt&metrics=none", &e),
+    assert_int_equal(st_open_rc("rediss-sentinel://127.0.0.1:1/m?tls_ca=/x.crt&metrics=none", &e),
                      PAPYRA_EUNSUPPORTED);
     assert_non_null(strstr(e.message, "rediss-sentinel"));
     assert_non_null(strstr(e.message, "hiredis_ssl"));
@@ -201,7 +192,7 @@ test_tls_wrong_ca_should_be_refused_clearly(void **state)
 
     tls_params(params, sizeof(params), "tls_ca", "wrongca.crt", true);
     tls_url(url, sizeof(url), "rediss", params);
-    assert_int_equal(open_rc(url, &e), PAPYRA_ECONNECT);
+    assert_int_equal(st_open_rc(url, &e), PAPYRA_ECONNECT);
     print_message("wrong CA: %s\n", e.message);
     (void)snprintf(ep, sizeof(ep), "127.0.0.1:%d", server.port);
     assert_non_null(strstr(e.message, ep));
@@ -212,7 +203,7 @@ test_tls_wrong_ca_should_be_refused_clearly(void **state)
     tls_params(params, sizeof(params), "tls_ca", "wrongca.crt", true);
     tls_url(url, sizeof(url), "rediss", params);
     (void)snprintf(url + strlen(url), sizeof(url) - strlen(url), "&tls_insecure=1");
-    assert_int_equal(open_rc(url, &e), 0);
+    assert_int_equal(st_open_rc(url, &e), 0);
 }
 
 static void
@@ -225,7 +216,7 @@ test_tls_missing_client_cert_should_be_refused(void **state)
 
     tls_params(params, sizeof(params), "tls_ca", "ca.crt", false);
     tls_url(url, sizeof(url), "rediss", params);
-    rc = open_rc(url, &e);
+    rc = st_open_rc(url, &e);
     print_message("no client certificate: %s (%s)\n", e.message, papyra_errname(rc));
     assert_true(rc == PAPYRA_ECONNECT || rc == PAPYRA_EIO || rc == PAPYRA_EPROTO);
     (void)snprintf(ep, sizeof(ep), "127.0.0.1:%d", server.port);
@@ -242,7 +233,7 @@ test_tls_plaintext_to_tls_port_should_fail_cleanly(void **state)
     (void)state;
 
     tls_url(url, sizeof(url), "redis", "connect_timeout_ms=2000&timeout_ms=2000");
-    rc = open_rc(url, &e);
+    rc = st_open_rc(url, &e);
     print_message("plaintext to the TLS port: %s (%s)\n", e.message, papyra_errname(rc));
     assert_true(rc == PAPYRA_EIO || rc == PAPYRA_ETIMEDOUT || rc == PAPYRA_EPROTO ||
                 rc == PAPYRA_ECONNECT);
@@ -259,16 +250,16 @@ test_tls_bad_settings_should_be_rejected(void **state)
 
     (void)snprintf(params, sizeof(params), "tls_cert=%s/client.crt", tlsdir);
     tls_url(url, sizeof(url), "rediss", params);
-    assert_int_equal(open_rc(url, &e), PAPYRA_EINVAL);
+    assert_int_equal(st_open_rc(url, &e), PAPYRA_EINVAL);
     assert_non_null(strstr(e.message, "tls_key"));
 
     tls_url(url, sizeof(url), "rediss", "tls_insecure=2");
-    assert_int_equal(open_rc(url, &e), PAPYRA_EINVAL);
+    assert_int_equal(st_open_rc(url, &e), PAPYRA_EINVAL);
     assert_non_null(strstr(e.message, "tls_insecure"));
 
     (void)snprintf(params, sizeof(params), "tls_ca=%s/missing.crt", tlsdir);
     tls_url(url, sizeof(url), "rediss", params);
-    assert_int_equal(open_rc(url, &e), PAPYRA_EINVAL);
+    assert_int_equal(st_open_rc(url, &e), PAPYRA_EINVAL);
     assert_non_null(strstr(e.message, "missing.crt"));
 }
 
@@ -284,22 +275,6 @@ test_tls_bad_settings_should_be_rejected(void **state)
 static papyra_test_redis tnodes[3];
 static pid_t sent_pid[NSENT];
 static int sent_port[NSENT];
-
-static void
-sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static long long
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Runs redis-cli over TLS (the client certificate) on port; its output in out, 0 or -1. */
 static int
@@ -340,58 +315,33 @@ cli_field(int port, const char *args, const char *key)
     return -1;
 }
 
+/* Whether the TLS sentinel on *port answers PING with PONG. */
+static bool
+tls_sentinel_up(void *port)
+{
+    char out[64];
+    return cli(*(int *)port, "PING", out, sizeof(out)) == 0 && strstr(out, "PONG");
+}
+
 static int
 start_tls_sentinel(int i)
 {
-    char conf[8192], log[4200], out[64];
-    FILE *f;
+    char extra[3 * sizeof(tlsdir) + 512];
 
-    (void)snprintf(conf, sizeof(conf), "%s/sentinel%d.conf", tlsdir, i);
-    (void)snprintf(log, sizeof(log), "%s/sentinel%d.log", tlsdir, i);
-    for (int attempt = 0; attempt < 5; attempt++) {
-        sent_port[i] = papyra_test_free_port();
-        if (!(f = fopen(conf, "w")))
-            return -1;
-        fprintf(f,
-                "port 0\ntls-port %d\nbind 127.0.0.1\ndaemonize no\ndir %s\nlogfile %s\n"
-                "tls-cert-file %s/server.crt\ntls-key-file %s/server.key\n"
-                "tls-ca-cert-file %s/ca.crt\ntls-auth-clients yes\ntls-replication yes\n"
-                "requirepass " SENT_PASS "\nsentinel sentinel-pass " SENT_PASS "\n"
-                "sentinel monitor " TLS_MASTER " 127.0.0.1 %d 2\n"
-                "sentinel down-after-milliseconds " TLS_MASTER " 1000\n"
-                "sentinel failover-timeout " TLS_MASTER " 4000\n"
-                "sentinel parallel-syncs " TLS_MASTER " 2\n",
-                sent_port[i], tlsdir, log, tlsdir, tlsdir, tlsdir, tnodes[0].port);
-        fclose(f);
-        if ((sent_pid[i] = fork()) < 0)
-            return -1;
-        if (sent_pid[i] == 0) {
-            execlp("redis-server", "redis-server", conf, "--sentinel", (char *)NULL);
-            _exit(127);
-        }
-        for (int k = 0; k < 100; k++) {
-            if (cli(sent_port[i], "PING", out, sizeof(out)) == 0 && strstr(out, "PONG"))
-                return 0;
-            if (waitpid(sent_pid[i], NULL, WNOHANG) == sent_pid[i])
-                break;
-            sleep_ms(50);
-        }
-        (void)kill(sent_pid[i], SIGKILL);
-        (void)waitpid(sent_pid[i], NULL, 0);
-        sent_pid[i] = 0;
-    }
-    return -1;
+    (void)snprintf(extra, sizeof(extra),
+                   "tls-cert-file %s/server.crt\ntls-key-file %s/server.key\n"
+                   "tls-ca-cert-file %s/ca.crt\ntls-auth-clients yes\ntls-replication yes\n"
+                   "requirepass " SENT_PASS "\nsentinel sentinel-pass " SENT_PASS "\n",
+                   tlsdir, tlsdir, tlsdir);
+    return papyra_test_sentinel_start(tlsdir, i, true, extra, TLS_MASTER, tnodes[0].port,
+                                      tls_sentinel_up, &sent_port[i], &sent_pid[i]);
 }
 
 static void
 stop_tls_sentinels(void)
 {
     for (int i = 0; i < NSENT; i++) {
-        if (sent_pid[i] > 0) {
-            (void)kill(sent_pid[i], SIGKILL);
-            (void)waitpid(sent_pid[i], NULL, 0);
-            sent_pid[i] = 0;
-        }
+        papyra_test_reap(&sent_pid[i]);
     }
     for (int i = 0; i < 3; i++)
         papyra_test_redis_stop(&tnodes[i]);
@@ -410,28 +360,28 @@ start_tls_sentinel_setup(void)
         assert_int_equal(papyra_test_redis_start(&tnodes[i]), 0);
     }
     (void)snprintf(args, sizeof(args), "REPLICAOF 127.0.0.1 %d", tnodes[0].port);
-    deadline = mono_ms() + 15000;
+    deadline = papyra_test_mono_ms() + 15000;
     for (int i = 1; i < 3; i++) {
         assert_int_equal(cli(tnodes[i].port, args, out, sizeof(out)), 0);
         while (cli(tnodes[i].port, "INFO replication", info, sizeof(info)) != 0 ||
                !strstr(info, "master_link_status:up")) {
-            if (mono_ms() > deadline)
+            if (papyra_test_mono_ms() > deadline)
                 fail_msg("replica %d did not sync with the master over TLS", i);
-            sleep_ms(100);
+            papyra_test_sleep_ms(100);
         }
     }
     for (int i = 0; i < NSENT; i++) {
         if (start_tls_sentinel(i) != 0)
             fail_msg("TLS sentinel %d did not start (see %s/sentinel%d.log)", i, tlsdir, i);
     }
-    deadline = mono_ms() + 20000;
+    deadline = papyra_test_mono_ms() + 20000;
     for (int i = 0; i < NSENT; i++) {
         while (cli_field(sent_port[i], "SENTINEL MASTER " TLS_MASTER, "num-slaves") < 2 ||
                cli_field(sent_port[i], "SENTINEL MASTER " TLS_MASTER, "num-other-sentinels") <
                    NSENT - 1) {
-            if (mono_ms() > deadline)
+            if (papyra_test_mono_ms() > deadline)
                 fail_msg("TLS sentinel %d did not find the replicas and the others", i);
-            sleep_ms(100);
+            papyra_test_sleep_ms(100);
         }
     }
 }
@@ -450,14 +400,6 @@ tls_sentinel_url(char *buf,
                    "tls_key=%s/client.key&sentinel_password=%s&%s",
                    scheme, sent_port[0], sent_port[1], sent_port[2], (int)getpid(), tlsdir, ca_file,
                    tlsdir, tlsdir, sentinel_password, extra);
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*
@@ -487,7 +429,7 @@ test_tls_sentinel_write_and_failover(void **state)
     /* A CA that did not sign the sentinels' certificates: refused, naming each sentinel. */
     tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "wrongca.crt", SENT_PASS,
                      "timeout_ms=2000");
-    rc = open_rc(url, &e);
+    rc = st_open_rc(url, &e);
     print_message("sentinels over TLS, wrong CA: %s\n", e.message);
     assert_int_equal(rc, PAPYRA_ECONNECT);
     assert_non_null(strstr(e.message, ep));
@@ -496,7 +438,7 @@ test_tls_sentinel_write_and_failover(void **state)
 
     /* Over TLS, a wrong sentinel password is refused as over TCP. */
     tls_sentinel_url(url, sizeof(url), "rediss-sentinel", "ca.crt", "wrong", "");
-    rc = open_rc(url, &e);
+    rc = st_open_rc(url, &e);
     print_message("sentinels over TLS, wrong password: %s\n", e.message);
     assert_int_equal(rc, PAPYRA_EACCES);
     assert_non_null(strstr(e.message, ep));
@@ -507,7 +449,7 @@ test_tls_sentinel_write_and_failover(void **state)
                    "redis-sentinel://127.0.0.1:%d/" TLS_MASTER
                    "?metrics=none&connect_timeout_ms=1000&timeout_ms=1000",
                    sent_port[0]);
-    rc = open_rc(url, &e);
+    rc = st_open_rc(url, &e);
     print_message("plaintext to TLS sentinels: %s\n", e.message);
     assert_int_equal(rc, PAPYRA_ECONNECT);
     assert_non_null(strstr(e.message, ep));
@@ -519,14 +461,14 @@ test_tls_sentinel_write_and_failover(void **state)
     write_and_list(s, 10); /* a batch, and list, through the sentinel form over TLS */
 
     /* Single records with wait_replicas=1; kill -9 the master after 100 acknowledged. */
-    deadline = mono_ms() + 60000;
-    while (seq < MAXSEQ && acked_after < 100 && mono_ms() < deadline) {
+    deadline = papyra_test_mono_ms() + 60000;
+    while (seq < MAXSEQ && acked_after < 100 && papyra_test_mono_ms() < deadline) {
         papyra_record rec = {.kind = PAPYRA_KIND_EVENT};
         (void)snprintf(addr, sizeof(addr), "\"local://%d\"", seq);
         rec.u.event.system_id = "local";
         rec.u.event.actor_address = addr;
         rec.u.event.event_type = "ActorStarted";
-        rec.u.event.timestamp = now_s();
+        rec.u.event.timestamp = papyra_test_now_s();
         rc = papyra_store_write(s, &rec);
         outcome[seq++] = rc == 0 ? 1 : 2;
         if (rc == 0) {
@@ -536,7 +478,7 @@ test_tls_sentinel_write_and_failover(void **state)
         } else {
             failed++;
             (void)snprintf(last_error, sizeof(last_error), "%s", papyra_store_errmsg(s));
-            sleep_ms(20);
+            papyra_test_sleep_ms(20);
         }
         if (acked == 100 && tnodes[0].pid != 0)
             papyra_test_redis_kill(&tnodes[0]);
@@ -623,8 +565,6 @@ main(void)
         cmocka_unit_test(test_tls_bad_settings_should_be_rejected),
         cmocka_unit_test(test_tls_sentinel_write_and_failover),
     };
-    const char *require = getenv("PAPYRA_TEST_REQUIRE_REDIS");
-    bool required = require && strcmp(require, "1") == 0;
     const char *tmp = getenv("TMPDIR");
     const char *why = NULL;
 
@@ -643,11 +583,8 @@ main(void)
         if (papyra_test_redis_start(&server) < 0)
             why = "redis-server did not start with --tls-port (built without TLS?)";
     }
-    if (why) {
-        fprintf(stderr, "redis-tls: %s: %s%s\n", why, required ? "FAIL" : "SKIP",
-                required ? " (PAPYRA_TEST_REQUIRE_REDIS=1)" : "");
-        return cleanup(required ? 1 : 77);
-    }
+    if (why)
+        return cleanup(papyra_test_redis_skip(why));
     return cleanup(cmocka_run_group_tests_name("redis-tls", tests, NULL, NULL));
 }
 

@@ -37,6 +37,8 @@ import unittest
 
 import yaml
 
+from prometheus_util import main_requiring
+
 SRC = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
 PROMTOOL = shutil.which("promtool")
 RULES = "docs/prometheus/papyra-rules.yml"
@@ -267,11 +269,4 @@ class PrometheusRules(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if not PROMTOOL:
-        if os.environ.get("PAPYRA_TEST_REQUIRE_PROMETHEUS") == "1":
-            print("promtool is required (PAPYRA_TEST_REQUIRE_PROMETHEUS=1) but not found; "
-                  "install Debian's prometheus package (scripts/deps.sh does)", file=sys.stderr)
-            sys.exit(1)
-        print("skipped: promtool not found (Debian package prometheus)")
-        sys.exit(77)
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    main_requiring([("promtool", PROMTOOL)], "package prometheus")

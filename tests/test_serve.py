@@ -37,6 +37,7 @@ import sys
 import tempfile
 import unittest
 
+from prometheus_util import main_requiring
 from serve_util import PROMETHEUS_TYPE, Serve, check_exposition, env_no_leaks, values_of
 
 PAPYRA = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
@@ -416,11 +417,4 @@ class ServeTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if not PROMTOOL:
-        if os.environ.get("PAPYRA_TEST_REQUIRE_PROMETHEUS") == "1":
-            print("promtool is required (PAPYRA_TEST_REQUIRE_PROMETHEUS=1) but not found; "
-                  "install Debian's prometheus package (scripts/deps.sh does)", file=sys.stderr)
-            sys.exit(1)
-        print("skipped: promtool not found (Debian package prometheus)")
-        sys.exit(77)
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    main_requiring([("promtool", PROMTOOL)], "package prometheus")

@@ -39,6 +39,7 @@ import unittest
 import urllib.parse
 import urllib.request
 
+from prometheus_util import main_requiring
 from serve_util import Serve, env_no_leaks, free_port
 
 PAPYRA = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
@@ -265,14 +266,5 @@ scrape_configs:
 
 
 if __name__ == "__main__":
-    missing = [name for name, path in (("prometheus", PROMETHEUS),
-                                       ("prometheus-node-exporter", NODE_EXPORTER)) if not path]
-    if missing:
-        if os.environ.get("PAPYRA_TEST_REQUIRE_PROMETHEUS") == "1":
-            print("%s required (PAPYRA_TEST_REQUIRE_PROMETHEUS=1) but not found; scripts/deps.sh "
-                  "installs the Debian packages" % " and ".join(missing), file=sys.stderr)
-            sys.exit(1)
-        print("skipped: %s not found (Debian packages prometheus, prometheus-node-exporter)"
-              % " and ".join(missing))
-        sys.exit(77)
-    unittest.main(argv=sys.argv[:1], verbosity=2)
+    main_requiring([("prometheus", PROMETHEUS), ("prometheus-node-exporter", NODE_EXPORTER)],
+                   "packages prometheus, prometheus-node-exporter")
